@@ -1,0 +1,29 @@
+using System.ComponentModel.DataAnnotations;
+using Microsoft.Extensions.Options;
+
+namespace AgentPlatform.Api;
+
+/// <summary>Configuration section <c>AgentPlatform</c> of the Api.</summary>
+public sealed class ApiOptions
+{
+    public const string SectionName = "AgentPlatform";
+
+    /// <summary>
+    /// The admin credential (from the AppHost's secret parameter <c>master-key</c>, user secrets or the
+    /// environment; never a committed file). Until virtual keys exist it is also the only client key.
+    /// </summary>
+    [Required(ErrorMessage = "AgentPlatform:MasterKey is required: set it with the AppHost parameter 'master-key' or the environment variable AgentPlatform__MasterKey.")]
+    [MinLength(16, ErrorMessage = "AgentPlatform:MasterKey must be at least 16 characters.")]
+    public string MasterKey { get; set; } = "";
+
+    /// <summary>Largest chat request body accepted; larger ones get 413.</summary>
+    [Range(1024, 1L << 30, ErrorMessage = "AgentPlatform:MaxRequestBodyBytes must be between 1 KiB and 1 GiB.")]
+    public long MaxRequestBodyBytes { get; set; } = 8 * 1024 * 1024;
+
+    /// <summary>How long the Router may take to start answering (it tries every deployment inside it).</summary>
+    [Range(1, 3600, ErrorMessage = "AgentPlatform:RouterTimeoutSeconds must be between 1 and 3600.")]
+    public int RouterTimeoutSeconds { get; set; } = 300;
+}
+
+[OptionsValidator]
+public sealed partial class ApiOptionsValidator : IValidateOptions<ApiOptions>;

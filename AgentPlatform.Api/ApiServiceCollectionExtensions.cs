@@ -1,0 +1,37 @@
+using AgentPlatform.Api;
+using AgentPlatform.Api.Errors;
+using AgentPlatform.Api.Keys;
+using AgentPlatform.Api.Routing;
+using Microsoft.AspNetCore.Server.Kestrel.Core;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Options;
+
+namespace Microsoft.Extensions.Hosting;
+
+public static class ApiServiceCollectionExtensions
+{
+    public static IHostApplicationBuilder AddApiServices(this IHostApplicationBuilder builder)
+    {
+        // Keys, limits, budgets and the cache live here from the tenancy and cache issues on; /health checks it now.
+        builder.AddRedisClient("cache");
+
+        builder.Services.AddOptionsWithValidateOnStart<ApiOptions>()
+            .BindConfiguration(ApiOptions.SectionName);
+        builder.Services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<ApiOptions>, ApiOptionsValidator>());
+        // Kestrel refuses bodies over the same limit, so a chunked body cannot get past it either.
+        builder.Services.AddOptions<KestrelServerOptions>()
+            .Configure<IOptions<ApiOptions>>((kestrel, api) => kestrel.Limits.MaxRequestBodySize = api.Value.MaxRequestBodyBytes);
+
+        // UseExceptionHandler() needs ProblemDetails registered even though our handler always answers.
+        builder.Services.AddProblemDetails();
+        builder.Services.AddExceptionHandler<OpenAIExceptionHandler>();
+        builder.Services.TryAddSingleton<MasterKeyAuthenticator>();
+        builder.Services.TryAddSingleton<RouterClient>();
+
+        // "http://router" is resolved by service discovery: services:router:http:0 in configuration.
+        builder.Services.AddHttpClient(RouterClient.HttpClientName, client => client.BaseAddress = new Uri("http://router"))
+            .AsCompletionClient();
+        builder.Services.AddHealthChecks().AddCheck<RouterHealthCheck>("router");
+        return builder;
+    }
+}

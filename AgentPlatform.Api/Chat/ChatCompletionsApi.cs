@@ -1,0 +1,86 @@
+using System.Diagnostics;
+using AgentPlatform.Api.Keys;
+using AgentPlatform.Api.Routing;
+using AgentPlatform.ServiceDefaults.Http;
+using AgentPlatform.ServiceDefaults.OpenAI;
+using Microsoft.Extensions.Options;
+
+namespace AgentPlatform.Api.Chat;
+
+/// <summary>The OpenAI-compatible public surface: chat completions and the model list.</summary>
+public static class ChatCompletionsApi
+{
+    public static IEndpointRouteBuilder MapChatCompletionsApi(this IEndpointRouteBuilder app)
+    {
+        var api = app.MapGroup("/v1").WithTags("OpenAI");
+        // Written straight to the response stream, not through TypedResults: the answer streams from
+        // the Router as it arrives, with nothing buffered or re-serialized on the way.
+        api.MapPost("/chat/completions", CreateAsync)
+            .WithName("CreateChatCompletion")
+            .WithSummary("Creates a chat completion (JSON or server-sent events) through the model pool.");
+        api.MapGet("/models", ListModelsAsync)
+            .WithName("ListModels")
+            .WithSummary("Lists the models (model groups) this key may use.");
+        api.MapFallback(NotFoundAsync).WithName("UnknownRoute");
+        return app;
+    }
+
+    private static async Task CreateAsync(
+        HttpContext context, MasterKeyAuthenticator authenticator, RouterClient router, IOptions<ApiOptions> options)
+    {
+        var started = Stopwatch.GetTimestamp();
+        if (!await AuthenticateAsync(context, authenticator))
+        {
+            return;
+        }
+
+        var maxBytes = options.Value.MaxRequestBodyBytes;
+        using var body = await PooledRequestBody.ReadAsync(context.Request, maxBytes, context.RequestAborted);
+        if (body is null)
+        {
+            await OpenAIError.WriteAsync(context, StatusCodes.Status413PayloadTooLarge,
+                $"The request body is larger than the limit of {maxBytes} bytes.", OpenAIError.InvalidRequest, "request_too_large");
+            return;
+        }
+
+        var scan = ChatRequestScanner.Scan(body.Span);
+        if (!scan.IsValid)
+        {
+            var (message, param) = ChatRequestScanner.Describe(scan.Problem);
+            await OpenAIError.WriteAsync(context, StatusCodes.Status400BadRequest, message, OpenAIError.InvalidRequest, param: param);
+            return;
+        }
+
+        await router.ForwardAsync(context, HttpMethod.Post, "/v1/chat/completions", body.Memory, started);
+    }
+
+    private static async Task ListModelsAsync(HttpContext context, MasterKeyAuthenticator authenticator, RouterClient router)
+    {
+        var started = Stopwatch.GetTimestamp();
+        if (await AuthenticateAsync(context, authenticator))
+        {
+            await router.ForwardAsync(context, HttpMethod.Get, "/v1/models", body: null, started);
+        }
+    }
+
+    private static Task NotFoundAsync(HttpContext context) =>
+        OpenAIError.WriteAsync(context, StatusCodes.Status404NotFound,
+            $"Unknown request URL: {context.Request.Method} {context.Request.Path}.", OpenAIError.InvalidRequest, "unknown_url");
+
+    private static async ValueTask<bool> AuthenticateAsync(HttpContext context, MasterKeyAuthenticator authenticator)
+    {
+        switch (authenticator.Authenticate(context.Request))
+        {
+            case AuthenticationOutcome.Valid:
+                return true;
+            case AuthenticationOutcome.Missing:
+                await OpenAIError.WriteAsync(context, StatusCodes.Status401Unauthorized,
+                    "You didn't provide an API key. Send it as 'Authorization: Bearer <key>'.", OpenAIError.Authentication, "missing_api_key");
+                return false;
+            default:
+                await OpenAIError.WriteAsync(context, StatusCodes.Status401Unauthorized,
+                    "Incorrect API key provided.", OpenAIError.Authentication, "invalid_api_key");
+                return false;
+        }
+    }
+}

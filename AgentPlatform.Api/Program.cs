@@ -1,0 +1,14 @@
+using AgentPlatform.Api.Chat;
+
+var builder = WebApplication.CreateBuilder(args);
+
+builder.AddServiceDefaults();
+builder.AddApiServices();
+
+var app = builder.Build();
+
+app.UseExceptionHandler();
+app.MapDefaultEndpoints();
+app.MapChatCompletionsApi();
+
+app.Run();

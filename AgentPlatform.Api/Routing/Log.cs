@@ -1,0 +1,13 @@
+namespace AgentPlatform.Api.Routing;
+
+internal static partial class Log
+{
+    [LoggerMessage(EventId = 2001, Level = LogLevel.Error, Message = "The router is unreachable ({Error}).")]
+    public static partial void RouterUnreachable(ILogger logger, HttpRequestError error, Exception exception);
+
+    [LoggerMessage(EventId = 2002, Level = LogLevel.Error, Message = "The router did not answer within {TimeoutSeconds} s.")]
+    public static partial void RouterTimedOut(ILogger logger, double timeoutSeconds);
+
+    [LoggerMessage(EventId = 2003, Level = LogLevel.Warning, Message = "The router's answer broke after it started; the client's response was aborted.")]
+    public static partial void RouterStreamBroken(ILogger logger, Exception exception);
+}

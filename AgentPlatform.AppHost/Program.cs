@@ -1,0 +1,28 @@
+var builder = DistributedApplication.CreateBuilder(args);
+
+var cache = builder.AddPlatformRedis();
+
+// The admin credential: given as Parameters:master-key, or generated once and kept in user secrets.
+var masterKey = builder.AddParameter("master-key", new GenerateParameterDefault { MinLength = 40, Special = false }, secret: true, persist: true);
+
+var router = builder.AddProject<Projects.AgentPlatform_Router>("router")
+    .WithReference(cache)
+    .WithModelPool(builder)
+    .WithHttpHealthCheck("/health");
+
+var api = builder.AddProject<Projects.AgentPlatform_Api>("api")
+    .WithReference(cache)
+    .WithReference(router)
+    .WaitFor(router)
+    .WithEnvironment("AgentPlatform__MasterKey", masterKey)
+    .WithConfiguredPort(builder, "Api")
+    .WithHttpHealthCheck("/health");
+
+builder.AddProject<Projects.AgentPlatform_Web>("web")
+    .WithReference(api)
+    .WaitFor(api)
+    .WithEnvironment("AgentPlatform__MasterKey", masterKey)
+    .WithConfiguredPort(builder, "Web")
+    .WithHttpHealthCheck("/health");
+
+builder.Build().Run();

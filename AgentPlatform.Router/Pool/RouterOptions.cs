@@ -1,0 +1,109 @@
+using System.ComponentModel.DataAnnotations;
+using Microsoft.Extensions.Options;
+
+namespace AgentPlatform.Router.Pool;
+
+/// <summary>Configuration section <c>Router</c>: the model groups and their deployments.</summary>
+public sealed class RouterOptions
+{
+    public const string SectionName = "Router";
+
+    /// <summary>Model groups by the model name clients ask for.</summary>
+    public Dictionary<string, ModelGroupOptions> ModelGroups { get; set; } = new(StringComparer.Ordinal);
+
+    /// <summary>How long a deployment may take to start answering before the next one is tried.</summary>
+    [Range(1, 3600)]
+    public int ResponseHeadersTimeoutSeconds { get; set; } = 120;
+}
+
+public sealed class ModelGroupOptions
+{
+    public List<DeploymentOptions> Deployments { get; set; } = [];
+}
+
+public sealed class DeploymentOptions
+{
+    /// <summary>Unique in its group; shown in <c>x-agentplatform-deployment</c>, logs and metrics.</summary>
+    public string Name { get; set; } = "";
+
+    /// <summary>One of <see cref="ProviderNames"/>.</summary>
+    public string Provider { get; set; } = ProviderNames.OpenAI;
+
+    /// <summary>The API root, as the provider's SDKs take it, e.g. <c>https://api.openai.com/v1</c>.</summary>
+    public string BaseUrl { get; set; } = "";
+
+    /// <summary>The provider's model name, written into the forwarded request's <c>model</c> field.</summary>
+    public string Model { get; set; } = "";
+
+    /// <summary>The provider key; from secrets only, never logged.</summary>
+    public string? ApiKey { get; set; }
+
+    /// <summary>Share of the group's traffic relative to the other deployments' weights.</summary>
+    public double Weight { get; set; } = 1;
+}
+
+public static class ProviderNames
+{
+    /// <summary>OpenAI and every server that speaks its Chat Completions API.</summary>
+    public const string OpenAI = "openai";
+
+    public static readonly string[] All = [OpenAI];
+}
+
+[OptionsValidator]
+public sealed partial class RouterOptionsValidator : IValidateOptions<RouterOptions>;
+
+/// <summary>The rules across the pool: every group usable, every deployment complete and unique.</summary>
+public sealed class RouterPoolValidator : IValidateOptions<RouterOptions>
+{
+    public ValidateOptionsResult Validate(string? name, RouterOptions options)
+    {
+        var errors = new List<string>();
+        if (options.ModelGroups.Count == 0)
+        {
+            errors.Add("Router:ModelGroups is empty: configure at least one model group with one deployment.");
+        }
+        foreach (var (group, groupOptions) in options.ModelGroups)
+        {
+            var prefix = $"Router:ModelGroups:{group}";
+            if (groupOptions.Deployments.Count == 0)
+            {
+                errors.Add($"{prefix}:Deployments is empty: a model group needs at least one deployment.");
+            }
+            var names = new HashSet<string>(StringComparer.Ordinal);
+            for (var i = 0; i < groupOptions.Deployments.Count; i++)
+            {
+                ValidateDeployment(groupOptions.Deployments[i], $"{prefix}:Deployments:{i}", names, errors);
+            }
+        }
+        return errors.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(errors);
+    }
+
+    private static void ValidateDeployment(DeploymentOptions deployment, string key, HashSet<string> names, List<string> errors)
+    {
+        if (string.IsNullOrWhiteSpace(deployment.Name))
+        {
+            errors.Add($"{key}:Name is required.");
+        }
+        else if (!names.Add(deployment.Name))
+        {
+            errors.Add($"{key}:Name '{deployment.Name}' is used twice in the group.");
+        }
+        if (!ProviderNames.All.Contains(deployment.Provider))
+        {
+            errors.Add($"{key}:Provider '{deployment.Provider}' is not one of {string.Join(", ", ProviderNames.All)}.");
+        }
+        if (!Uri.TryCreate(deployment.BaseUrl, UriKind.Absolute, out var uri) || uri.Scheme is not ("http" or "https"))
+        {
+            errors.Add($"{key}:BaseUrl '{deployment.BaseUrl}' must be an absolute http or https URL.");
+        }
+        if (string.IsNullOrWhiteSpace(deployment.Model))
+        {
+            errors.Add($"{key}:Model is required.");
+        }
+        if (!(deployment.Weight > 0) || double.IsInfinity(deployment.Weight))
+        {
+            errors.Add($"{key}:Weight {deployment.Weight} must be a positive number.");
+        }
+    }
+}

@@ -1,0 +1,30 @@
+using AgentPlatform.Router.Forwarding;
+using AgentPlatform.Router.Pool;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Options;
+
+namespace Microsoft.Extensions.Hosting;
+
+public static class RouterServiceCollectionExtensions
+{
+    public static IHostApplicationBuilder AddRouterServices(this IHostApplicationBuilder builder)
+    {
+        // Shared state (pool state, breakers) lives here from the pool issue on; /health checks it now.
+        builder.AddRedisClient("cache");
+
+        builder.Services.AddOptionsWithValidateOnStart<RouterOptions>()
+            .BindConfiguration(RouterOptions.SectionName);
+        builder.Services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<RouterOptions>, RouterOptionsValidator>());
+        builder.Services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<RouterOptions>, RouterPoolValidator>());
+
+        builder.Services.TryAddSingleton(TimeProvider.System);
+        builder.Services.TryAddSingleton(Random.Shared);
+        builder.Services.TryAddSingleton<ModelPool>();
+        builder.Services.TryAddSingleton<RouterMetrics>();
+        builder.Services.TryAddSingleton<ChatForwarder>();
+
+        // The forwarder decides what may be retried, and never re-sends an answer that has started.
+        builder.Services.AddHttpClient(ChatForwarder.HttpClientName).AsCompletionClient();
+        return builder;
+    }
+}

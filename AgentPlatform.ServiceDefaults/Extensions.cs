@@ -1,0 +1,120 @@
+using AgentPlatform.ServiceDefaults.Health;
+using AgentPlatform.ServiceDefaults.Telemetry;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Diagnostics.HealthChecks;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Diagnostics.HealthChecks;
+using Microsoft.Extensions.Logging;
+using OpenTelemetry;
+using OpenTelemetry.Metrics;
+using OpenTelemetry.Trace;
+
+namespace Microsoft.Extensions.Hosting;
+
+/// <summary>
+/// What every AgentPlatform service shares: telemetry, health checks, service discovery,
+/// resilient outgoing HTTP and request ids on every log line.
+/// </summary>
+public static class Extensions
+{
+    private const string HealthEndpointPath = "/health";
+    private const string AlivenessEndpointPath = "/alive";
+
+    public static TBuilder AddServiceDefaults<TBuilder>(this TBuilder builder) where TBuilder : IHostApplicationBuilder
+    {
+        builder.ConfigureLogging();
+        builder.ConfigureOpenTelemetry();
+        builder.AddDefaultHealthChecks();
+
+        builder.Services.AddServiceDiscovery();
+        builder.Services.ConfigureHttpClientDefaults(http =>
+        {
+            // Clients that call other services or providers get the standard pipeline (rate limiter,
+            // total timeout, retry, circuit breaker, attempt timeout). The clients that carry chat
+            // completions opt out with RemoveAllResilienceHandlers(): a completion must never be
+            // re-sent by a generic handler, and a 30 s total timeout would cut long streams.
+            http.AddStandardResilienceHandler();
+            http.AddServiceDiscovery();
+        });
+
+        builder.Services.AddRequestIds();
+        return builder;
+    }
+
+    private static void ConfigureLogging(this IHostApplicationBuilder builder)
+    {
+        // Structured JSON on the console outside Development, so log shippers get fields, not text.
+        // Scopes are included: the request id scope is how every line of a request carries its id.
+        if (!builder.Environment.IsDevelopment())
+        {
+            builder.Logging.AddJsonConsole(options =>
+            {
+                options.IncludeScopes = true;
+                options.UseUtcTimestamp = true;
+                options.TimestampFormat = "yyyy-MM-ddTHH:mm:ss.fffZ";
+            });
+        }
+        else
+        {
+            builder.Logging.AddSimpleConsole(options => options.IncludeScopes = true);
+        }
+    }
+
+    private static void ConfigureOpenTelemetry(this IHostApplicationBuilder builder)
+    {
+        builder.Logging.AddOpenTelemetry(logging =>
+        {
+            logging.IncludeFormattedMessage = true;
+            logging.IncludeScopes = true;
+        });
+
+        builder.Services.AddOpenTelemetry()
+            .WithMetrics(metrics => metrics
+                .AddAspNetCoreInstrumentation()
+                .AddHttpClientInstrumentation()
+                .AddRuntimeInstrumentation()
+                .AddMeter(PlatformTelemetry.MeterNames))
+            .WithTracing(tracing => tracing
+                .AddSource(builder.Environment.ApplicationName)
+                .AddSource(PlatformTelemetry.ActivitySourceNames)
+                .AddAspNetCoreInstrumentation(options =>
+                    // Probes are polled every few seconds; tracing them only buries real requests.
+                    options.Filter = context =>
+                        !context.Request.Path.StartsWithSegments(HealthEndpointPath)
+                        && !context.Request.Path.StartsWithSegments(AlivenessEndpointPath))
+                .AddHttpClientInstrumentation());
+
+        if (!string.IsNullOrWhiteSpace(builder.Configuration["OTEL_EXPORTER_OTLP_ENDPOINT"]))
+        {
+            builder.Services.AddOpenTelemetry().UseOtlpExporter();
+        }
+    }
+
+    private static void AddDefaultHealthChecks(this IHostApplicationBuilder builder)
+    {
+        builder.Services.AddHealthChecks()
+            .AddCheck("self", () => HealthCheckResult.Healthy(), ["live"]);
+    }
+
+    /// <summary>
+    /// Maps <c>/alive</c> (liveness: the process answers; only checks tagged <c>live</c>) and
+    /// <c>/health</c> (readiness: every registered check passes, i.e. this replica's dependencies
+    /// answer) in every environment. Both answer JSON naming each check, so the console and
+    /// operators can see what is wrong.
+    /// </summary>
+    public static WebApplication MapDefaultEndpoints(this WebApplication app)
+    {
+        app.MapHealthChecks(HealthEndpointPath, new HealthCheckOptions
+        {
+            ResponseWriter = HealthResponseWriter.WriteAsync,
+        }).DisableHttpMetrics();
+
+        app.MapHealthChecks(AlivenessEndpointPath, new HealthCheckOptions
+        {
+            Predicate = check => check.Tags.Contains("live"),
+            ResponseWriter = HealthResponseWriter.WriteAsync,
+        }).DisableHttpMetrics();
+
+        return app;
+    }
+}

@@ -1,0 +1,51 @@
+using System.IO.Pipelines;
+using Microsoft.AspNetCore.Http;
+
+namespace AgentPlatform.ServiceDefaults.Http;
+
+/// <summary>
+/// Copies an upstream response to the client as it arrives: status, content headers, the platform's
+/// own headers, then the body, flushed chunk by chunk so server-sent events are never held back.
+/// </summary>
+public static class ProxyResponse
+{
+    public const string DeploymentHeader = "x-agentplatform-deployment";
+    public const string UpstreamTimeHeader = "x-agentplatform-upstream-ms";
+
+    /// <summary>Headers of the upstream response that reach the client unchanged.</summary>
+    private static readonly string[] PassedHeaders = [DeploymentHeader, UpstreamTimeHeader, "Retry-After"];
+
+    public static void CopyHeaders(HttpResponseMessage upstream, HttpResponse response)
+    {
+        response.StatusCode = (int)upstream.StatusCode;
+        foreach (var name in PassedHeaders)
+        {
+            if (upstream.Headers.TryGetValues(name, out var values))
+            {
+                response.Headers[name] = values.ToArray();
+            }
+        }
+
+        var content = upstream.Content.Headers;
+        var contentType = content.ContentType;
+        if (contentType is not null)
+        {
+            response.ContentType = contentType.ToString();
+        }
+        if (content.ContentLength is { } length)
+        {
+            response.ContentLength = length;
+        }
+        if (contentType?.MediaType == "text/event-stream")
+        {
+            response.Headers.CacheControl = "no-cache";
+        }
+    }
+
+    /// <summary>Streams the body to the client; each read from upstream is flushed at once.</summary>
+    public static async Task CopyBodyAsync(HttpResponseMessage upstream, HttpResponse response, CancellationToken cancellationToken)
+    {
+        await using var body = await upstream.Content.ReadAsStreamAsync(cancellationToken);
+        await body.CopyToAsync(response.BodyWriter, cancellationToken);
+    }
+}

@@ -1,0 +1,151 @@
+using System.Text.Json;
+
+namespace AgentPlatform.ServiceDefaults.OpenAI;
+
+/// <summary>What a chat completion body is checked for before it is forwarded.</summary>
+public enum ChatRequestProblem
+{
+    None,
+    InvalidJson,
+    NotAnObject,
+    MissingModel,
+    ModelNotAString,
+    MissingMessages,
+    MessagesNotAnArray,
+    StreamNotABoolean,
+}
+
+/// <summary>The few fields of a chat completion request the platform needs, found in one pass.</summary>
+public readonly record struct ChatRequestScan(
+    ChatRequestProblem Problem,
+    string? Model,
+    Range ModelToken,
+    bool Stream)
+{
+    public bool IsValid => Problem == ChatRequestProblem.None;
+}
+
+/// <summary>
+/// Validates a chat completion body and finds <c>model</c> (and where its token lies, so the Router can
+/// rewrite it in place), <c>stream</c> and <c>messages</c> with one forward-only
+/// <see cref="Utf8JsonReader"/> pass. The body is never deserialized: every other field passes through
+/// byte for byte, and the hot path allocates only the model name.
+/// </summary>
+public static class ChatRequestScanner
+{
+    public static ChatRequestScan Scan(ReadOnlySpan<byte> json)
+    {
+        try
+        {
+            return ScanCore(json);
+        }
+        catch (JsonException)
+        {
+            return new(ChatRequestProblem.InvalidJson, null, default, false);
+        }
+    }
+
+    private static ChatRequestScan ScanCore(ReadOnlySpan<byte> json)
+    {
+        var reader = new Utf8JsonReader(json, new JsonReaderOptions { CommentHandling = JsonCommentHandling.Disallow });
+        if (!reader.Read())
+        {
+            return new(ChatRequestProblem.InvalidJson, null, default, false);
+        }
+        if (reader.TokenType != JsonTokenType.StartObject)
+        {
+            return new(ChatRequestProblem.NotAnObject, null, default, false);
+        }
+
+        string? model = null;
+        Range modelToken = default;
+        var stream = false;
+        var problem = ChatRequestProblem.None;
+        var sawMessages = false;
+
+        while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
+        {
+            if (reader.ValueTextEquals("model"u8))
+            {
+                reader.Read();
+                if (reader.TokenType == JsonTokenType.String)
+                {
+                    model = reader.GetString();
+                    modelToken = new Range((int)reader.TokenStartIndex, (int)reader.BytesConsumed);
+                }
+                else
+                {
+                    problem = First(problem, ChatRequestProblem.ModelNotAString);
+                    reader.Skip();
+                }
+            }
+            else if (reader.ValueTextEquals("stream"u8))
+            {
+                reader.Read();
+                switch (reader.TokenType)
+                {
+                    case JsonTokenType.True:
+                        stream = true;
+                        break;
+                    case JsonTokenType.False or JsonTokenType.Null:
+                        stream = false;
+                        break;
+                    default:
+                        problem = First(problem, ChatRequestProblem.StreamNotABoolean);
+                        reader.Skip();
+                        break;
+                }
+            }
+            else if (reader.ValueTextEquals("messages"u8))
+            {
+                reader.Read();
+                sawMessages = true;
+                if (reader.TokenType != JsonTokenType.StartArray)
+                {
+                    problem = First(problem, ChatRequestProblem.MessagesNotAnArray);
+                }
+                reader.Skip();
+            }
+            else
+            {
+                reader.Read();
+                reader.Skip();
+            }
+        }
+
+        // Whatever follows the object must be nothing but whitespace; the reader throws otherwise.
+        while (reader.Read())
+        {
+        }
+
+        if (problem != ChatRequestProblem.None)
+        {
+            return new(problem, model, modelToken, stream);
+        }
+        if (string.IsNullOrEmpty(model))
+        {
+            return new(model is null ? ChatRequestProblem.MissingModel : ChatRequestProblem.ModelNotAString, model, modelToken, stream);
+        }
+        if (!sawMessages)
+        {
+            return new(ChatRequestProblem.MissingMessages, model, modelToken, stream);
+        }
+        return new(ChatRequestProblem.None, model, modelToken, stream);
+    }
+
+    private static ChatRequestProblem First(ChatRequestProblem current, ChatRequestProblem next) =>
+        current == ChatRequestProblem.None ? next : current;
+
+    /// <summary>The OpenAI error (message and offending parameter) for a problem.</summary>
+    public static (string Message, string? Param) Describe(ChatRequestProblem problem) => problem switch
+    {
+        ChatRequestProblem.InvalidJson => ("We could not parse the JSON body of your request. The body must be a JSON object.", null),
+        ChatRequestProblem.NotAnObject => ("The request body must be a JSON object.", null),
+        ChatRequestProblem.MissingModel => ("You must provide a model parameter.", "model"),
+        ChatRequestProblem.ModelNotAString => ("'model' must be a non-empty string.", "model"),
+        ChatRequestProblem.MissingMessages => ("Missing required parameter: 'messages'.", "messages"),
+        ChatRequestProblem.MessagesNotAnArray => ("'messages' must be an array.", "messages"),
+        ChatRequestProblem.StreamNotABoolean => ("'stream' must be a boolean.", "stream"),
+        _ => throw new ArgumentOutOfRangeException(nameof(problem)),
+    };
+}

@@ -1,0 +1,199 @@
+using System.Buffers;
+using AgentPlatform.ServiceDefaults.OpenAI;
+using AgentPlatform.Simulator.Faults;
+using Microsoft.Extensions.Options;
+
+namespace AgentPlatform.Simulator.Completions;
+
+/// <summary>The OpenAI-compatible surface: chat completions (JSON and SSE) and the model list.</summary>
+public static class ChatCompletionsApi
+{
+    public const string ModelId = "sim-model";
+
+    public static IEndpointRouteBuilder MapChatCompletionsApi(this IEndpointRouteBuilder app)
+    {
+        var api = app.MapGroup("/v1").WithTags("OpenAI");
+        api.MapPost("/chat/completions", CreateCompletionAsync)
+            .WithName("CreateChatCompletion")
+            .WithSummary("Answers a chat completion deterministically, as JSON or as server-sent events.");
+        api.MapGet("/models", ListModels)
+            .WithName("ListModels")
+            .WithSummary("Lists the one simulated model.");
+        return app;
+    }
+
+    private static IResult ListModels() => TypedResults.Ok(new
+    {
+        @object = "list",
+        data = new[] { new { id = ModelId, @object = "model", created = 1_700_000_000, owned_by = "agentplatform" } },
+    });
+
+    private static async Task CreateCompletionAsync(
+        HttpContext context,
+        CompletionGenerator generator,
+        FaultInjector faults,
+        SimulatorStats stats,
+        IOptionsMonitor<SimulatorOptions> options,
+        TimeProvider timeProvider)
+    {
+        var abort = context.RequestAborted;
+        var body = new ArrayBufferWriter<byte>(1024);
+        await foreach (var segment in ReadBodyAsync(context.Request.BodyReader, abort))
+        {
+            body.Write(segment.Span);
+        }
+
+        var (completion, error) = generator.Generate(body.WrittenSpan);
+        stats.RequestStarted(completion?.Stream ?? false);
+        var completed = false;
+        try
+        {
+            var fault = faults.Roll();
+            if (fault is not null)
+            {
+                stats.FaultInjected(fault.Kind);
+            }
+            switch (fault?.Kind)
+            {
+                case FaultKinds.ServerError:
+                    await OpenAIError.WriteAsync(context, StatusCodes.Status500InternalServerError, "The simulator injected a server error.", OpenAIError.Server, "simulated_fault");
+                    return;
+                case FaultKinds.RateLimited:
+                    context.Response.Headers.RetryAfter = "1";
+                    await OpenAIError.WriteAsync(context, StatusCodes.Status429TooManyRequests, "The simulator injected a rate limit.", OpenAIError.RateLimit, "rate_limit_exceeded");
+                    return;
+                case FaultKinds.Timeout:
+                    await Task.Delay(Timeout.InfiniteTimeSpan, timeProvider, abort);
+                    return;
+                case FaultKinds.Reset:
+                    context.Abort();
+                    return;
+            }
+
+            if (completion is null)
+            {
+                await OpenAIError.WriteAsync(context, StatusCodes.Status400BadRequest, error!, OpenAIError.InvalidRequest);
+                return;
+            }
+
+            var current = options.CurrentValue;
+            var stall = TimeSpan.FromMilliseconds(fault?.DelayMs ?? current.StallMs);
+            var stallFirst = fault?.Kind == FaultKinds.StallFirst ? stall : TimeSpan.Zero;
+            var stallMid = fault?.Kind == FaultKinds.StallMid ? stall : TimeSpan.Zero;
+            var timing = new Timing(
+                TimeSpan.FromMilliseconds(current.TimeToFirstTokenMs), TimeSpan.FromMilliseconds(current.TokenIntervalMs), stallFirst, stallMid, timeProvider);
+
+            if (completion.Stream)
+            {
+                await StreamAsync(context, completion, timing, abort);
+            }
+            else
+            {
+                await WriteJsonAsync(context, completion, timing, abort);
+            }
+            completed = true;
+        }
+        catch (OperationCanceledException) when (abort.IsCancellationRequested)
+        {
+            // The client went away; nothing to answer.
+        }
+        finally
+        {
+            stats.RequestEnded(completed);
+        }
+    }
+
+    private readonly record struct Timing(TimeSpan FirstToken, TimeSpan Interval, TimeSpan StallFirst, TimeSpan StallMid, TimeProvider Clock)
+    {
+        public Task DelayAsync(TimeSpan delay, CancellationToken cancellationToken) =>
+            delay > TimeSpan.Zero ? Task.Delay(delay, Clock, cancellationToken) : Task.CompletedTask;
+    }
+
+    private static async Task WriteJsonAsync(HttpContext context, SimulatedCompletion completion, Timing timing, CancellationToken abort)
+    {
+        var json = new ArrayBufferWriter<byte>(512);
+        CompletionWriter.WriteJson(json, completion);
+
+        var response = context.Response;
+        response.ContentType = "application/json";
+        response.ContentLength = json.WrittenCount;
+        if (timing.StallFirst > TimeSpan.Zero)
+        {
+            await response.StartAsync(abort);
+            await timing.DelayAsync(timing.StallFirst, abort);
+        }
+        // A JSON answer takes as long as the stream would have.
+        await timing.DelayAsync(timing.FirstToken + timing.Interval * Math.Max(0, completion.CompletionTokens - 1), abort);
+
+        var bytes = json.WrittenMemory;
+        if (timing.StallMid > TimeSpan.Zero)
+        {
+            var half = bytes.Length / 2;
+            await response.Body.WriteAsync(bytes[..half], abort);
+            await response.Body.FlushAsync(abort);
+            await timing.DelayAsync(timing.StallMid, abort);
+            bytes = bytes[half..];
+        }
+        await response.Body.WriteAsync(bytes, abort);
+    }
+
+    private static async Task StreamAsync(HttpContext context, SimulatedCompletion completion, Timing timing, CancellationToken abort)
+    {
+        var response = context.Response;
+        response.ContentType = "text/event-stream";
+        response.Headers.CacheControl = "no-cache";
+        await response.StartAsync(abort);
+        await timing.DelayAsync(timing.StallFirst, abort);
+
+        var output = response.BodyWriter;
+        await timing.DelayAsync(timing.FirstToken, abort);
+        CompletionWriter.WriteRoleChunk(output, completion);
+        await output.FlushAsync(abort);
+
+        if (completion.ToolCall is not null)
+        {
+            await timing.DelayAsync(timing.StallMid, abort);
+            CompletionWriter.WriteToolCallChunk(output, completion);
+            await output.FlushAsync(abort);
+        }
+        for (var i = 0; i < completion.Tokens.Count; i++)
+        {
+            if (i > 0)
+            {
+                await timing.DelayAsync(timing.Interval, abort);
+            }
+            if (i == completion.Tokens.Count / 2)
+            {
+                await timing.DelayAsync(timing.StallMid, abort);
+            }
+            CompletionWriter.WriteTokenChunk(output, completion, i);
+            await output.FlushAsync(abort);
+        }
+
+        CompletionWriter.WriteFinishChunk(output, completion);
+        if (completion.IncludeUsage)
+        {
+            CompletionWriter.WriteUsageChunk(output, completion);
+        }
+        output.Write(CompletionWriter.Done);
+        await output.FlushAsync(abort);
+    }
+
+    private static async IAsyncEnumerable<ReadOnlyMemory<byte>> ReadBodyAsync(
+        System.IO.Pipelines.PipeReader reader, [System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken cancellationToken)
+    {
+        while (true)
+        {
+            var result = await reader.ReadAsync(cancellationToken);
+            foreach (var segment in result.Buffer)
+            {
+                yield return segment;
+            }
+            reader.AdvanceTo(result.Buffer.End);
+            if (result.IsCompleted)
+            {
+                yield break;
+            }
+        }
+    }
+}

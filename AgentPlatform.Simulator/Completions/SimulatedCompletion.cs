@@ -1,0 +1,21 @@
+namespace AgentPlatform.Simulator.Completions;
+
+/// <summary>A tool call the simulator decided to make.</summary>
+public sealed record SimulatedToolCall(string Id, string Name, string Arguments);
+
+/// <summary>One answer, decided entirely by the request, written as JSON or as a stream.</summary>
+public sealed record SimulatedCompletion(
+    string Id,
+    string Model,
+    long Created,
+    int PromptTokens,
+    IReadOnlyList<string> Tokens,
+    SimulatedToolCall? ToolCall,
+    string FinishReason,
+    bool Stream,
+    bool IncludeUsage)
+{
+    public int CompletionTokens => ToolCall is null ? Tokens.Count : Math.Max(1, (ToolCall.Name.Length + ToolCall.Arguments.Length) / 4);
+
+    public string Content => string.Concat(Tokens);
+}

@@ -1,0 +1,52 @@
+namespace AgentPlatform.Simulator.Faults;
+
+/// <summary>One fault: its kind, the share of requests it hits, and for stalls an optional length.</summary>
+public sealed class FaultSpec
+{
+    public string Kind { get; set; } = "";
+
+    public double Rate { get; set; }
+
+    public int? DelayMs { get; set; }
+
+    /// <summary>The problem with this spec, or null when it is valid.</summary>
+    public string? Validate()
+    {
+        if (!FaultKinds.All.Contains(Kind))
+        {
+            return $"Kind '{Kind}' is not one of {string.Join(", ", FaultKinds.All)}.";
+        }
+        if (Rate is < 0 or > 1 || double.IsNaN(Rate))
+        {
+            return $"Rate {Rate} must be between 0.0 and 1.0.";
+        }
+        if (DelayMs is < 0)
+        {
+            return "DelayMs must not be negative.";
+        }
+        return null;
+    }
+}
+
+public static class FaultKinds
+{
+    /// <summary>Answers 500 with an OpenAI error.</summary>
+    public const string ServerError = "500";
+
+    /// <summary>Answers 429 with <c>Retry-After: 1</c>.</summary>
+    public const string RateLimited = "429";
+
+    /// <summary>Never answers; the request hangs until the client gives up.</summary>
+    public const string Timeout = "timeout";
+
+    /// <summary>Drops the connection without an answer.</summary>
+    public const string Reset = "reset";
+
+    /// <summary>Sends the headers, then stalls before the first chunk (or the JSON body).</summary>
+    public const string StallFirst = "stall-first";
+
+    /// <summary>Streams half the answer, then stalls.</summary>
+    public const string StallMid = "stall-mid";
+
+    public static readonly string[] All = [ServerError, RateLimited, Timeout, Reset, StallFirst, StallMid];
+}

@@ -1,0 +1,15 @@
+using AgentPlatform.Simulator;
+using AgentPlatform.Simulator.Completions;
+
+var builder = WebApplication.CreateSlimBuilder(args);
+
+builder.AddServiceDefaults();
+builder.AddSimulatorServices();
+
+var app = builder.Build();
+
+app.MapDefaultEndpoints();
+app.MapChatCompletionsApi();
+app.MapSimulatorControlApi();
+
+app.Run();

@@ -1,0 +1,50 @@
+using System.ComponentModel.DataAnnotations;
+using AgentPlatform.Simulator.Faults;
+using Microsoft.Extensions.Options;
+
+namespace AgentPlatform.Simulator;
+
+/// <summary>Configuration section <c>Simulator</c>.</summary>
+public sealed class SimulatorOptions
+{
+    public const string SectionName = "Simulator";
+
+    /// <summary>Tokens (words) in each answer, unless the request's max_tokens is lower.</summary>
+    [Range(1, 100_000)]
+    public int OutputTokens { get; set; } = 16;
+
+    /// <summary>Delay before the first token (streaming) or before the whole answer (JSON).</summary>
+    [Range(0, 600_000)]
+    public int TimeToFirstTokenMs { get; set; }
+
+    /// <summary>Delay between streamed tokens; a JSON answer waits for all of them.</summary>
+    [Range(0, 60_000)]
+    public int TokenIntervalMs { get; set; }
+
+    /// <summary>How long <c>stall-first</c> and <c>stall-mid</c> stall, unless a fault sets its own.</summary>
+    [Range(0, 3_600_000)]
+    public int StallMs { get; set; } = 30_000;
+
+    /// <summary>Faults active from start; <c>POST /sim/faults</c> changes them at run time.</summary>
+    public List<FaultSpec> Faults { get; set; } = [];
+}
+
+[OptionsValidator]
+public sealed partial class SimulatorOptionsValidator : IValidateOptions<SimulatorOptions>;
+
+/// <summary>Rules across fields: fault kinds must be known, rates within 0..1.</summary>
+public sealed class SimulatorFaultsValidator : IValidateOptions<SimulatorOptions>
+{
+    public ValidateOptionsResult Validate(string? name, SimulatorOptions options)
+    {
+        var errors = new List<string>();
+        for (var i = 0; i < options.Faults.Count; i++)
+        {
+            if (options.Faults[i].Validate() is { } error)
+            {
+                errors.Add($"Simulator:Faults:{i}: {error}");
+            }
+        }
+        return errors.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(errors);
+    }
+}

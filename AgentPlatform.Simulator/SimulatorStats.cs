@@ -1,0 +1,51 @@
+using System.Collections.Concurrent;
+
+namespace AgentPlatform.Simulator;
+
+/// <summary>Counters that tests and benchmarks read through <c>GET /sim/stats</c>.</summary>
+public sealed class SimulatorStats
+{
+    private long _requests;
+    private long _streams;
+    private long _completed;
+    private long _inFlight;
+    private readonly ConcurrentDictionary<string, long> _faults = new();
+
+    public void RequestStarted(bool stream)
+    {
+        Interlocked.Increment(ref _requests);
+        Interlocked.Increment(ref _inFlight);
+        if (stream)
+        {
+            Interlocked.Increment(ref _streams);
+        }
+    }
+
+    public void RequestEnded(bool completed)
+    {
+        Interlocked.Decrement(ref _inFlight);
+        if (completed)
+        {
+            Interlocked.Increment(ref _completed);
+        }
+    }
+
+    public void FaultInjected(string kind) => _faults.AddOrUpdate(kind, 1, static (_, n) => n + 1);
+
+    public object Snapshot() => new
+    {
+        requests = Interlocked.Read(ref _requests),
+        streams = Interlocked.Read(ref _streams),
+        completed = Interlocked.Read(ref _completed),
+        inFlight = Interlocked.Read(ref _inFlight),
+        faults = _faults.ToDictionary(),
+    };
+
+    public void Reset()
+    {
+        Interlocked.Exchange(ref _requests, 0);
+        Interlocked.Exchange(ref _streams, 0);
+        Interlocked.Exchange(ref _completed, 0);
+        _faults.Clear();
+    }
+}

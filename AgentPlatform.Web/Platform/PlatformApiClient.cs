@@ -1,0 +1,135 @@
+using System.Net.Http.Headers;
+using System.Net.ServerSentEvents;
+using System.Runtime.CompilerServices;
+using System.Text;
+using System.Text.Json;
+using Microsoft.Extensions.Options;
+
+namespace AgentPlatform.Web.Platform;
+
+/// <summary>Configuration section <c>AgentPlatform</c> of the console.</summary>
+public sealed class ConsoleOptions
+{
+    /// <summary>The admin key the console uses to call the Api, server-side only.</summary>
+    public string MasterKey { get; set; } = "";
+}
+
+/// <summary>The Api's health, as its <c>/health</c> endpoint reports it.</summary>
+public sealed record PlatformHealth(string Status, IReadOnlyDictionary<string, string> Checks, string? Error);
+
+/// <summary>One piece of a streamed answer: text, or the metadata that arrives with the headers.</summary>
+public sealed record ChatUpdate(string? Text, string? Deployment = null, string? RequestId = null, string? OverheadMs = null, string? Error = null);
+
+/// <summary>
+/// The console's only way to the platform: the Api, found by service discovery under <c>api</c>.
+/// The master key is added here, on the server; it never reaches the browser.
+/// </summary>
+public sealed class PlatformApiClient(IHttpClientFactory httpClientFactory, IOptions<ConsoleOptions> options)
+{
+    public const string HttpClientName = "api";
+    public const string StreamingHttpClientName = "api-streaming";
+
+    public async Task<PlatformHealth> GetHealthAsync(CancellationToken cancellationToken)
+    {
+        try
+        {
+            using var response = await httpClientFactory.CreateClient(HttpClientName).GetAsync("/health", cancellationToken);
+            using var document = JsonDocument.Parse(await response.Content.ReadAsStringAsync(cancellationToken));
+            var checks = new Dictionary<string, string>();
+            if (document.RootElement.TryGetProperty("checks", out var entries))
+            {
+                foreach (var entry in entries.EnumerateObject())
+                {
+                    checks[entry.Name] = entry.Value.GetProperty("status").GetString() ?? "Unknown";
+                }
+            }
+            return new PlatformHealth(document.RootElement.GetProperty("status").GetString() ?? "Unknown", checks, null);
+        }
+        catch (Exception exception) when (exception is HttpRequestException or JsonException or KeyNotFoundException or TaskCanceledException)
+        {
+            return new PlatformHealth("Unreachable", new Dictionary<string, string>(), "The Api did not answer its health check.");
+        }
+    }
+
+    public async Task<IReadOnlyList<string>> ListModelsAsync(CancellationToken cancellationToken)
+    {
+        using var request = Authorized(HttpMethod.Get, "/v1/models");
+        using var response = await httpClientFactory.CreateClient(HttpClientName).SendAsync(request, cancellationToken);
+        await EnsureSuccessAsync(response, cancellationToken);
+        using var document = JsonDocument.Parse(await response.Content.ReadAsStringAsync(cancellationToken));
+        return document.RootElement.GetProperty("data").EnumerateArray().Select(m => m.GetProperty("id").GetString()!).ToList();
+    }
+
+    /// <summary>Streams a one-message chat completion, yielding the text as it arrives.</summary>
+    public async IAsyncEnumerable<ChatUpdate> StreamChatAsync(string model, string message, [EnumeratorCancellation] CancellationToken cancellationToken)
+    {
+        var body = JsonSerializer.SerializeToUtf8Bytes(new
+        {
+            model,
+            stream = true,
+            stream_options = new { include_usage = true },
+            messages = new[] { new { role = "user", content = message } },
+        });
+        using var request = Authorized(HttpMethod.Post, "/v1/chat/completions");
+        request.Content = new ByteArrayContent(body);
+        request.Content.Headers.ContentType = new MediaTypeHeaderValue("application/json");
+
+        using var response = await httpClientFactory.CreateClient(StreamingHttpClientName)
+            .SendAsync(request, HttpCompletionOption.ResponseHeadersRead, cancellationToken);
+        if (!response.IsSuccessStatusCode)
+        {
+            yield return new ChatUpdate(null, Error: await ErrorMessageAsync(response, cancellationToken));
+            yield break;
+        }
+        yield return new ChatUpdate(null, Header(response, "x-agentplatform-deployment"), Header(response, "x-request-id"), Header(response, "x-agentplatform-overhead-ms"));
+
+        await using var stream = await response.Content.ReadAsStreamAsync(cancellationToken);
+        await foreach (var item in SseParser.Create(stream).EnumerateAsync(cancellationToken))
+        {
+            if (item.Data == "[DONE]")
+            {
+                yield break;
+            }
+            using var chunk = JsonDocument.Parse(item.Data);
+            foreach (var choice in chunk.RootElement.GetProperty("choices").EnumerateArray())
+            {
+                if (choice.GetProperty("delta").TryGetProperty("content", out var content) && content.GetString() is { Length: > 0 } text)
+                {
+                    yield return new ChatUpdate(text);
+                }
+            }
+        }
+    }
+
+    private HttpRequestMessage Authorized(HttpMethod method, string path)
+    {
+        var request = new HttpRequestMessage(method, path);
+        request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", options.Value.MasterKey);
+        return request;
+    }
+
+    private static string? Header(HttpResponseMessage response, string name) =>
+        response.Headers.TryGetValues(name, out var values) ? values.FirstOrDefault() : null;
+
+    private static async Task EnsureSuccessAsync(HttpResponseMessage response, CancellationToken cancellationToken)
+    {
+        if (!response.IsSuccessStatusCode)
+        {
+            throw new HttpRequestException(await ErrorMessageAsync(response, cancellationToken), null, response.StatusCode);
+        }
+    }
+
+    private static async Task<string> ErrorMessageAsync(HttpResponseMessage response, CancellationToken cancellationToken)
+    {
+        var text = await response.Content.ReadAsStringAsync(cancellationToken);
+        try
+        {
+            using var document = JsonDocument.Parse(text);
+            return $"{(int)response.StatusCode}: {document.RootElement.GetProperty("error").GetProperty("message").GetString()}";
+        }
+        catch (Exception exception) when (exception is JsonException or KeyNotFoundException or InvalidOperationException)
+        {
+            return $"{(int)response.StatusCode}: {Encoding.UTF8.GetByteCount(text)} bytes that are not an OpenAI error.";
+        }
+    }
+}

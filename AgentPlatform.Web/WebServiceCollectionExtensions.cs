@@ -1,0 +1,20 @@
+using AgentPlatform.Web.Platform;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+
+namespace Microsoft.Extensions.Hosting;
+
+public static class WebServiceCollectionExtensions
+{
+    public static IHostApplicationBuilder AddWebServices(this IHostApplicationBuilder builder)
+    {
+        builder.Services.AddRazorComponents().AddInteractiveServerComponents();
+        builder.Services.AddOptions<ConsoleOptions>().BindConfiguration("AgentPlatform");
+
+        // "http://api" is resolved by service discovery: services:api:http:0 in configuration.
+        builder.Services.AddHttpClient(PlatformApiClient.HttpClientName, client => client.BaseAddress = new Uri("http://api"));
+        builder.Services.AddHttpClient(PlatformApiClient.StreamingHttpClientName, client => client.BaseAddress = new Uri("http://api"))
+            .AsCompletionClient();
+        builder.Services.TryAddScoped<PlatformApiClient>();
+        return builder;
+    }
+}
