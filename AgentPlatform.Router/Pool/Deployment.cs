@@ -1,4 +1,5 @@
 using System.Net.Http.Headers;
+using System.Text.Encodings.Web;
 using System.Text.Json;
 
 namespace AgentPlatform.Router.Pool;
@@ -14,7 +15,9 @@ public sealed class Deployment
         Weight = options.Weight;
         ChatCompletionsUri = new Uri(options.BaseUrl.TrimEnd('/') + "/chat/completions");
         Authorization = string.IsNullOrEmpty(options.ApiKey) ? null : new AuthenticationHeaderValue("Bearer", options.ApiKey);
-        ModelJsonToken = JsonSerializer.SerializeToUtf8Bytes(options.Model);
+        // Relaxed escaping: the token goes into a JSON body for an API, never into HTML, so a quote is
+        // written \" as a person would write it rather than \u0022.
+        ModelJsonToken = JsonSerializer.SerializeToUtf8Bytes(options.Model, new JsonSerializerOptions { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping });
     }
 
     public string Name { get; }

@@ -1,0 +1,104 @@
+using AgentPlatform.Api;
+using AgentPlatform.Router.Pool;
+using AgentPlatform.Simulator;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+
+namespace AgentPlatform.Tests.Infrastructure;
+
+/// <summary>
+/// The platform's services wired as in production, each on its own Kestrel port: a real Redis, two
+/// simulators, a recording upstream, the Router and the Api. Model groups:
+/// <c>default</c> (sim-a, sim-b), <c>recorded</c> (the recording upstream) and <c>dead</c> (a port
+/// nobody listens on).
+/// </summary>
+public sealed class PlatformFixture : IAsyncLifetime
+{
+    public const string MasterKey = "test-master-key-0123456789abcdef";
+    public const long MaxRequestBodyBytes = 64 * 1024;
+
+    public TestRedis Redis { get; private set; } = null!;
+    public KestrelApp<SimulatorOptions> SimA { get; private set; } = null!;
+    public KestrelApp<SimulatorOptions> SimB { get; private set; } = null!;
+    public RecordingUpstream Recorder { get; private set; } = null!;
+    public KestrelApp<RouterOptions> Router { get; private set; } = null!;
+    public KestrelApp<ApiOptions> Api { get; private set; } = null!;
+    public CapturingLoggerProvider RouterLogs { get; } = new();
+    public CapturingLoggerProvider ApiLogs { get; } = new();
+
+    public async Task InitializeAsync()
+    {
+        Redis = await TestRedis.StartAsync();
+        SimA = StartSimulator();
+        SimB = StartSimulator();
+        Recorder = await RecordingUpstream.StartAsync();
+
+        Router = new KestrelApp<RouterOptions>(new Dictionary<string, string?>
+        {
+            ["ConnectionStrings:cache"] = Redis.ConnectionString,
+            ["Logging:LogLevel:Default"] = "Warning",
+            ["Router:ModelGroups:default:Deployments:0:Name"] = "sim-a",
+            ["Router:ModelGroups:default:Deployments:0:BaseUrl"] = $"{SimA.BaseAddress}v1",
+            ["Router:ModelGroups:default:Deployments:0:Model"] = "sim-model",
+            ["Router:ModelGroups:default:Deployments:1:Name"] = "sim-b",
+            ["Router:ModelGroups:default:Deployments:1:BaseUrl"] = $"{SimB.BaseAddress}v1",
+            ["Router:ModelGroups:default:Deployments:1:Model"] = "sim-model",
+            ["Router:ModelGroups:recorded:Deployments:0:Name"] = "recorder",
+            ["Router:ModelGroups:recorded:Deployments:0:BaseUrl"] = $"{Recorder.BaseAddress}v1/",
+            ["Router:ModelGroups:recorded:Deployments:0:Model"] = "upstream-model \"quoted\"",
+            ["Router:ModelGroups:recorded:Deployments:0:ApiKey"] = "sk-provider-secret",
+            ["Router:ModelGroups:dead:Deployments:0:Name"] = "nobody",
+            ["Router:ModelGroups:dead:Deployments:0:BaseUrl"] = $"http://127.0.0.1:{FreePort.Next()}/v1",
+            ["Router:ModelGroups:dead:Deployments:0:Model"] = "none",
+        }, services => services.AddSingleton<ILoggerProvider>(RouterLogs)).Start();
+
+        Api = StartApi(Router.BaseAddress, ApiLogs);
+    }
+
+    public KestrelApp<ApiOptions> StartApi(Uri routerAddress, CapturingLoggerProvider? logs = null) =>
+        new KestrelApp<ApiOptions>(new Dictionary<string, string?>
+        {
+            ["ConnectionStrings:cache"] = Redis.ConnectionString,
+            ["services:router:http:0"] = routerAddress.ToString(),
+            ["AgentPlatform:MasterKey"] = MasterKey,
+            ["AgentPlatform:MaxRequestBodyBytes"] = MaxRequestBodyBytes.ToString(),
+            ["Logging:LogLevel:Default"] = "Warning",
+        }, services =>
+        {
+            if (logs is not null)
+            {
+                services.AddSingleton<ILoggerProvider>(logs);
+            }
+        }).Start();
+
+    private static KestrelApp<SimulatorOptions> StartSimulator() =>
+        new KestrelApp<SimulatorOptions>(new Dictionary<string, string?>
+        {
+            ["Logging:LogLevel:Default"] = "Warning",
+            ["Simulator:OutputTokens"] = "8",
+        }).Start();
+
+    /// <summary>A client of the Api that sends the master key.</summary>
+    public HttpClient CreateApiClient()
+    {
+        var client = Api.CreateHttpClient();
+        client.DefaultRequestHeaders.Authorization = new("Bearer", MasterKey);
+        return client;
+    }
+
+    public async Task DisposeAsync()
+    {
+        await Api.DisposeAsync();
+        await Router.DisposeAsync();
+        await Recorder.DisposeAsync();
+        await SimA.DisposeAsync();
+        await SimB.DisposeAsync();
+        await Redis.DisposeAsync();
+    }
+}
+
+[CollectionDefinition(Name)]
+public sealed class PlatformCollection : ICollectionFixture<PlatformFixture>
+{
+    public const string Name = "platform";
+}

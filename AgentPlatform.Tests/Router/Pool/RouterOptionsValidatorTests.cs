@@ -1,0 +1,53 @@
+using AgentPlatform.Router.Pool;
+
+namespace AgentPlatform.Tests.Router.Pool;
+
+public sealed class RouterOptionsValidatorTests
+{
+    [Fact]
+    public void A_complete_pool_is_valid()
+    {
+        var options = Pool(new DeploymentOptions { Name = "a", BaseUrl = "https://api.openai.com/v1", Model = "gpt-4o" });
+
+        Assert.True(new RouterPoolValidator().Validate(null, options).Succeeded);
+    }
+
+    [Fact]
+    public void An_empty_pool_is_refused()
+    {
+        var result = new RouterPoolValidator().Validate(null, new RouterOptions());
+
+        Assert.Contains("Router:ModelGroups is empty", result.FailureMessage);
+    }
+
+    [Fact]
+    public void Every_broken_field_is_named_by_its_configuration_key()
+    {
+        var options = Pool(
+            new DeploymentOptions { Name = "a", Provider = "openia", BaseUrl = "not a url", Model = "", Weight = 0 },
+            new DeploymentOptions { Name = "a", BaseUrl = "ftp://x", Model = "m" });
+
+        var failures = new RouterPoolValidator().Validate(null, options).Failures!.ToList();
+
+        Assert.Contains(failures, f => f.StartsWith("Router:ModelGroups:g:Deployments:0:Provider 'openia'", StringComparison.Ordinal));
+        Assert.Contains(failures, f => f.StartsWith("Router:ModelGroups:g:Deployments:0:BaseUrl", StringComparison.Ordinal));
+        Assert.Contains(failures, f => f.StartsWith("Router:ModelGroups:g:Deployments:0:Model", StringComparison.Ordinal));
+        Assert.Contains(failures, f => f.StartsWith("Router:ModelGroups:g:Deployments:0:Weight", StringComparison.Ordinal));
+        Assert.Contains(failures, f => f.StartsWith("Router:ModelGroups:g:Deployments:1:Name 'a' is used twice", StringComparison.Ordinal));
+        Assert.Contains(failures, f => f.StartsWith("Router:ModelGroups:g:Deployments:1:BaseUrl 'ftp://x'", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void The_api_key_never_appears_in_a_deployments_text()
+    {
+        var deployment = new Deployment(new DeploymentOptions { Name = "a", BaseUrl = "https://x/v1", Model = "m", ApiKey = "sk-secret-123" });
+
+        Assert.DoesNotContain("sk-secret-123", deployment.ToString());
+        Assert.Equal(new Uri("https://x/v1/chat/completions"), deployment.ChatCompletionsUri);
+    }
+
+    private static RouterOptions Pool(params DeploymentOptions[] deployments) => new()
+    {
+        ModelGroups = { ["g"] = new ModelGroupOptions { Deployments = [.. deployments] } },
+    };
+}

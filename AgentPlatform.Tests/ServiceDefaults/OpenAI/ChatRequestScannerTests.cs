@@ -1,0 +1,61 @@
+using System.Text;
+using AgentPlatform.ServiceDefaults.OpenAI;
+
+namespace AgentPlatform.Tests.ServiceDefaults.OpenAI;
+
+public sealed class ChatRequestScannerTests
+{
+    [Fact]
+    public void Finds_model_its_token_and_stream()
+    {
+        var json = Encoding.UTF8.GetBytes("""{"stream":true,"model":"gpt-4o","messages":[{"role":"user","content":"hi"}],"x":{"model":"nested"}}""");
+
+        var scan = ChatRequestScanner.Scan(json);
+
+        Assert.True(scan.IsValid);
+        Assert.Equal("gpt-4o", scan.Model);
+        Assert.True(scan.Stream);
+        Assert.Equal("\"gpt-4o\"", Encoding.UTF8.GetString(json.AsSpan()[scan.ModelToken]));
+    }
+
+    [Fact]
+    public void Escaped_model_name_is_unescaped_and_its_raw_token_kept_whole()
+    {
+        var json = Encoding.UTF8.GetBytes("""{"model":"a\u0062\"c","messages":[]}""");
+
+        var scan = ChatRequestScanner.Scan(json);
+
+        Assert.Equal("ab\"c", scan.Model);
+        Assert.Equal("\"a\\u0062\\\"c\"", Encoding.UTF8.GetString(json.AsSpan()[scan.ModelToken]));
+    }
+
+    [Theory]
+    [InlineData("", ChatRequestProblem.InvalidJson)]
+    [InlineData("{", ChatRequestProblem.InvalidJson)]
+    [InlineData("{} {}", ChatRequestProblem.InvalidJson)]
+    [InlineData("{\"model\":\"m\",\"messages\":[],}", ChatRequestProblem.InvalidJson)]
+    [InlineData("\"text\"", ChatRequestProblem.NotAnObject)]
+    [InlineData("{\"messages\":[]}", ChatRequestProblem.MissingModel)]
+    [InlineData("{\"model\":null,\"messages\":[]}", ChatRequestProblem.ModelNotAString)]
+    [InlineData("{\"model\":\"\",\"messages\":[]}", ChatRequestProblem.ModelNotAString)]
+    [InlineData("{\"model\":\"m\"}", ChatRequestProblem.MissingMessages)]
+    [InlineData("{\"model\":\"m\",\"messages\":{}}", ChatRequestProblem.MessagesNotAnArray)]
+    [InlineData("{\"model\":\"m\",\"messages\":[],\"stream\":1}", ChatRequestProblem.StreamNotABoolean)]
+    public void Reports_the_first_problem(string json, ChatRequestProblem expected)
+    {
+        var scan = ChatRequestScanner.Scan(Encoding.UTF8.GetBytes(json));
+
+        Assert.Equal(expected, scan.Problem);
+        Assert.False(scan.IsValid);
+        Assert.NotEmpty(ChatRequestScanner.Describe(expected).Message);
+    }
+
+    [Fact]
+    public void Stream_null_means_not_streaming()
+    {
+        var scan = ChatRequestScanner.Scan("""{"model":"m","messages":[],"stream":null}"""u8);
+
+        Assert.True(scan.IsValid);
+        Assert.False(scan.Stream);
+    }
+}
