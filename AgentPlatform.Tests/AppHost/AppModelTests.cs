@@ -1,0 +1,96 @@
+using Aspire.Hosting.ApplicationModel;
+using Aspire.Hosting.Testing;
+using AgentPlatform.AppHost.Redis;
+
+namespace AgentPlatform.Tests.AppHost;
+
+/// <summary>The app model as the AppHost builds it, inspected without starting anything.</summary>
+public sealed class AppModelTests
+{
+    [Fact]
+    public async Task The_platform_has_its_named_resources_wired_by_reference()
+    {
+        await using var builder = await CreateAsync("--AgentPlatform:Redis=garnet");
+
+        var resources = builder.Resources.ToDictionary(r => r.Name);
+
+        Assert.Superset(new HashSet<string> { "cache", "master-key", "router", "api", "web", "sim-a", "sim-b" }, resources.Keys.ToHashSet());
+        Assert.Equal(["cache", "master-key", "router"], References(resources["api"]));
+        Assert.Equal(["cache"], References(resources["router"]).Where(r => !r.StartsWith("sim-", StringComparison.Ordinal)));
+        Assert.Equal(["api", "master-key"], References(resources["web"]));
+        Assert.True(((ParameterResource)resources["master-key"]).Secret);
+    }
+
+    [Fact]
+    public async Task Without_any_redis_on_the_machine_garnet_is_embedded()
+    {
+        await using var builder = await CreateAsync("--AgentPlatform:Redis=garnet");
+
+        var cache = Assert.IsType<GarnetResource>(builder.Resources.Single(r => r.Name == "cache"));
+
+        Assert.InRange(cache.Port, 1, 65535);
+    }
+
+    [Fact]
+    public async Task Redis_server_runs_with_append_only_persistence()
+    {
+        var data = Path.Combine(Path.GetTempPath(), "agentplatform-model-test");
+        await using var builder = await CreateAsync("--AgentPlatform:Redis=redis-server", $"--AgentPlatform:RedisDataDirectory={data}");
+
+        var cache = Assert.IsType<RedisServerResource>(builder.Resources.Single(r => r.Name == "cache"));
+        var args = await ArgumentsAsync(cache);
+
+        Assert.Equal("redis-server", cache.Command);
+        Assert.Contains("--appendonly", args);
+        Assert.Equal("yes", args[args.IndexOf("--appendonly") + 1]);
+        Assert.Equal(data, args[args.IndexOf("--dir") + 1]);
+    }
+
+    [Fact]
+    public async Task A_configured_connection_string_is_used_as_is()
+    {
+        await using var builder = await CreateAsync("--ConnectionStrings:cache=redis.internal:6380");
+
+        var cache = builder.Resources.Single(r => r.Name == "cache");
+
+        Assert.IsAssignableFrom<IResourceWithConnectionString>(cache);
+        Assert.IsNotType<GarnetResource>(cache);
+        Assert.IsNotType<RedisServerResource>(cache);
+        Assert.DoesNotContain(builder.Resources, r => r is ContainerResource);
+    }
+
+    [Fact]
+    public async Task Configured_providers_replace_the_simulators()
+    {
+        await using var builder = await CreateAsync(
+            "--AgentPlatform:Redis=garnet",
+            "--Router:ModelGroups:gpt:Deployments:0:Name=openai",
+            "--Router:ModelGroups:gpt:Deployments:0:BaseUrl=https://api.openai.com/v1",
+            "--Router:ModelGroups:gpt:Deployments:0:Model=gpt-4o-mini");
+
+        Assert.DoesNotContain(builder.Resources, r => r.Name.StartsWith("sim-", StringComparison.Ordinal));
+    }
+
+    private static Task<IDistributedApplicationTestingBuilder> CreateAsync(params string[] args) =>
+        DistributedApplicationTestingBuilder.CreateAsync<Projects.AgentPlatform_AppHost>(
+            [.. args, "--Parameters:master-key=model-test-master-key-0123456789"],
+            (options, _) => options.DisableDashboard = true);
+
+    private static List<string> References(IResource resource) => resource.Annotations
+        .OfType<ResourceRelationshipAnnotation>()
+        .Where(a => a.Type == "Reference")
+        .Select(a => a.Resource.Name)
+        .Order()
+        .ToList();
+
+    private static async Task<List<string>> ArgumentsAsync(IResource resource)
+    {
+        var args = new List<object>();
+        var context = new CommandLineArgsCallbackContext(args);
+        foreach (var callback in resource.Annotations.OfType<CommandLineArgsCallbackAnnotation>())
+        {
+            await callback.Callback(context);
+        }
+        return args.Select(a => a.ToString()!).ToList();
+    }
+}

@@ -1,0 +1,57 @@
+using Aspire.Hosting;
+using Aspire.Hosting.Testing;
+
+namespace AgentPlatform.Tests.EndToEnd;
+
+/// <summary>
+/// The whole platform started from the AppHost by Aspire's orchestrator, as the README's run command
+/// starts it (dashboard off, ports free so runs do not collide), shared by the end-to-end tests.
+/// </summary>
+public sealed class AppHostFixture : IAsyncLifetime
+{
+    public static readonly TimeSpan DefaultTimeout = TimeSpan.FromMinutes(3);
+    public const string MasterKey = "e2e-master-key-0123456789abcdefghij";
+
+    private readonly string _dataDirectory = Directory.CreateTempSubdirectory("agentplatform-e2e-").FullName;
+
+    public DistributedApplication App { get; private set; } = null!;
+
+    public Uri ApiBaseAddress { get; private set; } = null!;
+
+    public Uri WebBaseAddress { get; private set; } = null!;
+
+    public async Task InitializeAsync()
+    {
+        var builder = await DistributedApplicationTestingBuilder.CreateAsync<Projects.AgentPlatform_AppHost>(
+            [
+                $"--Parameters:master-key={MasterKey}",
+                "--AgentPlatform:Ports:Api=0",
+                "--AgentPlatform:Ports:Web=0",
+                $"--AgentPlatform:RedisDataDirectory={_dataDirectory}",
+            ],
+            (options, _) => options.DisableDashboard = true);
+
+        App = await builder.BuildAsync().WaitAsync(DefaultTimeout);
+        await App.StartAsync().WaitAsync(DefaultTimeout);
+        await App.ResourceNotifications.WaitForResourceHealthyAsync("api").WaitAsync(DefaultTimeout);
+        await App.ResourceNotifications.WaitForResourceHealthyAsync("web").WaitAsync(DefaultTimeout);
+        ApiBaseAddress = App.GetEndpoint("api", "http");
+        WebBaseAddress = App.GetEndpoint("web", "http");
+    }
+
+    public async Task DisposeAsync()
+    {
+        if (App is not null)
+        {
+            await App.StopAsync().WaitAsync(DefaultTimeout);
+            await App.DisposeAsync();
+        }
+        Directory.Delete(_dataDirectory, recursive: true);
+    }
+}
+
+[CollectionDefinition(Name)]
+public sealed class AppHostCollection : ICollectionFixture<AppHostFixture>
+{
+    public const string Name = "apphost";
+}

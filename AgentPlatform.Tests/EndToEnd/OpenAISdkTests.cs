@@ -1,0 +1,124 @@
+using System.ClientModel;
+using System.Text;
+using OpenAI;
+using OpenAI.Chat;
+
+namespace AgentPlatform.Tests.EndToEnd;
+
+/// <summary>The official OpenAI .NET SDK, with only its endpoint and key changed, against the whole platform.</summary>
+[Collection(AppHostCollection.Name)]
+public sealed class OpenAISdkTests(AppHostFixture platform)
+{
+    private static readonly TimeSpan DefaultTimeout = AppHostFixture.DefaultTimeout;
+
+    [Fact]
+    public async Task The_sdk_completes_a_chat()
+    {
+        var client = Client("default");
+
+        ChatCompletion completion = await client.CompleteChatAsync([new UserChatMessage("Hello, platform")]).WaitAsync(DefaultTimeout);
+
+        Assert.Equal(ChatFinishReason.Stop, completion.FinishReason);
+        Assert.False(string.IsNullOrWhiteSpace(completion.Content[0].Text));
+        Assert.Equal(completion.Content[0].Text.Split(' ').Length, completion.Usage.OutputTokenCount);
+    }
+
+    [Fact]
+    public async Task The_sdk_streams_a_chat_to_its_usage()
+    {
+        var client = Client("default");
+        var text = new StringBuilder();
+        ChatTokenUsage? usage = null;
+
+        await foreach (var update in client.CompleteChatStreamingAsync([new UserChatMessage("Stream to me")]).WithCancellation(new CancellationTokenSource(DefaultTimeout).Token))
+        {
+            foreach (var part in update.ContentUpdate)
+            {
+                text.Append(part.Text);
+            }
+            usage ??= update.Usage;
+        }
+
+        Assert.NotEqual(0, text.Length);
+        Assert.NotNull(usage);
+        Assert.Equal(text.ToString().Split(' ').Length, usage.OutputTokenCount);
+    }
+
+    [Fact]
+    public async Task The_sdk_receives_a_tool_call_and_sends_its_result_back()
+    {
+        var client = Client("default");
+        var weather = ChatTool.CreateFunctionTool("get_weather", "The weather in a city.",
+            BinaryData.FromString("""{"type":"object","properties":{"city":{"type":"string"}},"required":["city"]}"""));
+        var options = new ChatCompletionOptions { Tools = { weather } };
+        List<ChatMessage> messages = [new UserChatMessage("What is the weather in Paris? Use get_weather.")];
+
+        ChatCompletion call = await client.CompleteChatAsync(messages, options).WaitAsync(DefaultTimeout);
+
+        Assert.Equal(ChatFinishReason.ToolCalls, call.FinishReason);
+        var toolCall = Assert.Single(call.ToolCalls);
+        Assert.Equal("get_weather", toolCall.FunctionName);
+        Assert.Equal("sim", toolCall.FunctionArguments.ToObjectFromJson<Dictionary<string, string>>()!["city"]);
+
+        messages.Add(new AssistantChatMessage(call));
+        messages.Add(new ToolChatMessage(toolCall.Id, "Sunny, 21 °C"));
+        ChatCompletion answer = await client.CompleteChatAsync(messages, options).WaitAsync(DefaultTimeout);
+
+        Assert.Equal(ChatFinishReason.Stop, answer.FinishReason);
+        Assert.False(string.IsNullOrWhiteSpace(answer.Content[0].Text));
+    }
+
+    [Fact]
+    public async Task The_sdk_surfaces_a_wrong_key_as_401()
+    {
+        var client = Client("default", key: "not-the-key");
+
+        var error = await Assert.ThrowsAsync<ClientResultException>(() => client.CompleteChatAsync([new UserChatMessage("hi")]).WaitAsync(DefaultTimeout));
+
+        Assert.Equal(401, error.Status);
+        Assert.Contains("Incorrect API key", error.Message);
+    }
+
+    [Fact]
+    public async Task The_sdk_surfaces_an_unknown_model_as_404()
+    {
+        var client = Client("no-such-model");
+
+        var error = await Assert.ThrowsAsync<ClientResultException>(() => client.CompleteChatAsync([new UserChatMessage("hi")]).WaitAsync(DefaultTimeout));
+
+        Assert.Equal(404, error.Status);
+        Assert.Contains("no-such-model", error.Message);
+    }
+
+    [Fact]
+    public async Task The_sdk_lists_the_default_model_group()
+    {
+        var models = new OpenAIClient(new ApiKeyCredential(AppHostFixture.MasterKey), Options()).GetOpenAIModelClient();
+
+        var list = await models.GetModelsAsync().WaitAsync(DefaultTimeout);
+
+        Assert.Contains(list.Value, m => m.Id == "default");
+    }
+
+    [Fact]
+    public async Task The_console_answers_and_shows_the_platform_healthy()
+    {
+        using var http = new HttpClient { BaseAddress = platform.WebBaseAddress };
+
+        var home = await http.GetStringAsync("/").WaitAsync(DefaultTimeout);
+        var health = await http.GetAsync("/health").WaitAsync(DefaultTimeout);
+
+        Assert.Contains("Platform health", home);
+        Assert.True(health.IsSuccessStatusCode);
+    }
+
+    private ChatClient Client(string model, string key = AppHostFixture.MasterKey) =>
+        new(model, new ApiKeyCredential(key), Options());
+
+    private OpenAIClientOptions Options() => new()
+    {
+        Endpoint = new Uri(platform.ApiBaseAddress, "/v1"),
+        NetworkTimeout = DefaultTimeout,
+        RetryPolicy = new System.ClientModel.Primitives.ClientRetryPolicy(maxRetries: 0),
+    };
+}
