@@ -119,7 +119,9 @@ public static class ChatCompletionsApi
         response.ContentLength = json.WrittenCount;
         if (timing.StallFirst > TimeSpan.Zero)
         {
+            // StartAsync alone does not put the headers on the wire; the flush does.
             await response.StartAsync(abort);
+            await response.Body.FlushAsync(abort);
             await timing.DelayAsync(timing.StallFirst, abort);
         }
         // A JSON answer takes as long as the stream would have.
@@ -142,10 +144,11 @@ public static class ChatCompletionsApi
         var response = context.Response;
         response.ContentType = "text/event-stream";
         response.Headers.CacheControl = "no-cache";
+        var output = response.BodyWriter;
         await response.StartAsync(abort);
+        await output.FlushAsync(abort);
         await timing.DelayAsync(timing.StallFirst, abort);
 
-        var output = response.BodyWriter;
         await timing.DelayAsync(timing.FirstToken, abort);
         CompletionWriter.WriteRoleChunk(output, completion);
         await output.FlushAsync(abort);
