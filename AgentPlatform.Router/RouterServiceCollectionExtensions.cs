@@ -23,8 +23,7 @@ public static class RouterServiceCollectionExtensions
         builder.Services.TryAddSingleton<RouterMetrics>();
         builder.Services.TryAddSingleton<ChatForwarder>();
 
-        // The forwarder decides what may be retried, and never re-sends an answer that has started.
-        builder.Services.AddHttpClient(ChatForwarder.HttpClientName).AsCompletionClient();
+        builder.Services.TryAddSingleton<UpstreamInvoker>();
         return builder;
     }
 }

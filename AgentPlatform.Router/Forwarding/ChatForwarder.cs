@@ -13,20 +13,18 @@ namespace AgentPlatform.Router.Forwarding;
 /// it is never re-sent: a broken stream aborts the client's response instead.
 /// </summary>
 public sealed class ChatForwarder(
-    IHttpClientFactory httpClientFactory,
+    UpstreamInvoker upstream,
     IOptions<RouterOptions> options,
     RouterMetrics metrics,
     TimeProvider timeProvider,
     Random random,
     ILogger<ChatForwarder> logger)
 {
-    public const string HttpClientName = "upstream";
 
     private readonly TimeSpan _headersTimeout = TimeSpan.FromSeconds(options.Value.ResponseHeadersTimeoutSeconds);
 
     public async Task ForwardAsync(HttpContext context, ModelGroup group, ReadOnlyMemory<byte> body, Range modelToken)
     {
-        var client = httpClientFactory.CreateClient(HttpClientName);
         var deployments = group.Deployments;
         var first = group.PickFirst(random.NextDouble());
         var lastFailure = "";
@@ -49,7 +47,7 @@ public sealed class ChatForwarder(
             HttpResponseMessage response;
             try
             {
-                response = await client.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, timeout.Token);
+                response = await upstream.SendAsync(request, timeout.Token);
             }
             catch (Exception exception) when (exception is HttpRequestException or OperationCanceledException && !context.RequestAborted.IsCancellationRequested)
             {
