@@ -1,18 +1,17 @@
-using Microsoft.Extensions.Hosting;
-
 using Garnet;
 
 namespace AgentPlatform.AppHost.Redis;
 
 /// <summary>
-/// Runs the embedded Garnet server for as long as the AppHost runs, and tells the dashboard its state.
-/// It lives in the AppHost process, so stopping the AppHost stops it: nothing is left behind.
+/// The embedded Garnet server. It is started before the orchestrator starts any resource (the services
+/// need Redis to become healthy, and the orchestrator's start waits for them), and it lives in the
+/// AppHost process: stopping the AppHost disposes it, so nothing is left behind.
 /// </summary>
-internal sealed class EmbeddedGarnet(GarnetResource resource, ResourceNotificationService notifications) : IHostedService, IDisposable
+internal sealed class EmbeddedGarnet(GarnetResource resource) : IDisposable
 {
     private GarnetServer? _server;
 
-    public async Task StartAsync(CancellationToken cancellationToken)
+    public async Task StartAsync(ResourceNotificationService notifications)
     {
         _server = new GarnetServer(["--port", resource.Port.ToString(System.Globalization.CultureInfo.InvariantCulture), "--bind", "127.0.0.1", "--lua", "true"]);
         _server.Start();
@@ -22,12 +21,6 @@ internal sealed class EmbeddedGarnet(GarnetResource resource, ResourceNotificati
             StartTimeStamp = DateTime.UtcNow,
             Properties = [.. state.Properties, new("redis.port", resource.Port)],
         });
-    }
-
-    public async Task StopAsync(CancellationToken cancellationToken)
-    {
-        Dispose();
-        await notifications.PublishUpdateAsync(resource, state => state with { State = KnownResourceStates.Finished, StopTimeStamp = DateTime.UtcNow });
     }
 
     public void Dispose()

@@ -45,7 +45,10 @@ public static class RedisResourceBuilderExtensions
     private static IResourceBuilder<GarnetResource> AddEmbeddedGarnet(this IDistributedApplicationBuilder builder, string name)
     {
         var resource = new GarnetResource(name, FreeTcpPort());
-        builder.Services.AddHostedService(services => new EmbeddedGarnet(resource, services.GetRequiredService<ResourceNotificationService>()));
+        // A singleton built by the container is disposed with it, when the AppHost stops.
+        builder.Services.AddSingleton(_ => new EmbeddedGarnet(resource));
+        builder.Eventing.Subscribe<BeforeStartEvent>((@event, _) =>
+            @event.Services.GetRequiredService<EmbeddedGarnet>().StartAsync(@event.Services.GetRequiredService<ResourceNotificationService>()));
         builder.Services.AddHealthChecks().AddRedis($"127.0.0.1:{resource.Port}", name: $"{name}-garnet");
 
         return builder.AddResource(resource)
