@@ -76,9 +76,9 @@ public sealed class ChatForwarder(
                 metrics.Attempt(group.Name, deployment.Name, response.IsSuccessStatusCode ? "success" : "refused", status, elapsed);
                 // The answer has started: from here on the headers timeout no longer applies.
                 timeout.CancelAfter(Timeout.InfiniteTimeSpan);
-                response.Headers.TryAddWithoutValidation(ProxyResponse.DeploymentHeader, deployment.Name);
-                response.Headers.TryAddWithoutValidation(ProxyResponse.UpstreamTimeHeader, elapsed.TotalMilliseconds.ToString("0.###", System.Globalization.CultureInfo.InvariantCulture));
                 ProxyResponse.CopyHeaders(response, context.Response);
+                context.Response.Headers[ProxyResponse.DeploymentHeader] = deployment.Name;
+                context.Response.Headers[ProxyResponse.UpstreamTimeHeader] = elapsed.TotalMilliseconds.ToString("0.###", System.Globalization.CultureInfo.InvariantCulture);
                 try
                 {
                     await ProxyResponse.CopyBodyAsync(response, context.Response, timeout.Token);
