@@ -1,3 +1,5 @@
+using System.Buffers;
+using System.IO.Pipelines;
 using System.Net;
 using AgentPlatform.Router.Pool;
 using AgentPlatform.ServiceDefaults.Http;
@@ -20,6 +22,9 @@ public sealed class ChatForwarder(
     Random random,
     ILogger<ChatForwarder> logger)
 {
+
+    /// <summary>The first read from a deployment, which decides whether its answer has begun.</summary>
+    private const int FirstReadBytes = 16 * 1024;
 
     private readonly TimeSpan _headersTimeout = TimeSpan.FromSeconds(options.Value.ResponseHeadersTimeoutSeconds);
 
@@ -73,20 +78,49 @@ public sealed class ChatForwarder(
                     continue;
                 }
 
-                metrics.Attempt(group.Name, deployment.Name, response.IsSuccessStatusCode ? "success" : "refused", status, elapsed);
-                // The answer has started: from here on the headers timeout no longer applies.
-                timeout.CancelAfter(Timeout.InfiniteTimeSpan);
-                ProxyResponse.CopyHeaders(response, context.Response);
-                context.Response.Headers[ProxyResponse.DeploymentHeader] = deployment.Name;
-                context.Response.Headers[ProxyResponse.UpstreamTimeHeader] = elapsed.TotalMilliseconds.ToString("0.###", System.Globalization.CultureInfo.InvariantCulture);
+                // Nothing reaches the client until the deployment's first bytes have arrived: until
+                // then a deployment that breaks off (or stalls past the timeout) is as good as one that
+                // never answered, and the next one is tried. After that the answer is never re-sent.
+                await using var answer = await response.Content.ReadAsStreamAsync(timeout.Token);
+                var firstBytes = ArrayPool<byte>.Shared.Rent(FirstReadBytes);
                 try
                 {
-                    await ProxyResponse.CopyBodyAsync(response, context.Response, timeout.Token);
+                    int firstCount;
+                    try
+                    {
+                        firstCount = await answer.ReadAsync(firstBytes, timeout.Token);
+                    }
+                    catch (Exception exception) when (exception is HttpRequestException or IOException or OperationCanceledException && !context.RequestAborted.IsCancellationRequested)
+                    {
+                        lastWasTimeout = exception is OperationCanceledException;
+                        lastFailure = lastWasTimeout
+                            ? $"deployment '{deployment.Name}' sent no answer within {_headersTimeout.TotalSeconds:0} s"
+                            : $"deployment '{deployment.Name}' broke off before the first byte of its answer";
+                        metrics.Attempt(group.Name, deployment.Name, "failed", status, timeProvider.GetElapsedTime(started));
+                        Log.DeploymentFailed(logger, deployment.Name, group.Name, lastFailure);
+                        continue;
+                    }
+
+                    metrics.Attempt(group.Name, deployment.Name, response.IsSuccessStatusCode ? "success" : "refused", status, elapsed);
+                    timeout.CancelAfter(Timeout.InfiniteTimeSpan);
+                    ProxyResponse.CopyHeaders(response, context.Response);
+                    context.Response.Headers[ProxyResponse.DeploymentHeader] = deployment.Name;
+                    context.Response.Headers[ProxyResponse.UpstreamTimeHeader] = elapsed.TotalMilliseconds.ToString("0.###", System.Globalization.CultureInfo.InvariantCulture);
+                    try
+                    {
+                        await context.Response.Body.WriteAsync(firstBytes.AsMemory(0, firstCount), timeout.Token);
+                        await answer.CopyToAsync(context.Response.BodyWriter, timeout.Token);
+                    }
+                    catch (Exception exception) when (exception is HttpRequestException or IOException && !context.RequestAborted.IsCancellationRequested)
+                    {
+                        // A clean end here would pass a cut answer off as complete; a broken one cannot be.
+                        Log.StreamBroken(logger, deployment.Name, group.Name, exception);
+                        context.Abort();
+                    }
                 }
-                catch (Exception exception) when (exception is HttpRequestException or IOException && !context.RequestAborted.IsCancellationRequested)
+                finally
                 {
-                    Log.StreamBroken(logger, deployment.Name, group.Name, exception);
-                    context.Abort();
+                    ArrayPool<byte>.Shared.Return(firstBytes);
                 }
                 return;
             }

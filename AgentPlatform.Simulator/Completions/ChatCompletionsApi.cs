@@ -81,7 +81,8 @@ public static class ChatCompletionsApi
             var stallFirst = fault?.Kind == FaultKinds.StallFirst ? stall : TimeSpan.Zero;
             var stallMid = fault?.Kind == FaultKinds.StallMid ? stall : TimeSpan.Zero;
             var timing = new Timing(
-                TimeSpan.FromMilliseconds(current.TimeToFirstTokenMs), TimeSpan.FromMilliseconds(current.TokenIntervalMs), stallFirst, stallMid, timeProvider);
+                TimeSpan.FromMilliseconds(current.TimeToFirstTokenMs), TimeSpan.FromMilliseconds(current.TokenIntervalMs), stallFirst, stallMid,
+                fault?.Kind == FaultKinds.ResetMid, timeProvider);
 
             if (completion.Stream)
             {
@@ -91,7 +92,8 @@ public static class ChatCompletionsApi
             {
                 await WriteJsonAsync(context, completion, timing, abort);
             }
-            completed = true;
+            // reset-mid aborts the connection, which cancels RequestAborted: not a completed answer.
+            completed = !abort.IsCancellationRequested;
         }
         catch (OperationCanceledException) when (abort.IsCancellationRequested)
         {
@@ -103,7 +105,7 @@ public static class ChatCompletionsApi
         }
     }
 
-    private readonly record struct Timing(TimeSpan FirstToken, TimeSpan Interval, TimeSpan StallFirst, TimeSpan StallMid, TimeProvider Clock)
+    private readonly record struct Timing(TimeSpan FirstToken, TimeSpan Interval, TimeSpan StallFirst, TimeSpan StallMid, bool ResetMid, TimeProvider Clock)
     {
         public Task DelayAsync(TimeSpan delay, CancellationToken cancellationToken) =>
             delay > TimeSpan.Zero ? Task.Delay(delay, Clock, cancellationToken) : Task.CompletedTask;
@@ -128,11 +130,16 @@ public static class ChatCompletionsApi
         await timing.DelayAsync(timing.FirstToken + timing.Interval * Math.Max(0, completion.CompletionTokens - 1), abort);
 
         var bytes = json.WrittenMemory;
-        if (timing.StallMid > TimeSpan.Zero)
+        if (timing.StallMid > TimeSpan.Zero || timing.ResetMid)
         {
             var half = bytes.Length / 2;
             await response.Body.WriteAsync(bytes[..half], abort);
             await response.Body.FlushAsync(abort);
+            if (timing.ResetMid)
+            {
+                await ResetAsync(context, timing);
+                return;
+            }
             await timing.DelayAsync(timing.StallMid, abort);
             bytes = bytes[half..];
         }
@@ -167,6 +174,11 @@ public static class ChatCompletionsApi
             }
             if (i == completion.Tokens.Count / 2)
             {
+                if (timing.ResetMid)
+                {
+                    await ResetAsync(context, timing);
+                    return;
+                }
                 await timing.DelayAsync(timing.StallMid, abort);
             }
             CompletionWriter.WriteTokenChunk(output, completion, i);
@@ -180,6 +192,16 @@ public static class ChatCompletionsApi
         }
         output.Write(CompletionWriter.Done);
         await output.FlushAsync(abort);
+    }
+
+    /// <summary>
+    /// Drops the connection mid-answer. It waits a moment first, as a provider that dies mid-answer
+    /// has usually delivered what it sent: an immediate reset lets the client's kernel discard it.
+    /// </summary>
+    private static async Task ResetAsync(HttpContext context, Timing timing)
+    {
+        await Task.Delay(TimeSpan.FromMilliseconds(100), timing.Clock, context.RequestAborted);
+        context.Abort();
     }
 
     private static async IAsyncEnumerable<ReadOnlyMemory<byte>> ReadBodyAsync(

@@ -48,5 +48,8 @@ public static class FaultKinds
     /// <summary>Streams half the answer, then stalls.</summary>
     public const string StallMid = "stall-mid";
 
-    public static readonly string[] All = [ServerError, RateLimited, Timeout, Reset, StallFirst, StallMid];
+    /// <summary>Streams half the answer, then drops the connection: a stream cut short.</summary>
+    public const string ResetMid = "reset-mid";
+
+    public static readonly string[] All = [ServerError, RateLimited, Timeout, Reset, StallFirst, StallMid, ResetMid];
 }

@@ -129,6 +129,27 @@ public sealed class SimulatorApiTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Fault_reset_mid_cuts_the_stream_after_half_the_tokens()
+    {
+        await SetFaultAsync("reset-mid");
+        using var response = await PostStreamAsync();
+        await using var stream = await response.Content.ReadAsStreamAsync();
+        var events = new List<string>();
+
+        var error = await Record.ExceptionAsync(async () =>
+        {
+            await foreach (var item in System.Net.ServerSentEvents.SseParser.Create(stream).EnumerateAsync())
+            {
+                events.Add(item.Data);
+            }
+        });
+
+        Assert.IsAssignableFrom<IOException>(error is HttpRequestException ? error.InnerException ?? error : error);
+        Assert.Equal(4, events.Count); // the role chunk and 3 of the 6 tokens, then nothing
+        Assert.DoesNotContain("[DONE]", events);
+    }
+
+    [Fact]
     public async Task Stats_count_requests_and_faults_and_reset_to_zero()
     {
         await SetFaultAsync("500", rate: 1.0);

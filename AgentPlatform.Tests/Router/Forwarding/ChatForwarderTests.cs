@@ -94,4 +94,36 @@ public sealed class ChatForwarderTests(PlatformFixture platform)
             await simB.DeleteAsync("/sim/faults");
         }
     }
+
+    [Fact]
+    public async Task A_stream_cut_short_upstream_reaches_the_client_as_a_broken_stream_not_a_clean_end()
+    {
+        using var client = platform.CreateApiClient();
+        using var simA = platform.SimA.CreateHttpClient();
+        using var simB = platform.SimB.CreateHttpClient();
+        await simA.PostAsJsonAsync("/sim/faults", new { kind = "reset-mid", rate = 1.0 });
+        await simB.PostAsJsonAsync("/sim/faults", new { kind = "reset-mid", rate = 1.0 });
+        try
+        {
+            using var request = new HttpRequestMessage(HttpMethod.Post, "/v1/chat/completions") { Content = Json.Chat(stream: true) };
+            using var response = await client.SendAsync(request, HttpCompletionOption.ResponseHeadersRead);
+            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+
+            var read = new StringBuilder();
+            var error = await Record.ExceptionAsync(async () =>
+            {
+                using var reader = new StreamReader(await response.Content.ReadAsStreamAsync());
+                read.Append(await reader.ReadToEndAsync());
+            });
+
+            Assert.NotNull(error);
+            Assert.DoesNotContain("[DONE]", read.ToString());
+            Assert.Contains(platform.RouterLogs.Logs, l => l.EventId.Id == 1004);
+        }
+        finally
+        {
+            await simA.DeleteAsync("/sim/faults");
+            await simB.DeleteAsync("/sim/faults");
+        }
+    }
 }
