@@ -1,5 +1,6 @@
 using AgentPlatform.Router.Forwarding;
 using AgentPlatform.Router.Pool;
+using AgentPlatform.Router.Routing;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
 
@@ -19,6 +20,11 @@ public static class RouterServiceCollectionExtensions
 
         builder.Services.TryAddSingleton(TimeProvider.System);
         builder.Services.TryAddSingleton(Random.Shared);
+        builder.Services.TryAddSingleton<WeightedRoutingStrategy>();
+        builder.Services.TryAddEnumerable(ServiceDescriptor.Singleton<IRoutingStrategy, WeightedRoutingStrategy>(s => s.GetRequiredService<WeightedRoutingStrategy>()));
+        builder.Services.TryAddEnumerable(ServiceDescriptor.Singleton<IRoutingStrategy, LeastBusyRoutingStrategy>());
+        builder.Services.TryAddEnumerable(ServiceDescriptor.Singleton<IRoutingStrategy, LowestLatencyRoutingStrategy>());
+        builder.Services.TryAddEnumerable(ServiceDescriptor.Singleton<IRoutingStrategy, CheapestRoutingStrategy>());
         builder.Services.TryAddSingleton<ModelPool>();
         builder.Services.TryAddSingleton<RouterMetrics>();
         builder.Services.TryAddSingleton<ChatForwarder>();

@@ -9,17 +9,17 @@ using Microsoft.Extensions.Options;
 namespace AgentPlatform.Router.Forwarding;
 
 /// <summary>
-/// Sends a chat completion to a deployment of its model group and streams the answer back. The first
-/// deployment is picked by weight; when it cannot answer (connection failure, timeout before headers,
-/// 429 or 5xx) the next is tried, until one answers or all have failed. Once the answer has started,
-/// it is never re-sent: a broken stream aborts the client's response instead.
+/// Sends a chat completion to a deployment of its model group and streams the answer back. The group
+/// picks the deployment (lowest priority first, then its strategy); when it cannot answer (connection
+/// failure, timeout, 408, 429, 5xx, a break before the first byte) the group picks again among the
+/// untried, until one answers or all have failed. Once the answer has started it is never re-sent:
+/// a broken stream aborts the client's response instead.
 /// </summary>
 public sealed class ChatForwarder(
     UpstreamInvoker upstream,
     IOptions<RouterOptions> options,
     RouterMetrics metrics,
     TimeProvider timeProvider,
-    Random random,
     ILogger<ChatForwarder> logger)
 {
 
@@ -30,15 +30,15 @@ public sealed class ChatForwarder(
 
     public async Task ForwardAsync(HttpContext context, ModelGroup group, ReadOnlyMemory<byte> body, Range modelToken)
     {
-        var deployments = group.Deployments;
-        var first = group.PickFirst(random.NextDouble());
+        var tried = new List<Deployment>(capacity: 2);
         var lastFailure = "";
         var lastWasTimeout = false;
 
-        for (var attempt = 0; attempt < deployments.Count; attempt++)
+        while (group.PickNext(tried) is { } deployment)
         {
-            var deployment = deployments[(first + attempt) % deployments.Count];
-            var isLastChance = attempt == deployments.Count - 1;
+            tried.Add(deployment);
+            var isLastChance = tried.Count == group.Deployments.Count;
+            using var inFlight = deployment.State.BeginRequest();
 
             using var timeout = CancellationTokenSource.CreateLinkedTokenSource(context.RequestAborted);
             timeout.CancelAfter(_headersTimeout);
@@ -68,6 +68,7 @@ public sealed class ChatForwarder(
             using (response)
             {
                 var elapsed = timeProvider.GetElapsedTime(started);
+                deployment.State.RecordLatency(elapsed);
                 var status = (int)response.StatusCode;
                 if (IsWorthAnotherDeployment(response.StatusCode) && !isLastChance)
                 {

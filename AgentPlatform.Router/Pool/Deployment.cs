@@ -1,14 +1,20 @@
 using System.Net.Http.Headers;
 using System.Text.Encodings.Web;
 using System.Text.Json;
+using AgentPlatform.Router.Routing;
 
 namespace AgentPlatform.Router.Pool;
 
 /// <summary>A deployment ready to call: everything per-request work needs is computed once here.</summary>
 public sealed class Deployment
 {
-    public Deployment(DeploymentOptions options)
+    public Deployment(DeploymentOptions options, TimeProvider timeProvider)
     {
+        Priority = options.Priority;
+        InputPricePerMillion = options.InputPricePerMillion;
+        CachedInputPricePerMillion = options.CachedInputPricePerMillion;
+        OutputPricePerMillion = options.OutputPricePerMillion;
+        State = new DeploymentState(timeProvider);
         Name = options.Name;
         Provider = options.Provider;
         Model = options.Model;
@@ -27,6 +33,20 @@ public sealed class Deployment
     public string Model { get; }
 
     public double Weight { get; }
+
+    public int Priority { get; }
+
+    public double InputPricePerMillion { get; }
+
+    public double CachedInputPricePerMillion { get; }
+
+    public double OutputPricePerMillion { get; }
+
+    /// <summary>What the cheapest strategy compares: input plus output price per million tokens.</summary>
+    public double PricePerMillion => InputPricePerMillion + OutputPricePerMillion;
+
+    /// <summary>This replica's live view: requests in flight, latency.</summary>
+    public DeploymentState State { get; }
 
     public Uri ChatCompletionsUri { get; }
 

@@ -1,36 +1,45 @@
+using AgentPlatform.Router.Routing;
+
 namespace AgentPlatform.Router.Pool;
 
-/// <summary>A model name clients ask for, and the deployments that can answer it.</summary>
+/// <summary>A model name clients ask for, and the deployments that can answer it, by priority.</summary>
 public sealed class ModelGroup
 {
-    private readonly double _totalWeight;
+    /// <summary>The deployments grouped by priority, lowest first; computed once so a first pick allocates nothing.</summary>
+    private readonly Deployment[][] _tiers;
 
-    public ModelGroup(string name, IEnumerable<Deployment> deployments)
+    public ModelGroup(string name, IEnumerable<Deployment> deployments, IRoutingStrategy strategy)
     {
         Name = name;
         Deployments = deployments.ToArray();
-        _totalWeight = Deployments.Sum(d => d.Weight);
+        Strategy = strategy;
+        _tiers = Deployments.GroupBy(d => d.Priority).OrderBy(g => g.Key).Select(g => g.ToArray()).ToArray();
     }
 
     public string Name { get; }
 
     public IReadOnlyList<Deployment> Deployments { get; }
 
+    public IRoutingStrategy Strategy { get; }
+
     /// <summary>
-    /// The index of the deployment to try first, picked at random in proportion to weight. The others
-    /// follow in configuration order when it fails. (Routing strategies replace this in the pool issue.)
+    /// The deployment to try next for a request: from the lowest priority that still has deployments
+    /// the request has not tried, picked by the group's strategy; null when every one has been tried.
     /// </summary>
-    public int PickFirst(double random01)
+    public Deployment? PickNext(IReadOnlyCollection<Deployment> tried)
     {
-        var target = random01 * _totalWeight;
-        for (var i = 0; i < Deployments.Count; i++)
+        foreach (var tier in _tiers)
         {
-            target -= Deployments[i].Weight;
-            if (target < 0)
+            if (tried.Count == 0)
             {
-                return i;
+                return Strategy.Pick(tier);
+            }
+            var untried = tier.Where(d => !tried.Contains(d)).ToArray();
+            if (untried.Length > 0)
+            {
+                return Strategy.Pick(untried);
             }
         }
-        return Deployments.Count - 1;
+        return null;
     }
 }

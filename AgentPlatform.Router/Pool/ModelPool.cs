@@ -1,15 +1,22 @@
 using System.Diagnostics.CodeAnalysis;
+using AgentPlatform.Router.Routing;
 using Microsoft.Extensions.Options;
 
 namespace AgentPlatform.Router.Pool;
 
-/// <summary>Every model group the Router serves, by name.</summary>
-public sealed class ModelPool(IOptions<RouterOptions> options)
+/// <summary>Every model group the Router serves, by name, each with its routing strategy.</summary>
+public sealed class ModelPool
 {
-    private readonly Dictionary<string, ModelGroup> _groups = options.Value.ModelGroups.ToDictionary(
-        pair => pair.Key,
-        pair => new ModelGroup(pair.Key, pair.Value.Deployments.Select(d => new Deployment(d))),
-        StringComparer.Ordinal);
+    private readonly Dictionary<string, ModelGroup> _groups;
+
+    public ModelPool(IOptions<RouterOptions> options, IEnumerable<IRoutingStrategy> strategies, TimeProvider timeProvider)
+    {
+        var byName = strategies.ToDictionary(s => s.Name, StringComparer.Ordinal);
+        _groups = options.Value.ModelGroups.ToDictionary(
+            pair => pair.Key,
+            pair => new ModelGroup(pair.Key, pair.Value.Deployments.Select(d => new Deployment(d, timeProvider)), byName[pair.Value.Strategy]),
+            StringComparer.Ordinal);
+    }
 
     public IEnumerable<ModelGroup> Groups => _groups.Values;
 

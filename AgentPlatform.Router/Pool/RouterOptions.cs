@@ -1,4 +1,5 @@
 using System.ComponentModel.DataAnnotations;
+using AgentPlatform.Router.Routing;
 using Microsoft.Extensions.Options;
 
 namespace AgentPlatform.Router.Pool;
@@ -19,6 +20,9 @@ public sealed class RouterOptions
 public sealed class ModelGroupOptions
 {
     public List<DeploymentOptions> Deployments { get; set; } = [];
+
+    /// <summary>How a deployment is picked among those of the same priority; one of <see cref="RoutingStrategyNames.All"/>.</summary>
+    public string Strategy { get; set; } = RoutingStrategyNames.Weighted;
 }
 
 public sealed class DeploymentOptions
@@ -40,6 +44,18 @@ public sealed class DeploymentOptions
 
     /// <summary>Share of the group's traffic relative to the other deployments' weights.</summary>
     public double Weight { get; set; } = 1;
+
+    /// <summary>Lower first: a higher priority is used only when every deployment of the lower ones has failed the request.</summary>
+    public int Priority { get; set; }
+
+    /// <summary>USD per million prompt tokens.</summary>
+    public double InputPricePerMillion { get; set; }
+
+    /// <summary>USD per million prompt tokens served from the provider's prompt cache.</summary>
+    public double CachedInputPricePerMillion { get; set; }
+
+    /// <summary>USD per million completion tokens.</summary>
+    public double OutputPricePerMillion { get; set; }
 }
 
 public static class ProviderNames
@@ -66,6 +82,10 @@ public sealed class RouterPoolValidator : IValidateOptions<RouterOptions>
         foreach (var (group, groupOptions) in options.ModelGroups)
         {
             var prefix = $"Router:ModelGroups:{group}";
+            if (!RoutingStrategyNames.All.Contains(groupOptions.Strategy))
+            {
+                errors.Add($"{prefix}:Strategy '{groupOptions.Strategy}' is not one of {string.Join(", ", RoutingStrategyNames.All)}.");
+            }
             if (groupOptions.Deployments.Count == 0)
             {
                 errors.Add($"{prefix}:Deployments is empty: a model group needs at least one deployment.");
@@ -104,6 +124,16 @@ public sealed class RouterPoolValidator : IValidateOptions<RouterOptions>
         if (!(deployment.Weight > 0) || double.IsInfinity(deployment.Weight))
         {
             errors.Add($"{key}:Weight {deployment.Weight} must be a positive number.");
+        }
+        foreach (var (name, price) in (ReadOnlySpan<(string, double)>)[
+            ("InputPricePerMillion", deployment.InputPricePerMillion),
+            ("CachedInputPricePerMillion", deployment.CachedInputPricePerMillion),
+            ("OutputPricePerMillion", deployment.OutputPricePerMillion)])
+        {
+            if (!(price >= 0) || double.IsInfinity(price))
+            {
+                errors.Add($"{key}:{name} {price} must be zero or a positive number of USD.");
+            }
         }
     }
 }

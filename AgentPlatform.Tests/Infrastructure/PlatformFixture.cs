@@ -9,8 +9,8 @@ namespace AgentPlatform.Tests.Infrastructure;
 /// <summary>
 /// The platform's services wired as in production, each on its own Kestrel port: a real Redis, two
 /// simulators, a recording upstream, the Router and the Api. Model groups:
-/// <c>default</c> (sim-a, sim-b), <c>recorded</c> (the recording upstream) and <c>dead</c> (a port
-/// nobody listens on).
+/// <c>default</c> (sim-a, sim-b), <c>recorded</c> (the recording upstream), <c>dead</c> (a port
+/// nobody listens on) and <c>tiered</c> (a dead primary, sim-b as priority-1 backup).
 /// </summary>
 public sealed class PlatformFixture : IAsyncLifetime
 {
@@ -50,6 +50,14 @@ public sealed class PlatformFixture : IAsyncLifetime
             ["Router:ModelGroups:dead:Deployments:0:Name"] = "nobody",
             ["Router:ModelGroups:dead:Deployments:0:BaseUrl"] = $"http://127.0.0.1:{FreePort.Next()}/v1",
             ["Router:ModelGroups:dead:Deployments:0:Model"] = "none",
+            ["Router:ModelGroups:tiered:Strategy"] = "least-busy",
+            ["Router:ModelGroups:tiered:Deployments:0:Name"] = "down",
+            ["Router:ModelGroups:tiered:Deployments:0:BaseUrl"] = $"http://127.0.0.1:{FreePort.Next()}/v1",
+            ["Router:ModelGroups:tiered:Deployments:0:Model"] = "none",
+            ["Router:ModelGroups:tiered:Deployments:1:Name"] = "backup",
+            ["Router:ModelGroups:tiered:Deployments:1:BaseUrl"] = $"{SimB.BaseAddress}v1",
+            ["Router:ModelGroups:tiered:Deployments:1:Model"] = "sim-model",
+            ["Router:ModelGroups:tiered:Deployments:1:Priority"] = "1",
         }, services => services.AddSingleton<ILoggerProvider>(RouterLogs)).Start();
 
         Api = StartApi(Router.BaseAddress, ApiLogs);

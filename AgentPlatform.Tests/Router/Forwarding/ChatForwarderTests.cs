@@ -126,4 +126,15 @@ public sealed class ChatForwarderTests(PlatformFixture platform)
             await simB.DeleteAsync("/sim/faults");
         }
     }
+
+    [Fact]
+    public async Task A_higher_priority_deployment_answers_when_the_primary_is_down()
+    {
+        using var client = platform.CreateApiClient();
+
+        using var response = await client.PostAsync("/v1/chat/completions", Json.Chat(model: "tiered"));
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal("backup", response.Headers.GetValues("x-agentplatform-deployment").Single());
+    }
 }

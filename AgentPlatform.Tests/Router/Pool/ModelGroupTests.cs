@@ -1,31 +1,46 @@
 using AgentPlatform.Router.Pool;
+using AgentPlatform.Router.Routing;
 
 namespace AgentPlatform.Tests.Router.Pool;
 
 public sealed class ModelGroupTests
 {
-    [Fact]
-    public void PickFirst_follows_the_weights()
-    {
-        var group = new ModelGroup("g", [Deployment("light", 1), Deployment("heavy", 3)]);
+    private static readonly IRoutingStrategy First = new FirstCandidate();
 
-        Assert.Equal(0, group.PickFirst(0.0));
-        Assert.Equal(0, group.PickFirst(0.2499));
-        Assert.Equal(1, group.PickFirst(0.25));
-        Assert.Equal(1, group.PickFirst(0.9999));
+    [Fact]
+    public void The_lowest_priority_is_used_until_all_of_it_has_been_tried()
+    {
+        var primaryA = Deployment("primary-a", priority: 0);
+        var primaryB = Deployment("primary-b", priority: 0);
+        var backup = Deployment("backup", priority: 1);
+        var group = new ModelGroup("g", [backup, primaryA, primaryB], First);
+
+        Assert.Equal(primaryA, group.PickNext([]));
+        Assert.Equal(primaryB, group.PickNext([primaryA]));
+        Assert.Equal(backup, group.PickNext([primaryA, primaryB]));
+        Assert.Null(group.PickNext([primaryA, primaryB, backup]));
     }
 
     [Fact]
-    public void PickFirst_shares_traffic_in_proportion_to_weight()
+    public void A_tried_deployment_is_never_picked_again_for_the_request()
     {
-        var group = new ModelGroup("g", [Deployment("a", 1), Deployment("b", 3)]);
-        var random = new Random(42);
+        var a = Deployment("a");
+        var b = Deployment("b");
+        var group = new ModelGroup("g", [a, b], new WeightedRoutingStrategy(new Random(3)));
 
-        var heavy = Enumerable.Range(0, 10_000).Count(_ => group.PickFirst(random.NextDouble()) == 1);
-
-        Assert.InRange(heavy, 7_250, 7_750);
+        for (var i = 0; i < 100; i++)
+        {
+            Assert.Equal(b, group.PickNext([a]));
+        }
     }
 
-    private static Deployment Deployment(string name, double weight) =>
-        new(new DeploymentOptions { Name = name, BaseUrl = "http://localhost/v1", Model = "m", Weight = weight });
+    internal static Deployment Deployment(string name, int priority = 0, double weight = 1, double price = 0) =>
+        new(new DeploymentOptions { Name = name, BaseUrl = "http://localhost/v1", Model = "m", Weight = weight, Priority = priority, InputPricePerMillion = price }, TimeProvider.System);
+
+    private sealed class FirstCandidate : IRoutingStrategy
+    {
+        public string Name => "first";
+
+        public Deployment Pick(IReadOnlyList<Deployment> candidates) => candidates[0];
+    }
 }

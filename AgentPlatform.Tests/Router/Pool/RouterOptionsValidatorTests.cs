@@ -38,9 +38,21 @@ public sealed class RouterOptionsValidatorTests
     }
 
     [Fact]
+    public void Unknown_strategy_and_negative_prices_are_named()
+    {
+        var options = Pool(new DeploymentOptions { Name = "a", BaseUrl = "http://x/v1", Model = "m", OutputPricePerMillion = -1 });
+        options.ModelGroups["g"].Strategy = "fastest";
+
+        var failures = new RouterPoolValidator().Validate(null, options).Failures!.ToList();
+
+        Assert.Contains(failures, f => f.StartsWith("Router:ModelGroups:g:Strategy 'fastest' is not one of weighted, least-busy", StringComparison.Ordinal));
+        Assert.Contains(failures, f => f.StartsWith("Router:ModelGroups:g:Deployments:0:OutputPricePerMillion -1", StringComparison.Ordinal));
+    }
+
+    [Fact]
     public void The_api_key_never_appears_in_a_deployments_text()
     {
-        var deployment = new Deployment(new DeploymentOptions { Name = "a", BaseUrl = "https://x/v1", Model = "m", ApiKey = "sk-secret-123" });
+        var deployment = new Deployment(new DeploymentOptions { Name = "a", BaseUrl = "https://x/v1", Model = "m", ApiKey = "sk-secret-123" }, TimeProvider.System);
 
         Assert.DoesNotContain("sk-secret-123", deployment.ToString());
         Assert.Equal(new Uri("https://x/v1/chat/completions"), deployment.ChatCompletionsUri);

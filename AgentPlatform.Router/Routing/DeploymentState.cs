@@ -1,0 +1,59 @@
+namespace AgentPlatform.Router.Routing;
+
+/// <summary>
+/// What this Router replica sees of a deployment right now: requests in flight and a peak-EWMA of the
+/// time it takes to start answering. Read by the strategies on every pick, so lock-free.
+/// </summary>
+public sealed class DeploymentState(TimeProvider timeProvider)
+{
+    /// <summary>How fast old latency samples fade: after this long a sample weighs 1/e.</summary>
+    public static readonly TimeSpan DecayTime = TimeSpan.FromSeconds(10);
+
+    private readonly Lock _latencyLock = new();
+    private long _inFlight;
+    private double _latencyEwmaMs;
+    private long _lastSampleTimestamp;
+
+    public long InFlight => Interlocked.Read(ref _inFlight);
+
+    /// <summary>Peak-EWMA of time to response headers, in ms; 0 until the first sample.</summary>
+    public double LatencyEwmaMs => Volatile.Read(ref _latencyEwmaMs);
+
+    /// <summary>Counts a request in flight until the returned lease is disposed.</summary>
+    public InFlightLease BeginRequest()
+    {
+        Interlocked.Increment(ref _inFlight);
+        return new InFlightLease(this);
+    }
+
+    /// <summary>
+    /// Peak-EWMA (as in Finagle and YARP): a sample above the average replaces it at once, so a
+    /// deployment that slows down is avoided immediately; lower samples pull it down with a decay
+    /// that depends on the time since the last sample, not on the request rate.
+    /// </summary>
+    public void RecordLatency(TimeSpan latency)
+    {
+        var sample = latency.TotalMilliseconds;
+        var now = timeProvider.GetTimestamp();
+        lock (_latencyLock)
+        {
+            var previous = _latencyEwmaMs;
+            if (_lastSampleTimestamp == 0 || sample > previous)
+            {
+                Volatile.Write(ref _latencyEwmaMs, sample);
+            }
+            else
+            {
+                var elapsed = timeProvider.GetElapsedTime(_lastSampleTimestamp, now);
+                var weight = Math.Exp(-elapsed.TotalMilliseconds / DecayTime.TotalMilliseconds);
+                Volatile.Write(ref _latencyEwmaMs, previous * weight + sample * (1 - weight));
+            }
+            _lastSampleTimestamp = now;
+        }
+    }
+
+    public readonly struct InFlightLease(DeploymentState state) : IDisposable
+    {
+        public void Dispose() => Interlocked.Decrement(ref state._inFlight);
+    }
+}
