@@ -19,6 +19,7 @@ public static class RouterServiceCollectionExtensions
         builder.Services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<RouterOptions>, RouterPoolValidator>());
 
         builder.Services.TryAddSingleton(TimeProvider.System);
+        // Random.Shared is thread-safe; tests give the strategies a seeded Random instead.
         builder.Services.TryAddSingleton(Random.Shared);
         builder.Services.TryAddSingleton<WeightedRoutingStrategy>();
         builder.Services.TryAddEnumerable(ServiceDescriptor.Singleton<IRoutingStrategy, WeightedRoutingStrategy>(s => s.GetRequiredService<WeightedRoutingStrategy>()));
@@ -28,7 +29,6 @@ public static class RouterServiceCollectionExtensions
         builder.Services.TryAddSingleton<ModelPool>();
         builder.Services.TryAddSingleton<RouterMetrics>();
         builder.Services.TryAddSingleton<ChatForwarder>();
-
         builder.Services.TryAddSingleton<UpstreamInvoker>();
         return builder;
     }

@@ -22,7 +22,6 @@ public sealed class ChatForwarder(
     TimeProvider timeProvider,
     ILogger<ChatForwarder> logger)
 {
-
     /// <summary>The first read from a deployment, which decides whether its answer has begun.</summary>
     private const int FirstReadBytes = 16 * 1024;
 
