@@ -20,7 +20,9 @@ public sealed class KestrelApp<TMarker> : WebApplicationFactory<TMarker> where T
     {
         _settings = settings;
         _configureServices = configureServices;
-        UseKestrel(0);
+        // No port here: UseKestrel(port) rewrites the server addresses while the host may already be
+        // starting, which failed now and then; the port comes from the "urls" setting below instead.
+        UseKestrel();
     }
 
     /// <summary>The service's base address, e.g. <c>http://127.0.0.1:41234</c>.</summary>
