@@ -3,6 +3,7 @@ using AgentPlatform.Api.Keys;
 using AgentPlatform.Api.Routing;
 using AgentPlatform.ServiceDefaults.Http;
 using AgentPlatform.ServiceDefaults.OpenAI;
+using Microsoft.AspNetCore.Http.Features;
 using Microsoft.Extensions.Options;
 
 namespace AgentPlatform.Api.Chat;
@@ -35,9 +36,15 @@ public static class ChatCompletionsApi
         }
 
         var maxBytes = options.Value.MaxRequestBodyBytes;
+        // Kestrel may read past the limit here so that an oversized body can be drained (below).
+        if (context.Features.Get<IHttpMaxRequestBodySizeFeature>() is { IsReadOnly: false } bodySize)
+        {
+            bodySize.MaxRequestBodySize = maxBytes * DrainFactor;
+        }
         using var body = await PooledRequestBody.ReadAsync(context.Request, maxBytes, context.RequestAborted);
         if (body is null)
         {
+            await DrainAsync(context, maxBytes * DrainFactor);
             await OpenAIError.WriteAsync(context, StatusCodes.Status413PayloadTooLarge,
                 $"The request body is larger than the limit of {maxBytes} bytes.", OpenAIError.InvalidRequest, "request_too_large");
             return;
@@ -52,6 +59,39 @@ public static class ChatCompletionsApi
         }
 
         await router.ForwardAsync(context, HttpMethod.Post, "/v1/chat/completions", body.Memory, started);
+    }
+
+    /// <summary>
+    /// How much of an oversized body is read and discarded before the 413, as a multiple of the limit.
+    /// A client still uploading when the server answers and closes gets a broken pipe instead of
+    /// the 413 (seen in CI); draining lets it read the answer. Past this much the connection is
+    /// closed rather than reading an unbounded upload.
+    /// </summary>
+    private const long DrainFactor = 4;
+
+    private static async Task DrainAsync(HttpContext context, long drainBytes)
+    {
+        if (context.Request.ContentLength > drainBytes)
+        {
+            return;
+        }
+        var reader = context.Request.BodyReader;
+        try
+        {
+            while (true)
+            {
+                var result = await reader.ReadAsync(context.RequestAborted);
+                reader.AdvanceTo(result.Buffer.End);
+                if (result.IsCompleted)
+                {
+                    return;
+                }
+            }
+        }
+        catch (BadHttpRequestException)
+        {
+            // Past the drain limit: Kestrel closes the connection after the 413.
+        }
     }
 
     private static async Task ListModelsAsync(HttpContext context, MasterKeyAuthenticator authenticator, RouterClient router)
