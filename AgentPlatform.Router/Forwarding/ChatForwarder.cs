@@ -56,11 +56,9 @@ public sealed class ChatForwarder(
             catch (Exception exception) when (exception is HttpRequestException or OperationCanceledException && !context.RequestAborted.IsCancellationRequested)
             {
                 lastWasTimeout = exception is OperationCanceledException;
-                lastFailure = lastWasTimeout
+                lastFailure = AttemptFailed(group, deployment, statusCode: null, started, lastWasTimeout
                     ? $"deployment '{deployment.Name}' sent no response within {_headersTimeout.TotalSeconds:0} s"
-                    : $"deployment '{deployment.Name}' could not be reached ({(exception as HttpRequestException)?.HttpRequestError})";
-                metrics.Attempt(group.Name, deployment.Name, "failed", null, timeProvider.GetElapsedTime(started));
-                Log.DeploymentFailed(logger, deployment.Name, group.Name, lastFailure);
+                    : $"deployment '{deployment.Name}' could not be reached ({(exception as HttpRequestException)?.HttpRequestError})");
                 continue;
             }
 
@@ -93,11 +91,9 @@ public sealed class ChatForwarder(
                     catch (Exception exception) when (exception is HttpRequestException or IOException or OperationCanceledException && !context.RequestAborted.IsCancellationRequested)
                     {
                         lastWasTimeout = exception is OperationCanceledException;
-                        lastFailure = lastWasTimeout
+                        lastFailure = AttemptFailed(group, deployment, status, started, lastWasTimeout
                             ? $"deployment '{deployment.Name}' sent no answer within {_headersTimeout.TotalSeconds:0} s"
-                            : $"deployment '{deployment.Name}' broke off before the first byte of its answer";
-                        metrics.Attempt(group.Name, deployment.Name, "failed", status, timeProvider.GetElapsedTime(started));
-                        Log.DeploymentFailed(logger, deployment.Name, group.Name, lastFailure);
+                            : $"deployment '{deployment.Name}' broke off before the first byte of its answer");
                         continue;
                     }
 
@@ -133,6 +129,14 @@ public sealed class ChatForwarder(
             $"No deployment of model '{group.Name}' could answer: {lastFailure}.",
             OpenAIError.Upstream,
             lastWasTimeout ? "upstream_timeout" : "upstream_unavailable");
+    }
+
+    /// <summary>Records an attempt that got no usable answer; returns the failure for the client's error.</summary>
+    private string AttemptFailed(ModelGroup group, Deployment deployment, int? statusCode, long started, string failure)
+    {
+        metrics.Attempt(group.Name, deployment.Name, "failed", statusCode, timeProvider.GetElapsedTime(started));
+        Log.DeploymentFailed(logger, deployment.Name, group.Name, failure);
+        return failure;
     }
 
     /// <summary>Statuses that say "not now, not here" rather than "your request is wrong".</summary>
