@@ -10,9 +10,18 @@ public sealed class SimulatorStats
     private long _completed;
     private long _inFlight;
     private readonly ConcurrentDictionary<string, long> _faults = new();
+    /// <summary>When the last <see cref="RecentArrivals"/> requests arrived, so tests can check spacing (e.g. Retry-After honoured).</summary>
+    private readonly ConcurrentQueue<DateTimeOffset> _arrivals = new();
 
-    public void RequestStarted(bool stream)
+    private const int RecentArrivals = 100;
+
+    public void RequestStarted(bool stream, DateTimeOffset arrival)
     {
+        _arrivals.Enqueue(arrival);
+        while (_arrivals.Count > RecentArrivals)
+        {
+            _arrivals.TryDequeue(out _);
+        }
         Interlocked.Increment(ref _requests);
         Interlocked.Increment(ref _inFlight);
         if (stream)
@@ -39,6 +48,7 @@ public sealed class SimulatorStats
         completed = Interlocked.Read(ref _completed),
         inFlight = Interlocked.Read(ref _inFlight),
         faults = _faults.ToDictionary(),
+        arrivals = _arrivals.ToArray(),
     };
 
     public void Reset()
@@ -47,5 +57,6 @@ public sealed class SimulatorStats
         Interlocked.Exchange(ref _streams, 0);
         Interlocked.Exchange(ref _completed, 0);
         _faults.Clear();
+        _arrivals.Clear();
     }
 }

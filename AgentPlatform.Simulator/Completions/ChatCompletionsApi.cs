@@ -44,7 +44,7 @@ public static class ChatCompletionsApi
         }
 
         var (completion, error) = generator.Generate(body.WrittenSpan);
-        stats.RequestStarted(completion?.Stream ?? false);
+        stats.RequestStarted(completion?.Stream ?? false, timeProvider.GetUtcNow());
         var completed = false;
         try
         {
@@ -59,7 +59,10 @@ public static class ChatCompletionsApi
                     await OpenAIError.WriteAsync(context, StatusCodes.Status500InternalServerError, "The simulator injected a server error.", OpenAIError.Server, "simulated_fault");
                     return;
                 case FaultKinds.RateLimited:
-                    context.Response.Headers.RetryAfter = "1";
+                    if (fault.RetryAfterSeconds is not 0)
+                    {
+                        context.Response.Headers.RetryAfter = (fault.RetryAfterSeconds ?? 1).ToString(System.Globalization.CultureInfo.InvariantCulture);
+                    }
                     await OpenAIError.WriteAsync(context, StatusCodes.Status429TooManyRequests, "The simulator injected a rate limit.", OpenAIError.RateLimit, "rate_limit_exceeded");
                     return;
                 case FaultKinds.Timeout:

@@ -44,6 +44,14 @@ public sealed class CompletionGenerator(IOptionsMonitor<SimulatorOptions> option
         {
             return (null, "Missing required parameter: 'messages'.");
         }
+        foreach (var name in (ReadOnlySpan<string>)["max_completion_tokens", "max_tokens"])
+        {
+            if (request[name] is JsonValue value && value.TryGetValue<int>(out var given) && given < 1)
+            {
+                // OpenAI's own wording for this mistake.
+                return (null, $"Invalid '{name}': integer below minimum value. Expected a value >= 1, but got {given} instead.");
+            }
+        }
 
         var random = new Random(Seed(body));
         var model = request["model"]?.GetValueKind() == JsonValueKind.String ? request["model"]!.GetValue<string>() : "sim";

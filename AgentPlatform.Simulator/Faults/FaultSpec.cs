@@ -9,6 +9,9 @@ public sealed class FaultSpec
 
     public int? DelayMs { get; set; }
 
+    /// <summary>For <c>429</c>: the <c>Retry-After</c> in seconds (default 1); 0 sends none.</summary>
+    public int? RetryAfterSeconds { get; set; }
+
     /// <summary>The problem with this spec, or null when it is valid.</summary>
     public string? Validate()
     {
@@ -24,6 +27,10 @@ public sealed class FaultSpec
         {
             return "DelayMs must not be negative.";
         }
+        if (RetryAfterSeconds is < 0)
+        {
+            return "RetryAfterSeconds must not be negative.";
+        }
         return null;
     }
 }
@@ -33,7 +40,7 @@ public static class FaultKinds
     /// <summary>Answers 500 with an OpenAI error.</summary>
     public const string ServerError = "500";
 
-    /// <summary>Answers 429 with <c>Retry-After: 1</c>.</summary>
+    /// <summary>Answers 429 with <c>Retry-After: 1</c> (or the fault's <c>RetryAfterSeconds</c>).</summary>
     public const string RateLimited = "429";
 
     /// <summary>Never answers; the request hangs until the client gives up.</summary>
