@@ -1,5 +1,6 @@
 using AgentPlatform.Router.Forwarding;
 using AgentPlatform.Router.Pool;
+using AgentPlatform.Router.Resilience;
 using AgentPlatform.Router.Routing;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
@@ -10,7 +11,7 @@ public static class RouterServiceCollectionExtensions
 {
     public static IHostApplicationBuilder AddRouterServices(this IHostApplicationBuilder builder)
     {
-        // Shared state (pool state, breakers) lives here from the pool issue on; /health checks it now.
+        // Breaker states are shared between Router replicas here; /health checks it.
         builder.AddRedisClient("cache");
 
         builder.Services.AddOptionsWithValidateOnStart<RouterOptions>()
@@ -26,6 +27,9 @@ public static class RouterServiceCollectionExtensions
         builder.Services.TryAddEnumerable(ServiceDescriptor.Singleton<IRoutingStrategy, LeastBusyRoutingStrategy>());
         builder.Services.TryAddEnumerable(ServiceDescriptor.Singleton<IRoutingStrategy, LowestLatencyRoutingStrategy>());
         builder.Services.TryAddEnumerable(ServiceDescriptor.Singleton<IRoutingStrategy, CheapestRoutingStrategy>());
+        builder.Services.TryAddSingleton<CircuitBreakerEvents>();
+        builder.Services.TryAddSingleton<ICircuitBreakerListener>(s => s.GetRequiredService<CircuitBreakerEvents>());
+        builder.Services.AddHostedService<SharedBreakerState>();
         builder.Services.TryAddSingleton<ModelPool>();
         builder.Services.TryAddSingleton<RouterMetrics>();
         builder.Services.TryAddSingleton<ChatForwarder>();

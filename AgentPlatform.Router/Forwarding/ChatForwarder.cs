@@ -1,145 +1,495 @@
-using System.Buffers;
-using System.IO.Pipelines;
+using System.Globalization;
 using System.Net;
 using AgentPlatform.Router.Pool;
+using AgentPlatform.Router.Resilience;
 using AgentPlatform.ServiceDefaults.Http;
 using AgentPlatform.ServiceDefaults.OpenAI;
 using Microsoft.Extensions.Options;
+using Polly;
+using Polly.Retry;
 
 namespace AgentPlatform.Router.Forwarding;
 
 /// <summary>
-/// Sends a chat completion to a deployment of its model group and streams the answer back. The group
-/// picks the deployment (lowest priority first, then its strategy); when it cannot answer (connection
-/// failure, timeout, 408, 429, 5xx, a break before the first byte) the group picks again among the
-/// untried, until one answers or all have failed. Once the answer has started it is never re-sent:
-/// a broken stream aborts the client's response instead.
+/// Sends a chat completion to a deployment of its model group and streams the answer back.
+/// <para>
+/// Each attempt goes to a deployment the group picks (lowest priority first, then its strategy) among
+/// those whose breaker lets requests through and that have not asked to be left alone. An attempt that
+/// gets no usable answer — connection failure, timeout, 408, 429, 5xx, a break before the answer
+/// began — is retried by Polly: at once on a deployment the request has not tried, else after an
+/// exponential backoff with full jitter that never ends before a throttled deployment's
+/// <c>Retry-After</c>; within the attempt limit, the retry budget and the request's total time.
+/// </para>
+/// <para>
+/// Nothing reaches the client until the answer has begun (a stream's first bytes; a JSON answer
+/// whole), so until then a failure is invisible. After it the answer is never re-sent: a stream that
+/// breaks or goes idle ends with an OpenAI error event, a JSON answer with an aborted response.
+/// </para>
 /// </summary>
-public sealed class ChatForwarder(
-    UpstreamInvoker upstream,
-    IOptions<RouterOptions> options,
-    RouterMetrics metrics,
-    TimeProvider timeProvider,
-    ILogger<ChatForwarder> logger)
+public sealed class ChatForwarder
 {
-    /// <summary>The first read from a deployment, which decides whether its answer has begun.</summary>
-    private const int FirstReadBytes = 16 * 1024;
+    /// <summary>The buffer an answer is read through; a stream's first read decides that it has begun.</summary>
+    private const int BufferBytes = 16 * 1024;
 
-    private readonly TimeSpan _headersTimeout = TimeSpan.FromSeconds(options.Value.ResponseHeadersTimeoutSeconds);
+    /// <summary>A JSON answer is held whole up to this size so a break in it can still be retried.</summary>
+    private const int MaxHeldBytes = 1024 * 1024;
 
-    public async Task ForwardAsync(HttpContext context, ModelGroup group, ReadOnlyMemory<byte> body, Range modelToken)
+    private static readonly TimeSpan TimerSlack = TimeSpan.FromMilliseconds(20);
+
+    private static readonly ResiliencePropertyKey<ForwardingRequest> RequestKey = new("agentplatform.forwarding-request");
+
+    private readonly UpstreamInvoker _upstream;
+    private readonly RouterMetrics _metrics;
+    private readonly TimeProvider _timeProvider;
+    private readonly Random _random;
+    private readonly ILogger<ChatForwarder> _logger;
+    private readonly RetryOptions _retry;
+    private readonly TimeSpan _total;
+    private readonly TimeSpan _firstToken;
+    private readonly TimeSpan _response;
+    private readonly TimeSpan _idle;
+    private readonly ResiliencePipeline<AttemptResult> _pipeline;
+
+    public ChatForwarder(
+        UpstreamInvoker upstream,
+        IOptions<RouterOptions> options,
+        RouterMetrics metrics,
+        TimeProvider timeProvider,
+        Random random,
+        ILogger<ChatForwarder> logger)
     {
-        var tried = new List<Deployment>(capacity: 2);
-        var lastFailure = "";
-        var lastWasTimeout = false;
+        _upstream = upstream;
+        _metrics = metrics;
+        _timeProvider = timeProvider;
+        _random = random;
+        _logger = logger;
+        var router = options.Value;
+        _retry = router.Retry;
+        _total = TimeSpan.FromSeconds(router.Timeouts.TotalSeconds);
+        _firstToken = TimeSpan.FromSeconds(router.Timeouts.FirstTokenSeconds);
+        _response = TimeSpan.FromSeconds(router.Timeouts.ResponseSeconds);
+        _idle = TimeSpan.FromSeconds(router.Timeouts.IdleSeconds);
 
-        while (group.PickNext(tried) is { } deployment)
+        var pipeline = new ResiliencePipelineBuilder<AttemptResult> { TimeProvider = timeProvider };
+        if (_retry.MaxAttempts > 1)
         {
-            tried.Add(deployment);
-            var isLastChance = tried.Count == group.Deployments.Count;
-            using var inFlight = deployment.State.BeginRequest();
-
-            using var timeout = CancellationTokenSource.CreateLinkedTokenSource(context.RequestAborted);
-            timeout.CancelAfter(_headersTimeout);
-            using var request = new HttpRequestMessage(HttpMethod.Post, deployment.ChatCompletionsUri)
+            pipeline.AddRetry(new RetryStrategyOptions<AttemptResult>
             {
-                Content = new ModelRewriteContent(body, modelToken, deployment.ModelJsonToken),
-            };
-            request.Headers.Authorization = deployment.Authorization;
-
-            var started = timeProvider.GetTimestamp();
-            HttpResponseMessage response;
-            try
-            {
-                response = await upstream.SendAsync(request, timeout.Token);
-            }
-            catch (Exception exception) when (exception is HttpRequestException or OperationCanceledException && !context.RequestAborted.IsCancellationRequested)
-            {
-                lastWasTimeout = exception is OperationCanceledException;
-                lastFailure = AttemptFailed(group, deployment, statusCode: null, started, lastWasTimeout
-                    ? $"deployment '{deployment.Name}' sent no response within {_headersTimeout.TotalSeconds:0} s"
-                    : $"deployment '{deployment.Name}' could not be reached ({(exception as HttpRequestException)?.HttpRequestError})");
-                continue;
-            }
-
-            using (response)
-            {
-                var elapsed = timeProvider.GetElapsedTime(started);
-                deployment.State.RecordLatency(elapsed);
-                var status = (int)response.StatusCode;
-                if (IsWorthAnotherDeployment(response.StatusCode) && !isLastChance)
+                MaxRetryAttempts = _retry.MaxAttempts - 1,
+                ShouldHandle = static args => ValueTask.FromResult(
+                    args.Outcome.Exception is null && Request(args.Context).Forwarder.ShouldRetry(Request(args.Context), args.Outcome.Result)),
+                DelayGenerator = static args => ValueTask.FromResult<TimeSpan?>(Request(args.Context).NextDelay),
+                OnRetry = args =>
                 {
-                    lastWasTimeout = false;
-                    lastFailure = $"deployment '{deployment.Name}' answered {status}";
-                    metrics.Attempt(group.Name, deployment.Name, "refused", status, elapsed);
-                    Log.DeploymentRefused(logger, deployment.Name, group.Name, response.StatusCode);
+                    var request = Request(args.Context);
+                    _metrics.Retry(request.Group.Name, request.LastDeployment ?? "");
+                    Log.Retrying(_logger, request.Group.Name, args.RetryDelay.TotalMilliseconds, args.AttemptNumber + 2);
+                    return default;
+                },
+            });
+        }
+        _pipeline = pipeline.Build();
+    }
+
+    public async Task ForwardAsync(HttpContext context, ModelGroup group, ReadOnlyMemory<byte> body, Range modelToken, bool stream)
+    {
+        group.RetryBudget.OnRequest();
+        using var request = new ForwardingRequest(this, context, group, body, modelToken, stream, NowTicks + _total.Ticks);
+        var resilience = ResilienceContextPool.Shared.Get(context.RequestAborted);
+        resilience.Properties.Set(RequestKey, request);
+        AttemptResult last;
+        try
+        {
+            last = await _pipeline.ExecuteAsync(
+                static (resilience, request) => request.Forwarder.AttemptAsync(request),
+                resilience,
+                request);
+        }
+        catch (OperationCanceledException) when (context.RequestAborted.IsCancellationRequested)
+        {
+            return; // the client left; nobody to answer
+        }
+        finally
+        {
+            ResilienceContextPool.Shared.Return(resilience);
+        }
+        if (!last.HasAnswered)
+        {
+            await WriteFailureAsync(request, last);
+        }
+    }
+
+    private static ForwardingRequest Request(ResilienceContext context) => context.Properties.GetValue(RequestKey, null!);
+
+    private long NowTicks => _timeProvider.GetUtcNow().UtcTicks;
+
+    /// <summary>One attempt: picks a deployment and calls it, reporting the result to its breaker exactly once.</summary>
+    private async ValueTask<AttemptResult> AttemptAsync(ForwardingRequest request)
+    {
+        Deployment? deployment;
+        do
+        {
+            var now = NowTicks;
+            deployment = request.Group.PickNext(request.Tried, now);
+            if (deployment is null)
+            {
+                // A backoff planned to end with a Retry-After may wake a few ms early (timers tick
+                // coarsely); wait out the rest instead of spending an attempt on finding nothing.
+                if (request.Group.EarliestAvailableTicks(now) is { } earliest && earliest > now && earliest - now <= TimerSlack.Ticks)
+                {
+                    await Task.Delay(TimeSpan.FromTicks(earliest - now + 1), _timeProvider, request.Context.RequestAborted);
                     continue;
                 }
-
-                // Nothing reaches the client until the deployment's first bytes have arrived: until
-                // then a deployment that breaks off (or stalls past the timeout) is as good as one that
-                // never answered, and the next one is tried. After that the answer is never re-sent.
-                await using var answer = await response.Content.ReadAsStreamAsync(timeout.Token);
-                var firstBytes = ArrayPool<byte>.Shared.Rent(FirstReadBytes);
-                try
-                {
-                    int firstCount;
-                    try
-                    {
-                        firstCount = await answer.ReadAsync(firstBytes, timeout.Token);
-                    }
-                    catch (Exception exception) when (exception is HttpRequestException or IOException or OperationCanceledException && !context.RequestAborted.IsCancellationRequested)
-                    {
-                        lastWasTimeout = exception is OperationCanceledException;
-                        lastFailure = AttemptFailed(group, deployment, status, started, lastWasTimeout
-                            ? $"deployment '{deployment.Name}' sent no answer within {_headersTimeout.TotalSeconds:0} s"
-                            : $"deployment '{deployment.Name}' broke off before the first byte of its answer");
-                        continue;
-                    }
-
-                    metrics.Attempt(group.Name, deployment.Name, response.IsSuccessStatusCode ? "success" : "refused", status, elapsed);
-                    timeout.CancelAfter(Timeout.InfiniteTimeSpan);
-                    ProxyResponse.CopyHeaders(response, context.Response);
-                    context.Response.Headers[ProxyResponse.DeploymentHeader] = deployment.Name;
-                    context.Response.Headers[ProxyResponse.UpstreamTimeHeader] = elapsed.TotalMilliseconds.ToString("0.###", System.Globalization.CultureInfo.InvariantCulture);
-                    try
-                    {
-                        await context.Response.Body.WriteAsync(firstBytes.AsMemory(0, firstCount), timeout.Token);
-                        await answer.CopyToAsync(context.Response.BodyWriter, timeout.Token);
-                    }
-                    catch (Exception exception) when (exception is HttpRequestException or IOException && !context.RequestAborted.IsCancellationRequested)
-                    {
-                        // A clean end here would pass a cut answer off as complete; a broken one cannot be.
-                        Log.StreamBroken(logger, deployment.Name, group.Name, exception);
-                        context.Abort();
-                    }
-                }
-                finally
-                {
-                    ArrayPool<byte>.Shared.Return(firstBytes);
-                }
-                return;
+                return AttemptResult.NoneAvailable;
             }
+            request.Tried.Add(deployment);
+        }
+        while (deployment is null || !deployment.Breaker.TryAcquire()); // lost the half-open probe to another request
+
+        request.LastDeployment = deployment.Name;
+        request.Attempts++;
+        using var inFlight = deployment.State.BeginRequest();
+        try
+        {
+            var result = await CallAsync(request, deployment);
+            if (result.Status == AttemptStatus.Completed)
+            {
+                deployment.Breaker.OnSuccess();
+            }
+            else
+            {
+                deployment.Breaker.OnFailure(result.Failure!);
+            }
+            return result;
+        }
+        catch
+        {
+            deployment.Breaker.OnAbandoned();
+            throw;
+        }
+    }
+
+    private async Task<AttemptResult> CallAsync(ForwardingRequest request, Deployment deployment)
+    {
+        var context = request.Context;
+        var group = request.Group;
+        var timeout = request.AttemptTimeout();
+        var phase = request.Stream ? _firstToken : _response;
+        var limit = Bounded(request, phase);
+        timeout.CancelAfter(limit);
+
+        using var message = new HttpRequestMessage(HttpMethod.Post, deployment.ChatCompletionsUri)
+        {
+            Content = new ModelRewriteContent(request.Body, request.ModelToken, deployment.ModelJsonToken),
+        };
+        message.Headers.Authorization = deployment.Authorization;
+
+        var started = _timeProvider.GetTimestamp();
+        HttpResponseMessage response;
+        try
+        {
+            response = await _upstream.SendAsync(message, timeout.Token);
+        }
+        catch (Exception exception) when (IsUpstreamFailure(exception, context))
+        {
+            return Failed(request, deployment, null, started, exception is OperationCanceledException
+                ? AttemptResult.TimedOut($"deployment '{deployment.Name}' sent no response within {Seconds(limit)}")
+                : AttemptResult.Failed($"deployment '{deployment.Name}' could not be reached ({(exception as HttpRequestException)?.HttpRequestError})"));
         }
 
-        Log.AllDeploymentsFailed(logger, group.Name, lastFailure);
-        await OpenAIError.WriteAsync(
-            context,
-            lastWasTimeout ? StatusCodes.Status504GatewayTimeout : StatusCodes.Status502BadGateway,
-            $"No deployment of model '{group.Name}' could answer: {lastFailure}.",
-            OpenAIError.Upstream,
-            lastWasTimeout ? "upstream_timeout" : "upstream_unavailable");
+        using (response)
+        {
+            var elapsed = _timeProvider.GetElapsedTime(started);
+            deployment.State.RecordLatency(elapsed);
+            var status = (int)response.StatusCode;
+            if (IsRetryable(response.StatusCode))
+            {
+                if (response.StatusCode is HttpStatusCode.TooManyRequests or HttpStatusCode.ServiceUnavailable
+                    && RetryAfter.From(response.Headers, _timeProvider.GetUtcNow()) is { } wait && wait > TimeSpan.Zero)
+                {
+                    deployment.State.CoolDown(_timeProvider.GetUtcNow() + wait);
+                }
+                _metrics.Attempt(group.Name, deployment.Name, "refused", status, elapsed);
+                Log.DeploymentRefused(_logger, deployment.Name, group.Name, response.StatusCode);
+                var failure = request.LastFailure = $"deployment '{deployment.Name}' answered {status}";
+                return response.StatusCode == HttpStatusCode.TooManyRequests ? AttemptResult.Throttled(failure) : AttemptResult.Failed(failure);
+            }
+
+            // An answer, or an error that is the request's own (400, 401, 404...): the client gets it
+            // unchanged. Either way the deployment works.
+            using var buffer = new AnswerBuffer(BufferBytes);
+            Stream answer;
+            bool ended;
+            try
+            {
+                answer = await response.Content.ReadAsStreamAsync(timeout.Token);
+                ended = await HoldAsync(request, answer, buffer, holdWhole: !IsEventStream(response), timeout);
+            }
+            catch (Exception exception) when (IsUpstreamFailure(exception, context))
+            {
+                return Failed(request, deployment, status, started, exception is OperationCanceledException
+                    ? AttemptResult.TimedOut($"deployment '{deployment.Name}' sent no answer within {Seconds(limit)}")
+                    : AttemptResult.Failed($"deployment '{deployment.Name}' broke off before its answer began"));
+            }
+
+            _metrics.Attempt(group.Name, deployment.Name, response.IsSuccessStatusCode ? "success" : "rejected", status, elapsed);
+            ProxyResponse.CopyHeaders(response, context.Response);
+            context.Response.Headers[ProxyResponse.DeploymentHeader] = deployment.Name;
+            context.Response.Headers[ProxyResponse.UpstreamTimeHeader] = elapsed.TotalMilliseconds.ToString("0.###", CultureInfo.InvariantCulture);
+            await using (answer)
+            {
+                return await RelayAsync(request, deployment, answer, buffer, ended, IsEventStream(response), timeout);
+            }
+        }
     }
 
-    /// <summary>Records an attempt that got no usable answer; returns the failure for the client's error.</summary>
-    private string AttemptFailed(ModelGroup group, Deployment deployment, int? statusCode, long started, string failure)
+    /// <summary>
+    /// Reads until the answer has begun: a stream's first bytes, or a JSON answer whole (up to
+    /// <see cref="MaxHeldBytes"/>). The first read runs under the timeout set before the call; the
+    /// next ones under the idle timeout. Returns whether the answer has ended.
+    /// </summary>
+    private async Task<bool> HoldAsync(ForwardingRequest request, Stream answer, AnswerBuffer buffer, bool holdWhole, CancellationTokenSource timeout)
     {
-        metrics.Attempt(group.Name, deployment.Name, "failed", statusCode, timeProvider.GetElapsedTime(started));
-        Log.DeploymentFailed(logger, deployment.Name, group.Name, failure);
-        return failure;
+        while (true)
+        {
+            if (buffer.IsFull && !buffer.TryGrow(MaxHeldBytes))
+            {
+                return false;
+            }
+            var read = await answer.ReadAsync(buffer.Free, timeout.Token);
+            if (read == 0)
+            {
+                return true;
+            }
+            buffer.Count += read;
+            if (!holdWhole)
+            {
+                return false;
+            }
+            timeout.CancelAfter(Bounded(request, _idle));
+        }
     }
+
+    /// <summary>
+    /// Sends the held bytes and the rest of the answer to the client as it arrives. Server-sent events
+    /// are passed on whole events at a time, so if the stream breaks the client never holds half an
+    /// event, and the error event that ends it is one the SDKs can read.
+    /// </summary>
+    private async Task<AttemptResult> RelayAsync(
+        ForwardingRequest request, Deployment deployment, Stream answer, AnswerBuffer buffer, bool ended, bool isEventStream, CancellationTokenSource timeout)
+    {
+        var context = request.Context;
+        var output = context.Response.BodyWriter;
+        while (true)
+        {
+            var complete = ended || !isEventStream ? buffer.Count : EndOfLastEvent(buffer.Held.Span);
+            if (complete == 0 && buffer.IsFull)
+            {
+                complete = buffer.Count; // one event larger than the buffer: pass it on in pieces
+            }
+            if (complete > 0)
+            {
+                await output.WriteAsync(buffer.Held[..complete], context.RequestAborted);
+                buffer.Consume(complete);
+            }
+            if (ended)
+            {
+                return AttemptResult.Completed;
+            }
+
+            var limit = Bounded(request, _idle);
+            timeout.CancelAfter(limit);
+            int read;
+            try
+            {
+                read = await answer.ReadAsync(buffer.Free, timeout.Token);
+            }
+            catch (Exception exception) when (IsUpstreamFailure(exception, context))
+            {
+                var reason = exception is OperationCanceledException
+                    ? limit < _idle ? $"the request reached its total time of {Seconds(_total)}" : $"it sent nothing for {Seconds(limit)}"
+                    : "the connection broke";
+                await EndBrokenAnswerAsync(request, deployment, isEventStream, reason);
+                return AttemptResult.BrokeOff($"deployment '{deployment.Name}' broke off its answer: {reason}");
+            }
+            ended = read == 0;
+            buffer.Count += read;
+        }
+    }
+
+    /// <summary>A stream ends with an error event and closes cleanly; a JSON answer cannot be mended, so it is aborted.</summary>
+    private async Task EndBrokenAnswerAsync(ForwardingRequest request, Deployment deployment, bool isEventStream, string reason)
+    {
+        Log.StreamBroken(_logger, deployment.Name, request.Group.Name, reason);
+        if (!isEventStream)
+        {
+            // A clean end here would pass a cut answer off as complete; an aborted one cannot be.
+            request.Context.Abort();
+            return;
+        }
+        var output = request.Context.Response.BodyWriter;
+        OpenAIError.WriteEvent(output, $"The answer of model '{request.Group.Name}' broke off after it began: {reason}.", OpenAIError.Upstream, "stream_interrupted");
+        await output.FlushAsync(request.Context.RequestAborted);
+    }
+
+    /// <summary>Where the last complete server-sent event in <paramref name="bytes"/> ends (after its blank line); 0 when none.</summary>
+    internal static int EndOfLastEvent(ReadOnlySpan<byte> bytes)
+    {
+        for (var end = bytes.LastIndexOf((byte)'\n'); end > 0; end = bytes[..end].LastIndexOf((byte)'\n'))
+        {
+            if (bytes[end - 1] == '\n' || (end > 1 && bytes[end - 1] == '\r' && bytes[end - 2] == '\n'))
+            {
+                return end + 1;
+            }
+        }
+        return 0;
+    }
+
+    /// <summary>
+    /// Polly's <c>ShouldHandle</c>: whether to try again and, if so, how long to wait first — nothing
+    /// when an untried deployment is available, else a backoff that also outlasts the earliest
+    /// <c>Retry-After</c>. No retry when every breaker is open, when the wait would pass the request's
+    /// total time or <see cref="RetryOptions.MaxRetryAfterSeconds"/>, or when the retry budget is spent.
+    /// </summary>
+    private bool ShouldRetry(ForwardingRequest request, AttemptResult result)
+    {
+        if (!result.IsRetryable)
+        {
+            return false;
+        }
+        var group = request.Group;
+        var now = NowTicks;
+        var delay = TimeSpan.Zero;
+        var newRound = false;
+        if (group.PickNext(request.Tried, now) is null)
+        {
+            if (group.EarliestAvailableTicks(now) is not { } earliest
+                || TimeSpan.FromTicks(earliest - now) > TimeSpan.FromSeconds(_retry.MaxRetryAfterSeconds))
+            {
+                return false;
+            }
+            var cap = Math.Min(_retry.MaxDelayMs, _retry.BaseDelayMs * Math.Pow(2, request.Backoffs));
+            var backoff = TimeSpan.FromMilliseconds(_random.NextDouble() * cap);
+            delay = TimeSpan.FromTicks(Math.Max(earliest - now, backoff.Ticks));
+            newRound = true;
+        }
+        if (now + delay.Ticks >= request.DeadlineTicks)
+        {
+            return false;
+        }
+        if (!group.RetryBudget.TryWithdraw())
+        {
+            request.OutOfRetryBudget = true;
+            return false;
+        }
+        if (newRound)
+        {
+            request.Backoffs++;
+            request.Tried.Clear();
+        }
+        request.NextDelay = delay;
+        return true;
+    }
+
+    /// <summary>The answer when no attempt got one: why, with the status that tells the client what to do.</summary>
+    private async Task WriteFailureAsync(ForwardingRequest request, AttemptResult last)
+    {
+        var context = request.Context;
+        var group = request.Group;
+        var now = NowTicks;
+        var failure = request.LastFailure ?? "no deployment is available";
+        if (request.OutOfRetryBudget)
+        {
+            failure += "; the group's retry budget is spent";
+        }
+        Log.AllDeploymentsFailed(_logger, group.Name, request.Attempts, failure);
+
+        var earliest = group.EarliestAvailableTicks(now);
+        if (last.Status == AttemptStatus.Throttled || (last.Status == AttemptStatus.NoneAvailable && earliest > now))
+        {
+            SetRetryAfter(context, (earliest ?? now) - now);
+            await OpenAIError.WriteAsync(context, StatusCodes.Status429TooManyRequests,
+                $"Every deployment of model '{group.Name}' is rate limited: {failure}.", OpenAIError.RateLimit, "upstream_rate_limited");
+        }
+        else if (last.Status == AttemptStatus.NoneAvailable && earliest is null)
+        {
+            SetRetryAfter(context, (group.EarliestBreakEndTicks() ?? now) - now);
+            await OpenAIError.WriteAsync(context, StatusCodes.Status503ServiceUnavailable,
+                $"No deployment of model '{group.Name}' is available: each has failed repeatedly and is taken out of rotation for a while.",
+                OpenAIError.Upstream, "upstream_unavailable");
+        }
+        else
+        {
+            var timedOut = last.Status == AttemptStatus.TimedOut;
+            await OpenAIError.WriteAsync(context, timedOut ? StatusCodes.Status504GatewayTimeout : StatusCodes.Status502BadGateway,
+                $"No deployment of model '{group.Name}' could answer: {failure}.", OpenAIError.Upstream, timedOut ? "upstream_timeout" : "upstream_unavailable");
+        }
+    }
+
+    private static void SetRetryAfter(HttpContext context, long ticks) =>
+        context.Response.Headers.RetryAfter = Math.Max(1, (long)Math.Ceiling(TimeSpan.FromTicks(ticks).TotalSeconds)).ToString(CultureInfo.InvariantCulture);
+
+    /// <summary>Records an attempt that got no usable answer.</summary>
+    private AttemptResult Failed(ForwardingRequest request, Deployment deployment, int? statusCode, long started, AttemptResult result)
+    {
+        _metrics.Attempt(request.Group.Name, deployment.Name, "failed", statusCode, _timeProvider.GetElapsedTime(started));
+        Log.DeploymentFailed(_logger, deployment.Name, request.Group.Name, result.Failure!);
+        request.LastFailure = result.Failure;
+        return result;
+    }
+
+    /// <summary>A phase's timeout, cut short when the request's total time ends first.</summary>
+    private TimeSpan Bounded(ForwardingRequest request, TimeSpan phase)
+    {
+        var remaining = TimeSpan.FromTicks(Math.Max(1, request.DeadlineTicks - NowTicks));
+        return remaining < phase ? remaining : phase;
+    }
+
+    /// <summary>A failure of the deployment, not the client leaving (which cancels the same tokens).</summary>
+    private static bool IsUpstreamFailure(Exception exception, HttpContext context) =>
+        exception is HttpRequestException or IOException or OperationCanceledException && !context.RequestAborted.IsCancellationRequested;
 
     /// <summary>Statuses that say "not now, not here" rather than "your request is wrong".</summary>
-    private static bool IsWorthAnotherDeployment(HttpStatusCode status) =>
+    private static bool IsRetryable(HttpStatusCode status) =>
         status is HttpStatusCode.TooManyRequests or HttpStatusCode.RequestTimeout || (int)status >= 500;
+
+    private static bool IsEventStream(HttpResponseMessage response) =>
+        response.Content.Headers.ContentType?.MediaType == "text/event-stream";
+
+    private static string Seconds(TimeSpan time) => $"{time.TotalSeconds:0.###} s";
+}
+
+internal enum AttemptStatus
+{
+    /// <summary>The answer reached the client whole.</summary>
+    Completed,
+
+    /// <summary>The answer began but broke off; it cannot be sent again.</summary>
+    BrokeOff,
+
+    Failed,
+    TimedOut,
+    Throttled,
+
+    /// <summary>No deployment could be tried: all tried, throttled or with open breakers.</summary>
+    NoneAvailable,
+}
+
+internal readonly record struct AttemptResult(AttemptStatus Status, string? Failure)
+{
+    public static readonly AttemptResult Completed = new(AttemptStatus.Completed, null);
+    public static readonly AttemptResult NoneAvailable = new(AttemptStatus.NoneAvailable, null);
+
+    public static AttemptResult BrokeOff(string failure) => new(AttemptStatus.BrokeOff, failure);
+
+    public static AttemptResult Failed(string failure) => new(AttemptStatus.Failed, failure);
+
+    public static AttemptResult TimedOut(string failure) => new(AttemptStatus.TimedOut, failure);
+
+    public static AttemptResult Throttled(string failure) => new(AttemptStatus.Throttled, failure);
+
+    /// <summary>Whether the client has its answer (whole or cut short): nothing more may be sent.</summary>
+    public bool HasAnswered => Status is AttemptStatus.Completed or AttemptStatus.BrokeOff;
+
+    public bool IsRetryable => !HasAnswered;
 }

@@ -5,18 +5,42 @@ namespace AgentPlatform.Router.Forwarding;
 internal static partial class Log
 {
     [LoggerMessage(EventId = 1001, Level = LogLevel.Warning,
-        Message = "Deployment {Deployment} of model group {ModelGroup} answered {StatusCode}; trying the next deployment.")]
+        Message = "Deployment {Deployment} of model group {ModelGroup} answered {StatusCode}.")]
     public static partial void DeploymentRefused(ILogger logger, string deployment, string modelGroup, HttpStatusCode statusCode);
 
     [LoggerMessage(EventId = 1002, Level = LogLevel.Warning,
-        Message = "Deployment {Deployment} of model group {ModelGroup} failed: {Reason}; trying the next deployment.")]
+        Message = "Deployment {Deployment} of model group {ModelGroup} failed: {Reason}.")]
     public static partial void DeploymentFailed(ILogger logger, string deployment, string modelGroup, string reason);
 
     [LoggerMessage(EventId = 1003, Level = LogLevel.Error,
-        Message = "Every deployment of model group {ModelGroup} failed; the last: {Reason}.")]
-    public static partial void AllDeploymentsFailed(ILogger logger, string modelGroup, string reason);
+        Message = "No deployment of model group {ModelGroup} could answer after {Attempts} attempts; the last: {Reason}.")]
+    public static partial void AllDeploymentsFailed(ILogger logger, string modelGroup, int attempts, string reason);
 
     [LoggerMessage(EventId = 1004, Level = LogLevel.Warning,
-        Message = "The stream from deployment {Deployment} of model group {ModelGroup} broke after it started; the client's response was aborted.")]
-    public static partial void StreamBroken(ILogger logger, string deployment, string modelGroup, Exception exception);
+        Message = "The answer from deployment {Deployment} of model group {ModelGroup} broke off after it started: {Reason}.")]
+    public static partial void StreamBroken(ILogger logger, string deployment, string modelGroup, string reason);
+
+    [LoggerMessage(EventId = 1005, Level = LogLevel.Information,
+        Message = "Retrying model group {ModelGroup} in {DelayMs} ms (attempt {Attempt}).")]
+    public static partial void Retrying(ILogger logger, string modelGroup, double delayMs, int attempt);
+
+    [LoggerMessage(EventId = 1010, Level = LogLevel.Warning,
+        Message = "Circuit of deployment {Deployment} of model group {ModelGroup} opened until {OpenUntil:O}: {Reason}.")]
+    public static partial void BreakerOpened(ILogger logger, string deployment, string modelGroup, DateTimeOffset openUntil, string reason);
+
+    [LoggerMessage(EventId = 1011, Level = LogLevel.Information,
+        Message = "Circuit of deployment {Deployment} of model group {ModelGroup} half-open: one probe request goes through.")]
+    public static partial void BreakerHalfOpen(ILogger logger, string deployment, string modelGroup);
+
+    [LoggerMessage(EventId = 1012, Level = LogLevel.Information,
+        Message = "Circuit of deployment {Deployment} of model group {ModelGroup} closed by {DecidedBy}.")]
+    public static partial void BreakerClosed(ILogger logger, string deployment, string modelGroup, string decidedBy);
+
+    [LoggerMessage(EventId = 1013, Level = LogLevel.Warning,
+        Message = "Could not share the circuit state of deployment {Deployment} of model group {ModelGroup} through Redis.")]
+    public static partial void BreakerNotShared(ILogger logger, string deployment, string modelGroup, Exception exception);
+
+    [LoggerMessage(EventId = 1014, Level = LogLevel.Warning,
+        Message = "Could not read the circuit states other Router replicas stored in Redis.")]
+    public static partial void BreakerStatesNotLoaded(ILogger logger, Exception exception);
 }

@@ -1,6 +1,7 @@
 using System.Net.Http.Headers;
 using System.Text.Encodings.Web;
 using System.Text.Json;
+using AgentPlatform.Router.Resilience;
 using AgentPlatform.Router.Routing;
 
 namespace AgentPlatform.Router.Pool;
@@ -8,8 +9,15 @@ namespace AgentPlatform.Router.Pool;
 /// <summary>A deployment ready to call: everything per-request work needs is computed once here.</summary>
 public sealed class Deployment
 {
-    public Deployment(DeploymentOptions options, TimeProvider timeProvider)
+    public Deployment(
+        string group,
+        DeploymentOptions options,
+        TimeProvider timeProvider,
+        CircuitBreakerOptions? breakerOptions = null,
+        ICircuitBreakerListener? breakerListener = null)
     {
+        Group = group;
+        Breaker = new CircuitBreaker(group, options.Name, breakerOptions ?? new(), timeProvider, breakerListener);
         Priority = options.Priority;
         InputPricePerMillion = options.InputPricePerMillion;
         CachedInputPricePerMillion = options.CachedInputPricePerMillion;
@@ -27,6 +35,9 @@ public sealed class Deployment
     }
 
     public string Name { get; }
+
+    /// <summary>The model group the deployment serves; a deployment listed in two groups is two deployments.</summary>
+    public string Group { get; }
 
     public string Provider { get; }
 
@@ -47,6 +58,11 @@ public sealed class Deployment
 
     /// <summary>This replica's live view: requests in flight, latency.</summary>
     public DeploymentState State { get; }
+
+    public CircuitBreaker Breaker { get; }
+
+    /// <summary>Whether a request may be sent now: its breaker lets it through and it has not asked to be left alone.</summary>
+    public bool IsAvailable(long nowTicks) => Breaker.IsAvailable(nowTicks) && !State.IsCoolingDown(nowTicks);
 
     public Uri ChatCompletionsUri { get; }
 

@@ -1,3 +1,4 @@
+using AgentPlatform.Router.Resilience;
 using AgentPlatform.Router.Routing;
 
 namespace AgentPlatform.Router.Pool;
@@ -8,9 +9,10 @@ public sealed class ModelGroup
     /// <summary>The deployments grouped by priority, lowest first; computed once so a first pick allocates nothing.</summary>
     private readonly Deployment[][] _tiers;
 
-    public ModelGroup(string name, IEnumerable<Deployment> deployments, IRoutingStrategy strategy)
+    public ModelGroup(string name, IEnumerable<Deployment> deployments, IRoutingStrategy strategy, RetryBudget retryBudget)
     {
         Name = name;
+        RetryBudget = retryBudget;
         Deployments = deployments.ToArray();
         Strategy = strategy;
         _tiers = Deployments.GroupBy(d => d.Priority).OrderBy(g => g.Key).Select(g => g.ToArray()).ToArray();
@@ -22,24 +24,75 @@ public sealed class ModelGroup
 
     public IRoutingStrategy Strategy { get; }
 
+    /// <summary>How many retries the group's requests may still make; shared by all of them.</summary>
+    public RetryBudget RetryBudget { get; }
+
     /// <summary>
-    /// The deployment to try next for a request: from the lowest priority that still has deployments
-    /// the request has not tried, picked by the group's strategy; null when every one has been tried.
+    /// The deployment to try next for a request: from the lowest priority that still has available
+    /// deployments the request has not tried (breaker letting requests through, no <c>Retry-After</c>
+    /// in force), picked by the group's strategy; null when there is none.
     /// </summary>
-    public Deployment? PickNext(IReadOnlyCollection<Deployment> tried)
+    public Deployment? PickNext(IReadOnlyCollection<Deployment> tried, long nowTicks)
     {
         foreach (var tier in _tiers)
         {
-            if (tried.Count == 0)
+            // The common case — first try, every deployment of the tier up — allocates nothing.
+            if (tried.Count == 0 && AllAvailable(tier, nowTicks))
             {
                 return Strategy.Pick(tier);
             }
-            var untried = tier.Where(d => !tried.Contains(d)).ToArray();
-            if (untried.Length > 0)
+            var candidates = tier.Where(d => !tried.Contains(d) && d.IsAvailable(nowTicks)).ToArray();
+            if (candidates.Length > 0)
             {
-                return Strategy.Pick(untried);
+                return Strategy.Pick(candidates);
             }
         }
         return null;
+    }
+
+    /// <summary>
+    /// The earliest time a request could be sent again to a deployment whose breaker lets requests
+    /// through: now if one is merely tried, else when the first <c>Retry-After</c> ends. Null when
+    /// every breaker is open, as waiting for a break to end would hold requests for nothing.
+    /// </summary>
+    public long? EarliestAvailableTicks(long nowTicks)
+    {
+        long? earliest = null;
+        foreach (var deployment in Deployments)
+        {
+            if (deployment.Breaker.IsAvailable(nowTicks))
+            {
+                var ticks = Math.Max(nowTicks, deployment.State.CoolDownUntilTicks);
+                earliest = earliest is { } e ? Math.Min(e, ticks) : ticks;
+            }
+        }
+        return earliest;
+    }
+
+    /// <summary>When the first open breaker of the group half-opens; null when none is open.</summary>
+    public long? EarliestBreakEndTicks()
+    {
+        long? earliest = null;
+        foreach (var deployment in Deployments)
+        {
+            if (deployment.Breaker.State == CircuitState.Open)
+            {
+                var ticks = deployment.Breaker.OpenUntil.UtcTicks;
+                earliest = earliest is { } e ? Math.Min(e, ticks) : ticks;
+            }
+        }
+        return earliest;
+    }
+
+    private static bool AllAvailable(Deployment[] tier, long nowTicks)
+    {
+        foreach (var deployment in tier)
+        {
+            if (!deployment.IsAvailable(nowTicks))
+            {
+                return false;
+            }
+        }
+        return true;
     }
 }

@@ -1,4 +1,5 @@
 using System.Diagnostics.CodeAnalysis;
+using AgentPlatform.Router.Resilience;
 using AgentPlatform.Router.Routing;
 using Microsoft.Extensions.Options;
 
@@ -9,12 +10,21 @@ public sealed class ModelPool
 {
     private readonly Dictionary<string, ModelGroup> _groups;
 
-    public ModelPool(IOptions<RouterOptions> options, IEnumerable<IRoutingStrategy> strategies, TimeProvider timeProvider)
+    public ModelPool(
+        IOptions<RouterOptions> options,
+        IEnumerable<IRoutingStrategy> strategies,
+        ICircuitBreakerListener breakerListener,
+        TimeProvider timeProvider)
     {
+        var router = options.Value;
         var byName = strategies.ToDictionary(s => s.Name, StringComparer.Ordinal);
-        _groups = options.Value.ModelGroups.ToDictionary(
+        _groups = router.ModelGroups.ToDictionary(
             pair => pair.Key,
-            pair => new ModelGroup(pair.Key, pair.Value.Deployments.Select(d => new Deployment(d, timeProvider)), byName[pair.Value.Strategy]),
+            pair => new ModelGroup(
+                pair.Key,
+                pair.Value.Deployments.Select(d => new Deployment(pair.Key, d, timeProvider, router.CircuitBreaker, breakerListener)),
+                byName[pair.Value.Strategy],
+                new RetryBudget(router.Retry, timeProvider)),
             StringComparer.Ordinal);
     }
 

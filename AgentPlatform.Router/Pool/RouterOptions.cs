@@ -1,4 +1,4 @@
-using System.ComponentModel.DataAnnotations;
+using AgentPlatform.Router.Resilience;
 using AgentPlatform.Router.Routing;
 using Microsoft.Extensions.Options;
 
@@ -12,9 +12,14 @@ public sealed class RouterOptions
     /// <summary>Model groups by the model name clients ask for.</summary>
     public Dictionary<string, ModelGroupOptions> ModelGroups { get; set; } = new(StringComparer.Ordinal);
 
-    /// <summary>How long a deployment may take to start answering before the next one is tried.</summary>
-    [Range(1, 3600)]
-    public int ResponseHeadersTimeoutSeconds { get; set; } = 120;
+    [ValidateObjectMembers]
+    public RetryOptions Retry { get; set; } = new();
+
+    [ValidateObjectMembers]
+    public CircuitBreakerOptions CircuitBreaker { get; set; } = new();
+
+    [ValidateObjectMembers]
+    public TimeoutOptions Timeouts { get; set; } = new();
 }
 
 public sealed class ModelGroupOptions

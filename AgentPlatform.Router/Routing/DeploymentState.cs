@@ -1,8 +1,9 @@
 namespace AgentPlatform.Router.Routing;
 
 /// <summary>
-/// What this Router replica sees of a deployment right now: requests in flight and a peak-EWMA of the
-/// time it takes to start answering. Read by the strategies on every pick, so lock-free.
+/// What this Router replica sees of a deployment right now: requests in flight, a peak-EWMA of the
+/// time it takes to start answering, and until when it asked to be left alone (its <c>Retry-After</c>).
+/// Read by the strategies on every pick, so lock-free.
 /// </summary>
 public sealed class DeploymentState(TimeProvider timeProvider)
 {
@@ -13,11 +14,33 @@ public sealed class DeploymentState(TimeProvider timeProvider)
     private long _inFlight;
     private double _latencyEwmaMs;
     private long _lastSampleTimestamp;
+    private long _coolDownUntilTicks;
 
     public long InFlight => Interlocked.Read(ref _inFlight);
 
     /// <summary>Peak-EWMA of time to response headers, in ms; 0 until the first sample.</summary>
     public double LatencyEwmaMs => Volatile.Read(ref _latencyEwmaMs);
+
+    /// <summary>Until when (UTC ticks) the deployment asked not to be sent requests; 0 when it never did.</summary>
+    public long CoolDownUntilTicks => Interlocked.Read(ref _coolDownUntilTicks);
+
+    public bool IsCoolingDown(long nowTicks) => nowTicks < Interlocked.Read(ref _coolDownUntilTicks);
+
+    /// <summary>Leaves the deployment alone until <paramref name="until"/>, unless an earlier answer asked for longer.</summary>
+    public void CoolDown(DateTimeOffset until)
+    {
+        var ticks = until.UtcTicks;
+        var current = Interlocked.Read(ref _coolDownUntilTicks);
+        while (ticks > current)
+        {
+            var seen = Interlocked.CompareExchange(ref _coolDownUntilTicks, ticks, current);
+            if (seen == current)
+            {
+                return;
+            }
+            current = seen;
+        }
+    }
 
     /// <summary>Counts a request in flight until the returned lease is disposed.</summary>
     public InFlightLease BeginRequest()

@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Text.Json;
 using Microsoft.AspNetCore.Http;
 
@@ -23,7 +24,24 @@ public static class OpenAIError
         var response = context.Response;
         response.StatusCode = status;
         response.ContentType = "application/json";
-        await using var writer = new Utf8JsonWriter(response.BodyWriter);
+        WriteJson(response.BodyWriter, message, type, code, param);
+        await response.BodyWriter.FlushAsync(context.RequestAborted);
+    }
+
+    /// <summary>
+    /// Writes the error as a server-sent event, <c>data: {"error":...}</c>, the way OpenAI ends a
+    /// stream that fails after it began (the SDKs raise it as an API error). The caller flushes.
+    /// </summary>
+    public static void WriteEvent(IBufferWriter<byte> output, string message, string type, string? code = null)
+    {
+        output.Write("data: "u8);
+        WriteJson(output, message, type, code, param: null);
+        output.Write("\n\n"u8);
+    }
+
+    private static void WriteJson(IBufferWriter<byte> output, string message, string type, string? code, string? param)
+    {
+        using var writer = new Utf8JsonWriter(output);
         writer.WriteStartObject();
         writer.WriteStartObject("error");
         writer.WriteString("message", message);
@@ -32,7 +50,6 @@ public static class OpenAIError
         WriteStringOrNull(writer, "code", code);
         writer.WriteEndObject();
         writer.WriteEndObject();
-        await writer.FlushAsync(context.RequestAborted);
     }
 
     private static void WriteStringOrNull(Utf8JsonWriter writer, string name, string? value)

@@ -33,10 +33,8 @@ public sealed class PlatformFixture : IAsyncLifetime
         SimB = StartSimulator();
         Recorder = await RecordingUpstream.StartAsync();
 
-        Router = new KestrelApp<RouterOptions>(new Dictionary<string, string?>
+        Router = StartRouter(new Dictionary<string, string?>
         {
-            ["ConnectionStrings:cache"] = Redis.ConnectionString,
-            ["Logging:LogLevel:Default"] = "Warning",
             ["Router:ModelGroups:default:Deployments:0:Name"] = "sim-a",
             ["Router:ModelGroups:default:Deployments:0:BaseUrl"] = $"{SimA.BaseAddress}v1",
             ["Router:ModelGroups:default:Deployments:0:Model"] = "sim-model",
@@ -58,10 +56,51 @@ public sealed class PlatformFixture : IAsyncLifetime
             ["Router:ModelGroups:tiered:Deployments:1:BaseUrl"] = $"{SimB.BaseAddress}v1",
             ["Router:ModelGroups:tiered:Deployments:1:Model"] = "sim-model",
             ["Router:ModelGroups:tiered:Deployments:1:Priority"] = "1",
-        }, services => services.AddSingleton<ILoggerProvider>(RouterLogs)).Start();
+        }, RouterLogs);
 
         Api = StartApi(Router.BaseAddress, ApiLogs);
     }
+
+    /// <summary>
+    /// A Router on this fixture's Redis with the given model groups (and any other settings), and
+    /// timeouts, backoffs and breaks short enough for tests.
+    /// </summary>
+    public KestrelApp<RouterOptions> StartRouter(IReadOnlyDictionary<string, string?> settings, CapturingLoggerProvider? logs = null)
+    {
+        var all = new Dictionary<string, string?>
+        {
+            ["ConnectionStrings:cache"] = Redis.ConnectionString,
+            ["Logging:LogLevel:Default"] = "Warning",
+            ["Router:Timeouts:FirstTokenSeconds"] = "1",
+            ["Router:Timeouts:ResponseSeconds"] = "2",
+            ["Router:Timeouts:IdleSeconds"] = "1",
+            ["Router:Retry:BaseDelayMs"] = "20",
+            ["Router:Retry:MaxDelayMs"] = "100",
+            ["Router:CircuitBreaker:BreakDurationSeconds"] = "0.5",
+        };
+        foreach (var (key, value) in settings)
+        {
+            all[key] = value;
+        }
+        return new KestrelApp<RouterOptions>(all, services =>
+        {
+            if (logs is not null)
+            {
+                services.AddSingleton<ILoggerProvider>(logs);
+            }
+        }).Start();
+    }
+
+    /// <summary>Settings for a model group of sim-a and sim-b (in that order).</summary>
+    public Dictionary<string, string?> SimulatorGroup(string group) => new()
+    {
+        [$"Router:ModelGroups:{group}:Deployments:0:Name"] = "sim-a",
+        [$"Router:ModelGroups:{group}:Deployments:0:BaseUrl"] = $"{SimA.BaseAddress}v1",
+        [$"Router:ModelGroups:{group}:Deployments:0:Model"] = "sim-model",
+        [$"Router:ModelGroups:{group}:Deployments:1:Name"] = "sim-b",
+        [$"Router:ModelGroups:{group}:Deployments:1:BaseUrl"] = $"{SimB.BaseAddress}v1",
+        [$"Router:ModelGroups:{group}:Deployments:1:Model"] = "sim-model",
+    };
 
     public KestrelApp<ApiOptions> StartApi(Uri routerAddress, CapturingLoggerProvider? logs = null) =>
         new KestrelApp<ApiOptions>(new Dictionary<string, string?>

@@ -52,7 +52,7 @@ public sealed class RouterOptionsValidatorTests
     [Fact]
     public void The_api_key_never_appears_in_a_deployments_text()
     {
-        var deployment = new Deployment(new DeploymentOptions { Name = "a", BaseUrl = "https://x/v1", Model = "m", ApiKey = "sk-secret-123" }, TimeProvider.System);
+        var deployment = new Deployment("g", new DeploymentOptions { Name = "a", BaseUrl = "https://x/v1", Model = "m", ApiKey = "sk-secret-123" }, TimeProvider.System);
 
         Assert.DoesNotContain("sk-secret-123", deployment.ToString());
         Assert.Equal(new Uri("https://x/v1/chat/completions"), deployment.ChatCompletionsUri);

@@ -52,8 +52,8 @@ public sealed class RoutingStrategyTests
     public void Lowest_latency_sends_almost_everything_to_the_deployment_five_times_faster()
     {
         var time = new FakeTimeProvider();
-        var fast = new Deployment(new DeploymentOptions { Name = "fast", BaseUrl = "http://x/v1", Model = "m" }, time);
-        var slow = new Deployment(new DeploymentOptions { Name = "slow", BaseUrl = "http://x/v1", Model = "m" }, time);
+        var fast = new Deployment("g", new DeploymentOptions { Name = "fast", BaseUrl = "http://x/v1", Model = "m" }, time);
+        var slow = new Deployment("g", new DeploymentOptions { Name = "slow", BaseUrl = "http://x/v1", Model = "m" }, time);
         fast.State.RecordLatency(TimeSpan.FromMilliseconds(20));
         slow.State.RecordLatency(TimeSpan.FromMilliseconds(100));
         var strategy = new LowestLatencyRoutingStrategy(new Random(5));

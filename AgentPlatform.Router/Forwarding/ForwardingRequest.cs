@@ -1,0 +1,64 @@
+using AgentPlatform.Router.Pool;
+
+namespace AgentPlatform.Router.Forwarding;
+
+/// <summary>One client request on its way through the pool: what it carries and what its attempts have seen.</summary>
+internal sealed class ForwardingRequest(
+    ChatForwarder forwarder, HttpContext context, ModelGroup group, ReadOnlyMemory<byte> body, Range modelToken, bool stream, long deadlineTicks)
+    : IDisposable
+{
+    private CancellationTokenSource _attemptTimeout = CancellationTokenSource.CreateLinkedTokenSource(context.RequestAborted);
+
+    public ChatForwarder Forwarder { get; } = forwarder;
+
+    public HttpContext Context { get; } = context;
+
+    public ModelGroup Group { get; } = group;
+
+    public ReadOnlyMemory<byte> Body { get; } = body;
+
+    public Range ModelToken { get; } = modelToken;
+
+    /// <summary>Whether the client asked for server-sent events.</summary>
+    public bool Stream { get; } = stream;
+
+    /// <summary>When (UTC ticks) the request's total time is up.</summary>
+    public long DeadlineTicks { get; } = deadlineTicks;
+
+    /// <summary>Deployments tried since the last backoff; not tried again until the next.</summary>
+    public List<Deployment> Tried { get; } = new(capacity: 2);
+
+    /// <summary>Rounds of backoff so far, which set the next one's length.</summary>
+    public int Backoffs { get; set; }
+
+    /// <summary>What the retry strategy waits before the next attempt, decided with the decision to retry.</summary>
+    public TimeSpan NextDelay { get; set; }
+
+    /// <summary>The deployment of the last attempt, for retry metrics.</summary>
+    public string? LastDeployment { get; set; }
+
+    /// <summary>Deployments called so far.</summary>
+    public int Attempts { get; set; }
+
+    /// <summary>Why the last attempt got no answer, for the client's error.</summary>
+    public string? LastFailure { get; set; }
+
+    /// <summary>Whether the retry budget refused a retry the request needed.</summary>
+    public bool OutOfRetryBudget { get; set; }
+
+    /// <summary>
+    /// The timeout of the current phase of an attempt (until the answer starts, then between reads),
+    /// re-armed per phase; a fresh one once a timeout has fired. Also cancelled when the client leaves.
+    /// </summary>
+    public CancellationTokenSource AttemptTimeout()
+    {
+        if (!_attemptTimeout.TryReset())
+        {
+            _attemptTimeout.Dispose();
+            _attemptTimeout = CancellationTokenSource.CreateLinkedTokenSource(Context.RequestAborted);
+        }
+        return _attemptTimeout;
+    }
+
+    public void Dispose() => _attemptTimeout.Dispose();
+}

@@ -1,0 +1,132 @@
+using System.Text.Json;
+using AgentPlatform.Router.Forwarding;
+using AgentPlatform.Router.Pool;
+using StackExchange.Redis;
+
+namespace AgentPlatform.Router.Resilience;
+
+/// <summary>
+/// Shares breaker decisions between Router replicas through Redis: an opened or closed breaker is
+/// stored (an open one expiring with its break) and published; every replica adopts what it hears,
+/// and reads the stored states when it starts or reconnects. So when one replica sees a deployment
+/// die, the others stop sending to it within a pub/sub round trip rather than after failures of their own.
+/// </summary>
+public sealed class SharedBreakerState(
+    IConnectionMultiplexer redis,
+    ModelPool pool,
+    CircuitBreakerEvents events,
+    TimeProvider timeProvider,
+    ILogger<SharedBreakerState> logger) : BackgroundService
+{
+    public static readonly RedisChannel Channel = RedisChannel.Literal("agentplatform:router:breakers");
+
+    /// <summary>Tells this replica's messages from the others' when they come back on the channel.</summary>
+    private readonly string _replica = Guid.NewGuid().ToString("N");
+
+    public static RedisKey Key(CircuitBreaker breaker) => $"agentplatform:router:breaker:{breaker.Group}/{breaker.Deployment}";
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        var breakers = pool.Groups.SelectMany(g => g.Deployments).Select(d => d.Breaker)
+            .ToDictionary(b => (b.Group, b.Deployment));
+
+        var subscription = await redis.GetSubscriber().SubscribeAsync(Channel);
+        subscription.OnMessage(message => Adopt(breakers, message.Message));
+        redis.ConnectionRestored += async (_, _) => await LoadAsync(breakers.Values);
+        await LoadAsync(breakers.Values);
+
+        try
+        {
+            await foreach (var (breaker, transition) in events.ToPublish.ReadAllAsync(stoppingToken))
+            {
+                await PublishAsync(breaker, transition);
+            }
+        }
+        catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+        {
+        }
+        finally
+        {
+            await subscription.UnsubscribeAsync();
+        }
+    }
+
+    private async Task PublishAsync(CircuitBreaker breaker, CircuitTransition transition)
+    {
+        var state = new SharedState(_replica, breaker.Group, breaker.Deployment, transition.To, transition.OpenUntil.ToUnixTimeMilliseconds(), transition.Breaks);
+        var json = JsonSerializer.Serialize(state, SharedStateJson.Options);
+        try
+        {
+            var database = redis.GetDatabase();
+            if (transition.To == CircuitState.Open)
+            {
+                var remaining = transition.OpenUntil - timeProvider.GetUtcNow();
+                if (remaining > TimeSpan.Zero)
+                {
+                    await database.StringSetAsync(Key(breaker), json, remaining);
+                }
+            }
+            else
+            {
+                await database.KeyDeleteAsync(Key(breaker));
+            }
+            await redis.GetSubscriber().PublishAsync(Channel, json);
+        }
+        catch (RedisException exception)
+        {
+            // The breaker still works on this replica; the others decide for themselves until Redis is back.
+            Log.BreakerNotShared(logger, breaker.Deployment, breaker.Group, exception);
+        }
+    }
+
+    private async Task LoadAsync(IEnumerable<CircuitBreaker> breakers)
+    {
+        try
+        {
+            var list = breakers.ToList();
+            var values = await redis.GetDatabase().StringGetAsync(list.Select(Key).ToArray());
+            for (var i = 0; i < list.Count; i++)
+            {
+                if (values[i].HasValue && Parse(values[i]) is { } state)
+                {
+                    list[i].Adopt(state.State, DateTimeOffset.FromUnixTimeMilliseconds(state.OpenUntilMs), state.Breaks);
+                }
+            }
+        }
+        catch (RedisException exception)
+        {
+            Log.BreakerStatesNotLoaded(logger, exception);
+        }
+    }
+
+    private void Adopt(Dictionary<(string, string), CircuitBreaker> breakers, RedisValue message)
+    {
+        if (Parse(message) is { } state && state.Replica != _replica
+            && breakers.TryGetValue((state.Group, state.Deployment), out var breaker))
+        {
+            breaker.Adopt(state.State, DateTimeOffset.FromUnixTimeMilliseconds(state.OpenUntilMs), state.Breaks);
+        }
+    }
+
+    private static SharedState? Parse(RedisValue value)
+    {
+        try
+        {
+            return JsonSerializer.Deserialize<SharedState>((string)value!, SharedStateJson.Options);
+        }
+        catch (JsonException)
+        {
+            return null;
+        }
+    }
+
+    private sealed record SharedState(string Replica, string Group, string Deployment, CircuitState State, long OpenUntilMs, int Breaks);
+
+    private static class SharedStateJson
+    {
+        public static readonly JsonSerializerOptions Options = new(JsonSerializerDefaults.Web)
+        {
+            Converters = { new System.Text.Json.Serialization.JsonStringEnumConverter() },
+        };
+    }
+}
