@@ -10,6 +10,7 @@ var app = builder.Build();
 
 app.MapDefaultEndpoints();
 app.MapChatCompletionsApi();
+app.MapAnthropicMessagesApi();
 app.MapSimulatorControlApi();
 
 app.Run();

@@ -25,6 +25,12 @@ public sealed class SimulatorOptions
     [Range(0, 3_600_000)]
     public int StallMs { get; set; } = 30_000;
 
+    /// <summary>
+    /// When set, every request must carry this key the way its provider sends it (<c>Authorization:
+    /// Bearer</c>, Azure's <c>api-key</c>, Anthropic's <c>x-api-key</c>), so tests prove each adapter does.
+    /// </summary>
+    public string? ApiKey { get; set; }
+
     /// <summary>Faults active from start; <c>POST /sim/faults</c> changes them at run time.</summary>
     public List<FaultSpec> Faults { get; set; } = [];
 }

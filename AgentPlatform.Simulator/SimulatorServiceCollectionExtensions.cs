@@ -20,6 +20,7 @@ public static class SimulatorServiceCollectionExtensions
         builder.Services.TryAddSingleton(_ => new Random());
         builder.Services.TryAddSingleton<CompletionGenerator>();
         builder.Services.TryAddSingleton<FaultInjector>();
+        builder.Services.TryAddSingleton<SimulatedCall>();
         builder.Services.TryAddSingleton<SimulatorStats>();
         return builder;
     }

@@ -1,6 +1,4 @@
-using System.Buffers;
 using AgentPlatform.ServiceDefaults.OpenAI;
-using AgentPlatform.Simulator.Faults;
 using Microsoft.Extensions.Options;
 
 namespace AgentPlatform.Simulator.Completions;
@@ -19,6 +17,10 @@ public static class ChatCompletionsApi
         api.MapGet("/models", ListModels)
             .WithName("ListModels")
             .WithSummary("Lists the one simulated model.");
+        app.MapPost("/openai/deployments/{deployment}/chat/completions", CreateAzureCompletionAsync)
+            .WithTags("Azure OpenAI")
+            .WithName("CreateAzureChatCompletion")
+            .WithSummary("The same answers at Azure OpenAI's URL shape.");
         return app;
     }
 
@@ -28,200 +30,26 @@ public static class ChatCompletionsApi
         data = new[] { new { id = ModelId, @object = "model", created = 1_700_000_000, owned_by = "agentplatform" } },
     });
 
-    private static async Task CreateCompletionAsync(
-        HttpContext context,
-        CompletionGenerator generator,
-        FaultInjector faults,
-        SimulatorStats stats,
-        IOptionsMonitor<SimulatorOptions> options,
-        TimeProvider timeProvider)
+    private static Task CreateCompletionAsync(HttpContext context, SimulatedCall call, CompletionGenerator generator, IOptionsMonitor<SimulatorOptions> options)
     {
-        var abort = context.RequestAborted;
-        var body = new ArrayBufferWriter<byte>(1024);
-        await foreach (var segment in ReadBodyAsync(context.Request.BodyReader, abort))
+        if (!SimulatorAuth.IsAuthorized(context, options.CurrentValue, "Authorization", "Bearer "))
         {
-            body.Write(segment.Span);
+            return OpenAIWire.Instance.WriteErrorAsync(context, StatusCodes.Status401Unauthorized, "Incorrect API key provided.", OpenAIError.Authentication, "invalid_api_key");
         }
-
-        var (completion, error) = generator.Generate(body.WrittenSpan);
-        stats.RequestStarted(completion?.Stream ?? false, timeProvider.GetUtcNow());
-        var completed = false;
-        try
-        {
-            var fault = faults.Roll();
-            if (fault is not null)
-            {
-                stats.FaultInjected(fault.Kind);
-            }
-            switch (fault?.Kind)
-            {
-                case FaultKinds.ServerError:
-                    await OpenAIError.WriteAsync(context, StatusCodes.Status500InternalServerError, "The simulator injected a server error.", OpenAIError.Server, "simulated_fault");
-                    return;
-                case FaultKinds.RateLimited:
-                    if (fault.RetryAfterSeconds is not 0)
-                    {
-                        context.Response.Headers.RetryAfter = (fault.RetryAfterSeconds ?? 1).ToString(System.Globalization.CultureInfo.InvariantCulture);
-                    }
-                    await OpenAIError.WriteAsync(context, StatusCodes.Status429TooManyRequests, "The simulator injected a rate limit.", OpenAIError.RateLimit, "rate_limit_exceeded");
-                    return;
-                case FaultKinds.Timeout:
-                    await Task.Delay(Timeout.InfiniteTimeSpan, timeProvider, abort);
-                    return;
-                case FaultKinds.Reset:
-                    context.Abort();
-                    return;
-            }
-
-            if (completion is null)
-            {
-                await OpenAIError.WriteAsync(context, StatusCodes.Status400BadRequest, error!, OpenAIError.InvalidRequest);
-                return;
-            }
-
-            var current = options.CurrentValue;
-            var stall = TimeSpan.FromMilliseconds(fault?.DelayMs ?? current.StallMs);
-            var stallFirst = fault?.Kind == FaultKinds.StallFirst ? stall : TimeSpan.Zero;
-            var stallMid = fault?.Kind == FaultKinds.StallMid ? stall : TimeSpan.Zero;
-            var timing = new Timing(
-                TimeSpan.FromMilliseconds(current.TimeToFirstTokenMs), TimeSpan.FromMilliseconds(current.TokenIntervalMs), stallFirst, stallMid,
-                fault?.Kind == FaultKinds.ResetMid, timeProvider);
-
-            if (completion.Stream)
-            {
-                await StreamAsync(context, completion, timing, abort);
-            }
-            else
-            {
-                await WriteJsonAsync(context, completion, timing, abort);
-            }
-            // reset-mid aborts the connection, which cancels RequestAborted: not a completed answer.
-            completed = !abort.IsCancellationRequested;
-        }
-        catch (OperationCanceledException) when (abort.IsCancellationRequested)
-        {
-            // The client went away; nothing to answer.
-        }
-        finally
-        {
-            stats.RequestEnded(completed);
-        }
+        return call.AnswerAsync(context, OpenAIWire.Instance, body => generator.Generate(body.Span));
     }
 
-    private readonly record struct Timing(TimeSpan FirstToken, TimeSpan Interval, TimeSpan StallFirst, TimeSpan StallMid, bool ResetMid, TimeProvider Clock)
+    /// <summary>Azure OpenAI's shape: the deployment in the path, a required api-version, an api-key header.</summary>
+    private static Task CreateAzureCompletionAsync(HttpContext context, SimulatedCall call, CompletionGenerator generator, IOptionsMonitor<SimulatorOptions> options)
     {
-        public Task DelayAsync(TimeSpan delay, CancellationToken cancellationToken) =>
-            delay > TimeSpan.Zero ? Task.Delay(delay, Clock, cancellationToken) : Task.CompletedTask;
-    }
-
-    private static async Task WriteJsonAsync(HttpContext context, SimulatedCompletion completion, Timing timing, CancellationToken abort)
-    {
-        var json = new ArrayBufferWriter<byte>(512);
-        CompletionWriter.WriteJson(json, completion);
-
-        var response = context.Response;
-        response.ContentType = "application/json";
-        response.ContentLength = json.WrittenCount;
-        if (timing.StallFirst > TimeSpan.Zero)
+        if (string.IsNullOrEmpty(context.Request.Query["api-version"]))
         {
-            // StartAsync alone does not put the headers on the wire; the flush does.
-            await response.StartAsync(abort);
-            await response.Body.FlushAsync(abort);
-            await timing.DelayAsync(timing.StallFirst, abort);
+            return OpenAIWire.Instance.WriteErrorAsync(context, StatusCodes.Status400BadRequest, "Missing required query parameter: api-version.", OpenAIError.InvalidRequest, "missing_api_version");
         }
-        // A JSON answer takes as long as the stream would have.
-        await timing.DelayAsync(timing.FirstToken + timing.Interval * Math.Max(0, completion.CompletionTokens - 1), abort);
-
-        var bytes = json.WrittenMemory;
-        if (timing.StallMid > TimeSpan.Zero || timing.ResetMid)
+        if (!SimulatorAuth.IsAuthorized(context, options.CurrentValue, "api-key", ""))
         {
-            var half = bytes.Length / 2;
-            await response.Body.WriteAsync(bytes[..half], abort);
-            await response.Body.FlushAsync(abort);
-            if (timing.ResetMid)
-            {
-                await ResetAsync(context, timing);
-                return;
-            }
-            await timing.DelayAsync(timing.StallMid, abort);
-            bytes = bytes[half..];
+            return OpenAIWire.Instance.WriteErrorAsync(context, StatusCodes.Status401Unauthorized, "Access denied due to invalid subscription key or wrong API endpoint.", OpenAIError.Authentication, "401");
         }
-        await response.Body.WriteAsync(bytes, abort);
-    }
-
-    private static async Task StreamAsync(HttpContext context, SimulatedCompletion completion, Timing timing, CancellationToken abort)
-    {
-        var response = context.Response;
-        response.ContentType = "text/event-stream";
-        response.Headers.CacheControl = "no-cache";
-        var output = response.BodyWriter;
-        await response.StartAsync(abort);
-        await output.FlushAsync(abort);
-        await timing.DelayAsync(timing.StallFirst, abort);
-
-        await timing.DelayAsync(timing.FirstToken, abort);
-        CompletionWriter.WriteRoleChunk(output, completion);
-        await output.FlushAsync(abort);
-
-        if (completion.ToolCall is not null)
-        {
-            await timing.DelayAsync(timing.StallMid, abort);
-            CompletionWriter.WriteToolCallChunk(output, completion);
-            await output.FlushAsync(abort);
-        }
-        for (var i = 0; i < completion.Tokens.Count; i++)
-        {
-            if (i > 0)
-            {
-                await timing.DelayAsync(timing.Interval, abort);
-            }
-            if (i == completion.Tokens.Count / 2)
-            {
-                if (timing.ResetMid)
-                {
-                    await ResetAsync(context, timing);
-                    return;
-                }
-                await timing.DelayAsync(timing.StallMid, abort);
-            }
-            CompletionWriter.WriteTokenChunk(output, completion, i);
-            await output.FlushAsync(abort);
-        }
-
-        CompletionWriter.WriteFinishChunk(output, completion);
-        if (completion.IncludeUsage)
-        {
-            CompletionWriter.WriteUsageChunk(output, completion);
-        }
-        output.Write(CompletionWriter.Done);
-        await output.FlushAsync(abort);
-    }
-
-    /// <summary>
-    /// Drops the connection mid-answer. It waits a moment first, as a provider that dies mid-answer
-    /// has usually delivered what it sent: an immediate reset lets the client's kernel discard it.
-    /// </summary>
-    private static async Task ResetAsync(HttpContext context, Timing timing)
-    {
-        await Task.Delay(TimeSpan.FromMilliseconds(100), timing.Clock, context.RequestAborted);
-        context.Abort();
-    }
-
-    private static async IAsyncEnumerable<ReadOnlyMemory<byte>> ReadBodyAsync(
-        System.IO.Pipelines.PipeReader reader, [System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken cancellationToken)
-    {
-        while (true)
-        {
-            var result = await reader.ReadAsync(cancellationToken);
-            foreach (var segment in result.Buffer)
-            {
-                yield return segment;
-            }
-            reader.AdvanceTo(result.Buffer.End);
-            if (result.IsCompleted)
-            {
-                yield break;
-            }
-        }
+        return call.AnswerAsync(context, OpenAIWire.Instance, body => generator.Generate(body.Span));
     }
 }
