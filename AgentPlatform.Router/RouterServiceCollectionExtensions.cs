@@ -1,5 +1,6 @@
 using AgentPlatform.Router.Forwarding;
 using AgentPlatform.Router.Pool;
+using AgentPlatform.Router.Providers;
 using AgentPlatform.Router.Resilience;
 using AgentPlatform.Router.Routing;
 using Microsoft.Extensions.DependencyInjection.Extensions;
@@ -27,6 +28,9 @@ public static class RouterServiceCollectionExtensions
         builder.Services.TryAddEnumerable(ServiceDescriptor.Singleton<IRoutingStrategy, LeastBusyRoutingStrategy>());
         builder.Services.TryAddEnumerable(ServiceDescriptor.Singleton<IRoutingStrategy, LowestLatencyRoutingStrategy>());
         builder.Services.TryAddEnumerable(ServiceDescriptor.Singleton<IRoutingStrategy, CheapestRoutingStrategy>());
+        builder.Services.TryAddEnumerable(ServiceDescriptor.Singleton<IProviderAdapter, OpenAIAdapter>());
+        builder.Services.TryAddEnumerable(ServiceDescriptor.Singleton<IProviderAdapter, AzureOpenAIAdapter>());
+        builder.Services.TryAddEnumerable(ServiceDescriptor.Singleton<IProviderAdapter, AnthropicAdapter>());
         builder.Services.TryAddSingleton<CircuitBreakerEvents>();
         builder.Services.TryAddSingleton<ICircuitBreakerListener>(s => s.GetRequiredService<CircuitBreakerEvents>());
         builder.Services.AddHostedService<SharedBreakerState>();

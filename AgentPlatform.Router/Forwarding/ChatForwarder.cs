@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Net;
 using AgentPlatform.Router.Pool;
+using AgentPlatform.Router.Providers;
 using AgentPlatform.Router.Resilience;
 using AgentPlatform.ServiceDefaults.Http;
 using AgentPlatform.ServiceDefaults.OpenAI;
@@ -152,13 +153,17 @@ public sealed class ChatForwarder
         try
         {
             var result = await CallAsync(request, deployment);
-            if (result.Status == AttemptStatus.Completed)
+            switch (result.Status)
             {
-                deployment.Breaker.OnSuccess();
-            }
-            else
-            {
-                deployment.Breaker.OnFailure(result.Failure!);
+                case AttemptStatus.Completed:
+                    deployment.Breaker.OnSuccess();
+                    break;
+                case AttemptStatus.Rejected:
+                    deployment.Breaker.OnAbandoned();
+                    break;
+                default:
+                    deployment.Breaker.OnFailure(result.Failure!);
+                    break;
             }
             return result;
         }
@@ -178,11 +183,19 @@ public sealed class ChatForwarder
         var limit = Bounded(request, phase);
         timeout.CancelAfter(limit);
 
-        using var message = new HttpRequestMessage(HttpMethod.Post, deployment.ChatCompletionsUri)
+        HttpRequestMessage message;
+        try
         {
-            Content = new ModelRewriteContent(request.Body, request.ModelToken, deployment.ModelJsonToken),
-        };
-        message.Headers.Authorization = deployment.Authorization;
+            message = deployment.Adapter.CreateRequest(deployment, new ChatRequestBody(request.Body, request.ModelToken, request.Stream));
+        }
+        catch (UntranslatableRequestException exception)
+        {
+            await OpenAIError.WriteAsync(context, StatusCodes.Status400BadRequest,
+                $"Deployment '{deployment.Name}' ({deployment.Adapter.Name}) cannot take this request: {exception.Message}",
+                OpenAIError.InvalidRequest, "unsupported_by_provider", exception.Param);
+            return AttemptResult.Rejected;
+        }
+        using var _ = message;
 
         var started = _timeProvider.GetTimestamp();
         HttpResponseMessage response;
@@ -222,7 +235,7 @@ public sealed class ChatForwarder
             bool ended;
             try
             {
-                answer = await response.Content.ReadAsStreamAsync(timeout.Token);
+                answer = deployment.Adapter.ReadAnswer(response, await response.Content.ReadAsStreamAsync(timeout.Token));
                 ended = await HoldAsync(request, answer, buffer, holdWhole: !IsEventStream(response), timeout);
             }
             catch (Exception exception) when (IsUpstreamFailure(exception, context))
@@ -236,6 +249,10 @@ public sealed class ChatForwarder
             ProxyResponse.CopyHeaders(response, context.Response);
             context.Response.Headers[ProxyResponse.DeploymentHeader] = deployment.Name;
             context.Response.Headers[ProxyResponse.UpstreamTimeHeader] = elapsed.TotalMilliseconds.ToString("0.###", CultureInfo.InvariantCulture);
+            if (deployment.Adapter.TranslatesAnswer)
+            {
+                context.Response.ContentLength = null;
+            }
             await using (answer)
             {
                 return await RelayAsync(request, deployment, answer, buffer, ended, IsEventStream(response), timeout);
@@ -467,6 +484,9 @@ internal enum AttemptStatus
     /// <summary>The answer began but broke off; it cannot be sent again.</summary>
     BrokeOff,
 
+    /// <summary>The Router refused the request itself (the provider cannot express it); the client has its 400.</summary>
+    Rejected,
+
     Failed,
     TimedOut,
     Throttled,
@@ -479,6 +499,7 @@ internal readonly record struct AttemptResult(AttemptStatus Status, string? Fail
 {
     public static readonly AttemptResult Completed = new(AttemptStatus.Completed, null);
     public static readonly AttemptResult NoneAvailable = new(AttemptStatus.NoneAvailable, null);
+    public static readonly AttemptResult Rejected = new(AttemptStatus.Rejected, null);
 
     public static AttemptResult BrokeOff(string failure) => new(AttemptStatus.BrokeOff, failure);
 
@@ -489,7 +510,7 @@ internal readonly record struct AttemptResult(AttemptStatus Status, string? Fail
     public static AttemptResult Throttled(string failure) => new(AttemptStatus.Throttled, failure);
 
     /// <summary>Whether the client has its answer (whole or cut short): nothing more may be sent.</summary>
-    public bool HasAnswered => Status is AttemptStatus.Completed or AttemptStatus.BrokeOff;
+    public bool HasAnswered => Status is AttemptStatus.Completed or AttemptStatus.BrokeOff or AttemptStatus.Rejected;
 
     public bool IsRetryable => !HasAnswered;
 }

@@ -1,6 +1,7 @@
 using System.Net.Http.Headers;
 using System.Text.Encodings.Web;
 using System.Text.Json;
+using AgentPlatform.Router.Providers;
 using AgentPlatform.Router.Resilience;
 using AgentPlatform.Router.Routing;
 
@@ -12,6 +13,7 @@ public sealed class Deployment
     public Deployment(
         string group,
         DeploymentOptions options,
+        IProviderAdapter adapter,
         TimeProvider timeProvider,
         CircuitBreakerOptions? breakerOptions = null,
         ICircuitBreakerListener? breakerListener = null)
@@ -27,8 +29,11 @@ public sealed class Deployment
         Provider = options.Provider;
         Model = options.Model;
         Weight = options.Weight;
-        ChatCompletionsUri = new Uri(options.BaseUrl.TrimEnd('/') + "/chat/completions");
-        Authorization = string.IsNullOrEmpty(options.ApiKey) ? null : new AuthenticationHeaderValue("Bearer", options.ApiKey);
+        MaxOutputTokens = options.MaxOutputTokens;
+        Adapter = adapter;
+        RequestUri = adapter.RequestUri(options);
+        ApiKey = options.ApiKey;
+        BearerAuthorization = string.IsNullOrEmpty(options.ApiKey) ? null : new AuthenticationHeaderValue("Bearer", options.ApiKey);
         // Relaxed escaping: the token goes into a JSON body for an API, never into HTML, so a quote is
         // written \" as a person would write it rather than \u0022.
         ModelJsonToken = JsonSerializer.SerializeToUtf8Bytes(options.Model, new JsonSerializerOptions { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping });
@@ -64,9 +69,19 @@ public sealed class Deployment
     /// <summary>Whether a request may be sent now: its breaker lets it through and it has not asked to be left alone.</summary>
     public bool IsAvailable(long nowTicks) => Breaker.IsAvailable(nowTicks) && !State.IsCoolingDown(nowTicks);
 
-    public Uri ChatCompletionsUri { get; }
+    /// <summary>The most tokens the deployment may generate for one answer; null when not configured.</summary>
+    public int? MaxOutputTokens { get; }
 
-    public AuthenticationHeaderValue? Authorization { get; }
+    /// <summary>Speaks the deployment's provider API.</summary>
+    public IProviderAdapter Adapter { get; }
+
+    public Uri RequestUri { get; }
+
+    /// <summary>The provider key, for adapters to put where their provider wants it; never logged or shown.</summary>
+    internal string? ApiKey { get; }
+
+    /// <summary><c>Authorization: Bearer</c> with the key, computed once, for providers that take it so.</summary>
+    public AuthenticationHeaderValue? BearerAuthorization { get; }
 
     /// <summary>The model name as a JSON string token (quoted, escaped), spliced into each request.</summary>
     public byte[] ModelJsonToken { get; }

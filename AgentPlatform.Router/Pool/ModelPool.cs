@@ -1,4 +1,5 @@
 using System.Diagnostics.CodeAnalysis;
+using AgentPlatform.Router.Providers;
 using AgentPlatform.Router.Resilience;
 using AgentPlatform.Router.Routing;
 using Microsoft.Extensions.Options;
@@ -13,16 +14,18 @@ public sealed class ModelPool
     public ModelPool(
         IOptions<RouterOptions> options,
         IEnumerable<IRoutingStrategy> strategies,
+        IEnumerable<IProviderAdapter> adapters,
         ICircuitBreakerListener breakerListener,
         TimeProvider timeProvider)
     {
         var router = options.Value;
         var byName = strategies.ToDictionary(s => s.Name, StringComparer.Ordinal);
+        var adapterByName = adapters.ToDictionary(a => a.Name, StringComparer.Ordinal);
         _groups = router.ModelGroups.ToDictionary(
             pair => pair.Key,
             pair => new ModelGroup(
                 pair.Key,
-                pair.Value.Deployments.Select(d => new Deployment(pair.Key, d, timeProvider, router.CircuitBreaker, breakerListener)),
+                pair.Value.Deployments.Select(d => new Deployment(pair.Key, d, adapterByName[d.Provider], timeProvider, router.CircuitBreaker, breakerListener)),
                 byName[pair.Value.Strategy],
                 new RetryBudget(router.Retry, timeProvider)),
             StringComparer.Ordinal);

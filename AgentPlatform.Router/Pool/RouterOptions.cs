@@ -38,14 +38,23 @@ public sealed class DeploymentOptions
     /// <summary>One of <see cref="ProviderNames"/>.</summary>
     public string Provider { get; set; } = ProviderNames.OpenAI;
 
-    /// <summary>The API root, as the provider's SDKs take it, e.g. <c>https://api.openai.com/v1</c>.</summary>
+    /// <summary>
+    /// The API root as the provider's SDKs take it: <c>https://api.openai.com/v1</c>,
+    /// <c>https://{resource}.openai.azure.com</c>, <c>https://api.anthropic.com</c>.
+    /// </summary>
     public string BaseUrl { get; set; } = "";
 
-    /// <summary>The provider's model name, written into the forwarded request's <c>model</c> field.</summary>
+    /// <summary>The provider's model name, written into the forwarded request's <c>model</c> field (for Azure OpenAI, the deployment name).</summary>
     public string Model { get; set; } = "";
 
     /// <summary>The provider key; from secrets only, never logged.</summary>
     public string? ApiKey { get; set; }
+
+    /// <summary>Azure OpenAI's <c>api-version</c>; see <see cref="Providers.AzureOpenAIAdapter.DefaultApiVersion"/>.</summary>
+    public string? ApiVersion { get; set; }
+
+    /// <summary>The most tokens the deployment generates per answer; Anthropic's required <c>max_tokens</c> when the client sets none.</summary>
+    public int? MaxOutputTokens { get; set; }
 
     /// <summary>Share of the group's traffic relative to the other deployments' weights.</summary>
     public double Weight { get; set; } = 1;
@@ -68,7 +77,13 @@ public static class ProviderNames
     /// <summary>OpenAI and every server that speaks its Chat Completions API.</summary>
     public const string OpenAI = "openai";
 
-    public static readonly string[] All = [OpenAI];
+    /// <summary>Azure OpenAI: OpenAI's API at Azure's URL shape, with an <c>api-key</c> header.</summary>
+    public const string AzureOpenAI = "azure-openai";
+
+    /// <summary>Anthropic's Messages API, translated from and to OpenAI's format.</summary>
+    public const string Anthropic = "anthropic";
+
+    public static readonly string[] All = [OpenAI, AzureOpenAI, Anthropic];
 }
 
 [OptionsValidator]
@@ -125,6 +140,14 @@ public sealed class RouterPoolValidator : IValidateOptions<RouterOptions>
         if (string.IsNullOrWhiteSpace(deployment.Model))
         {
             errors.Add($"{key}:Model is required.");
+        }
+        if (deployment.MaxOutputTokens is < 1)
+        {
+            errors.Add($"{key}:MaxOutputTokens {deployment.MaxOutputTokens} must be at least 1.");
+        }
+        if (deployment.ApiVersion is not null && deployment.Provider != ProviderNames.AzureOpenAI)
+        {
+            errors.Add($"{key}:ApiVersion is only used by provider '{ProviderNames.AzureOpenAI}'.");
         }
         if (!(deployment.Weight > 0) || double.IsInfinity(deployment.Weight))
         {

@@ -1,4 +1,5 @@
 using AgentPlatform.Router.Pool;
+using AgentPlatform.Router.Providers;
 using AgentPlatform.Router.Resilience;
 using AgentPlatform.Router.Routing;
 using Microsoft.Extensions.Time.Testing;
@@ -91,7 +92,7 @@ public sealed class ModelGroupTests
         new("g", deployments, strategy, new RetryBudget(new RetryOptions(), TimeProvider.System));
 
     internal static Deployment Deployment(string name, int priority = 0, double weight = 1, double price = 0, TimeProvider? time = null) =>
-        new("g", new DeploymentOptions { Name = name, BaseUrl = "http://localhost/v1", Model = "m", Weight = weight, Priority = priority, InputPricePerMillion = price }, time ?? TimeProvider.System);
+        new("g", new DeploymentOptions { Name = name, BaseUrl = "http://localhost/v1", Model = "m", Weight = weight, Priority = priority, InputPricePerMillion = price }, new OpenAIAdapter(), time ?? TimeProvider.System);
 
     private sealed class FirstCandidate : IRoutingStrategy
     {

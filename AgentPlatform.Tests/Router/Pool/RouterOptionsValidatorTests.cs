@@ -1,4 +1,5 @@
 using AgentPlatform.Router.Pool;
+using AgentPlatform.Router.Providers;
 
 namespace AgentPlatform.Tests.Router.Pool;
 
@@ -38,6 +39,21 @@ public sealed class RouterOptionsValidatorTests
     }
 
     [Fact]
+    public void Provider_settings_that_do_not_fit_are_named()
+    {
+        var options = Pool(
+            new DeploymentOptions { Name = "a", Provider = "anthropic", BaseUrl = "https://api.anthropic.com", Model = "m", MaxOutputTokens = 0 },
+            new DeploymentOptions { Name = "b", Provider = "openai", BaseUrl = "https://api.openai.com/v1", Model = "m", ApiVersion = "2024-10-21" },
+            new DeploymentOptions { Name = "c", Provider = "azure-openai", BaseUrl = "https://r.openai.azure.com", Model = "d", ApiVersion = "2024-10-21" });
+
+        var failures = new RouterPoolValidator().Validate(null, options).Failures!.ToList();
+
+        Assert.Equal(2, failures.Count);
+        Assert.Contains(failures, f => f.StartsWith("Router:ModelGroups:g:Deployments:0:MaxOutputTokens 0 must be at least 1", StringComparison.Ordinal));
+        Assert.Contains(failures, f => f.StartsWith("Router:ModelGroups:g:Deployments:1:ApiVersion is only used by provider 'azure-openai'", StringComparison.Ordinal));
+    }
+
+    [Fact]
     public void Unknown_strategy_and_negative_prices_are_named()
     {
         var options = Pool(new DeploymentOptions { Name = "a", BaseUrl = "http://x/v1", Model = "m", OutputPricePerMillion = -1 });
@@ -52,10 +68,29 @@ public sealed class RouterOptionsValidatorTests
     [Fact]
     public void The_api_key_never_appears_in_a_deployments_text()
     {
-        var deployment = new Deployment("g", new DeploymentOptions { Name = "a", BaseUrl = "https://x/v1", Model = "m", ApiKey = "sk-secret-123" }, TimeProvider.System);
+        var deployment = new Deployment("g", new DeploymentOptions { Name = "a", BaseUrl = "https://x/v1", Model = "m", ApiKey = "sk-secret-123" }, new OpenAIAdapter(), TimeProvider.System);
 
         Assert.DoesNotContain("sk-secret-123", deployment.ToString());
-        Assert.Equal(new Uri("https://x/v1/chat/completions"), deployment.ChatCompletionsUri);
+        Assert.Equal(new Uri("https://x/v1/chat/completions"), deployment.RequestUri);
+    }
+
+    [Theory]
+    [InlineData("openai", "https://api.openai.com/v1/", "gpt-4o", null, "https://api.openai.com/v1/chat/completions")]
+    [InlineData("azure-openai", "https://res.openai.azure.com/", "my deployment", null, "https://res.openai.azure.com/openai/deployments/my%20deployment/chat/completions?api-version=2024-10-21")]
+    [InlineData("azure-openai", "https://res.openai.azure.com", "d", "2025-01-01-preview", "https://res.openai.azure.com/openai/deployments/d/chat/completions?api-version=2025-01-01-preview")]
+    [InlineData("anthropic", "https://api.anthropic.com", "claude-sonnet-4-5", null, "https://api.anthropic.com/v1/messages")]
+    public void Each_provider_puts_requests_at_its_own_url(string provider, string baseUrl, string model, string? apiVersion, string expected)
+    {
+        IProviderAdapter adapter = provider switch
+        {
+            "openai" => new OpenAIAdapter(),
+            "azure-openai" => new AzureOpenAIAdapter(),
+            _ => new AnthropicAdapter(TimeProvider.System),
+        };
+
+        var uri = adapter.RequestUri(new DeploymentOptions { Name = "d", Provider = provider, BaseUrl = baseUrl, Model = model, ApiVersion = apiVersion });
+
+        Assert.Equal(expected, uri.AbsoluteUri);
     }
 
     private static RouterOptions Pool(params DeploymentOptions[] deployments) => new()

@@ -1,4 +1,5 @@
 using AgentPlatform.Router.Pool;
+using AgentPlatform.Router.Providers;
 using AgentPlatform.Router.Routing;
 using Microsoft.Extensions.Time.Testing;
 using static AgentPlatform.Tests.Router.Pool.ModelGroupTests;
@@ -52,8 +53,8 @@ public sealed class RoutingStrategyTests
     public void Lowest_latency_sends_almost_everything_to_the_deployment_five_times_faster()
     {
         var time = new FakeTimeProvider();
-        var fast = new Deployment("g", new DeploymentOptions { Name = "fast", BaseUrl = "http://x/v1", Model = "m" }, time);
-        var slow = new Deployment("g", new DeploymentOptions { Name = "slow", BaseUrl = "http://x/v1", Model = "m" }, time);
+        var fast = new Deployment("g", new DeploymentOptions { Name = "fast", BaseUrl = "http://x/v1", Model = "m" }, new OpenAIAdapter(), time);
+        var slow = new Deployment("g", new DeploymentOptions { Name = "slow", BaseUrl = "http://x/v1", Model = "m" }, new OpenAIAdapter(), time);
         fast.State.RecordLatency(TimeSpan.FromMilliseconds(20));
         slow.State.RecordLatency(TimeSpan.FromMilliseconds(100));
         var strategy = new LowestLatencyRoutingStrategy(new Random(5));

@@ -1,0 +1,65 @@
+using System.Net.Http.Headers;
+using System.Text.Json;
+using AgentPlatform.Router.Pool;
+
+namespace AgentPlatform.Router.Providers;
+
+/// <summary>
+/// Anthropic's Messages API (<c>{BaseUrl}/v1/messages</c>, <c>x-api-key</c>, <c>anthropic-version</c>),
+/// translated both ways so clients keep speaking OpenAI's Chat Completions. The translation is written
+/// here rather than through Anthropic's SDK: the Router needs the raw stream (to relay events as they
+/// come, under its own timeouts and retries) which the SDK's client does not hand out.
+/// </summary>
+public sealed class AnthropicAdapter(TimeProvider timeProvider) : IProviderAdapter
+{
+    public const string ApiVersion = "2023-06-01";
+
+    private static readonly MediaTypeHeaderValue JsonContentType = new("application/json");
+    private static readonly HttpRequestOptionsKey<bool> IncludeUsage = new("agentplatform.anthropic.include-usage");
+
+    public string Name => ProviderNames.Anthropic;
+
+    public bool TranslatesAnswer => true;
+
+    public Uri RequestUri(DeploymentOptions options) => new(options.BaseUrl.TrimEnd('/') + "/v1/messages");
+
+    public HttpRequestMessage CreateRequest(Deployment deployment, ChatRequestBody request)
+    {
+        System.Text.Json.Nodes.JsonObject translated;
+        bool includeUsage;
+        try
+        {
+            translated = AnthropicRequestTranslator.Translate(request.Body.Span, deployment.Model, deployment.MaxOutputTokens, out includeUsage);
+        }
+        catch (JsonException exception)
+        {
+            throw new UntranslatableRequestException($"The request body is not valid JSON: {exception.Message}", null);
+        }
+        var content = new ByteArrayContent(JsonSerializer.SerializeToUtf8Bytes(translated));
+        content.Headers.ContentType = JsonContentType;
+        var message = new HttpRequestMessage(HttpMethod.Post, deployment.RequestUri) { Content = content };
+        message.Headers.TryAddWithoutValidation("anthropic-version", ApiVersion);
+        if (deployment.ApiKey is { Length: > 0 } key)
+        {
+            message.Headers.TryAddWithoutValidation("x-api-key", key);
+        }
+        message.Options.Set(IncludeUsage, includeUsage);
+        return message;
+    }
+
+    public Stream ReadAnswer(HttpResponseMessage response, Stream answer)
+    {
+        var created = timeProvider.GetUtcNow().ToUnixTimeSeconds();
+        if (!response.IsSuccessStatusCode)
+        {
+            return new TranslatedJsonStream(answer, AnthropicAnswerTranslator.WriteError, isError: true);
+        }
+        if (response.Content.Headers.ContentType?.MediaType == "text/event-stream")
+        {
+            var includeUsage = response.RequestMessage?.Options.TryGetValue(IncludeUsage, out var value) == true && value;
+            return new AnthropicEventStream(answer, includeUsage, created);
+        }
+        return new TranslatedJsonStream(answer, (output, message) => AnthropicAnswerTranslator.WriteCompletion(output, message, created));
+    }
+
+}

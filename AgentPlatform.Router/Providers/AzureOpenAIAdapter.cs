@@ -1,0 +1,40 @@
+using AgentPlatform.Router.Forwarding;
+using AgentPlatform.Router.Pool;
+
+namespace AgentPlatform.Router.Providers;
+
+/// <summary>
+/// Azure OpenAI: OpenAI's body and answer, at
+/// <c>{endpoint}/openai/deployments/{deployment}/chat/completions?api-version=...</c> with an
+/// <c>api-key</c> header. The deployment's <c>Model</c> is the Azure deployment name.
+/// </summary>
+public sealed class AzureOpenAIAdapter : IProviderAdapter
+{
+    /// <summary>The GA API version used when a deployment sets none.</summary>
+    public const string DefaultApiVersion = "2024-10-21";
+
+    public string Name => ProviderNames.AzureOpenAI;
+
+    public bool TranslatesAnswer => false;
+
+    public Uri RequestUri(DeploymentOptions options) => new(
+        $"{options.BaseUrl.TrimEnd('/')}/openai/deployments/{Uri.EscapeDataString(options.Model)}/chat/completions" +
+        $"?api-version={Uri.EscapeDataString(options.ApiVersion ?? DefaultApiVersion)}");
+
+    public HttpRequestMessage CreateRequest(Deployment deployment, ChatRequestBody request)
+    {
+        var message = new HttpRequestMessage(HttpMethod.Post, deployment.RequestUri)
+        {
+            // Azure routes by the URL and ignores the body's model; it is rewritten all the same so
+            // the provider never sees the client's group name.
+            Content = new ModelRewriteContent(request.Body, request.ModelToken, deployment.ModelJsonToken),
+        };
+        if (deployment.ApiKey is { Length: > 0 } key)
+        {
+            message.Headers.TryAddWithoutValidation("api-key", key);
+        }
+        return message;
+    }
+
+    public Stream ReadAnswer(HttpResponseMessage response, Stream answer) => answer;
+}

@@ -1,0 +1,29 @@
+using AgentPlatform.Router.Forwarding;
+using AgentPlatform.Router.Pool;
+
+namespace AgentPlatform.Router.Providers;
+
+/// <summary>
+/// OpenAI and every server that speaks its Chat Completions API (vLLM, Ollama's <c>/v1</c>, LM Studio,
+/// Together, Groq...): the body passes through with only <c>model</c> rewritten, the answer untouched.
+/// </summary>
+public sealed class OpenAIAdapter : IProviderAdapter
+{
+    public string Name => ProviderNames.OpenAI;
+
+    public bool TranslatesAnswer => false;
+
+    public Uri RequestUri(DeploymentOptions options) => new(options.BaseUrl.TrimEnd('/') + "/chat/completions");
+
+    public HttpRequestMessage CreateRequest(Deployment deployment, ChatRequestBody request)
+    {
+        var message = new HttpRequestMessage(HttpMethod.Post, deployment.RequestUri)
+        {
+            Content = new ModelRewriteContent(request.Body, request.ModelToken, deployment.ModelJsonToken),
+        };
+        message.Headers.Authorization = deployment.BearerAuthorization;
+        return message;
+    }
+
+    public Stream ReadAnswer(HttpResponseMessage response, Stream answer) => answer;
+}
