@@ -15,8 +15,10 @@ public static class RouterServiceCollectionExtensions
         // Breaker states are shared between Router replicas here; /health checks it.
         builder.AddRedisClient("cache");
 
+        // Bound once, without BindConfiguration's change token: the ModelPool reloads the pool itself
+        // and keeps the last good one, where an options monitor would throw on an invalid edit.
         builder.Services.AddOptionsWithValidateOnStart<RouterOptions>()
-            .BindConfiguration(RouterOptions.SectionName);
+            .Configure<IConfiguration>((options, configuration) => configuration.GetSection(RouterOptions.SectionName).Bind(options));
         builder.Services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<RouterOptions>, RouterOptionsValidator>());
         builder.Services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<RouterOptions>, RouterPoolValidator>());
 

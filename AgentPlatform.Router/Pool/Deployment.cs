@@ -19,6 +19,7 @@ public sealed class Deployment
         ICircuitBreakerListener? breakerListener = null)
     {
         Group = group;
+        OptionsJson = ModelPool.Json(options);
         Breaker = new CircuitBreaker(group, options.Name, breakerOptions ?? new(), timeProvider, breakerListener);
         Priority = options.Priority;
         InputPricePerMillion = options.InputPricePerMillion;
@@ -40,6 +41,9 @@ public sealed class Deployment
     }
 
     public string Name { get; }
+
+    /// <summary>The configuration it was built from, to tell on a reload whether it changed.</summary>
+    internal string OptionsJson { get; }
 
     /// <summary>The model group the deployment serves; a deployment listed in two groups is two deployments.</summary>
     public string Group { get; }

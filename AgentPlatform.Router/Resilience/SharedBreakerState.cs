@@ -1,5 +1,4 @@
 using System.Text.Json;
-using AgentPlatform.Router.Forwarding;
 using AgentPlatform.Router.Pool;
 using StackExchange.Redis;
 
@@ -27,13 +26,12 @@ public sealed class SharedBreakerState(
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
-        var breakers = pool.Groups.SelectMany(g => g.Deployments).Select(d => d.Breaker)
-            .ToDictionary(b => (b.Group, b.Deployment));
-
         var subscription = await redis.GetSubscriber().SubscribeAsync(Channel);
-        subscription.OnMessage(message => Adopt(breakers, message.Message));
-        redis.ConnectionRestored += async (_, _) => await LoadAsync(breakers.Values);
-        await LoadAsync(breakers.Values);
+        subscription.OnMessage(message => Adopt(message.Message));
+        redis.ConnectionRestored += async (_, _) => await LoadAsync();
+        // Deployments a configuration reload adds may already be open on other replicas.
+        pool.Changed += async () => await LoadAsync();
+        await LoadAsync();
 
         try
         {
@@ -79,11 +77,11 @@ public sealed class SharedBreakerState(
         }
     }
 
-    private async Task LoadAsync(IEnumerable<CircuitBreaker> breakers)
+    private async Task LoadAsync()
     {
         try
         {
-            var list = breakers.ToList();
+            var list = pool.Groups.SelectMany(g => g.Deployments).Select(d => d.Breaker).ToList();
             var values = await redis.GetDatabase().StringGetAsync(list.Select(Key).ToArray());
             for (var i = 0; i < list.Count; i++)
             {
@@ -99,10 +97,10 @@ public sealed class SharedBreakerState(
         }
     }
 
-    private void Adopt(Dictionary<(string, string), CircuitBreaker> breakers, RedisValue message)
+    private void Adopt(RedisValue message)
     {
         if (Parse(message) is { } state && state.Replica != _replica
-            && breakers.TryGetValue((state.Group, state.Deployment), out var breaker))
+            && pool.FindDeployment(state.Group, state.Deployment)?.Breaker is { } breaker)
         {
             breaker.Adopt(state.State, DateTimeOffset.FromUnixTimeMilliseconds(state.OpenUntilMs), state.Breaks);
         }

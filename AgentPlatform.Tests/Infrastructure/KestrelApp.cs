@@ -2,6 +2,7 @@ using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.AspNetCore.Mvc.Testing;
+using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 
 namespace AgentPlatform.Tests.Infrastructure;
@@ -15,11 +16,17 @@ public sealed class KestrelApp<TMarker> : WebApplicationFactory<TMarker> where T
 {
     private readonly IReadOnlyDictionary<string, string?> _settings;
     private readonly Action<IServiceCollection>? _configureServices;
+    private readonly IConfigurationSource? _extraConfiguration;
 
-    public KestrelApp(IReadOnlyDictionary<string, string?> settings, Action<IServiceCollection>? configureServices = null)
+    /// <param name="extraConfiguration">A source added last (it wins), e.g. one the test edits while the service runs.</param>
+    public KestrelApp(
+        IReadOnlyDictionary<string, string?> settings,
+        Action<IServiceCollection>? configureServices = null,
+        IConfigurationSource? extraConfiguration = null)
     {
         _settings = settings;
         _configureServices = configureServices;
+        _extraConfiguration = extraConfiguration;
         // No port here: UseKestrel(port) rewrites the server addresses while the host may already be
         // starting, which failed now and then; the port comes from the "urls" setting below instead.
         UseKestrel();
@@ -49,6 +56,10 @@ public sealed class KestrelApp<TMarker> : WebApplicationFactory<TMarker> where T
         if (_configureServices is not null)
         {
             builder.ConfigureServices(_configureServices);
+        }
+        if (_extraConfiguration is not null)
+        {
+            builder.ConfigureAppConfiguration(configuration => configuration.Add(_extraConfiguration));
         }
     }
 }

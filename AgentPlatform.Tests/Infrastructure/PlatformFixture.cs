@@ -65,7 +65,8 @@ public sealed class PlatformFixture : IAsyncLifetime
     /// A Router on this fixture's Redis with the given model groups (and any other settings), and
     /// timeouts, backoffs and breaks short enough for tests.
     /// </summary>
-    public KestrelApp<RouterOptions> StartRouter(IReadOnlyDictionary<string, string?> settings, CapturingLoggerProvider? logs = null)
+    public KestrelApp<RouterOptions> StartRouter(
+        IReadOnlyDictionary<string, string?> settings, CapturingLoggerProvider? logs = null, ReloadableConfiguration? reloadable = null)
     {
         var all = new Dictionary<string, string?>
         {
@@ -88,7 +89,7 @@ public sealed class PlatformFixture : IAsyncLifetime
             {
                 services.AddSingleton<ILoggerProvider>(logs);
             }
-        }).Start();
+        }, reloadable).Start();
     }
 
     /// <summary>Settings for a model group of sim-a and sim-b (in that order).</summary>

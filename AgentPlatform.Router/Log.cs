@@ -1,7 +1,8 @@
 using System.Net;
 
-namespace AgentPlatform.Router.Forwarding;
+namespace AgentPlatform.Router;
 
+/// <summary>Every message the Router logs, with its event id: 100x forwarding, 101x breakers, 102x the pool.</summary>
 internal static partial class Log
 {
     [LoggerMessage(EventId = 1001, Level = LogLevel.Warning,
@@ -43,4 +44,12 @@ internal static partial class Log
     [LoggerMessage(EventId = 1014, Level = LogLevel.Warning,
         Message = "Could not read the circuit states other Router replicas stored in Redis.")]
     public static partial void BreakerStatesNotLoaded(ILogger logger, Exception exception);
+
+    [LoggerMessage(EventId = 1020, Level = LogLevel.Information,
+        Message = "Model pool reloaded from configuration: {Groups} model groups, {Deployments} deployments.")]
+    public static partial void PoolReloaded(ILogger logger, int groups, int deployments);
+
+    [LoggerMessage(EventId = 1021, Level = LogLevel.Error,
+        Message = "The edited Router configuration is invalid, so the pool in use stays: {Failures}")]
+    public static partial void PoolReloadRefused(ILogger logger, string failures);
 }
