@@ -1,3 +1,4 @@
+using AgentPlatform.Api.Admin;
 using AgentPlatform.Api.Chat;
 
 var builder = WebApplication.CreateBuilder(args);
@@ -9,6 +10,7 @@ var app = builder.Build();
 
 app.UseExceptionHandler();
 app.MapDefaultEndpoints();
+app.MapAdminApi();
 app.MapChatCompletionsApi();
 
 app.Run();

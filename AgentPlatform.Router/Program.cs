@@ -1,3 +1,4 @@
+using AgentPlatform.Router.Admin;
 using AgentPlatform.Router.Forwarding;
 
 var builder = WebApplication.CreateBuilder(args);
@@ -9,5 +10,6 @@ var app = builder.Build();
 
 app.MapDefaultEndpoints();
 app.MapRouterApi();
+app.MapDeploymentsAdminApi();
 
 app.Run();

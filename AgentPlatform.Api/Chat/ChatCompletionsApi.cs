@@ -30,7 +30,7 @@ public static class ChatCompletionsApi
         HttpContext context, MasterKeyAuthenticator authenticator, RouterClient router, IOptions<ApiOptions> options)
     {
         var started = Stopwatch.GetTimestamp();
-        if (!await AuthenticateAsync(context, authenticator))
+        if (!await authenticator.AuthenticateAsync(context))
         {
             return;
         }
@@ -97,7 +97,7 @@ public static class ChatCompletionsApi
     private static async Task ListModelsAsync(HttpContext context, MasterKeyAuthenticator authenticator, RouterClient router)
     {
         var started = Stopwatch.GetTimestamp();
-        if (await AuthenticateAsync(context, authenticator))
+        if (await authenticator.AuthenticateAsync(context))
         {
             await router.ForwardAsync(context, HttpMethod.Get, "/v1/models", body: null, started);
         }
@@ -106,21 +106,4 @@ public static class ChatCompletionsApi
     private static Task NotFoundAsync(HttpContext context) =>
         OpenAIError.WriteAsync(context, StatusCodes.Status404NotFound,
             $"Unknown request URL: {context.Request.Method} {context.Request.Path}.", OpenAIError.InvalidRequest, "unknown_url");
-
-    private static async ValueTask<bool> AuthenticateAsync(HttpContext context, MasterKeyAuthenticator authenticator)
-    {
-        switch (authenticator.Authenticate(context.Request))
-        {
-            case AuthenticationOutcome.Valid:
-                return true;
-            case AuthenticationOutcome.Missing:
-                await OpenAIError.WriteAsync(context, StatusCodes.Status401Unauthorized,
-                    "You didn't provide an API key. Send it as 'Authorization: Bearer <key>'.", OpenAIError.Authentication, "missing_api_key");
-                return false;
-            default:
-                await OpenAIError.WriteAsync(context, StatusCodes.Status401Unauthorized,
-                    "Incorrect API key provided.", OpenAIError.Authentication, "invalid_api_key");
-                return false;
-        }
-    }
 }

@@ -1,5 +1,6 @@
 using System.Security.Cryptography;
 using System.Text;
+using AgentPlatform.ServiceDefaults.OpenAI;
 using Microsoft.Extensions.Options;
 
 namespace AgentPlatform.Api.Keys;
@@ -28,6 +29,24 @@ public sealed class MasterKeyAuthenticator(IOptions<ApiOptions> options)
         }
         var key = value[Scheme.Length..].Trim();
         return Matches(key) ? AuthenticationOutcome.Valid : AuthenticationOutcome.Invalid;
+    }
+
+    /// <summary>True when the request carries the key; otherwise answers the 401 (missing or wrong key) and returns false.</summary>
+    public async ValueTask<bool> AuthenticateAsync(HttpContext context)
+    {
+        switch (Authenticate(context.Request))
+        {
+            case AuthenticationOutcome.Valid:
+                return true;
+            case AuthenticationOutcome.Missing:
+                await OpenAIError.WriteAsync(context, StatusCodes.Status401Unauthorized,
+                    "You didn't provide an API key. Send it as 'Authorization: Bearer <key>'.", OpenAIError.Authentication, "missing_api_key");
+                return false;
+            default:
+                await OpenAIError.WriteAsync(context, StatusCodes.Status401Unauthorized,
+                    "Incorrect API key provided.", OpenAIError.Authentication, "invalid_api_key");
+                return false;
+        }
     }
 
     private bool Matches(ReadOnlySpan<char> key)

@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Globalization;
 using System.Net;
 using AgentPlatform.Router.Pool;
@@ -150,19 +151,27 @@ public sealed class ChatForwarder
         request.LastDeployment = deployment.Name;
         request.Attempts++;
         using var inFlight = deployment.State.BeginRequest();
+        using var span = StartAttemptSpan(request, deployment);
         try
         {
             var result = await CallAsync(request, deployment);
+            span?.SetTag("agentplatform.outcome", result.Status.ToString());
+            if (result.Failure is not null)
+            {
+                span?.SetStatus(ActivityStatusCode.Error, result.Failure);
+            }
             switch (result.Status)
             {
                 case AttemptStatus.Completed:
                     deployment.Breaker.OnSuccess();
+                    deployment.State.RecordOutcome(failure: null);
                     break;
                 case AttemptStatus.Rejected:
                     deployment.Breaker.OnAbandoned();
                     break;
                 default:
                     deployment.Breaker.OnFailure(result.Failure!);
+                    deployment.State.RecordOutcome(result.Failure);
                     break;
             }
             return result;
@@ -172,6 +181,22 @@ public sealed class ChatForwarder
             deployment.Breaker.OnAbandoned();
             throw;
         }
+    }
+
+    /// <summary>One span per attempt (the provider call's HTTP span is its child), with OpenTelemetry's GenAI attributes.</summary>
+    private static Activity? StartAttemptSpan(ForwardingRequest request, Deployment deployment)
+    {
+        var span = RouterMetrics.ActivitySource.StartActivity($"chat {deployment.Model}", ActivityKind.Client);
+        if (span is { IsAllDataRequested: true })
+        {
+            span.SetTag("gen_ai.operation.name", "chat");
+            span.SetTag("gen_ai.provider.name", deployment.Provider);
+            span.SetTag("gen_ai.request.model", deployment.Model);
+            span.SetTag("agentplatform.model_group", request.Group.Name);
+            span.SetTag("agentplatform.deployment", deployment.Name);
+            span.SetTag("agentplatform.attempt", request.Attempts);
+        }
+        return span;
     }
 
     private async Task<AttemptResult> CallAsync(ForwardingRequest request, Deployment deployment)
@@ -255,7 +280,7 @@ public sealed class ChatForwarder
             }
             await using (answer)
             {
-                return await RelayAsync(request, deployment, answer, buffer, ended, IsEventStream(response), timeout);
+                return await RelayAsync(request, deployment, answer, buffer, ended, IsEventStream(response), response.IsSuccessStatusCode, timeout);
             }
         }
     }
@@ -293,10 +318,15 @@ public sealed class ChatForwarder
     /// event, and the error event that ends it is one the SDKs can read.
     /// </summary>
     private async Task<AttemptResult> RelayAsync(
-        ForwardingRequest request, Deployment deployment, Stream answer, AnswerBuffer buffer, bool ended, bool isEventStream, CancellationTokenSource timeout)
+        ForwardingRequest request, Deployment deployment, Stream answer, AnswerBuffer buffer, bool ended, bool isEventStream, bool isAnswer, CancellationTokenSource timeout)
     {
         var context = request.Context;
         var output = context.Response.BodyWriter;
+        TokenUsage? usage = null;
+        if (isAnswer && !isEventStream && ended)
+        {
+            usage = UsageReader.FromJson(buffer.Held.Span);
+        }
         while (true)
         {
             var complete = ended || !isEventStream ? buffer.Count : EndOfLastEvent(buffer.Held.Span);
@@ -306,11 +336,19 @@ public sealed class ChatForwarder
             }
             if (complete > 0)
             {
+                if (isAnswer && isEventStream && usage is null)
+                {
+                    usage = UsageReader.FromEvents(buffer.Held.Span[..complete]);
+                }
                 await output.WriteAsync(buffer.Held[..complete], context.RequestAborted);
                 buffer.Consume(complete);
             }
             if (ended)
             {
+                if (usage is { } tokens)
+                {
+                    _metrics.TokenUsage(request.Group.Name, deployment.Name, deployment.Model, tokens);
+                }
                 return AttemptResult.Completed;
             }
 

@@ -5,11 +5,15 @@ using AgentPlatform.ServiceDefaults.Telemetry;
 
 namespace AgentPlatform.Router.Forwarding;
 
-/// <summary>The Router's instruments, on the meter <c>AgentPlatform.Router</c>.</summary>
+/// <summary>The Router's instruments, on the meter <c>AgentPlatform.Router</c>, and its activity source.</summary>
 public sealed class RouterMetrics
 {
+    /// <summary>The Router's spans: one per attempt on a deployment.</summary>
+    public static readonly ActivitySource ActivitySource = new(PlatformTelemetry.Router);
+
     private readonly Counter<long> _requests;
     private readonly Histogram<double> _duration;
+    private readonly Histogram<long> _tokens;
     private readonly Counter<long> _retries;
     private readonly Counter<long> _breakerTransitions;
 
@@ -23,12 +27,32 @@ public sealed class RouterMetrics
             "gen_ai.client.operation.duration", unit: "s",
             description: "Time from sending a request to a deployment until its response headers arrived.",
             advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60] });
+        _tokens = meter.CreateHistogram<long>(
+            "gen_ai.client.token.usage", unit: "{token}",
+            description: "Tokens per answer as the provider reported them, by type (input, output).",
+            advice: new InstrumentAdvice<long> { HistogramBucketBoundaries = [1, 4, 16, 64, 256, 1024, 4096, 16384, 65536, 262144, 1048576, 4194304] });
         _retries = meter.CreateCounter<long>(
             "agentplatform.router.retries", unit: "{retry}",
             description: "Attempts after a request's first, by model group and the deployment that failed before.");
         _breakerTransitions = meter.CreateCounter<long>(
             "agentplatform.router.breaker.transitions", unit: "{transition}",
             description: "Circuit breaker state changes, by deployment and the state entered.");
+    }
+
+    /// <summary>An answer's tokens, as OpenTelemetry's GenAI conventions count them: one record per token type.</summary>
+    public void TokenUsage(string modelGroup, string deployment, string providerModel, TokenUsage usage)
+    {
+        var tags = new TagList
+        {
+            { "gen_ai.operation.name", "chat" },
+            { "gen_ai.request.model", modelGroup },
+            { "gen_ai.response.model", providerModel },
+            { "agentplatform.deployment", deployment },
+            { "gen_ai.token.type", "input" },
+        };
+        _tokens.Record(usage.InputTokens, tags);
+        tags[^1] = new("gen_ai.token.type", "output");
+        _tokens.Record(usage.OutputTokens, tags);
     }
 
     public void Retry(string modelGroup, string failedDeployment) =>

@@ -1,3 +1,5 @@
+using AgentPlatform.Router.Resilience;
+
 namespace AgentPlatform.Router.Routing;
 
 /// <summary>
@@ -15,11 +17,44 @@ public sealed class DeploymentState(TimeProvider timeProvider)
     private double _latencyEwmaMs;
     private long _lastSampleTimestamp;
     private long _coolDownUntilTicks;
+    private readonly Lock _outcomesLock = new();
+    /// <summary>First: failed attempts; second: attempts. Over the last minute.</summary>
+    private readonly RollingCounts _outcomes = new(OutcomeWindow);
+    private LastError? _lastError;
+
+    /// <summary>The window <see cref="RecentOutcomes"/> counts over.</summary>
+    public static readonly TimeSpan OutcomeWindow = TimeSpan.FromMinutes(1);
 
     public long InFlight => Interlocked.Read(ref _inFlight);
 
     /// <summary>Peak-EWMA of time to response headers, in ms; 0 until the first sample.</summary>
     public double LatencyEwmaMs => Volatile.Read(ref _latencyEwmaMs);
+
+    /// <summary>Counts an attempt's outcome for the error rate; a failure becomes the last error.</summary>
+    public void RecordOutcome(string? failure)
+    {
+        var now = timeProvider.GetUtcNow();
+        lock (_outcomesLock)
+        {
+            _outcomes.Add(now.UtcTicks, failure is null ? 0 : 1, 1);
+        }
+        if (failure is not null)
+        {
+            Volatile.Write(ref _lastError, new LastError(failure, now));
+        }
+    }
+
+    /// <summary>Attempts and the share that failed, over the last <see cref="OutcomeWindow"/>.</summary>
+    public (long Attempts, double ErrorRate) RecentOutcomes()
+    {
+        lock (_outcomesLock)
+        {
+            var (failures, attempts) = _outcomes.Sum(timeProvider.GetUtcNow().UtcTicks);
+            return (attempts, attempts == 0 ? 0 : (double)failures / attempts);
+        }
+    }
+
+    public LastError? LatestError => Volatile.Read(ref _lastError);
 
     /// <summary>Until when (UTC ticks) the deployment asked not to be sent requests; 0 when it never did.</summary>
     public long CoolDownUntilTicks => Interlocked.Read(ref _coolDownUntilTicks);
@@ -74,6 +109,8 @@ public sealed class DeploymentState(TimeProvider timeProvider)
             _lastSampleTimestamp = now;
         }
     }
+
+    public sealed record LastError(string Message, DateTimeOffset At);
 
     public readonly struct InFlightLease(DeploymentState state) : IDisposable
     {

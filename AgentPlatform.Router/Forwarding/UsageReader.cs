@@ -1,0 +1,102 @@
+using System.Text.Json;
+
+namespace AgentPlatform.Router.Forwarding;
+
+/// <summary>The tokens of one answer, as the provider reported them.</summary>
+public readonly record struct TokenUsage(long InputTokens, long OutputTokens, long CachedInputTokens);
+
+/// <summary>
+/// Finds the usage in an answer as it passes, without parsing the answer: a JSON completion's
+/// top-level <c>usage</c>, or the one event of a stream that carries it (found by its
+/// <c>"prompt_tokens"</c>, a vectorized search, so the other chunks cost almost nothing).
+/// </summary>
+internal static class UsageReader
+{
+    private static ReadOnlySpan<byte> PromptTokens => "\"prompt_tokens\""u8;
+
+    public static TokenUsage? FromJson(ReadOnlySpan<byte> json)
+    {
+        var reader = new Utf8JsonReader(json);
+        try
+        {
+            while (reader.Read())
+            {
+                if (reader.TokenType == JsonTokenType.PropertyName && reader.CurrentDepth == 1 && reader.ValueTextEquals("usage"u8))
+                {
+                    reader.Read();
+                    return reader.TokenType == JsonTokenType.StartObject ? ReadUsage(ref reader) : null;
+                }
+                if (reader.TokenType is JsonTokenType.StartObject or JsonTokenType.StartArray && reader.CurrentDepth >= 1)
+                {
+                    reader.Skip();
+                }
+            }
+        }
+        catch (JsonException)
+        {
+            // Not JSON after all (or cut short): no usage to tell.
+        }
+        return null;
+    }
+
+    /// <summary>The usage carried by one of the server-sent events in <paramref name="events"/>, if any.</summary>
+    public static TokenUsage? FromEvents(ReadOnlySpan<byte> events)
+    {
+        var at = events.IndexOf(PromptTokens);
+        if (at < 0)
+        {
+            return null;
+        }
+        var start = events[..at].LastIndexOf("data:"u8);
+        var end = events[at..].IndexOf((byte)'\n');
+        return start < 0 ? null : FromJson(events[(start + 5)..(end < 0 ? events.Length : at + end)]);
+    }
+
+    private static TokenUsage ReadUsage(ref Utf8JsonReader reader)
+    {
+        long input = 0, output = 0, cached = 0;
+        while (reader.Read() && reader.TokenType != JsonTokenType.EndObject)
+        {
+            if (reader.ValueTextEquals("prompt_tokens"u8))
+            {
+                input = ReadNumber(ref reader);
+            }
+            else if (reader.ValueTextEquals("completion_tokens"u8))
+            {
+                output = ReadNumber(ref reader);
+            }
+            else if (reader.ValueTextEquals("prompt_tokens_details"u8))
+            {
+                reader.Read();
+                if (reader.TokenType == JsonTokenType.StartObject)
+                {
+                    while (reader.Read() && reader.TokenType != JsonTokenType.EndObject)
+                    {
+                        if (reader.ValueTextEquals("cached_tokens"u8))
+                        {
+                            cached = ReadNumber(ref reader);
+                        }
+                        else
+                        {
+                            reader.Read();
+                            reader.Skip();
+                        }
+                    }
+                }
+            }
+            else
+            {
+                reader.Read();
+                reader.Skip();
+            }
+        }
+        return new TokenUsage(input, output, cached);
+    }
+
+    /// <summary>The property's value when it is a whole number; 0 for null or anything else.</summary>
+    private static long ReadNumber(ref Utf8JsonReader reader)
+    {
+        reader.Read();
+        return reader.TokenType == JsonTokenType.Number && reader.TryGetInt64(out var number) ? number : 0;
+    }
+}
