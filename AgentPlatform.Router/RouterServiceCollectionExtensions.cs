@@ -2,6 +2,7 @@ using AgentPlatform.Router.Forwarding;
 using AgentPlatform.Router.Pool;
 using AgentPlatform.Router.Providers;
 using AgentPlatform.Router.Resilience;
+using AgentPlatform.Router.Tokens;
 using AgentPlatform.Router.Routing;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
@@ -37,6 +38,7 @@ public static class RouterServiceCollectionExtensions
         builder.Services.TryAddSingleton<ICircuitBreakerListener>(s => s.GetRequiredService<CircuitBreakerEvents>());
         builder.Services.AddHostedService<SharedBreakerState>();
         builder.Services.TryAddSingleton<ModelPool>();
+        builder.Services.TryAddSingleton<PromptTokenEstimator>();
         builder.Services.TryAddSingleton<RouterMetrics>();
         builder.Services.TryAddSingleton<ChatForwarder>();
         builder.Services.TryAddSingleton<UpstreamInvoker>();

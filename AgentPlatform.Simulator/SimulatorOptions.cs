@@ -26,6 +26,13 @@ public sealed class SimulatorOptions
     public int StallMs { get; set; } = 30_000;
 
     /// <summary>
+    /// When set, a request whose prompt (as the simulator counts it) plus <c>max_tokens</c> is larger
+    /// answers 400 with OpenAI's <c>context_length_exceeded</c> error, as a real model would.
+    /// </summary>
+    [Range(1, int.MaxValue)]
+    public int? ContextWindow { get; set; }
+
+    /// <summary>
     /// When set, every request must carry this key the way its provider sends it (<c>Authorization:
     /// Bearer</c>, Azure's <c>api-key</c>, Anthropic's <c>x-api-key</c>), so tests prove each adapter does.
     /// </summary>

@@ -4,6 +4,7 @@ using System.Net;
 using AgentPlatform.Router.Pool;
 using AgentPlatform.Router.Providers;
 using AgentPlatform.Router.Resilience;
+using AgentPlatform.Router.Tokens;
 using AgentPlatform.ServiceDefaults.Http;
 using AgentPlatform.ServiceDefaults.OpenAI;
 using Microsoft.Extensions.Options;
@@ -41,6 +42,8 @@ public sealed class ChatForwarder
     private static readonly ResiliencePropertyKey<ForwardingRequest> RequestKey = new("agentplatform.forwarding-request");
 
     private readonly UpstreamInvoker _upstream;
+    private readonly ModelPool _pool;
+    private readonly PromptTokenEstimator _estimator;
     private readonly RouterMetrics _metrics;
     private readonly TimeProvider _timeProvider;
     private readonly Random _random;
@@ -54,6 +57,8 @@ public sealed class ChatForwarder
 
     public ChatForwarder(
         UpstreamInvoker upstream,
+        ModelPool pool,
+        PromptTokenEstimator estimator,
         IOptions<RouterOptions> options,
         RouterMetrics metrics,
         TimeProvider timeProvider,
@@ -61,6 +66,8 @@ public sealed class ChatForwarder
         ILogger<ChatForwarder> logger)
     {
         _upstream = upstream;
+        _pool = pool;
+        _estimator = estimator;
         _metrics = metrics;
         _timeProvider = timeProvider;
         _random = random;
@@ -95,30 +102,123 @@ public sealed class ChatForwarder
 
     public async Task ForwardAsync(HttpContext context, ModelGroup group, ReadOnlyMemory<byte> body, Range modelToken, bool stream)
     {
-        group.RetryBudget.OnRequest();
         using var request = new ForwardingRequest(this, context, group, body, modelToken, stream, NowTicks + _total.Ticks);
-        var resilience = ResilienceContextPool.Shared.Get(context.RequestAborted);
+        var groups = new Queue<ModelGroup>(1);
+        groups.Enqueue(group);
+        var last = AttemptResult.NoneAvailable;
+        var fallbackReason = "exhausted";
+        while (groups.TryDequeue(out var next))
+        {
+            if (next != group)
+            {
+                _metrics.Fallback(request.Group.Name, next.Name, fallbackReason);
+                request.SwitchTo(next);
+            }
+            if (next.HasContextWindows && !TryEstimate(request, next))
+            {
+                // Too long for this group: only the context-window fallbacks can take it.
+                fallbackReason = "context_window";
+                if (!await TurnToContextWindowFallbackAsync(request, groups))
+                {
+                    return;
+                }
+                continue;
+            }
+
+            next.RetryBudget.OnRequest();
+            var outcome = await RunAttemptsAsync(request);
+            if (outcome is not { } result)
+            {
+                return; // the client left; nobody to answer
+            }
+            last = result;
+            if (last.HasAnswered)
+            {
+                return;
+            }
+            if (last.Status == AttemptStatus.ContextTooLong)
+            {
+                groups.Clear();
+                fallbackReason = "context_window";
+                if (!await TurnToContextWindowFallbackAsync(request, groups))
+                {
+                    return;
+                }
+                continue;
+            }
+            fallbackReason = "exhausted";
+            if (next == group)
+            {
+                foreach (var name in group.Fallbacks)
+                {
+                    if (_pool.TryGetGroup(name, out var fallback))
+                    {
+                        groups.Enqueue(fallback);
+                    }
+                }
+            }
+        }
+        if (!last.HasAnswered && !context.Response.HasStarted)
+        {
+            await WriteFailureAsync(request, last);
+        }
+    }
+
+    /// <summary>The attempts on the request's current group, retried by Polly; null when the client left.</summary>
+    private async Task<AttemptResult?> RunAttemptsAsync(ForwardingRequest request)
+    {
+        var resilience = ResilienceContextPool.Shared.Get(request.Context.RequestAborted);
         resilience.Properties.Set(RequestKey, request);
-        AttemptResult last;
         try
         {
-            last = await _pipeline.ExecuteAsync(
+            return await _pipeline.ExecuteAsync(
                 static (resilience, request) => request.Forwarder.AttemptAsync(request),
                 resilience,
                 request);
         }
-        catch (OperationCanceledException) when (context.RequestAborted.IsCancellationRequested)
+        catch (OperationCanceledException) when (request.Context.RequestAborted.IsCancellationRequested)
         {
-            return; // the client left; nobody to answer
+            return null;
         }
         finally
         {
             ResilienceContextPool.Shared.Return(resilience);
         }
-        if (!last.HasAnswered)
+    }
+
+    /// <summary>Estimates the request's tokens (once) and says whether some deployment of <paramref name="group"/> can take them.</summary>
+    private bool TryEstimate(ForwardingRequest request, ModelGroup group)
+    {
+        if (request.Tokens == 0)
         {
-            await WriteFailureAsync(request, last);
+            var (prompt, maxOutput) = _estimator.Estimate(request.Body.Span, group.Deployments[0].Model);
+            request.Tokens = prompt + maxOutput;
         }
+        return group.Fits(request.Tokens);
+    }
+
+    /// <summary>
+    /// Queues the first context-window fallback of the requested group that can take the request; when
+    /// there is none, answers 400 as OpenAI does for a prompt over the context length.
+    /// </summary>
+    private async Task<bool> TurnToContextWindowFallbackAsync(ForwardingRequest request, Queue<ModelGroup> groups)
+    {
+        if (!request.UsedContextWindowFallback)
+        {
+            request.UsedContextWindowFallback = true;
+            foreach (var name in request.RequestedGroup.ContextWindowFallbacks)
+            {
+                if (_pool.TryGetGroup(name, out var fallback) && (!fallback.HasContextWindows || TryEstimate(request, fallback)))
+                {
+                    groups.Enqueue(fallback);
+                    return true;
+                }
+            }
+        }
+        await OpenAIError.WriteAsync(request.Context, StatusCodes.Status400BadRequest,
+            $"The request is about {request.Tokens} tokens (prompt and max output), more than any deployment of model '{request.RequestedGroup.Name}' or its context-window fallbacks takes. Shorten the messages or lower max_tokens.",
+            OpenAIError.InvalidRequest, "context_length_exceeded", "messages");
+        return false;
     }
 
     private static ForwardingRequest Request(ResilienceContext context) => context.Properties.GetValue(RequestKey, null!);
@@ -132,12 +232,12 @@ public sealed class ChatForwarder
         do
         {
             var now = NowTicks;
-            deployment = request.Group.PickNext(request.Tried, now);
+            deployment = request.Group.PickNext(request.Tried, now, request.Tokens);
             if (deployment is null)
             {
                 // A backoff planned to end with a Retry-After may wake a few ms early (timers tick
                 // coarsely); wait out the rest instead of spending an attempt on finding nothing.
-                if (request.Group.EarliestAvailableTicks(now) is { } earliest && earliest > now && earliest - now <= TimerSlack.Ticks)
+                if (request.Group.EarliestAvailableTicks(now, request.Tokens) is { } earliest && earliest > now && earliest - now <= TimerSlack.Ticks)
                 {
                     await Task.Delay(TimeSpan.FromTicks(earliest - now + 1), _timeProvider, request.Context.RequestAborted);
                     continue;
@@ -166,7 +266,7 @@ public sealed class ChatForwarder
                     deployment.Breaker.OnSuccess();
                     deployment.State.RecordOutcome(failure: null);
                     break;
-                case AttemptStatus.Rejected:
+                case AttemptStatus.Rejected or AttemptStatus.ContextTooLong:
                     deployment.Breaker.OnAbandoned();
                     break;
                 default:
@@ -270,6 +370,13 @@ public sealed class ChatForwarder
                     : AttemptResult.Failed($"deployment '{deployment.Name}' broke off before its answer began"));
             }
 
+            if (status == StatusCodes.Status400BadRequest && !request.UsedContextWindowFallback
+                && request.RequestedGroup.ContextWindowFallbacks.Count > 0 && IsContextLengthError(buffer.Held.Span))
+            {
+                await answer.DisposeAsync();
+                _metrics.Attempt(group.Name, deployment.Name, "context_too_long", status, elapsed);
+                return AttemptResult.ContextTooLong($"deployment '{deployment.Name}' says the prompt is over its context length");
+            }
             _metrics.Attempt(group.Name, deployment.Name, response.IsSuccessStatusCode ? "success" : "rejected", status, elapsed);
             ProxyResponse.CopyHeaders(response, context.Response);
             context.Response.Headers[ProxyResponse.DeploymentHeader] = deployment.Name;
@@ -277,6 +384,10 @@ public sealed class ChatForwarder
             if (deployment.Adapter.TranslatesAnswer)
             {
                 context.Response.ContentLength = null;
+            }
+            if (group != request.RequestedGroup)
+            {
+                context.Response.Headers[ProxyResponse.FallbackHeader] = group.Name;
             }
             await using (answer)
             {
@@ -416,9 +527,9 @@ public sealed class ChatForwarder
         var now = NowTicks;
         var delay = TimeSpan.Zero;
         var newRound = false;
-        if (group.PickNext(request.Tried, now) is null)
+        if (group.PickNext(request.Tried, now, request.Tokens) is null)
         {
-            if (group.EarliestAvailableTicks(now) is not { } earliest
+            if (group.EarliestAvailableTicks(now, request.Tokens) is not { } earliest
                 || TimeSpan.FromTicks(earliest - now) > TimeSpan.FromSeconds(_retry.MaxRetryAfterSeconds))
             {
                 return false;
@@ -459,7 +570,7 @@ public sealed class ChatForwarder
         }
         Log.AllDeploymentsFailed(_logger, group.Name, request.Attempts, failure);
 
-        var earliest = group.EarliestAvailableTicks(now);
+        var earliest = group.EarliestAvailableTicks(now, request.Tokens);
         if (last.Status == AttemptStatus.Throttled || (last.Status == AttemptStatus.NoneAvailable && earliest > now))
         {
             SetRetryAfter(context, (earliest ?? now) - now);
@@ -500,6 +611,12 @@ public sealed class ChatForwarder
         return remaining < phase ? remaining : phase;
     }
 
+    /// <summary>A provider's "prompt too long" error: OpenAI's and Azure's code and wording, Anthropic's wording.</summary>
+    internal static bool IsContextLengthError(ReadOnlySpan<byte> error) =>
+        error.IndexOf("context_length_exceeded"u8) >= 0
+        || error.IndexOf("maximum context length"u8) >= 0
+        || error.IndexOf("prompt is too long"u8) >= 0;
+
     /// <summary>A failure of the deployment, not the client leaving (which cancels the same tokens).</summary>
     private static bool IsUpstreamFailure(Exception exception, HttpContext context) =>
         exception is HttpRequestException or IOException or OperationCanceledException && !context.RequestAborted.IsCancellationRequested;
@@ -531,6 +648,9 @@ internal enum AttemptStatus
 
     /// <summary>No deployment could be tried: all tried, throttled or with open breakers.</summary>
     NoneAvailable,
+
+    /// <summary>The provider said the prompt is over its context length; the context-window fallbacks may take it.</summary>
+    ContextTooLong,
 }
 
 internal readonly record struct AttemptResult(AttemptStatus Status, string? Failure)
@@ -547,8 +667,11 @@ internal readonly record struct AttemptResult(AttemptStatus Status, string? Fail
 
     public static AttemptResult Throttled(string failure) => new(AttemptStatus.Throttled, failure);
 
+    public static AttemptResult ContextTooLong(string failure) => new(AttemptStatus.ContextTooLong, failure);
+
     /// <summary>Whether the client has its answer (whole or cut short): nothing more may be sent.</summary>
     public bool HasAnswered => Status is AttemptStatus.Completed or AttemptStatus.BrokeOff or AttemptStatus.Rejected;
 
-    public bool IsRetryable => !HasAnswered;
+    /// <summary>Whether another attempt on the same group may help.</summary>
+    public bool IsRetryable => !HasAnswered && Status != AttemptStatus.ContextTooLong;
 }

@@ -13,7 +13,25 @@ internal sealed class ForwardingRequest(
 
     public HttpContext Context { get; } = context;
 
-    public ModelGroup Group { get; } = group;
+    /// <summary>The model group the client asked for.</summary>
+    public ModelGroup RequestedGroup { get; } = group;
+
+    /// <summary>The group being tried: the requested one, or a fallback of it.</summary>
+    public ModelGroup Group { get; private set; } = group;
+
+    /// <summary>The request's estimated size in tokens (prompt + requested output); 0 until estimated.</summary>
+    public int Tokens { get; set; }
+
+    /// <summary>Whether the context-window fallbacks have been turned to already.</summary>
+    public bool UsedContextWindowFallback { get; set; }
+
+    /// <summary>Moves on to a fallback group: its deployments, a fresh round of backoffs.</summary>
+    public void SwitchTo(ModelGroup group)
+    {
+        Group = group;
+        Tried.Clear();
+        Backoffs = 0;
+    }
 
     public ReadOnlyMemory<byte> Body { get; } = body;
 

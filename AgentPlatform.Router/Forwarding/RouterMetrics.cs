@@ -15,6 +15,7 @@ public sealed class RouterMetrics
     private readonly Histogram<double> _duration;
     private readonly Histogram<long> _tokens;
     private readonly Counter<long> _retries;
+    private readonly Counter<long> _fallbacks;
     private readonly Counter<long> _breakerTransitions;
 
     public RouterMetrics(IMeterFactory meterFactory)
@@ -34,6 +35,9 @@ public sealed class RouterMetrics
         _retries = meter.CreateCounter<long>(
             "agentplatform.router.retries", unit: "{retry}",
             description: "Attempts after a request's first, by model group and the deployment that failed before.");
+        _fallbacks = meter.CreateCounter<long>(
+            "agentplatform.router.fallbacks", unit: "{fallback}",
+            description: "Requests moved on to a fallback model group, by reason (exhausted, context_window).");
         _breakerTransitions = meter.CreateCounter<long>(
             "agentplatform.router.breaker.transitions", unit: "{transition}",
             description: "Circuit breaker state changes, by deployment and the state entered.");
@@ -57,6 +61,9 @@ public sealed class RouterMetrics
 
     public void Retry(string modelGroup, string failedDeployment) =>
         _retries.Add(1, new TagList { { "gen_ai.request.model", modelGroup }, { "agentplatform.deployment", failedDeployment } });
+
+    public void Fallback(string fromGroup, string toGroup, string reason) =>
+        _fallbacks.Add(1, new TagList { { "gen_ai.request.model", fromGroup }, { "agentplatform.fallback.model", toGroup }, { "agentplatform.fallback.reason", reason } });
 
     public void BreakerTransition(string modelGroup, string deployment, CircuitState state) =>
         _breakerTransitions.Add(1, new TagList

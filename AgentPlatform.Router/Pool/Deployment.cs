@@ -31,6 +31,7 @@ public sealed class Deployment
         Model = options.Model;
         Weight = options.Weight;
         MaxOutputTokens = options.MaxOutputTokens;
+        ContextWindow = options.ContextWindow;
         Adapter = adapter;
         RequestUri = adapter.RequestUri(options);
         ApiKey = options.ApiKey;
@@ -72,6 +73,12 @@ public sealed class Deployment
 
     /// <summary>Whether a request may be sent now: its breaker lets it through and it has not asked to be left alone.</summary>
     public bool IsAvailable(long nowTicks) => Breaker.IsAvailable(nowTicks) && !State.IsCoolingDown(nowTicks);
+
+    /// <summary>The most tokens (prompt and answer) the model takes; null when not configured.</summary>
+    public int? ContextWindow { get; }
+
+    /// <summary>Whether a request needing <paramref name="tokens"/> (0: unknown) fits the context window.</summary>
+    public bool Fits(int tokens) => ContextWindow is not { } window || tokens <= window;
 
     /// <summary>The most tokens the deployment may generate for one answer; null when not configured.</summary>
     public int? MaxOutputTokens { get; }

@@ -9,14 +9,35 @@ public sealed class ModelGroup
     /// <summary>The deployments grouped by priority, lowest first; computed once so a first pick allocates nothing.</summary>
     private readonly Deployment[][] _tiers;
 
-    public ModelGroup(string name, IEnumerable<Deployment> deployments, IRoutingStrategy strategy, RetryBudget retryBudget)
+    public ModelGroup(
+        string name,
+        IEnumerable<Deployment> deployments,
+        IRoutingStrategy strategy,
+        RetryBudget retryBudget,
+        IReadOnlyList<string>? fallbacks = null,
+        IReadOnlyList<string>? contextWindowFallbacks = null)
     {
         Name = name;
         RetryBudget = retryBudget;
+        Fallbacks = fallbacks ?? [];
+        ContextWindowFallbacks = contextWindowFallbacks ?? [];
         Deployments = deployments.ToArray();
         Strategy = strategy;
         _tiers = Deployments.GroupBy(d => d.Priority).OrderBy(g => g.Key).Select(g => g.ToArray()).ToArray();
+        HasContextWindows = Deployments.Any(d => d.ContextWindow is not null);
     }
+
+    /// <summary>Groups tried in order when this one cannot answer.</summary>
+    public IReadOnlyList<string> Fallbacks { get; }
+
+    /// <summary>Groups tried in order when the prompt is too long for this one.</summary>
+    public IReadOnlyList<string> ContextWindowFallbacks { get; }
+
+    /// <summary>Whether any deployment limits its context window, so requests need a token estimate.</summary>
+    public bool HasContextWindows { get; }
+
+    /// <summary>Whether some deployment of the group can take a request of <paramref name="tokens"/>.</summary>
+    public bool Fits(int tokens) => Deployments.Any(d => d.Fits(tokens));
 
     public string Name { get; }
 
@@ -32,16 +53,17 @@ public sealed class ModelGroup
     /// deployments the request has not tried (breaker letting requests through, no <c>Retry-After</c>
     /// in force), picked by the group's strategy; null when there is none.
     /// </summary>
-    public Deployment? PickNext(IReadOnlyCollection<Deployment> tried, long nowTicks)
+    /// <param name="tokens">The request's estimated size; deployments whose context window is smaller are skipped (0: not estimated).</param>
+    public Deployment? PickNext(IReadOnlyCollection<Deployment> tried, long nowTicks, int tokens = 0)
     {
         foreach (var tier in _tiers)
         {
             // The common case — first try, every deployment of the tier up — allocates nothing.
-            if (tried.Count == 0 && AllAvailable(tier, nowTicks))
+            if (tried.Count == 0 && AllAvailable(tier, nowTicks, tokens))
             {
                 return Strategy.Pick(tier);
             }
-            var candidates = tier.Where(d => !tried.Contains(d) && d.IsAvailable(nowTicks)).ToArray();
+            var candidates = tier.Where(d => !tried.Contains(d) && d.IsAvailable(nowTicks) && d.Fits(tokens)).ToArray();
             if (candidates.Length > 0)
             {
                 return Strategy.Pick(candidates);
@@ -55,12 +77,12 @@ public sealed class ModelGroup
     /// through: now if one is merely tried, else when the first <c>Retry-After</c> ends. Null when
     /// every breaker is open, as waiting for a break to end would hold requests for nothing.
     /// </summary>
-    public long? EarliestAvailableTicks(long nowTicks)
+    public long? EarliestAvailableTicks(long nowTicks, int tokens = 0)
     {
         long? earliest = null;
         foreach (var deployment in Deployments)
         {
-            if (deployment.Breaker.IsAvailable(nowTicks))
+            if (deployment.Breaker.IsAvailable(nowTicks) && deployment.Fits(tokens))
             {
                 var ticks = Math.Max(nowTicks, deployment.State.CoolDownUntilTicks);
                 earliest = earliest is { } e ? Math.Min(e, ticks) : ticks;
@@ -84,11 +106,11 @@ public sealed class ModelGroup
         return earliest;
     }
 
-    private static bool AllAvailable(Deployment[] tier, long nowTicks)
+    private static bool AllAvailable(Deployment[] tier, long nowTicks, int tokens)
     {
         foreach (var deployment in tier)
         {
-            if (!deployment.IsAvailable(nowTicks))
+            if (!deployment.IsAvailable(nowTicks) || !deployment.Fits(tokens))
             {
                 return false;
             }

@@ -90,7 +90,9 @@ public sealed class ModelPool : IDisposable
                     pair.Key,
                     pair.Value.Deployments.Select(d => Reuse(before, d) ?? new Deployment(pair.Key, d, _adapters[d.Provider], _timeProvider, router.CircuitBreaker, _breakerListener)),
                     _strategies[pair.Value.Strategy],
-                    before?.RetryBudget ?? new RetryBudget(router.Retry, _timeProvider));
+                    before?.RetryBudget ?? new RetryBudget(router.Retry, _timeProvider),
+                    pair.Value.Fallbacks,
+                    pair.Value.ContextWindowFallbacks);
             },
             StringComparer.Ordinal);
 

@@ -28,6 +28,16 @@ public sealed class ModelGroupOptions
 
     /// <summary>How a deployment is picked among those of the same priority; one of <see cref="RoutingStrategyNames.All"/>.</summary>
     public string Strategy { get; set; } = RoutingStrategyNames.Weighted;
+
+    /// <summary>Groups tried in order when none of this group's deployments can answer (not transitively).</summary>
+    public List<string> Fallbacks { get; set; } = [];
+
+    /// <summary>
+    /// Groups tried in order when the prompt is too long for this group: decided before the call from
+    /// the token estimate against the deployments' <c>ContextWindow</c>, and after it from a
+    /// provider's context-length error.
+    /// </summary>
+    public List<string> ContextWindowFallbacks { get; set; } = [];
 }
 
 public sealed class DeploymentOptions
@@ -52,6 +62,9 @@ public sealed class DeploymentOptions
 
     /// <summary>Azure OpenAI's <c>api-version</c>; see <see cref="Providers.AzureOpenAIAdapter.DefaultApiVersion"/>.</summary>
     public string? ApiVersion { get; set; }
+
+    /// <summary>The most tokens (prompt and answer) the model takes; requests estimated larger skip the deployment.</summary>
+    public int? ContextWindow { get; set; }
 
     /// <summary>The most tokens the deployment generates per answer; Anthropic's required <c>max_tokens</c> when the client sets none.</summary>
     public int? MaxOutputTokens { get; set; }
@@ -110,6 +123,20 @@ public sealed class RouterPoolValidator : IValidateOptions<RouterOptions>
             {
                 errors.Add($"{prefix}:Deployments is empty: a model group needs at least one deployment.");
             }
+            foreach (var (list, fallbacks) in (ReadOnlySpan<(string, List<string>)>)[("Fallbacks", groupOptions.Fallbacks), ("ContextWindowFallbacks", groupOptions.ContextWindowFallbacks)])
+            {
+                for (var i = 0; i < fallbacks.Count; i++)
+                {
+                    if (fallbacks[i] == group)
+                    {
+                        errors.Add($"{prefix}:{list}:{i} names the group itself.");
+                    }
+                    else if (!options.ModelGroups.ContainsKey(fallbacks[i]))
+                    {
+                        errors.Add($"{prefix}:{list}:{i} '{fallbacks[i]}' is not a model group.");
+                    }
+                }
+            }
             var names = new HashSet<string>(StringComparer.Ordinal);
             for (var i = 0; i < groupOptions.Deployments.Count; i++)
             {
@@ -140,6 +167,10 @@ public sealed class RouterPoolValidator : IValidateOptions<RouterOptions>
         if (string.IsNullOrWhiteSpace(deployment.Model))
         {
             errors.Add($"{key}:Model is required.");
+        }
+        if (deployment.ContextWindow is < 1)
+        {
+            errors.Add($"{key}:ContextWindow {deployment.ContextWindow} must be at least 1.");
         }
         if (deployment.MaxOutputTokens is < 1)
         {

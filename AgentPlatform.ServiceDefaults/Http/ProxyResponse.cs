@@ -12,8 +12,11 @@ public static class ProxyResponse
     public const string DeploymentHeader = "x-agentplatform-deployment";
     public const string UpstreamTimeHeader = "x-agentplatform-upstream-ms";
 
+    /// <summary>Set when a fallback model group answered: its name.</summary>
+    public const string FallbackHeader = "x-agentplatform-fallback";
+
     /// <summary>Headers of the upstream response that reach the client unchanged.</summary>
-    private static readonly string[] PassedHeaders = [DeploymentHeader, UpstreamTimeHeader, "Retry-After"];
+    private static readonly string[] PassedHeaders = [DeploymentHeader, UpstreamTimeHeader, FallbackHeader, "Retry-After"];
 
     public static void CopyHeaders(HttpResponseMessage upstream, HttpResponse response)
     {

@@ -60,6 +60,13 @@ public sealed class CompletionGenerator(IOptionsMonitor<SimulatorOptions> option
         var id = "chatcmpl-sim" + RandomHex(random, 20);
         var created = timeProvider.GetUtcNow().ToUnixTimeSeconds();
         var promptTokens = CountPromptTokens(messages);
+        var limit = MaxTokens(request);
+        if (options.CurrentValue.ContextWindow is { } window && promptTokens + (limit ?? 0) > window)
+        {
+            // OpenAI's wording, which gateways recognise.
+            return (null, $"This model's maximum context length is {window} tokens. However, you requested {promptTokens + (limit ?? 0)} tokens " +
+                $"({promptTokens} in the messages, {limit ?? 0} in the completion). Please reduce the length of the messages or completion.");
+        }
 
         if (PickToolCall(request, messages, random) is { } toolCall)
         {
@@ -67,7 +74,6 @@ public sealed class CompletionGenerator(IOptionsMonitor<SimulatorOptions> option
         }
 
         var wanted = options.CurrentValue.OutputTokens;
-        var limit = MaxTokens(request);
         var count = limit is { } max && max < wanted ? max : wanted;
         var tokens = new string[count];
         for (var i = 0; i < count; i++)

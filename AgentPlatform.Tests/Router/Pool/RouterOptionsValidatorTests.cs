@@ -54,6 +54,21 @@ public sealed class RouterOptionsValidatorTests
     }
 
     [Fact]
+    public void Fallbacks_must_name_other_groups_that_exist()
+    {
+        var options = Pool(new DeploymentOptions { Name = "a", BaseUrl = "http://x/v1", Model = "m", ContextWindow = 0 });
+        options.ModelGroups["g"].Fallbacks = ["g", "nowhere"];
+        options.ModelGroups["g"].ContextWindowFallbacks = ["missing"];
+
+        var failures = new RouterPoolValidator().Validate(null, options).Failures!.ToList();
+
+        Assert.Contains("Router:ModelGroups:g:Fallbacks:0 names the group itself.", failures);
+        Assert.Contains("Router:ModelGroups:g:Fallbacks:1 'nowhere' is not a model group.", failures);
+        Assert.Contains("Router:ModelGroups:g:ContextWindowFallbacks:0 'missing' is not a model group.", failures);
+        Assert.Contains(failures, f => f.StartsWith("Router:ModelGroups:g:Deployments:0:ContextWindow 0 must be at least 1", StringComparison.Ordinal));
+    }
+
+    [Fact]
     public void Unknown_strategy_and_negative_prices_are_named()
     {
         var options = Pool(new DeploymentOptions { Name = "a", BaseUrl = "http://x/v1", Model = "m", OutputPricePerMillion = -1 });

@@ -1,0 +1,122 @@
+using System.Collections.Concurrent;
+using System.Text.Json;
+using Microsoft.ML.Tokenizers;
+
+namespace AgentPlatform.Router.Tokens;
+
+/// <summary>
+/// Estimates how many tokens a chat request takes before it is sent, with the model family's own
+/// encoding (<see cref="TiktokenTokenizer"/>: o200k_base for GPT-4o and later, cl100k_base for GPT-4
+/// and 3.5; o200k_base for other providers' models, whose tokenizers are not public — an estimate
+/// within a few percent for English text). Counted as OpenAI's cookbook does: every message's text,
+/// name and tool calls, 3 tokens of framing per message and 3 to prime the reply, the tool
+/// definitions' JSON, and 85 per image (its low-detail price).
+/// </summary>
+public sealed class PromptTokenEstimator
+{
+    private const string DefaultEncoding = "o200k_base";
+    private const int TokensPerMessage = 3;
+    private const int TokensPerReply = 3;
+    private const int TokensPerImage = 85;
+
+    /// <summary>Tokenizers are large (the o200k vocabulary is tens of MB) and built once, lazily, per model.</summary>
+    private readonly ConcurrentDictionary<string, Lazy<Tokenizer>> _tokenizers = new(StringComparer.Ordinal);
+
+    /// <summary>The request's prompt tokens and the most it asks to generate (<c>max_completion_tokens</c> or <c>max_tokens</c>; 0 if neither).</summary>
+    public (int PromptTokens, int MaxOutputTokens) Estimate(ReadOnlySpan<byte> body, string model)
+    {
+        var tokenizer = For(model);
+        var reader = new Utf8JsonReader(body);
+        using var document = JsonDocument.ParseValue(ref reader);
+        var root = document.RootElement;
+        var tokens = TokensPerReply;
+        if (root.TryGetProperty("messages", out var messages) && messages.ValueKind == JsonValueKind.Array)
+        {
+            foreach (var message in messages.EnumerateArray())
+            {
+                tokens += TokensPerMessage + CountMessage(tokenizer, message);
+            }
+        }
+        if (root.TryGetProperty("tools", out var tools) && tools.ValueKind == JsonValueKind.Array)
+        {
+            tokens += tokenizer.CountTokens(tools.GetRawText());
+        }
+        return (tokens, MaxOutput(root));
+    }
+
+    /// <summary>The tokenizer of <paramref name="model"/>'s family.</summary>
+    public Tokenizer For(string model) => _tokenizers.GetOrAdd(model, static name => new Lazy<Tokenizer>(() =>
+    {
+        try
+        {
+            return TiktokenTokenizer.CreateForModel(name);
+        }
+        catch (NotSupportedException)
+        {
+            return TiktokenTokenizer.CreateForEncoding(DefaultEncoding);
+        }
+    })).Value;
+
+    private static int CountMessage(Tokenizer tokenizer, JsonElement message)
+    {
+        var tokens = 0;
+        foreach (var property in message.EnumerateObject())
+        {
+            switch (property.Name)
+            {
+                case "role" or "name" or "tool_call_id" when property.Value.ValueKind == JsonValueKind.String:
+                    tokens += tokenizer.CountTokens(property.Value.GetString()!);
+                    break;
+                case "content":
+                    tokens += CountContent(tokenizer, property.Value);
+                    break;
+                case "tool_calls" when property.Value.ValueKind == JsonValueKind.Array:
+                    foreach (var call in property.Value.EnumerateArray())
+                    {
+                        if (call.TryGetProperty("function", out var function))
+                        {
+                            tokens += tokenizer.CountTokens(function.GetRawText());
+                        }
+                    }
+                    break;
+            }
+        }
+        return tokens;
+    }
+
+    private static int CountContent(Tokenizer tokenizer, JsonElement content)
+    {
+        if (content.ValueKind == JsonValueKind.String)
+        {
+            return tokenizer.CountTokens(content.GetString()!);
+        }
+        var tokens = 0;
+        if (content.ValueKind == JsonValueKind.Array)
+        {
+            foreach (var part in content.EnumerateArray())
+            {
+                if (part.TryGetProperty("text", out var text) && text.ValueKind == JsonValueKind.String)
+                {
+                    tokens += tokenizer.CountTokens(text.GetString()!);
+                }
+                else if (part.TryGetProperty("type", out var type) && type.ValueEquals("image_url"u8))
+                {
+                    tokens += TokensPerImage;
+                }
+            }
+        }
+        return tokens;
+    }
+
+    private static int MaxOutput(JsonElement root)
+    {
+        foreach (var name in (ReadOnlySpan<string>)["max_completion_tokens", "max_tokens"])
+        {
+            if (root.TryGetProperty(name, out var value) && value.ValueKind == JsonValueKind.Number && value.TryGetInt32(out var max) && max > 0)
+            {
+                return max;
+            }
+        }
+        return 0;
+    }
+}

@@ -1,0 +1,131 @@
+using System.Net;
+using System.Net.Http.Json;
+using System.Text.Json;
+using AgentPlatform.Router.Pool;
+using AgentPlatform.Simulator;
+using AgentPlatform.Tests.Infrastructure;
+
+namespace AgentPlatform.Tests.Router.Pool;
+
+/// <summary>Fallback groups: when a group cannot answer, and when a prompt is too long for it.</summary>
+[Collection(PlatformCollection.Name)]
+public sealed class FallbackTests(PlatformFixture platform) : IAsyncLifetime
+{
+    private readonly HttpClient _simA = platform.SimA.CreateHttpClient();
+    private readonly HttpClient _simB = platform.SimB.CreateHttpClient();
+    private KestrelApp<SimulatorOptions> _smallModel = null!;
+    private KestrelApp<RouterOptions> _router = null!;
+
+    /// <summary>A long prompt: about 300 tokens by any count.</summary>
+    private static readonly string LongPrompt = string.Join(' ', Enumerable.Repeat("please route this rather long question", 50));
+
+    public async Task InitializeAsync()
+    {
+        _smallModel = new KestrelApp<SimulatorOptions>(new Dictionary<string, string?>
+        {
+            ["Logging:LogLevel:Default"] = "Warning",
+            ["Simulator:ContextWindow"] = "100",
+        }).Start();
+        _router = platform.StartRouter(new Dictionary<string, string?>
+        {
+            // primary (sim-b) falls back to backup (sim-a)
+            ["Router:ModelGroups:primary:Fallbacks:0"] = "backup",
+            ["Router:ModelGroups:primary:Deployments:0:Name"] = "primary-b",
+            ["Router:ModelGroups:primary:Deployments:0:BaseUrl"] = $"{platform.SimB.BaseAddress}v1",
+            ["Router:ModelGroups:primary:Deployments:0:Model"] = "sim-model",
+            ["Router:ModelGroups:backup:Deployments:0:Name"] = "backup-a",
+            ["Router:ModelGroups:backup:Deployments:0:BaseUrl"] = $"{platform.SimA.BaseAddress}v1",
+            ["Router:ModelGroups:backup:Deployments:0:Model"] = "sim-model",
+            // small (sim-a, a declared 100-token window) turns long prompts over to large (sim-b)
+            ["Router:ModelGroups:small:ContextWindowFallbacks:0"] = "large",
+            ["Router:ModelGroups:small:Deployments:0:Name"] = "small-a",
+            ["Router:ModelGroups:small:Deployments:0:BaseUrl"] = $"{platform.SimA.BaseAddress}v1",
+            ["Router:ModelGroups:small:Deployments:0:Model"] = "gpt-4o",
+            ["Router:ModelGroups:small:Deployments:0:ContextWindow"] = "100",
+            ["Router:ModelGroups:large:Deployments:0:Name"] = "large-b",
+            ["Router:ModelGroups:large:Deployments:0:BaseUrl"] = $"{platform.SimB.BaseAddress}v1",
+            ["Router:ModelGroups:large:Deployments:0:Model"] = "sim-model",
+            ["Router:ModelGroups:large:Deployments:0:ContextWindow"] = "100000",
+            // unaware: no window declared, but the model refuses long prompts; large takes over
+            ["Router:ModelGroups:unaware:ContextWindowFallbacks:0"] = "large",
+            ["Router:ModelGroups:unaware:Deployments:0:Name"] = "unaware-small",
+            ["Router:ModelGroups:unaware:Deployments:0:BaseUrl"] = $"{_smallModel.BaseAddress}v1",
+            ["Router:ModelGroups:unaware:Deployments:0:Model"] = "sim-model",
+            // tiny: nothing anywhere takes a long prompt
+            ["Router:ModelGroups:tiny:Deployments:0:Name"] = "tiny-a",
+            ["Router:ModelGroups:tiny:Deployments:0:BaseUrl"] = $"{platform.SimA.BaseAddress}v1",
+            ["Router:ModelGroups:tiny:Deployments:0:Model"] = "gpt-4o",
+            ["Router:ModelGroups:tiny:Deployments:0:ContextWindow"] = "100",
+        });
+        foreach (var sim in new[] { _simA, _simB })
+        {
+            await sim.DeleteAsync("/sim/faults");
+            await sim.PostAsync("/sim/stats/reset", null);
+        }
+    }
+
+    public async Task DisposeAsync()
+    {
+        await _simB.DeleteAsync("/sim/faults");
+        await _router.DisposeAsync();
+        await _smallModel.DisposeAsync();
+        _simA.Dispose();
+        _simB.Dispose();
+    }
+
+    [Fact]
+    public async Task A_group_that_cannot_answer_hands_the_request_to_its_fallback()
+    {
+        await _simB.PostAsJsonAsync("/sim/faults", new { kind = "500", rate = 1.0 });
+        using var client = _router.CreateHttpClient();
+
+        using var response = await client.PostAsync("/v1/chat/completions", Json.Chat(model: "primary"));
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal("backup-a", response.Headers.GetValues("x-agentplatform-deployment").Single());
+        Assert.Equal("backup", response.Headers.GetValues("x-agentplatform-fallback").Single());
+    }
+
+    [Fact]
+    public async Task A_prompt_too_long_for_the_group_goes_to_its_context_window_fallback_before_any_call()
+    {
+        using var client = _router.CreateHttpClient();
+
+        using var shortOne = await client.PostAsync("/v1/chat/completions", Json.Chat(model: "small"));
+        using var longOne = await client.PostAsync("/v1/chat/completions", Chat("small", LongPrompt));
+
+        Assert.Equal("small-a", shortOne.Headers.GetValues("x-agentplatform-deployment").Single());
+        Assert.False(shortOne.Headers.Contains("x-agentplatform-fallback"));
+        Assert.Equal(HttpStatusCode.OK, longOne.StatusCode);
+        Assert.Equal("large-b", longOne.Headers.GetValues("x-agentplatform-deployment").Single());
+        Assert.Equal("large", longOne.Headers.GetValues("x-agentplatform-fallback").Single());
+        Assert.Equal(1, (await _simA.GetFromJsonAsync<JsonElement>("/sim/stats")).GetProperty("requests").GetInt64());
+    }
+
+    [Fact]
+    public async Task A_providers_context_length_error_sends_the_request_to_the_context_window_fallback()
+    {
+        using var client = _router.CreateHttpClient();
+
+        using var response = await client.PostAsync("/v1/chat/completions", Chat("unaware", LongPrompt));
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal("large-b", response.Headers.GetValues("x-agentplatform-deployment").Single());
+    }
+
+    [Fact]
+    public async Task A_prompt_too_long_for_every_choice_is_refused_like_openai_does()
+    {
+        using var client = _router.CreateHttpClient();
+
+        using var response = await client.PostAsync("/v1/chat/completions", Chat("tiny", LongPrompt));
+
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        var error = await Json.ReadErrorAsync(response);
+        Assert.Equal("context_length_exceeded", error.GetProperty("code").GetString());
+        Assert.Equal(0, (await _simA.GetFromJsonAsync<JsonElement>("/sim/stats")).GetProperty("requests").GetInt64());
+    }
+
+    private static StringContent Chat(string model, string prompt) =>
+        Json.Body(JsonSerializer.Serialize(new { model, messages = new[] { new { role = "user", content = prompt } } }));
+}
