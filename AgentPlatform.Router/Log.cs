@@ -52,4 +52,8 @@ internal static partial class Log
     [LoggerMessage(EventId = 1021, Level = LogLevel.Error,
         Message = "The edited Router configuration is invalid, so the pool in use stays: {Failures}")]
     public static partial void PoolReloadRefused(ILogger logger, string failures);
+
+    [LoggerMessage(EventId = 1015, Level = LogLevel.Warning,
+        Message = "Could not check the Rpm/Tpm capacity of deployment {Deployment} of model group {ModelGroup} in Redis; sending anyway.")]
+    public static partial void CapacityUnchecked(ILogger logger, string deployment, string modelGroup, Exception exception);
 }

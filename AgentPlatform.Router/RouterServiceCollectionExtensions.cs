@@ -30,6 +30,7 @@ public static class RouterServiceCollectionExtensions
         builder.Services.TryAddEnumerable(ServiceDescriptor.Singleton<IRoutingStrategy, WeightedRoutingStrategy>(s => s.GetRequiredService<WeightedRoutingStrategy>()));
         builder.Services.TryAddEnumerable(ServiceDescriptor.Singleton<IRoutingStrategy, LeastBusyRoutingStrategy>());
         builder.Services.TryAddEnumerable(ServiceDescriptor.Singleton<IRoutingStrategy, LowestLatencyRoutingStrategy>());
+        builder.Services.TryAddEnumerable(ServiceDescriptor.Singleton<IRoutingStrategy, UsageBasedRoutingStrategy>());
         builder.Services.TryAddEnumerable(ServiceDescriptor.Singleton<IRoutingStrategy, CheapestRoutingStrategy>());
         builder.Services.TryAddEnumerable(ServiceDescriptor.Singleton<IProviderAdapter, OpenAIAdapter>());
         builder.Services.TryAddEnumerable(ServiceDescriptor.Singleton<IProviderAdapter, AzureOpenAIAdapter>());
@@ -39,6 +40,7 @@ public static class RouterServiceCollectionExtensions
         builder.Services.AddHostedService<SharedBreakerState>();
         builder.Services.TryAddSingleton<ModelPool>();
         builder.Services.TryAddSingleton<PromptTokenEstimator>();
+        builder.Services.TryAddSingleton<CapacityLimiter>();
         builder.Services.TryAddSingleton<RouterMetrics>();
         builder.Services.TryAddSingleton<ChatForwarder>();
         builder.Services.TryAddSingleton<UpstreamInvoker>();

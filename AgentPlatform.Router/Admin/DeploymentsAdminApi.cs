@@ -32,6 +32,7 @@ public static class DeploymentsAdminApi
     private static object Describe(ModelGroup group, Deployment deployment, DateTimeOffset now)
     {
         var (attempts, errorRate) = deployment.State.RecentOutcomes();
+        var (requestsLeft, tokensLeft) = deployment.Headroom(now.ToUnixTimeMilliseconds());
         var breaker = deployment.Breaker;
         var coolDownUntil = new DateTimeOffset(deployment.State.CoolDownUntilTicks, TimeSpan.Zero);
         return new
@@ -56,6 +57,13 @@ public static class DeploymentsAdminApi
             attemptsLastMinute = attempts,
             errorRateLastMinute = Math.Round(errorRate, 4),
             lastError = deployment.State.LatestError is { } error ? new { message = error.Message, at = error.At } : null,
+            capacity = new
+            {
+                rpm = deployment.Rpm,
+                rpmInUse = deployment.Rpm - requestsLeft is { } rpmUsed ? Math.Round(rpmUsed, 1) : (double?)null,
+                tpm = deployment.Tpm,
+                tpmInUse = deployment.Tpm - tokensLeft is { } tpmUsed ? Math.Round(tpmUsed) : (double?)null,
+            },
             prices = new
             {
                 inputPerMillion = deployment.InputPricePerMillion,

@@ -44,6 +44,7 @@ public sealed class ChatForwarder
     private readonly UpstreamInvoker _upstream;
     private readonly ModelPool _pool;
     private readonly PromptTokenEstimator _estimator;
+    private readonly CapacityLimiter _capacity;
     private readonly RouterMetrics _metrics;
     private readonly TimeProvider _timeProvider;
     private readonly Random _random;
@@ -59,6 +60,7 @@ public sealed class ChatForwarder
         UpstreamInvoker upstream,
         ModelPool pool,
         PromptTokenEstimator estimator,
+        CapacityLimiter capacity,
         IOptions<RouterOptions> options,
         RouterMetrics metrics,
         TimeProvider timeProvider,
@@ -68,6 +70,7 @@ public sealed class ChatForwarder
         _upstream = upstream;
         _pool = pool;
         _estimator = estimator;
+        _capacity = capacity;
         _metrics = metrics;
         _timeProvider = timeProvider;
         _random = random;
@@ -114,7 +117,7 @@ public sealed class ChatForwarder
                 _metrics.Fallback(request.Group.Name, next.Name, fallbackReason);
                 request.SwitchTo(next);
             }
-            if (next.HasContextWindows && !TryEstimate(request, next))
+            if (next.NeedsTokenEstimate && !TryEstimate(request, next))
             {
                 // Too long for this group: only the context-window fallbacks can take it.
                 fallbackReason = "context_window";
@@ -208,7 +211,7 @@ public sealed class ChatForwarder
             request.UsedContextWindowFallback = true;
             foreach (var name in request.RequestedGroup.ContextWindowFallbacks)
             {
-                if (_pool.TryGetGroup(name, out var fallback) && (!fallback.HasContextWindows || TryEstimate(request, fallback)))
+                if (_pool.TryGetGroup(name, out var fallback) && (!fallback.NeedsTokenEstimate || TryEstimate(request, fallback)))
                 {
                     groups.Enqueue(fallback);
                     return true;
@@ -228,12 +231,12 @@ public sealed class ChatForwarder
     /// <summary>One attempt: picks a deployment and calls it, reporting the result to its breaker exactly once.</summary>
     private async ValueTask<AttemptResult> AttemptAsync(ForwardingRequest request)
     {
-        Deployment? deployment;
-        do
+        Deployment deployment;
+        while (true)
         {
             var now = NowTicks;
-            deployment = request.Group.PickNext(request.Tried, now, request.Tokens);
-            if (deployment is null)
+            var picked = request.Group.PickNext(request.Tried, now, request.Tokens);
+            if (picked is null)
             {
                 // A backoff planned to end with a Retry-After may wake a few ms early (timers tick
                 // coarsely); wait out the rest instead of spending an attempt on finding nothing.
@@ -244,9 +247,22 @@ public sealed class ChatForwarder
                 }
                 return AttemptResult.NoneAvailable;
             }
-            request.Tried.Add(deployment);
+            request.Tried.Add(picked);
+            if (!picked.Breaker.TryAcquire())
+            {
+                continue; // lost the half-open probe to another request
+            }
+            if (await _capacity.TryReserveAsync(picked, request.Tokens) is { } wait)
+            {
+                // At its Rpm/Tpm: left alone (by this replica) until the reservation would fit.
+                picked.Breaker.OnAbandoned();
+                picked.State.CoolDown(_timeProvider.GetUtcNow() + wait);
+                request.LastFailure = $"deployment '{picked.Name}' is at its capacity (Rpm/Tpm) for another {Seconds(wait)}";
+                continue;
+            }
+            deployment = picked;
+            break;
         }
-        while (deployment is null || !deployment.Breaker.TryAcquire()); // lost the half-open probe to another request
 
         request.LastDeployment = deployment.Name;
         request.Attempts++;
@@ -459,6 +475,7 @@ public sealed class ChatForwarder
                 if (usage is { } tokens)
                 {
                     _metrics.TokenUsage(request.Group.Name, deployment.Name, deployment.Model, tokens);
+                    _capacity.Settle(deployment, request.Tokens, tokens.InputTokens + tokens.OutputTokens);
                 }
                 return AttemptResult.Completed;
             }

@@ -32,6 +32,8 @@ public sealed class Deployment
         Weight = options.Weight;
         MaxOutputTokens = options.MaxOutputTokens;
         ContextWindow = options.ContextWindow;
+        Rpm = options.Rpm;
+        Tpm = options.Tpm;
         Adapter = adapter;
         RequestUri = adapter.RequestUri(options);
         ApiKey = options.ApiKey;
@@ -77,8 +79,24 @@ public sealed class Deployment
     /// <summary>The most tokens (prompt and answer) the model takes; null when not configured.</summary>
     public int? ContextWindow { get; }
 
-    /// <summary>Whether a request needing <paramref name="tokens"/> (0: unknown) fits the context window.</summary>
-    public bool Fits(int tokens) => ContextWindow is not { } window || tokens <= window;
+    /// <summary>Requests per minute it takes; null when unlimited.</summary>
+    public int? Rpm { get; }
+
+    /// <summary>Tokens per minute it takes; null when unlimited.</summary>
+    public int? Tpm { get; }
+
+    public bool HasCapacityLimits => Rpm is not null || Tpm is not null;
+
+    /// <summary>Whether a request of <paramref name="tokens"/> (0: not estimated) fits the context window and a minute's tokens.</summary>
+    public bool Fits(int tokens) => (ContextWindow is not { } window || tokens <= window) && (Tpm is not { } tpm || tokens <= tpm);
+
+    /// <summary>What is left of the deployment's minute right now, as this replica last saw it; null where unlimited.</summary>
+    public (double? Requests, double? Tokens) Headroom(long nowMs)
+    {
+        var (requestsTat, tokensTat) = State.CapacityTats;
+        return (Rpm is { } rpm ? rpm - Math.Max(0, requestsTat - nowMs) * rpm / 60_000.0 : null,
+                Tpm is { } tpm ? tpm - Math.Max(0, tokensTat - nowMs) * tpm / 60_000.0 : null);
+    }
 
     /// <summary>The most tokens the deployment may generate for one answer; null when not configured.</summary>
     public int? MaxOutputTokens { get; }

@@ -24,7 +24,7 @@ public sealed class ModelGroup
         Deployments = deployments.ToArray();
         Strategy = strategy;
         _tiers = Deployments.GroupBy(d => d.Priority).OrderBy(g => g.Key).Select(g => g.ToArray()).ToArray();
-        HasContextWindows = Deployments.Any(d => d.ContextWindow is not null);
+        NeedsTokenEstimate = Deployments.Any(d => d.ContextWindow is not null || d.Tpm is not null);
     }
 
     /// <summary>Groups tried in order when this one cannot answer.</summary>
@@ -33,8 +33,8 @@ public sealed class ModelGroup
     /// <summary>Groups tried in order when the prompt is too long for this one.</summary>
     public IReadOnlyList<string> ContextWindowFallbacks { get; }
 
-    /// <summary>Whether any deployment limits its context window, so requests need a token estimate.</summary>
-    public bool HasContextWindows { get; }
+    /// <summary>Whether any deployment limits its context window or tokens per minute, so requests need a token estimate.</summary>
+    public bool NeedsTokenEstimate { get; }
 
     /// <summary>Whether some deployment of the group can take a request of <paramref name="tokens"/>.</summary>
     public bool Fits(int tokens) => Deployments.Any(d => d.Fits(tokens));

@@ -63,6 +63,12 @@ public sealed class DeploymentOptions
     /// <summary>Azure OpenAI's <c>api-version</c>; see <see cref="Providers.AzureOpenAIAdapter.DefaultApiVersion"/>.</summary>
     public string? ApiVersion { get; set; }
 
+    /// <summary>Requests per minute the deployment takes; the Router sends no more, across all its replicas.</summary>
+    public int? Rpm { get; set; }
+
+    /// <summary>Tokens (estimated prompt + max output, settled to the real usage) per minute the deployment takes.</summary>
+    public int? Tpm { get; set; }
+
     /// <summary>The most tokens (prompt and answer) the model takes; requests estimated larger skip the deployment.</summary>
     public int? ContextWindow { get; set; }
 
@@ -167,6 +173,14 @@ public sealed class RouterPoolValidator : IValidateOptions<RouterOptions>
         if (string.IsNullOrWhiteSpace(deployment.Model))
         {
             errors.Add($"{key}:Model is required.");
+        }
+        if (deployment.Rpm is < 1)
+        {
+            errors.Add($"{key}:Rpm {deployment.Rpm} must be at least 1.");
+        }
+        if (deployment.Tpm is < 1)
+        {
+            errors.Add($"{key}:Tpm {deployment.Tpm} must be at least 1.");
         }
         if (deployment.ContextWindow is < 1)
         {

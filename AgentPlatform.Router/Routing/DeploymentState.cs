@@ -56,6 +56,22 @@ public sealed class DeploymentState(TimeProvider timeProvider)
 
     public LastError? LatestError => Volatile.Read(ref _lastError);
 
+    private CapacityView _capacity = new(0, 0);
+
+    /// <summary>The theoretical arrival times (Unix ms) of the Rpm and Tpm limits, as Redis last answered this replica.</summary>
+    public (double Requests, double Tokens) CapacityTats
+    {
+        get
+        {
+            var view = Volatile.Read(ref _capacity);
+            return (view.RequestsTat, view.TokensTat);
+        }
+    }
+
+    public void ObserveCapacity(double requestsTat, double tokensTat) => Volatile.Write(ref _capacity, new CapacityView(requestsTat, tokensTat));
+
+    private sealed record CapacityView(double RequestsTat, double TokensTat);
+
     /// <summary>Until when (UTC ticks) the deployment asked not to be sent requests; 0 when it never did.</summary>
     public long CoolDownUntilTicks => Interlocked.Read(ref _coolDownUntilTicks);
 

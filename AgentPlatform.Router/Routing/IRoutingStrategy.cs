@@ -20,7 +20,8 @@ public static class RoutingStrategyNames
     public const string Weighted = "weighted";
     public const string LeastBusy = "least-busy";
     public const string LowestLatency = "lowest-latency";
+    public const string UsageBased = "usage-based";
     public const string Cheapest = "cheapest";
 
-    public static readonly string[] All = [Weighted, LeastBusy, LowestLatency, Cheapest];
+    public static readonly string[] All = [Weighted, LeastBusy, LowestLatency, UsageBased, Cheapest];
 }

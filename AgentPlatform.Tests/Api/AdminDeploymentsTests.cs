@@ -11,7 +11,17 @@ public sealed class AdminDeploymentsTests(PlatformFixture platform)
     [Fact]
     public async Task Deployments_show_their_live_state_and_never_a_provider_key()
     {
-        using var client = platform.CreateApiClient();
+        // A Router and Api of its own: the failures below open sim-a's breaker, which must not leak into other tests.
+        await using var router = platform.StartRouter(new Dictionary<string, string?>(platform.SimulatorGroup("default"))
+        {
+            ["Router:ModelGroups:recorded:Deployments:0:Name"] = "recorder",
+            ["Router:ModelGroups:recorded:Deployments:0:BaseUrl"] = $"{platform.Recorder.BaseAddress}v1/",
+            ["Router:ModelGroups:recorded:Deployments:0:Model"] = "upstream-model",
+            ["Router:ModelGroups:recorded:Deployments:0:ApiKey"] = "sk-provider-secret",
+        });
+        await using var api = platform.StartApi(router.BaseAddress);
+        using var client = api.CreateHttpClient();
+        client.DefaultRequestHeaders.Authorization = new("Bearer", PlatformFixture.MasterKey);
         using var simA = platform.SimA.CreateHttpClient();
         await simA.PostAsJsonAsync("/sim/faults", new { kind = "500", rate = 1.0 });
         try
