@@ -397,6 +397,8 @@ public sealed class ChatForwarder
             ProxyResponse.CopyHeaders(response, context.Response);
             context.Response.Headers[ProxyResponse.DeploymentHeader] = deployment.Name;
             context.Response.Headers[ProxyResponse.UpstreamTimeHeader] = elapsed.TotalMilliseconds.ToString("0.###", CultureInfo.InvariantCulture);
+            context.Response.Headers[ProxyResponse.AttemptsHeader] = request.Attempts == 1 ? "1" : request.Attempts.ToString(CultureInfo.InvariantCulture);
+            context.Response.Headers[ProxyResponse.PriceHeader] = deployment.PriceHeaderValue;
             if (deployment.Adapter.TranslatesAnswer)
             {
                 context.Response.ContentLength = null;

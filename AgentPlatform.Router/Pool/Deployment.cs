@@ -16,7 +16,8 @@ public sealed class Deployment
         IProviderAdapter adapter,
         TimeProvider timeProvider,
         CircuitBreakerOptions? breakerOptions = null,
-        ICircuitBreakerListener? breakerListener = null)
+        ICircuitBreakerListener? breakerListener = null,
+        double latencyDecaySeconds = RouterOptions.DefaultLatencyDecaySeconds)
     {
         Group = group;
         OptionsJson = ModelPool.Json(options);
@@ -25,12 +26,14 @@ public sealed class Deployment
         InputPricePerMillion = options.InputPricePerMillion;
         CachedInputPricePerMillion = options.CachedInputPricePerMillion;
         OutputPricePerMillion = options.OutputPricePerMillion;
-        State = new DeploymentState(timeProvider);
+        State = new DeploymentState(timeProvider, TimeSpan.FromSeconds(latencyDecaySeconds));
         Name = options.Name;
         Provider = options.Provider;
         Model = options.Model;
         Weight = options.Weight;
         MaxOutputTokens = options.MaxOutputTokens;
+        PriceHeaderValue = string.Create(System.Globalization.CultureInfo.InvariantCulture,
+            $"input={options.InputPricePerMillion};cached_input={options.CachedInputPricePerMillion};output={options.OutputPricePerMillion}");
         ContextWindow = options.ContextWindow;
         Rpm = options.Rpm;
         Tpm = options.Tpm;
@@ -64,6 +67,9 @@ public sealed class Deployment
     public double CachedInputPricePerMillion { get; }
 
     public double OutputPricePerMillion { get; }
+
+    /// <summary>The prices as the Router tells the Api: <c>input=..;cached_input=..;output=..</c>, computed once.</summary>
+    public string PriceHeaderValue { get; }
 
     /// <summary>What the cheapest strategy compares: input plus output price per million tokens.</summary>
     public double PricePerMillion => InputPricePerMillion + OutputPricePerMillion;

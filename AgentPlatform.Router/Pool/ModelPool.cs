@@ -88,7 +88,7 @@ public sealed class ModelPool : IDisposable
                 var before = previous?.GetValueOrDefault(pair.Key);
                 return new ModelGroup(
                     pair.Key,
-                    pair.Value.Deployments.Select(d => Reuse(before, d) ?? new Deployment(pair.Key, d, _adapters[d.Provider], _timeProvider, router.CircuitBreaker, _breakerListener)),
+                    pair.Value.Deployments.Select(d => Reuse(before, d) ?? new Deployment(pair.Key, d, _adapters[d.Provider], _timeProvider, router.CircuitBreaker, _breakerListener, router.LatencyDecaySeconds)),
                     _strategies[pair.Value.Strategy],
                     before?.RetryBudget ?? new RetryBudget(router.Retry, _timeProvider),
                     pair.Value.Fallbacks,

@@ -12,6 +12,15 @@ public sealed class RouterOptions
     /// <summary>Model groups by the model name clients ask for.</summary>
     public Dictionary<string, ModelGroupOptions> ModelGroups { get; set; } = new(StringComparer.Ordinal);
 
+    public const double DefaultLatencyDecaySeconds = 10;
+
+    /// <summary>
+    /// How fast old latency samples fade in <c>lowest-latency</c>'s peak-EWMA (after this long a sample
+    /// weighs 1/e): Finagle's and Linkerd's 10 s by default. Shorter forgets a one-off slow answer sooner.
+    /// </summary>
+    [System.ComponentModel.DataAnnotations.Range(0.1, 3600)]
+    public double LatencyDecaySeconds { get; set; } = DefaultLatencyDecaySeconds;
+
     [ValidateObjectMembers]
     public RetryOptions Retry { get; set; } = new();
 

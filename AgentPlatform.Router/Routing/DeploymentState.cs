@@ -1,3 +1,4 @@
+using AgentPlatform.Router.Pool;
 using AgentPlatform.Router.Resilience;
 
 namespace AgentPlatform.Router.Routing;
@@ -7,10 +8,14 @@ namespace AgentPlatform.Router.Routing;
 /// time it takes to start answering, and until when it asked to be left alone (its <c>Retry-After</c>).
 /// Read by the strategies on every pick, so lock-free.
 /// </summary>
-public sealed class DeploymentState(TimeProvider timeProvider)
+/// <param name="latencyDecay">How fast old latency samples fade: after this long a sample weighs 1/e.</param>
+public sealed class DeploymentState(TimeProvider timeProvider, TimeSpan latencyDecay)
 {
-    /// <summary>How fast old latency samples fade: after this long a sample weighs 1/e.</summary>
-    public static readonly TimeSpan DecayTime = TimeSpan.FromSeconds(10);
+    public DeploymentState(TimeProvider timeProvider) : this(timeProvider, TimeSpan.FromSeconds(RouterOptions.DefaultLatencyDecaySeconds))
+    {
+    }
+
+    public TimeSpan LatencyDecay { get; } = latencyDecay;
 
     private readonly Lock _latencyLock = new();
     private long _inFlight;
@@ -119,7 +124,7 @@ public sealed class DeploymentState(TimeProvider timeProvider)
             else
             {
                 var elapsed = timeProvider.GetElapsedTime(_lastSampleTimestamp, now);
-                var weight = Math.Exp(-elapsed.TotalMilliseconds / DecayTime.TotalMilliseconds);
+                var weight = Math.Exp(-elapsed.TotalMilliseconds / LatencyDecay.TotalMilliseconds);
                 Volatile.Write(ref _latencyEwmaMs, previous * weight + sample * (1 - weight));
             }
             _lastSampleTimestamp = now;

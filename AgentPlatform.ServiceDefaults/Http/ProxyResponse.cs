@@ -12,11 +12,20 @@ public static class ProxyResponse
     public const string DeploymentHeader = "x-agentplatform-deployment";
     public const string UpstreamTimeHeader = "x-agentplatform-upstream-ms";
 
+    /// <summary>How many deployments the Router called for the answer (1 when the first answered).</summary>
+    public const string AttemptsHeader = "x-agentplatform-attempts";
+
+    /// <summary>
+    /// Router to Api only: the answering deployment's prices in USD per million tokens,
+    /// <c>input=..;cached_input=..;output=..</c>, for the Api to price the usage it records. Not passed to clients.
+    /// </summary>
+    public const string PriceHeader = "x-agentplatform-price-per-million";
+
     /// <summary>Set when a fallback model group answered: its name.</summary>
     public const string FallbackHeader = "x-agentplatform-fallback";
 
     /// <summary>Headers of the upstream response that reach the client unchanged.</summary>
-    private static readonly string[] PassedHeaders = [DeploymentHeader, UpstreamTimeHeader, FallbackHeader, "Retry-After"];
+    private static readonly string[] PassedHeaders = [DeploymentHeader, UpstreamTimeHeader, AttemptsHeader, FallbackHeader, "Retry-After"];
 
     public static void CopyHeaders(HttpResponseMessage upstream, HttpResponse response)
     {

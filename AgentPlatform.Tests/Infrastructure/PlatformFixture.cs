@@ -119,12 +119,20 @@ public sealed class PlatformFixture : IAsyncLifetime
             }
         }).Start();
 
-    private static KestrelApp<SimulatorOptions> StartSimulator() =>
-        new KestrelApp<SimulatorOptions>(new Dictionary<string, string?>
+    /// <summary>A simulator answering 8-word answers at once, with any other settings given.</summary>
+    public static KestrelApp<SimulatorOptions> StartSimulator(IReadOnlyDictionary<string, string?>? settings = null)
+    {
+        var all = new Dictionary<string, string?>
         {
             ["Logging:LogLevel:Default"] = "Warning",
             ["Simulator:OutputTokens"] = "8",
-        }).Start();
+        };
+        foreach (var (key, value) in settings ?? new Dictionary<string, string?>())
+        {
+            all[key] = value;
+        }
+        return new KestrelApp<SimulatorOptions>(all).Start();
+    }
 
     /// <summary>A client of the Api that sends the master key.</summary>
     public HttpClient CreateApiClient()

@@ -23,6 +23,8 @@ public sealed class ChatForwarderTests(PlatformFixture platform)
         Assert.Equal(expected, Encoding.UTF8.GetString(sent));
         Assert.Equal("Bearer sk-provider-secret", headers.Authorization.ToString());
         Assert.Equal("recorder", response.Headers.GetValues("x-agentplatform-deployment").Single());
+        Assert.Equal("1", response.Headers.GetValues("x-agentplatform-attempts").Single());
+        Assert.False(response.Headers.Contains("x-agentplatform-price-per-million")); // the Api's business, not the client's
     }
 
     [Fact]

@@ -64,6 +64,8 @@ public sealed class RouterTelemetryTests(PlatformFixture platform)
         {
             using var retried = await client.PostAsync("/v1/chat/completions", Json.Chat(model: Group));
             Assert.Equal("sim-a", retried.Headers.GetValues("x-agentplatform-deployment").Single());
+            Assert.Equal("2", retried.Headers.GetValues("x-agentplatform-attempts").Single());
+            Assert.Equal("input=0;cached_input=0;output=0", retried.Headers.GetValues("x-agentplatform-price-per-million").Single());
         }
         finally
         {

@@ -21,11 +21,7 @@ public sealed class FallbackTests(PlatformFixture platform) : IAsyncLifetime
 
     public async Task InitializeAsync()
     {
-        _smallModel = new KestrelApp<SimulatorOptions>(new Dictionary<string, string?>
-        {
-            ["Logging:LogLevel:Default"] = "Warning",
-            ["Simulator:ContextWindow"] = "100",
-        }).Start();
+        _smallModel = PlatformFixture.StartSimulator(new Dictionary<string, string?> { ["Simulator:ContextWindow"] = "100" });
         _router = platform.StartRouter(new Dictionary<string, string?>
         {
             // primary (sim-b) falls back to backup (sim-a)

@@ -29,12 +29,11 @@ public sealed class ProviderConformanceTests(PlatformFixture platform) : IAsyncL
 
     public async Task InitializeAsync()
     {
-        _simulator = new KestrelApp<SimulatorOptions>(new Dictionary<string, string?>
+        _simulator = PlatformFixture.StartSimulator(new Dictionary<string, string?>
         {
-            ["Logging:LogLevel:Default"] = "Warning",
             ["Simulator:OutputTokens"] = "12",
             ["Simulator:ApiKey"] = ProviderKey,
-        }).Start();
+        });
         var settings = new Dictionary<string, string?>();
         foreach (var provider in new[] { "openai", "azure-openai", "anthropic" })
         {

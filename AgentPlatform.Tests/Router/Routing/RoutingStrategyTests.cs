@@ -84,7 +84,7 @@ public sealed class RoutingStrategyTests
         state.RecordLatency(TimeSpan.FromMilliseconds(200));
         Assert.Equal(200, state.LatencyEwmaMs);
 
-        time.Advance(DeploymentState.DecayTime);
+        time.Advance(state.LatencyDecay);
         state.RecordLatency(TimeSpan.FromMilliseconds(10));
         Assert.Equal(10 + 190 / Math.E, state.LatencyEwmaMs, precision: 6);
     }

@@ -1,0 +1,57 @@
+using System.Net;
+using System.Net.Http.Json;
+using System.Text.Json;
+using AgentPlatform.Simulator;
+using AgentPlatform.Tests.Infrastructure;
+
+namespace AgentPlatform.Tests.Router.Routing;
+
+[Collection(PlatformCollection.Name)]
+public sealed class LowestLatencyTests(PlatformFixture platform)
+{
+    [Fact]
+    public async Task Lowest_latency_sends_at_least_nine_in_ten_requests_to_the_simulator_five_times_faster()
+    {
+        await using var fast = Simulator(timeToFirstTokenMs: 10);
+        await using var slow = Simulator(timeToFirstTokenMs: 50);
+        await using var router = platform.StartRouter(new Dictionary<string, string?>
+        {
+            // A busy test machine stalls now and then; a short memory lets a stalled sample fade within the test.
+            ["Router:LatencyDecaySeconds"] = "1",
+            ["Router:ModelGroups:latency:Strategy"] = "lowest-latency",
+            ["Router:ModelGroups:latency:Deployments:0:Name"] = "slow",
+            ["Router:ModelGroups:latency:Deployments:0:BaseUrl"] = $"{slow.BaseAddress}v1",
+            ["Router:ModelGroups:latency:Deployments:0:Model"] = "sim-model",
+            ["Router:ModelGroups:latency:Deployments:1:Name"] = "fast",
+            ["Router:ModelGroups:latency:Deployments:1:BaseUrl"] = $"{fast.BaseAddress}v1",
+            ["Router:ModelGroups:latency:Deployments:1:Model"] = "sim-model",
+            ["Router:ModelGroups:warm-up:Deployments:0:Name"] = "fast",
+            ["Router:ModelGroups:warm-up:Deployments:0:BaseUrl"] = $"{fast.BaseAddress}v1",
+            ["Router:ModelGroups:warm-up:Deployments:0:Model"] = "sim-model",
+        });
+        using var client = router.CreateHttpClient();
+        // A fresh Router's first calls run cold code and take longer than the simulators' 10 and 50 ms;
+        // measured on those, the fast one would look slow until the sample decays.
+        for (var i = 0; i < 20; i++)
+        {
+            using var warmUp = await client.PostAsync("/v1/chat/completions", Json.Chat(model: "warm-up"));
+        }
+        using (var reset = fast.CreateHttpClient())
+        {
+            await reset.PostAsync("/sim/stats/reset", null);
+        }
+
+        await Parallel.ForAsync(0, 200, new ParallelOptions { MaxDegreeOfParallelism = 2 }, async (i, _) =>
+        {
+            using var response = await client.PostAsync("/v1/chat/completions", Json.Chat(model: "latency", extra: $",\"n\":{i}"));
+            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        });
+
+        using var fastClient = fast.CreateHttpClient();
+        var toFast = (await fastClient.GetFromJsonAsync<JsonElement>("/sim/stats")).GetProperty("requests").GetInt64();
+        Assert.True(toFast >= 180, $"{toFast} of 200 went to the fast simulator");
+    }
+
+    private static KestrelApp<SimulatorOptions> Simulator(int timeToFirstTokenMs) =>
+        PlatformFixture.StartSimulator(new Dictionary<string, string?> { ["Simulator:TimeToFirstTokenMs"] = timeToFirstTokenMs.ToString() });
+}
