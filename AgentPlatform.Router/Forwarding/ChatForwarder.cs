@@ -103,9 +103,12 @@ public sealed class ChatForwarder
         _pipeline = pipeline.Build();
     }
 
-    public async Task ForwardAsync(HttpContext context, ModelGroup group, ReadOnlyMemory<byte> body, Range modelToken, bool stream)
+    public async Task ForwardAsync(HttpContext context, ModelGroup group, ReadOnlyMemory<byte> body, ChatRequestScan scan)
     {
-        using var request = new ForwardingRequest(this, context, group, body, modelToken, stream, NowTicks + _total.Ticks);
+        using var request = new ForwardingRequest(this, context, group, body, scan.ModelToken, scan.Stream, NowTicks + _total.Ticks)
+        {
+            StreamOptions = scan.StreamOptions,
+        };
         var groups = new Queue<ModelGroup>(1);
         groups.Enqueue(group);
         var last = AttemptResult.NoneAvailable;
@@ -195,6 +198,7 @@ public sealed class ChatForwarder
         if (request.Tokens == 0)
         {
             var (prompt, maxOutput) = _estimator.Estimate(request.Body.Span, group.Deployments[0].Model);
+            request.PromptTokens = prompt;
             request.Tokens = prompt + maxOutput;
         }
         return group.Fits(request.Tokens);
@@ -327,7 +331,7 @@ public sealed class ChatForwarder
         HttpRequestMessage message;
         try
         {
-            message = deployment.Adapter.CreateRequest(deployment, new ChatRequestBody(request.Body, request.ModelToken, request.Stream));
+            message = deployment.Adapter.CreateRequest(deployment, new ChatRequestBody(request.Body, request.ModelToken, request.Stream, request.StreamOptions));
         }
         catch (UntranslatableRequestException exception)
         {
@@ -452,54 +456,88 @@ public sealed class ChatForwarder
         var context = request.Context;
         var output = context.Response.BodyWriter;
         TokenUsage? usage = null;
-        if (isAnswer && !isEventStream && ended)
+        var estimatedOutput = 0;
+        try
         {
-            usage = UsageReader.FromJson(buffer.Held.Span);
-        }
-        while (true)
-        {
-            var complete = ended || !isEventStream ? buffer.Count : EndOfLastEvent(buffer.Held.Span);
-            if (complete == 0 && buffer.IsFull)
+            if (isAnswer && !isEventStream && ended)
             {
-                complete = buffer.Count; // one event larger than the buffer: pass it on in pieces
+                usage = UsageReader.FromJson(buffer.Held.Span);
+                estimatedOutput = usage is null ? _estimator.CountAnswerTokens(buffer.Held.Span, deployment.Model) : 0;
             }
-            if (complete > 0)
+            while (true)
             {
-                if (isAnswer && isEventStream && usage is null)
+                var complete = ended || !isEventStream ? buffer.Count : EndOfLastEvent(buffer.Held.Span);
+                if (complete == 0 && buffer.IsFull)
                 {
-                    usage = UsageReader.FromEvents(buffer.Held.Span[..complete]);
+                    complete = buffer.Count; // one event larger than the buffer: pass it on in pieces
                 }
-                await output.WriteAsync(buffer.Held[..complete], context.RequestAborted);
-                buffer.Consume(complete);
-            }
-            if (ended)
-            {
-                if (usage is { } tokens)
+                if (complete > 0)
                 {
-                    _metrics.TokenUsage(request.Group.Name, deployment.Name, deployment.Model, tokens);
-                    _capacity.Settle(deployment, request.Tokens, tokens.InputTokens + tokens.OutputTokens);
+                    var events = buffer.Held[..complete];
+                    if (isAnswer && isEventStream && usage is null)
+                    {
+                        usage = UsageReader.FromEvents(events.Span, out var usageEvent);
+                        var (start, length) = usageEvent.GetOffsetAndLength(events.Length);
+                        if (usage is null)
+                        {
+                            estimatedOutput += UsageReader.CountContentEvents(events.Span);
+                        }
+                        else if (request.StreamOptions != StreamOptionsKind.IncludeUsage)
+                        {
+                            // The Router asked for the usage, not the client: it is counted, not passed on.
+                            await output.WriteAsync(events[..start], context.RequestAborted);
+                            events = events[(start + length)..];
+                        }
+                    }
+                    await output.WriteAsync(events, context.RequestAborted);
+                    buffer.Consume(complete);
                 }
-                return AttemptResult.Completed;
-            }
+                if (ended)
+                {
+                    return AttemptResult.Completed;
+                }
 
-            var limit = Bounded(request, _idle);
-            timeout.CancelAfter(limit);
-            int read;
-            try
-            {
-                read = await answer.ReadAsync(buffer.Free, timeout.Token);
+                var limit = Bounded(request, _idle);
+                timeout.CancelAfter(limit);
+                int read;
+                try
+                {
+                    read = await answer.ReadAsync(buffer.Free, timeout.Token);
+                }
+                catch (Exception exception) when (IsUpstreamFailure(exception, context))
+                {
+                    var reason = exception is OperationCanceledException
+                        ? limit < _idle ? $"the request reached its total time of {Seconds(_total)}" : $"it sent nothing for {Seconds(limit)}"
+                        : "the connection broke";
+                    await EndBrokenAnswerAsync(request, deployment, isEventStream, reason);
+                    return AttemptResult.BrokeOff($"deployment '{deployment.Name}' broke off its answer: {reason}");
+                }
+                ended = read == 0;
+                buffer.Count += read;
             }
-            catch (Exception exception) when (IsUpstreamFailure(exception, context))
-            {
-                var reason = exception is OperationCanceledException
-                    ? limit < _idle ? $"the request reached its total time of {Seconds(_total)}" : $"it sent nothing for {Seconds(limit)}"
-                    : "the connection broke";
-                await EndBrokenAnswerAsync(request, deployment, isEventStream, reason);
-                return AttemptResult.BrokeOff($"deployment '{deployment.Name}' broke off its answer: {reason}");
-            }
-            ended = read == 0;
-            buffer.Count += read;
         }
+        finally
+        {
+            if (isAnswer)
+            {
+                CountTokens(request, deployment, usage, estimatedOutput);
+            }
+        }
+    }
+
+    /// <summary>
+    /// Records the answer's tokens and settles its Tpm reservation: as the provider reported them, or —
+    /// when it reported none (a stream cut short, the client gone, a server that does not count) — as
+    /// estimated: the prompt by the tokenizer, the answer by its content (one token per streamed chunk).
+    /// </summary>
+    private void CountTokens(ForwardingRequest request, Deployment deployment, TokenUsage? reported, int estimatedOutput)
+    {
+        var usage = reported ?? new TokenUsage(
+            request.PromptTokens > 0 ? request.PromptTokens : _estimator.Estimate(request.Body.Span, deployment.Model).PromptTokens,
+            estimatedOutput,
+            CachedInputTokens: 0);
+        _metrics.TokenUsage(request.Group.Name, deployment.Name, deployment.Model, usage, estimated: reported is null);
+        _capacity.Settle(deployment, request.Tokens, usage.InputTokens + usage.OutputTokens);
     }
 
     /// <summary>A stream ends with an error event and closes cleanly; a JSON answer cannot be mended, so it is aborted.</summary>

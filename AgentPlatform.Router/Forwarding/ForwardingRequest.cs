@@ -1,4 +1,5 @@
 using AgentPlatform.Router.Pool;
+using AgentPlatform.ServiceDefaults.OpenAI;
 
 namespace AgentPlatform.Router.Forwarding;
 
@@ -18,6 +19,12 @@ internal sealed class ForwardingRequest(
 
     /// <summary>The group being tried: the requested one, or a fallback of it.</summary>
     public ModelGroup Group { get; private set; } = group;
+
+    /// <summary>What the client said of <c>stream_options</c>: whether it wants the usage chunk.</summary>
+    public StreamOptionsKind StreamOptions { get; init; }
+
+    /// <summary>The prompt's estimated tokens; 0 until estimated.</summary>
+    public int PromptTokens { get; set; }
 
     /// <summary>The request's estimated size in tokens (prompt + requested output); 0 until estimated.</summary>
     public int Tokens { get; set; }

@@ -46,7 +46,7 @@ public static class RouterApi
             return;
         }
 
-        await forwarder.ForwardAsync(context, group, body.Memory, scan.ModelToken, scan.Stream);
+        await forwarder.ForwardAsync(context, group, body.Memory, scan);
     }
 
     private static IResult ListModels(ModelPool pool) => TypedResults.Ok(new

@@ -44,7 +44,8 @@ public sealed class RouterMetrics
     }
 
     /// <summary>An answer's tokens, as OpenTelemetry's GenAI conventions count them: one record per token type.</summary>
-    public void TokenUsage(string modelGroup, string deployment, string providerModel, TokenUsage usage)
+    /// <param name="estimated">The provider reported no usage, so these are the Router's estimate.</param>
+    public void TokenUsage(string modelGroup, string deployment, string providerModel, TokenUsage usage, bool estimated)
     {
         var tags = new TagList
         {
@@ -52,6 +53,7 @@ public sealed class RouterMetrics
             { "gen_ai.request.model", modelGroup },
             { "gen_ai.response.model", providerModel },
             { "agentplatform.deployment", deployment },
+            { "agentplatform.usage.estimated", estimated },
             { "gen_ai.token.type", "input" },
         };
         _tokens.Record(usage.InputTokens, tags);

@@ -40,16 +40,51 @@ internal static class UsageReader
     }
 
     /// <summary>The usage carried by one of the server-sent events in <paramref name="events"/>, if any.</summary>
-    public static TokenUsage? FromEvents(ReadOnlySpan<byte> events)
+    public static TokenUsage? FromEvents(ReadOnlySpan<byte> events) => FromEvents(events, out _);
+
+    /// <summary>The usage carried by one of the events, and where that event lies (its <c>data:</c> line to its blank line).</summary>
+    public static TokenUsage? FromEvents(ReadOnlySpan<byte> events, out Range eventRange)
     {
+        eventRange = default;
         var at = events.IndexOf(PromptTokens);
         if (at < 0)
         {
             return null;
         }
         var start = events[..at].LastIndexOf("data:"u8);
-        var end = events[at..].IndexOf((byte)'\n');
-        return start < 0 ? null : FromJson(events[(start + 5)..(end < 0 ? events.Length : at + end)]);
+        var lineEnd = events[at..].IndexOf((byte)'\n');
+        if (start < 0)
+        {
+            return null;
+        }
+        var end = lineEnd < 0 ? events.Length : at + lineEnd;
+        var usage = FromJson(events[(start + 5)..end]);
+        // The event runs to its blank line: past the line's \n and the empty line's \n (or \r\n).
+        var eventEnd = end;
+        for (var newlines = 0; eventEnd < events.Length && newlines < 2; eventEnd++)
+        {
+            if (events[eventEnd] == '\n')
+            {
+                newlines++;
+            }
+        }
+        eventRange = start..eventEnd;
+        return usage;
+    }
+
+    /// <summary>How many events carry answer text or tool-call arguments: about one token each in OpenAI's streams.</summary>
+    public static int CountContentEvents(ReadOnlySpan<byte> events) =>
+        Count(events, "\"content\":\""u8) - Count(events, "\"content\":\"\""u8) + Count(events, "\"arguments\":\""u8);
+
+    private static int Count(ReadOnlySpan<byte> text, ReadOnlySpan<byte> pattern)
+    {
+        var count = 0;
+        for (var at = text.IndexOf(pattern); at >= 0; at = text.IndexOf(pattern))
+        {
+            count++;
+            text = text[(at + pattern.Length)..];
+        }
+        return count;
     }
 
     private static TokenUsage ReadUsage(ref Utf8JsonReader reader)

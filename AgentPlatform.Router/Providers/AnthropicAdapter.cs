@@ -15,7 +15,6 @@ public sealed class AnthropicAdapter(TimeProvider timeProvider) : IProviderAdapt
     public const string ApiVersion = "2023-06-01";
 
     private static readonly MediaTypeHeaderValue JsonContentType = new("application/json");
-    private static readonly HttpRequestOptionsKey<bool> IncludeUsage = new("agentplatform.anthropic.include-usage");
 
     public string Name => ProviderNames.Anthropic;
 
@@ -26,10 +25,9 @@ public sealed class AnthropicAdapter(TimeProvider timeProvider) : IProviderAdapt
     public HttpRequestMessage CreateRequest(Deployment deployment, ChatRequestBody request)
     {
         System.Text.Json.Nodes.JsonObject translated;
-        bool includeUsage;
         try
         {
-            translated = AnthropicRequestTranslator.Translate(request.Body.Span, deployment.Model, deployment.MaxOutputTokens, out includeUsage);
+            translated = AnthropicRequestTranslator.Translate(request.Body.Span, deployment.Model, deployment.MaxOutputTokens, out _);
         }
         catch (JsonException exception)
         {
@@ -43,7 +41,6 @@ public sealed class AnthropicAdapter(TimeProvider timeProvider) : IProviderAdapt
         {
             message.Headers.TryAddWithoutValidation("x-api-key", key);
         }
-        message.Options.Set(IncludeUsage, includeUsage);
         return message;
     }
 
@@ -56,8 +53,9 @@ public sealed class AnthropicAdapter(TimeProvider timeProvider) : IProviderAdapt
         }
         if (response.Content.Headers.ContentType?.MediaType == "text/event-stream")
         {
-            var includeUsage = response.RequestMessage?.Options.TryGetValue(IncludeUsage, out var value) == true && value;
-            return new AnthropicEventStream(answer, includeUsage, created);
+            // Anthropic always reports usage: the usage chunk is always written, and the Router hides
+            // it from a client that did not ask for it, as it does for the other providers.
+            return new AnthropicEventStream(answer, includeUsage: true, created);
         }
         return new TranslatedJsonStream(answer, (output, message) => AnthropicAnswerTranslator.WriteCompletion(output, message, created));
     }

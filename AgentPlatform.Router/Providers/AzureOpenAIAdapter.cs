@@ -27,7 +27,7 @@ public sealed class AzureOpenAIAdapter : IProviderAdapter
         {
             // Azure routes by the URL and ignores the body's model; it is rewritten all the same so
             // the provider never sees the client's group name.
-            Content = new ModelRewriteContent(request.Body, request.ModelToken, deployment.ModelJsonToken),
+            Content = new ModelRewriteContent(request.Body, request.ModelToken, deployment.ModelJsonToken, request.AddIncludeUsage),
         };
         if (deployment.ApiKey is { Length: > 0 } key)
         {

@@ -1,4 +1,5 @@
 using AgentPlatform.Router.Pool;
+using AgentPlatform.ServiceDefaults.OpenAI;
 
 namespace AgentPlatform.Router.Providers;
 
@@ -28,8 +29,16 @@ public interface IProviderAdapter
     Stream ReadAnswer(HttpResponseMessage response, Stream answer);
 }
 
-/// <summary>The client's chat request as the Router received it: the raw body and what the scan found.</summary>
-public readonly record struct ChatRequestBody(ReadOnlyMemory<byte> Body, Range ModelToken, bool Stream);
+/// <summary>
+/// The client's chat request as the Router received it: the raw body and what the scan found. A stream
+/// always asks the provider for its usage (the Router counts every answer's tokens); when the client
+/// did not ask for it, the Router takes the usage chunk out again before the client sees it.
+/// </summary>
+public readonly record struct ChatRequestBody(ReadOnlyMemory<byte> Body, Range ModelToken, bool Stream, StreamOptionsKind StreamOptions)
+{
+    /// <summary>Whether <c>stream_options.include_usage</c> must be added for the provider to report usage.</summary>
+    public bool AddIncludeUsage => Stream && StreamOptions == StreamOptionsKind.Absent;
+}
 
 /// <summary>A request the provider's API has no way to express; the client gets a 400 naming the field.</summary>
 public sealed class UntranslatableRequestException(string message, string? param) : Exception(message)

@@ -19,7 +19,7 @@ public sealed class OpenAIAdapter : IProviderAdapter
     {
         var message = new HttpRequestMessage(HttpMethod.Post, deployment.RequestUri)
         {
-            Content = new ModelRewriteContent(request.Body, request.ModelToken, deployment.ModelJsonToken),
+            Content = new ModelRewriteContent(request.Body, request.ModelToken, deployment.ModelJsonToken, request.AddIncludeUsage),
         };
         message.Headers.Authorization = deployment.BearerAuthorization;
         return message;

@@ -44,6 +44,24 @@ public sealed class PromptTokenEstimator
         return (tokens, MaxOutput(root));
     }
 
+    /// <summary>The tokens of a JSON completion's answer (its first choice's text and tool calls), for when the provider reports none.</summary>
+    public int CountAnswerTokens(ReadOnlySpan<byte> completion, string model)
+    {
+        try
+        {
+            var reader = new Utf8JsonReader(completion);
+            using var document = JsonDocument.ParseValue(ref reader);
+            return document.RootElement.TryGetProperty("choices", out var choices) && choices.ValueKind == JsonValueKind.Array
+                && choices.GetArrayLength() > 0 && choices[0].TryGetProperty("message", out var message)
+                ? CountMessage(For(model), message)
+                : 0;
+        }
+        catch (JsonException)
+        {
+            return 0;
+        }
+    }
+
     /// <summary>The tokenizer of <paramref name="model"/>'s family.</summary>
     public Tokenizer For(string model) => _tokenizers.GetOrAdd(model, static name => new Lazy<Tokenizer>(() =>
     {

@@ -15,12 +15,26 @@ public enum ChatRequestProblem
     StreamNotABoolean,
 }
 
+/// <summary>What the request says of <c>stream_options</c>, which decides whether a stream reports its usage.</summary>
+public enum StreamOptionsKind
+{
+    /// <summary>No <c>stream_options</c>: the client did not ask for usage, and the field can be added.</summary>
+    Absent,
+
+    /// <summary><c>stream_options.include_usage</c> is true.</summary>
+    IncludeUsage,
+
+    /// <summary><c>stream_options</c> is there without <c>include_usage: true</c>.</summary>
+    WithoutUsage,
+}
+
 /// <summary>The few fields of a chat completion request the platform needs, found in one pass.</summary>
 public readonly record struct ChatRequestScan(
     ChatRequestProblem Problem,
     string? Model,
     Range ModelToken,
-    bool Stream)
+    bool Stream,
+    StreamOptionsKind StreamOptions = StreamOptionsKind.Absent)
 {
     public bool IsValid => Problem == ChatRequestProblem.None;
 }
@@ -62,6 +76,7 @@ public static class ChatRequestScanner
         var stream = false;
         var problem = ChatRequestProblem.None;
         var sawMessages = false;
+        var streamOptions = StreamOptionsKind.Absent;
 
         while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
         {
@@ -94,6 +109,28 @@ public static class ChatRequestScanner
                         problem = First(problem, ChatRequestProblem.StreamNotABoolean);
                         reader.Skip();
                         break;
+                }
+            }
+            else if (reader.ValueTextEquals("stream_options"u8))
+            {
+                reader.Read();
+                streamOptions = StreamOptionsKind.WithoutUsage;
+                if (reader.TokenType == JsonTokenType.StartObject)
+                {
+                    while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
+                    {
+                        var isIncludeUsage = reader.ValueTextEquals("include_usage"u8);
+                        reader.Read();
+                        if (isIncludeUsage && reader.TokenType == JsonTokenType.True)
+                        {
+                            streamOptions = StreamOptionsKind.IncludeUsage;
+                        }
+                        reader.Skip();
+                    }
+                }
+                else
+                {
+                    reader.Skip();
                 }
             }
             else if (reader.ValueTextEquals("messages"u8))
@@ -130,7 +167,7 @@ public static class ChatRequestScanner
         {
             return new(ChatRequestProblem.MissingMessages, model, modelToken, stream);
         }
-        return new(ChatRequestProblem.None, model, modelToken, stream);
+        return new(ChatRequestProblem.None, model, modelToken, stream, streamOptions);
     }
 
     private static ChatRequestProblem First(ChatRequestProblem current, ChatRequestProblem next) =>

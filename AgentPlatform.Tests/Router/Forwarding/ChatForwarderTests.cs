@@ -28,6 +28,19 @@ public sealed class ChatForwarderTests(PlatformFixture platform)
     }
 
     [Fact]
+    public async Task A_stream_that_did_not_ask_for_usage_asks_the_provider_for_it_as_its_first_field()
+    {
+        using var client = platform.CreateApiClient();
+        const string Body = """ {"model":"recorded","stream":true,"messages":[{"role":"user","content":"hi"}]}""";
+
+        using var response = await client.PostAsync("/v1/chat/completions", Json.Body(Body));
+
+        var (sent, _) = platform.Recorder.Requests.Last();
+        Assert.Equal(""" {"stream_options":{"include_usage":true},"model":"upstream-model \"quoted\"","stream":true,"messages":[{"role":"user","content":"hi"}]}""",
+            Encoding.UTF8.GetString(sent));
+    }
+
+    [Fact]
     public async Task Trace_context_flows_from_the_api_to_the_provider()
     {
         using var client = platform.CreateApiClient();

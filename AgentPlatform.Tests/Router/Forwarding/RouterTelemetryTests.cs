@@ -15,6 +15,55 @@ public sealed class RouterTelemetryTests(PlatformFixture platform)
     private const string Group = "telemetry";
 
     [Fact]
+    public async Task A_stream_the_client_abandons_is_counted_with_estimated_tokens()
+    {
+        await using var slow = PlatformFixture.StartSimulator(new Dictionary<string, string?> { ["Simulator:TokenIntervalMs"] = "100", ["Simulator:OutputTokens"] = "50" });
+        await using var router = platform.StartRouter(new Dictionary<string, string?>
+        {
+            ["Router:ModelGroups:abandoned:Deployments:0:Name"] = "slow",
+            ["Router:ModelGroups:abandoned:Deployments:0:BaseUrl"] = $"{slow.BaseAddress}v1",
+            ["Router:ModelGroups:abandoned:Deployments:0:Model"] = "gpt-4o",
+        });
+        var meterFactory = router.Services.GetRequiredService<IMeterFactory>();
+        var tokens = new ConcurrentQueue<(long Value, Dictionary<string, object?> Tags)>();
+        using var meters = new MeterListener();
+        meters.InstrumentPublished = (instrument, listener) =>
+        {
+            if (instrument.Meter.Scope == meterFactory && instrument.Name == "gen_ai.client.token.usage")
+            {
+                listener.EnableMeasurementEvents(instrument);
+            }
+        };
+        meters.SetMeasurementEventCallback<long>((_, value, tags, _) => tokens.Enqueue((value, tags.ToArray().ToDictionary(t => t.Key, t => t.Value))));
+        meters.Start();
+        using var client = router.CreateHttpClient();
+
+        using (var request = new HttpRequestMessage(HttpMethod.Post, "/v1/chat/completions") { Content = Json.Chat(model: "abandoned", stream: true) })
+        using (var response = await client.SendAsync(request, HttpCompletionOption.ResponseHeadersRead))
+        {
+            using var reader = new StreamReader(await response.Content.ReadAsStreamAsync());
+            for (var events = 0; events < 4;)
+            {
+                events += (await reader.ReadLineAsync())!.StartsWith("data: ", StringComparison.Ordinal) ? 1 : 0;
+            }
+        }
+
+        var deadline = DateTime.UtcNow.AddSeconds(10);
+        while (tokens.Count < 2 && DateTime.UtcNow < deadline)
+        {
+            await Task.Delay(50);
+        }
+        var recorded = tokens.ToList();
+        Assert.Equal(2, recorded.Count);
+        Assert.All(recorded, t => Assert.Equal(true, t.Tags["agentplatform.usage.estimated"]));
+        var output = recorded.Single(t => (string?)t.Tags["gen_ai.token.type"] == "output").Value;
+        // The words relayed until the Router saw the client leave (Kestrel notices a closed connection
+        // within a moment), not the 50 of the whole answer.
+        Assert.InRange(output, 3, 45);
+        Assert.Equal(3 + 3 + 1 + 2, recorded.Single(t => (string?)t.Tags["gen_ai.token.type"] == "input").Value); // "Hello there" by o200k_base
+    }
+
+    [Fact]
     public async Task Tokens_retries_and_a_span_per_attempt_are_recorded_for_the_model_group_and_deployment()
     {
         await using var router = platform.StartRouter(new Dictionary<string, string?>(platform.SimulatorGroup(Group))
@@ -57,7 +106,16 @@ public sealed class RouterTelemetryTests(PlatformFixture platform)
         }
         using (var stream = await client.PostAsync("/v1/chat/completions", Json.Chat(model: Group, stream: true, extra: ",\"stream_options\":{\"include_usage\":true}")))
         {
-            Assert.Contains("[DONE]", await stream.Content.ReadAsStringAsync());
+            var text = await stream.Content.ReadAsStringAsync();
+            Assert.Contains("[DONE]", text);
+            Assert.Contains("\"prompt_tokens\"", text);
+        }
+        using (var stream = await client.PostAsync("/v1/chat/completions", Json.Chat(model: Group, stream: true)))
+        {
+            // The Router asks the provider for usage to count it, but the client did not ask: it never sees it.
+            var text = await stream.Content.ReadAsStringAsync();
+            Assert.EndsWith("data: [DONE]\n\n", text);
+            Assert.DoesNotContain("\"prompt_tokens\"", text);
         }
         await simB.PostAsJsonAsync("/sim/faults", new { kind = "500", rate = 1.0 });
         try
@@ -74,7 +132,8 @@ public sealed class RouterTelemetryTests(PlatformFixture platform)
         meters.RecordObservableInstruments();
 
         var tokens = measurements.Where(m => m.Instrument == "gen_ai.client.token.usage").ToList();
-        Assert.Equal(3, tokens.Count(t => (string?)t.Tags["gen_ai.token.type"] == "output"));
+        Assert.Equal(4, tokens.Count(t => (string?)t.Tags["gen_ai.token.type"] == "output"));
+        Assert.All(tokens, t => Assert.Equal(false, t.Tags["agentplatform.usage.estimated"]));
         Assert.All(tokens.Where(t => (string?)t.Tags["gen_ai.token.type"] == "output"), t => Assert.Equal(8, t.Value));
         Assert.All(tokens.Where(t => (string?)t.Tags["gen_ai.token.type"] == "input"), t => Assert.True(t.Value > 0));
         Assert.All(tokens, t => Assert.Equal(Group, t.Tags["gen_ai.request.model"]));
@@ -82,8 +141,8 @@ public sealed class RouterTelemetryTests(PlatformFixture platform)
         Assert.Equal("sim-b", retry.Tags["agentplatform.deployment"]);
 
         var attempts = spans.ToList();
-        Assert.Equal(4, attempts.Count); // JSON, stream, then the failed attempt and its retry
-        var (failed, succeeded) = (attempts[2], attempts[3]);
+        Assert.Equal(5, attempts.Count); // JSON, two streams, then the failed attempt and its retry
+        var (failed, succeeded) = (attempts[3], attempts[4]);
         Assert.Equal("sim-b", failed.GetTagItem("agentplatform.deployment"));
         Assert.Equal(ActivityStatusCode.Error, failed.Status);
         Assert.Equal("sim-a", succeeded.GetTagItem("agentplatform.deployment"));

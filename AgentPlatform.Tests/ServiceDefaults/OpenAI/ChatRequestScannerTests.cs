@@ -18,6 +18,14 @@ public sealed class ChatRequestScannerTests
         Assert.Equal("\"gpt-4o\"", Encoding.UTF8.GetString(json.AsSpan()[scan.ModelToken]));
     }
 
+    [Theory]
+    [InlineData("""{"model":"m","messages":[]}""", StreamOptionsKind.Absent)]
+    [InlineData("""{"model":"m","messages":[],"stream_options":{"include_usage":true}}""", StreamOptionsKind.IncludeUsage)]
+    [InlineData("""{"model":"m","stream_options":{"x":{"include_usage":true},"include_usage":false},"messages":[]}""", StreamOptionsKind.WithoutUsage)]
+    [InlineData("""{"model":"m","stream_options":null,"messages":[]}""", StreamOptionsKind.WithoutUsage)]
+    public void Tells_whether_the_stream_asked_for_usage(string body, StreamOptionsKind expected) =>
+        Assert.Equal(expected, ChatRequestScanner.Scan(Encoding.UTF8.GetBytes(body)).StreamOptions);
+
     [Fact]
     public void Escaped_model_name_is_unescaped_and_its_raw_token_kept_whole()
     {
