@@ -14,6 +14,7 @@ public sealed class AdminDeploymentsTests(PlatformFixture platform)
         // A Router and Api of its own: the failures below open sim-a's breaker, which must not leak into other tests.
         await using var router = platform.StartRouter(new Dictionary<string, string?>(platform.SimulatorGroup("default"))
         {
+            ["Router:ModelGroups:default:Deployments:1:Priority"] = "1", // sim-a first, always: it is the one that fails
             ["Router:ModelGroups:recorded:Deployments:0:Name"] = "recorder",
             ["Router:ModelGroups:recorded:Deployments:0:BaseUrl"] = $"{platform.Recorder.BaseAddress}v1/",
             ["Router:ModelGroups:recorded:Deployments:0:Model"] = "upstream-model",
