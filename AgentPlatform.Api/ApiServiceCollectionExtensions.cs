@@ -2,6 +2,7 @@ using AgentPlatform.Api;
 using AgentPlatform.Api.Errors;
 using AgentPlatform.Api.Keys;
 using AgentPlatform.Api.Routing;
+using AgentPlatform.Api.Tenancy;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
@@ -12,7 +13,7 @@ public static class ApiServiceCollectionExtensions
 {
     public static IHostApplicationBuilder AddApiServices(this IHostApplicationBuilder builder)
     {
-        // Keys, limits, budgets and the cache live here from the tenancy and cache issues on; /health checks it now.
+        // Tenants and keys live here (limits, budgets and the cache follow); /health checks it.
         builder.AddRedisClient("cache");
 
         builder.Services.AddOptionsWithValidateOnStart<ApiOptions>()
@@ -25,7 +26,11 @@ public static class ApiServiceCollectionExtensions
         // UseExceptionHandler() needs ProblemDetails registered even though our handler always answers.
         builder.Services.AddProblemDetails();
         builder.Services.AddExceptionHandler<OpenAIExceptionHandler>();
+        builder.Services.TryAddSingleton(TimeProvider.System);
         builder.Services.TryAddSingleton<MasterKeyAuthenticator>();
+        builder.Services.TryAddSingleton<TenancyStore>();
+        builder.Services.TryAddSingleton<ClientAuthenticator>();
+        builder.Services.AddHostedService<TenancyChangesListener>();
         builder.Services.TryAddSingleton<RouterClient>();
 
         // "http://router" is resolved by service discovery: services:router:http:0 in configuration.

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using AgentPlatform.Api.Keys;
 using AgentPlatform.Api.Routing;
+using AgentPlatform.Api.Tenancy;
 
 namespace AgentPlatform.Api.Admin;
 
@@ -10,18 +11,18 @@ public static class AdminApi
     public static IEndpointRouteBuilder MapAdminApi(this IEndpointRouteBuilder app)
     {
         var admin = app.MapGroup("/admin/v1").WithTags("Admin");
+        // The master key, and nothing else, opens every admin endpoint.
+        admin.AddEndpointFilter(async (invocation, next) =>
+            await invocation.HttpContext.RequestServices.GetRequiredService<MasterKeyAuthenticator>().AuthenticateAsync(invocation.HttpContext)
+                ? await next(invocation)
+                : Results.Empty);
+        admin.MapTenancyAdminApi();
         admin.MapGet("/deployments", ListDeploymentsAsync)
             .WithName("ListDeployments")
             .WithSummary("Every deployment with its live state: breaker, requests in flight, latency, error rate, last error.");
         return app;
     }
 
-    private static async Task ListDeploymentsAsync(HttpContext context, MasterKeyAuthenticator authenticator, RouterClient router)
-    {
-        var started = Stopwatch.GetTimestamp();
-        if (await authenticator.AuthenticateAsync(context))
-        {
-            await router.ForwardAsync(context, HttpMethod.Get, "/admin/v1/deployments", body: null, started);
-        }
-    }
+    private static Task ListDeploymentsAsync(HttpContext context, RouterClient router) =>
+        router.ForwardAsync(context, HttpMethod.Get, "/admin/v1/deployments", body: null, Stopwatch.GetTimestamp());
 }

@@ -1,5 +1,5 @@
 using System.Diagnostics;
-using AgentPlatform.Api.Keys;
+using AgentPlatform.Api.Tenancy;
 using AgentPlatform.Api.Routing;
 using AgentPlatform.ServiceDefaults.Http;
 using AgentPlatform.ServiceDefaults.OpenAI;
@@ -27,10 +27,10 @@ public static class ChatCompletionsApi
     }
 
     private static async Task CreateAsync(
-        HttpContext context, MasterKeyAuthenticator authenticator, RouterClient router, IOptions<ApiOptions> options)
+        HttpContext context, ClientAuthenticator authenticator, RouterClient router, IOptions<ApiOptions> options)
     {
         var started = Stopwatch.GetTimestamp();
-        if (!await authenticator.AuthenticateAsync(context))
+        if (await authenticator.AuthenticateAsync(context) is not { } client)
         {
             return;
         }
@@ -55,6 +55,13 @@ public static class ChatCompletionsApi
         {
             var (message, param) = ChatRequestScanner.Describe(scan.Problem);
             await OpenAIError.WriteAsync(context, StatusCodes.Status400BadRequest, message, OpenAIError.InvalidRequest, param: param);
+            return;
+        }
+
+        if (!client.AllowsModel(scan.Model!))
+        {
+            await OpenAIError.WriteAsync(context, StatusCodes.Status403Forbidden,
+                $"This key may not use the model '{scan.Model}'.", OpenAIError.Permission, "model_not_allowed", "model");
             return;
         }
 
@@ -94,13 +101,20 @@ public static class ChatCompletionsApi
         }
     }
 
-    private static async Task ListModelsAsync(HttpContext context, MasterKeyAuthenticator authenticator, RouterClient router)
+    private static async Task ListModelsAsync(HttpContext context, ClientAuthenticator authenticator, RouterClient router)
     {
         var started = Stopwatch.GetTimestamp();
-        if (await authenticator.AuthenticateAsync(context))
+        if (await authenticator.AuthenticateAsync(context) is not { } client)
+        {
+            return;
+        }
+        if (!client.RestrictsModels)
         {
             await router.ForwardAsync(context, HttpMethod.Get, "/v1/models", body: null, started);
+            return;
         }
+        var models = await router.GetModelsAsync(context.RequestAborted);
+        await context.Response.WriteAsJsonAsync(new { @object = "list", data = models.Where(m => client.AllowsModel(m.Id)) }, context.RequestAborted);
     }
 
     private static Task NotFoundAsync(HttpContext context) =>

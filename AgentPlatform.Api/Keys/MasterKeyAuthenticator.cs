@@ -49,6 +49,9 @@ public sealed class MasterKeyAuthenticator(IOptions<ApiOptions> options)
         }
     }
 
+    /// <summary>Whether <paramref name="key"/> is the master key, compared as SHA-256 hashes in constant time.</summary>
+    public bool IsMasterKey(ReadOnlySpan<char> key) => Matches(key);
+
     private bool Matches(ReadOnlySpan<char> key)
     {
         if (key.IsEmpty || key.Length > 512)

@@ -77,6 +77,22 @@ public sealed class RouterClient(IHttpClientFactory httpClientFactory, IOptions<
         }
     }
 
+    /// <summary>The model groups the Router serves (for a key that may use only some of them).</summary>
+    public async Task<IReadOnlyList<ModelEntry>> GetModelsAsync(CancellationToken cancellationToken)
+    {
+        var list = await httpClientFactory.CreateClient(HttpClientName).GetFromJsonAsync<ModelList>("/v1/models", cancellationToken);
+        return list?.Data ?? [];
+    }
+
+    public sealed record ModelList(IReadOnlyList<ModelEntry> Data);
+
+    /// <summary>One entry of OpenAI's model list.</summary>
+    public sealed record ModelEntry(
+        [property: System.Text.Json.Serialization.JsonPropertyName("id")] string Id,
+        [property: System.Text.Json.Serialization.JsonPropertyName("object")] string Object,
+        [property: System.Text.Json.Serialization.JsonPropertyName("created")] long Created,
+        [property: System.Text.Json.Serialization.JsonPropertyName("owned_by")] string OwnedBy);
+
     /// <summary>Time in the platform before the answer started: Api time minus the deployment's time.</summary>
     private static string Overhead(HttpResponseMessage response, long started)
     {
