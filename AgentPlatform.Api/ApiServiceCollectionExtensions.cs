@@ -1,6 +1,7 @@
 using AgentPlatform.Api;
 using AgentPlatform.Api.Errors;
 using AgentPlatform.Api.Keys;
+using AgentPlatform.Api.Limits;
 using AgentPlatform.Api.Routing;
 using AgentPlatform.Api.Tenancy;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
@@ -30,6 +31,7 @@ public static class ApiServiceCollectionExtensions
         builder.Services.TryAddSingleton<MasterKeyAuthenticator>();
         builder.Services.TryAddSingleton<TenancyStore>();
         builder.Services.TryAddSingleton<ClientAuthenticator>();
+        builder.Services.TryAddSingleton<RequestLimiter>();
         builder.Services.AddHostedService<TenancyChangesListener>();
         builder.Services.TryAddSingleton<RouterClient>();
 

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using AgentPlatform.Api.Limits;
 using AgentPlatform.Api.Tenancy;
 using AgentPlatform.Api.Routing;
 using AgentPlatform.ServiceDefaults.Http;
@@ -27,7 +28,7 @@ public static class ChatCompletionsApi
     }
 
     private static async Task CreateAsync(
-        HttpContext context, ClientAuthenticator authenticator, RouterClient router, IOptions<ApiOptions> options)
+        HttpContext context, ClientAuthenticator authenticator, RequestLimiter limiter, RouterClient router, IOptions<ApiOptions> options)
     {
         var started = Stopwatch.GetTimestamp();
         if (await authenticator.AuthenticateAsync(context) is not { } client)
@@ -65,6 +66,11 @@ public static class ChatCompletionsApi
             return;
         }
 
+        await using var lease = await limiter.AcquireAsync(context, client);
+        if (lease is null)
+        {
+            return;
+        }
         await router.ForwardAsync(context, HttpMethod.Post, "/v1/chat/completions", body.Memory, started);
     }
 

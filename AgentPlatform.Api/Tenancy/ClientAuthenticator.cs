@@ -13,6 +13,9 @@ public sealed record ClientIdentity(VirtualKey? Key, Tenant? Tenant)
     public bool AllowsModel(string model) => (Key?.AllowsModel(model) ?? true) && (Tenant?.AllowsModel(model) ?? true);
 
     public bool RestrictsModels => Key?.Models.Count > 0 || Tenant?.Models.Count > 0;
+
+    /// <summary>Whether the key or its tenant limits concurrent requests (so a lease must be given back).</summary>
+    public bool MaxConcurrentLimited => Key?.MaxConcurrent is not null || Tenant?.MaxConcurrent is not null;
 }
 
 /// <summary>

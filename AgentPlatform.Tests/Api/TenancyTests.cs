@@ -19,6 +19,7 @@ public sealed class TenancyFixture : IAsyncLifetime
 {
     public TestRedis Redis { get; private set; } = null!;
     public KestrelApp<SimulatorOptions> Simulator { get; private set; } = null!;
+    public KestrelApp<SimulatorOptions> SlowSimulator { get; private set; } = null!;
     public KestrelApp<RouterOptions> Router { get; private set; } = null!;
     public KestrelApp<ApiOptions> First { get; private set; } = null!;
     public KestrelApp<ApiOptions> Second { get; private set; } = null!;
@@ -28,6 +29,7 @@ public sealed class TenancyFixture : IAsyncLifetime
     {
         Redis = await TestRedis.StartAsync();
         Simulator = PlatformFixture.StartSimulator();
+        SlowSimulator = PlatformFixture.StartSimulator(new Dictionary<string, string?> { ["Simulator:TimeToFirstTokenMs"] = "500" });
         Router = new KestrelApp<RouterOptions>(new Dictionary<string, string?>
         {
             ["ConnectionStrings:cache"] = Redis.ConnectionString,
@@ -38,6 +40,9 @@ public sealed class TenancyFixture : IAsyncLifetime
             ["Router:ModelGroups:other:Deployments:0:Name"] = "sim",
             ["Router:ModelGroups:other:Deployments:0:BaseUrl"] = $"{Simulator.BaseAddress}v1",
             ["Router:ModelGroups:other:Deployments:0:Model"] = "sim-model",
+            ["Router:ModelGroups:slow:Deployments:0:Name"] = "slow-sim",
+            ["Router:ModelGroups:slow:Deployments:0:BaseUrl"] = $"{SlowSimulator.BaseAddress}v1",
+            ["Router:ModelGroups:slow:Deployments:0:Model"] = "sim-model",
         }).Start();
         First = StartApi();
         Second = StartApi();
@@ -71,6 +76,7 @@ public sealed class TenancyFixture : IAsyncLifetime
         await Second.DisposeAsync();
         await Router.DisposeAsync();
         await Simulator.DisposeAsync();
+        await SlowSimulator.DisposeAsync();
         await Redis.DisposeAsync();
     }
 }

@@ -1,5 +1,6 @@
-namespace AgentPlatform.Api.Routing;
+namespace AgentPlatform.Api;
 
+/// <summary>Every message the Api logs, with its event id: 200x the Router, 201x limits.</summary>
 internal static partial class Log
 {
     [LoggerMessage(EventId = 2001, Level = LogLevel.Error, Message = "The router is unreachable ({Error}).")]
@@ -10,4 +11,7 @@ internal static partial class Log
 
     [LoggerMessage(EventId = 2003, Level = LogLevel.Warning, Message = "The router's answer broke after it started; the client's response was aborted.")]
     public static partial void RouterStreamBroken(ILogger logger, Exception exception);
+
+    [LoggerMessage(EventId = 2010, Level = LogLevel.Error, Message = "Rate limits could not be checked in Redis; the request was refused.")]
+    public static partial void LimitsUnavailable(ILogger logger, Exception exception);
 }
