@@ -15,6 +15,7 @@ public static class WebServiceCollectionExtensions
         builder.Services.AddHttpClient(PlatformApiClient.StreamingHttpClientName, client => client.BaseAddress = new Uri("http://api"))
             .AsCompletionClient();
         builder.Services.TryAddScoped<PlatformApiClient>();
+        builder.Services.TryAddSingleton<ConsoleClientKey>();
         builder.Services.TryAddSingleton(TimeProvider.System);
         return builder;
     }

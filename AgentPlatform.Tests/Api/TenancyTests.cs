@@ -210,6 +210,35 @@ public sealed class TenancyTests(TenancyFixture fixture) : IClassFixture<Tenancy
     }
 
     [Fact]
+    public async Task The_console_gives_itself_a_virtual_key_once_the_master_key_is_admin_only()
+    {
+        using var admin = fixture.Admin();
+        var tenant = await CreateTenantAsync(admin, new { name = "Makes the master key admin-only" });
+        await CreateKeyAsync(admin, new { tenantId = tenant.GetProperty("id").GetString(), name = "any" });
+        var services = new ServiceCollection();
+        services.AddHttpClient(AgentPlatform.Web.Platform.PlatformApiClient.HttpClientName, c => c.BaseAddress = fixture.Second.BaseAddress);
+        services.AddHttpClient(AgentPlatform.Web.Platform.PlatformApiClient.StreamingHttpClientName, c => c.BaseAddress = fixture.Second.BaseAddress);
+        services.AddOptions<AgentPlatform.Web.Platform.ConsoleOptions>().Configure(o => o.MasterKey = PlatformFixture.MasterKey);
+        services.AddSingleton<AgentPlatform.Web.Platform.ConsoleClientKey>();
+        services.AddTransient<AgentPlatform.Web.Platform.PlatformApiClient>();
+        await using var provider = services.BuildServiceProvider();
+
+        var models = await provider.GetRequiredService<AgentPlatform.Web.Platform.PlatformApiClient>().ListModelsAsync(CancellationToken.None);
+        var text = new System.Text.StringBuilder();
+        await foreach (var update in provider.GetRequiredService<AgentPlatform.Web.Platform.PlatformApiClient>().StreamChatAsync("default", "hello", CancellationToken.None))
+        {
+            Assert.Null(update.Error);
+            text.Append(update.Text);
+        }
+
+        Assert.Contains("default", models);
+        Assert.NotEqual(0, text.Length);
+        var keys = await admin.GetFromJsonAsync<JsonElement>("/admin/v1/keys");
+        Assert.Single(keys.GetProperty("data").EnumerateArray(), k =>
+            k.GetProperty("name").GetString() == AgentPlatform.Web.Platform.ConsoleClientKey.KeyName && k.GetProperty("revokedAt").ValueKind == JsonValueKind.Null);
+    }
+
+    [Fact]
     public async Task The_admin_api_refuses_virtual_keys()
     {
         using var admin = fixture.Admin();

@@ -3,7 +3,6 @@ using System.Net.ServerSentEvents;
 using System.Runtime.CompilerServices;
 using System.Text;
 using System.Text.Json;
-using Microsoft.Extensions.Options;
 
 namespace AgentPlatform.Web.Platform;
 
@@ -22,9 +21,9 @@ public sealed record ChatUpdate(string? Text, string? Deployment = null, string?
 
 /// <summary>
 /// The console's only way to the platform: the Api, found by service discovery under <c>api</c>.
-/// The master key is added here, on the server; it never reaches the browser.
+/// Keys are added here, on the server (<see cref="ConsoleClientKey"/>); they never reach the browser.
 /// </summary>
-public sealed class PlatformApiClient(IHttpClientFactory httpClientFactory, IOptions<ConsoleOptions> options)
+public sealed class PlatformApiClient(IHttpClientFactory httpClientFactory, ConsoleClientKey clientKey)
 {
     public const string HttpClientName = "api";
     public const string StreamingHttpClientName = "api-streaming";
@@ -53,8 +52,7 @@ public sealed class PlatformApiClient(IHttpClientFactory httpClientFactory, IOpt
 
     public async Task<IReadOnlyList<string>> ListModelsAsync(CancellationToken cancellationToken)
     {
-        using var request = Authorized(HttpMethod.Get, "/v1/models");
-        using var response = await httpClientFactory.CreateClient(HttpClientName).SendAsync(request, cancellationToken);
+        using var response = await SendAsClientAsync(HttpClientName, () => new HttpRequestMessage(HttpMethod.Get, "/v1/models"), HttpCompletionOption.ResponseContentRead, cancellationToken);
         await EnsureSuccessAsync(response, cancellationToken);
         using var document = JsonDocument.Parse(await response.Content.ReadAsStringAsync(cancellationToken));
         return document.RootElement.GetProperty("data").EnumerateArray().Select(m => m.GetProperty("id").GetString()!).ToList();
@@ -70,12 +68,12 @@ public sealed class PlatformApiClient(IHttpClientFactory httpClientFactory, IOpt
             stream_options = new { include_usage = true },
             messages = new[] { new { role = "user", content = message } },
         });
-        using var request = Authorized(HttpMethod.Post, "/v1/chat/completions");
-        request.Content = new ByteArrayContent(body);
-        request.Content.Headers.ContentType = new MediaTypeHeaderValue("application/json");
-
-        using var response = await httpClientFactory.CreateClient(StreamingHttpClientName)
-            .SendAsync(request, HttpCompletionOption.ResponseHeadersRead, cancellationToken);
+        using var response = await SendAsClientAsync(StreamingHttpClientName, () =>
+        {
+            var request = new HttpRequestMessage(HttpMethod.Post, "/v1/chat/completions") { Content = new ByteArrayContent(body) };
+            request.Content.Headers.ContentType = new MediaTypeHeaderValue("application/json");
+            return request;
+        }, HttpCompletionOption.ResponseHeadersRead, cancellationToken);
         if (!response.IsSuccessStatusCode)
         {
             yield return new ChatUpdate(null, Error: await ErrorMessageAsync(response, cancellationToken));
@@ -101,11 +99,31 @@ public sealed class PlatformApiClient(IHttpClientFactory httpClientFactory, IOpt
         }
     }
 
-    private HttpRequestMessage Authorized(HttpMethod method, string path)
+    /// <summary>
+    /// Sends a <c>/v1</c> request with the console's client key; when the Api says the master key is
+    /// admin-only now, the console gives itself a virtual key and sends the request once more.
+    /// </summary>
+    private async Task<HttpResponseMessage> SendAsClientAsync(
+        string clientName, Func<HttpRequestMessage> createRequest, HttpCompletionOption completion, CancellationToken cancellationToken)
     {
-        var request = new HttpRequestMessage(method, path);
-        request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", options.Value.MasterKey);
-        return request;
+        var key = clientKey.Current;
+        var response = await SendAsync(clientName, createRequest, key, completion, cancellationToken);
+        if (response.StatusCode != System.Net.HttpStatusCode.Unauthorized
+            || !(await response.Content.ReadAsStringAsync(cancellationToken)).Contains("\"master_key_not_a_client_key\"", StringComparison.Ordinal))
+        {
+            return response;
+        }
+        response.Dispose();
+        await clientKey.ProvisionAsync(key, cancellationToken);
+        return await SendAsync(clientName, createRequest, clientKey.Current, completion, cancellationToken);
+    }
+
+    private async Task<HttpResponseMessage> SendAsync(
+        string clientName, Func<HttpRequestMessage> createRequest, string key, HttpCompletionOption completion, CancellationToken cancellationToken)
+    {
+        using var request = createRequest();
+        request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", key);
+        return await httpClientFactory.CreateClient(clientName).SendAsync(request, completion, cancellationToken);
     }
 
     private static string? Header(HttpResponseMessage response, string name) =>
