@@ -10,7 +10,9 @@ public static class ModelPoolResourceBuilderExtensions
     /// Gives the Router its model pool. Real providers come from the AppHost's own configuration
     /// section <c>Router:ModelGroups</c> (user secrets or environment, never committed files) and are
     /// passed through as they are. Without any, two simulators, <c>sim-a</c> and <c>sim-b</c>, form the
-    /// model group <c>default</c>, so routing and failover are visible from the first run.
+    /// model group <c>default</c>, so routing and failover are visible from the first run; the same
+    /// simulators also answer as Anthropic (<c>claude-sim</c>) and Azure OpenAI (<c>azure-sim</c>), so
+    /// every provider adapter can be tried locally.
     /// </summary>
     public static IResourceBuilder<ProjectResource> WithModelPool(this IResourceBuilder<ProjectResource> router, IDistributedApplicationBuilder builder)
     {
@@ -27,21 +29,29 @@ public static class ModelPoolResourceBuilderExtensions
             return router;
         }
 
-        string[] simulators = ["sim-a", "sim-b"];
-        for (var i = 0; i < simulators.Length; i++)
+        string[] names = ["sim-a", "sim-b"];
+        var simulators = new IResourceBuilder<ProjectResource>[names.Length];
+        for (var i = 0; i < names.Length; i++)
         {
             // No launch profile: each simulator gets its own free port.
-            var simulator = builder.AddProject<Projects.AgentPlatform_Simulator>(simulators[i], launchProfileName: null)
+            simulators[i] = builder.AddProject<Projects.AgentPlatform_Simulator>(names[i], launchProfileName: null)
                 .WithHttpEndpoint()
                 .WithHttpHealthCheck("/health");
-            var prefix = $"Router__ModelGroups__{DefaultModelGroup}__Deployments__{i}__";
-            router.WithEnvironment(prefix + "Name", simulators[i])
-                .WithEnvironment(prefix + "Provider", "openai")
-                .WithEnvironment(prefix + "BaseUrl", ReferenceExpression.Create($"{simulator.GetEndpoint("http")}/v1"))
-                .WithEnvironment(prefix + "Model", "sim-model")
-                .WaitFor(simulator);
+            router.WaitFor(simulators[i]);
+            AddDeployment(router, DefaultModelGroup, i, names[i], "openai", ReferenceExpression.Create($"{simulators[i].GetEndpoint("http")}/v1"), "sim-model");
         }
+        AddDeployment(router, "claude-sim", 0, "sim-a-anthropic", "anthropic", ReferenceExpression.Create($"{simulators[0].GetEndpoint("http")}"), "claude-sim");
+        AddDeployment(router, "azure-sim", 0, "sim-b-azure", "azure-openai", ReferenceExpression.Create($"{simulators[1].GetEndpoint("http")}"), "sim-deployment");
         return router;
+    }
+
+    private static void AddDeployment(IResourceBuilder<ProjectResource> router, string group, int index, string name, string provider, ReferenceExpression baseUrl, string model)
+    {
+        var prefix = $"Router__ModelGroups__{group}__Deployments__{index}__";
+        router.WithEnvironment(prefix + "Name", name)
+            .WithEnvironment(prefix + "Provider", provider)
+            .WithEnvironment(prefix + "BaseUrl", baseUrl)
+            .WithEnvironment(prefix + "Model", model);
     }
 
     /// <summary>Pins a service's http endpoint to <c>AgentPlatform:Ports:{name}</c> when it is set (0 = any free port).</summary>

@@ -52,6 +52,6 @@ public static class RouterApi
     private static IResult ListModels(ModelPool pool) => TypedResults.Ok(new
     {
         @object = "list",
-        data = pool.Groups.Select(g => new { id = g.Name, @object = "model", created = 0, owned_by = "agentplatform" }),
+        data = pool.Groups.OrderBy(g => g.Name, StringComparer.Ordinal).Select(g => new { id = g.Name, @object = "model", created = 0, owned_by = "agentplatform" }),
     });
 }

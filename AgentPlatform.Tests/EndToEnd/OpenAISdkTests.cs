@@ -23,6 +23,17 @@ public sealed class OpenAISdkTests(AppHostFixture platform)
         Assert.Equal(completion.Content[0].Text.Split(' ').Length, completion.Usage.OutputTokenCount);
     }
 
+    [Theory]
+    [InlineData("claude-sim")]
+    [InlineData("azure-sim")]
+    public async Task The_local_pool_also_answers_through_the_anthropic_and_azure_adapters(string model)
+    {
+        ChatCompletion completion = await Client(model).CompleteChatAsync([new SystemChatMessage("Be brief."), new UserChatMessage("Hello")]).WaitAsync(DefaultTimeout);
+
+        Assert.Equal(ChatFinishReason.Stop, completion.FinishReason);
+        Assert.Equal(completion.Content[0].Text.Split(' ').Length, completion.Usage.OutputTokenCount);
+    }
+
     [Fact]
     public async Task The_sdk_streams_a_chat_to_its_usage()
     {

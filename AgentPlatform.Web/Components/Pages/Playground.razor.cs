@@ -36,7 +36,8 @@ public sealed partial class Playground
         try
         {
             Models = await Api.ListModelsAsync(CancellationToken.None);
-            Model = Models.FirstOrDefault();
+            // "default" is the group the platform starts with (the simulators, or what an operator named so).
+            Model = Models.Contains("default") ? "default" : Models.FirstOrDefault();
         }
         catch (HttpRequestException exception)
         {
