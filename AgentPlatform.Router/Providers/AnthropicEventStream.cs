@@ -12,7 +12,7 @@ namespace AgentPlatform.Router.Providers;
 /// error event. Reads pass their cancellation to the provider's stream, so the Router's idle timeout
 /// still applies.
 /// </summary>
-internal sealed class AnthropicEventStream(Stream inner, bool includeUsage, long created) : Stream
+internal sealed class AnthropicEventStream(Stream inner, bool includeUsage, long created) : ReadOnlyStream
 {
     private const int ReadSize = 16 * 1024;
 
@@ -240,16 +240,4 @@ internal sealed class AnthropicEventStream(Stream inner, bool includeUsage, long
         }
         base.Dispose(disposing);
     }
-
-    public override int Read(byte[] buffer, int offset, int count) => ReadAsync(buffer.AsMemory(offset, count)).AsTask().GetAwaiter().GetResult();
-
-    public override bool CanRead => true;
-    public override bool CanSeek => false;
-    public override bool CanWrite => false;
-    public override long Length => throw new NotSupportedException();
-    public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
-    public override void Flush() { }
-    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-    public override void SetLength(long value) => throw new NotSupportedException();
-    public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
 }

@@ -8,7 +8,7 @@ namespace AgentPlatform.Router.Providers;
 /// error to OpenAI's shape); read like the provider's stream, so the Router's timeouts still apply.
 /// </summary>
 /// <param name="isError">An error answer that is not JSON is still passed on, as OpenAI's error with the text; a non-JSON answer fails the attempt.</param>
-internal sealed class TranslatedJsonStream(Stream inner, Action<IBufferWriter<byte>, JsonElement> translate, bool isError = false) : Stream
+internal sealed class TranslatedJsonStream(Stream inner, Action<IBufferWriter<byte>, JsonElement> translate, bool isError = false) : ReadOnlyStream
 {
     /// <summary>No provider answer is near this; a larger one is not a chat answer.</summary>
     private const int MaxAnswerBytes = 16 * 1024 * 1024;
@@ -64,16 +64,4 @@ internal sealed class TranslatedJsonStream(Stream inner, Action<IBufferWriter<by
         }
         base.Dispose(disposing);
     }
-
-    public override int Read(byte[] buffer, int offset, int count) => ReadAsync(buffer.AsMemory(offset, count)).AsTask().GetAwaiter().GetResult();
-
-    public override bool CanRead => true;
-    public override bool CanSeek => false;
-    public override bool CanWrite => false;
-    public override long Length => throw new NotSupportedException();
-    public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
-    public override void Flush() { }
-    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-    public override void SetLength(long value) => throw new NotSupportedException();
-    public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
 }
