@@ -134,6 +134,17 @@ public sealed class PlatformFixture : IAsyncLifetime
         return new KestrelApp<SimulatorOptions>(all).Start();
     }
 
+    /// <summary>Both simulators without faults and with their counters at zero, as a test that uses them expects.</summary>
+    public async Task ResetSimulatorsAsync()
+    {
+        foreach (var simulator in new[] { SimA, SimB })
+        {
+            using var client = simulator.CreateHttpClient();
+            await client.DeleteAsync("/sim/faults");
+            await client.PostAsync("/sim/stats/reset", null);
+        }
+    }
+
     /// <summary>A client of the Api that sends the master key.</summary>
     public HttpClient CreateApiClient()
     {

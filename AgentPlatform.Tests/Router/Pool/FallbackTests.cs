@@ -53,16 +53,12 @@ public sealed class FallbackTests(PlatformFixture platform) : IAsyncLifetime
             ["Router:ModelGroups:tiny:Deployments:0:Model"] = "gpt-4o",
             ["Router:ModelGroups:tiny:Deployments:0:ContextWindow"] = "100",
         });
-        foreach (var sim in new[] { _simA, _simB })
-        {
-            await sim.DeleteAsync("/sim/faults");
-            await sim.PostAsync("/sim/stats/reset", null);
-        }
+        await platform.ResetSimulatorsAsync();
     }
 
     public async Task DisposeAsync()
     {
-        await _simB.DeleteAsync("/sim/faults");
+        await platform.ResetSimulatorsAsync();
         await _router.DisposeAsync();
         await _smallModel.DisposeAsync();
         _simA.Dispose();

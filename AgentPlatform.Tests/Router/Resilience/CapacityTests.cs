@@ -12,14 +12,7 @@ public sealed class CapacityTests(PlatformFixture platform) : IAsyncLifetime
     private readonly HttpClient _simA = platform.SimA.CreateHttpClient();
     private readonly HttpClient _simB = platform.SimB.CreateHttpClient();
 
-    public async Task InitializeAsync()
-    {
-        foreach (var sim in new[] { _simA, _simB })
-        {
-            await sim.DeleteAsync("/sim/faults");
-            await sim.PostAsync("/sim/stats/reset", null);
-        }
-    }
+    public Task InitializeAsync() => platform.ResetSimulatorsAsync();
 
     public Task DisposeAsync()
     {

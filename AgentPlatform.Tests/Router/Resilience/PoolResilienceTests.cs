@@ -19,25 +19,13 @@ public sealed class PoolResilienceTests(PlatformFixture platform) : IAsyncLifeti
     private readonly HttpClient _simA = platform.SimA.CreateHttpClient();
     private readonly HttpClient _simB = platform.SimB.CreateHttpClient();
 
-    public async Task InitializeAsync()
-    {
-        await ClearAsync();
-    }
+    public Task InitializeAsync() => platform.ResetSimulatorsAsync();
 
     public async Task DisposeAsync()
     {
-        await ClearAsync();
+        await platform.ResetSimulatorsAsync();
         _simA.Dispose();
         _simB.Dispose();
-    }
-
-    private async Task ClearAsync()
-    {
-        foreach (var sim in new[] { _simA, _simB })
-        {
-            await sim.DeleteAsync("/sim/faults");
-            await sim.PostAsync("/sim/stats/reset", null);
-        }
     }
 
     public static TheoryData<string> FaultKinds => new(["500", "429", "timeout", "reset", "stall-first", "stall-mid", "reset-mid"]);
