@@ -1,0 +1,365 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Net;
+using AgentPlatform.Router.Pool;
+using AgentPlatform.Router.Providers;
+using AgentPlatform.Router.Resilience;
+using AgentPlatform.ServiceDefaults.Http;
+using AgentPlatform.ServiceDefaults.OpenAI;
+
+namespace AgentPlatform.Router.Forwarding;
+
+/// <summary>One attempt on one deployment: the call, the wait for its answer to begin, and the relay of the rest.</summary>
+public sealed partial class ChatForwarder
+{
+    /// <summary>One attempt: picks a deployment and calls it, reporting the result to its breaker exactly once.</summary>
+    private async ValueTask<AttemptResult> AttemptAsync(ForwardingRequest request)
+    {
+        Deployment deployment;
+        while (true)
+        {
+            var now = NowTicks;
+            var picked = request.Group.PickNext(request.Tried, now, request.Tokens);
+            if (picked is null)
+            {
+                // A backoff planned to end with a Retry-After may wake a few ms early (timers tick
+                // coarsely); wait out the rest instead of spending an attempt on finding nothing.
+                if (request.Group.EarliestAvailableTicks(now, request.Tokens) is { } earliest && earliest > now && earliest - now <= TimerSlack.Ticks)
+                {
+                    await Task.Delay(TimeSpan.FromTicks(earliest - now + 1), _timeProvider, request.Context.RequestAborted);
+                    continue;
+                }
+                return AttemptResult.NoneAvailable;
+            }
+            request.Tried.Add(picked);
+            if (!picked.Breaker.TryAcquire())
+            {
+                continue; // lost the half-open probe to another request
+            }
+            if (await _capacity.TryReserveAsync(picked, request.Tokens) is { } wait)
+            {
+                // At its Rpm/Tpm: left alone (by this replica) until the reservation would fit.
+                picked.Breaker.OnAbandoned();
+                picked.State.CoolDown(_timeProvider.GetUtcNow() + wait);
+                request.LastFailure = $"deployment '{picked.Name}' is at its capacity (Rpm/Tpm) for another {Seconds(wait)}";
+                continue;
+            }
+            deployment = picked;
+            break;
+        }
+
+        request.LastDeployment = deployment.Name;
+        request.Attempts++;
+        using var inFlight = deployment.State.BeginRequest();
+        using var span = StartAttemptSpan(request, deployment);
+        try
+        {
+            var result = await CallAsync(request, deployment);
+            span?.SetTag("agentplatform.outcome", result.Status.ToString());
+            if (result.Failure is not null)
+            {
+                span?.SetStatus(ActivityStatusCode.Error, result.Failure);
+            }
+            switch (result.Status)
+            {
+                case AttemptStatus.Completed:
+                    deployment.Breaker.OnSuccess();
+                    deployment.State.RecordOutcome(failure: null);
+                    break;
+                case AttemptStatus.Rejected or AttemptStatus.ContextTooLong:
+                    deployment.Breaker.OnAbandoned();
+                    break;
+                default:
+                    deployment.Breaker.OnFailure(result.Failure!);
+                    deployment.State.RecordOutcome(result.Failure);
+                    break;
+            }
+            return result;
+        }
+        catch
+        {
+            deployment.Breaker.OnAbandoned();
+            throw;
+        }
+    }
+
+    /// <summary>One span per attempt (the provider call's HTTP span is its child), with OpenTelemetry's GenAI attributes.</summary>
+    private static Activity? StartAttemptSpan(ForwardingRequest request, Deployment deployment)
+    {
+        var span = RouterMetrics.ActivitySource.StartActivity($"chat {deployment.Model}", ActivityKind.Client);
+        if (span is { IsAllDataRequested: true })
+        {
+            span.SetTag("gen_ai.operation.name", "chat");
+            span.SetTag("gen_ai.provider.name", deployment.Provider);
+            span.SetTag("gen_ai.request.model", deployment.Model);
+            span.SetTag("agentplatform.model_group", request.Group.Name);
+            span.SetTag("agentplatform.deployment", deployment.Name);
+            span.SetTag("agentplatform.attempt", request.Attempts);
+        }
+        return span;
+    }
+
+    private async Task<AttemptResult> CallAsync(ForwardingRequest request, Deployment deployment)
+    {
+        var context = request.Context;
+        var group = request.Group;
+        var timeout = request.AttemptTimeout();
+        var phase = request.Stream ? _firstToken : _response;
+        var limit = Bounded(request, phase);
+        timeout.CancelAfter(limit);
+
+        HttpRequestMessage message;
+        try
+        {
+            message = deployment.Adapter.CreateRequest(deployment, new ChatRequestBody(request.Body, request.ModelToken, request.Stream, request.StreamOptions));
+        }
+        catch (UntranslatableRequestException exception)
+        {
+            await OpenAIError.WriteAsync(context, StatusCodes.Status400BadRequest,
+                $"Deployment '{deployment.Name}' ({deployment.Adapter.Name}) cannot take this request: {exception.Message}",
+                OpenAIError.InvalidRequest, "unsupported_by_provider", exception.Param);
+            return AttemptResult.Rejected;
+        }
+        using var _ = message;
+
+        var started = _timeProvider.GetTimestamp();
+        HttpResponseMessage response;
+        try
+        {
+            response = await _upstream.SendAsync(message, timeout.Token);
+        }
+        catch (Exception exception) when (IsUpstreamFailure(exception, context))
+        {
+            return Failed(request, deployment, null, started, exception is OperationCanceledException
+                ? AttemptResult.TimedOut($"deployment '{deployment.Name}' sent no response within {Seconds(limit)}")
+                : AttemptResult.Failed($"deployment '{deployment.Name}' could not be reached ({(exception as HttpRequestException)?.HttpRequestError})"));
+        }
+
+        using (response)
+        {
+            var elapsed = _timeProvider.GetElapsedTime(started);
+            deployment.State.RecordLatency(elapsed);
+            var status = (int)response.StatusCode;
+            if (IsRetryable(response.StatusCode))
+            {
+                if (response.StatusCode is HttpStatusCode.TooManyRequests or HttpStatusCode.ServiceUnavailable
+                    && RetryAfter.From(response.Headers, _timeProvider.GetUtcNow()) is { } wait && wait > TimeSpan.Zero)
+                {
+                    deployment.State.CoolDown(_timeProvider.GetUtcNow() + wait);
+                }
+                _metrics.Attempt(group.Name, deployment.Name, "refused", status, elapsed);
+                Log.DeploymentRefused(_logger, deployment.Name, group.Name, response.StatusCode);
+                var failure = request.LastFailure = $"deployment '{deployment.Name}' answered {status}";
+                return response.StatusCode == HttpStatusCode.TooManyRequests ? AttemptResult.Throttled(failure) : AttemptResult.Failed(failure);
+            }
+
+            // An answer, or an error that is the request's own (400, 401, 404...): the client gets it
+            // unchanged. Either way the deployment works.
+            using var buffer = new AnswerBuffer(BufferBytes);
+            Stream answer;
+            bool ended;
+            try
+            {
+                answer = deployment.Adapter.ReadAnswer(response, await response.Content.ReadAsStreamAsync(timeout.Token));
+                ended = await HoldAsync(request, answer, buffer, holdWhole: !IsEventStream(response), timeout);
+            }
+            catch (Exception exception) when (IsUpstreamFailure(exception, context))
+            {
+                return Failed(request, deployment, status, started, exception is OperationCanceledException
+                    ? AttemptResult.TimedOut($"deployment '{deployment.Name}' sent no answer within {Seconds(limit)}")
+                    : AttemptResult.Failed($"deployment '{deployment.Name}' broke off before its answer began"));
+            }
+
+            if (status == StatusCodes.Status400BadRequest && !request.UsedContextWindowFallback
+                && request.RequestedGroup.ContextWindowFallbacks.Count > 0 && IsContextLengthError(buffer.Held.Span))
+            {
+                await answer.DisposeAsync();
+                _metrics.Attempt(group.Name, deployment.Name, "context_too_long", status, elapsed);
+                return AttemptResult.ContextTooLong($"deployment '{deployment.Name}' says the prompt is over its context length");
+            }
+            _metrics.Attempt(group.Name, deployment.Name, response.IsSuccessStatusCode ? "success" : "rejected", status, elapsed);
+            ProxyResponse.CopyHeaders(response, context.Response);
+            context.Response.Headers[ProxyResponse.DeploymentHeader] = deployment.Name;
+            context.Response.Headers[ProxyResponse.UpstreamTimeHeader] = elapsed.TotalMilliseconds.ToString("0.###", CultureInfo.InvariantCulture);
+            context.Response.Headers[ProxyResponse.AttemptsHeader] = request.Attempts == 1 ? "1" : request.Attempts.ToString(CultureInfo.InvariantCulture);
+            context.Response.Headers[ProxyResponse.PriceHeader] = deployment.PriceHeaderValue;
+            if (deployment.Adapter.TranslatesAnswer)
+            {
+                context.Response.ContentLength = null;
+            }
+            if (group != request.RequestedGroup)
+            {
+                context.Response.Headers[ProxyResponse.FallbackHeader] = group.Name;
+            }
+            await using (answer)
+            {
+                return await RelayAsync(request, deployment, answer, buffer, ended, IsEventStream(response), response.IsSuccessStatusCode, timeout);
+            }
+        }
+    }
+
+    /// <summary>
+    /// Reads until the answer has begun: a stream's first bytes, or a JSON answer whole (up to
+    /// <see cref="MaxHeldBytes"/>). The first read runs under the timeout set before the call; the
+    /// next ones under the idle timeout. Returns whether the answer has ended.
+    /// </summary>
+    private async Task<bool> HoldAsync(ForwardingRequest request, Stream answer, AnswerBuffer buffer, bool holdWhole, CancellationTokenSource timeout)
+    {
+        while (true)
+        {
+            if (buffer.IsFull && !buffer.TryGrow(MaxHeldBytes))
+            {
+                return false;
+            }
+            var read = await answer.ReadAsync(buffer.Free, timeout.Token);
+            if (read == 0)
+            {
+                return true;
+            }
+            buffer.Count += read;
+            if (!holdWhole)
+            {
+                return false;
+            }
+            timeout.CancelAfter(Bounded(request, _idle));
+        }
+    }
+
+    /// <summary>
+    /// Sends the held bytes and the rest of the answer to the client as it arrives. Server-sent events
+    /// are passed on whole events at a time, so if the stream breaks the client never holds half an
+    /// event, and the error event that ends it is one the SDKs can read.
+    /// </summary>
+    private async Task<AttemptResult> RelayAsync(
+        ForwardingRequest request, Deployment deployment, Stream answer, AnswerBuffer buffer, bool ended, bool isEventStream, bool isAnswer, CancellationTokenSource timeout)
+    {
+        var context = request.Context;
+        var output = context.Response.BodyWriter;
+        TokenUsage? usage = null;
+        var estimatedOutput = 0;
+        try
+        {
+            if (isAnswer && !isEventStream && ended)
+            {
+                usage = UsageReader.FromJson(buffer.Held.Span);
+                estimatedOutput = usage is null ? _estimator.CountAnswerTokens(buffer.Held.Span, deployment.Model) : 0;
+            }
+            while (true)
+            {
+                var complete = ended || !isEventStream ? buffer.Count : EndOfLastEvent(buffer.Held.Span);
+                if (complete == 0 && buffer.IsFull)
+                {
+                    complete = buffer.Count; // one event larger than the buffer: pass it on in pieces
+                }
+                if (complete > 0)
+                {
+                    var events = buffer.Held[..complete];
+                    if (isAnswer && isEventStream && usage is null)
+                    {
+                        usage = UsageReader.FromEvents(events.Span, out var usageEvent);
+                        var (start, length) = usageEvent.GetOffsetAndLength(events.Length);
+                        if (usage is null)
+                        {
+                            estimatedOutput += UsageReader.CountContentEvents(events.Span);
+                        }
+                        else if (request.StreamOptions != StreamOptionsKind.IncludeUsage)
+                        {
+                            // The Router asked for the usage, not the client: it is counted, not passed on.
+                            await output.WriteAsync(events[..start], context.RequestAborted);
+                            events = events[(start + length)..];
+                        }
+                    }
+                    await output.WriteAsync(events, context.RequestAborted);
+                    buffer.Consume(complete);
+                }
+                if (ended)
+                {
+                    return AttemptResult.Completed;
+                }
+
+                var limit = Bounded(request, _idle);
+                timeout.CancelAfter(limit);
+                int read;
+                try
+                {
+                    read = await answer.ReadAsync(buffer.Free, timeout.Token);
+                }
+                catch (Exception exception) when (IsUpstreamFailure(exception, context))
+                {
+                    var reason = exception is OperationCanceledException
+                        ? limit < _idle ? $"the request reached its total time of {Seconds(_total)}" : $"it sent nothing for {Seconds(limit)}"
+                        : "the connection broke";
+                    await EndBrokenAnswerAsync(request, deployment, isEventStream, reason);
+                    return AttemptResult.BrokeOff($"deployment '{deployment.Name}' broke off its answer: {reason}");
+                }
+                ended = read == 0;
+                buffer.Count += read;
+            }
+        }
+        finally
+        {
+            if (isAnswer)
+            {
+                CountTokens(request, deployment, usage, estimatedOutput);
+            }
+        }
+    }
+
+    /// <summary>
+    /// Records the answer's tokens and settles its Tpm reservation: as the provider reported them, or —
+    /// when it reported none (a stream cut short, the client gone, a server that does not count) — as
+    /// estimated: the prompt by the tokenizer, the answer by its content (one token per streamed chunk).
+    /// </summary>
+    private void CountTokens(ForwardingRequest request, Deployment deployment, TokenUsage? reported, int estimatedOutput)
+    {
+        var usage = reported ?? new TokenUsage(
+            request.PromptTokens > 0 ? request.PromptTokens : _estimator.Estimate(request.Body.Span, deployment.Model).PromptTokens,
+            estimatedOutput,
+            CachedInputTokens: 0);
+        _metrics.TokenUsage(request.Group.Name, deployment.Name, deployment.Model, usage, estimated: reported is null);
+        _capacity.Settle(deployment, request.Tokens, usage.InputTokens + usage.OutputTokens);
+    }
+
+    /// <summary>A stream ends with an error event and closes cleanly; a JSON answer cannot be mended, so it is aborted.</summary>
+    private async Task EndBrokenAnswerAsync(ForwardingRequest request, Deployment deployment, bool isEventStream, string reason)
+    {
+        Log.StreamBroken(_logger, deployment.Name, request.Group.Name, reason);
+        if (!isEventStream)
+        {
+            // A clean end here would pass a cut answer off as complete; an aborted one cannot be.
+            request.Context.Abort();
+            return;
+        }
+        var output = request.Context.Response.BodyWriter;
+        OpenAIError.WriteEvent(output, $"The answer of model '{request.Group.Name}' broke off after it began: {reason}.", OpenAIError.Upstream, "stream_interrupted");
+        await output.FlushAsync(request.Context.RequestAborted);
+    }
+
+    /// <summary>Where the last complete server-sent event in <paramref name="bytes"/> ends (after its blank line); 0 when none.</summary>
+    internal static int EndOfLastEvent(ReadOnlySpan<byte> bytes)
+    {
+        for (var end = bytes.LastIndexOf((byte)'\n'); end > 0; end = bytes[..end].LastIndexOf((byte)'\n'))
+        {
+            if (bytes[end - 1] == '\n' || (end > 1 && bytes[end - 1] == '\r' && bytes[end - 2] == '\n'))
+            {
+                return end + 1;
+            }
+        }
+        return 0;
+    }
+
+    /// <summary>Records an attempt that got no usable answer.</summary>
+    private AttemptResult Failed(ForwardingRequest request, Deployment deployment, int? statusCode, long started, AttemptResult result)
+    {
+        _metrics.Attempt(request.Group.Name, deployment.Name, "failed", statusCode, _timeProvider.GetElapsedTime(started));
+        Log.DeploymentFailed(_logger, deployment.Name, request.Group.Name, result.Failure!);
+        request.LastFailure = result.Failure;
+        return result;
+    }
+
+    /// <summary>A provider's "prompt too long" error: OpenAI's and Azure's code and wording, Anthropic's wording.</summary>
+    internal static bool IsContextLengthError(ReadOnlySpan<byte> error) =>
+        error.IndexOf("context_length_exceeded"u8) >= 0
+        || error.IndexOf("maximum context length"u8) >= 0
+        || error.IndexOf("prompt is too long"u8) >= 0;
+}

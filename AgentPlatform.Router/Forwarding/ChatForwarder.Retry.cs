@@ -1,0 +1,93 @@
+using System.Globalization;
+using AgentPlatform.Router.Resilience;
+using AgentPlatform.ServiceDefaults.OpenAI;
+
+namespace AgentPlatform.Router.Forwarding;
+
+/// <summary>Whether and when to try again, and what the client hears when nothing more can be tried.</summary>
+public sealed partial class ChatForwarder
+{
+    /// <summary>
+    /// Polly's <c>ShouldHandle</c>: whether to try again and, if so, how long to wait first — nothing
+    /// when an untried deployment is available, else a backoff that also outlasts the earliest
+    /// <c>Retry-After</c>. No retry when every breaker is open, when the wait would pass the request's
+    /// total time or <see cref="RetryOptions.MaxRetryAfterSeconds"/>, or when the retry budget is spent.
+    /// </summary>
+    private bool ShouldRetry(ForwardingRequest request, AttemptResult result)
+    {
+        if (!result.IsRetryable)
+        {
+            return false;
+        }
+        var group = request.Group;
+        var now = NowTicks;
+        var delay = TimeSpan.Zero;
+        var newRound = false;
+        if (group.PickNext(request.Tried, now, request.Tokens) is null)
+        {
+            if (group.EarliestAvailableTicks(now, request.Tokens) is not { } earliest
+                || TimeSpan.FromTicks(earliest - now) > TimeSpan.FromSeconds(_retry.MaxRetryAfterSeconds))
+            {
+                return false;
+            }
+            var cap = Math.Min(_retry.MaxDelayMs, _retry.BaseDelayMs * Math.Pow(2, request.Backoffs));
+            var backoff = TimeSpan.FromMilliseconds(_random.NextDouble() * cap);
+            delay = TimeSpan.FromTicks(Math.Max(earliest - now, backoff.Ticks));
+            newRound = true;
+        }
+        if (now + delay.Ticks >= request.DeadlineTicks)
+        {
+            return false;
+        }
+        if (!group.RetryBudget.TryWithdraw())
+        {
+            request.OutOfRetryBudget = true;
+            return false;
+        }
+        if (newRound)
+        {
+            request.Backoffs++;
+            request.Tried.Clear();
+        }
+        request.NextDelay = delay;
+        return true;
+    }
+
+    /// <summary>The answer when no attempt got one: why, with the status that tells the client what to do.</summary>
+    private async Task WriteFailureAsync(ForwardingRequest request, AttemptResult last)
+    {
+        var context = request.Context;
+        var group = request.Group;
+        var now = NowTicks;
+        var failure = request.LastFailure ?? "no deployment is available";
+        if (request.OutOfRetryBudget)
+        {
+            failure += "; the group's retry budget is spent";
+        }
+        Log.AllDeploymentsFailed(_logger, group.Name, request.Attempts, failure);
+
+        var earliest = group.EarliestAvailableTicks(now, request.Tokens);
+        if (last.Status == AttemptStatus.Throttled || (last.Status == AttemptStatus.NoneAvailable && earliest > now))
+        {
+            SetRetryAfter(context, (earliest ?? now) - now);
+            await OpenAIError.WriteAsync(context, StatusCodes.Status429TooManyRequests,
+                $"Every deployment of model '{group.Name}' is rate limited: {failure}.", OpenAIError.RateLimit, "upstream_rate_limited");
+        }
+        else if (last.Status == AttemptStatus.NoneAvailable && earliest is null)
+        {
+            SetRetryAfter(context, (group.EarliestBreakEndTicks() ?? now) - now);
+            await OpenAIError.WriteAsync(context, StatusCodes.Status503ServiceUnavailable,
+                $"No deployment of model '{group.Name}' is available: each has failed repeatedly and is taken out of rotation for a while.",
+                OpenAIError.Upstream, "upstream_unavailable");
+        }
+        else
+        {
+            var timedOut = last.Status == AttemptStatus.TimedOut;
+            await OpenAIError.WriteAsync(context, timedOut ? StatusCodes.Status504GatewayTimeout : StatusCodes.Status502BadGateway,
+                $"No deployment of model '{group.Name}' could answer: {failure}.", OpenAIError.Upstream, timedOut ? "upstream_timeout" : "upstream_unavailable");
+        }
+    }
+
+    private static void SetRetryAfter(HttpContext context, long ticks) =>
+        context.Response.Headers.RetryAfter = Math.Max(1, (long)Math.Ceiling(TimeSpan.FromTicks(ticks).TotalSeconds)).ToString(CultureInfo.InvariantCulture);
+}
