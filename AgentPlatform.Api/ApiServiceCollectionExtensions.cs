@@ -17,8 +17,10 @@ public static class ApiServiceCollectionExtensions
         // Tenants and keys live here (limits, budgets and the cache follow); /health checks it.
         builder.AddRedisClient("cache");
 
+        // Bound once, without BindConfiguration's change token: nothing here reloads, and with the token
+        // an invalid edit of a reloading source would make the options monitor throw from the reload.
         builder.Services.AddOptionsWithValidateOnStart<ApiOptions>()
-            .BindConfiguration(ApiOptions.SectionName);
+            .Configure<IConfiguration>((options, configuration) => configuration.GetSection(ApiOptions.SectionName).Bind(options));
         builder.Services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<ApiOptions>, ApiOptionsValidator>());
         // Kestrel refuses bodies over the same limit, so a chunked body cannot get past it either.
         builder.Services.AddOptions<KestrelServerOptions>()
