@@ -24,8 +24,20 @@ public sealed record ClientIdentity(VirtualKey? Key, Tenant? Tenant)
 /// through Redis pub/sub (<see cref="TenancyChangesListener"/>), so a revocation holds everywhere within
 /// a round trip; entries also expire after <see cref="CacheLifetime"/> in case a message was missed.
 /// </summary>
-public sealed class ClientAuthenticator(TenancyStore store, MasterKeyAuthenticator masterKey, TimeProvider timeProvider)
+public sealed class ClientAuthenticator
 {
+    private readonly TenancyStore _store;
+    private readonly MasterKeyAuthenticator _masterKey;
+    private readonly TimeProvider _timeProvider;
+
+    public ClientAuthenticator(TenancyStore store, MasterKeyAuthenticator masterKey, TimeProvider timeProvider)
+    {
+        _store = store;
+        _masterKey = masterKey;
+        _timeProvider = timeProvider;
+        store.Changed += Apply;
+    }
+
     public static readonly TimeSpan CacheLifetime = TimeSpan.FromSeconds(60);
 
     private readonly ConcurrentDictionary<string, CachedKey> _byHash = new(StringComparer.Ordinal);
@@ -54,7 +66,7 @@ public sealed class ClientAuthenticator(TenancyStore store, MasterKeyAuthenticat
         }
         var presented = header.AsSpan(Scheme.Length).Trim();
 
-        if (masterKey.IsMasterKey(presented))
+        if (_masterKey.IsMasterKey(presented))
         {
             return await AnyKeysAsync()
                 ? await RefuseAsync(context, "The master key is the admin credential. Call /v1 with a virtual key (create one with POST /admin/v1/keys).", "master_key_not_a_client_key")
@@ -62,15 +74,15 @@ public sealed class ClientAuthenticator(TenancyStore store, MasterKeyAuthenticat
         }
 
         var hash = TenancyStore.HashOf(presented);
-        var now = timeProvider.GetTimestamp();
-        if (!_byHash.TryGetValue(hash, out var cached) || timeProvider.GetElapsedTime(cached.FetchedAt, now) > CacheLifetime)
+        var now = _timeProvider.GetTimestamp();
+        if (!_byHash.TryGetValue(hash, out var cached) || _timeProvider.GetElapsedTime(cached.FetchedAt, now) > CacheLifetime)
         {
-            var (key, tenant) = await store.FindByHashAsync(hash);
+            var (key, tenant) = await _store.FindByHashAsync(hash);
             cached = new CachedKey(key, tenant, now);
             _byHash[hash] = cached;
         }
 
-        var utcNow = timeProvider.GetUtcNow();
+        var utcNow = _timeProvider.GetUtcNow();
         return cached switch
         {
             { Key: null } => await RefuseAsync(context, "Incorrect API key provided.", "invalid_api_key"),
@@ -80,6 +92,19 @@ public sealed class ClientAuthenticator(TenancyStore store, MasterKeyAuthenticat
             _ when cached.Tenant.HasExpired(utcNow) => await RefuseAsync(context, "This API key's tenant has expired.", "key_expired"),
             _ => new ClientIdentity(cached.Key, cached.Tenant),
         };
+    }
+
+    /// <summary>Drops what a change (<c>key:{id}</c> or <c>tenant:{id}</c>, made here or on another replica) makes stale.</summary>
+    public void Apply(string change)
+    {
+        if (change.StartsWith("key:", StringComparison.Ordinal))
+        {
+            ForgetKey(change["key:".Length..]);
+        }
+        else if (change.StartsWith("tenant:", StringComparison.Ordinal))
+        {
+            ForgetTenant(change["tenant:".Length..]);
+        }
     }
 
     /// <summary>Drops what is cached of a key (and every "no such key" answer, which a new key may now match).</summary>
@@ -118,7 +143,7 @@ public sealed class ClientAuthenticator(TenancyStore store, MasterKeyAuthenticat
         {
             return known.Value;
         }
-        var any = await store.AnyKeysAsync();
+        var any = await _store.AnyKeysAsync();
         _anyKeys = new StrongBox<bool>(any);
         return any;
     }

@@ -13,18 +13,7 @@ public sealed class TenancyChangesListener(IConnectionMultiplexer redis, ClientA
     public async Task StartAsync(CancellationToken cancellationToken)
     {
         _subscription = await redis.GetSubscriber().SubscribeAsync(TenancyStore.ChangesChannel);
-        _subscription.OnMessage(message =>
-        {
-            var change = (string)message.Message!;
-            if (change.StartsWith("key:", StringComparison.Ordinal))
-            {
-                authenticator.ForgetKey(change["key:".Length..]);
-            }
-            else if (change.StartsWith("tenant:", StringComparison.Ordinal))
-            {
-                authenticator.ForgetTenant(change["tenant:".Length..]);
-            }
-        });
+        _subscription.OnMessage(message => authenticator.Apply((string)message.Message!));
         redis.ConnectionRestored += (_, _) => authenticator.ForgetAll();
     }
 

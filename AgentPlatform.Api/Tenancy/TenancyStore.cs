@@ -147,7 +147,15 @@ public sealed class TenancyStore(IConnectionMultiplexer redis, TimeProvider time
         return Convert.ToHexStringLower(hash);
     }
 
-    private Task PublishAsync(string change) => redis.GetSubscriber().PublishAsync(ChangesChannel, change);
+    /// <summary>Raised on this replica for every change it makes, before the other replicas hear of it.</summary>
+    public event Action<string>? Changed;
+
+    /// <summary>Applies the change here at once (an admin call is followed by its effect on the same replica), then tells the others.</summary>
+    private Task PublishAsync(string change)
+    {
+        Changed?.Invoke(change);
+        return redis.GetSubscriber().PublishAsync(ChangesChannel, change);
+    }
 
     private static void AddAudit(ITransaction transaction, string action, string target, DateTimeOffset at)
     {
