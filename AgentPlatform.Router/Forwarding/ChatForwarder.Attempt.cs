@@ -142,10 +142,11 @@ public sealed partial class ChatForwarder
             var status = (int)response.StatusCode;
             if (IsRetryable(response.StatusCode))
             {
+                var now = _timeProvider.GetUtcNow();
                 if (response.StatusCode is HttpStatusCode.TooManyRequests or HttpStatusCode.ServiceUnavailable
-                    && RetryAfter.From(response.Headers, _timeProvider.GetUtcNow()) is { } wait && wait > TimeSpan.Zero)
+                    && RetryAfter.From(response.Headers, now) is { } wait && wait > TimeSpan.Zero)
                 {
-                    deployment.State.CoolDown(_timeProvider.GetUtcNow() + wait);
+                    deployment.State.CoolDown(now + wait);
                 }
                 _metrics.Attempt(group.Name, deployment.Name, "refused", status, elapsed);
                 Log.DeploymentRefused(_logger, deployment.Name, group.Name, response.StatusCode);

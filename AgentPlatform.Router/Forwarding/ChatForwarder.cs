@@ -105,11 +105,12 @@ public sealed partial class ChatForwarder
         {
             StreamOptions = scan.StreamOptions,
         };
-        var groups = new Queue<ModelGroup>(1);
-        groups.Enqueue(group);
+        // Groups still to try after this one; made only when a group fails, so an answer from the
+        // requested group allocates nothing for fallbacks.
+        Queue<ModelGroup>? pending = null;
         var last = AttemptResult.NoneAvailable;
         var fallbackReason = "exhausted";
-        while (groups.TryDequeue(out var next))
+        for (ModelGroup? next = group; next is not null; next = pending is not null && pending.TryDequeue(out var queued) ? queued : null)
         {
             if (next != group)
             {
@@ -120,10 +121,11 @@ public sealed partial class ChatForwarder
             {
                 // Too long for this group: only the context-window fallbacks can take it.
                 fallbackReason = "context_window";
-                if (!await TurnToContextWindowFallbackAsync(request, groups))
+                if (await TurnToContextWindowFallbackAsync(request) is not { } wider)
                 {
                     return;
                 }
+                (pending ??= new()).Enqueue(wider);
                 continue;
             }
 
@@ -140,12 +142,13 @@ public sealed partial class ChatForwarder
             }
             if (last.Status == AttemptStatus.ContextTooLong)
             {
-                groups.Clear();
+                pending?.Clear();
                 fallbackReason = "context_window";
-                if (!await TurnToContextWindowFallbackAsync(request, groups))
+                if (await TurnToContextWindowFallbackAsync(request) is not { } wider)
                 {
                     return;
                 }
+                (pending ??= new()).Enqueue(wider);
                 continue;
             }
             fallbackReason = "exhausted";
@@ -155,7 +158,7 @@ public sealed partial class ChatForwarder
                 {
                     if (_pool.TryGetGroup(name, out var fallback))
                     {
-                        groups.Enqueue(fallback);
+                        (pending ??= new()).Enqueue(fallback);
                     }
                 }
             }
@@ -201,10 +204,10 @@ public sealed partial class ChatForwarder
     }
 
     /// <summary>
-    /// Queues the first context-window fallback of the requested group that can take the request; when
-    /// there is none, answers 400 as OpenAI does for a prompt over the context length.
+    /// The first context-window fallback of the requested group that can take the request; when there
+    /// is none, null, with the 400 OpenAI gives for a prompt over the context length written.
     /// </summary>
-    private async Task<bool> TurnToContextWindowFallbackAsync(ForwardingRequest request, Queue<ModelGroup> groups)
+    private async Task<ModelGroup?> TurnToContextWindowFallbackAsync(ForwardingRequest request)
     {
         if (!request.UsedContextWindowFallback)
         {
@@ -213,15 +216,14 @@ public sealed partial class ChatForwarder
             {
                 if (_pool.TryGetGroup(name, out var fallback) && (!fallback.NeedsTokenEstimate || TryEstimate(request, fallback)))
                 {
-                    groups.Enqueue(fallback);
-                    return true;
+                    return fallback;
                 }
             }
         }
         await OpenAIError.WriteAsync(request.Context, StatusCodes.Status400BadRequest,
             $"The request is about {request.Tokens} tokens (prompt and max output), more than any deployment of model '{request.RequestedGroup.Name}' or its context-window fallbacks takes. Shorten the messages or lower max_tokens.",
             OpenAIError.InvalidRequest, "context_length_exceeded", "messages");
-        return false;
+        return null;
     }
 
     private static ForwardingRequest Request(ResilienceContext context) => context.Properties.GetValue(RequestKey, null!);
