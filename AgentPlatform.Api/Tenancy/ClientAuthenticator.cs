@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using System.Runtime.CompilerServices;
 using AgentPlatform.Api.Keys;
 using AgentPlatform.ServiceDefaults.OpenAI;
 
@@ -45,11 +46,6 @@ public sealed class ClientAuthenticator
     private volatile StrongBox<bool>? _anyKeys;
 
     private sealed record CachedKey(VirtualKey? Key, Tenant? Tenant, long FetchedAt);
-
-    private sealed class StrongBox<T>(T value)
-    {
-        public T Value { get; } = value;
-    }
 
     /// <summary>The caller, or null after answering 401 (missing, wrong, revoked or expired key).</summary>
     public async ValueTask<ClientIdentity?> AuthenticateAsync(HttpContext context)
