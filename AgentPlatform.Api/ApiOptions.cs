@@ -23,6 +23,25 @@ public sealed class ApiOptions
     /// <summary>How long the Router may take to start answering (it tries every deployment inside it).</summary>
     [Range(1, 3600, ErrorMessage = "AgentPlatform:RouterTimeoutSeconds must be between 1 and 3600.")]
     public int RouterTimeoutSeconds { get; set; } = 300;
+
+    /// <summary>
+    /// The output a request is assumed to reserve (against tokens per minute and budgets) when it sets
+    /// no <c>max_tokens</c> and its model group's deployments declare no <c>MaxOutputTokens</c>.
+    /// </summary>
+    [Range(1, 10_000_000, ErrorMessage = "AgentPlatform:DefaultMaxOutputTokens must be between 1 and 10000000.")]
+    public int DefaultMaxOutputTokens { get; set; } = 4096;
+
+    /// <summary>How long usage records and their hourly roll-ups are kept.</summary>
+    [Range(1, 3650, ErrorMessage = "AgentPlatform:UsageRetentionDays must be between 1 and 3650.")]
+    public int UsageRetentionDays { get; set; } = 90;
+
+    /// <summary>How long the daily roll-ups are kept (at least as long as the records).</summary>
+    [Range(1, 3650, ErrorMessage = "AgentPlatform:UsageDailyRollupRetentionDays must be between 1 and 3650.")]
+    public int UsageDailyRollupRetentionDays { get; set; } = 400;
+
+    /// <summary>How many usage records this replica holds while Redis is unreachable before requests wait for room.</summary>
+    [Range(100, 10_000_000, ErrorMessage = "AgentPlatform:UsageSpoolCapacity must be between 100 and 10000000.")]
+    public int UsageSpoolCapacity { get; set; } = 100_000;
 }
 
 [OptionsValidator]

@@ -4,6 +4,8 @@ using AgentPlatform.Api.Keys;
 using AgentPlatform.Api.Limits;
 using AgentPlatform.Api.Routing;
 using AgentPlatform.Api.Tenancy;
+using AgentPlatform.Api.Usage;
+using AgentPlatform.ServiceDefaults.Usage;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
@@ -34,6 +36,11 @@ public static class ApiServiceCollectionExtensions
         builder.Services.TryAddSingleton<TenancyStore>();
         builder.Services.TryAddSingleton<ClientAuthenticator>();
         builder.Services.TryAddSingleton<RequestLimiter>();
+        builder.Services.TryAddSingleton<PromptTokenEstimator>();
+        builder.Services.TryAddSingleton<PriceTable>();
+        builder.Services.TryAddSingleton<UsageMeter>();
+        builder.Services.TryAddSingleton<UsageLedger>();
+        builder.Services.AddHostedService(services => services.GetRequiredService<UsageLedger>());
         builder.Services.AddHostedService<TenancyChangesListener>();
         builder.Services.TryAddSingleton<RouterClient>();
 

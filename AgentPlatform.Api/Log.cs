@@ -1,6 +1,6 @@
 namespace AgentPlatform.Api;
 
-/// <summary>Every message the Api logs, with its event id: 200x the Router, 201x limits.</summary>
+/// <summary>Every message the Api logs, with its event id: 200x the Router, 201x limits, 202x usage.</summary>
 internal static partial class Log
 {
     [LoggerMessage(EventId = 2001, Level = LogLevel.Error, Message = "The router is unreachable ({Error}).")]
@@ -14,4 +14,22 @@ internal static partial class Log
 
     [LoggerMessage(EventId = 2010, Level = LogLevel.Error, Message = "Rate limits could not be checked in Redis; the request was refused.")]
     public static partial void LimitsUnavailable(ILogger logger, Exception exception);
+
+    [LoggerMessage(EventId = 2011, Level = LogLevel.Warning, Message = "A request's reservation could not be settled in Redis; it stays counted as reserved.")]
+    public static partial void SettleFailed(ILogger logger, Exception exception);
+
+    [LoggerMessage(EventId = 2012, Level = LogLevel.Warning, Message = "The Router's worst-case prices could not be read; budgets use the last known ones.")]
+    public static partial void PricesUnavailable(ILogger logger, Exception exception);
+
+    [LoggerMessage(EventId = 2013, Level = LogLevel.Error, Message = "Model group '{Model}' has no known prices and a budget applies; the request was refused.")]
+    public static partial void NoPricesForBudget(ILogger logger, string model);
+
+    [LoggerMessage(EventId = 2020, Level = LogLevel.Error, Message = "Usage records could not be written to Redis ({BatchCount} in the batch, {SpoolDepth} spooled); retrying until it answers.")]
+    public static partial void UsageWriteFailed(ILogger logger, int batchCount, int spoolDepth, Exception exception);
+
+    [LoggerMessage(EventId = 2021, Level = LogLevel.Information, Message = "Usage records reach Redis again after {Failures} failed attempts.")]
+    public static partial void UsageWritesResumed(ILogger logger, int failures);
+
+    [LoggerMessage(EventId = 2022, Level = LogLevel.Critical, Message = "Stopping with Redis unreachable: {SpoolDepth} usage records could not be written.")]
+    public static partial void UsageSpoolAbandoned(ILogger logger, int spoolDepth);
 }

@@ -2,7 +2,7 @@ using AgentPlatform.Router.Forwarding;
 using AgentPlatform.Router.Pool;
 using AgentPlatform.Router.Providers;
 using AgentPlatform.Router.Resilience;
-using AgentPlatform.Router.Tokens;
+using AgentPlatform.ServiceDefaults.Usage;
 using AgentPlatform.Router.Routing;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;

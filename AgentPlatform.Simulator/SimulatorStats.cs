@@ -9,6 +9,8 @@ public sealed class SimulatorStats
     private long _streams;
     private long _completed;
     private long _inFlight;
+    private long _promptTokens;
+    private long _completionTokens;
     private readonly ConcurrentDictionary<string, long> _faults = new();
     /// <summary>When the last <see cref="RecentArrivals"/> requests arrived, so tests can check spacing (e.g. Retry-After honoured).</summary>
     private readonly ConcurrentQueue<DateTimeOffset> _arrivals = new();
@@ -30,12 +32,15 @@ public sealed class SimulatorStats
         }
     }
 
-    public void RequestEnded(bool completed)
+    /// <param name="promptTokens">With <paramref name="completionTokens"/>: the usage the answer reported, when it completed.</param>
+    public void RequestEnded(bool completed, int promptTokens = 0, int completionTokens = 0)
     {
         Interlocked.Decrement(ref _inFlight);
         if (completed)
         {
             Interlocked.Increment(ref _completed);
+            Interlocked.Add(ref _promptTokens, promptTokens);
+            Interlocked.Add(ref _completionTokens, completionTokens);
         }
     }
 
@@ -47,6 +52,8 @@ public sealed class SimulatorStats
         streams = Interlocked.Read(ref _streams),
         completed = Interlocked.Read(ref _completed),
         inFlight = Interlocked.Read(ref _inFlight),
+        promptTokens = Interlocked.Read(ref _promptTokens),
+        completionTokens = Interlocked.Read(ref _completionTokens),
         faults = _faults.ToDictionary(),
         arrivals = _arrivals.ToArray(),
     };
@@ -56,6 +63,8 @@ public sealed class SimulatorStats
         Interlocked.Exchange(ref _requests, 0);
         Interlocked.Exchange(ref _streams, 0);
         Interlocked.Exchange(ref _completed, 0);
+        Interlocked.Exchange(ref _promptTokens, 0);
+        Interlocked.Exchange(ref _completionTokens, 0);
         _faults.Clear();
         _arrivals.Clear();
     }

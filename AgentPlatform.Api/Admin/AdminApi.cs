@@ -2,6 +2,7 @@ using System.Diagnostics;
 using AgentPlatform.Api.Keys;
 using AgentPlatform.Api.Routing;
 using AgentPlatform.Api.Tenancy;
+using AgentPlatform.Api.Usage;
 
 namespace AgentPlatform.Api.Admin;
 
@@ -17,6 +18,7 @@ public static class AdminApi
                 ? await next(invocation)
                 : Results.Empty);
         admin.MapTenancyAdminApi();
+        admin.MapUsageAdminApi();
         admin.MapGet("/deployments", ListDeploymentsAsync)
             .WithName("ListDeployments")
             .WithSummary("Every deployment with its live state: breaker, requests in flight, latency, error rate, last error.");

@@ -2,10 +2,12 @@ using System.Diagnostics;
 using AgentPlatform.Api.Limits;
 using AgentPlatform.Api.Tenancy;
 using AgentPlatform.Api.Routing;
+using AgentPlatform.Api.Usage;
 using AgentPlatform.ServiceDefaults.Http;
 using AgentPlatform.ServiceDefaults.OpenAI;
 using Microsoft.AspNetCore.Http.Features;
 using Microsoft.Extensions.Options;
+using StackExchange.Redis;
 
 namespace AgentPlatform.Api.Chat;
 
@@ -28,50 +30,80 @@ public static class ChatCompletionsApi
     }
 
     private static async Task CreateAsync(
-        HttpContext context, ClientAuthenticator authenticator, RequestLimiter limiter, RouterClient router, IOptions<ApiOptions> options)
+        HttpContext context, ClientAuthenticator authenticator, RequestLimiter limiter, RouterClient router, UsageMeter meter,
+        IOptions<ApiOptions> options, ILogger<RouterClient> logger)
     {
         var started = Stopwatch.GetTimestamp();
-        if (await authenticator.AuthenticateAsync(context) is not { } client)
+        // Every request leaves a usage record, whatever ends it.
+        var record = meter.Start(context);
+        var forwarded = false;
+        try
         {
-            return;
-        }
+            if (await authenticator.AuthenticateAsync(context) is not { } client)
+            {
+                return;
+            }
+            record.TenantId = client.Tenant?.Id;
+            record.KeyId = client.Key?.Id;
 
-        var maxBytes = options.Value.MaxRequestBodyBytes;
-        // Kestrel may read past the limit here so that an oversized body can be drained (below).
-        if (context.Features.Get<IHttpMaxRequestBodySizeFeature>() is { IsReadOnly: false } bodySize)
-        {
-            bodySize.MaxRequestBodySize = maxBytes * DrainFactor;
-        }
-        using var body = await PooledRequestBody.ReadAsync(context.Request, maxBytes, context.RequestAborted);
-        if (body is null)
-        {
-            await DrainAsync(context, maxBytes * DrainFactor);
-            await OpenAIError.WriteAsync(context, StatusCodes.Status413PayloadTooLarge,
-                $"The request body is larger than the limit of {maxBytes} bytes.", OpenAIError.InvalidRequest, "request_too_large");
-            return;
-        }
+            var maxBytes = options.Value.MaxRequestBodyBytes;
+            // Kestrel may read past the limit here so that an oversized body can be drained (below).
+            if (context.Features.Get<IHttpMaxRequestBodySizeFeature>() is { IsReadOnly: false } bodySize)
+            {
+                bodySize.MaxRequestBodySize = maxBytes * DrainFactor;
+            }
+            using var body = await PooledRequestBody.ReadAsync(context.Request, maxBytes, context.RequestAborted);
+            if (body is null)
+            {
+                await DrainAsync(context, maxBytes * DrainFactor);
+                await OpenAIError.WriteAsync(context, StatusCodes.Status413PayloadTooLarge,
+                    $"The request body is larger than the limit of {maxBytes} bytes.", OpenAIError.InvalidRequest, "request_too_large");
+                return;
+            }
 
-        var scan = ChatRequestScanner.Scan(body.Span);
-        if (!scan.IsValid)
-        {
-            var (message, param) = ChatRequestScanner.Describe(scan.Problem);
-            await OpenAIError.WriteAsync(context, StatusCodes.Status400BadRequest, message, OpenAIError.InvalidRequest, param: param);
-            return;
-        }
+            var scan = ChatRequestScanner.Scan(body.Span);
+            if (!scan.IsValid)
+            {
+                var (message, param) = ChatRequestScanner.Describe(scan.Problem);
+                await OpenAIError.WriteAsync(context, StatusCodes.Status400BadRequest, message, OpenAIError.InvalidRequest, param: param);
+                return;
+            }
+            record.Model = scan.Model;
+            record.Stream = scan.Stream;
 
-        if (!client.AllowsModel(scan.Model!))
-        {
-            await OpenAIError.WriteAsync(context, StatusCodes.Status403Forbidden,
-                $"This key may not use the model '{scan.Model}'.", OpenAIError.Permission, "model_not_allowed", "model");
-            return;
-        }
+            if (!client.AllowsModel(scan.Model!))
+            {
+                await OpenAIError.WriteAsync(context, StatusCodes.Status403Forbidden,
+                    $"This key may not use the model '{scan.Model}'.", OpenAIError.Permission, "model_not_allowed", "model");
+                return;
+            }
 
-        await using var lease = await limiter.AcquireAsync(context, client);
-        if (lease is null)
-        {
-            return;
+            if (await meter.DemandAsync(context, client, scan.Model!, body.Memory, record) is not { } demand)
+            {
+                return;
+            }
+            await using var lease = await limiter.AcquireAsync(context, client, demand);
+            if (lease is null)
+            {
+                return;
+            }
+            forwarded = true;
+            var answer = new RouterAnswer();
+            await router.ForwardAsync(context, HttpMethod.Post, "/v1/chat/completions", body.Memory, started, answer);
+            meter.Measure(record, answer, body.Span);
+            try
+            {
+                await lease.SettleAsync(record.TotalTokens, BudgetPeriod.ToNanoUsd(record.CostUsd));
+            }
+            catch (Exception exception) when (exception is RedisException or TimeoutException)
+            {
+                Log.SettleFailed(logger, exception);
+            }
         }
-        await router.ForwardAsync(context, HttpMethod.Post, "/v1/chat/completions", body.Memory, started);
+        finally
+        {
+            await meter.FinishAsync(context, record, started, forwarded);
+        }
     }
 
     /// <summary>

@@ -1,89 +1,144 @@
 using System.Globalization;
 using AgentPlatform.Api.Tenancy;
+using TenancyLimits = AgentPlatform.Api.Tenancy.Limits;
 using AgentPlatform.ServiceDefaults.OpenAI;
 using StackExchange.Redis;
 
 namespace AgentPlatform.Api.Limits;
 
+/// <summary>What a request takes out of its limits before it is sent: its token estimate and its worst-case cost.</summary>
+/// <param name="Tokens">Estimated prompt tokens plus the most it may generate.</param>
+/// <param name="CostNanoUsd">The worst-case cost, in nano-dollars (see <see cref="BudgetPeriod.ToNanoUsd"/>).</param>
+public readonly record struct Demand(long Tokens, long CostNanoUsd);
+
 /// <summary>
-/// Requests per minute and concurrent requests, for a key and its tenant together, in one atomic Redis
-/// script per request (and one command after, to end the request's concurrency lease) — exact across
-/// any number of Api replicas.
+/// Requests per minute, tokens per minute, concurrent requests and budgets, for a key and its tenant
+/// together, in one atomic Redis script per request, and one more when it ends to replace the
+/// reservation with what was used — exact across any number of Api replicas.
 /// </summary>
 /// <remarks>
-/// Requests per minute use a sliding log (a sorted set of the last minute's request times) rather than
-/// GCRA or a fixed window: it is the only one of the three that lets exactly N requests through in any
-/// 60 seconds — GCRA refills during a burst and lets a few more through, a fixed window twice as many
-/// across its boundary — and its cost, O(log N) per request for a limit of N per minute, is small for
-/// the limits keys carry. The oldest entry also gives the exact <c>Retry-After</c>. Concurrency is a
-/// sorted set of leases scored by their expiry, so the slot of a replica that died comes back by itself.
+/// Requests and tokens per minute use a sliding log (a sorted set of the last minute's requests, with
+/// each one's tokens beside it and their running total) rather than GCRA or a fixed window: it is the
+/// only one of the three that lets exactly N requests, or N tokens, through in any 60 seconds — GCRA
+/// refills during a burst and lets up to twice the limit through in a minute, a fixed window twice as
+/// many across its boundary — and its cost, O(log N) per request, is small for the limits keys carry.
+/// Its oldest entries also give the exact <c>Retry-After</c>. Concurrency is a sorted set of leases
+/// scored by their expiry, so the slot of a replica that died comes back by itself. A budget is the
+/// period's spend in whole nano-dollars: the worst case is added before the call and corrected after,
+/// so concurrent requests can never together spend past it.
 /// </remarks>
 public sealed class RequestLimiter(IConnectionMultiplexer redis, TimeProvider timeProvider, ILogger<RequestLimiter> logger)
 {
     /// <summary>A lease outlives any request (the Router's total time is 10 minutes); it is ended explicitly before.</summary>
     private static readonly TimeSpan LeaseLifetime = TimeSpan.FromMinutes(15);
 
+    /// <summary>How long a finished period's spend stays readable after it ends.</summary>
+    private static readonly TimeSpan SpendKeptAfterPeriod = TimeSpan.FromDays(35);
+
     private const string ReserveScript = """
-        local now = tonumber(ARGV[1])
-        local member = ARGV[2]
-        local lease_until = now + tonumber(ARGV[3])
+        local now, member, lease_ms = tonumber(ARGV[1]), ARGV[2], tonumber(ARGV[3])
+        local tokens, cost = tonumber(ARGV[4]), tonumber(ARGV[5])
         local window = 60000
-        -- per limit: KEYS[i*2-1] requests log, KEYS[i*2] leases; ARGV[2+i*2] rpm, ARGV[3+i*2] max concurrent (0: none)
-        local results = {}
-        for i = 1, 2 do
-          local log, leases = KEYS[i * 2 - 1], KEYS[i * 2]
-          local rpm, concurrent = tonumber(ARGV[2 + i * 2]), tonumber(ARGV[3 + i * 2])
-          local used, reset = 0, 0
-          if rpm > 0 then
-            redis.call('ZREMRANGEBYSCORE', log, '-inf', now - window)
-            used = redis.call('ZCARD', log)
+        -- scope s (0 the key, 1 its tenant): KEYS[s*4+1] the last minute's requests by time, KEYS[s*4+2] their
+        -- tokens (and their 'total'), KEYS[s*4+3] concurrency leases, KEYS[s*4+4] the period's spend (nano-USD);
+        -- ARGV[6+s*5]..: rpm, tpm, max concurrent (0: none), budget (nano-USD, -1: none), spend TTL (s, 0: none)
+        local state = {}
+        for s = 0, 1 do
+          local log, amounts, leases, spend = KEYS[s*4+1], KEYS[s*4+2], KEYS[s*4+3], KEYS[s*4+4]
+          local a = 6 + s * 5
+          local rpm, tpm, concurrent, budget = tonumber(ARGV[a]), tonumber(ARGV[a+1]), tonumber(ARGV[a+2]), tonumber(ARGV[a+3])
+          local requests, used, reset, spent = 0, 0, 0, 0
+          if rpm > 0 or tpm > 0 then
+            while true do
+              local expired = redis.call('ZRANGEBYSCORE', log, '-inf', now - window, 'LIMIT', 0, 500)
+              if #expired == 0 then break end
+              local freed = 0
+              for _, amount in ipairs(redis.call('HMGET', amounts, unpack(expired))) do freed = freed + (tonumber(amount) or 0) end
+              redis.call('HDEL', amounts, unpack(expired))
+              redis.call('ZREM', log, unpack(expired))
+              redis.call('HINCRBY', amounts, 'total', -freed)
+            end
+            requests = redis.call('ZCARD', log)
+            used = tonumber(redis.call('HGET', amounts, 'total') or '0')
             local oldest = redis.call('ZRANGE', log, 0, 0, 'WITHSCORES')
             if oldest[2] then reset = tonumber(oldest[2]) + window - now end
-            if used >= rpm then return {i * 2 - 1, reset, used, reset} end
+            if rpm > 0 and requests >= rpm then return {1, s, reset} end
+            if tpm > 0 and used + tokens > tpm then
+              if tokens > tpm then return {3, s, 0} end
+              -- the wait: until enough of the oldest reservations have left the window
+              local need, wait, from = used + tokens - tpm, window, 0
+              while need > 0 do
+                local entries = redis.call('ZRANGE', log, from, from + 99, 'WITHSCORES')
+                if #entries == 0 then break end
+                for i = 1, #entries, 2 do
+                  need = need - (tonumber(redis.call('HGET', amounts, entries[i])) or 0)
+                  if need <= 0 then wait = tonumber(entries[i + 1]) + window - now break end
+                end
+                from = from + 100
+              end
+              return {2, s, wait}
+            end
           end
           if concurrent > 0 then
             redis.call('ZREMRANGEBYSCORE', leases, '-inf', now)
-            if redis.call('ZCARD', leases) >= concurrent then return {i * 2, 1000, used, reset} end
+            if redis.call('ZCARD', leases) >= concurrent then return {4, s, 1000} end
           end
-          results[i * 2 - 1] = used
-          results[i * 2] = reset
+          if budget >= 0 then
+            spent = tonumber(redis.call('GET', spend) or '0')
+            if spent + cost > budget then return {5, s, spent} end
+          end
+          state[s*4+1], state[s*4+2], state[s*4+3], state[s*4+4] = requests, used, reset, spent
         end
-        for i = 1, 2 do
-          if tonumber(ARGV[2 + i * 2]) > 0 then
-            redis.call('ZADD', KEYS[i * 2 - 1], now, member)
-            redis.call('PEXPIRE', KEYS[i * 2 - 1], window)
+        for s = 0, 1 do
+          local a = 6 + s * 5
+          if tonumber(ARGV[a]) > 0 or tonumber(ARGV[a+1]) > 0 then
+            redis.call('ZADD', KEYS[s*4+1], now, member)
+            redis.call('HSET', KEYS[s*4+2], member, tokens)
+            redis.call('HINCRBY', KEYS[s*4+2], 'total', tokens)
+            redis.call('PEXPIRE', KEYS[s*4+1], window)
+            redis.call('PEXPIRE', KEYS[s*4+2], window)
           end
-          if tonumber(ARGV[3 + i * 2]) > 0 then
-            redis.call('ZADD', KEYS[i * 2], lease_until, member)
-            redis.call('PEXPIRE', KEYS[i * 2], tonumber(ARGV[3]))
+          if tonumber(ARGV[a+2]) > 0 then
+            redis.call('ZADD', KEYS[s*4+3], now + lease_ms, member)
+            redis.call('PEXPIRE', KEYS[s*4+3], lease_ms)
+          end
+          if tonumber(ARGV[a+3]) >= 0 then
+            redis.call('INCRBY', KEYS[s*4+4], cost)
+            if tonumber(ARGV[a+4]) > 0 then redis.call('EXPIRE', KEYS[s*4+4], ARGV[a+4]) end
           end
         end
-        return {0, 0, results[1], results[2], results[3], results[4]}
+        return {0, 0, 0, state[1], state[2], state[3], state[4], state[5], state[6], state[7], state[8]}
         """;
 
     /// <summary>
-    /// Takes a request out of the key's and tenant's limits. Null (with the 429 written, naming the
-    /// limit) when one of them refuses; otherwise a lease to dispose when the request ends. The
-    /// <c>x-ratelimit-*-requests</c> headers are set either way.
+    /// Takes a request out of the key's and tenant's limits and budgets. Null (with the refusal written:
+    /// 429, or 402 for a budget, naming the limit) when one of them refuses; otherwise a lease to settle
+    /// when the request ends. OpenAI's <c>x-ratelimit-*</c> headers are set either way.
     /// </summary>
-    public async ValueTask<RequestLease?> AcquireAsync(HttpContext context, ClientIdentity client)
+    public async ValueTask<RequestLease?> AcquireAsync(HttpContext context, ClientIdentity client, Demand demand)
     {
-        var key = client.Key;
-        var tenant = client.Tenant;
-        if (key is null || tenant is null || (key.Rpm is null && key.MaxConcurrent is null && tenant.Rpm is null && tenant.MaxConcurrent is null))
+        if (client is not { Key: { } key, Tenant: { } tenant } || !client.IsLimited)
         {
             return RequestLease.None;
         }
+        var now = timeProvider.GetUtcNow();
+        var keyPeriod = BudgetPeriod.Current(key.BudgetPeriod, now);
+        var tenantPeriod = BudgetPeriod.Current(tenant.BudgetPeriod, now);
         var member = Guid.NewGuid().ToString("N");
-        RedisKey[] keys = [$"agentplatform:limits:key:{key.Id}:requests", $"agentplatform:limits:key:{key.Id}:leases",
-            $"agentplatform:limits:tenant:{tenant.Id}:requests", $"agentplatform:limits:tenant:{tenant.Id}:leases"];
+        RedisKey[] keys =
+        [
+            $"agentplatform:limits:key:{key.Id}:requests", $"agentplatform:limits:key:{key.Id}:tokens",
+            $"agentplatform:limits:key:{key.Id}:leases", $"agentplatform:spend:key:{key.Id}:{keyPeriod.Id}",
+            $"agentplatform:limits:tenant:{tenant.Id}:requests", $"agentplatform:limits:tenant:{tenant.Id}:tokens",
+            $"agentplatform:limits:tenant:{tenant.Id}:leases", $"agentplatform:spend:tenant:{tenant.Id}:{tenantPeriod.Id}",
+        ];
         RedisResult[] result;
         try
         {
             result = (RedisResult[])(await redis.GetDatabase().ScriptEvaluateAsync(ReserveScript, keys,
             [
-                timeProvider.GetUtcNow().ToUnixTimeMilliseconds(), member, (long)LeaseLifetime.TotalMilliseconds,
-                key.Rpm ?? 0, key.MaxConcurrent ?? 0, tenant.Rpm ?? 0, tenant.MaxConcurrent ?? 0,
+                now.ToUnixTimeMilliseconds(), member, (long)LeaseLifetime.TotalMilliseconds, demand.Tokens, demand.CostNanoUsd,
+                .. Arguments(key, keyPeriod, now), .. Arguments(tenant, tenantPeriod, now),
             ]))!;
         }
         catch (Exception exception) when (exception is RedisException or TimeoutException)
@@ -96,48 +151,92 @@ public sealed class RequestLimiter(IConnectionMultiplexer redis, TimeProvider ti
         }
 
         var refused = (int)result[0];
-        var headers = context.Response.Headers;
         if (refused == 0)
         {
-            SetRequestHeaders(headers, key.Rpm, (long)result[2], (long)result[3], tenant.Rpm, (long)result[4], (long)result[5], reserved: 1);
-            return new RequestLease(redis, client.MaxConcurrentLimited ? keys : null, member);
+            SetHeaders(context.Response.Headers, key, tenant, result, demand);
+            return new RequestLease(redis, keys, member, demand,
+                RateLimited(key), key.BudgetUsd is not null, RateLimited(tenant), tenant.BudgetUsd is not null);
         }
-
-        var waitMs = (long)result[1];
-        var (owner, limit) = refused switch
-        {
-            1 => ($"key '{key.Name}'", $"{key.Rpm} requests per minute"),
-            2 => ($"key '{key.Name}'", $"{key.MaxConcurrent} concurrent requests"),
-            3 => ($"tenant '{tenant.Name}'", $"{tenant.Rpm} requests per minute"),
-            _ => ($"tenant '{tenant.Name}'", $"{tenant.MaxConcurrent} concurrent requests"),
-        };
-        if (refused is 1 or 3)
-        {
-            var rpm = refused == 1 ? key.Rpm!.Value : tenant.Rpm!.Value;
-            headers["x-ratelimit-limit-requests"] = rpm.ToString(CultureInfo.InvariantCulture);
-            headers["x-ratelimit-remaining-requests"] = "0";
-            headers["x-ratelimit-reset-requests"] = Duration(waitMs);
-        }
-        headers.RetryAfter = Math.Max(1, (long)Math.Ceiling(waitMs / 1000.0)).ToString(CultureInfo.InvariantCulture);
-        await OpenAIError.WriteAsync(context, StatusCodes.Status429TooManyRequests,
-            $"Rate limit reached for {owner}: {limit}. Try again in {Duration(waitMs)}.", OpenAIError.RateLimit, "rate_limit_exceeded");
+        await RefuseAsync(context, refused, (int)result[1] == 0 ? key : tenant, (long)result[2], demand);
         return null;
     }
 
-    /// <summary>OpenAI's headers for the tighter of the key's and the tenant's request limits.</summary>
-    private static void SetRequestHeaders(IHeaderDictionary headers, int? keyRpm, long keyUsed, long keyResetMs, int? tenantRpm, long tenantUsed, long tenantResetMs, int reserved)
+    private static bool RateLimited(TenancyLimits limits) => limits.Rpm is not null || limits.Tpm is not null;
+
+    private static RedisValue[] Arguments(TenancyLimits limits, BudgetPeriod period, DateTimeOffset now) =>
+    [
+        limits.Rpm ?? 0, limits.Tpm ?? 0, limits.MaxConcurrent ?? 0,
+        limits.BudgetUsd is { } budget ? BudgetPeriod.ToNanoUsd(budget) : -1,
+        period.End is { } end ? (long)(end - now + SpendKeptAfterPeriod).TotalSeconds : 0,
+    ];
+
+    private static Task RefuseAsync(HttpContext context, int refused, TenancyLimits limits, long value, Demand demand)
     {
-        var keyRemaining = keyRpm is { } k ? k - keyUsed - reserved : long.MaxValue;
-        var tenantRemaining = tenantRpm is { } t ? t - tenantUsed - reserved : long.MaxValue;
+        var owner = limits is VirtualKey ? $"key '{limits.Name}'" : $"tenant '{limits.Name}'";
+        var headers = context.Response.Headers;
+        switch (refused)
+        {
+            case 1:
+                headers["x-ratelimit-limit-requests"] = limits.Rpm!.Value.ToString(CultureInfo.InvariantCulture);
+                headers["x-ratelimit-remaining-requests"] = "0";
+                headers["x-ratelimit-reset-requests"] = Duration(value);
+                return TooManyAsync(context, value, $"Rate limit reached for {owner}: {limits.Rpm} requests per minute. Try again in {Duration(value)}.");
+            case 2:
+                headers["x-ratelimit-limit-tokens"] = limits.Tpm!.Value.ToString(CultureInfo.InvariantCulture);
+                headers["x-ratelimit-remaining-tokens"] = "0";
+                headers["x-ratelimit-reset-tokens"] = Duration(value);
+                return TooManyAsync(context, value,
+                    $"Rate limit reached for {owner}: {limits.Tpm} tokens per minute (this request reserves {demand.Tokens}: its prompt and max_tokens). Try again in {Duration(value)}.");
+            case 3:
+                return OpenAIError.WriteAsync(context, StatusCodes.Status400BadRequest,
+                    $"Request too large for {owner}: it reserves {demand.Tokens} tokens (its prompt and max_tokens), more than the limit of {limits.Tpm} tokens per minute. Lower max_tokens or shorten the prompt.",
+                    OpenAIError.InvalidRequest, "request_too_large_for_limit", "max_tokens");
+            case 4:
+                return TooManyAsync(context, value, $"Rate limit reached for {owner}: {limits.MaxConcurrent} concurrent requests. Try again in {Duration(value)}.");
+            default:
+                var spent = BudgetPeriod.FromNanoUsd(value);
+                var thisPeriod = limits.BudgetPeriod == BudgetPeriods.None ? "" : $" this {PeriodName(limits.BudgetPeriod)}";
+                return OpenAIError.WriteAsync(context, StatusCodes.Status402PaymentRequired,
+                    string.Create(CultureInfo.InvariantCulture,
+                        $"Budget exhausted for {owner}: ${spent:0.######} of ${limits.BudgetUsd:0.######} spent{thisPeriod}, and this request may cost up to ${BudgetPeriod.FromNanoUsd(demand.CostNanoUsd):0.######}."),
+                    OpenAIError.InsufficientQuota, "budget_exceeded");
+        }
+    }
+
+    private static string PeriodName(string period) => period switch
+    {
+        BudgetPeriods.Daily => "day",
+        BudgetPeriods.Weekly => "week",
+        _ => "month",
+    };
+
+    private static Task TooManyAsync(HttpContext context, long waitMs, string message)
+    {
+        context.Response.Headers.RetryAfter = Math.Max(1, (long)Math.Ceiling(waitMs / 1000.0)).ToString(CultureInfo.InvariantCulture);
+        return OpenAIError.WriteAsync(context, StatusCodes.Status429TooManyRequests, message, OpenAIError.RateLimit, "rate_limit_exceeded");
+    }
+
+    /// <summary>OpenAI's headers for the tighter of the key's and the tenant's limits, after this request's reservation.</summary>
+    private static void SetHeaders(IHeaderDictionary headers, VirtualKey key, Tenant tenant, RedisResult[] result, Demand demand)
+    {
+        // result[3..6]: the key's requests, tokens, reset (ms) and spend; result[7..10]: the tenant's.
+        SetTrio(headers, "requests", key.Rpm, (long)result[3] + 1, tenant.Rpm, (long)result[7] + 1, (long)result[5], (long)result[9]);
+        SetTrio(headers, "tokens", key.Tpm, (long)result[4] + demand.Tokens, tenant.Tpm, (long)result[8] + demand.Tokens, (long)result[5], (long)result[9]);
+    }
+
+    private static void SetTrio(IHeaderDictionary headers, string unit, int? keyLimit, long keyUsed, int? tenantLimit, long tenantUsed, long keyResetMs, long tenantResetMs)
+    {
+        var keyRemaining = keyLimit is { } k ? k - keyUsed : long.MaxValue;
+        var tenantRemaining = tenantLimit is { } t ? t - tenantUsed : long.MaxValue;
         if (keyRemaining == long.MaxValue && tenantRemaining == long.MaxValue)
         {
             return;
         }
         var useKey = keyRemaining <= tenantRemaining;
-        headers["x-ratelimit-limit-requests"] = (useKey ? keyRpm : tenantRpm)!.Value.ToString(CultureInfo.InvariantCulture);
-        headers["x-ratelimit-remaining-requests"] = Math.Max(0, useKey ? keyRemaining : tenantRemaining).ToString(CultureInfo.InvariantCulture);
+        headers[$"x-ratelimit-limit-{unit}"] = (useKey ? keyLimit : tenantLimit)!.Value.ToString(CultureInfo.InvariantCulture);
+        headers[$"x-ratelimit-remaining-{unit}"] = Math.Max(0, useKey ? keyRemaining : tenantRemaining).ToString(CultureInfo.InvariantCulture);
         var reset = useKey ? keyResetMs : tenantResetMs;
-        headers["x-ratelimit-reset-requests"] = Duration(reset > 0 ? reset : 60_000);
+        headers[$"x-ratelimit-reset-{unit}"] = Duration(reset > 0 ? reset : 60_000);
     }
 
     /// <summary>OpenAI's reset format: <c>1s</c>, <c>6m0s</c>, <c>250ms</c>.</summary>
@@ -154,21 +253,47 @@ public sealed class RequestLimiter(IConnectionMultiplexer redis, TimeProvider ti
     }
 }
 
-/// <summary>A request's place in its key's and tenant's concurrency limits, given back when disposed.</summary>
-public sealed class RequestLease(IConnectionMultiplexer? redis, RedisKey[]? keys, string member) : IAsyncDisposable
+/// <summary>
+/// A request's reservation in its key's and tenant's limits: settled to what it really used when it
+/// ends, which also gives back its concurrency slot. Disposing an unsettled lease keeps the
+/// reservation as spent (the usage is unknown, and overcounting is the safe side) and frees the slot.
+/// </summary>
+public sealed class RequestLease(
+    IConnectionMultiplexer? redis, RedisKey[]? keys, string member, Demand reserved,
+    bool keyRate, bool keyBudget, bool tenantRate, bool tenantBudget) : IAsyncDisposable
 {
-    public static readonly RequestLease None = new(null, null, "");
+    public static readonly RequestLease None = new(null, null, "", default, false, false, false, false);
 
-    public async ValueTask DisposeAsync()
+    private const string SettleScript = """
+        -- ARGV[1] the request, ARGV[2] tokens to add (negative: give back), ARGV[3] nano-USD to add;
+        -- ARGV[4+s*2] whether scope s counts tokens, ARGV[5+s*2] whether it has a budget
+        for s = 0, 1 do
+          if ARGV[4 + s * 2] == '1' and redis.call('ZSCORE', KEYS[s*4+1], ARGV[1]) then
+            redis.call('HINCRBY', KEYS[s*4+2], ARGV[1], ARGV[2])
+            redis.call('HINCRBY', KEYS[s*4+2], 'total', ARGV[2])
+          end
+          if ARGV[5 + s * 2] == '1' then redis.call('INCRBY', KEYS[s*4+4], ARGV[3]) end
+          redis.call('ZREM', KEYS[s*4+3], ARGV[1])
+        end
+        return 0
+        """;
+
+    private bool _settled;
+
+    /// <summary>Replaces the reservation with what the request used (tokens, and cost in nano-dollars).</summary>
+    public async ValueTask SettleAsync(long tokens, long costNanoUsd)
     {
-        if (redis is null || keys is null)
+        if (_settled || redis is null || keys is null)
         {
             return;
         }
-        var batch = redis.GetDatabase().CreateBatch();
-        var key = batch.SortedSetRemoveAsync(keys[1], member, CommandFlags.FireAndForget);
-        var tenant = batch.SortedSetRemoveAsync(keys[3], member, CommandFlags.FireAndForget);
-        batch.Execute();
-        await Task.WhenAll(key, tenant);
+        _settled = true;
+        await redis.GetDatabase().ScriptEvaluateAsync(SettleScript, keys,
+        [
+            member, tokens - reserved.Tokens, costNanoUsd - reserved.CostNanoUsd,
+            keyRate ? 1 : 0, keyBudget ? 1 : 0, tenantRate ? 1 : 0, tenantBudget ? 1 : 0,
+        ]);
     }
+
+    public ValueTask DisposeAsync() => SettleAsync(reserved.Tokens, reserved.CostNanoUsd);
 }

@@ -1,9 +1,12 @@
+using System.Buffers;
 using System.Diagnostics;
 using System.Globalization;
 using System.Net.Http.Headers;
 using AgentPlatform.ServiceDefaults.Http;
 using AgentPlatform.ServiceDefaults.OpenAI;
 using AgentPlatform.ServiceDefaults.RequestIds;
+using AgentPlatform.ServiceDefaults.Usage;
+using AgentPlatform.Api.Usage;
 using Microsoft.Extensions.Options;
 
 namespace AgentPlatform.Api.Routing;
@@ -25,7 +28,8 @@ public sealed class RouterClient(IHttpClientFactory httpClientFactory, IOptions<
 
     /// <summary>Forwards a request to the Router and copies the answer to the client as it arrives.</summary>
     /// <param name="started">When the Api began handling the request (a <see cref="Stopwatch"/> timestamp).</param>
-    public async Task ForwardAsync(HttpContext context, HttpMethod method, string path, ReadOnlyMemory<byte>? body, long started)
+    /// <param name="answer">Filled with what the answer tells the Api (deployment, prices, usage), when given.</param>
+    public async Task ForwardAsync(HttpContext context, HttpMethod method, string path, ReadOnlyMemory<byte>? body, long started, RouterAnswer? answer = null)
     {
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(context.RequestAborted);
         timeout.CancelAfter(_timeout);
@@ -36,6 +40,10 @@ public sealed class RouterClient(IHttpClientFactory httpClientFactory, IOptions<
             request.Content.Headers.ContentType = JsonContentType;
         }
         request.Headers.TryAddWithoutValidation(RequestId.HeaderName, context.TraceIdentifier);
+        if (answer is not null)
+        {
+            request.Headers.TryAddWithoutValidation(UsageReport.RequestHeaderName, "1");
+        }
 
         HttpResponseMessage response;
         try
@@ -62,19 +70,145 @@ public sealed class RouterClient(IHttpClientFactory httpClientFactory, IOptions<
         {
             timeout.CancelAfter(Timeout.InfiniteTimeSpan);
             ProxyResponse.CopyHeaders(response, context.Response);
-            context.Response.Headers[OverheadHeader] = Overhead(response, started);
+            var overhead = Overhead(response, started);
+            context.Response.Headers[OverheadHeader] = overhead.ToString("0.###", CultureInfo.InvariantCulture);
             context.Response.Headers[CacheHeader] = "bypass";
+            var isEventStream = response.Content.Headers.ContentType?.MediaType == "text/event-stream";
+            if (answer is not null)
+            {
+                answer.OverheadMs = overhead;
+                answer.IsEventStream = isEventStream;
+                answer.Deployment = response.Headers.TryGetValues(ProxyResponse.DeploymentHeader, out var deployment) ? deployment.First() : null;
+                answer.Prices = Prices.Parse(response.Headers.TryGetValues(ProxyResponse.PriceHeader, out var prices) ? prices.First() : null);
+                if (response.Headers.TryGetValues(UsageReport.HeaderName, out var usage) && UsageReport.TryParse(usage.First(), out var report))
+                {
+                    answer.Usage = report;
+                }
+            }
             try
             {
-                await ProxyResponse.CopyBodyAsync(response, context.Response, timeout.Token);
+                if (isEventStream && answer is not null)
+                {
+                    await using var stream = await response.Content.ReadAsStreamAsync(timeout.Token);
+                    await CopyEventStreamAsync(stream, context.Response, answer, timeout.Token);
+                }
+                else
+                {
+                    await ProxyResponse.CopyBodyAsync(response, context.Response, timeout.Token);
+                }
             }
             catch (Exception exception) when (exception is HttpRequestException or IOException && !context.RequestAborted.IsCancellationRequested)
             {
                 // The Router aborted a broken stream; pass the break on rather than end it cleanly.
                 Log.RouterStreamBroken(logger, exception);
+                answer?.Broken = true;
                 context.Abort();
             }
         }
+    }
+
+    /// <summary>
+    /// Copies a stream to the client as it arrives, except the Router's usage line at its end
+    /// (<see cref="UsageReport"/>), which is read into <paramref name="answer"/> instead. Nothing is held
+    /// back but the few bytes that may begin that line when a read ends inside it.
+    /// </summary>
+    private static async Task CopyEventStreamAsync(Stream upstream, HttpResponse response, RouterAnswer answer, CancellationToken cancellationToken)
+    {
+        var buffer = ArrayPool<byte>.Shared.Rent(16 * 1024);
+        try
+        {
+            var held = 0;
+            var atLineStart = true;
+            while (true)
+            {
+                var read = await upstream.ReadAsync(buffer.AsMemory(held), cancellationToken);
+                var count = held + read;
+                var (usageAt, keep) = FindUsageLine(buffer.AsSpan(0, count), atLineStart, ended: read == 0);
+                var write = usageAt >= 0 ? usageAt : count - keep;
+                if (write > 0)
+                {
+                    answer.ContentEvents += UsageReader.CountContentEvents(buffer.AsSpan(0, write));
+                    atLineStart = buffer[write - 1] == '\n';
+                    await response.BodyWriter.WriteAsync(buffer.AsMemory(0, write), cancellationToken);
+                }
+                if (usageAt >= 0)
+                {
+                    answer.Usage = await ReadUsageLineAsync(upstream, buffer, usageAt, count, cancellationToken) ?? answer.Usage;
+                    return;
+                }
+                if (read == 0)
+                {
+                    return;
+                }
+                buffer.AsSpan(write, keep).CopyTo(buffer);
+                held = keep;
+            }
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+        }
+    }
+
+    /// <summary>
+    /// Where the usage line begins in <paramref name="data"/> (-1 if not there), and otherwise how many
+    /// bytes at its end could be the start of it and must wait for the next read.
+    /// </summary>
+    internal static (int UsageAt, int Keep) FindUsageLine(ReadOnlySpan<byte> data, bool atLineStart, bool ended)
+    {
+        var comment = UsageReport.CommentPrefix;
+        if (atLineStart && data.StartsWith(comment))
+        {
+            return (0, 0);
+        }
+        var at = data.IndexOf(UsageReport.LinePrefix);
+        if (at >= 0)
+        {
+            return (at + 1, 0);
+        }
+        if (ended)
+        {
+            return (-1, 0);
+        }
+        if (atLineStart && data.Length < comment.Length && comment.StartsWith(data))
+        {
+            return (-1, data.Length);
+        }
+        // A newline alone is never held (every event ends with one, and holding it would hold the event back).
+        var line = UsageReport.LinePrefix;
+        for (var keep = Math.Min(line.Length - 1, data.Length); keep >= 2; keep--)
+        {
+            if (data[^keep..].SequenceEqual(line[..keep]))
+            {
+                return (-1, keep);
+            }
+        }
+        return (-1, 0);
+    }
+
+    /// <summary>Reads the rest of the usage line (from <paramref name="start"/> in the buffer) and the little after it.</summary>
+    private static async Task<UsageReport?> ReadUsageLineAsync(Stream upstream, byte[] buffer, int start, int count, CancellationToken cancellationToken)
+    {
+        var length = count - start;
+        buffer.AsSpan(start, length).CopyTo(buffer);
+        const int MaxLine = 1024;
+        while (buffer.AsSpan(0, length).IndexOf((byte)'\n') < 0 && length < MaxLine)
+        {
+            var read = await upstream.ReadAsync(buffer.AsMemory(length, MaxLine - length), cancellationToken);
+            if (read == 0)
+            {
+                break;
+            }
+            length += read;
+        }
+        var line = buffer.AsSpan(0, length);
+        var end = line.IndexOf((byte)'\n');
+        var parsed = UsageReport.TryParse(line[UsageReport.CommentPrefix.Length..(end < 0 ? length : end)], out var report);
+        // What follows is the blank line that ends the comment; read to the end so the connection is reused.
+        while (await upstream.ReadAsync(buffer.AsMemory(0, MaxLine), cancellationToken) > 0)
+        {
+        }
+        return parsed ? report : null;
     }
 
     /// <summary>The model groups the Router serves (for a key that may use only some of them).</summary>
@@ -94,11 +228,20 @@ public sealed class RouterClient(IHttpClientFactory httpClientFactory, IOptions<
         [property: System.Text.Json.Serialization.JsonPropertyName("owned_by")] string OwnedBy);
 
     /// <summary>Time in the platform before the answer started: Api time minus the deployment's time.</summary>
-    private static string Overhead(HttpResponseMessage response, long started)
+    private static double Overhead(HttpResponseMessage response, long started)
     {
         var total = Stopwatch.GetElapsedTime(started).TotalMilliseconds;
         var upstream = response.Headers.TryGetValues(ProxyResponse.UpstreamTimeHeader, out var values)
             && double.TryParse(values.First(), NumberStyles.Float, CultureInfo.InvariantCulture, out var ms) ? ms : 0;
-        return Math.Max(0, total - upstream).ToString("0.###", CultureInfo.InvariantCulture);
+        return Math.Max(0, total - upstream);
     }
+
+    /// <summary>Per model group, the worst case a request could cost (for budget reservations).</summary>
+    public async Task<IReadOnlyList<WorstCase>> GetWorstCasePricesAsync(CancellationToken cancellationToken)
+    {
+        var list = await httpClientFactory.CreateClient(HttpClientName).GetFromJsonAsync<WorstCaseList>("/v1/model-groups/prices", cancellationToken);
+        return list?.Data ?? [];
+    }
+
+    private sealed record WorstCaseList(IReadOnlyList<WorstCase> Data);
 }

@@ -15,8 +15,16 @@ public sealed record ClientIdentity(VirtualKey? Key, Tenant? Tenant)
 
     public bool RestrictsModels => Key?.Models.Count > 0 || Tenant?.Models.Count > 0;
 
-    /// <summary>Whether the key or its tenant limits concurrent requests (so a lease must be given back).</summary>
-    public bool MaxConcurrentLimited => Key?.MaxConcurrent is not null || Tenant?.MaxConcurrent is not null;
+    /// <summary>Whether the key or its tenant carries any limit or budget (or the request can skip Redis).</summary>
+    public bool IsLimited => Limited(Key) || Limited(Tenant);
+
+    /// <summary>Whether a request must be sized before it is sent: a tokens-per-minute limit or a budget.</summary>
+    public bool NeedsDemand => Key?.Tpm is not null || Key?.BudgetUsd is not null || Tenant?.Tpm is not null || Tenant?.BudgetUsd is not null;
+
+    public bool HasBudget => Key?.BudgetUsd is not null || Tenant?.BudgetUsd is not null;
+
+    private static bool Limited(Limits? limits) =>
+        limits is not null && (limits.Rpm is not null || limits.Tpm is not null || limits.MaxConcurrent is not null || limits.BudgetUsd is not null);
 }
 
 /// <summary>

@@ -3,9 +3,8 @@ using System.Text.Json.Nodes;
 namespace AgentPlatform.Api.Tenancy;
 
 /// <summary>
-/// What a tenant and a key can each carry. A request must pass both its key's and its tenant's.
-/// (Limits and budgets are stored and shown here; they are enforced by the rate-limit and budget
-/// work of the tenancy issue.)
+/// What a tenant and a key can each carry. A request must pass both its key's and its tenant's
+/// (enforced by <see cref="AgentPlatform.Api.Limits.RequestLimiter"/>).
 /// </summary>
 public record Limits
 {

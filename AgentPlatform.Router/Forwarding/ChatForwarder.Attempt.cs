@@ -6,6 +6,7 @@ using AgentPlatform.Router.Providers;
 using AgentPlatform.Router.Resilience;
 using AgentPlatform.ServiceDefaults.Http;
 using AgentPlatform.ServiceDefaults.OpenAI;
+using AgentPlatform.ServiceDefaults.Usage;
 
 namespace AgentPlatform.Router.Forwarding;
 
@@ -238,12 +239,15 @@ public sealed partial class ChatForwarder
         var output = context.Response.BodyWriter;
         TokenUsage? usage = null;
         var estimatedOutput = 0;
+        var interrupted = false;
         try
         {
             if (isAnswer && !isEventStream && ended)
             {
                 usage = UsageReader.FromJson(buffer.Held.Span);
                 estimatedOutput = usage is null ? _estimator.CountAnswerTokens(buffer.Held.Span, deployment.Model) : 0;
+                // Held whole, so its usage is known before the headers go.
+                context.Response.Headers[UsageReport.HeaderName] = Measure(request, deployment, usage, estimatedOutput).Format();
             }
             while (true)
             {
@@ -291,6 +295,7 @@ public sealed partial class ChatForwarder
                         ? limit < _idle ? $"the request reached its total time of {Seconds(_total)}" : $"it sent nothing for {Seconds(limit)}"
                         : "the connection broke";
                     await EndBrokenAnswerAsync(request, deployment, isEventStream, reason);
+                    interrupted = true;
                     return AttemptResult.BrokeOff($"deployment '{deployment.Name}' broke off its answer: {reason}");
                 }
                 ended = read == 0;
@@ -301,24 +306,42 @@ public sealed partial class ChatForwarder
         {
             if (isAnswer)
             {
-                CountTokens(request, deployment, usage, estimatedOutput);
+                var report = Measure(request, deployment, usage, estimatedOutput) with { Interrupted = interrupted };
+                _metrics.TokenUsage(request.Group.Name, deployment.Name, deployment.Model, report.Tokens, report.Estimated);
+                _capacity.Settle(deployment, request.Tokens, report.Tokens.InputTokens + report.Tokens.OutputTokens);
+                if (isEventStream && request.ReportsUsage && !context.RequestAborted.IsCancellationRequested)
+                {
+                    await EndStreamWithUsageAsync(context, report);
+                }
             }
         }
     }
 
     /// <summary>
-    /// Records the answer's tokens and settles its Tpm reservation: as the provider reported them, or —
-    /// when it reported none (a stream cut short, the client gone, a server that does not count) — as
-    /// estimated: the prompt by the tokenizer, the answer by its content (one token per streamed chunk).
+    /// The answer's tokens: as the provider reported them, or — when it reported none (a stream cut
+    /// short, the client gone, a server that does not count) — as estimated: the prompt by the
+    /// tokenizer, the answer by its content (one token per streamed chunk).
     /// </summary>
-    private void CountTokens(ForwardingRequest request, Deployment deployment, TokenUsage? reported, int estimatedOutput)
+    private UsageReport Measure(ForwardingRequest request, Deployment deployment, TokenUsage? reported, int estimatedOutput) =>
+        reported is { } usage
+            ? new UsageReport(usage, Estimated: false)
+            : new UsageReport(new TokenUsage(
+                request.PromptTokens > 0 ? request.PromptTokens : _estimator.Estimate(request.Body.Span, deployment.Model).PromptTokens,
+                estimatedOutput,
+                CachedInputTokens: 0), Estimated: true);
+
+    /// <summary>Tells the Api what the stream used, on a comment line after its last event (the Api strips it).</summary>
+    private static async Task EndStreamWithUsageAsync(HttpContext context, UsageReport report)
     {
-        var usage = reported ?? new TokenUsage(
-            request.PromptTokens > 0 ? request.PromptTokens : _estimator.Estimate(request.Body.Span, deployment.Model).PromptTokens,
-            estimatedOutput,
-            CachedInputTokens: 0);
-        _metrics.TokenUsage(request.Group.Name, deployment.Name, deployment.Model, usage, estimated: reported is null);
-        _capacity.Settle(deployment, request.Tokens, usage.InputTokens + usage.OutputTokens);
+        try
+        {
+            report.WriteComment(context.Response.BodyWriter);
+            await context.Response.BodyWriter.FlushAsync(context.RequestAborted);
+        }
+        catch (Exception exception) when (exception is OperationCanceledException or IOException)
+        {
+            // The Api went away in the meantime: it estimates the usage itself.
+        }
     }
 
     /// <summary>A stream ends with an error event and closes cleanly; a JSON answer cannot be mended, so it is aborted.</summary>

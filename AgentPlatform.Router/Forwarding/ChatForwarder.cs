@@ -1,7 +1,7 @@
 using System.Net;
 using AgentPlatform.Router.Pool;
 using AgentPlatform.Router.Resilience;
-using AgentPlatform.Router.Tokens;
+using AgentPlatform.ServiceDefaults.Usage;
 using AgentPlatform.ServiceDefaults.OpenAI;
 using Microsoft.Extensions.Options;
 using Polly;
@@ -104,6 +104,7 @@ public sealed partial class ChatForwarder
         using var request = new ForwardingRequest(this, context, group, body, scan.ModelToken, scan.Stream, NowTicks + _total.Ticks)
         {
             StreamOptions = scan.StreamOptions,
+            ReportsUsage = context.Request.Headers.ContainsKey(UsageReport.RequestHeaderName),
         };
         // Groups still to try after this one; made only when a group fails, so an answer from the
         // requested group allocates nothing for fallbacks.

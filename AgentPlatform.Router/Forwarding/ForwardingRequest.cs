@@ -23,6 +23,9 @@ internal sealed class ForwardingRequest(
     /// <summary>What the client said of <c>stream_options</c>: whether it wants the usage chunk.</summary>
     public StreamOptionsKind StreamOptions { get; init; }
 
+    /// <summary>Whether the caller (the Api) asked for the stream's usage line (<see cref="AgentPlatform.ServiceDefaults.Usage.UsageReport"/>).</summary>
+    public bool ReportsUsage { get; init; }
+
     /// <summary>The prompt's estimated tokens; 0 until estimated.</summary>
     public int PromptTokens { get; set; }
 

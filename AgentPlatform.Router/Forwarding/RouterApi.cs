@@ -21,6 +21,9 @@ public static class RouterApi
         api.MapGet("/models", ListModels)
             .WithName("ListModelGroups")
             .WithSummary("Lists the model groups, in OpenAI's model list format.");
+        api.MapGet("/model-groups/prices", ListWorstCasePrices)
+            .WithName("ListWorstCasePrices")
+            .WithSummary("Per model group, the highest prices and output limit of any deployment a request to it could reach.");
         return app;
     }
 
@@ -48,6 +51,32 @@ public static class RouterApi
 
         await forwarder.ForwardAsync(context, group, body.Memory, scan);
     }
+
+    /// <summary>
+    /// What the Api reserves a request's budget against: the most expensive deployment of the group or
+    /// of any group it falls back to (fallbacks are not transitive, so one level). <c>maxOutputTokens</c>
+    /// is the largest any of them may write, null when one of them has no limit.
+    /// </summary>
+    private static IResult ListWorstCasePrices(ModelPool pool) => TypedResults.Ok(new
+    {
+        @object = "list",
+        data = pool.Groups.Select(group =>
+        {
+            var reachable = group.Fallbacks.Concat(group.ContextWindowFallbacks)
+                .Select(name => pool.TryGetGroup(name, out var fallback) ? fallback : null)
+                .Prepend(group)
+                .SelectMany(g => g?.Deployments ?? [])
+                .ToArray();
+            return new
+            {
+                model = group.Name,
+                inputPerMillion = reachable.Max(d => d.InputPricePerMillion),
+                cachedInputPerMillion = reachable.Max(d => d.CachedInputPricePerMillion),
+                outputPerMillion = reachable.Max(d => d.OutputPricePerMillion),
+                maxOutputTokens = reachable.All(d => d.MaxOutputTokens is not null) ? reachable.Max(d => d.MaxOutputTokens) : null,
+            };
+        }),
+    });
 
     private static IResult ListModels(ModelPool pool) => TypedResults.Ok(new
     {

@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Diagnostics.Metrics;
 using AgentPlatform.Router.Resilience;
 using AgentPlatform.ServiceDefaults.Telemetry;
+using AgentPlatform.ServiceDefaults.Usage;
 
 namespace AgentPlatform.Router.Forwarding;
 

@@ -15,6 +15,7 @@ public static class OpenAIError
     public const string Permission = "permission_error";
     public const string NotFound = "not_found_error";
     public const string RateLimit = "rate_limit_error";
+    public const string InsufficientQuota = "insufficient_quota";
     public const string Server = "server_error";
     public const string Upstream = "upstream_error";
 

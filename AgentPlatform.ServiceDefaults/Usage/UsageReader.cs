@@ -1,6 +1,6 @@
 using System.Text.Json;
 
-namespace AgentPlatform.Router.Forwarding;
+namespace AgentPlatform.ServiceDefaults.Usage;
 
 /// <summary>The tokens of one answer, as the provider reported them.</summary>
 public readonly record struct TokenUsage(long InputTokens, long OutputTokens, long CachedInputTokens);
@@ -10,7 +10,7 @@ public readonly record struct TokenUsage(long InputTokens, long OutputTokens, lo
 /// top-level <c>usage</c>, or the one event of a stream that carries it (found by its
 /// <c>"prompt_tokens"</c>, a vectorized search, so the other chunks cost almost nothing).
 /// </summary>
-internal static class UsageReader
+public static class UsageReader
 {
     private static ReadOnlySpan<byte> PromptTokens => "\"prompt_tokens\""u8;
 

@@ -1,7 +1,7 @@
 using System.Text;
-using AgentPlatform.Router.Tokens;
+using AgentPlatform.ServiceDefaults.Usage;
 
-namespace AgentPlatform.Tests.Router.Tokens;
+namespace AgentPlatform.Tests.ServiceDefaults.Usage;
 
 public sealed class PromptTokenEstimatorTests
 {

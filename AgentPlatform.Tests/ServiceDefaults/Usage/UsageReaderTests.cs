@@ -1,7 +1,7 @@
 using System.Text;
-using AgentPlatform.Router.Forwarding;
+using AgentPlatform.ServiceDefaults.Usage;
 
-namespace AgentPlatform.Tests.Router.Forwarding;
+namespace AgentPlatform.Tests.ServiceDefaults.Usage;
 
 public sealed class UsageReaderTests
 {

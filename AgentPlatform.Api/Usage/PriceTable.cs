@@ -1,0 +1,109 @@
+using System.Collections.Frozen;
+using System.Globalization;
+using AgentPlatform.Api.Routing;
+using AgentPlatform.ServiceDefaults.Usage;
+
+namespace AgentPlatform.Api.Usage;
+
+/// <summary>USD per million tokens.</summary>
+public readonly record struct Prices(double InputPerMillion, double CachedInputPerMillion, double OutputPerMillion)
+{
+    /// <summary>The cost of <paramref name="usage"/>: cached prompt tokens at the cached price, the rest of the prompt at the input price.</summary>
+    public decimal CostOf(TokenUsage usage)
+    {
+        var cached = Math.Min(usage.CachedInputTokens, usage.InputTokens);
+        var micro = (usage.InputTokens - cached) * (decimal)InputPerMillion + cached * (decimal)CachedInputPerMillion + usage.OutputTokens * (decimal)OutputPerMillion;
+        return micro / 1_000_000m;
+    }
+
+    /// <summary>Reads the Router's <c>input=..;cached_input=..;output=..</c> header.</summary>
+    public static Prices? Parse(string? header)
+    {
+        if (string.IsNullOrEmpty(header))
+        {
+            return null;
+        }
+        double input = 0, cached = 0, output = 0;
+        foreach (var part in header.Split(';', StringSplitOptions.TrimEntries))
+        {
+            var equals = part.IndexOf('=');
+            if (equals <= 0 || !double.TryParse(part.AsSpan(equals + 1), NumberStyles.Float, CultureInfo.InvariantCulture, out var value))
+            {
+                return null;
+            }
+            switch (part[..equals])
+            {
+                case "input": input = value; break;
+                case "cached_input": cached = value; break;
+                case "output": output = value; break;
+            }
+        }
+        return new Prices(input, cached, output);
+    }
+}
+
+/// <summary>A model group's worst case: the highest prices of any deployment a request to it could reach, and the most it may write.</summary>
+public sealed record WorstCase(string Model, double InputPerMillion, double CachedInputPerMillion, double OutputPerMillion, int? MaxOutputTokens);
+
+/// <summary>
+/// The Router's worst-case prices per model group, which budget reservations are made against.
+/// Fetched on first need and refreshed in the background every <see cref="RefreshInterval"/>, so a
+/// request never waits on it once it is known (and a price edit in the pool reaches budgets quickly).
+/// </summary>
+public sealed class PriceTable(RouterClient router, TimeProvider timeProvider, ILogger<PriceTable> logger)
+{
+    public static readonly TimeSpan RefreshInterval = TimeSpan.FromSeconds(5);
+
+    private volatile Snapshot? _snapshot;
+    private Task<Snapshot?>? _refresh;
+    private readonly Lock _lock = new();
+
+    private sealed record Snapshot(FrozenDictionary<string, WorstCase> Groups, long FetchedAt);
+
+    /// <summary>Whether the prices have been read from the Router at least once.</summary>
+    public bool IsKnown => _snapshot is not null;
+
+    /// <summary>The group's worst case; null when the group is unknown or the Router cannot say (see <see cref="IsKnown"/>).</summary>
+    public async ValueTask<WorstCase?> GetAsync(string model, CancellationToken cancellationToken)
+    {
+        var snapshot = _snapshot;
+        if (snapshot is null || timeProvider.GetElapsedTime(snapshot.FetchedAt) > RefreshInterval)
+        {
+            var refresh = StartRefresh();
+            // Serve what is known while it refreshes; wait only when nothing is known yet (or the group is new).
+            if (snapshot is null || !snapshot.Groups.ContainsKey(model))
+            {
+                snapshot = await refresh.WaitAsync(cancellationToken) ?? snapshot;
+            }
+        }
+        return snapshot?.Groups.GetValueOrDefault(model);
+    }
+
+    private Task<Snapshot?> StartRefresh()
+    {
+        lock (_lock)
+        {
+            if (_refresh is { IsCompleted: false } running)
+            {
+                return running;
+            }
+            return _refresh = RefreshAsync();
+        }
+    }
+
+    private async Task<Snapshot?> RefreshAsync()
+    {
+        try
+        {
+            var list = await router.GetWorstCasePricesAsync(CancellationToken.None);
+            var snapshot = new Snapshot(list.ToFrozenDictionary(w => w.Model, StringComparer.Ordinal), timeProvider.GetTimestamp());
+            _snapshot = snapshot;
+            return snapshot;
+        }
+        catch (Exception exception) when (exception is HttpRequestException or OperationCanceledException or System.Text.Json.JsonException)
+        {
+            Log.PricesUnavailable(logger, exception);
+            return null;
+        }
+    }
+}

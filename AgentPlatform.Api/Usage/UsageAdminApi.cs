@@ -1,0 +1,240 @@
+using System.Globalization;
+using System.Text;
+using System.Text.Json;
+using AgentPlatform.ServiceDefaults.OpenAI;
+using StackExchange.Redis;
+
+namespace AgentPlatform.Api.Usage;
+
+/// <summary>
+/// <c>GET /admin/v1/usage</c>: the ledger's records, filtered by tenant, key, model group and time, as
+/// a JSON list or exported whole as JSON Lines or CSV for billing; and <c>GET /admin/v1/usage/summary</c>:
+/// the hourly or daily roll-ups.
+/// </summary>
+public static class UsageAdminApi
+{
+    /// <summary>The widest time range one query reads (its records are read hour by hour).</summary>
+    private static readonly TimeSpan MaxRange = TimeSpan.FromDays(93);
+
+    private const int DefaultLimit = 1000;
+    private const int MaxLimit = 10_000;
+
+    public static RouteGroupBuilder MapUsageAdminApi(this RouteGroupBuilder admin)
+    {
+        admin.MapGet("/usage", ListAsync)
+            .WithName("ListUsage")
+            .WithSummary("Usage records; filters tenantId, keyId, model, from, to; format=json (default), jsonl or csv.");
+        admin.MapGet("/usage/summary", SummaryAsync)
+            .WithName("SummarizeUsage")
+            .WithSummary("Usage rolled up per hour or day, per tenant, key and model group.");
+        return admin;
+    }
+
+    private sealed record Filter(string? TenantId, string? KeyId, string? Model, DateTimeOffset From, DateTimeOffset To)
+    {
+        public bool Matches(UsageRecord record) =>
+            record.Time >= From && record.Time < To
+            && (TenantId is null || record.TenantId == TenantId)
+            && (KeyId is null || record.KeyId == KeyId)
+            && (Model is null || record.Model == Model);
+
+        public bool Matches(string tenantId, string keyId, string model) =>
+            (TenantId is null || tenantId == TenantId) && (KeyId is null || keyId == KeyId) && (Model is null || model == Model);
+    }
+
+    private static async Task ListAsync(HttpContext context, IConnectionMultiplexer redis, TimeProvider timeProvider,
+        string? tenantId, string? keyId, string? model, string? from, string? to, string? format, int? limit)
+    {
+        if (await ReadFilterAsync(context, timeProvider, tenantId, keyId, model, from, to) is not { } filter)
+        {
+            return;
+        }
+        if (limit is < 1 or > MaxLimit)
+        {
+            await BadRequestAsync(context, $"'limit' must be between 1 and {MaxLimit}.", "limit");
+            return;
+        }
+        var database = redis.GetDatabase();
+        var response = context.Response;
+        switch (format ?? "json")
+        {
+            case "json":
+                var records = new List<UsageRecord>();
+                var max = limit ?? DefaultLimit;
+                await foreach (var record in ReadAsync(database, filter, context.RequestAborted))
+                {
+                    if (records.Count == max)
+                    {
+                        await response.WriteAsJsonAsync(new { @object = "list", data = records, hasMore = true }, context.RequestAborted);
+                        return;
+                    }
+                    records.Add(record);
+                }
+                await response.WriteAsJsonAsync(new { @object = "list", data = records, hasMore = false }, context.RequestAborted);
+                return;
+            case "jsonl":
+                response.ContentType = "application/jsonl; charset=utf-8";
+                response.Headers.ContentDisposition = "attachment; filename=\"usage.jsonl\"";
+                await foreach (var record in ReadAsync(database, filter, context.RequestAborted))
+                {
+                    await response.WriteAsync(JsonSerializer.Serialize(record, UsageJsonContext.Default.UsageRecord) + "\n", context.RequestAborted);
+                }
+                return;
+            case "csv":
+                response.ContentType = "text/csv; charset=utf-8";
+                response.Headers.ContentDisposition = "attachment; filename=\"usage.csv\"";
+                await response.WriteAsync(CsvHeader + "\n", context.RequestAborted);
+                await foreach (var record in ReadAsync(database, filter, context.RequestAborted))
+                {
+                    await response.WriteAsync(ToCsv(record) + "\n", context.RequestAborted);
+                }
+                return;
+            default:
+                await BadRequestAsync(context, "'format' must be json, jsonl or csv.", "format");
+                return;
+        }
+    }
+
+    /// <summary>The records in the range, hour by hour, each hour's in time order.</summary>
+    private static async IAsyncEnumerable<UsageRecord> ReadAsync(IDatabase database, Filter filter,
+        [System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken cancellationToken)
+    {
+        for (var hour = TruncateToHour(filter.From); hour < filter.To; hour = hour.AddHours(1))
+        {
+            var records = new List<UsageRecord>();
+            await foreach (var entry in database.HashScanAsync(UsageLedger.RecordsKey(hour), pageSize: 1000).WithCancellation(cancellationToken))
+            {
+                if (JsonSerializer.Deserialize((string)entry.Value!, UsageJsonContext.Default.UsageRecord) is { } record && filter.Matches(record))
+                {
+                    records.Add(record);
+                }
+            }
+            records.Sort((a, b) => a.Time.CompareTo(b.Time));
+            foreach (var record in records)
+            {
+                yield return record;
+            }
+        }
+    }
+
+    private static async Task SummaryAsync(HttpContext context, IConnectionMultiplexer redis, TimeProvider timeProvider,
+        string? tenantId, string? keyId, string? model, string? from, string? to, string? granularity)
+    {
+        if (await ReadFilterAsync(context, timeProvider, tenantId, keyId, model, from, to) is not { } filter)
+        {
+            return;
+        }
+        var daily = granularity == "day";
+        if (!daily && granularity is not (null or "hour"))
+        {
+            await BadRequestAsync(context, "'granularity' must be hour or day.", "granularity");
+            return;
+        }
+        var database = redis.GetDatabase();
+        var rows = new List<object>();
+        var step = daily ? TimeSpan.FromDays(1) : TimeSpan.FromHours(1);
+        var start = daily ? new DateTimeOffset(filter.From.UtcDateTime.Date, TimeSpan.Zero) : TruncateToHour(filter.From);
+        for (var period = start; period < filter.To; period += step)
+        {
+            var fields = await database.HashGetAllAsync(daily ? UsageLedger.DailyKey(period) : UsageLedger.HourlyKey(period));
+            var groups = new SortedDictionary<string, Dictionary<string, long>>(StringComparer.Ordinal);
+            foreach (var field in fields)
+            {
+                var name = (string)field.Name!;
+                var measureAt = name.LastIndexOf('|');
+                var parts = name[..measureAt].Split('|');
+                if (parts.Length != 3 || !filter.Matches(parts[0], parts[1], parts[2]))
+                {
+                    continue;
+                }
+                if (!groups.TryGetValue(name[..measureAt], out var measures))
+                {
+                    groups[name[..measureAt]] = measures = [];
+                }
+                measures[name[(measureAt + 1)..]] = (long)field.Value;
+            }
+            foreach (var (group, measures) in groups)
+            {
+                var parts = group.Split('|');
+                rows.Add(new
+                {
+                    period,
+                    tenantId = parts[0] == "-" ? null : parts[0],
+                    keyId = parts[1] == "-" ? null : parts[1],
+                    model = parts[2] == "-" ? null : parts[2],
+                    requests = measures.GetValueOrDefault("requests"),
+                    errors = measures.GetValueOrDefault("errors"),
+                    promptTokens = measures.GetValueOrDefault("prompt_tokens"),
+                    cachedTokens = measures.GetValueOrDefault("cached_tokens"),
+                    completionTokens = measures.GetValueOrDefault("completion_tokens"),
+                    costUsd = Limits.BudgetPeriod.FromNanoUsd(measures.GetValueOrDefault("cost_nano_usd")),
+                });
+            }
+        }
+        await context.Response.WriteAsJsonAsync(new { @object = "list", granularity = daily ? "day" : "hour", data = rows }, context.RequestAborted);
+    }
+
+    private static async Task<Filter?> ReadFilterAsync(HttpContext context, TimeProvider timeProvider,
+        string? tenantId, string? keyId, string? model, string? from, string? to)
+    {
+        var now = timeProvider.GetUtcNow();
+        if (!TryParseTime(to, now, out var end))
+        {
+            await BadRequestAsync(context, "'to' must be a date and time in ISO 8601, such as 2026-11-27T12:00:00Z.", "to");
+            return null;
+        }
+        if (!TryParseTime(from, end.AddDays(-1), out var start))
+        {
+            await BadRequestAsync(context, "'from' must be a date and time in ISO 8601, such as 2026-11-27T00:00:00Z.", "from");
+            return null;
+        }
+        if (start >= end || end - start > MaxRange)
+        {
+            await BadRequestAsync(context, $"'from' must be before 'to', and at most {MaxRange.TotalDays:0} days before it.", "from");
+            return null;
+        }
+        return new Filter(Blank(tenantId), Blank(keyId), Blank(model), start.ToUniversalTime(), end.ToUniversalTime());
+    }
+
+    private static string? Blank(string? value) => string.IsNullOrEmpty(value) ? null : value;
+
+    private static bool TryParseTime(string? text, DateTimeOffset fallback, out DateTimeOffset time)
+    {
+        if (string.IsNullOrEmpty(text))
+        {
+            time = fallback;
+            return true;
+        }
+        return DateTimeOffset.TryParse(text, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal, out time);
+    }
+
+    private static DateTimeOffset TruncateToHour(DateTimeOffset time)
+    {
+        var utc = time.UtcDateTime;
+        return new DateTimeOffset(utc.Year, utc.Month, utc.Day, utc.Hour, 0, 0, TimeSpan.Zero);
+    }
+
+    private static Task BadRequestAsync(HttpContext context, string message, string param) =>
+        OpenAIError.WriteAsync(context, StatusCodes.Status400BadRequest, message, OpenAIError.InvalidRequest, "invalid_query", param);
+
+    private const string CsvHeader =
+        "id,requestId,time,tenantId,keyId,model,deployment,promptTokens,cachedTokens,completionTokens,estimated,costUsd,latencyMs,overheadMs,status,outcome,cache,stream";
+
+    private static string ToCsv(UsageRecord r)
+    {
+        var line = new StringBuilder(256);
+        foreach (var value in (ReadOnlySpan<object?>)
+            [r.Id, r.RequestId, r.Time.UtcDateTime.ToString("O", CultureInfo.InvariantCulture), r.TenantId, r.KeyId, r.Model, r.Deployment,
+             r.PromptTokens, r.CachedTokens, r.CompletionTokens, r.Estimated ? "true" : "false", r.CostUsd, r.LatencyMs, r.OverheadMs,
+             r.Status, r.Outcome, r.Cache, r.Stream ? "true" : "false"])
+        {
+            if (line.Length > 0)
+            {
+                line.Append(',');
+            }
+            var text = Convert.ToString(value, CultureInfo.InvariantCulture) ?? "";
+            line.Append(text.AsSpan().IndexOfAny(",\"\r\n") >= 0 ? $"\"{text.Replace("\"", "\"\"")}\"" : text);
+        }
+        return line.ToString();
+    }
+}

@@ -1,0 +1,104 @@
+using AgentPlatform.Api.Limits;
+using AgentPlatform.Api.Routing;
+using AgentPlatform.Api.Tenancy;
+using AgentPlatform.ServiceDefaults.OpenAI;
+using AgentPlatform.ServiceDefaults.Usage;
+using Microsoft.Extensions.Options;
+
+namespace AgentPlatform.Api.Usage;
+
+/// <summary>
+/// Sizes a chat completion before it is sent (the tokens and worst-case cost its limits and budgets
+/// reserve) and, when it ends, works out what it used and cost and hands its record to the ledger.
+/// </summary>
+public sealed class UsageMeter(PromptTokenEstimator estimator, PriceTable prices, UsageLedger ledger, IOptions<ApiOptions> options, TimeProvider timeProvider, ILogger<UsageMeter> logger)
+{
+    private readonly int _defaultMaxOutputTokens = options.Value.DefaultMaxOutputTokens;
+
+    /// <summary>A record for a request that has just arrived.</summary>
+    public UsageRecord Start(HttpContext context) => new() { RequestId = context.TraceIdentifier, Time = timeProvider.GetUtcNow() };
+
+    /// <summary>
+    /// What the request reserves: its prompt (by the tokenizer) plus the most it may write
+    /// (<c>max_completion_tokens</c>/<c>max_tokens</c>, else the group's <c>MaxOutputTokens</c>, else
+    /// <see cref="ApiOptions.DefaultMaxOutputTokens"/>), priced at the most expensive deployment it could
+    /// reach. Nothing is computed for a client without a tokens limit or budget. Null (with 503 written)
+    /// when a budget applies and the prices cannot be known.
+    /// </summary>
+    public async ValueTask<Demand?> DemandAsync(HttpContext context, ClientIdentity client, string model, ReadOnlyMemory<byte> body, UsageRecord record)
+    {
+        if (!client.NeedsDemand)
+        {
+            return default(Demand);
+        }
+        var (prompt, maxOutput) = estimator.Estimate(body.Span, model);
+        record.PromptTokens = prompt; // until the answer says otherwise
+        WorstCase? worst = null;
+        if (client.HasBudget)
+        {
+            worst = await prices.GetAsync(model, context.RequestAborted);
+            if (worst is null && !prices.IsKnown)
+            {
+                Log.NoPricesForBudget(logger, model);
+                await OpenAIError.WriteAsync(context, StatusCodes.Status503ServiceUnavailable,
+                    "The budget cannot be checked right now (the model pool's prices are unknown); try again shortly.", OpenAIError.Server, "budget_unavailable");
+                return null;
+            }
+        }
+        var output = maxOutput > 0 ? maxOutput : worst?.MaxOutputTokens ?? _defaultMaxOutputTokens;
+        var cost = worst is null ? 0 : new Prices(worst.InputPerMillion, worst.CachedInputPerMillion, worst.OutputPerMillion)
+            .CostOf(new TokenUsage(prompt, output, CachedInputTokens: 0));
+        return new Demand(prompt + output, BudgetPeriod.ToNanoUsd(cost));
+    }
+
+    /// <summary>Fills in what the answer used and cost: as the Router reported, else estimated from what reached the client.</summary>
+    public void Measure(UsageRecord record, RouterAnswer answer, ReadOnlySpan<byte> body)
+    {
+        record.Deployment = answer.Deployment;
+        record.OverheadMs = answer.OverheadMs;
+        if (answer.Usage is { } report)
+        {
+            record.PromptTokens = report.Tokens.InputTokens;
+            record.CachedTokens = report.Tokens.CachedInputTokens;
+            record.CompletionTokens = report.Tokens.OutputTokens;
+            record.Estimated = report.Estimated;
+            if (report.Interrupted)
+            {
+                record.Outcome = UsageOutcomes.Interrupted;
+            }
+        }
+        else if (answer.Deployment is not null)
+        {
+            // A deployment answered but no usage arrived: the client left mid-stream (or the stream broke).
+            if (record.PromptTokens == 0)
+            {
+                record.PromptTokens = estimator.Estimate(body, record.Model ?? "").PromptTokens;
+            }
+            record.CompletionTokens = answer.ContentEvents;
+            record.Estimated = true;
+        }
+        if (answer.Prices is { } price)
+        {
+            record.CostUsd = price.CostOf(new TokenUsage(record.PromptTokens, record.CompletionTokens, record.CachedTokens));
+        }
+    }
+
+    /// <summary>Completes the record (status, outcome, latency) and hands it to the ledger.</summary>
+    /// <param name="forwarded">Whether the request got past the Api's own checks to the Router.</param>
+    public ValueTask FinishAsync(HttpContext context, UsageRecord record, long started, bool forwarded)
+    {
+        var status = context.Response.StatusCode;
+        record.Status = status;
+        record.LatencyMs = Math.Round(timeProvider.GetElapsedTime(started).TotalMilliseconds, 3);
+        record.Cache = context.Response.Headers[RouterClient.CacheHeader] is { Count: > 0 } cache ? cache.ToString() : "bypass";
+        if (status >= 400)
+        {
+            record.Outcome = forwarded ? UsageOutcomes.Error : UsageOutcomes.Refused;
+        }
+        else if (context.RequestAborted.IsCancellationRequested && record.Outcome == UsageOutcomes.Success)
+        {
+            record.Outcome = UsageOutcomes.ClientAborted;
+        }
+        return ledger.RecordAsync(record);
+    }
+}

@@ -1,0 +1,82 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
+
+namespace AgentPlatform.Api.Usage;
+
+/// <summary>
+/// One request, as the usage ledger keeps it: who made it, what it used and cost, how long it took,
+/// how it ended. Written for every chat completion — answered, failed, refused, cached, streamed or
+/// abandoned by the client. The field names are the admin API's contract.
+/// </summary>
+public sealed class UsageRecord
+{
+    /// <summary>The ledger's own id for the record, unique even when a client reuses a request id; writes are idempotent on it.</summary>
+    public string Id { get; set; } = Guid.CreateVersion7().ToString("N");
+
+    public string RequestId { get; set; } = "";
+
+    public DateTimeOffset Time { get; set; }
+
+    public string? TenantId { get; set; }
+
+    public string? KeyId { get; set; }
+
+    /// <summary>The model group asked for.</summary>
+    public string? Model { get; set; }
+
+    /// <summary>The deployment that answered, when one did.</summary>
+    public string? Deployment { get; set; }
+
+    public long PromptTokens { get; set; }
+
+    /// <summary>Prompt tokens the provider served from its prompt cache (included in <see cref="PromptTokens"/>).</summary>
+    public long CachedTokens { get; set; }
+
+    public long CompletionTokens { get; set; }
+
+    /// <summary>True when the provider reported no usage and the tokens are the platform's estimate.</summary>
+    public bool Estimated { get; set; }
+
+    public decimal CostUsd { get; set; }
+
+    /// <summary>From the request's arrival to the last byte of its answer.</summary>
+    public double LatencyMs { get; set; }
+
+    /// <summary>Time spent in the platform rather than upstream.</summary>
+    public double? OverheadMs { get; set; }
+
+    /// <summary>The HTTP status the client got.</summary>
+    public int Status { get; set; }
+
+    /// <summary>How it ended: see <see cref="UsageOutcomes"/>.</summary>
+    public string Outcome { get; set; } = UsageOutcomes.Success;
+
+    /// <summary><c>hit</c>, <c>miss</c> or <c>bypass</c>, as the <c>x-agentplatform-cache</c> header said.</summary>
+    public string Cache { get; set; } = "bypass";
+
+    public bool Stream { get; set; }
+
+    [JsonIgnore]
+    public long TotalTokens => PromptTokens + CompletionTokens;
+}
+
+public static class UsageOutcomes
+{
+    public const string Success = "success";
+
+    /// <summary>The request was refused before it reached a provider (key, limits, budget, bad input).</summary>
+    public const string Refused = "refused";
+
+    /// <summary>The providers failed it (or the Router could not be reached).</summary>
+    public const string Error = "error";
+
+    /// <summary>A stream broke after it began and was ended with an error event.</summary>
+    public const string Interrupted = "interrupted";
+
+    /// <summary>The client went away before its answer ended.</summary>
+    public const string ClientAborted = "client_aborted";
+}
+
+[JsonSourceGenerationOptions(JsonSerializerDefaults.Web, DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull)]
+[JsonSerializable(typeof(UsageRecord))]
+internal sealed partial class UsageJsonContext : JsonSerializerContext;
