@@ -89,15 +89,22 @@ public static class ChatCompletionsApi
             }
             forwarded = true;
             var answer = new RouterAnswer();
-            await router.ForwardAsync(context, HttpMethod.Post, "/v1/chat/completions", body.Memory, started, answer);
-            meter.Measure(record, answer, body.Span);
             try
             {
-                await lease.SettleAsync(record.TotalTokens, BudgetPeriod.ToNanoUsd(record.CostUsd));
+                await router.ForwardAsync(context, HttpMethod.Post, "/v1/chat/completions", body.Memory, started, answer);
             }
-            catch (Exception exception) when (exception is RedisException or TimeoutException)
+            finally
             {
-                Log.SettleFailed(logger, exception);
+                // Also when the client left mid-answer: what it got is counted and paid for.
+                meter.Measure(record, answer, body.Span);
+                try
+                {
+                    await lease.SettleAsync(record.TotalTokens, BudgetPeriod.ToNanoUsd(record.CostUsd));
+                }
+                catch (Exception exception) when (exception is RedisException or TimeoutException)
+                {
+                    Log.SettleFailed(logger, exception);
+                }
             }
         }
         finally

@@ -20,6 +20,12 @@ public sealed class TenancyFixture : IAsyncLifetime
     public TestRedis Redis { get; private set; } = null!;
     public KestrelApp<SimulatorOptions> Simulator { get; private set; } = null!;
     public KestrelApp<SimulatorOptions> SlowSimulator { get; private set; } = null!;
+
+    /// <summary>Streams a token every 200 ms, so a client can leave mid-answer.</summary>
+    public KestrelApp<SimulatorOptions> DribblingSimulator { get; private set; } = null!;
+
+    /// <summary>Prices of the <c>priced</c> group's deployment, USD per million tokens.</summary>
+    public const double InputPrice = 100, OutputPrice = 200;
     public KestrelApp<RouterOptions> Router { get; private set; } = null!;
     public KestrelApp<ApiOptions> First { get; private set; } = null!;
     public KestrelApp<ApiOptions> Second { get; private set; } = null!;
@@ -30,6 +36,7 @@ public sealed class TenancyFixture : IAsyncLifetime
         Redis = await TestRedis.StartAsync();
         Simulator = PlatformFixture.StartSimulator();
         SlowSimulator = PlatformFixture.StartSimulator(new Dictionary<string, string?> { ["Simulator:TimeToFirstTokenMs"] = "500" });
+        DribblingSimulator = PlatformFixture.StartSimulator(new Dictionary<string, string?> { ["Simulator:TokenIntervalMs"] = "200" });
         Router = new KestrelApp<RouterOptions>(new Dictionary<string, string?>
         {
             ["ConnectionStrings:cache"] = Redis.ConnectionString,
@@ -43,6 +50,14 @@ public sealed class TenancyFixture : IAsyncLifetime
             ["Router:ModelGroups:slow:Deployments:0:Name"] = "slow-sim",
             ["Router:ModelGroups:slow:Deployments:0:BaseUrl"] = $"{SlowSimulator.BaseAddress}v1",
             ["Router:ModelGroups:slow:Deployments:0:Model"] = "sim-model",
+            ["Router:ModelGroups:priced:Deployments:0:Name"] = "priced-sim",
+            ["Router:ModelGroups:priced:Deployments:0:BaseUrl"] = $"{Simulator.BaseAddress}v1",
+            ["Router:ModelGroups:priced:Deployments:0:Model"] = "sim-model",
+            ["Router:ModelGroups:priced:Deployments:0:InputPricePerMillion"] = InputPrice.ToString(System.Globalization.CultureInfo.InvariantCulture),
+            ["Router:ModelGroups:priced:Deployments:0:OutputPricePerMillion"] = OutputPrice.ToString(System.Globalization.CultureInfo.InvariantCulture),
+            ["Router:ModelGroups:dribble:Deployments:0:Name"] = "dribbling-sim",
+            ["Router:ModelGroups:dribble:Deployments:0:BaseUrl"] = $"{DribblingSimulator.BaseAddress}v1",
+            ["Router:ModelGroups:dribble:Deployments:0:Model"] = "sim-model",
         }).Start();
         First = StartApi();
         Second = StartApi();
@@ -77,6 +92,7 @@ public sealed class TenancyFixture : IAsyncLifetime
         await Router.DisposeAsync();
         await Simulator.DisposeAsync();
         await SlowSimulator.DisposeAsync();
+        await DribblingSimulator.DisposeAsync();
         await Redis.DisposeAsync();
     }
 }
