@@ -7,13 +7,17 @@ namespace AgentPlatform.AppHost.Redis;
 /// need Redis to become healthy, and the orchestrator's start waits for them), and it lives in the
 /// AppHost process: stopping the AppHost disposes it, so nothing is left behind.
 /// </summary>
-internal sealed class EmbeddedGarnet(GarnetResource resource) : IDisposable
+internal sealed class EmbeddedGarnet(GarnetResource resource, string dataDirectory) : IDisposable
 {
     private GarnetServer? _server;
 
     public async Task StartAsync(ResourceNotificationService notifications)
     {
-        _server = new GarnetServer(["--port", resource.Port.ToString(System.Globalization.CultureInfo.InvariantCulture), "--bind", "127.0.0.1", "--lua", "true"]);
+        // Tenants, keys, spend and the usage ledger must survive a restart: an append-only file,
+        // replayed at start (--recover). The managed RandomAccess device, because Garnet's native one
+        // needs libaio, which not every machine has.
+        _server = new GarnetServer(["--port", resource.Port.ToString(System.Globalization.CultureInfo.InvariantCulture), "--bind", "127.0.0.1", "--lua", "true",
+            "--aof", "--checkpointdir", dataDirectory, "--recover", "--device-type", "RandomAccess"]);
         _server.Start();
         await notifications.PublishUpdateAsync(resource, state => state with
         {

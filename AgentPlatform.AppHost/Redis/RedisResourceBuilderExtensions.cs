@@ -41,12 +41,14 @@ public static class RedisResourceBuilderExtensions
             .WithIconName("Database");
     }
 
-    /// <summary>Garnet inside the AppHost: data in memory only, gone when the AppHost stops.</summary>
+    /// <summary>Garnet inside the AppHost, appending every write to disk in the data directory (as redis-server does).</summary>
     private static IResourceBuilder<GarnetResource> AddEmbeddedGarnet(this IDistributedApplicationBuilder builder, string name)
     {
         var resource = new GarnetResource(name, FreeTcpPort());
+        var dataDirectory = DataDirectory(builder, name);
+        Directory.CreateDirectory(dataDirectory);
         // A singleton built by the container is disposed with it, when the AppHost stops.
-        builder.Services.AddSingleton(_ => new EmbeddedGarnet(resource));
+        builder.Services.AddSingleton(_ => new EmbeddedGarnet(resource, dataDirectory));
         builder.Eventing.Subscribe<BeforeStartEvent>((@event, _) =>
             @event.Services.GetRequiredService<EmbeddedGarnet>().StartAsync(@event.Services.GetRequiredService<ResourceNotificationService>()));
         builder.Services.AddHealthChecks().AddRedis($"127.0.0.1:{resource.Port}", name: $"{name}-garnet");

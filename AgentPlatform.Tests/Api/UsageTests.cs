@@ -76,9 +76,9 @@ public sealed class UsageTests(TenancyFixture fixture) : IClassFixture<TenancyFi
     public async Task Ten_thousand_mixed_requests_leave_exactly_ten_thousand_records_whose_tokens_match_the_simulator()
     {
         using var admin = fixture.Admin();
-        var tenantId = await CreateTenantAsync(admin, new { name = "Mixed traffic" });
-        var (_, open) = await CreateKeyForAsync(admin, tenantId, new { name = "open" });
-        var (_, narrow) = await CreateKeyForAsync(admin, tenantId, new { name = "narrow", models = new[] { "default" } });
+        var tenantId = await fixture.CreateTenantAsync(new { name = "Mixed traffic" });
+        var (_, open) = await fixture.CreateKeyAsync(tenantId, new { name = "open" });
+        var (_, narrow) = await fixture.CreateKeyAsync(tenantId, new { name = "narrow", models = new[] { "default" } });
         using var onFirst = TenancyFixture.Client(fixture.First, open);
         using var onSecond = TenancyFixture.Client(fixture.Second, open);
         using var narrowClient = TenancyFixture.Client(fixture.Second, narrow);
@@ -174,8 +174,8 @@ public sealed class UsageTests(TenancyFixture fixture) : IClassFixture<TenancyFi
     public async Task Usage_is_filtered_by_key_model_and_time_and_exported_as_csv()
     {
         using var admin = fixture.Admin();
-        var tenantId = await CreateTenantAsync(admin, new { name = "Exported" });
-        var (keyId, key) = await CreateKeyForAsync(admin, tenantId, new { name = "billing" });
+        var tenantId = await fixture.CreateTenantAsync(new { name = "Exported" });
+        var (keyId, key) = await fixture.CreateKeyAsync(tenantId, new { name = "billing" });
         using var client = TenancyFixture.Client(fixture.First, key);
         using (await client.PostAsync("/v1/chat/completions", Json.Chat(model: "default"))) { }
         using (await client.PostAsync("/v1/chat/completions", Json.Chat(model: "priced", stream: true))) { }
@@ -246,26 +246,6 @@ public sealed class UsageTests(TenancyFixture fixture) : IClassFixture<TenancyFi
         return (stats.GetProperty("promptTokens").GetInt64(), stats.GetProperty("completionTokens").GetInt64());
     }
 
-    private async Task<(string Id, string Key)> CreateKeyAsync(object tenant, object key)
-    {
-        using var admin = fixture.Admin();
-        return await CreateKeyForAsync(admin, await CreateTenantAsync(admin, tenant), key);
-    }
-
-    private static async Task<(string Id, string Key)> CreateKeyForAsync(HttpClient admin, string tenantId, object key)
-    {
-        var body = JsonSerializer.SerializeToNode(key)!.AsObject();
-        body["tenantId"] = tenantId;
-        using var response = await admin.PostAsJsonAsync("/admin/v1/keys", body);
-        Assert.Equal(HttpStatusCode.Created, response.StatusCode);
-        var created = await response.Content.ReadFromJsonAsync<JsonElement>();
-        return (created.GetProperty("id").GetString()!, created.GetProperty("key").GetString()!);
-    }
-
-    private static async Task<string> CreateTenantAsync(HttpClient admin, object tenant)
-    {
-        using var response = await admin.PostAsJsonAsync("/admin/v1/tenants", tenant);
-        Assert.Equal(HttpStatusCode.Created, response.StatusCode);
-        return (await response.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("id").GetString()!;
-    }
+    private async Task<(string Id, string Key)> CreateKeyAsync(object tenant, object key) =>
+        await fixture.CreateKeyAsync(await fixture.CreateTenantAsync(tenant), key);
 }

@@ -12,14 +12,13 @@ namespace AgentPlatform.Tests.Infrastructure;
 /// </summary>
 public sealed class TestRedis : IAsyncDisposable
 {
-    private readonly Process? _redisServer;
-    private readonly GarnetServer? _garnet;
+    private Process? _redisServer;
+    private GarnetServer? _garnet;
+    private readonly string _dataDirectory = Path.Combine(Path.GetTempPath(), "agentplatform-tests", "redis-" + Guid.NewGuid().ToString("N"));
 
-    private TestRedis(int port, Process? redisServer, GarnetServer? garnet)
+    private TestRedis(int port)
     {
         Port = port;
-        _redisServer = redisServer;
-        _garnet = garnet;
     }
 
     public int Port { get; }
@@ -28,30 +27,64 @@ public sealed class TestRedis : IAsyncDisposable
 
     public string Kind => _redisServer is not null ? "redis-server" : "garnet";
 
+    /// <summary>Starts a server that keeps its data on disk (an append-only file), so it survives <see cref="RestartAsync"/>.</summary>
     public static async Task<TestRedis> StartAsync()
     {
-        var port = FreePort.Next();
+        var redis = new TestRedis(FreePort.Next());
+        Directory.CreateDirectory(redis._dataDirectory);
+        redis.Start();
+        await redis.WaitUntilAnswersAsync();
+        return redis;
+    }
+
+    private void Start()
+    {
         var redisServer = FindOnPath("redis-server");
         if (redisServer is null)
         {
-            var garnet = new GarnetServer(["--port", port.ToString(), "--bind", "127.0.0.1", "--lua", "true"]);
-            garnet.Start();
-            var started = new TestRedis(port, null, garnet);
-            await started.WaitUntilAnswersAsync();
-            return started;
+            _garnet = new GarnetServer(["--port", Port.ToString(), "--bind", "127.0.0.1", "--lua", "true",
+                "--aof", "--checkpointdir", _dataDirectory, "--recover", "--device-type", "RandomAccess"]);
+            _garnet.Start();
+            return;
         }
-
-        var process = Process.Start(new ProcessStartInfo(redisServer, $"--port {port} --bind 127.0.0.1 --save \"\" --appendonly no")
+        _redisServer = Process.Start(new ProcessStartInfo(redisServer, $"--port {Port} --bind 127.0.0.1 --save \"\" --appendonly yes --dir {_dataDirectory}")
         {
             RedirectStandardOutput = true,
             RedirectStandardError = true,
             UseShellExecute = false,
         })!;
-        _ = process.StandardOutput.ReadToEndAsync();
-        _ = process.StandardError.ReadToEndAsync();
-        var redis = new TestRedis(port, process, null);
-        await redis.WaitUntilAnswersAsync();
-        return redis;
+        _ = _redisServer.StandardOutput.ReadToEndAsync();
+        _ = _redisServer.StandardError.ReadToEndAsync();
+    }
+
+    /// <summary>Stops the server as an operator would (it writes what it holds to disk first) and starts it again on the same port.</summary>
+    public async Task RestartAsync(TimeSpan downFor)
+    {
+        await StopAsync();
+        await Task.Delay(downFor);
+        Start();
+        await WaitUntilAnswersAsync();
+    }
+
+    private async Task StopAsync()
+    {
+        if (_redisServer is { HasExited: false } process)
+        {
+            using var term = Process.Start("kill", $"-TERM {process.Id}");
+            await term.WaitForExitAsync();
+            await process.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(10));
+            process.Dispose();
+            _redisServer = null;
+        }
+        if (_garnet is not null)
+        {
+            await using (var connection = await ConnectionMultiplexer.ConnectAsync(ConnectionString))
+            {
+                await connection.GetDatabase().ExecuteAsync("COMMITAOF");
+            }
+            _garnet.Dispose();
+            _garnet = null;
+        }
     }
 
     private async Task WaitUntilAnswersAsync()
@@ -86,6 +119,14 @@ public sealed class TestRedis : IAsyncDisposable
         }
         _redisServer?.Dispose();
         _garnet?.Dispose();
+        try
+        {
+            Directory.Delete(_dataDirectory, recursive: true);
+        }
+        catch (IOException)
+        {
+            // A file still held open; the temporary directory is cleaned by the OS.
+        }
         return ValueTask.CompletedTask;
     }
 }
