@@ -17,9 +17,9 @@ namespace AgentPlatform.Api.Usage;
 /// background writer moves it to Redis in pipelined batches. When Redis is unreachable the spool
 /// holds the records and the writer retries with backoff until it returns; nothing is dropped — if
 /// the spool fills, requests wait for room rather than lose their records (its depth is the metric
-/// <c>agentplatform.usage.spool.depth</c>). Each record is written by one Lua script that stores it
-/// under its own id only if absent and then adds it to the roll-ups, so a batch retried after a
-/// connection broke mid-way is never counted twice.
+/// <c>agentplatform.usage.spool.depth</c>). A batch is written by one Lua script that stores each
+/// record under its own id only if absent and adds only those to the roll-ups, so a batch retried
+/// after a connection broke mid-way is never counted twice.
 /// </remarks>
 public sealed class UsageLedger : BackgroundService
 {
@@ -32,24 +32,44 @@ public sealed class UsageLedger : BackgroundService
 
     public static string DailyKey(DateTimeOffset day) => $"{KeyPrefix}daily:{day.UtcDateTime:yyyyMMdd}";
 
+    /// <summary>
+    /// Writes a batch of one hour's records in one call: each stored under its id only if absent, and
+    /// only those added to the roll-ups, summed per field first so a batch costs one command per record
+    /// and a few for the roll-ups (one script per record made the ledger the gateway's bottleneck).
+    /// </summary>
     private const string WriteScript = """
-        -- KEYS: the hour's records, its roll-up, the day's roll-up; ARGV[1] id, ARGV[2] JSON, ARGV[3] roll-up
-        -- field prefix, ARGV[4..9] requests, errors, prompt, cached, completion tokens, cost (nano-USD);
-        -- ARGV[10] records' and hourly TTL, ARGV[11] daily TTL (s)
-        if redis.call('HSETNX', KEYS[1], ARGV[1], ARGV[2]) == 0 then return 0 end
-        redis.call('EXPIRE', KEYS[1], ARGV[10])
+        -- KEYS: the hour's records, its roll-up, the day's roll-up; ARGV[1] records' and hourly TTL, ARGV[2]
+        -- daily TTL (s); then per record 9 values: id, JSON, roll-up field prefix, requests, errors, prompt,
+        -- cached and completion tokens, cost (nano-USD)
         local names = {'requests', 'errors', 'prompt_tokens', 'cached_tokens', 'completion_tokens', 'cost_nano_usd'}
-        for k = 2, 3 do
-          for i = 1, 6 do
-            local value = tonumber(ARGV[3 + i])
-            if value ~= 0 then redis.call('HINCRBY', KEYS[k], ARGV[3] .. names[i], value) end
+        local sums, fields, written = {}, {}, 0
+        for i = 3, #ARGV, 9 do
+          if redis.call('HSETNX', KEYS[1], ARGV[i], ARGV[i + 1]) == 1 then
+            written = written + 1
+            for m = 1, 6 do
+              local value = tonumber(ARGV[i + 2 + m])
+              if value ~= 0 then
+                local field = ARGV[i + 2] .. names[m]
+                if sums[field] == nil then sums[field] = 0; fields[#fields + 1] = field end
+                sums[field] = sums[field] + value
+              end
+            end
           end
-          redis.call('EXPIRE', KEYS[k], ARGV[9 + k - 1])
         end
-        return 1
+        redis.call('EXPIRE', KEYS[1], ARGV[1])
+        for _, field in ipairs(fields) do
+          redis.call('HINCRBY', KEYS[2], field, sums[field])
+          redis.call('HINCRBY', KEYS[3], field, sums[field])
+        end
+        redis.call('EXPIRE', KEYS[2], ARGV[1])
+        redis.call('EXPIRE', KEYS[3], ARGV[2])
+        return written
         """;
 
     private const int BatchSize = 256;
+
+    /// <summary>How long a record may wait for others to share its write: the ledger trails requests by at most this.</summary>
+    private static readonly TimeSpan Linger = TimeSpan.FromMilliseconds(50);
     private static readonly TimeSpan MaxBackoff = TimeSpan.FromSeconds(5);
 
     private readonly IConnectionMultiplexer _redis;
@@ -89,6 +109,11 @@ public sealed class UsageLedger : BackgroundService
         {
             while (await _spool.Reader.WaitToReadAsync(stoppingToken))
             {
+                // Lets records gather into full batches: a write per request would make Redis the bottleneck.
+                if (_spool.Reader.Count < BatchSize)
+                {
+                    await Task.Delay(Linger, stoppingToken);
+                }
                 await WriteAvailableAsync(batch, stoppingToken);
             }
         }
@@ -159,23 +184,29 @@ public sealed class UsageLedger : BackgroundService
     private Task WriteBatchAsync(List<UsageRecord> batch)
     {
         var database = _redis.GetDatabase();
-        var writes = new Task[batch.Count];
-        for (var i = 0; i < batch.Count; i++)
+        var writes = new List<Task>(1);
+        // One call per hour the batch spans (almost always one).
+        foreach (var hour in batch.GroupBy(record => HourOf(record.Time)))
         {
-            var record = batch[i];
-            var time = record.Time.UtcDateTime;
-            var hour = new DateTimeOffset(time.Year, time.Month, time.Day, time.Hour, 0, 0, TimeSpan.Zero);
-            var isError = record.Outcome is not UsageOutcomes.Success;
-            writes[i] = database.ScriptEvaluateAsync(WriteScript,
-                [RecordsKey(hour), HourlyKey(hour), DailyKey(hour)],
+            var arguments = new List<RedisValue>(2 + 9 * batch.Count) { _recordTtlSeconds, _dailyTtlSeconds };
+            foreach (var record in hour)
+            {
+                arguments.AddRange(
                 [
-                    record.Id, JsonSerializer.Serialize(record, UsageJsonContext.Default.UsageRecord), RollupPrefix(record),
-                    1, isError ? 1 : 0, record.PromptTokens, record.CachedTokens, record.CompletionTokens, Limits.BudgetPeriod.ToNanoUsd(record.CostUsd),
-                    _recordTtlSeconds, _dailyTtlSeconds,
+                    record.Id, JsonSerializer.SerializeToUtf8Bytes(record, UsageJsonContext.Default.UsageRecord), RollupPrefix(record),
+                    1, record.Outcome is UsageOutcomes.Success ? 0 : 1, record.PromptTokens, record.CachedTokens, record.CompletionTokens,
+                    Limits.BudgetPeriod.ToNanoUsd(record.CostUsd),
                 ]);
+            }
+            writes.Add(database.ScriptEvaluateAsync(WriteScript, [RecordsKey(hour.Key), HourlyKey(hour.Key), DailyKey(hour.Key)], [.. arguments]));
         }
-        // Sent together (StackExchange.Redis pipelines concurrent commands on its one connection).
         return Task.WhenAll(writes);
+    }
+
+    private static DateTimeOffset HourOf(DateTimeOffset time)
+    {
+        var utc = time.UtcDateTime;
+        return new DateTimeOffset(utc.Year, utc.Month, utc.Day, utc.Hour, 0, 0, TimeSpan.Zero);
     }
 
     /// <summary>A roll-up field is <c>{tenant}|{key}|{model}|{measure}</c>; "-" stands for none.</summary>
