@@ -7,7 +7,6 @@ using AgentPlatform.ServiceDefaults.Http;
 using AgentPlatform.ServiceDefaults.OpenAI;
 using Microsoft.AspNetCore.Http.Features;
 using Microsoft.Extensions.Options;
-using StackExchange.Redis;
 
 namespace AgentPlatform.Api.Chat;
 
@@ -31,7 +30,7 @@ public static class ChatCompletionsApi
 
     private static async Task CreateAsync(
         HttpContext context, ClientAuthenticator authenticator, RequestLimiter limiter, RouterClient router, UsageMeter meter,
-        IOptions<ApiOptions> options, ILogger<RouterClient> logger)
+        IOptions<ApiOptions> options)
     {
         var started = Stopwatch.GetTimestamp();
         // Every request leaves a usage record, whatever ends it.
@@ -97,14 +96,7 @@ public static class ChatCompletionsApi
             {
                 // Also when the client left mid-answer: what it got is counted and paid for.
                 meter.Measure(record, answer, body.Span);
-                try
-                {
-                    await lease.SettleAsync(record.TotalTokens, BudgetPeriod.ToNanoUsd(record.CostUsd));
-                }
-                catch (Exception exception) when (exception is RedisException or TimeoutException)
-                {
-                    Log.SettleFailed(logger, exception);
-                }
+                await lease.SettleAsync(record.TotalTokens, BudgetPeriod.ToNanoUsd(record.CostUsd));
             }
         }
         finally

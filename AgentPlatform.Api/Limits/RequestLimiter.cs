@@ -155,7 +155,7 @@ public sealed class RequestLimiter(IConnectionMultiplexer redis, TimeProvider ti
         {
             SetHeaders(context.Response.Headers, key, tenant, result, demand);
             return new RequestLease(redis, keys, member, demand,
-                RateLimited(key), key.BudgetUsd is not null, RateLimited(tenant), tenant.BudgetUsd is not null);
+                RateLimited(key), key.BudgetUsd is not null, RateLimited(tenant), tenant.BudgetUsd is not null, logger);
         }
         await RefuseAsync(context, refused, (int)result[1] == 0 ? key : tenant, (long)result[2], demand);
         return null;
@@ -257,12 +257,14 @@ public sealed class RequestLimiter(IConnectionMultiplexer redis, TimeProvider ti
 /// A request's reservation in its key's and tenant's limits: settled to what it really used when it
 /// ends, which also gives back its concurrency slot. Disposing an unsettled lease keeps the
 /// reservation as spent (the usage is unknown, and overcounting is the safe side) and frees the slot.
+/// If Redis cannot be reached to settle, the reservation stays counted (the safe side again) and the
+/// slot comes back when its lease expires.
 /// </summary>
 public sealed class RequestLease(
     IConnectionMultiplexer? redis, RedisKey[]? keys, string member, Demand reserved,
-    bool keyRate, bool keyBudget, bool tenantRate, bool tenantBudget) : IAsyncDisposable
+    bool keyRate, bool keyBudget, bool tenantRate, bool tenantBudget, ILogger? logger) : IAsyncDisposable
 {
-    public static readonly RequestLease None = new(null, null, "", default, false, false, false, false);
+    public static readonly RequestLease None = new(null, null, "", default, false, false, false, false, null);
 
     private const string SettleScript = """
         -- ARGV[1] the request, ARGV[2] tokens to add (negative: give back), ARGV[3] nano-USD to add;
@@ -288,11 +290,18 @@ public sealed class RequestLease(
             return;
         }
         _settled = true;
-        await redis.GetDatabase().ScriptEvaluateAsync(SettleScript, keys,
-        [
-            member, tokens - reserved.Tokens, costNanoUsd - reserved.CostNanoUsd,
-            keyRate ? 1 : 0, keyBudget ? 1 : 0, tenantRate ? 1 : 0, tenantBudget ? 1 : 0,
-        ]);
+        try
+        {
+            await redis.GetDatabase().ScriptEvaluateAsync(SettleScript, keys,
+            [
+                member, tokens - reserved.Tokens, costNanoUsd - reserved.CostNanoUsd,
+                keyRate ? 1 : 0, keyBudget ? 1 : 0, tenantRate ? 1 : 0, tenantBudget ? 1 : 0,
+            ]);
+        }
+        catch (Exception exception) when (exception is RedisException or TimeoutException)
+        {
+            Log.SettleFailed(logger!, exception);
+        }
     }
 
     public ValueTask DisposeAsync() => SettleAsync(reserved.Tokens, reserved.CostNanoUsd);

@@ -1,4 +1,3 @@
-using AgentPlatform.Api.Usage;
 using AgentPlatform.ServiceDefaults.Usage;
 
 namespace AgentPlatform.Api.Routing;
@@ -19,8 +18,6 @@ public sealed class RouterAnswer
     public int ContentEvents { get; set; }
 
     public double? OverheadMs { get; set; }
-
-    public bool IsEventStream { get; set; }
 
     /// <summary>The Router's answer broke off (its connection failed) and the client's response was aborted.</summary>
     public bool Broken { get; set; }

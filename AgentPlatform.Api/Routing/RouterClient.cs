@@ -77,9 +77,8 @@ public sealed class RouterClient(IHttpClientFactory httpClientFactory, IOptions<
             if (answer is not null)
             {
                 answer.OverheadMs = overhead;
-                answer.IsEventStream = isEventStream;
                 answer.Deployment = response.Headers.TryGetValues(ProxyResponse.DeploymentHeader, out var deployment) ? deployment.First() : null;
-                answer.Prices = Prices.Parse(response.Headers.TryGetValues(ProxyResponse.PriceHeader, out var prices) ? prices.First() : null);
+                answer.Prices = response.Headers.TryGetValues(ProxyResponse.PriceHeader, out var prices) ? Prices.Parse(prices.First()) : null;
                 if (response.Headers.TryGetValues(UsageReport.HeaderName, out var usage) && UsageReport.TryParse(usage.First(), out var report))
                 {
                     answer.Usage = report;

@@ -1,49 +1,14 @@
 using System.Collections.Frozen;
-using System.Globalization;
 using AgentPlatform.Api.Routing;
 using AgentPlatform.ServiceDefaults.Usage;
 
 namespace AgentPlatform.Api.Usage;
 
-/// <summary>USD per million tokens.</summary>
-public readonly record struct Prices(double InputPerMillion, double CachedInputPerMillion, double OutputPerMillion)
-{
-    /// <summary>The cost of <paramref name="usage"/>: cached prompt tokens at the cached price, the rest of the prompt at the input price.</summary>
-    public decimal CostOf(TokenUsage usage)
-    {
-        var cached = Math.Min(usage.CachedInputTokens, usage.InputTokens);
-        var micro = (usage.InputTokens - cached) * (decimal)InputPerMillion + cached * (decimal)CachedInputPerMillion + usage.OutputTokens * (decimal)OutputPerMillion;
-        return micro / 1_000_000m;
-    }
-
-    /// <summary>Reads the Router's <c>input=..;cached_input=..;output=..</c> header.</summary>
-    public static Prices? Parse(string? header)
-    {
-        if (string.IsNullOrEmpty(header))
-        {
-            return null;
-        }
-        double input = 0, cached = 0, output = 0;
-        foreach (var part in header.Split(';', StringSplitOptions.TrimEntries))
-        {
-            var equals = part.IndexOf('=');
-            if (equals <= 0 || !double.TryParse(part.AsSpan(equals + 1), NumberStyles.Float, CultureInfo.InvariantCulture, out var value))
-            {
-                return null;
-            }
-            switch (part[..equals])
-            {
-                case "input": input = value; break;
-                case "cached_input": cached = value; break;
-                case "output": output = value; break;
-            }
-        }
-        return new Prices(input, cached, output);
-    }
-}
-
 /// <summary>A model group's worst case: the highest prices of any deployment a request to it could reach, and the most it may write.</summary>
-public sealed record WorstCase(string Model, double InputPerMillion, double CachedInputPerMillion, double OutputPerMillion, int? MaxOutputTokens);
+public sealed record WorstCase(string Model, double InputPerMillion, double CachedInputPerMillion, double OutputPerMillion, int? MaxOutputTokens)
+{
+    public Prices Prices => new(InputPerMillion, CachedInputPerMillion, OutputPerMillion);
+}
 
 /// <summary>
 /// The Router's worst-case prices per model group, which budget reservations are made against.

@@ -61,7 +61,7 @@ public static class UsageAdminApi
             case "json":
                 var records = new List<UsageRecord>();
                 var max = limit ?? DefaultLimit;
-                await foreach (var record in ReadAsync(database, filter, context.RequestAborted))
+                await foreach (var (record, _) in ReadAsync(database, filter, context.RequestAborted))
                 {
                     if (records.Count == max)
                     {
@@ -75,16 +75,16 @@ public static class UsageAdminApi
             case "jsonl":
                 response.ContentType = "application/jsonl; charset=utf-8";
                 response.Headers.ContentDisposition = "attachment; filename=\"usage.jsonl\"";
-                await foreach (var record in ReadAsync(database, filter, context.RequestAborted))
+                await foreach (var (_, json) in ReadAsync(database, filter, context.RequestAborted))
                 {
-                    await response.WriteAsync(JsonSerializer.Serialize(record, UsageJsonContext.Default.UsageRecord) + "\n", context.RequestAborted);
+                    await response.WriteAsync(json + "\n", context.RequestAborted); // as stored: no second serialization
                 }
                 return;
             case "csv":
                 response.ContentType = "text/csv; charset=utf-8";
                 response.Headers.ContentDisposition = "attachment; filename=\"usage.csv\"";
                 await response.WriteAsync(CsvHeader + "\n", context.RequestAborted);
-                await foreach (var record in ReadAsync(database, filter, context.RequestAborted))
+                await foreach (var (record, _) in ReadAsync(database, filter, context.RequestAborted))
                 {
                     await response.WriteAsync(ToCsv(record) + "\n", context.RequestAborted);
                 }
@@ -95,21 +95,22 @@ public static class UsageAdminApi
         }
     }
 
-    /// <summary>The records in the range, hour by hour, each hour's in time order.</summary>
-    private static async IAsyncEnumerable<UsageRecord> ReadAsync(IDatabase database, Filter filter,
+    /// <summary>The records in the range with their stored JSON, hour by hour, each hour's in time order.</summary>
+    private static async IAsyncEnumerable<(UsageRecord Record, string Json)> ReadAsync(IDatabase database, Filter filter,
         [System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken cancellationToken)
     {
-        for (var hour = TruncateToHour(filter.From); hour < filter.To; hour = hour.AddHours(1))
+        for (var hour = UsageLedger.HourOf(filter.From); hour < filter.To; hour = hour.AddHours(1))
         {
-            var records = new List<UsageRecord>();
+            var records = new List<(UsageRecord Record, string Json)>();
             await foreach (var entry in database.HashScanAsync(UsageLedger.RecordsKey(hour), pageSize: 1000).WithCancellation(cancellationToken))
             {
-                if (JsonSerializer.Deserialize((string)entry.Value!, UsageJsonContext.Default.UsageRecord) is { } record && filter.Matches(record))
+                var json = (string)entry.Value!;
+                if (JsonSerializer.Deserialize(json, UsageJsonContext.Default.UsageRecord) is { } record && filter.Matches(record))
                 {
-                    records.Add(record);
+                    records.Add((record, json));
                 }
             }
-            records.Sort((a, b) => a.Time.CompareTo(b.Time));
+            records.Sort((a, b) => a.Record.Time.CompareTo(b.Record.Time));
             foreach (var record in records)
             {
                 yield return record;
@@ -133,7 +134,7 @@ public static class UsageAdminApi
         var database = redis.GetDatabase();
         var rows = new List<object>();
         var step = daily ? TimeSpan.FromDays(1) : TimeSpan.FromHours(1);
-        var start = daily ? new DateTimeOffset(filter.From.UtcDateTime.Date, TimeSpan.Zero) : TruncateToHour(filter.From);
+        var start = daily ? new DateTimeOffset(filter.From.UtcDateTime.Date, TimeSpan.Zero) : UsageLedger.HourOf(filter.From);
         for (var period = start; period < filter.To; period += step)
         {
             var fields = await database.HashGetAllAsync(daily ? UsageLedger.DailyKey(period) : UsageLedger.HourlyKey(period));
@@ -206,12 +207,6 @@ public static class UsageAdminApi
             return true;
         }
         return DateTimeOffset.TryParse(text, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal, out time);
-    }
-
-    private static DateTimeOffset TruncateToHour(DateTimeOffset time)
-    {
-        var utc = time.UtcDateTime;
-        return new DateTimeOffset(utc.Year, utc.Month, utc.Day, utc.Hour, 0, 0, TimeSpan.Zero);
     }
 
     private static Task BadRequestAsync(HttpContext context, string message, string param) =>

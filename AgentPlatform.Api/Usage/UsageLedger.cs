@@ -203,7 +203,8 @@ public sealed class UsageLedger : BackgroundService
         return Task.WhenAll(writes);
     }
 
-    private static DateTimeOffset HourOf(DateTimeOffset time)
+    /// <summary>The UTC hour a moment falls in: which records hash holds it.</summary>
+    internal static DateTimeOffset HourOf(DateTimeOffset time)
     {
         var utc = time.UtcDateTime;
         return new DateTimeOffset(utc.Year, utc.Month, utc.Day, utc.Hour, 0, 0, TimeSpan.Zero);

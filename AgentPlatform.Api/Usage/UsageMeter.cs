@@ -46,8 +46,7 @@ public sealed class UsageMeter(PromptTokenEstimator estimator, PriceTable prices
             }
         }
         var output = maxOutput > 0 ? maxOutput : worst?.MaxOutputTokens ?? _defaultMaxOutputTokens;
-        var cost = worst is null ? 0 : new Prices(worst.InputPerMillion, worst.CachedInputPerMillion, worst.OutputPerMillion)
-            .CostOf(new TokenUsage(prompt, output, CachedInputTokens: 0));
+        var cost = worst?.Prices.CostOf(new TokenUsage(prompt, output, CachedInputTokens: 0)) ?? 0;
         return new Demand(prompt + output, BudgetPeriod.ToNanoUsd(cost));
     }
 

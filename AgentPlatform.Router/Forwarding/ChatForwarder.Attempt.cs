@@ -239,6 +239,8 @@ public sealed partial class ChatForwarder
         var output = context.Response.BodyWriter;
         TokenUsage? usage = null;
         var estimatedOutput = 0;
+        // A JSON answer held whole is measured before its headers go; a stream, once it has ended.
+        UsageReport? measured = null;
         var interrupted = false;
         try
         {
@@ -246,8 +248,8 @@ public sealed partial class ChatForwarder
             {
                 usage = UsageReader.FromJson(buffer.Held.Span);
                 estimatedOutput = usage is null ? _estimator.CountAnswerTokens(buffer.Held.Span, deployment.Model) : 0;
-                // Held whole, so its usage is known before the headers go.
-                context.Response.Headers[UsageReport.HeaderName] = Measure(request, deployment, usage, estimatedOutput).Format();
+                measured = Measure(request, deployment, usage, estimatedOutput);
+                context.Response.Headers[UsageReport.HeaderName] = measured.Value.Format();
             }
             while (true)
             {
@@ -306,7 +308,7 @@ public sealed partial class ChatForwarder
         {
             if (isAnswer)
             {
-                var report = Measure(request, deployment, usage, estimatedOutput) with { Interrupted = interrupted };
+                var report = (measured ?? Measure(request, deployment, usage, estimatedOutput)) with { Interrupted = interrupted };
                 _metrics.TokenUsage(request.Group.Name, deployment.Name, deployment.Model, report.Tokens, report.Estimated);
                 _capacity.Settle(deployment, request.Tokens, report.Tokens.InputTokens + report.Tokens.OutputTokens);
                 if (isEventStream && request.ReportsUsage && !context.RequestAborted.IsCancellationRequested)

@@ -4,6 +4,7 @@ using System.Text.Json;
 using AgentPlatform.Router.Providers;
 using AgentPlatform.Router.Resilience;
 using AgentPlatform.Router.Routing;
+using AgentPlatform.ServiceDefaults.Usage;
 
 namespace AgentPlatform.Router.Pool;
 
@@ -32,8 +33,7 @@ public sealed class Deployment
         Model = options.Model;
         Weight = options.Weight;
         MaxOutputTokens = options.MaxOutputTokens;
-        PriceHeaderValue = string.Create(System.Globalization.CultureInfo.InvariantCulture,
-            $"input={options.InputPricePerMillion};cached_input={options.CachedInputPricePerMillion};output={options.OutputPricePerMillion}");
+        PriceHeaderValue = new Prices(options.InputPricePerMillion, options.CachedInputPricePerMillion, options.OutputPricePerMillion).Format();
         ContextWindow = options.ContextWindow;
         Rpm = options.Rpm;
         Tpm = options.Tpm;
@@ -68,7 +68,7 @@ public sealed class Deployment
 
     public double OutputPricePerMillion { get; }
 
-    /// <summary>The prices as the Router tells the Api: <c>input=..;cached_input=..;output=..</c>, computed once.</summary>
+    /// <summary>The prices as the Router tells the Api (<see cref="Prices.Format"/>), computed once.</summary>
     public string PriceHeaderValue { get; }
 
     /// <summary>What the cheapest strategy compares: input plus output price per million tokens.</summary>

@@ -35,17 +35,28 @@ public readonly record struct UsageReport(TokenUsage Tokens, bool Estimated, boo
     /// <summary>Writes the comment line (and the blank line that ends it as an event) that ends a stream.</summary>
     public void WriteComment(IBufferWriter<byte> output)
     {
-        var line = $"{Encoding.ASCII.GetString(CommentPrefix)}{Format()}\n\n";
-        var span = output.GetSpan(line.Length);
-        var written = Encoding.ASCII.GetBytes(line, span);
-        output.Advance(written);
+        var text = Format();
+        var span = output.GetSpan(CommentPrefix.Length + text.Length + 2);
+        CommentPrefix.CopyTo(span);
+        var length = CommentPrefix.Length + Encoding.ASCII.GetBytes(text, span[CommentPrefix.Length..]);
+        "\n\n"u8.CopyTo(span[length..]);
+        output.Advance(length + 2);
     }
 
+    /// <summary>Reads the header form (read on every JSON answer, so without allocating).</summary>
     public static bool TryParse(string? text, out UsageReport report)
     {
         report = default;
-        return text is not null && text.Length < 256 && TryParse(Encoding.ASCII.GetBytes(text), out report);
+        if (text is null || text.Length > MaxLength)
+        {
+            return false;
+        }
+        Span<byte> bytes = stackalloc byte[MaxLength];
+        return Encoding.ASCII.TryGetBytes(text, bytes, out var length) && TryParse(bytes[..length], out report);
     }
+
+    /// <summary>Longer than any report: five fields of at most 19 digits each.</summary>
+    private const int MaxLength = 255;
 
     /// <summary>Reads <c>name=value;...</c> (unknown names skipped, so either side may add fields first).</summary>
     public static bool TryParse(ReadOnlySpan<byte> text, out UsageReport report)

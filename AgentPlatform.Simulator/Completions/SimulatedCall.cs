@@ -83,7 +83,7 @@ public sealed class SimulatedCall(FaultInjector faults, SimulatorStats stats, IO
         }
         finally
         {
-            stats.RequestEnded(completed && completion is not null, completion?.PromptTokens ?? 0, completion?.CompletionTokens ?? 0);
+            stats.RequestEnded(completed, completion?.PromptTokens ?? 0, completion?.CompletionTokens ?? 0);
         }
     }
 
