@@ -1,6 +1,7 @@
 using System.Buffers;
 using System.Diagnostics;
 using System.Globalization;
+using System.IO.Pipelines;
 using System.Net.Http.Headers;
 using AgentPlatform.ServiceDefaults.Http;
 using AgentPlatform.ServiceDefaults.OpenAI;
@@ -89,7 +90,7 @@ public sealed class RouterClient(IHttpClientFactory httpClientFactory, IOptions<
                 if (isEventStream && answer is not null)
                 {
                     await using var stream = await response.Content.ReadAsStreamAsync(timeout.Token);
-                    await CopyEventStreamAsync(stream, context.Response, answer, timeout.Token);
+                    await CopyEventStreamAsync(stream, context.Response.BodyWriter, answer, timeout.Token);
                 }
                 else
                 {
@@ -111,7 +112,7 @@ public sealed class RouterClient(IHttpClientFactory httpClientFactory, IOptions<
     /// (<see cref="UsageReport"/>), which is read into <paramref name="answer"/> instead. Nothing is held
     /// back but the few bytes that may begin that line when a read ends inside it.
     /// </summary>
-    private static async Task CopyEventStreamAsync(Stream upstream, HttpResponse response, RouterAnswer answer, CancellationToken cancellationToken)
+    internal static async Task CopyEventStreamAsync(Stream upstream, PipeWriter output, RouterAnswer answer, CancellationToken cancellationToken)
     {
         var buffer = ArrayPool<byte>.Shared.Rent(16 * 1024);
         try
@@ -128,7 +129,7 @@ public sealed class RouterClient(IHttpClientFactory httpClientFactory, IOptions<
                 {
                     answer.ContentEvents += UsageReader.CountContentEvents(buffer.AsSpan(0, write));
                     atLineStart = buffer[write - 1] == '\n';
-                    await response.BodyWriter.WriteAsync(buffer.AsMemory(0, write), cancellationToken);
+                    await output.WriteAsync(buffer.AsMemory(0, write), cancellationToken);
                 }
                 if (usageAt >= 0)
                 {

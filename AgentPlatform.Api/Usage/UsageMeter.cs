@@ -76,6 +76,11 @@ public sealed class UsageMeter(PromptTokenEstimator estimator, PriceTable prices
             record.CompletionTokens = answer.ContentEvents;
             record.Estimated = true;
         }
+        if (answer.Broken)
+        {
+            // The Router's stream broke and the client's response was aborted with it: not the client leaving.
+            record.Outcome = UsageOutcomes.Interrupted;
+        }
         if (answer.Prices is { } price)
         {
             record.CostUsd = price.CostOf(new TokenUsage(record.PromptTokens, record.CompletionTokens, record.CachedTokens));
