@@ -1,4 +1,5 @@
 using AgentPlatform.Api;
+using AgentPlatform.Api.Caching;
 using AgentPlatform.Api.Errors;
 using AgentPlatform.Api.Keys;
 using AgentPlatform.Api.Limits;
@@ -16,7 +17,7 @@ public static class ApiServiceCollectionExtensions
 {
     public static IHostApplicationBuilder AddApiServices(this IHostApplicationBuilder builder)
     {
-        // Tenants and keys live here (limits, budgets and the cache follow); /health checks it.
+        // Tenants, keys, limits, budgets, usage and the response cache live here; /health checks it.
         builder.AddRedisClient("cache");
 
         // Bound once, without BindConfiguration's change token: nothing here reloads, and with the token
@@ -24,6 +25,10 @@ public static class ApiServiceCollectionExtensions
         builder.Services.AddOptionsWithValidateOnStart<ApiOptions>()
             .Configure<IConfiguration>((options, configuration) => configuration.GetSection(ApiOptions.SectionName).Bind(options));
         builder.Services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<ApiOptions>, ApiOptionsValidator>());
+        builder.Services.AddOptionsWithValidateOnStart<CacheOptions>()
+            .Configure<IConfiguration>((options, configuration) => configuration.GetSection(CacheOptions.SectionName).Bind(options));
+        builder.Services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<CacheOptions>, CacheOptionsValidator>());
+        builder.Services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<CacheOptions>, CacheOptionsRulesValidator>());
         // Kestrel refuses bodies over the same limit, so a chunked body cannot get past it either.
         builder.Services.AddOptions<KestrelServerOptions>()
             .Configure<IOptions<ApiOptions>>((kestrel, api) => kestrel.Limits.MaxRequestBodySize = api.Value.MaxRequestBodyBytes);
@@ -43,6 +48,8 @@ public static class ApiServiceCollectionExtensions
         builder.Services.AddHostedService(services => services.GetRequiredService<UsageLedger>());
         builder.Services.AddHostedService<TenancyChangesListener>();
         builder.Services.TryAddSingleton<RouterClient>();
+        builder.Services.TryAddSingleton<CacheMetrics>();
+        builder.Services.TryAddSingleton<ResponseCache>();
 
         // "http://router" is resolved by service discovery: services:router:http:0 in configuration.
         builder.Services.AddHttpClient(RouterClient.HttpClientName, client => client.BaseAddress = new Uri("http://router"))

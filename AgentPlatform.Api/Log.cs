@@ -1,6 +1,6 @@
 namespace AgentPlatform.Api;
 
-/// <summary>Every message the Api logs, with its event id: 200x the Router, 201x limits, 202x usage.</summary>
+/// <summary>Every message the Api logs, with its event id: 200x the Router, 201x limits, 202x usage, 203x cache.</summary>
 internal static partial class Log
 {
     [LoggerMessage(EventId = 2001, Level = LogLevel.Error, Message = "The router is unreachable ({Error}).")]
@@ -32,4 +32,10 @@ internal static partial class Log
 
     [LoggerMessage(EventId = 2022, Level = LogLevel.Critical, Message = "Stopping with Redis unreachable: {SpoolDepth} usage records could not be written.")]
     public static partial void UsageSpoolAbandoned(ILogger logger, int spoolDepth);
+
+    [LoggerMessage(EventId = 2030, Level = LogLevel.Warning, Message = "The response cache could not be read in Redis; the request goes upstream.")]
+    public static partial void CacheUnavailable(ILogger logger, Exception exception);
+
+    [LoggerMessage(EventId = 2031, Level = LogLevel.Warning, Message = "An answer could not be stored in the response cache (or its fill lease freed) in Redis.")]
+    public static partial void CacheStoreFailed(ILogger logger, Exception exception);
 }

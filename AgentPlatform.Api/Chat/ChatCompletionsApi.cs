@@ -1,4 +1,7 @@
+using System.Buffers;
 using System.Diagnostics;
+using System.Globalization;
+using AgentPlatform.Api.Caching;
 using AgentPlatform.Api.Limits;
 using AgentPlatform.Api.Tenancy;
 using AgentPlatform.Api.Routing;
@@ -30,12 +33,14 @@ public static class ChatCompletionsApi
 
     private static async Task CreateAsync(
         HttpContext context, ClientAuthenticator authenticator, RequestLimiter limiter, RouterClient router, UsageMeter meter,
-        IOptions<ApiOptions> options)
+        ResponseCache cache, IOptions<ApiOptions> options)
     {
         var started = Stopwatch.GetTimestamp();
         // Every request leaves a usage record, whatever ends it.
         var record = meter.Start(context);
         var forwarded = false;
+        CacheFill? fill = null;
+        string? cacheOutcome = null, hitLevel = null;
         try
         {
             if (await authenticator.AuthenticateAsync(context) is not { } client)
@@ -77,6 +82,38 @@ public static class ChatCompletionsApi
                 return;
             }
 
+            var (policy, cacheError) = CachePolicy.For(context.Request, client, scan.Model!, cache.Options);
+            if (cacheError is not null)
+            {
+                await OpenAIError.WriteAsync(context, StatusCodes.Status400BadRequest, cacheError, OpenAIError.InvalidRequest, "invalid_cache_ttl");
+                return;
+            }
+            var answer = new RouterAnswer();
+            cacheOutcome = "bypass";
+            if (!policy.Bypasses)
+            {
+                var entryKey = ResponseCache.EntryKey(policy.Scope, CacheKey.Compute(body.Memory));
+                if (policy.Reads)
+                {
+                    var lookup = await cache.LookupAsync(entryKey, context.RequestAborted);
+                    if (lookup.Hit is { } hit)
+                    {
+                        (cacheOutcome, hitLevel) = ("hit", lookup.Level);
+                        await ServeHitAsync(context, client, limiter, cache, hit, scan, record, started);
+                        return;
+                    }
+                    fill = lookup.Fill;
+                }
+                if (policy.Writes)
+                {
+                    fill ??= cache.WriteOnly(entryKey);
+                    answer.Capture = new ArrayBufferWriter<byte>(4096);
+                    // A stream's events are larger than the JSON kept from them; the JSON's size is checked again.
+                    answer.CaptureLimit = policy.MaxEntryBytes * 4;
+                }
+                answer.CacheOutcome = cacheOutcome = "miss";
+            }
+
             if (await meter.DemandAsync(context, client, scan.Model!, body.Memory, record) is not { } demand)
             {
                 return;
@@ -87,7 +124,6 @@ public static class ChatCompletionsApi
                 return;
             }
             forwarded = true;
-            var answer = new RouterAnswer();
             try
             {
                 await router.ForwardAsync(context, HttpMethod.Post, "/v1/chat/completions", body.Memory, started, answer);
@@ -98,11 +134,80 @@ public static class ChatCompletionsApi
                 meter.Measure(record, answer, body.Span);
                 await lease.SettleAsync(record.TotalTokens, BudgetPeriod.ToNanoUsd(record.CostUsd));
             }
+            if (fill is not null && Cacheable(answer, record, policy) is { } entry)
+            {
+                await fill.StoreAsync(entry, policy.Ttl);
+            }
         }
         finally
         {
+            if (fill is not null)
+            {
+                await fill.DisposeAsync();
+            }
+            if (cacheOutcome is not null)
+            {
+                cache.Metrics.Request(cacheOutcome, hitLevel);
+            }
             await meter.FinishAsync(context, record, started, forwarded);
         }
+    }
+
+    /// <summary>The entry an answer makes, or null when it must not be kept: not a whole successful answer, or too large.</summary>
+    private static CachedAnswer? Cacheable(RouterAnswer answer, UsageRecord record, CachePolicy policy)
+    {
+        if (answer is not { Status: StatusCodes.Status200OK, Delivered: true, Broken: false, Capture: { } capture }
+            || record.Outcome != UsageOutcomes.Success)
+        {
+            return null;
+        }
+        var json = answer.IsEventStream ? StreamedAnswer.Assemble(capture.WrittenSpan, answer.Usage) : capture.WrittenSpan.ToArray();
+        if (json is null || json.Length > policy.MaxEntryBytes || (!answer.IsEventStream && !CachedAnswer.IsComplete(json)))
+        {
+            return null;
+        }
+        return new CachedAnswer(json, record.PromptTokens, record.CachedTokens, record.CompletionTokens, record.CostUsd, record.Deployment);
+    }
+
+    /// <summary>
+    /// Answers from the cache: as JSON, or replayed as a stream for a streaming request. It costs the
+    /// client nothing; whether it counts against the rate limits is <see cref="CacheOptions.HitsCountTowardRequests"/>.
+    /// </summary>
+    private static async Task ServeHitAsync(
+        HttpContext context, ClientIdentity client, RequestLimiter limiter, ResponseCache cache, CachedAnswer hit,
+        ChatRequestScan scan, UsageRecord record, long started)
+    {
+        if (cache.Options.HitsCountTowardRequests && client.IsLimited)
+        {
+            var demand = new Demand(cache.Options.HitsCountTowardTokens ? hit.TotalTokens : 0, CostNanoUsd: 0);
+            await using var lease = await limiter.AcquireAsync(context, client, demand);
+            if (lease is null)
+            {
+                return;
+            }
+            await lease.SettleAsync(demand.Tokens, 0);
+        }
+        var response = context.Response;
+        response.Headers[RouterClient.CacheHeader] = "hit";
+        var overhead = Stopwatch.GetElapsedTime(started).TotalMilliseconds;
+        response.Headers[RouterClient.OverheadHeader] = overhead.ToString("0.###", CultureInfo.InvariantCulture);
+        record.OverheadMs = overhead;
+        record.SavedTokens = hit.TotalTokens;
+        record.SavedCostUsd = hit.CostUsd;
+        cache.Metrics.Saved(hit, scan.Model!);
+        if (scan.Stream)
+        {
+            response.ContentType = "text/event-stream";
+            response.Headers.CacheControl = "no-cache";
+            hit.WriteEventStream(response.BodyWriter, includeUsage: scan.StreamOptions == StreamOptionsKind.IncludeUsage);
+        }
+        else
+        {
+            response.ContentType = "application/json";
+            response.ContentLength = hit.Body.Length;
+            await response.BodyWriter.WriteAsync(hit.Body, context.RequestAborted);
+        }
+        await response.BodyWriter.FlushAsync(context.RequestAborted);
     }
 
     /// <summary>

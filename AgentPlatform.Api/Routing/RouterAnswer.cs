@@ -1,3 +1,4 @@
+using System.Buffers;
 using AgentPlatform.ServiceDefaults.Usage;
 
 namespace AgentPlatform.Api.Routing;
@@ -18,6 +19,40 @@ public sealed class RouterAnswer
     public int ContentEvents { get; set; }
 
     public double? OverheadMs { get; set; }
+
+    /// <summary>The Router's status code; 0 when it could not be reached.</summary>
+    public int Status { get; set; }
+
+    public bool IsEventStream { get; set; }
+
+    /// <summary>What the <c>x-agentplatform-cache</c> header says of this answer (<c>miss</c> when the cache will keep it).</summary>
+    public string CacheOutcome { get; set; } = "bypass";
+
+    /// <summary>
+    /// Set to receive a copy of every byte the client is sent (for the response cache), up to
+    /// <see cref="CaptureLimit"/> bytes; set back to null when the answer is larger.
+    /// </summary>
+    public ArrayBufferWriter<byte>? Capture { get; set; }
+
+    public int CaptureLimit { get; set; } = int.MaxValue;
+
+    /// <summary>Copies what the client is sent into <see cref="Capture"/>, giving up when it grows past the limit.</summary>
+    public void Captured(ReadOnlySpan<byte> bytes)
+    {
+        if (Capture is null)
+        {
+            return;
+        }
+        if (Capture.WrittenCount + bytes.Length > CaptureLimit)
+        {
+            Capture = null;
+            return;
+        }
+        Capture.Write(bytes);
+    }
+
+    /// <summary>The whole answer reached the client (the copy ended without a break or the client leaving).</summary>
+    public bool Delivered { get; set; }
 
     /// <summary>The Router's answer broke off (its connection failed) and the client's response was aborted.</summary>
     public bool Broken { get; set; }

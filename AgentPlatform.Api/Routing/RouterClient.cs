@@ -73,10 +73,12 @@ public sealed class RouterClient(IHttpClientFactory httpClientFactory, IOptions<
             ProxyResponse.CopyHeaders(response, context.Response);
             var overhead = Overhead(response, started);
             context.Response.Headers[OverheadHeader] = overhead.ToString("0.###", CultureInfo.InvariantCulture);
-            context.Response.Headers[CacheHeader] = "bypass";
+            context.Response.Headers[CacheHeader] = answer?.CacheOutcome ?? "bypass";
             var isEventStream = response.Content.Headers.ContentType?.MediaType == "text/event-stream";
             if (answer is not null)
             {
+                answer.Status = (int)response.StatusCode;
+                answer.IsEventStream = isEventStream;
                 answer.OverheadMs = overhead;
                 answer.Deployment = response.Headers.TryGetValues(ProxyResponse.DeploymentHeader, out var deployment) ? deployment.First() : null;
                 answer.Prices = response.Headers.TryGetValues(ProxyResponse.PriceHeader, out var prices) ? Prices.Parse(prices.First()) : null;
@@ -92,10 +94,15 @@ public sealed class RouterClient(IHttpClientFactory httpClientFactory, IOptions<
                     await using var stream = await response.Content.ReadAsStreamAsync(timeout.Token);
                     await CopyEventStreamAsync(stream, context.Response.BodyWriter, answer, timeout.Token);
                 }
+                else if (answer?.Capture is not null)
+                {
+                    await CopyAndCaptureAsync(response, context.Response.BodyWriter, answer, timeout.Token);
+                }
                 else
                 {
                     await ProxyResponse.CopyBodyAsync(response, context.Response, timeout.Token);
                 }
+                answer?.Delivered = true;
             }
             catch (Exception exception) when (exception is HttpRequestException or IOException && !context.RequestAborted.IsCancellationRequested)
             {
@@ -128,6 +135,7 @@ public sealed class RouterClient(IHttpClientFactory httpClientFactory, IOptions<
                 if (write > 0)
                 {
                     answer.ContentEvents += UsageReader.CountContentEvents(buffer.AsSpan(0, write));
+                    answer.Captured(buffer.AsSpan(0, write));
                     atLineStart = buffer[write - 1] == '\n';
                     await output.WriteAsync(buffer.AsMemory(0, write), cancellationToken);
                 }
@@ -142,6 +150,26 @@ public sealed class RouterClient(IHttpClientFactory httpClientFactory, IOptions<
                 }
                 buffer.AsSpan(write, keep).CopyTo(buffer);
                 held = keep;
+            }
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+        }
+    }
+
+    /// <summary>Copies a JSON answer to the client as it arrives, keeping a copy for the response cache.</summary>
+    private static async Task CopyAndCaptureAsync(HttpResponseMessage response, PipeWriter output, RouterAnswer answer, CancellationToken cancellationToken)
+    {
+        await using var upstream = await response.Content.ReadAsStreamAsync(cancellationToken);
+        var buffer = ArrayPool<byte>.Shared.Rent(16 * 1024);
+        try
+        {
+            int read;
+            while ((read = await upstream.ReadAsync(buffer, cancellationToken)) > 0)
+            {
+                answer.Captured(buffer.AsSpan(0, read));
+                await output.WriteAsync(buffer.AsMemory(0, read), cancellationToken);
             }
         }
         finally

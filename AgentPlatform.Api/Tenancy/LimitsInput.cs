@@ -10,7 +10,7 @@ namespace AgentPlatform.Api.Tenancy;
 /// </summary>
 public static class LimitsInput
 {
-    private static readonly string[] LimitFields = ["name", "rpm", "tpm", "maxConcurrent", "budgetUsd", "budgetPeriod", "models", "expiresAt", "metadata"];
+    private static readonly string[] LimitFields = ["name", "rpm", "tpm", "maxConcurrent", "budgetUsd", "budgetPeriod", "models", "expiresAt", "metadata", "cacheEnabled", "cacheTtlSeconds"];
 
     /// <summary><paramref name="current"/> with the body's fields applied (the same record type, e.g. a <see cref="Tenant"/>).</summary>
     public static Limits Apply(Limits current, JsonObject body, List<string> errors, IReadOnlyCollection<string> otherFields)
@@ -118,6 +118,25 @@ public static class LimitsInput
                 errors.Add("'metadata' must be a JSON object.");
             }
         }
+        if (body.TryGetPropertyValue("cacheEnabled", out var cacheEnabled))
+        {
+            if (cacheEnabled is null)
+            {
+                result = result with { CacheEnabled = null };
+            }
+            else if (cacheEnabled is JsonValue c && c.TryGetValue<bool>(out var enabled))
+            {
+                result = result with { CacheEnabled = enabled };
+            }
+            else
+            {
+                errors.Add("'cacheEnabled' must be true, false, or null to follow the level above.");
+            }
+        }
+        if (body.TryGetPropertyValue("cacheTtlSeconds", out var cacheTtl))
+        {
+            result = result with { CacheTtlSeconds = PositiveInteger("cacheTtlSeconds", cacheTtl, errors, "or null to follow the level above") };
+        }
         return result;
     }
 
@@ -138,7 +157,7 @@ public static class LimitsInput
         return null;
     }
 
-    private static int? PositiveInteger(string field, JsonNode? node, List<string> errors)
+    private static int? PositiveInteger(string field, JsonNode? node, List<string> errors, string nullMeans = "or null for no limit")
     {
         if (node is null)
         {
@@ -148,7 +167,7 @@ public static class LimitsInput
         {
             return number;
         }
-        errors.Add($"'{field}' must be a whole number of at least 1, or null for no limit.");
+        errors.Add($"'{field}' must be a whole number of at least 1, {nullMeans}.");
         return null;
     }
 }

@@ -129,6 +129,8 @@ public static class TenancyAdminApi
         models = key.Models,
         expiresAt = key.ExpiresAt,
         metadata = key.Metadata,
+        cacheEnabled = key.CacheEnabled,
+        cacheTtlSeconds = key.CacheTtlSeconds,
         createdAt = key.CreatedAt,
         updatedAt = key.UpdatedAt,
         revokedAt = key.RevokedAt,

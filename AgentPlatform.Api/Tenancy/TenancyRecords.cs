@@ -28,6 +28,12 @@ public record Limits
 
     public JsonObject Metadata { get; init; } = [];
 
+    /// <summary>Turns the response cache on or off for the tenant's or key's requests; null follows the next level up.</summary>
+    public bool? CacheEnabled { get; init; }
+
+    /// <summary>How long answers are cached; null follows the next level up.</summary>
+    public int? CacheTtlSeconds { get; init; }
+
     public bool AllowsModel(string model) => Models.Count == 0 || Models.Contains(model, StringComparer.Ordinal);
 
     public bool HasExpired(DateTimeOffset now) => ExpiresAt is { } expiry && expiry <= now;

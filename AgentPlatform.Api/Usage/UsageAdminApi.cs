@@ -169,6 +169,9 @@ public static class UsageAdminApi
                     cachedTokens = measures.GetValueOrDefault("cached_tokens"),
                     completionTokens = measures.GetValueOrDefault("completion_tokens"),
                     costUsd = Limits.BudgetPeriod.FromNanoUsd(measures.GetValueOrDefault("cost_nano_usd")),
+                    cacheHits = measures.GetValueOrDefault("cache_hits"),
+                    savedTokens = measures.GetValueOrDefault("saved_tokens"),
+                    savedCostUsd = Limits.BudgetPeriod.FromNanoUsd(measures.GetValueOrDefault("saved_cost_nano_usd")),
                 });
             }
         }
@@ -213,7 +216,7 @@ public static class UsageAdminApi
         OpenAIError.WriteAsync(context, StatusCodes.Status400BadRequest, message, OpenAIError.InvalidRequest, "invalid_query", param);
 
     private const string CsvHeader =
-        "id,requestId,time,tenantId,keyId,model,deployment,promptTokens,cachedTokens,completionTokens,estimated,costUsd,latencyMs,overheadMs,status,outcome,cache,stream";
+        "id,requestId,time,tenantId,keyId,model,deployment,promptTokens,cachedTokens,completionTokens,estimated,costUsd,latencyMs,overheadMs,status,outcome,cache,stream,savedTokens,savedCostUsd";
 
     private static string ToCsv(UsageRecord r)
     {
@@ -221,7 +224,7 @@ public static class UsageAdminApi
         foreach (var value in (ReadOnlySpan<object?>)
             [r.Id, r.RequestId, r.Time.UtcDateTime.ToString("O", CultureInfo.InvariantCulture), r.TenantId, r.KeyId, r.Model, r.Deployment,
              r.PromptTokens, r.CachedTokens, r.CompletionTokens, r.Estimated ? "true" : "false", r.CostUsd, r.LatencyMs, r.OverheadMs,
-             r.Status, r.Outcome, r.Cache, r.Stream ? "true" : "false"])
+             r.Status, r.Outcome, r.Cache, r.Stream ? "true" : "false", r.SavedTokens, r.SavedCostUsd])
         {
             if (line.Length > 0)
             {

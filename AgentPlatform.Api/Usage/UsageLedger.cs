@@ -39,14 +39,15 @@ public sealed class UsageLedger : BackgroundService
     /// </summary>
     private const string WriteScript = """
         -- KEYS: the hour's records, its roll-up, the day's roll-up; ARGV[1] records' and hourly TTL, ARGV[2]
-        -- daily TTL (s); then per record 9 values: id, JSON, roll-up field prefix, requests, errors, prompt,
-        -- cached and completion tokens, cost (nano-USD)
-        local names = {'requests', 'errors', 'prompt_tokens', 'cached_tokens', 'completion_tokens', 'cost_nano_usd'}
+        -- daily TTL (s); then per record 12 values: id, JSON, roll-up field prefix, requests, errors, prompt,
+        -- cached and completion tokens, cost (nano-USD), cache hits, tokens and cost (nano-USD) the hit saved
+        local names = {'requests', 'errors', 'prompt_tokens', 'cached_tokens', 'completion_tokens', 'cost_nano_usd',
+                       'cache_hits', 'saved_tokens', 'saved_cost_nano_usd'}
         local sums, fields, written = {}, {}, 0
-        for i = 3, #ARGV, 9 do
+        for i = 3, #ARGV, 12 do
           if redis.call('HSETNX', KEYS[1], ARGV[i], ARGV[i + 1]) == 1 then
             written = written + 1
-            for m = 1, 6 do
+            for m = 1, 9 do
               local value = tonumber(ARGV[i + 2 + m])
               if value ~= 0 then
                 local field = ARGV[i + 2] .. names[m]
@@ -188,7 +189,7 @@ public sealed class UsageLedger : BackgroundService
         // One call per hour the batch spans (almost always one).
         foreach (var hour in batch.GroupBy(record => HourOf(record.Time)))
         {
-            var arguments = new List<RedisValue>(2 + 9 * batch.Count) { _recordTtlSeconds, _dailyTtlSeconds };
+            var arguments = new List<RedisValue>(2 + 12 * batch.Count) { _recordTtlSeconds, _dailyTtlSeconds };
             foreach (var record in hour)
             {
                 arguments.AddRange(
@@ -196,6 +197,7 @@ public sealed class UsageLedger : BackgroundService
                     record.Id, JsonSerializer.SerializeToUtf8Bytes(record, UsageJsonContext.Default.UsageRecord), RollupPrefix(record),
                     1, record.Outcome is UsageOutcomes.Success ? 0 : 1, record.PromptTokens, record.CachedTokens, record.CompletionTokens,
                     Limits.BudgetPeriod.ToNanoUsd(record.CostUsd),
+                    record.Cache == "hit" ? 1 : 0, record.SavedTokens, Limits.BudgetPeriod.ToNanoUsd(record.SavedCostUsd),
                 ]);
             }
             writes.Add(database.ScriptEvaluateAsync(WriteScript, [RecordsKey(hour.Key), HourlyKey(hour.Key), DailyKey(hour.Key)], [.. arguments]));

@@ -56,6 +56,12 @@ public sealed class UsageRecord
 
     public bool Stream { get; set; }
 
+    /// <summary>For a cache hit: the tokens the answer took when it was made, which this request did not spend.</summary>
+    public long SavedTokens { get; set; }
+
+    /// <summary>For a cache hit: what the answer cost when it was made, which this request did not pay.</summary>
+    public decimal SavedCostUsd { get; set; }
+
     [JsonIgnore]
     public long TotalTokens => PromptTokens + CompletionTokens;
 }

@@ -35,6 +35,10 @@ public sealed class SimulatedCall(FaultInjector faults, SimulatorStats stats, IO
             switch (fault?.Kind)
             {
                 case FaultKinds.ServerError:
+                    if (fault.DelayMs is > 0)
+                    {
+                        await Task.Delay(TimeSpan.FromMilliseconds(fault.DelayMs.Value), timeProvider, abort);
+                    }
                     await wire.WriteErrorAsync(context, StatusCodes.Status500InternalServerError, "The simulator injected a server error.", OpenAIError.Server, "simulated_fault");
                     return;
                 case FaultKinds.RateLimited:

@@ -38,6 +38,24 @@ public sealed class FaultInjector
         }
     }
 
+    /// <summary>Counts a use of a fault with a <see cref="FaultSpec.Count"/>, removing it at its last; false when it is used up.</summary>
+    private bool TakeOne(FaultSpec fault)
+    {
+        lock (_lock)
+        {
+            if (fault.Count is not > 0)
+            {
+                return false;
+            }
+            fault.Count--;
+            if (fault.Count == 0)
+            {
+                _faults = _faults.Where(f => f != fault).ToArray();
+            }
+            return true;
+        }
+    }
+
     /// <summary>The fault to inject into this request, if any.</summary>
     public FaultSpec? Roll()
     {
@@ -53,7 +71,7 @@ public sealed class FaultInjector
             {
                 roll = _random.NextDouble();
             }
-            if (roll < fault.Rate)
+            if (roll < fault.Rate && (fault.Count is null || TakeOne(fault)))
             {
                 return fault;
             }

@@ -1,6 +1,6 @@
 namespace AgentPlatform.Simulator.Faults;
 
-/// <summary>One fault: its kind, the share of requests it hits, and for stalls an optional length.</summary>
+/// <summary>One fault: its kind, the share of requests it hits, and for stalls (and a slow <c>500</c>) an optional length.</summary>
 public sealed class FaultSpec
 {
     public string Kind { get; set; } = "";
@@ -11,6 +11,9 @@ public sealed class FaultSpec
 
     /// <summary>For <c>429</c>: the <c>Retry-After</c> in seconds (default 1); 0 sends none.</summary>
     public int? RetryAfterSeconds { get; set; }
+
+    /// <summary>Injects into at most this many requests, then is gone (e.g. 1: the next request only); null: no end.</summary>
+    public int? Count { get; set; }
 
     /// <summary>The problem with this spec, or null when it is valid.</summary>
     public string? Validate()
@@ -26,6 +29,10 @@ public sealed class FaultSpec
         if (DelayMs is < 0)
         {
             return "DelayMs must not be negative.";
+        }
+        if (Count is < 1)
+        {
+            return "Count must be at least 1 (or absent for no end).";
         }
         if (RetryAfterSeconds is < 0)
         {

@@ -71,40 +71,13 @@ public sealed class TenancyFixture : IAsyncLifetime
         ["Logging:LogLevel:Default"] = "Information",
     }, services => services.AddSingleton<ILoggerProvider>(Logs)).Start();
 
-    public HttpClient Admin(KestrelApp<ApiOptions>? api = null)
-    {
-        var client = (api ?? First).CreateHttpClient();
-        client.DefaultRequestHeaders.Authorization = new("Bearer", PlatformFixture.MasterKey);
-        return client;
-    }
+    public HttpClient Admin(KestrelApp<ApiOptions>? api = null) => ApiCalls.Admin(api ?? First);
 
-    /// <summary>Creates a tenant through the admin API; its id.</summary>
-    public async Task<string> CreateTenantAsync(object tenant)
-    {
-        using var admin = Admin();
-        using var response = await admin.PostAsJsonAsync("/admin/v1/tenants", tenant);
-        Assert.Equal(HttpStatusCode.Created, response.StatusCode);
-        return (await response.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("id").GetString()!;
-    }
+    public Task<string> CreateTenantAsync(object tenant) => ApiCalls.CreateTenantAsync(First, tenant);
 
-    /// <summary>Creates a key for the tenant through the admin API; its id and its plaintext.</summary>
-    public async Task<(string Id, string Key)> CreateKeyAsync(string tenantId, object key)
-    {
-        using var admin = Admin();
-        var body = JsonSerializer.SerializeToNode(key)!.AsObject();
-        body["tenantId"] = tenantId;
-        using var response = await admin.PostAsJsonAsync("/admin/v1/keys", body);
-        Assert.Equal(HttpStatusCode.Created, response.StatusCode);
-        var created = await response.Content.ReadFromJsonAsync<JsonElement>();
-        return (created.GetProperty("id").GetString()!, created.GetProperty("key").GetString()!);
-    }
+    public Task<(string Id, string Key)> CreateKeyAsync(string tenantId, object key) => ApiCalls.CreateKeyAsync(First, tenantId, key);
 
-    public static HttpClient Client(KestrelApp<ApiOptions> api, string key)
-    {
-        var client = api.CreateHttpClient();
-        client.DefaultRequestHeaders.Authorization = new("Bearer", key);
-        return client;
-    }
+    public static HttpClient Client(KestrelApp<ApiOptions> api, string key) => ApiCalls.Client(api, key);
 
     public async Task DisposeAsync()
     {

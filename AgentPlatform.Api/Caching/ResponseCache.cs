@@ -1,0 +1,348 @@
+using System.Collections.Concurrent;
+using Microsoft.Extensions.Caching.Memory;
+using Microsoft.Extensions.Options;
+using StackExchange.Redis;
+
+namespace AgentPlatform.Api.Caching;
+
+/// <summary>
+/// The response cache: this replica's memory for the hottest entries, Redis for the entries every
+/// replica shares, and single flight — when many identical requests miss at once, on one replica or
+/// many, one goes upstream and the rest wait for its answer.
+/// </summary>
+/// <remarks>
+/// <para>
+/// Single flight across replicas: a miss in Redis takes a fill lease in the same script that read the
+/// entry (one round trip, and no gap in which two replicas both see "no entry, no filler"). The lease
+/// holder fills; everyone else waits for a message on <see cref="FillsChannel"/> (or the lease's
+/// expiry) and reads again. The filler renews its lease while it is alive, so a slow answer keeps it
+/// and a dead replica loses it within <see cref="CacheOptions.FillLeaseSeconds"/>; a filler that fails
+/// gives the lease up at once and the next reader takes it over. On one replica, identical requests
+/// share one <see cref="Flight"/>, so only one of them talks to Redis at all.
+/// </para>
+/// <para>
+/// Not HybridCache: its stampede protection is per process, and its distributed level is read and
+/// written through <c>IDistributedCache</c>, which cannot take the fill lease in the same round trip
+/// as the read. A fill here is also not a factory returning a value: the filler streams its answer to
+/// its own client while the entry is being made. What HybridCache would give on top — a local level
+/// with a size limit — comes from <see cref="MemoryCache"/>, which it uses too.
+/// </para>
+/// </remarks>
+public sealed class ResponseCache : IDisposable
+{
+    /// <summary>Request header: a TTL in seconds, shorter than the configured one, for the answer stored.</summary>
+    public const string TtlHeader = "x-agentplatform-cache-ttl";
+
+    public const string KeyPrefix = "agentplatform:cache:";
+
+    /// <summary>Where a filler announces that an entry was stored or given up (the message is the entry's key).</summary>
+    public static readonly RedisChannel FillsChannel = RedisChannel.Literal("agentplatform:cache:fills");
+
+    /// <summary>The longest a waiter sleeps between reads, in case a fill's message was lost with a connection.</summary>
+    private static readonly TimeSpan MaxPoll = TimeSpan.FromSeconds(1);
+
+    private const string LookupScript = """
+        -- KEYS[1] the entry, KEYS[2] its fill lease; ARGV[1] this request's lease token, ARGV[2] lease (ms)
+        local entry = redis.call('GET', KEYS[1])
+        if entry then return {1, entry, redis.call('PTTL', KEYS[1])} end
+        if redis.call('SET', KEYS[2], ARGV[1], 'NX', 'PX', ARGV[2]) then return {2} end
+        return {3, redis.call('PTTL', KEYS[2])}
+        """;
+
+    private const string StoreScript = """
+        -- KEYS[1] the entry, KEYS[2] its fill lease; ARGV[1] the entry, ARGV[2] its TTL (ms), ARGV[3] the lease token
+        redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+        if redis.call('GET', KEYS[2]) == ARGV[3] then redis.call('DEL', KEYS[2]) end
+        return 1
+        """;
+
+    private const string ReleaseScript = """
+        if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+        return 0
+        """;
+
+    private const string RenewScript = """
+        if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
+        return 0
+        """;
+
+    private readonly IConnectionMultiplexer _redis;
+    private readonly CacheOptions _options;
+    private readonly CacheMetrics _metrics;
+    private readonly TimeProvider _timeProvider;
+    private readonly ILogger<ResponseCache> _logger;
+    private readonly MemoryCache? _local;
+    private readonly ConcurrentDictionary<string, Flight> _flights = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, TaskCompletionSource> _fillSignals = new(StringComparer.Ordinal);
+    private readonly Lazy<Task> _subscription;
+
+    public ResponseCache(IConnectionMultiplexer redis, IOptions<CacheOptions> options, CacheMetrics metrics, TimeProvider timeProvider, ILogger<ResponseCache> logger)
+    {
+        _redis = redis;
+        _options = options.Value;
+        _metrics = metrics;
+        _timeProvider = timeProvider;
+        _logger = logger;
+        _local = _options.LocalSizeBytes > 0 ? new MemoryCache(new MemoryCacheOptions { SizeLimit = _options.LocalSizeBytes }) : null;
+        _subscription = new Lazy<Task>(() => redis.GetSubscriber().SubscribeAsync(FillsChannel, (_, message) => Signal(message!)));
+    }
+
+    public CacheOptions Options => _options;
+
+    public CacheMetrics Metrics => _metrics;
+
+    public static string EntryKey(string scope, string requestHash) => $"{KeyPrefix}{scope}:{requestHash}";
+
+    /// <summary>
+    /// Finds the answer for a request: from memory, from Redis, or by waiting for the request that is
+    /// filling it (up to <see cref="CacheOptions.FillWaitSeconds"/>). Without one, the caller goes
+    /// upstream — as the entry's filler when it got the lease (<see cref="CacheLookup.Fill"/>).
+    /// </summary>
+    public async ValueTask<CacheLookup> LookupAsync(string entryKey, CancellationToken cancellationToken)
+    {
+        var deadline = _timeProvider.GetTimestamp() + (long)(_options.FillWaitSeconds * (double)_timeProvider.TimestampFrequency);
+        var waited = false;
+        while (true)
+        {
+            if (_local?.Get<CachedAnswer>(entryKey) is { } local)
+            {
+                return new CacheLookup(local, "local", waited, null);
+            }
+            var remaining = Remaining(deadline);
+            if (remaining <= TimeSpan.Zero)
+            {
+                return new CacheLookup(null, null, waited, null);
+            }
+            if (_flights.TryGetValue(entryKey, out var flight))
+            {
+                // Another request on this replica is already finding this entry: share its result.
+                waited = true;
+                try
+                {
+                    if (await flight.Result.WaitAsync(remaining, _timeProvider, cancellationToken) is { } shared)
+                    {
+                        return new CacheLookup(shared, "shared", waited, null);
+                    }
+                }
+                catch (TimeoutException)
+                {
+                    return new CacheLookup(null, null, waited, null);
+                }
+                continue; // its fill failed: look again, and perhaps take it over
+            }
+            var mine = new Flight(entryKey);
+            if (!_flights.TryAdd(entryKey, mine))
+            {
+                continue;
+            }
+            try
+            {
+                var lookup = await LeadAsync(mine, deadline, waited, cancellationToken);
+                if (lookup.Fill is null)
+                {
+                    Finish(mine, lookup.Hit);
+                }
+                return lookup;
+            }
+            catch
+            {
+                Finish(mine, null);
+                throw;
+            }
+        }
+    }
+
+    /// <summary>The Redis side of a lookup, for the one request of this replica that leads it.</summary>
+    private async Task<CacheLookup> LeadAsync(Flight flight, long deadline, bool waited, CancellationToken cancellationToken)
+    {
+        var token = Guid.NewGuid().ToString("N");
+        RedisKey[] keys = [flight.EntryKey, LeaseKey(flight.EntryKey)];
+        while (true)
+        {
+            // Registered before the read, so a fill announced between the read and the wait is not missed.
+            var signal = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            _fillSignals[flight.EntryKey] = signal;
+            try
+            {
+                _ = _subscription.Value;
+                RedisResult[] result;
+                try
+                {
+                    result = (RedisResult[])(await _redis.GetDatabase().ScriptEvaluateAsync(LookupScript, keys,
+                        [token, _options.FillLeaseSeconds * 1000L]))!;
+                }
+                catch (Exception exception) when (exception is RedisException or TimeoutException)
+                {
+                    // The cache is an optimisation: without Redis the request simply goes upstream.
+                    Log.CacheUnavailable(_logger, exception);
+                    return new CacheLookup(null, null, waited, null);
+                }
+                switch ((int)result[0])
+                {
+                    case 1 when CachedAnswer.Deserialize((byte[])result[1]!) is { } answer:
+                        RememberLocally(flight.EntryKey, answer, TimeSpan.FromMilliseconds((long)result[2]));
+                        return new CacheLookup(answer, "shared", waited, null);
+                    case 1:
+                        return new CacheLookup(null, null, waited, new CacheFill(this, flight, token: null));
+                    case 2:
+                        return new CacheLookup(null, null, waited, new CacheFill(this, flight, token));
+                }
+                // Another request (here or on another replica) is filling it: wait for its word, or its lease to run out.
+                if (!waited)
+                {
+                    waited = true;
+                    _metrics.FillWaited();
+                }
+                await EnsureSubscribedAsync();
+                var leaseLeft = TimeSpan.FromMilliseconds(Math.Max(10, (long)result[1] + 10));
+                var wait = Min(Min(leaseLeft, MaxPoll), Remaining(deadline));
+                if (wait <= TimeSpan.Zero)
+                {
+                    return new CacheLookup(null, null, waited, null);
+                }
+                try
+                {
+                    await signal.Task.WaitAsync(wait, _timeProvider, cancellationToken);
+                }
+                catch (TimeoutException)
+                {
+                }
+            }
+            finally
+            {
+                _fillSignals.TryRemove(new KeyValuePair<string, TaskCompletionSource>(flight.EntryKey, signal));
+            }
+        }
+    }
+
+    /// <summary>An entry that this request may write without having led a lookup (it skipped the read: <c>no-cache</c>).</summary>
+    public CacheFill WriteOnly(string entryKey) => new(this, new Flight(entryKey), token: null);
+
+    internal async Task StoreAsync(Flight flight, string? token, CachedAnswer answer, TimeSpan ttl)
+    {
+        // Shortened by a random share, so entries written together are not refilled together.
+        var jittered = ttl * (1 - _options.TtlJitter * Random.Shared.NextDouble());
+        var milliseconds = Math.Max(1, (long)jittered.TotalMilliseconds);
+        try
+        {
+            await _redis.GetDatabase().ScriptEvaluateAsync(StoreScript, [flight.EntryKey, LeaseKey(flight.EntryKey)],
+                [answer.Serialize(), milliseconds, token ?? ""]);
+            RememberLocally(flight.EntryKey, answer, TimeSpan.FromMilliseconds(milliseconds));
+            await AnnounceAsync(flight.EntryKey);
+        }
+        catch (Exception exception) when (exception is RedisException or TimeoutException)
+        {
+            Log.CacheStoreFailed(_logger, exception);
+        }
+        Finish(flight, answer);
+    }
+
+    /// <summary>Gives up a fill: frees the lease at once so a waiting request takes over without waiting for it to expire.</summary>
+    internal async Task ReleaseAsync(Flight flight, string? token)
+    {
+        Finish(flight, null);
+        if (token is null)
+        {
+            return;
+        }
+        try
+        {
+            await _redis.GetDatabase().ScriptEvaluateAsync(ReleaseScript, [LeaseKey(flight.EntryKey)], [token]);
+            await AnnounceAsync(flight.EntryKey);
+        }
+        catch (Exception exception) when (exception is RedisException or TimeoutException)
+        {
+            Log.CacheStoreFailed(_logger, exception);
+        }
+    }
+
+    /// <summary>Keeps a live filler's lease from running out; false when it was lost (expired and taken).</summary>
+    internal async Task<bool> RenewAsync(string entryKey, string token)
+    {
+        try
+        {
+            return (long)await _redis.GetDatabase().ScriptEvaluateAsync(RenewScript, [LeaseKey(entryKey)],
+                [token, _options.FillLeaseSeconds * 1000L]) == 1;
+        }
+        catch (Exception exception) when (exception is RedisException or TimeoutException)
+        {
+            return true; // Redis is away; the lease's fate is unknown, keep trying
+        }
+    }
+
+    internal TimeSpan RenewInterval => TimeSpan.FromSeconds(_options.FillLeaseSeconds / 3.0);
+
+    internal TimeProvider TimeProvider => _timeProvider;
+
+    private Task AnnounceAsync(string entryKey)
+    {
+        Signal(entryKey); // waiters on this replica need not wait for the round trip
+        return _redis.GetSubscriber().PublishAsync(FillsChannel, entryKey, CommandFlags.FireAndForget);
+    }
+
+    private void Signal(string entryKey)
+    {
+        if (_fillSignals.TryGetValue(entryKey, out var signal))
+        {
+            signal.TrySetResult();
+        }
+    }
+
+    private async Task EnsureSubscribedAsync()
+    {
+        try
+        {
+            await _subscription.Value;
+        }
+        catch (Exception exception) when (exception is RedisException or TimeoutException)
+        {
+            // Waiters still poll the entry and its lease every second.
+        }
+    }
+
+    private void RememberLocally(string entryKey, CachedAnswer answer, TimeSpan timeLeft)
+    {
+        if (_local is null || timeLeft <= TimeSpan.Zero)
+        {
+            return;
+        }
+        _local.Set(entryKey, answer, new MemoryCacheEntryOptions
+        {
+            AbsoluteExpirationRelativeToNow = Min(timeLeft, TimeSpan.FromSeconds(_options.LocalTtlSeconds)),
+            Size = Math.Max(1, answer.Body.Length),
+        });
+    }
+
+    private void Finish(Flight flight, CachedAnswer? answer)
+    {
+        _flights.TryRemove(new KeyValuePair<string, Flight>(flight.EntryKey, flight));
+        flight.Complete(answer);
+    }
+
+    private TimeSpan Remaining(long deadline) =>
+        deadline <= _timeProvider.GetTimestamp() ? TimeSpan.Zero : _timeProvider.GetElapsedTime(_timeProvider.GetTimestamp(), deadline);
+
+    private static TimeSpan Min(TimeSpan a, TimeSpan b) => a < b ? a : b;
+
+    private static string LeaseKey(string entryKey) => entryKey + ":fill";
+
+    public void Dispose() => _local?.Dispose();
+
+    /// <summary>One replica's search for one entry, which its other identical requests share.</summary>
+    internal sealed class Flight(string entryKey)
+    {
+        private readonly TaskCompletionSource<CachedAnswer?> _result = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        public string EntryKey { get; } = entryKey;
+
+        /// <summary>The entry, or null when none came of it (the fill failed: look again).</summary>
+        public Task<CachedAnswer?> Result => _result.Task;
+
+        public void Complete(CachedAnswer? answer) => _result.TrySetResult(answer);
+    }
+}
+
+/// <summary>The outcome of a lookup: a hit, or the right (and duty) to fill the entry, or neither.</summary>
+/// <param name="Level"><c>local</c> (this replica's memory) or <c>shared</c> (Redis, or another request's fill).</param>
+/// <param name="Waited">Whether the request waited for another's fill.</param>
+public sealed record CacheLookup(CachedAnswer? Hit, string? Level, bool Waited, CacheFill? Fill);

@@ -1,0 +1,109 @@
+using System.Net;
+using System.Net.Http.Json;
+using System.Text.Json;
+using AgentPlatform.Api;
+using AgentPlatform.Router.Pool;
+using AgentPlatform.Simulator;
+using AgentPlatform.Tests.Infrastructure;
+
+namespace AgentPlatform.Tests.Api.Caching;
+
+/// <summary>
+/// Two Api replicas with the response cache on (global default), one Router that does not retry (so a
+/// failed fill reaches the Api), and a simulator that takes 300 ms to answer, so identical requests
+/// sent together overlap. Groups: <c>default</c>, <c>priced</c> (prices set), <c>uncached</c> (cache
+/// turned off for the group).
+/// </summary>
+public sealed class CacheFixture : IAsyncLifetime
+{
+    public const double InputPrice = 10, OutputPrice = 20;
+
+    public TestRedis Redis { get; private set; } = null!;
+    public KestrelApp<SimulatorOptions> Simulator { get; private set; } = null!;
+    public KestrelApp<RouterOptions> Router { get; private set; } = null!;
+    public KestrelApp<ApiOptions> First { get; private set; } = null!;
+    public KestrelApp<ApiOptions> Second { get; private set; } = null!;
+
+    public async Task InitializeAsync()
+    {
+        Redis = await TestRedis.StartAsync();
+        Simulator = PlatformFixture.StartSimulator(new Dictionary<string, string?> { ["Simulator:TimeToFirstTokenMs"] = "300" });
+        Router = new KestrelApp<RouterOptions>(new Dictionary<string, string?>
+        {
+            ["ConnectionStrings:cache"] = Redis.ConnectionString,
+            ["Logging:LogLevel:Default"] = "Warning",
+            ["Router:Retry:MaxAttempts"] = "1",
+            ["Router:ModelGroups:default:Deployments:0:Name"] = "sim",
+            ["Router:ModelGroups:default:Deployments:0:BaseUrl"] = $"{Simulator.BaseAddress}v1",
+            ["Router:ModelGroups:default:Deployments:0:Model"] = "sim-model",
+            ["Router:ModelGroups:priced:Deployments:0:Name"] = "priced-sim",
+            ["Router:ModelGroups:priced:Deployments:0:BaseUrl"] = $"{Simulator.BaseAddress}v1",
+            ["Router:ModelGroups:priced:Deployments:0:Model"] = "sim-model",
+            ["Router:ModelGroups:priced:Deployments:0:InputPricePerMillion"] = InputPrice.ToString(System.Globalization.CultureInfo.InvariantCulture),
+            ["Router:ModelGroups:priced:Deployments:0:OutputPricePerMillion"] = OutputPrice.ToString(System.Globalization.CultureInfo.InvariantCulture),
+            ["Router:ModelGroups:uncached:Deployments:0:Name"] = "sim",
+            ["Router:ModelGroups:uncached:Deployments:0:BaseUrl"] = $"{Simulator.BaseAddress}v1",
+            ["Router:ModelGroups:uncached:Deployments:0:Model"] = "sim-model",
+        }).Start();
+        First = StartApi();
+        Second = StartApi();
+        // The first key turns the master key admin-only; every test then works with keys of its own tenant.
+        await CreateKeyAsync(await CreateTenantAsync(new { name = "setup" }), new { name = "setup" });
+    }
+
+    private KestrelApp<ApiOptions> StartApi() => new KestrelApp<ApiOptions>(new Dictionary<string, string?>
+    {
+        ["ConnectionStrings:cache"] = Redis.ConnectionString,
+        ["services:router:http:0"] = Router.BaseAddress.ToString(),
+        ["AgentPlatform:MasterKey"] = PlatformFixture.MasterKey,
+        ["Logging:LogLevel:Default"] = "Warning",
+        ["Cache:Enabled"] = "true",
+        ["Cache:ModelGroups:uncached:Enabled"] = "false",
+    }).Start();
+
+    public HttpClient Admin() => ApiCalls.Admin(First);
+
+    public Task<string> CreateTenantAsync(object tenant) => ApiCalls.CreateTenantAsync(First, tenant);
+
+    public Task<(string Id, string Key)> CreateKeyAsync(string tenantId, object key) => ApiCalls.CreateKeyAsync(First, tenantId, key);
+
+    /// <summary>A key of a new tenant (so its entries are its own).</summary>
+    public async Task<(string TenantId, string Id, string Key)> NewKeyAsync(object? tenant = null, object? key = null)
+    {
+        var tenantId = await CreateTenantAsync(tenant ?? new { name = "tenant" });
+        var (id, plaintext) = await CreateKeyAsync(tenantId, key ?? new { name = "key" });
+        return (tenantId, id, plaintext);
+    }
+
+    public static HttpClient Client(KestrelApp<ApiOptions> api, string key) => ApiCalls.Client(api, key);
+
+    /// <summary>Chat completions the simulator has received since the last reset.</summary>
+    public async Task<int> UpstreamCallsAsync()
+    {
+        using var client = Simulator.CreateHttpClient();
+        return (await client.GetFromJsonAsync<JsonElement>("/sim/stats")).GetProperty("requests").GetInt32();
+    }
+
+    public async Task ResetSimulatorAsync()
+    {
+        using var client = Simulator.CreateHttpClient();
+        await client.DeleteAsync("/sim/faults");
+        await client.PostAsync("/sim/stats/reset", null);
+    }
+
+    public async Task InjectAsync(object fault)
+    {
+        using var client = Simulator.CreateHttpClient();
+        using var response = await client.PostAsJsonAsync("/sim/faults", fault);
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+    }
+
+    public async Task DisposeAsync()
+    {
+        await First.DisposeAsync();
+        await Second.DisposeAsync();
+        await Router.DisposeAsync();
+        await Simulator.DisposeAsync();
+        await Redis.DisposeAsync();
+    }
+}

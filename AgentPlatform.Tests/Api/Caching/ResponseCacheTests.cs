@@ -1,0 +1,395 @@
+using System.ClientModel;
+using System.Net;
+using System.Net.Http.Json;
+using System.Text;
+using System.Text.Json;
+using AgentPlatform.Api.Caching;
+using AgentPlatform.Tests.Infrastructure;
+using StackExchange.Redis;
+using OpenAI;
+using OpenAI.Chat;
+
+namespace AgentPlatform.Tests.Api.Caching;
+
+/// <summary>The response cache through two Api replicas: single flight, takeover, replay, scope, and what makes a request the same.</summary>
+[Collection(CacheCollection.Name)]
+public sealed class ResponseCacheTests(CacheFixture fixture) : IAsyncLifetime
+{
+    public Task InitializeAsync() => fixture.ResetSimulatorAsync();
+
+    public Task DisposeAsync() => Task.CompletedTask;
+
+    [Fact]
+    public async Task Two_hundred_identical_requests_over_two_replicas_reach_the_provider_once_and_get_one_answer()
+    {
+        var (_, _, key) = await fixture.NewKeyAsync();
+        using var first = CacheFixture.Client(fixture.First, key);
+        using var second = CacheFixture.Client(fixture.Second, key);
+
+        // A quarter of them stream: one entry serves both forms.
+        var answers = await Task.WhenAll(Enumerable.Range(0, 200).Select(i =>
+            SendAsync(i % 2 == 0 ? first : second, Chat("Tell me about single flight", stream: i % 4 == 0))));
+
+        Assert.Equal(1, await fixture.UpstreamCallsAsync());
+        Assert.All(answers, a => Assert.Equal(HttpStatusCode.OK, a.Status));
+        Assert.Single(answers.Select(a => a.Content).Distinct());
+        Assert.False(string.IsNullOrWhiteSpace(answers[0].Content));
+        Assert.Equal(1, answers.Count(a => a.Cache == "miss"));
+        Assert.Equal(199, answers.Count(a => a.Cache == "hit"));
+    }
+
+    [Fact]
+    public async Task When_the_filler_fails_a_waiter_takes_over_with_one_more_upstream_call()
+    {
+        var (_, _, key) = await fixture.NewKeyAsync();
+        using var first = CacheFixture.Client(fixture.First, key);
+        using var second = CacheFixture.Client(fixture.Second, key);
+        // The first call fails, slowly enough that the others are waiting for it when it does.
+        await fixture.InjectAsync(new { kind = "500", rate = 1.0, count = 1, delayMs = 300 });
+
+        var answers = await Task.WhenAll(Enumerable.Range(0, 50).Select(i =>
+            SendAsync(i % 2 == 0 ? first : second, Chat("Fail first, then answer"))));
+
+        Assert.Equal(2, await fixture.UpstreamCallsAsync());
+        var failed = Assert.Single(answers, a => a.Status != HttpStatusCode.OK);
+        Assert.Equal(HttpStatusCode.BadGateway, failed.Status); // the Router's answer to a provider's 500
+        var answered = answers.Where(a => a.Status == HttpStatusCode.OK).ToList();
+        Assert.Equal(49, answered.Count);
+        Assert.Single(answered.Select(a => a.Content).Distinct());
+        Assert.Equal(1, answered.Count(a => a.Cache == "miss"));
+    }
+
+    [Fact]
+    public async Task When_the_filler_dies_a_waiter_takes_over_once_its_lease_runs_out()
+    {
+        var (tenantId, _, key) = await fixture.NewKeyAsync();
+        var body = """{"model":"default","messages":[{"role":"user","content":"My filler died"}]}""";
+        // A replica that took the fill lease and died: nobody renews it or says it gave up.
+        await using var redis = await ConnectionMultiplexer.ConnectAsync(fixture.Redis.ConnectionString);
+        var entry = ResponseCache.EntryKey(tenantId, CacheKey.Compute(Encoding.UTF8.GetBytes(body)));
+        Assert.True(await redis.GetDatabase().StringSetAsync(entry + ":fill", "dead-replica", TimeSpan.FromMilliseconds(1500)));
+        using var client = CacheFixture.Client(fixture.Second, key);
+
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        var answers = await Task.WhenAll(Enumerable.Range(0, 10).Select(_ => SendAsync(client, Json.Body(body))));
+
+        Assert.InRange(clock.Elapsed, TimeSpan.FromSeconds(1.4), TimeSpan.FromSeconds(10));
+        Assert.All(answers, a => Assert.Equal(HttpStatusCode.OK, a.Status));
+        Assert.Equal(1, answers.Count(a => a.Cache == "miss"));
+        Assert.Equal(1, await fixture.UpstreamCallsAsync());
+    }
+
+    [Fact]
+    public async Task Entries_written_together_expire_apart_within_the_configured_ttl()
+    {
+        var (tenantId, _, key) = await fixture.NewKeyAsync(key: new { name = "100 s", cacheTtlSeconds = 100 });
+        using var client = CacheFixture.Client(fixture.First, key);
+
+        await Task.WhenAll(Enumerable.Range(0, 8).Select(i => SendAsync(client, Chat($"Entry {i}"))));
+
+        await using var redis = await ConnectionMultiplexer.ConnectAsync(fixture.Redis.ConnectionString);
+        var server = redis.GetServers().Single();
+        var ttls = new List<double>();
+        await foreach (var entry in server.KeysAsync(pattern: $"{ResponseCache.KeyPrefix}{tenantId}:*"))
+        {
+            ttls.Add((await redis.GetDatabase().KeyTimeToLiveAsync(entry))!.Value.TotalSeconds);
+        }
+        Assert.Equal(8, ttls.Count);
+        Assert.All(ttls, ttl => Assert.InRange(ttl, 89, 100));
+        Assert.True(ttls.Distinct().Count() > 1, "the jitter spreads their expiries");
+    }
+
+    [Fact]
+    public async Task A_streamed_answer_is_replayed_to_the_openai_sdk_as_a_normal_stream_and_served_as_json()
+    {
+        var (_, _, key) = await fixture.NewKeyAsync();
+        var client = new ChatClient("default", new ApiKeyCredential(key), new OpenAIClientOptions { Endpoint = new Uri(fixture.First.BaseAddress, "/v1") });
+        var options = new ChatCompletionOptions { Temperature = 0.2f };
+        ChatMessage[] messages = [new UserChatMessage("Stream this, then replay it")];
+
+        var original = await StreamWithSdkAsync(client, messages, options);
+        var replayed = await StreamWithSdkAsync(client, messages, options);
+        using var http = CacheFixture.Client(fixture.Second, key);
+        var asJson = await SendAsync(http, Json.Body(
+            """{"model":"default","temperature":0.2,"messages":[{"role":"user","content":"Stream this, then replay it"}]}"""));
+
+        Assert.Equal(1, await fixture.UpstreamCallsAsync());
+        Assert.False(string.IsNullOrWhiteSpace(original.Text));
+        Assert.Equal(original.Text, replayed.Text);
+        Assert.Equal(ChatFinishReason.Stop, replayed.FinishReason);
+        Assert.NotNull(replayed.Usage);
+        Assert.Equal(original.Usage!.OutputTokenCount, replayed.Usage.OutputTokenCount);
+        Assert.Equal(original.Usage.InputTokenCount, replayed.Usage.InputTokenCount);
+        Assert.Equal(("hit", original.Text), (asJson.Cache, asJson.Content));
+    }
+
+    [Fact]
+    public async Task A_json_answer_is_replayed_as_a_valid_stream_with_usage_only_when_asked()
+    {
+        var (_, _, key) = await fixture.NewKeyAsync();
+        using var client = CacheFixture.Client(fixture.First, key);
+        var json = await SendAsync(client, Chat("Answer in JSON first"));
+
+        using var withUsage = await client.PostAsync("/v1/chat/completions", Chat("Answer in JSON first", stream: true, extra: ""","stream_options":{"include_usage":true}"""));
+        var events = await Json.ReadEventsAsync(withUsage);
+        using var withoutUsage = await client.PostAsync("/v1/chat/completions", Chat("Answer in JSON first", stream: true));
+        var plain = await Json.ReadEventsAsync(withoutUsage);
+
+        Assert.Equal("hit", withUsage.Headers.GetValues("x-agentplatform-cache").Single());
+        Assert.Equal("text/event-stream", withUsage.Content.Headers.ContentType?.MediaType);
+        Assert.Equal("[DONE]", events[^1]);
+        var chunks = events[..^1].Select(e => JsonDocument.Parse(e).RootElement).ToList();
+        Assert.All(chunks, c => Assert.Equal("chat.completion.chunk", c.GetProperty("object").GetString()));
+        Assert.Equal(json.Content, string.Concat(chunks.Where(c => c.GetProperty("choices").GetArrayLength() > 0)
+            .Select(c => c.GetProperty("choices")[0].GetProperty("delta").TryGetProperty("content", out var t) ? t.GetString() : "")));
+        Assert.Equal("stop", chunks.Last(c => c.GetProperty("choices").GetArrayLength() > 0).GetProperty("choices")[0].GetProperty("finish_reason").GetString());
+        Assert.Equal(json.Usage!.Value.GetProperty("completion_tokens").GetInt32(), chunks[^1].GetProperty("usage").GetProperty("completion_tokens").GetInt32());
+        Assert.DoesNotContain(plain, e => e.Contains("\"usage\"", StringComparison.Ordinal));
+        Assert.Equal(1, await fixture.UpstreamCallsAsync());
+    }
+
+    [Fact]
+    public async Task Two_tenants_sending_the_same_request_never_share_an_entry()
+    {
+        var (_, _, alice) = await fixture.NewKeyAsync(new { name = "Alice's company" });
+        var (_, _, bob) = await fixture.NewKeyAsync(new { name = "Bob's company" });
+        using var aliceClient = CacheFixture.Client(fixture.First, alice);
+        using var bobClient = CacheFixture.Client(fixture.First, bob);
+
+        var aliceFirst = await SendAsync(aliceClient, Chat("Same words, different tenants"));
+        var bobFirst = await SendAsync(bobClient, Chat("Same words, different tenants"));
+        var aliceAgain = await SendAsync(aliceClient, Chat("Same words, different tenants"));
+        var bobAgain = await SendAsync(bobClient, Chat("Same words, different tenants"));
+
+        Assert.Equal("miss,miss,hit,hit", string.Join(',', new[] { aliceFirst.Cache, bobFirst.Cache, aliceAgain.Cache, bobAgain.Cache }));
+        Assert.Equal(2, await fixture.UpstreamCallsAsync());
+    }
+
+    [Fact]
+    public async Task No_cache_skips_the_read_but_refreshes_the_entry_and_no_store_reads_but_never_writes()
+    {
+        var (_, _, key) = await fixture.NewKeyAsync();
+        using var client = CacheFixture.Client(fixture.First, key);
+
+        var noStoreMiss = await SendAsync(client, Chat("Cache-Control, please"), "no-store");
+        var stillEmpty = await SendAsync(client, Chat("Cache-Control, please"));
+        var noCache = await SendAsync(client, Chat("Cache-Control, please"), "no-cache");
+        var noStoreHit = await SendAsync(client, Chat("Cache-Control, please"), "no-store");
+        var neither = await SendAsync(client, Chat("Cache-Control, please"), "no-cache, no-store");
+
+        Assert.Equal("miss,miss,miss,hit,bypass", string.Join(',', new[] { noStoreMiss.Cache, stillEmpty.Cache, noCache.Cache, noStoreHit.Cache, neither.Cache }));
+        Assert.Equal(4, await fixture.UpstreamCallsAsync());
+    }
+
+    private const string Original = """{"model":"default","temperature":0.5,"messages":[{"role":"user","content":"What changes the answer?"}]}""";
+
+    [Theory]
+    [InlineData("""{"model":"default","temperature":0.9,"messages":[{"role":"user","content":"What changes the answer?"}]}""")]
+    [InlineData("""{"model":"default","temperature":0.5,"seed":7,"messages":[{"role":"user","content":"What changes the answer?"}]}""")]
+    [InlineData("""{"model":"default","temperature":0.5,"max_tokens":5,"messages":[{"role":"user","content":"What changes the answer?"}]}""")]
+    [InlineData("""{"model":"default","temperature":0.5,"stop":["."],"messages":[{"role":"user","content":"What changes the answer?"}]}""")]
+    [InlineData("""{"model":"default","temperature":0.5,"response_format":{"type":"json_object"},"messages":[{"role":"user","content":"What changes the answer?"}]}""")]
+    [InlineData("""{"model":"default","temperature":0.5,"tools":[{"type":"function","function":{"name":"lookup","parameters":{"type":"object"}}}],"messages":[{"role":"user","content":"What changes the answer?"}]}""")]
+    [InlineData("""{"model":"default","temperature":0.5,"messages":[{"role":"user","content":"What changes the answer!"}]}""")]
+    [InlineData("""{"model":"default","temperature":0.5,"messages":[{"role":"system","content":"Be brief."},{"role":"user","content":"What changes the answer?"}]}""")]
+    [InlineData("""{"model":"priced","temperature":0.5,"messages":[{"role":"user","content":"What changes the answer?"}]}""")]
+    public async Task A_change_that_can_change_the_answer_misses(string changed)
+    {
+        var (_, _, key) = await fixture.NewKeyAsync();
+        using var client = CacheFixture.Client(fixture.First, key);
+        var original = await SendAsync(client, Json.Body(Original));
+
+        var answer = await SendAsync(client, Json.Body(changed));
+
+        Assert.Equal(("miss", "miss"), (original.Cache, answer.Cache));
+    }
+
+    [Theory]
+    [InlineData("""{"model":"default","temperature":0.5,"messages":[{"role":"user","content":"What changes the answer?"}],"user":"someone-else"}""")]
+    [InlineData("""{"model":"default","temperature":0.5,"messages":[{"role":"user","content":"What changes the answer?"}],"metadata":{"trace":"abc"},"store":false}""")]
+    [InlineData("""{ "messages": [ { "content": "What changes the answer?", "role": "user" } ], "temperature": 0.50, "model": "default" }""")]
+    [InlineData("""{"model":"default","temperature":5e-1,"stream":false,"messages":[{"role":"user","content":"What changes the \u0061nswer?"}]}""")]
+    public async Task A_change_that_cannot_change_the_answer_hits(string request)
+    {
+        var (_, _, key) = await fixture.NewKeyAsync();
+        using var client = CacheFixture.Client(fixture.First, key);
+        var original = await SendAsync(client, Json.Body(Original));
+
+        var same = await SendAsync(client, Json.Body(request));
+
+        Assert.Equal(("miss", "hit"), (original.Cache, same.Cache));
+        Assert.Equal(original.Content, same.Content);
+    }
+
+    [Fact]
+    public async Task A_tenant_or_key_turns_the_cache_off_and_a_model_group_turned_off_stays_off()
+    {
+        var tenantId = await fixture.CreateTenantAsync(new { name = "no caching", cacheEnabled = false });
+        var (_, off) = await fixture.CreateKeyAsync(tenantId, new { name = "follows its tenant" });
+        var (_, on) = await fixture.CreateKeyAsync(tenantId, new { name = "turns it back on", cacheEnabled = true });
+        using var offClient = CacheFixture.Client(fixture.First, off);
+        using var onClient = CacheFixture.Client(fixture.First, on);
+
+        var offTwice = new[] { await SendAsync(offClient, Chat("Per tenant")), await SendAsync(offClient, Chat("Per tenant")) };
+        var onTwice = new[] { await SendAsync(onClient, Chat("Per tenant")), await SendAsync(onClient, Chat("Per tenant")) };
+        var groupOff = new[] { await SendAsync(onClient, Chat("Per tenant", model: "uncached")), await SendAsync(onClient, Chat("Per tenant", model: "uncached")) };
+
+        Assert.Equal("bypass,bypass", string.Join(',', offTwice.Select(a => a.Cache)));
+        Assert.Equal("miss,hit", string.Join(',', onTwice.Select(a => a.Cache)));
+        Assert.Equal("bypass,bypass", string.Join(',', groupOff.Select(a => a.Cache)));
+    }
+
+    [Fact]
+    public async Task A_request_can_shorten_the_ttl_and_a_bad_ttl_is_refused()
+    {
+        var (_, _, key) = await fixture.NewKeyAsync();
+        using var client = CacheFixture.Client(fixture.First, key);
+
+        var stored = await SendAsync(client, Chat("Short-lived"), ttl: "1");
+        var hit = await SendAsync(client, Chat("Short-lived"));
+        await Task.Delay(TimeSpan.FromSeconds(1.2));
+        var expired = await SendAsync(client, Chat("Short-lived"));
+        using var bad = new HttpRequestMessage(HttpMethod.Post, "/v1/chat/completions") { Content = Chat("Short-lived") };
+        bad.Headers.Add("x-agentplatform-cache-ttl", "soon");
+        using var refused = await client.SendAsync(bad);
+
+        Assert.Equal("miss,hit,miss", string.Join(',', new[] { stored.Cache, hit.Cache, expired.Cache }));
+        Assert.Equal(HttpStatusCode.BadRequest, refused.StatusCode);
+        Assert.Equal("invalid_cache_ttl", (await Json.ReadErrorAsync(refused)).GetProperty("code").GetString());
+    }
+
+    [Fact]
+    public async Task Errors_and_streams_cut_short_are_never_stored()
+    {
+        var (_, _, key) = await fixture.NewKeyAsync();
+        using var client = CacheFixture.Client(fixture.First, key);
+
+        await fixture.InjectAsync(new { kind = "500", rate = 1.0, count = 1 });
+        var failed = await SendAsync(client, Chat("Not after an error"));
+        var afterError = await SendAsync(client, Chat("Not after an error"));
+        await fixture.InjectAsync(new { kind = "reset-mid", rate = 1.0, count = 1 });
+        using var cut = await client.PostAsync("/v1/chat/completions", Chat("Not after a cut", stream: true));
+        await cut.Content.ReadAsStringAsync();
+        var afterCut = await SendAsync(client, Chat("Not after a cut", stream: true));
+
+        Assert.Equal(HttpStatusCode.BadGateway, failed.Status); // the Router's answer to a provider's 500
+        Assert.Equal("miss", afterError.Cache);
+        Assert.Equal("miss", afterCut.Cache);
+        Assert.Equal(4, await fixture.UpstreamCallsAsync());
+    }
+
+    [Fact]
+    public async Task A_hit_costs_nothing_is_recorded_with_what_it_saved_and_counts_as_a_request_but_not_tokens()
+    {
+        var (_, keyId, key) = await fixture.NewKeyAsync(key: new { name = "three a minute", rpm = 3, tpm = 60 });
+        using var client = CacheFixture.Client(fixture.First, key);
+
+        var miss = await SendAsync(client, Chat("What does a hit save?", model: "priced", extra: ",\"max_tokens\":20"));
+        var hits = new[]
+        {
+            await SendAsync(client, Chat("What does a hit save?", model: "priced", extra: ",\"max_tokens\":20")),
+            await SendAsync(client, Chat("What does a hit save?", model: "priced", extra: ",\"max_tokens\":20")),
+        };
+        var fourth = await SendAsync(client, Chat("What does a hit save?", model: "priced", extra: ",\"max_tokens\":20"));
+
+        Assert.Equal("miss", miss.Cache);
+        Assert.All(hits, h => Assert.Equal("hit", h.Cache));
+        Assert.Equal(HttpStatusCode.TooManyRequests, fourth.Status);
+        var records = await LedgerAsync(keyId, expected: 4);
+        var stored = Assert.Single(records, r => r.GetProperty("cache").GetString() == "miss");
+        var cost = stored.GetProperty("costUsd").GetDecimal();
+        Assert.True(cost > 0);
+        Assert.All(records.Where(r => r.GetProperty("cache").GetString() == "hit"), r =>
+        {
+            Assert.Equal(0, r.GetProperty("promptTokens").GetInt64() + r.GetProperty("completionTokens").GetInt64());
+            Assert.Equal(0m, r.GetProperty("costUsd").GetDecimal());
+            Assert.Equal(stored.GetProperty("promptTokens").GetInt64() + stored.GetProperty("completionTokens").GetInt64(), r.GetProperty("savedTokens").GetInt64());
+            Assert.Equal(cost, r.GetProperty("savedCostUsd").GetDecimal());
+        });
+        using var admin = fixture.Admin();
+        var summary = await admin.GetFromJsonAsync<JsonElement>($"/admin/v1/usage/summary?keyId={keyId}");
+        var row = Assert.Single(summary.GetProperty("data").EnumerateArray());
+        Assert.Equal(2, row.GetProperty("cacheHits").GetInt64());
+        Assert.Equal(cost * 2, row.GetProperty("savedCostUsd").GetDecimal());
+    }
+
+    private static StringContent Chat(string message, bool stream = false, string model = "default", string extra = "") =>
+        Json.Body($$"""{"model":"{{model}}","stream":{{(stream ? "true" : "false")}},"messages":[{"role":"user","content":"{{message}}"}]{{extra}}}""");
+
+    private sealed record Answer(HttpStatusCode Status, string? Cache, string? Content, JsonElement? Usage);
+
+    /// <summary>Sends a chat completion; the answer's text whether it came as JSON or as a stream.</summary>
+    private static async Task<Answer> SendAsync(HttpClient client, HttpContent content, string? cacheControl = null, string? ttl = null)
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Post, "/v1/chat/completions") { Content = content };
+        if (cacheControl is not null)
+        {
+            request.Headers.TryAddWithoutValidation("Cache-Control", cacheControl);
+        }
+        if (ttl is not null)
+        {
+            request.Headers.Add("x-agentplatform-cache-ttl", ttl);
+        }
+        using var response = await client.SendAsync(request);
+        var cache = response.Headers.TryGetValues("x-agentplatform-cache", out var values) ? values.Single() : null;
+        if (response.StatusCode != HttpStatusCode.OK)
+        {
+            await response.Content.ReadAsStringAsync();
+            return new Answer(response.StatusCode, cache, null, null);
+        }
+        if (response.Content.Headers.ContentType?.MediaType == "text/event-stream")
+        {
+            var text = new StringBuilder();
+            foreach (var data in await Json.ReadEventsAsync(response))
+            {
+                if (data != "[DONE]" && JsonDocument.Parse(data).RootElement.GetProperty("choices") is { } choices && choices.GetArrayLength() > 0
+                    && choices[0].GetProperty("delta").TryGetProperty("content", out var part) && part.ValueKind == JsonValueKind.String)
+                {
+                    text.Append(part.GetString());
+                }
+            }
+            return new Answer(response.StatusCode, cache, text.ToString(), null);
+        }
+        var json = await Json.ReadAsync(response);
+        return new Answer(response.StatusCode, cache, json.GetProperty("choices")[0].GetProperty("message").GetProperty("content").GetString(), json.GetProperty("usage"));
+    }
+
+    private static async Task<(string Text, ChatFinishReason? FinishReason, ChatTokenUsage? Usage)> StreamWithSdkAsync(
+        ChatClient client, ChatMessage[] messages, ChatCompletionOptions options)
+    {
+        var text = new StringBuilder();
+        ChatFinishReason? finish = null;
+        ChatTokenUsage? usage = null;
+        await foreach (var update in client.CompleteChatStreamingAsync(messages, options))
+        {
+            foreach (var part in update.ContentUpdate)
+            {
+                text.Append(part.Text);
+            }
+            finish ??= update.FinishReason;
+            usage ??= update.Usage;
+        }
+        return (text.ToString(), finish, usage);
+    }
+
+    private async Task<List<JsonElement>> LedgerAsync(string keyId, int expected)
+    {
+        using var admin = fixture.Admin();
+        for (var attempt = 0; ; attempt++)
+        {
+            var page = await admin.GetFromJsonAsync<JsonElement>($"/admin/v1/usage?keyId={keyId}&limit=1000");
+            var records = page.GetProperty("data").EnumerateArray().ToList();
+            if (records.Count >= expected || attempt == 50)
+            {
+                return records;
+            }
+            await Task.Delay(100);
+        }
+    }
+}
+
+[CollectionDefinition(Name)]
+public sealed class CacheCollection : ICollectionFixture<CacheFixture>
+{
+    public const string Name = "cache";
+}

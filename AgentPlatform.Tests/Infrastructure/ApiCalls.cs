@@ -1,0 +1,40 @@
+using System.Net;
+using System.Net.Http.Json;
+using System.Text.Json;
+using AgentPlatform.Api;
+
+namespace AgentPlatform.Tests.Infrastructure;
+
+/// <summary>The admin and client calls the Api tests share: tenants and keys made through the admin API, clients that send a key.</summary>
+public static class ApiCalls
+{
+    public static HttpClient Admin(KestrelApp<ApiOptions> api) => Client(api, PlatformFixture.MasterKey);
+
+    public static HttpClient Client(KestrelApp<ApiOptions> api, string key)
+    {
+        var client = api.CreateHttpClient();
+        client.DefaultRequestHeaders.Authorization = new("Bearer", key);
+        return client;
+    }
+
+    /// <summary>Creates a tenant through the admin API; its id.</summary>
+    public static async Task<string> CreateTenantAsync(KestrelApp<ApiOptions> api, object tenant)
+    {
+        using var admin = Admin(api);
+        using var response = await admin.PostAsJsonAsync("/admin/v1/tenants", tenant);
+        Assert.Equal(HttpStatusCode.Created, response.StatusCode);
+        return (await response.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("id").GetString()!;
+    }
+
+    /// <summary>Creates a key for the tenant through the admin API; its id and its plaintext.</summary>
+    public static async Task<(string Id, string Key)> CreateKeyAsync(KestrelApp<ApiOptions> api, string tenantId, object key)
+    {
+        using var admin = Admin(api);
+        var body = JsonSerializer.SerializeToNode(key)!.AsObject();
+        body["tenantId"] = tenantId;
+        using var response = await admin.PostAsJsonAsync("/admin/v1/keys", body);
+        Assert.Equal(HttpStatusCode.Created, response.StatusCode);
+        var created = await response.Content.ReadFromJsonAsync<JsonElement>();
+        return (created.GetProperty("id").GetString()!, created.GetProperty("key").GetString()!);
+    }
+}
