@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using AgentPlatform.Api.Caching;
 using AgentPlatform.Api.Keys;
 using AgentPlatform.Api.Routing;
 using AgentPlatform.Api.Tenancy;
@@ -19,6 +20,7 @@ public static class AdminApi
                 : Results.Empty);
         admin.MapTenancyAdminApi();
         admin.MapUsageAdminApi();
+        admin.MapCacheAdminApi();
         admin.MapGet("/deployments", ListDeploymentsAsync)
             .WithName("ListDeployments")
             .WithSummary("Every deployment with its live state: breaker, requests in flight, latency, error rate, last error.");

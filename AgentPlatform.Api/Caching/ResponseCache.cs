@@ -38,6 +38,9 @@ public sealed class ResponseCache : IDisposable
     /// <summary>Where a filler announces that an entry was stored or given up (the message is the entry's key).</summary>
     public static readonly RedisChannel FillsChannel = RedisChannel.Literal("agentplatform:cache:fills");
 
+    /// <summary>Published on <see cref="FillsChannel"/> by a purge: every replica empties its memory level.</summary>
+    private const string PurgeMessage = "purge";
+
     /// <summary>The longest a waiter sleeps between reads, in case a fill's message was lost with a connection.</summary>
     private static readonly TimeSpan MaxPoll = TimeSpan.FromSeconds(1);
 
@@ -85,6 +88,8 @@ public sealed class ResponseCache : IDisposable
         _logger = logger;
         _local = _options.LocalSizeBytes > 0 ? new MemoryCache(new MemoryCacheOptions { SizeLimit = _options.LocalSizeBytes }) : null;
         _subscription = new Lazy<Task>(() => redis.GetSubscriber().SubscribeAsync(FillsChannel, (_, message) => Signal(message!)));
+        // Subscribed from the start, not at the first wait: a purge must reach this replica's memory level too.
+        _ = EnsureSubscribedAsync();
     }
 
     public CacheOptions Options => _options;
@@ -280,8 +285,47 @@ public sealed class ResponseCache : IDisposable
         return _redis.GetSubscriber().PublishAsync(FillsChannel, entryKey, CommandFlags.FireAndForget);
     }
 
+    /// <summary>
+    /// Deletes the stored answers of one tenant, or of every tenant (<paramref name="scope"/> null), and
+    /// empties every replica's memory level. For when a model group's deployments change under the same
+    /// name and its old answers should not be served. The number of keys deleted.
+    /// </summary>
+    public async Task<long> PurgeAsync(string? scope)
+    {
+        var pattern = $"{KeyPrefix}{scope ?? "*"}:*";
+        var database = _redis.GetDatabase();
+        long deleted = 0;
+        foreach (var server in _redis.GetServers().Where(s => s.IsConnected && !s.IsReplica))
+        {
+            var batch = new List<RedisKey>(PurgeBatch);
+            await foreach (var key in server.KeysAsync(pattern: pattern, pageSize: PurgeBatch))
+            {
+                batch.Add(key);
+                if (batch.Count == PurgeBatch)
+                {
+                    deleted += await database.KeyDeleteAsync([.. batch]);
+                    batch.Clear();
+                }
+            }
+            if (batch.Count > 0)
+            {
+                deleted += await database.KeyDeleteAsync([.. batch]);
+            }
+        }
+        _local?.Clear();
+        await _redis.GetSubscriber().PublishAsync(FillsChannel, PurgeMessage);
+        return deleted;
+    }
+
+    private const int PurgeBatch = 500;
+
     private void Signal(string entryKey)
     {
+        if (entryKey == PurgeMessage)
+        {
+            _local?.Clear();
+            return;
+        }
         if (_fillSignals.TryGetValue(entryKey, out var signal))
         {
             signal.TrySetResult();

@@ -279,6 +279,33 @@ public sealed class ResponseCacheTests(CacheFixture fixture) : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Purging_a_tenant_empties_its_entries_on_every_replica_and_leaves_the_others()
+    {
+        var (tenantId, _, key) = await fixture.NewKeyAsync();
+        var (_, _, other) = await fixture.NewKeyAsync();
+        using var first = CacheFixture.Client(fixture.First, key);
+        using var second = CacheFixture.Client(fixture.Second, key);
+        using var otherClient = CacheFixture.Client(fixture.Second, other);
+        await SendAsync(first, Chat("Purge me"));
+        var inSecondsMemory = await SendAsync(second, Chat("Purge me"));
+        await SendAsync(otherClient, Chat("Purge me"));
+
+        using var admin = fixture.Admin();
+        using var purge = await admin.DeleteAsync($"/admin/v1/cache?tenantId={tenantId}");
+        var purged = await Json.ReadAsync(purge);
+        await Task.Delay(300); // the purge reaches the other replica's memory through Redis pub/sub
+        var afterPurge = await SendAsync(second, Chat("Purge me"));
+        var othersKept = await SendAsync(otherClient, Chat("Purge me"));
+        using var bad = await admin.DeleteAsync("/admin/v1/cache?tenantId=*");
+
+        Assert.Equal("hit", inSecondsMemory.Cache);
+        Assert.Equal(HttpStatusCode.OK, purge.StatusCode);
+        Assert.Equal(1, purged.GetProperty("deleted").GetInt64());
+        Assert.Equal(("miss", "hit"), (afterPurge.Cache, othersKept.Cache));
+        Assert.Equal(HttpStatusCode.BadRequest, bad.StatusCode);
+    }
+
+    [Fact]
     public async Task A_hit_costs_nothing_is_recorded_with_what_it_saved_and_counts_as_a_request_but_not_tokens()
     {
         var (_, keyId, key) = await fixture.NewKeyAsync(key: new { name = "three a minute", rpm = 3, tpm = 60 });
