@@ -121,15 +121,26 @@ public sealed class ResponseCache : IDisposable
             if (_flights.TryGetValue(entryKey, out var flight))
             {
                 // Another request on this replica is already finding this entry: share its result.
-                waited = true;
+                CachedAnswer? shared;
                 try
                 {
-                    if (await flight.Result.WaitAsync(remaining, _timeProvider, cancellationToken) is { } shared)
-                    {
-                        return new CacheLookup(shared, "shared", waited, null);
-                    }
+                    shared = await flight.Result.WaitAsync(remaining, _timeProvider, cancellationToken);
                 }
                 catch (TimeoutException)
+                {
+                    shared = null;
+                    remaining = TimeSpan.Zero;
+                }
+                if (flight.Filled && !waited)
+                {
+                    _metrics.FillWaited();
+                }
+                waited |= flight.Filled;
+                if (shared is not null)
+                {
+                    return new CacheLookup(shared, "shared", waited, null);
+                }
+                if (remaining == TimeSpan.Zero)
                 {
                     return new CacheLookup(null, null, waited, null);
                 }
@@ -188,11 +199,14 @@ public sealed class ResponseCache : IDisposable
                         RememberLocally(flight.EntryKey, answer, TimeSpan.FromMilliseconds((long)result[2]));
                         return new CacheLookup(answer, "shared", waited, null);
                     case 1:
+                        flight.Filled = true;
                         return new CacheLookup(null, null, waited, new CacheFill(this, flight, token: null));
                     case 2:
+                        flight.Filled = true;
                         return new CacheLookup(null, null, waited, new CacheFill(this, flight, token));
                 }
                 // Another request (here or on another replica) is filling it: wait for its word, or its lease to run out.
+                flight.Filled = true;
                 if (!waited)
                 {
                     waited = true;
@@ -378,6 +392,9 @@ public sealed class ResponseCache : IDisposable
         private readonly TaskCompletionSource<CachedAnswer?> _result = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
         public string EntryKey { get; } = entryKey;
+
+        /// <summary>Whether the entry had to be filled (here or elsewhere) rather than found: those who shared it waited for a fill.</summary>
+        public bool Filled { get; set; }
 
         /// <summary>The entry, or null when none came of it (the fill failed: look again).</summary>
         public Task<CachedAnswer?> Result => _result.Task;

@@ -12,7 +12,7 @@ namespace AgentPlatform.Tests.Api.Caching;
 /// Two Api replicas with the response cache on (global default), one Router that does not retry (so a
 /// failed fill reaches the Api), and a simulator that takes 300 ms to answer, so identical requests
 /// sent together overlap. Groups: <c>default</c>, <c>priced</c> (prices set), <c>uncached</c> (cache
-/// turned off for the group).
+/// turned off for the group), <c>tiny</c> (entries of at most 1 KiB).
 /// </summary>
 public sealed class CacheFixture : IAsyncLifetime
 {
@@ -41,6 +41,9 @@ public sealed class CacheFixture : IAsyncLifetime
             ["Router:ModelGroups:priced:Deployments:0:Model"] = "sim-model",
             ["Router:ModelGroups:priced:Deployments:0:InputPricePerMillion"] = InputPrice.ToString(System.Globalization.CultureInfo.InvariantCulture),
             ["Router:ModelGroups:priced:Deployments:0:OutputPricePerMillion"] = OutputPrice.ToString(System.Globalization.CultureInfo.InvariantCulture),
+            ["Router:ModelGroups:tiny:Deployments:0:Name"] = "sim",
+            ["Router:ModelGroups:tiny:Deployments:0:BaseUrl"] = $"{Simulator.BaseAddress}v1",
+            ["Router:ModelGroups:tiny:Deployments:0:Model"] = "sim-model",
             ["Router:ModelGroups:uncached:Deployments:0:Name"] = "sim",
             ["Router:ModelGroups:uncached:Deployments:0:BaseUrl"] = $"{Simulator.BaseAddress}v1",
             ["Router:ModelGroups:uncached:Deployments:0:Model"] = "sim-model",
@@ -59,6 +62,7 @@ public sealed class CacheFixture : IAsyncLifetime
         ["Logging:LogLevel:Default"] = "Warning",
         ["Cache:Enabled"] = "true",
         ["Cache:ModelGroups:uncached:Enabled"] = "false",
+        ["Cache:ModelGroups:tiny:MaxEntryBytes"] = "1024",
     }).Start();
 
     public HttpClient Admin() => ApiCalls.Admin(First);

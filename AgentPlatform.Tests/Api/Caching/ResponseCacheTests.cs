@@ -1,10 +1,13 @@
 using System.ClientModel;
+using System.Collections.Concurrent;
+using System.Diagnostics.Metrics;
 using System.Net;
 using System.Net.Http.Json;
 using System.Text;
 using System.Text.Json;
 using AgentPlatform.Api.Caching;
 using AgentPlatform.Tests.Infrastructure;
+using Microsoft.Extensions.DependencyInjection;
 using StackExchange.Redis;
 using OpenAI;
 using OpenAI.Chat;
@@ -306,6 +309,64 @@ public sealed class ResponseCacheTests(CacheFixture fixture) : IAsyncLifetime
     }
 
     [Fact]
+    public async Task An_answer_larger_than_its_groups_entry_limit_is_passed_on_and_not_kept()
+    {
+        var (_, _, key) = await fixture.NewKeyAsync();
+        using var client = CacheFixture.Client(fixture.First, key);
+        // The simulator calls the tool, with an argument per property: well over 1 KiB of answer.
+        var properties = string.Join(",", Enumerable.Range(0, 40).Select(i => $"\"a_rather_long_property_name_{i:00}\":{{\"type\":\"string\"}}"));
+        var large = """{"model":"tiny","messages":[{"role":"user","content":"Use the tool"}],"tools":[{"type":"function","function":{"name":"wide","parameters":{"type":"object","properties":{"""
+            + properties + "}}}}]}";
+
+        var first = await SendAsync(client, Json.Body(large));
+        var again = await SendAsync(client, Json.Body(large));
+        var small = new[] { await SendAsync(client, Chat("Short", model: "tiny")), await SendAsync(client, Chat("Short", model: "tiny")) };
+        var elsewhere = new[] { await SendAsync(client, Json.Body(large.Replace("\"tiny\"", "\"default\""))), await SendAsync(client, Json.Body(large.Replace("\"tiny\"", "\"default\""))) };
+
+        Assert.Equal(HttpStatusCode.OK, first.Status);
+        Assert.Equal("miss,miss", string.Join(',', first.Cache, again.Cache));
+        Assert.Equal("miss,hit", string.Join(',', small.Select(a => a.Cache)));
+        Assert.Equal("miss,hit", string.Join(',', elsewhere.Select(a => a.Cache))); // the same answer fits the default limit
+    }
+
+    [Fact]
+    public async Task Hits_misses_bypasses_waits_and_savings_are_counted_in_the_metrics()
+    {
+        var (_, _, key) = await fixture.NewKeyAsync();
+        using var client = CacheFixture.Client(fixture.First, key);
+        var factory = fixture.First.Services.GetRequiredService<IMeterFactory>();
+        var measured = new ConcurrentDictionary<string, double>();
+        using var listener = new MeterListener
+        {
+            InstrumentPublished = (instrument, l) =>
+            {
+                if (instrument.Meter.Scope == factory && instrument.Name.StartsWith("agentplatform.cache.", StringComparison.Ordinal))
+                {
+                    l.EnableMeasurementEvents(instrument);
+                }
+            },
+        };
+        void Add(Instrument instrument, double value, ReadOnlySpan<KeyValuePair<string, object?>> tags)
+        {
+            var outcome = instrument.Name == "agentplatform.cache.requests" ? "." + tags.ToArray().Single(t => t.Key == "outcome").Value : "";
+            measured.AddOrUpdate(instrument.Name + outcome, value, (_, sum) => sum + value);
+        }
+        listener.SetMeasurementEventCallback<long>((i, v, t, _) => Add(i, v, t));
+        listener.SetMeasurementEventCallback<double>((i, v, t, _) => Add(i, v, t));
+        listener.Start();
+
+        await Task.WhenAll(Enumerable.Range(0, 5).Select(_ => SendAsync(client, Chat("Count me", model: "priced"))));
+        await SendAsync(client, Chat("Count me", model: "uncached"));
+
+        Assert.Equal(1, measured.GetValueOrDefault("agentplatform.cache.requests.miss"));
+        Assert.Equal(4, measured.GetValueOrDefault("agentplatform.cache.requests.hit"));
+        Assert.Equal(1, measured.GetValueOrDefault("agentplatform.cache.requests.bypass"));
+        Assert.InRange(measured.GetValueOrDefault("agentplatform.cache.fill_waits"), 1, 4);
+        Assert.True(measured.GetValueOrDefault("agentplatform.cache.tokens_saved") >= 4 * 9, "four hits of a 9-token answer at least");
+        Assert.True(measured.GetValueOrDefault("agentplatform.cache.cost_saved") > 0);
+    }
+
+    [Fact]
     public async Task A_hit_costs_nothing_is_recorded_with_what_it_saved_and_counts_as_a_request_but_not_tokens()
     {
         var (_, keyId, key) = await fixture.NewKeyAsync(key: new { name = "three a minute", rpm = 3, tpm = 60 });
@@ -378,7 +439,9 @@ public sealed class ResponseCacheTests(CacheFixture fixture) : IAsyncLifetime
             return new Answer(response.StatusCode, cache, text.ToString(), null);
         }
         var json = await Json.ReadAsync(response);
-        return new Answer(response.StatusCode, cache, json.GetProperty("choices")[0].GetProperty("message").GetProperty("content").GetString(), json.GetProperty("usage"));
+        var message = json.GetProperty("choices")[0].GetProperty("message");
+        var said = message.TryGetProperty("tool_calls", out var calls) ? calls.GetRawText() : message.GetProperty("content").GetString();
+        return new Answer(response.StatusCode, cache, said, json.GetProperty("usage"));
     }
 
     private static async Task<(string Text, ChatFinishReason? FinishReason, ChatTokenUsage? Usage)> StreamWithSdkAsync(
