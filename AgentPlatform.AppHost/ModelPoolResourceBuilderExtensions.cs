@@ -19,14 +19,7 @@ public static class ModelPoolResourceBuilderExtensions
         var configured = builder.Configuration.GetSection("Router:ModelGroups");
         if (configured.Exists())
         {
-            foreach (var (key, value) in configured.AsEnumerable(makePathsRelative: false))
-            {
-                if (value is not null)
-                {
-                    router.WithEnvironment(key.Replace(":", "__", StringComparison.Ordinal), value);
-                }
-            }
-            return router;
+            return router.WithConfigurationSection(builder.Configuration, "Router:ModelGroups");
         }
 
         string[] names = ["sim-a", "sim-b"];

@@ -15,6 +15,8 @@ var api = builder.AddProject<Projects.AgentPlatform_Api>("api")
     .WithReference(router)
     .WaitFor(router)
     .WithEnvironment("AgentPlatform__MasterKey", masterKey)
+    // The response cache's settings (Cache:Enabled, Cache:TtlSeconds, ...), given to the AppHost.
+    .WithConfigurationSection(builder.Configuration, "Cache")
     .WithConfiguredPort(builder, "Api")
     .WithHttpHealthCheck("/health");
 

@@ -77,7 +77,8 @@ public sealed class ResponseCache : IDisposable
     private readonly MemoryCache? _local;
     private readonly ConcurrentDictionary<string, Flight> _flights = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, TaskCompletionSource> _fillSignals = new(StringComparer.Ordinal);
-    private readonly Lazy<Task> _subscription;
+    private readonly Lock _subscribing = new();
+    private Task? _subscription;
 
     public ResponseCache(IConnectionMultiplexer redis, IOptions<CacheOptions> options, CacheMetrics metrics, TimeProvider timeProvider, ILogger<ResponseCache> logger)
     {
@@ -87,7 +88,6 @@ public sealed class ResponseCache : IDisposable
         _timeProvider = timeProvider;
         _logger = logger;
         _local = _options.LocalSizeBytes > 0 ? new MemoryCache(new MemoryCacheOptions { SizeLimit = _options.LocalSizeBytes }) : null;
-        _subscription = new Lazy<Task>(() => redis.GetSubscriber().SubscribeAsync(FillsChannel, (_, message) => Signal(message!)));
         // Subscribed from the start, not at the first wait: a purge must reach this replica's memory level too.
         _ = EnsureSubscribedAsync();
     }
@@ -180,7 +180,6 @@ public sealed class ResponseCache : IDisposable
             _fillSignals[flight.EntryKey] = signal;
             try
             {
-                _ = _subscription.Value;
                 RedisResult[] result;
                 try
                 {
@@ -346,11 +345,21 @@ public sealed class ResponseCache : IDisposable
         }
     }
 
+    /// <summary>Subscribes to <see cref="FillsChannel"/> once (again, if an earlier attempt failed while Redis was away).</summary>
     private async Task EnsureSubscribedAsync()
     {
+        Task subscription;
+        lock (_subscribing)
+        {
+            if (_subscription is null || _subscription.IsFaulted || _subscription.IsCanceled)
+            {
+                _subscription = _redis.GetSubscriber().SubscribeAsync(FillsChannel, (_, message) => Signal(message!));
+            }
+            subscription = _subscription;
+        }
         try
         {
-            await _subscription.Value;
+            await subscription;
         }
         catch (Exception exception) when (exception is RedisException or TimeoutException)
         {

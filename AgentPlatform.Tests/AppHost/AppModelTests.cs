@@ -1,3 +1,4 @@
+using Aspire.Hosting;
 using Aspire.Hosting.ApplicationModel;
 using Aspire.Hosting.Testing;
 using AgentPlatform.AppHost.Redis;
@@ -71,6 +72,17 @@ public sealed class AppModelTests
         Assert.DoesNotContain(builder.Resources, r => r.Name.StartsWith("sim-", StringComparison.Ordinal));
     }
 
+    [Fact]
+    public async Task The_cache_settings_given_to_the_apphost_reach_the_api()
+    {
+        await using var builder = await CreateAsync("--AgentPlatform:Redis=garnet", "--Cache:Enabled=true", "--Cache:ModelGroups:default:TtlSeconds=60");
+
+        var environment = await EnvironmentAsync(builder.Resources.Single(r => r.Name == "api"));
+
+        Assert.Equal("true", environment["Cache__Enabled"]);
+        Assert.Equal("60", environment["Cache__ModelGroups__default__TtlSeconds"]);
+    }
+
     private static Task<IDistributedApplicationTestingBuilder> CreateAsync(params string[] args) =>
         DistributedApplicationTestingBuilder.CreateAsync<Projects.AgentPlatform_AppHost>(
             [.. args, "--Parameters:master-key=model-test-master-key-0123456789"],
@@ -82,6 +94,17 @@ public sealed class AppModelTests
         .Select(a => a.Resource.Name)
         .Order()
         .ToList();
+
+    private static async Task<Dictionary<string, object>> EnvironmentAsync(IResource resource)
+    {
+        var environment = new Dictionary<string, object>();
+        var context = new EnvironmentCallbackContext(new DistributedApplicationExecutionContext(DistributedApplicationOperation.Run), resource, environment);
+        foreach (var callback in resource.Annotations.OfType<EnvironmentCallbackAnnotation>())
+        {
+            await callback.Callback(context);
+        }
+        return environment;
+    }
 
     private static async Task<List<string>> ArgumentsAsync(IResource resource)
     {
