@@ -56,4 +56,22 @@ public static class ModelPoolResourceBuilderExtensions
         }
         return project;
     }
+
+    /// <summary>
+    /// Runs the service as <c>AgentPlatform:Replicas:{name}</c> processes (default 1) behind the AppHost's
+    /// proxy, as a load balancer would in the cloud: every replica shares its state through Redis.
+    /// </summary>
+    public static IResourceBuilder<ProjectResource> WithConfiguredReplicas(this IResourceBuilder<ProjectResource> project, IDistributedApplicationBuilder builder, string name)
+    {
+        var setting = builder.Configuration[$"AgentPlatform:Replicas:{name}"];
+        if (setting is null)
+        {
+            return project;
+        }
+        if (!int.TryParse(setting, out var replicas) || replicas < 1 || replicas > 64)
+        {
+            throw new InvalidOperationException($"AgentPlatform:Replicas:{name} must be a whole number from 1 to 64, not '{setting}'.");
+        }
+        return project.WithReplicas(replicas);
+    }
 }

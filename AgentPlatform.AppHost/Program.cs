@@ -8,6 +8,7 @@ var masterKey = builder.AddParameter("master-key", new GenerateParameterDefault 
 var router = builder.AddProject<Projects.AgentPlatform_Router>("router")
     .WithReference(cache)
     .WithModelPool(builder)
+    .WithConfiguredReplicas(builder, "Router")
     .WithHttpHealthCheck("/health");
 
 var api = builder.AddProject<Projects.AgentPlatform_Api>("api")
@@ -18,6 +19,7 @@ var api = builder.AddProject<Projects.AgentPlatform_Api>("api")
     // The response cache's settings (Cache:Enabled, Cache:TtlSeconds, ...), given to the AppHost.
     .WithConfigurationSection(builder.Configuration, "Cache")
     .WithConfiguredPort(builder, "Api")
+    .WithConfiguredReplicas(builder, "Api")
     .WithHttpHealthCheck("/health");
 
 builder.AddProject<Projects.AgentPlatform_Web>("web")

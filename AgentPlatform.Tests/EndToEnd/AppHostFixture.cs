@@ -5,12 +5,16 @@ namespace AgentPlatform.Tests.EndToEnd;
 
 /// <summary>
 /// The whole platform started from the AppHost by Aspire's orchestrator, as the README's run command
-/// starts it (dashboard off, ports free so runs do not collide), shared by the end-to-end tests.
+/// starts it (dashboard off, ports free so runs do not collide, two Api replicas), shared by the
+/// end-to-end tests.
 /// </summary>
 public sealed class AppHostFixture : IAsyncLifetime
 {
     public static readonly TimeSpan DefaultTimeout = TimeSpan.FromMinutes(3);
     public const string MasterKey = "e2e-master-key-0123456789abcdefghij";
+
+    /// <summary>The one model group whose answers the Api caches in these tests.</summary>
+    public const string CachedModel = "azure-sim";
 
     private readonly string _dataDirectory = Directory.CreateTempSubdirectory("agentplatform-e2e-").FullName;
 
@@ -28,6 +32,9 @@ public sealed class AppHostFixture : IAsyncLifetime
                 "--AgentPlatform:Ports:Api=0",
                 "--AgentPlatform:Ports:Web=0",
                 $"--AgentPlatform:RedisDataDirectory={_dataDirectory}",
+                // Two Api processes behind the AppHost's proxy, sharing Redis; the response cache on for one group.
+                "--AgentPlatform:Replicas:Api=2",
+                $"--Cache:ModelGroups:{CachedModel}:Enabled=true",
             ],
             (options, _) => options.DisableDashboard = true);
 

@@ -169,3 +169,13 @@ public sealed class PlatformCollection : ICollectionFixture<PlatformFixture>
 {
     public const string Name = "platform";
 }
+
+/// <summary>
+/// For tests that judge by timing (latency-based routing): run alone, after the parallel collections,
+/// so another collection's burst of hundreds of requests cannot make a fast simulator look slow.
+/// </summary>
+[CollectionDefinition(Name, DisableParallelization = true)]
+public sealed class TimingCollection : ICollectionFixture<PlatformFixture>
+{
+    public const string Name = "timing";
+}

@@ -6,7 +6,7 @@ using AgentPlatform.Tests.Infrastructure;
 
 namespace AgentPlatform.Tests.Router.Routing;
 
-[Collection(PlatformCollection.Name)]
+[Collection(TimingCollection.Name)]
 public sealed class LowestLatencyTests(PlatformFixture platform)
 {
     [Fact]
