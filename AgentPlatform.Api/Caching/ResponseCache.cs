@@ -45,9 +45,11 @@ public sealed class ResponseCache : IDisposable
     private static readonly TimeSpan MaxPoll = TimeSpan.FromSeconds(1);
 
     private const string LookupScript = """
-        -- KEYS[1] the entry, KEYS[2] its fill lease; ARGV[1] this request's lease token, ARGV[2] lease (ms)
+        -- KEYS[1] the entry, KEYS[2] its fill lease; ARGV[1] this request's lease token, ARGV[2] lease (ms),
+        -- ARGV[3] '1' when the request will store its answer (else it only reads: no lease, no waiting)
         local entry = redis.call('GET', KEYS[1])
         if entry then return {1, entry, redis.call('PTTL', KEYS[1])} end
+        if ARGV[3] ~= '1' then return {0} end
         if redis.call('SET', KEYS[2], ARGV[1], 'NX', 'PX', ARGV[2]) then return {2} end
         return {3, redis.call('PTTL', KEYS[2])}
         """;
@@ -103,7 +105,11 @@ public sealed class ResponseCache : IDisposable
     /// filling it (up to <see cref="CacheOptions.FillWaitSeconds"/>). Without one, the caller goes
     /// upstream — as the entry's filler when it got the lease (<see cref="CacheLookup.Fill"/>).
     /// </summary>
-    public async ValueTask<CacheLookup> LookupAsync(string entryKey, CancellationToken cancellationToken)
+    /// <param name="fills">
+    /// Whether the request will store its answer. One that will not (<c>no-store</c>) only reads: it never
+    /// takes the fill lease, so nobody waits for an answer it would not store.
+    /// </param>
+    public async ValueTask<CacheLookup> LookupAsync(string entryKey, bool fills, CancellationToken cancellationToken)
     {
         var deadline = _timeProvider.GetTimestamp() + (long)(_options.FillWaitSeconds * (double)_timeProvider.TimestampFrequency);
         var waited = false;
@@ -146,6 +152,10 @@ public sealed class ResponseCache : IDisposable
                 }
                 continue; // its fill failed: look again, and perhaps take it over
             }
+            if (!fills)
+            {
+                return await ReadAsync(entryKey, waited);
+            }
             var mine = new Flight(entryKey);
             if (!_flights.TryAdd(entryKey, mine))
             {
@@ -184,7 +194,7 @@ public sealed class ResponseCache : IDisposable
                 try
                 {
                     result = (RedisResult[])(await _redis.GetDatabase().ScriptEvaluateAsync(LookupScript, keys,
-                        [token, _options.FillLeaseSeconds * 1000L]))!;
+                        [token, _options.FillLeaseSeconds * 1000L, 1]))!;
                 }
                 catch (Exception exception) when (exception is RedisException or TimeoutException)
                 {
@@ -231,6 +241,25 @@ public sealed class ResponseCache : IDisposable
                 _fillSignals.TryRemove(new KeyValuePair<string, TaskCompletionSource>(flight.EntryKey, signal));
             }
         }
+    }
+
+    /// <summary>A read of the shared level alone, for a request that will not store its answer.</summary>
+    private async Task<CacheLookup> ReadAsync(string entryKey, bool waited)
+    {
+        try
+        {
+            var result = (RedisResult[])(await _redis.GetDatabase().ScriptEvaluateAsync(LookupScript, [entryKey, LeaseKey(entryKey)], ["", 0, 0]))!;
+            if ((int)result[0] == 1 && CachedAnswer.Deserialize((byte[])result[1]!) is { } answer)
+            {
+                RememberLocally(entryKey, answer, TimeSpan.FromMilliseconds((long)result[2]));
+                return new CacheLookup(answer, "shared", waited, null);
+            }
+        }
+        catch (Exception exception) when (exception is RedisException or TimeoutException)
+        {
+            Log.CacheUnavailable(_logger, exception);
+        }
+        return new CacheLookup(null, null, waited, null);
     }
 
     /// <summary>An entry that this request may write without having led a lookup (it skipped the read: <c>no-cache</c>).</summary>

@@ -95,7 +95,7 @@ public static class ChatCompletionsApi
                 var entryKey = ResponseCache.EntryKey(policy.Scope, CacheKey.Compute(body.Memory));
                 if (policy.Reads)
                 {
-                    var lookup = await cache.LookupAsync(entryKey, context.RequestAborted);
+                    var lookup = await cache.LookupAsync(entryKey, policy.Writes, context.RequestAborted);
                     if (lookup.Hit is { } hit)
                     {
                         (cacheOutcome, hitLevel) = ("hit", lookup.Level);

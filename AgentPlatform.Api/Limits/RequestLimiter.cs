@@ -155,7 +155,8 @@ public sealed class RequestLimiter(IConnectionMultiplexer redis, TimeProvider ti
         {
             SetHeaders(context.Response.Headers, key, tenant, result, demand);
             return new RequestLease(redis, keys, member, demand,
-                RateLimited(key), key.BudgetUsd is not null, RateLimited(tenant), tenant.BudgetUsd is not null, logger);
+                RateLimited(key), key.BudgetUsd is not null, RateLimited(tenant), tenant.BudgetUsd is not null,
+                holdsSlot: key.MaxConcurrent is not null || tenant.MaxConcurrent is not null, logger);
         }
         await RefuseAsync(context, refused, (int)result[1] == 0 ? key : tenant, (long)result[2], demand);
         return null;
@@ -262,9 +263,9 @@ public sealed class RequestLimiter(IConnectionMultiplexer redis, TimeProvider ti
 /// </summary>
 public sealed class RequestLease(
     IConnectionMultiplexer? redis, RedisKey[]? keys, string member, Demand reserved,
-    bool keyRate, bool keyBudget, bool tenantRate, bool tenantBudget, ILogger? logger) : IAsyncDisposable
+    bool keyRate, bool keyBudget, bool tenantRate, bool tenantBudget, bool holdsSlot, ILogger? logger) : IAsyncDisposable
 {
-    public static readonly RequestLease None = new(null, null, "", default, false, false, false, false, null);
+    public static readonly RequestLease None = new(null, null, "", default, false, false, false, false, false, null);
 
     private const string SettleScript = """
         -- ARGV[1] the request, ARGV[2] tokens to add (negative: give back), ARGV[3] nano-USD to add;
@@ -290,6 +291,10 @@ public sealed class RequestLease(
             return;
         }
         _settled = true;
+        if (tokens == reserved.Tokens && costNanoUsd == reserved.CostNanoUsd && !holdsSlot)
+        {
+            return; // nothing to correct and no slot to give back (a cache hit, say): no round trip
+        }
         try
         {
             await redis.GetDatabase().ScriptEvaluateAsync(SettleScript, keys,

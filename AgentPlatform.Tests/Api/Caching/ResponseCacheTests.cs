@@ -184,6 +184,21 @@ public sealed class ResponseCacheTests(CacheFixture fixture) : IAsyncLifetime
         Assert.Equal(4, await fixture.UpstreamCallsAsync());
     }
 
+    [Fact]
+    public async Task Identical_no_store_requests_do_not_wait_for_each_other()
+    {
+        var (_, _, key) = await fixture.NewKeyAsync();
+        using var client = CacheFixture.Client(fixture.First, key);
+
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        var answers = await Task.WhenAll(Enumerable.Range(0, 8).Select(_ => SendAsync(client, Chat("Never stored"), "no-store")));
+
+        // Each takes the simulator's 300 ms; one after another they would take 2.4 s.
+        Assert.True(clock.Elapsed < TimeSpan.FromSeconds(2), $"took {clock.Elapsed}");
+        Assert.All(answers, a => Assert.Equal((HttpStatusCode.OK, "miss"), (a.Status, a.Cache)));
+        Assert.Equal(8, await fixture.UpstreamCallsAsync());
+    }
+
     private const string Original = """{"model":"default","temperature":0.5,"messages":[{"role":"user","content":"What changes the answer?"}]}""";
 
     [Theory]
