@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
-# The gateway benchmark: direct upstream, the floor (bench/AgentPlatform.Bench.Floor) and the platform
-# (Api + Router + Redis, Release build, production settings) against the same static nginx upstream,
-# measured with wrk in one run. Prints a table and writes bench/results/latest.json.
+# The gateway benchmark, every figure from one run on one machine: direct upstream, the floor
+# (bench/AgentPlatform.Bench.Floor) and the platform (Api + Router + Redis, Release build, production
+# settings) against the same static nginx upstream and, for streams, the simulator.
+# Prints a table and writes bench/results/latest.json. See docs/performance.md.
 #
-#   bench/run.sh              # 10 s per scenario
+#   bench/run.sh              # 10 s per scenario (about 5 minutes in all)
 #   bench/run.sh --duration 30
-#   bench/run.sh --smoke      # 2 s per scenario, to check the harness works
+#   bench/run.sh --smoke      # every scenario for a moment, to check the harness works (CI runs it)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -14,19 +15,26 @@ duration=10
 # the CPU during the measurement and every .NET figure came out 30-60% low.
 warmup=10
 connections=32
+rate=1000          # requests/s of the fixed-rate latency runs
+samples=500        # sequential requests of the time-to-first-token and overhead runs
+# Each held stream takes two descriptors in the Api (client and Router connections) and this machine's
+# hard limit per process is 20,000, so 10,000 streams cannot be held here (docs/performance.md).
+streams=9000
+smoke=0
 while [ $# -gt 0 ]; do
   case "$1" in
     --duration) duration="$2"; shift 2 ;;
-    --smoke) duration=2; warmup=1; shift ;;
+    --streams) streams="$2"; shift 2 ;;
+    --smoke) duration=1; warmup=1; samples=30; streams=200; smoke=1; shift ;;
     *) echo "unknown option $1" >&2; exit 2 ;;
   esac
 done
+ulimit -n "$(ulimit -Hn)"
 
 missing=()
-for tool in nginx wrk redis-server; do
+for tool in nginx wrk hey redis-server; do
   command -v "$tool" >/dev/null 2>&1 || [ -x "/usr/sbin/$tool" ] || missing+=("$tool")
 done
-# Debian's package for the redis-server binary is called redis-server too.
 if [ ${#missing[@]} -gt 0 ]; then
   echo "Installing ${missing[*]} with apt"
   DEBIAN_FRONTEND=noninteractive apt-get update -qq
@@ -47,12 +55,15 @@ trap cleanup EXIT
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])' 2>/dev/null \
   || echo $((20000 + RANDOM % 20000)); }
 upstream_port=$(free_port); floor_port=$(free_port); router_port=$(free_port); api_port=$(free_port); redis_port=$(free_port)
+sim_port=$(free_port); slow_sim_port=$(free_port)
 master_key="bench-master-key-0123456789abcdef"
+api="http://127.0.0.1:$api_port"
 
 echo "Building (Release)..."
-dotnet build -c Release -v quiet -nologo AgentPlatform.Api/AgentPlatform.Api.csproj >/dev/null
-dotnet build -c Release -v quiet -nologo AgentPlatform.Router/AgentPlatform.Router.csproj >/dev/null
-dotnet build -c Release -v quiet -nologo bench/AgentPlatform.Bench.Floor/AgentPlatform.Bench.Floor.csproj >/dev/null
+for project in AgentPlatform.Api AgentPlatform.Router AgentPlatform.Simulator bench/AgentPlatform.Bench.Floor bench/AgentPlatform.Bench.Load; do
+  dotnet build -c Release -v quiet -nologo "$project/$(basename "$project").csproj" >"$work/build.log" 2>&1 \
+    || { cat "$work/build.log" >&2; exit 1; }
+done
 
 # The static upstream: one nginx worker answering a fixed OpenAI-style completion.
 completion='{"id":"chatcmpl-bench","object":"chat.completion","created":1700000000,"model":"bench-model","choices":[{"index":0,"message":{"role":"assistant","content":"The quick brown fox jumps over the lazy dog."},"finish_reason":"stop"}],"usage":{"prompt_tokens":9,"completion_tokens":10,"total_tokens":19}}'
@@ -80,44 +91,87 @@ ASPNETCORE_URLS="http://127.0.0.1:$floor_port" Upstream="http://127.0.0.1:$upstr
   dotnet bench/AgentPlatform.Bench.Floor/bin/Release/net10.0/AgentPlatform.Bench.Floor.dll >"$work/floor.log" 2>&1 &
 pids+=($!); floor_pid=$!
 
+# Simulators for streams: one answering at once (time to first token), one streaming a token a
+# second for two minutes (streams held open).
+simulator() {
+  env ASPNETCORE_URLS="http://127.0.0.1:$1" ASPNETCORE_ENVIRONMENT=Production Logging__LogLevel__Default=Warning "${@:2}" \
+    dotnet AgentPlatform.Simulator/bin/Release/net10.0/AgentPlatform.Simulator.dll --contentRoot "$PWD/AgentPlatform.Simulator/bin/Release/net10.0" \
+    >"$work/sim-$1.log" 2>&1 &
+  pids+=($!)
+}
+simulator "$sim_port" Simulator__OutputTokens=16
+simulator "$slow_sim_port" Simulator__OutputTokens=120 Simulator__TokenIntervalMs=1000
+
 # Production settings: each service's own appsettings.json (content root = its output folder).
 export ASPNETCORE_ENVIRONMENT=Production ConnectionStrings__cache="127.0.0.1:$redis_port"
+group() { # name, base URL: a model group of one deployment, priced so that budgets apply
+  echo "Router__ModelGroups__$1__Deployments__0__Name=$1" "Router__ModelGroups__$1__Deployments__0__BaseUrl=$2" \
+    "Router__ModelGroups__$1__Deployments__0__Model=bench-model" \
+    "Router__ModelGroups__$1__Deployments__0__InputPricePerMillion=0.15" "Router__ModelGroups__$1__Deployments__0__OutputPricePerMillion=0.6"
+}
+# shellcheck disable=SC2046
 env ASPNETCORE_URLS="http://127.0.0.1:$router_port" \
-  Router__ModelGroups__bench__Deployments__0__Name=nginx \
-  Router__ModelGroups__bench__Deployments__0__BaseUrl="http://127.0.0.1:$upstream_port/v1" \
-  Router__ModelGroups__bench__Deployments__0__Model=bench-model \
-  Router__ModelGroups__bench-cached__Deployments__0__Name=nginx \
-  Router__ModelGroups__bench-cached__Deployments__0__BaseUrl="http://127.0.0.1:$upstream_port/v1" \
-  Router__ModelGroups__bench-cached__Deployments__0__Model=bench-model \
+  $(group bench "http://127.0.0.1:$upstream_port/v1") \
+  $(group stream "http://127.0.0.1:$sim_port/v1") \
+  $(group hold "http://127.0.0.1:$slow_sim_port/v1") \
   dotnet AgentPlatform.Router/bin/Release/net10.0/AgentPlatform.Router.dll --contentRoot "$PWD/AgentPlatform.Router/bin/Release/net10.0" >"$work/router.log" 2>&1 &
 pids+=($!); router_pid=$!
 ASPNETCORE_URLS="http://127.0.0.1:$api_port" services__router__http__0="http://127.0.0.1:$router_port" \
-  AgentPlatform__MasterKey="$master_key" Cache__Enabled=true Cache__ModelGroups__bench__Enabled=false \
+  AgentPlatform__MasterKey="$master_key" Cache__Enabled=true Cache__TtlSeconds=300 \
   dotnet AgentPlatform.Api/bin/Release/net10.0/AgentPlatform.Api.dll --contentRoot "$PWD/AgentPlatform.Api/bin/Release/net10.0" >"$work/api.log" 2>&1 &
 pids+=($!); api_pid=$!
 
-wait_ready() { for _ in $(seq 1 150); do curl -fs -o /dev/null "$1" && return 0; sleep 0.2; done; echo "not ready: $1" >&2; cat "$work"/*.log >&2; exit 1; }
-wait_ready "http://127.0.0.1:$api_port/health"
+wait_ready() { for _ in $(seq 1 150); do curl -fs -o /dev/null "$1" && return 0; sleep 0.2; done; echo "not ready: $1" >&2; tail -n 20 "$work"/*.log >&2; exit 1; }
+wait_ready "$api/health"
 wait_ready "http://127.0.0.1:$router_port/health"
+wait_ready "http://127.0.0.1:$sim_port/health"
+wait_ready "http://127.0.0.1:$slow_sim_port/health"
 
-# The miss path calls group "bench" (its cache turned off); the cache hit path calls "bench-cached".
-cat > "$work/post.lua" <<LUA
+# A tenant and a virtual key as a customer would have them: every limit and a budget, high enough
+# never to refuse, so each request pays for checking them (one Lua call) and settling them (one more).
+admin() { curl -fsS -X POST -H "Authorization: Bearer $master_key" -H 'Content-Type: application/json' -d "$2" "$api/admin/v1/$1"; }
+tenant_id=$(admin tenants '{"name":"bench","budgetUsd":1000000,"budgetPeriod":"monthly"}' | python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])')
+key=$(admin keys "{\"tenantId\":\"$tenant_id\",\"name\":\"bench\",\"rpm\":1000000000,\"tpm\":2000000000,\"maxConcurrent\":100000,\"budgetUsd\":1000000,\"budgetPeriod\":\"daily\"}" \
+  | python3 -c 'import json,sys; print(json.load(sys.stdin)["key"])')
+
+# Memory at rest, after start-up and one answer each.
+chat() { # model, extra curl arguments...: one chat completion with the key; prints the response headers
+  curl -fsS -D - -o /dev/null -X POST -H 'Content-Type: application/json' -H "Authorization: Bearer $key" "${@:2}" \
+    -d "{\"model\":\"$1\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}],\"max_tokens\":64}" "$api/v1/chat/completions"
+}
+# (and the first call of a body misses: the miss path below really misses)
+[ "$(chat bench | awk 'tolower($1) == "x-agentplatform-cache:" { print $2 }' | tr -d '\r')" = miss ] \
+  || { echo "the platform's first call does not miss the cache" >&2; exit 1; }
+rss_mb() { awk '/VmRSS/ { printf "%.0f", $2 / 1024 }' "/proc/$1/status"; }
+api_idle=$(rss_mb "$api_pid"); router_idle=$(rss_mb "$router_pid")
+
+# The miss path: every request unique (run label, thread, counter), so each one is looked up in the
+# cache, misses, goes through the Router to nginx, and is stored. The hit path: one body, always hit.
+body_prefix='{"model":"bench","messages":[{"role":"system","content":"You are terse."},{"role":"user","content":"Say something about gateways.'
+body_suffix='"}],"max_tokens":64}'
+cat > "$work/miss.lua" <<LUA
+local threads, counter, label = 0, 0, "run"
+function setup(thread) thread:set("id", threads); threads = threads + 1 end
+function init(args) label = args[1] or "run" end
 wrk.method = "POST"
-wrk.body = '{"model":"bench","messages":[{"role":"system","content":"You are terse."},{"role":"user","content":"Say something about gateways."}],"max_tokens":64}'
 wrk.headers["Content-Type"] = "application/json"
-wrk.headers["Authorization"] = "Bearer $master_key"
+wrk.headers["Authorization"] = "Bearer $key"
+function request()
+  counter = counter + 1
+  return wrk.format(nil, nil, nil, '$body_prefix ' .. label .. '-' .. wrk.thread:get("id") .. '-' .. counter .. '$body_suffix')
+end
+LUA
+cat > "$work/static.lua" <<LUA
+wrk.method = "POST"
+wrk.body = '$body_prefix$body_suffix'
+wrk.headers["Content-Type"] = "application/json"
+wrk.headers["Authorization"] = "Bearer $key"
 LUA
 
-sed 's/"model":"bench"/"model":"bench-cached"/' "$work/post.lua" > "$work/hit.lua"
-
-# One scenario: warm up, then measure. Prints "rps p50_ms p99_ms".
-measure() {
-  local url=$1 script=${2:-$work/post.lua}
-  status=$(curl -s -o /dev/null -w '%{http_code}' -X POST -H 'Content-Type: application/json' -H "Authorization: Bearer $master_key" \
-    -d '{"model":"bench","messages":[{"role":"user","content":"hi"}]}' "$url")
-  [ "$status" = 200 ] || { echo "$url answered $status" >&2; exit 1; }
-  wrk -t2 -c"$connections" -d"${warmup}s" -s "$script" "$url" >/dev/null
-  wrk -t2 -c"$connections" -d"${duration}s" --latency -s "$script" "$url" | awk '
+# Throughput at $connections connections. Prints "rps p50_ms p99_ms".
+throughput() { # url, script, label
+  wrk -t2 -c"$connections" -d"${warmup}s" -s "$2" "$1" -- "$3-warm" >/dev/null
+  wrk -t2 -c"$connections" -d"${duration}s" --latency -s "$2" "$1" -- "$3" | awk '
     function ms(v) { if (v ~ /us$/) return v / 1000; if (v ~ /ms$/) return v + 0; if (v ~ /s$/) return v * 1000; return v }
     /Requests\/sec:/ { rps = $2 }
     $1 == "50.000%" || $1 == "50%" { p50 = ms($2) }
@@ -125,45 +179,113 @@ measure() {
     /Non-2xx or 3xx responses/ { errors = $NF }
     END { if (errors > 0) { print "non-2xx responses: " errors > "/dev/stderr"; exit 1 } printf "%.0f %.3f %.3f\n", rps, p50, p99 }'
 }
-rss_mb() { awk '/VmRSS/ { printf "%.0f", $2 / 1024 }' "/proc/$1/status"; }
 
-# The hit scenario must hit: its second identical call is answered from the cache.
-hit_body=$(sed -n "s/^wrk.body = '\(.*\)'\$/\1/p" "$work/hit.lua")
-for _ in 1 2; do
-  cache=$(curl -s -D - -o /dev/null -X POST -H 'Content-Type: application/json' -H "Authorization: Bearer $master_key" \
-    -d "$hit_body" "http://127.0.0.1:$api_port/v1/chat/completions" | awk 'tolower($1) == "x-agentplatform-cache:" { print $2 }' | tr -d '\r')
+# Latency at a fixed $rate requests/s (hey: 20 workers of rate/20 each). Prints "p50_ms p99_ms".
+# hey sends one body, so the platform's miss is forced with Cache-Control: no-store (looked up, never stored).
+fixed_rate() { # url, extra hey arguments...
+  hey -z "${warmup}s" -c 20 -q $((rate / 20)) -m POST -T application/json -d "$body_prefix$body_suffix" "${@:2}" "$1" >/dev/null
+  hey -z "${duration}s" -c 20 -q $((rate / 20)) -m POST -T application/json -d "$body_prefix$body_suffix" "${@:2}" "$1" | awk '
+    /Status code distribution/ { codes = 1 }
+    codes && /\[[0-9]+\]/ { gsub(/[\[\]]/, "", $1); if ($1 != 200) { print "status " $1 ": " $2 > "/dev/stderr"; bad = 1 } }
+    $1 == "50%" { p50 = $3 * 1000 }
+    $1 == "99%" { p99 = $3 * 1000 }
+    END { if (bad) exit 1; printf "%.3f %.3f\n", p50, p99 }'
+}
+
+load() { # mode, arguments...: the load client
+  dotnet bench/AgentPlatform.Bench.Load/bin/Release/net10.0/AgentPlatform.Bench.Load.dll "$@"
+}
+json() { python3 -c "import json,sys; d=json.loads(sys.argv[1]); print(eval(sys.argv[2], {}, {'d': d}))" "$1" "$2"; }
+
+upstream="http://127.0.0.1:$upstream_port/v1/chat/completions"
+floor="http://127.0.0.1:$floor_port/v1/chat/completions"
+platform="$api/v1/chat/completions"
+
+echo "Throughput: ${duration}s per scenario after ${warmup}s of warm-up, $connections connections..."
+read -r direct_rps direct_p50 direct_p99 < <(throughput "$upstream" "$work/static.lua" direct)
+read -r floor_rps floor_p50 floor_p99 < <(throughput "$floor" "$work/static.lua" floor)
+read -r miss_rps miss_p50 miss_p99 < <(throughput "$platform" "$work/miss.lua" miss)
+read -r hit_rps hit_p50 hit_p99 < <(throughput "$platform" "$work/static.lua" hit)
+api_loaded=$(rss_mb "$api_pid"); router_loaded=$(rss_mb "$router_pid"); redis_loaded=$(rss_mb "$redis_pid")
+
+echo "Latency at $rate requests/s..."
+read -r direct_fixed_p50 direct_fixed_p99 < <(fixed_rate "$upstream")
+read -r floor_fixed_p50 floor_fixed_p99 < <(fixed_rate "$floor")
+read -r miss_fixed_p50 miss_fixed_p99 < <(fixed_rate "$platform" -H "Authorization: Bearer $key" -H "Cache-Control: no-store")
+read -r hit_fixed_p50 hit_fixed_p99 < <(fixed_rate "$platform" -H "Authorization: Bearer $key")
+
+echo "Time to first token and the overhead header, $samples requests one at a time..."
+ttft=$(load ttft --direct "http://127.0.0.1:$sim_port/v1/chat/completions" --direct-model bench-model \
+  --platform "$platform" --platform-model stream --key "$key" --count "$samples" | tail -n 1)
+overhead=$(load overhead --direct "$upstream" --direct-model bench-model \
+  --platform "$platform" --platform-model bench --key "$key" --count "$samples" | tail -n 1)
+
+echo "Holding $streams streams..."
+api_before=$(rss_mb "$api_pid"); router_before=$(rss_mb "$router_pid")
+load hold --platform "$platform" --platform-model hold --key "$key" --streams "$streams" --hold-seconds 3 >"$work/hold.log" 2>&1 &
+hold_pid=$!
+until grep -q '^ready' "$work/hold.log" 2>/dev/null; do
+  kill -0 "$hold_pid" 2>/dev/null || { cat "$work/hold.log" >&2; exit 1; }
+  sleep 0.5
 done
-[ "$cache" = hit ] || { echo "the cache hit scenario does not hit (x-agentplatform-cache: $cache)" >&2; exit 1; }
+api_held=$(rss_mb "$api_pid"); router_held=$(rss_mb "$router_pid")
+wait "$hold_pid" || { cat "$work/hold.log" >&2; exit 1; }
+hold=$(tail -n 1 "$work/hold.log")
+held=$(json "$hold" "d['open']")
+[ "$(json "$hold" "d['failed']")" = 0 ] || { echo "held streams failed: $hold" >&2; exit 1; }
+per_stream_kb=$(awk -v a="$api_held" -v r="$router_held" -v a0="$api_before" -v r0="$router_before" -v n="$held" \
+  'BEGIN { printf "%.1f", (a + r - a0 - r0) * 1024 / n }')
 
-echo "Measuring ${duration}s per scenario, $connections connections..."
-read -r direct_rps direct_p50 direct_p99 < <(measure "http://127.0.0.1:$upstream_port/v1/chat/completions")
-read -r floor_rps floor_p50 floor_p99 < <(measure "http://127.0.0.1:$floor_port/v1/chat/completions")
-read -r platform_rps platform_p50 platform_p99 < <(measure "http://127.0.0.1:$api_port/v1/chat/completions")
-read -r hit_rps hit_p50 hit_p99 < <(measure "http://127.0.0.1:$api_port/v1/chat/completions" "$work/hit.lua")
-floor_rss=$(rss_mb "$floor_pid"); api_rss=$(rss_mb "$api_pid"); router_rss=$(rss_mb "$router_pid"); redis_rss=$(rss_mb "$redis_pid")
-ratio=$(awk -v p="$platform_rps" -v f="$floor_rps" 'BEGIN { printf "%.2f", p / f }')
-hit_ratio=$(awk -v p="$hit_rps" -v f="$floor_rps" 'BEGIN { printf "%.2f", p / f }')
+ratio() { awk -v p="$1" -v f="$2" 'BEGIN { printf "%.2f", p / f }'; }
+minus() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", a - b }'; }
+miss_ratio=$(ratio "$miss_rps" "$floor_rps"); hit_ratio=$(ratio "$hit_rps" "$floor_rps")
+added_p50=$(minus "$miss_fixed_p50" "$direct_fixed_p50"); added_p99=$(minus "$miss_fixed_p99" "$direct_fixed_p99")
+ttft_p50=$(json "$ttft" "d['addedP50Ms']"); ttft_p99=$(json "$ttft" "d['addedP99Ms']")
+overhead_ratio=$(json "$overhead" "round(d['reportedToAdded'], 2)")
 
-printf '\n%-22s %10s %9s %9s %14s %s\n' scenario "req/s" "p50 ms" "p99 ms" "vs floor" "RSS MB"
-printf '%-22s %10s %9s %9s %14s %s\n' "direct (nginx)" "$direct_rps" "$direct_p50" "$direct_p99" "" ""
-printf '%-22s %10s %9s %9s %14s %s\n' "floor" "$floor_rps" "$floor_p50" "$floor_p99" "1.00" "$floor_rss"
-printf '%-22s %10s %9s %9s %14s %s\n' "platform (miss path)" "$platform_rps" "$platform_p50" "$platform_p99" "$ratio" "api $api_rss + router $router_rss + redis $redis_rss"
-printf '%-22s %10s %9s %9s %14s %s\n' "platform (cache hit)" "$hit_rps" "$hit_p50" "$hit_p99" "$hit_ratio" ""
+row() { printf '%-34s %10s %9s %9s %9s  %s\n' "$@"; }
+echo
+row scenario "req/s" "p50 ms" "p99 ms" "vs floor" "note"
+row "direct (nginx)" "$direct_rps" "$direct_p50" "$direct_p99" "" ""
+row "floor" "$floor_rps" "$floor_p50" "$floor_p99" "1.00" ""
+row "platform miss path" "$miss_rps" "$miss_p50" "$miss_p99" "$miss_ratio" "target >= 0.40"
+row "platform cache hit" "$hit_rps" "$hit_p50" "$hit_p99" "$hit_ratio" "target >= 0.80"
+row "direct at $rate/s" "" "$direct_fixed_p50" "$direct_fixed_p99" "" ""
+row "floor at $rate/s" "" "$floor_fixed_p50" "$floor_fixed_p99" "" ""
+row "platform miss at $rate/s" "" "$miss_fixed_p50" "$miss_fixed_p99" "" "added p50 $added_p50, p99 $added_p99 (target 0.5, 2)"
+row "platform hit at $rate/s" "" "$hit_fixed_p50" "$hit_fixed_p99" "" ""
+row "time to first token, added" "" "$ttft_p50" "$ttft_p99" "" "target p99 <= 1"
+echo
+echo "overhead header / added latency (p50): $overhead_ratio (target 0.8-1.2)"
+echo "held streams: $held open, Api + Router grew $(awk -v a="$api_held" -v r="$router_held" -v a0="$api_before" -v r0="$router_before" 'BEGIN { print a + r - a0 - r0 }') MB: $per_stream_kb KB per stream (target <= 50)"
+echo "RSS MB idle: api $api_idle, router $router_idle (target <= 150 each); after the throughput runs: api $api_loaded, router $router_loaded, redis $redis_loaded"
 
 mkdir -p bench/results
-cat > bench/results/latest.json <<JSON
+result=bench/results/latest.json
+[ "$smoke" = 1 ] && result="$work/smoke.json"
+cat > "$result" <<JSON
 {
   "date": "$(date -u +%Y-%m-%dT%H:%M:%SZ)",
   "commit": "$(git rev-parse --short HEAD 2>/dev/null || echo unknown)",
   "durationSeconds": $duration,
   "connections": $connections,
-  "scenarios": {
+  "throughput": {
     "direct": { "rps": $direct_rps, "p50Ms": $direct_p50, "p99Ms": $direct_p99 },
-    "floor": { "rps": $floor_rps, "p50Ms": $floor_p50, "p99Ms": $floor_p99, "rssMb": $floor_rss },
-    "platform": { "rps": $platform_rps, "p50Ms": $platform_p50, "p99Ms": $platform_p99, "ratioToFloor": $ratio,
-                  "rssMb": { "api": $api_rss, "router": $router_rss, "redis": $redis_rss } },
+    "floor": { "rps": $floor_rps, "p50Ms": $floor_p50, "p99Ms": $floor_p99 },
+    "missPath": { "rps": $miss_rps, "p50Ms": $miss_p50, "p99Ms": $miss_p99, "ratioToFloor": $miss_ratio },
     "cacheHit": { "rps": $hit_rps, "p50Ms": $hit_p50, "p99Ms": $hit_p99, "ratioToFloor": $hit_ratio }
-  }
+  },
+  "fixedRate": {
+    "requestsPerSecond": $rate,
+    "direct": { "p50Ms": $direct_fixed_p50, "p99Ms": $direct_fixed_p99 },
+    "floor": { "p50Ms": $floor_fixed_p50, "p99Ms": $floor_fixed_p99 },
+    "missPath": { "p50Ms": $miss_fixed_p50, "p99Ms": $miss_fixed_p99, "addedP50Ms": $added_p50, "addedP99Ms": $added_p99 },
+    "cacheHit": { "p50Ms": $hit_fixed_p50, "p99Ms": $hit_fixed_p99 }
+  },
+  "timeToFirstToken": $ttft,
+  "overhead": $overhead,
+  "streams": { "held": $held, "apiMbBefore": $api_before, "routerMbBefore": $router_before, "apiMbHeld": $api_held, "routerMbHeld": $router_held, "kbPerStream": $per_stream_kb },
+  "rssMb": { "apiIdle": $api_idle, "routerIdle": $router_idle, "apiLoaded": $api_loaded, "routerLoaded": $router_loaded, "redisLoaded": $redis_loaded }
 }
 JSON
-echo "Wrote bench/results/latest.json"
+echo "Wrote $result"

@@ -56,7 +56,8 @@ public sealed class RequestLimiter(IConnectionMultiplexer redis, TimeProvider ti
               for _, amount in ipairs(redis.call('HMGET', amounts, unpack(expired))) do freed = freed + (tonumber(amount) or 0) end
               redis.call('HDEL', amounts, unpack(expired))
               redis.call('ZREM', log, unpack(expired))
-              redis.call('HINCRBY', amounts, 'total', -freed)
+              -- never with 0: Lua writes -0 as "-0", which HINCRBY refuses (requests of an rpm-only key reserve no tokens)
+              if freed ~= 0 then redis.call('HINCRBY', amounts, 'total', -freed) end
             end
             requests = redis.call('ZCARD', log)
             used = tonumber(redis.call('HGET', amounts, 'total') or '0')

@@ -1,0 +1,61 @@
+using AgentPlatform.Api.Limits;
+using AgentPlatform.Api.Tenancy;
+using AgentPlatform.Tests.Infrastructure;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.Time.Testing;
+using StackExchange.Redis;
+
+namespace AgentPlatform.Tests.Api.Limits;
+
+/// <summary>The limiter's scripts on a real Redis, with time in the test's hands.</summary>
+public sealed class RequestLimiterTests : IAsyncLifetime
+{
+    private TestRedis _redis = null!;
+    private ConnectionMultiplexer _connection = null!;
+    private readonly FakeTimeProvider _time = new(new DateTimeOffset(2026, 11, 27, 12, 0, 0, TimeSpan.Zero));
+
+    public async Task InitializeAsync()
+    {
+        _redis = await TestRedis.StartAsync();
+        _connection = await ConnectionMultiplexer.ConnectAsync(_redis.ConnectionString);
+    }
+
+    public async Task DisposeAsync()
+    {
+        await _connection.DisposeAsync();
+        await _redis.DisposeAsync();
+    }
+
+    [Fact]
+    public async Task Requests_that_reserve_no_tokens_leave_the_window_without_breaking_the_next_check()
+    {
+        // A key with only a requests limit reserves no tokens; when its requests leave the window, the
+        // script takes 0 from the running total — which once failed every request after the first minute.
+        var client = new ClientIdentity(new VirtualKey { Id = "key_rpm_only", Name = "rpm only", Rpm = 3 }, new Tenant { Id = "ten_rpm_only", Name = "t" });
+        var limiter = new RequestLimiter(_connection, _time, NullLogger<RequestLimiter>.Instance);
+
+        var first = await AcquireAsync(limiter, client, times: 4);
+        _time.Advance(TimeSpan.FromSeconds(61));
+        var later = await AcquireAsync(limiter, client, times: 4);
+
+        Assert.Equal([200, 200, 200, 429], first);
+        Assert.Equal([200, 200, 200, 429], later);
+    }
+
+    private static async Task<List<int>> AcquireAsync(RequestLimiter limiter, ClientIdentity client, int times)
+    {
+        var statuses = new List<int>();
+        for (var i = 0; i < times; i++)
+        {
+            var context = new DefaultHttpContext { Response = { Body = new MemoryStream() } };
+            await using var lease = await limiter.AcquireAsync(context, client, default);
+            statuses.Add(lease is null ? context.Response.StatusCode : 200);
+            if (lease is not null)
+            {
+                await lease.SettleAsync(0, 0);
+            }
+        }
+        return statuses;
+    }
+}
