@@ -7,6 +7,7 @@
 #   bench/run.sh              # 10 s per scenario (about 5 minutes in all)
 #   bench/run.sh --duration 30
 #   bench/run.sh --smoke      # every scenario for a moment, to check the harness works (CI runs it)
+#   bench/run.sh --throughput-only   # the wrk scenarios alone, for comparing changes quickly
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -21,10 +22,12 @@ samples=500        # sequential requests of the time-to-first-token and overhead
 # hard limit per process is 20,000, so 10,000 streams cannot be held here (docs/performance.md).
 streams=9000
 smoke=0
+throughput_only=0
 while [ $# -gt 0 ]; do
   case "$1" in
     --duration) duration="$2"; shift 2 ;;
     --streams) streams="$2"; shift 2 ;;
+    --throughput-only) throughput_only=1; shift ;;
     --smoke) duration=1; warmup=1; samples=30; streams=200; smoke=1; shift ;;
     *) echo "unknown option $1" >&2; exit 2 ;;
   esac
@@ -207,6 +210,15 @@ read -r floor_rps floor_p50 floor_p99 < <(throughput "$floor" "$work/static.lua"
 read -r miss_rps miss_p50 miss_p99 < <(throughput "$platform" "$work/miss.lua" miss)
 read -r hit_rps hit_p50 hit_p99 < <(throughput "$platform" "$work/static.lua" hit)
 api_loaded=$(rss_mb "$api_pid"); router_loaded=$(rss_mb "$router_pid"); redis_loaded=$(rss_mb "$redis_pid")
+if [ "$throughput_only" = 1 ]; then
+  printf '%-22s %8s %8s %8s %8s\n' scenario "req/s" "p50 ms" "p99 ms" "vs floor"
+  printf '%-22s %8s %8s %8s\n' direct "$direct_rps" "$direct_p50" "$direct_p99"
+  printf '%-22s %8s %8s %8s %8s\n' floor "$floor_rps" "$floor_p50" "$floor_p99" 1.00
+  printf '%-22s %8s %8s %8s %8s\n' "miss path" "$miss_rps" "$miss_p50" "$miss_p99" "$(awk -v p="$miss_rps" -v f="$floor_rps" 'BEGIN { printf "%.2f", p / f }')"
+  printf '%-22s %8s %8s %8s %8s\n' "cache hit" "$hit_rps" "$hit_p50" "$hit_p99" "$(awk -v p="$hit_rps" -v f="$floor_rps" 'BEGIN { printf "%.2f", p / f }')"
+  echo "RSS MB: api idle $api_idle, loaded $api_loaded; router idle $router_idle, loaded $router_loaded; redis $redis_loaded"
+  exit 0
+fi
 
 echo "Latency at $rate requests/s..."
 read -r direct_fixed_p50 direct_fixed_p99 < <(fixed_rate "$upstream")

@@ -1,29 +1,31 @@
 namespace AgentPlatform.Api.Caching;
 
 /// <summary>
-/// A request's duty to store its answer: it holds the entry's fill lease (renewed while it lives) when
-/// it won it, and disposing it without <see cref="StoreAsync"/> gives the fill up at once, so a request
-/// waiting for it takes over.
+/// A request's duty to store its answer: it holds the entry's fill lease (renewed while it lives, by
+/// <see cref="ResponseCache"/>) when it won it, and disposing it without <see cref="StoreAsync"/> gives
+/// the fill up at once, so a request waiting for it takes over.
 /// </summary>
 public sealed class CacheFill : IAsyncDisposable
 {
     private readonly ResponseCache _cache;
     private readonly ResponseCache.Flight _flight;
-    private readonly string? _token;
-    private readonly CancellationTokenSource? _renewing;
     private bool _finished;
 
     internal CacheFill(ResponseCache cache, ResponseCache.Flight flight, string? token)
     {
         _cache = cache;
         _flight = flight;
-        _token = token;
+        Token = token;
         if (token is not null)
         {
-            _renewing = new CancellationTokenSource();
-            _ = RenewWhileFillingAsync(token, _renewing.Token);
+            cache.Filling(this);
         }
     }
+
+    internal string EntryKey => _flight.EntryKey;
+
+    /// <summary>The fill lease's token; null when the request writes without one.</summary>
+    internal string? Token { get; }
 
     /// <summary>Stores the answer for <paramref name="ttl"/> (less its jitter) and hands it to the requests waiting for it.</summary>
     public async Task StoreAsync(CachedAnswer answer, TimeSpan ttl)
@@ -33,8 +35,7 @@ public sealed class CacheFill : IAsyncDisposable
             return;
         }
         _finished = true;
-        StopRenewing();
-        await _cache.StoreAsync(_flight, _token, answer, ttl);
+        await _cache.StoreAsync(_flight, this, answer, ttl);
     }
 
     public async ValueTask DisposeAsync()
@@ -44,31 +45,6 @@ public sealed class CacheFill : IAsyncDisposable
             return;
         }
         _finished = true;
-        StopRenewing();
-        await _cache.ReleaseAsync(_flight, _token);
-    }
-
-    private void StopRenewing()
-    {
-        _renewing?.Cancel();
-        _renewing?.Dispose();
-    }
-
-    private async Task RenewWhileFillingAsync(string token, CancellationToken cancellationToken)
-    {
-        try
-        {
-            using var timer = new PeriodicTimer(_cache.RenewInterval, _cache.TimeProvider);
-            while (await timer.WaitForNextTickAsync(cancellationToken))
-            {
-                if (!await _cache.RenewAsync(_flight.EntryKey, token))
-                {
-                    return; // lost (this replica stalled past it): another request fills; storing still helps
-                }
-            }
-        }
-        catch (OperationCanceledException)
-        {
-        }
+        await _cache.ReleaseAsync(_flight, this);
     }
 }

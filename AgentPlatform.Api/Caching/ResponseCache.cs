@@ -79,6 +79,8 @@ public sealed class ResponseCache : IDisposable
     private readonly MemoryCache? _local;
     private readonly ConcurrentDictionary<string, Flight> _flights = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, TaskCompletionSource> _fillSignals = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<CacheFill, long> _filling = new();
+    private readonly CancellationTokenSource _stopping = new();
     private readonly Lock _subscribing = new();
     private Task? _subscription;
 
@@ -92,6 +94,7 @@ public sealed class ResponseCache : IDisposable
         _local = _options.LocalSizeBytes > 0 ? new MemoryCache(new MemoryCacheOptions { SizeLimit = _options.LocalSizeBytes }) : null;
         // Subscribed from the start, not at the first wait: a purge must reach this replica's memory level too.
         _ = EnsureSubscribedAsync();
+        _ = RenewLeasesAsync(_stopping.Token);
     }
 
     public CacheOptions Options => _options;
@@ -265,8 +268,10 @@ public sealed class ResponseCache : IDisposable
     /// <summary>An entry that this request may write without having led a lookup (it skipped the read: <c>no-cache</c>).</summary>
     public CacheFill WriteOnly(string entryKey) => new(this, new Flight(entryKey), token: null);
 
-    internal async Task StoreAsync(Flight flight, string? token, CachedAnswer answer, TimeSpan ttl)
+    internal async Task StoreAsync(Flight flight, CacheFill fill, CachedAnswer answer, TimeSpan ttl)
     {
+        _filling.TryRemove(fill, out _);
+        var token = fill.Token;
         // Shortened by a random share, so entries written together are not refilled together.
         var jittered = ttl * (1 - _options.TtlJitter * Random.Shared.NextDouble());
         var milliseconds = Math.Max(1, (long)jittered.TotalMilliseconds);
@@ -285,8 +290,10 @@ public sealed class ResponseCache : IDisposable
     }
 
     /// <summary>Gives up a fill: frees the lease at once so a waiting request takes over without waiting for it to expire.</summary>
-    internal async Task ReleaseAsync(Flight flight, string? token)
+    internal async Task ReleaseAsync(Flight flight, CacheFill fill)
     {
+        _filling.TryRemove(fill, out _);
+        var token = fill.Token;
         Finish(flight, null);
         if (token is null)
         {
@@ -303,23 +310,46 @@ public sealed class ResponseCache : IDisposable
         }
     }
 
-    /// <summary>Keeps a live filler's lease from running out; false when it was lost (expired and taken).</summary>
-    internal async Task<bool> RenewAsync(string entryKey, string token)
+    /// <summary>A fill whose lease this replica holds from now until it stores or gives up.</summary>
+    internal void Filling(CacheFill fill) => _filling[fill] = _timeProvider.GetTimestamp();
+
+    /// <summary>
+    /// Keeps the leases of this replica's live fillers from running out: every third of a lease, one
+    /// pipelined renewal per fill that has been running that long. One loop for the replica, not a
+    /// timer per fill: most answers arrive well within a lease, and a timer per request (and the
+    /// exception its cancellation threw) cost a tenth of the Api's CPU on the miss path.
+    /// </summary>
+    private async Task RenewLeasesAsync(CancellationToken stopping)
     {
+        var interval = TimeSpan.FromSeconds(_options.FillLeaseSeconds / 3.0);
+        using var timer = new PeriodicTimer(interval, _timeProvider);
         try
         {
-            return (long)await _redis.GetDatabase().ScriptEvaluateAsync(RenewScript, [LeaseKey(entryKey)],
-                [token, _options.FillLeaseSeconds * 1000L]) == 1;
+            while (await timer.WaitForNextTickAsync(stopping))
+            {
+                var database = _redis.GetDatabase();
+                var renewals = new List<Task>();
+                foreach (var (fill, since) in _filling)
+                {
+                    if (_timeProvider.GetElapsedTime(since) >= interval)
+                    {
+                        renewals.Add(database.ScriptEvaluateAsync(RenewScript, [LeaseKey(fill.EntryKey)], [fill.Token, _options.FillLeaseSeconds * 1000L]));
+                    }
+                }
+                try
+                {
+                    await Task.WhenAll(renewals);
+                }
+                catch (Exception exception) when (exception is RedisException or TimeoutException)
+                {
+                    // Redis is away: the leases may run out, and a waiter elsewhere may fill too; harmless.
+                }
+            }
         }
-        catch (Exception exception) when (exception is RedisException or TimeoutException)
+        catch (OperationCanceledException)
         {
-            return true; // Redis is away; the lease's fate is unknown, keep trying
         }
     }
-
-    internal TimeSpan RenewInterval => TimeSpan.FromSeconds(_options.FillLeaseSeconds / 3.0);
-
-    internal TimeProvider TimeProvider => _timeProvider;
 
     private Task AnnounceAsync(string entryKey)
     {
@@ -422,7 +452,12 @@ public sealed class ResponseCache : IDisposable
 
     private static string LeaseKey(string entryKey) => entryKey + ":fill";
 
-    public void Dispose() => _local?.Dispose();
+    public void Dispose()
+    {
+        _stopping.Cancel();
+        _stopping.Dispose();
+        _local?.Dispose();
+    }
 
     /// <summary>One replica's search for one entry, which its other identical requests share.</summary>
     internal sealed class Flight(string entryKey)

@@ -63,6 +63,8 @@ public sealed class CacheFixture : IAsyncLifetime
         ["Cache:Enabled"] = "true",
         ["Cache:ModelGroups:uncached:Enabled"] = "false",
         ["Cache:ModelGroups:tiny:MaxEntryBytes"] = "1024",
+        // Short, so a fill that outlives its lease shows whether the lease is renewed.
+        ["Cache:FillLeaseSeconds"] = "1",
     }).Start();
 
     public HttpClient Admin() => ApiCalls.Admin(First);

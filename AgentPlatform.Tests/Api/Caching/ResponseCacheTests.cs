@@ -63,6 +63,22 @@ public sealed class ResponseCacheTests(CacheFixture fixture) : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_fill_that_outlives_its_lease_keeps_it_and_nobody_else_goes_upstream()
+    {
+        var (_, _, key) = await fixture.NewKeyAsync();
+        using var first = CacheFixture.Client(fixture.First, key);
+        using var second = CacheFixture.Client(fixture.Second, key);
+        // The first answer takes 2.5 s: two and a half times the fixture's one-second lease.
+        await fixture.InjectAsync(new { kind = "stall-first", rate = 1.0, count = 1, delayMs = 2500 });
+
+        var answers = await Task.WhenAll(Enumerable.Range(0, 10).Select(i => SendAsync(i % 2 == 0 ? first : second, Chat("A slow answer"))));
+
+        Assert.All(answers, a => Assert.Equal(HttpStatusCode.OK, a.Status));
+        Assert.Equal(1, await fixture.UpstreamCallsAsync());
+        Assert.Equal(1, answers.Count(a => a.Cache == "miss"));
+    }
+
+    [Fact]
     public async Task When_the_filler_dies_a_waiter_takes_over_once_its_lease_runs_out()
     {
         var (tenantId, _, key) = await fixture.NewKeyAsync();
