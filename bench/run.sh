@@ -252,7 +252,7 @@ ratio() { awk -v p="$1" -v f="$2" 'BEGIN { printf "%.2f", p / f }'; }
 minus() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", a - b }'; }
 miss_ratio=$(ratio "$miss_rps" "$floor_rps"); hit_ratio=$(ratio "$hit_rps" "$floor_rps")
 added_p50=$(minus "$miss_fixed_p50" "$direct_fixed_p50"); added_p99=$(minus "$miss_fixed_p99" "$direct_fixed_p99")
-ttft_p50=$(json "$ttft" "d['addedP50Ms']"); ttft_p99=$(json "$ttft" "d['addedP99Ms']")
+ttft_p50=$(json "$ttft" "round(d['addedP50Ms'], 3)"); ttft_p99=$(json "$ttft" "round(d['addedP99Ms'], 3)")
 overhead_ratio=$(json "$overhead" "round(d['reportedToAdded'], 2)")
 
 row() { printf '%-34s %10s %9s %9s %9s  %s\n' "$@"; }

@@ -79,7 +79,7 @@ public sealed class ResponseCache : IDisposable
     private readonly MemoryCache? _local;
     private readonly ConcurrentDictionary<string, Flight> _flights = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, TaskCompletionSource> _fillSignals = new(StringComparer.Ordinal);
-    private readonly ConcurrentDictionary<CacheFill, long> _filling = new();
+    private readonly ConcurrentDictionary<CacheFill, byte> _filling = new();
     private readonly CancellationTokenSource _stopping = new();
     private readonly Lock _subscribing = new();
     private Task? _subscription;
@@ -311,11 +311,11 @@ public sealed class ResponseCache : IDisposable
     }
 
     /// <summary>A fill whose lease this replica holds from now until it stores or gives up.</summary>
-    internal void Filling(CacheFill fill) => _filling[fill] = _timeProvider.GetTimestamp();
+    internal void Filling(CacheFill fill) => _filling[fill] = 0;
 
     /// <summary>
     /// Keeps the leases of this replica's live fillers from running out: every third of a lease, one
-    /// pipelined renewal per fill that has been running that long. One loop for the replica, not a
+    /// pipelined renewal per fill in progress. One loop for the replica, not a
     /// timer per fill: most answers arrive well within a lease, and a timer per request (and the
     /// exception its cancellation threw) cost a tenth of the Api's CPU on the miss path.
     /// </summary>
@@ -329,12 +329,11 @@ public sealed class ResponseCache : IDisposable
             {
                 var database = _redis.GetDatabase();
                 var renewals = new List<Task>();
-                foreach (var (fill, since) in _filling)
+                // Every fill alive at a tick, however young: a lease is then never older than one interval
+                // when renewed, leaving two thirds of it as margin for a slow tick on a busy machine.
+                foreach (var fill in _filling.Keys)
                 {
-                    if (_timeProvider.GetElapsedTime(since) >= interval)
-                    {
-                        renewals.Add(database.ScriptEvaluateAsync(RenewScript, [LeaseKey(fill.EntryKey)], [fill.Token, _options.FillLeaseSeconds * 1000L]));
-                    }
+                    renewals.Add(database.ScriptEvaluateAsync(RenewScript, [LeaseKey(fill.EntryKey)], [fill.Token, _options.FillLeaseSeconds * 1000L]));
                 }
                 try
                 {

@@ -124,20 +124,32 @@ public static class ChatCompletionsApi
                 return;
             }
             forwarded = true;
+            var delivered = false;
             try
             {
                 await router.ForwardAsync(context, HttpMethod.Post, "/v1/chat/completions", body.Memory, started, answer);
+                delivered = true;
             }
             finally
             {
+                record.LatencyMs = Math.Round(Stopwatch.GetElapsedTime(started).TotalMilliseconds, 3);
                 // Also when the client left mid-answer: what it got is counted and paid for.
                 meter.Measure(record, answer, body.Span);
-                await lease.SettleAsync(record.TotalTokens, BudgetPeriod.ToNanoUsd(record.CostUsd));
+                if (!delivered)
+                {
+                    await lease.SettleAsync(record.TotalTokens, BudgetPeriod.ToNanoUsd(record.CostUsd));
+                }
             }
-            if (fill is not null && Cacheable(answer, record, policy) is { } entry)
+            // The bookkeeping (settling the limits, storing the answer) is sent to Redis before the response
+            // ends, so the client's next call sees it, but the client does not wait for Redis to confirm it.
+            var settling = lease.SettleAsync(record.TotalTokens, BudgetPeriod.ToNanoUsd(record.CostUsd));
+            var storing = fill is not null && Cacheable(answer, record, policy) is { } entry ? fill.StoreAsync(entry, policy.Ttl) : Task.CompletedTask;
+            if (!answer.Broken && !context.RequestAborted.IsCancellationRequested)
             {
-                await fill.StoreAsync(entry, policy.Ttl);
+                await context.Response.CompleteAsync();
             }
+            await settling;
+            await storing;
         }
         finally
         {

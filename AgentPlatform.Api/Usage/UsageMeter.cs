@@ -93,7 +93,11 @@ public sealed class UsageMeter(PromptTokenEstimator estimator, PriceTable prices
     {
         var status = context.Response.StatusCode;
         record.Status = status;
-        record.LatencyMs = Math.Round(timeProvider.GetElapsedTime(started).TotalMilliseconds, 3);
+        if (record.LatencyMs == 0)
+        {
+            // (set already when the answer ended before its bookkeeping)
+            record.LatencyMs = Math.Round(timeProvider.GetElapsedTime(started).TotalMilliseconds, 3);
+        }
         record.Cache = context.Response.Headers[RouterClient.CacheHeader] is { Count: > 0 } cache ? cache.ToString() : "bypass";
         if (status >= 400)
         {

@@ -64,7 +64,7 @@ public sealed class CacheFixture : IAsyncLifetime
         ["Cache:ModelGroups:uncached:Enabled"] = "false",
         ["Cache:ModelGroups:tiny:MaxEntryBytes"] = "1024",
         // Short, so a fill that outlives its lease shows whether the lease is renewed.
-        ["Cache:FillLeaseSeconds"] = "1",
+        ["Cache:FillLeaseSeconds"] = "2",
     }).Start();
 
     public HttpClient Admin() => ApiCalls.Admin(First);
