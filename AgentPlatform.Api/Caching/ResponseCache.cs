@@ -45,25 +45,29 @@ public sealed class ResponseCache : IDisposable
     private static readonly TimeSpan MaxPoll = TimeSpan.FromSeconds(1);
 
     private const string LookupScript = """
-        -- KEYS[1] the entry, KEYS[2] its fill lease; ARGV[1] this request's lease token, ARGV[2] lease (ms),
-        -- ARGV[3] '1' when the request will store its answer (else it only reads: no lease, no waiting)
+        -- KEYS[1] the entry, KEYS[2] its fill lease, KEYS[3] its "someone waits" mark; ARGV[1] this request's
+        -- lease token, ARGV[2] lease (ms), ARGV[3] '1' when the request will store its answer (else it only
+        -- reads: no lease, no waiting)
         local entry = redis.call('GET', KEYS[1])
         if entry then return {1, entry, redis.call('PTTL', KEYS[1])} end
         if ARGV[3] ~= '1' then return {0} end
         if redis.call('SET', KEYS[2], ARGV[1], 'NX', 'PX', ARGV[2]) then return {2} end
+        redis.call('SET', KEYS[3], 1, 'PX', ARGV[2])
         return {3, redis.call('PTTL', KEYS[2])}
         """;
 
     private const string StoreScript = """
-        -- KEYS[1] the entry, KEYS[2] its fill lease; ARGV[1] the entry, ARGV[2] its TTL (ms), ARGV[3] the lease token
+        -- KEYS[1] the entry, KEYS[2] its fill lease, KEYS[3] its "someone waits" mark; ARGV[1] the entry,
+        -- ARGV[2] its TTL (ms), ARGV[3] the lease token. Returns 1 when someone waits (then announce it).
         redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
         if redis.call('GET', KEYS[2]) == ARGV[3] then redis.call('DEL', KEYS[2]) end
-        return 1
+        return redis.call('DEL', KEYS[3])
         """;
 
     private const string ReleaseScript = """
-        if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
-        return 0
+        -- KEYS[1] the fill lease, KEYS[2] its "someone waits" mark. Returns 1 when someone waits.
+        if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('DEL', KEYS[1]) end
+        return redis.call('DEL', KEYS[2])
         """;
 
     private const string RenewScript = """
@@ -185,7 +189,7 @@ public sealed class ResponseCache : IDisposable
     private async Task<CacheLookup> LeadAsync(Flight flight, long deadline, bool waited, CancellationToken cancellationToken)
     {
         var token = Guid.NewGuid().ToString("N");
-        RedisKey[] keys = [flight.EntryKey, LeaseKey(flight.EntryKey)];
+        RedisKey[] keys = [flight.EntryKey, LeaseKey(flight.EntryKey), WaitingKey(flight.EntryKey)];
         while (true)
         {
             // Registered before the read, so a fill announced between the read and the wait is not missed.
@@ -251,7 +255,7 @@ public sealed class ResponseCache : IDisposable
     {
         try
         {
-            var result = (RedisResult[])(await _redis.GetDatabase().ScriptEvaluateAsync(LookupScript, [entryKey, LeaseKey(entryKey)], ["", 0, 0]))!;
+            var result = (RedisResult[])(await _redis.GetDatabase().ScriptEvaluateAsync(LookupScript, [entryKey, LeaseKey(entryKey), WaitingKey(entryKey)], ["", 0, 0]))!;
             if ((int)result[0] == 1 && CachedAnswer.Deserialize((byte[])result[1]!) is { } answer)
             {
                 RememberLocally(entryKey, answer, TimeSpan.FromMilliseconds((long)result[2]));
@@ -277,10 +281,10 @@ public sealed class ResponseCache : IDisposable
         var milliseconds = Math.Max(1, (long)jittered.TotalMilliseconds);
         try
         {
-            await _redis.GetDatabase().ScriptEvaluateAsync(StoreScript, [flight.EntryKey, LeaseKey(flight.EntryKey)],
-                [answer.Serialize(), milliseconds, token ?? ""]);
+            var waited = (long)await _redis.GetDatabase().ScriptEvaluateAsync(StoreScript,
+                [flight.EntryKey, LeaseKey(flight.EntryKey), WaitingKey(flight.EntryKey)], [answer.Serialize(), milliseconds, token ?? ""]);
             RememberLocally(flight.EntryKey, answer, TimeSpan.FromMilliseconds(milliseconds));
-            await AnnounceAsync(flight.EntryKey);
+            await AnnounceAsync(flight.EntryKey, toOtherReplicas: waited == 1);
         }
         catch (Exception exception) when (exception is RedisException or TimeoutException)
         {
@@ -301,8 +305,8 @@ public sealed class ResponseCache : IDisposable
         }
         try
         {
-            await _redis.GetDatabase().ScriptEvaluateAsync(ReleaseScript, [LeaseKey(flight.EntryKey)], [token]);
-            await AnnounceAsync(flight.EntryKey);
+            var waited = (long)await _redis.GetDatabase().ScriptEvaluateAsync(ReleaseScript, [LeaseKey(flight.EntryKey), WaitingKey(flight.EntryKey)], [token]);
+            await AnnounceAsync(flight.EntryKey, toOtherReplicas: waited == 1);
         }
         catch (Exception exception) when (exception is RedisException or TimeoutException)
         {
@@ -350,10 +354,14 @@ public sealed class ResponseCache : IDisposable
         }
     }
 
-    private Task AnnounceAsync(string entryKey)
+    /// <summary>
+    /// Wakes the requests waiting for an entry: on this replica at once, on the others through Redis —
+    /// only when one of them marked that it waits, so the usual fill nobody waited for costs no publish.
+    /// </summary>
+    private Task AnnounceAsync(string entryKey, bool toOtherReplicas)
     {
-        Signal(entryKey); // waiters on this replica need not wait for the round trip
-        return _redis.GetSubscriber().PublishAsync(FillsChannel, entryKey, CommandFlags.FireAndForget);
+        Signal(entryKey);
+        return toOtherReplicas ? _redis.GetSubscriber().PublishAsync(FillsChannel, entryKey, CommandFlags.FireAndForget) : Task.CompletedTask;
     }
 
     /// <summary>
@@ -450,6 +458,8 @@ public sealed class ResponseCache : IDisposable
     private static TimeSpan Min(TimeSpan a, TimeSpan b) => a < b ? a : b;
 
     private static string LeaseKey(string entryKey) => entryKey + ":fill";
+
+    private static string WaitingKey(string entryKey) => entryKey + ":waiting";
 
     public void Dispose()
     {

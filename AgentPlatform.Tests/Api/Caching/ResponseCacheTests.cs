@@ -99,6 +99,34 @@ public sealed class ResponseCacheTests(CacheFixture fixture) : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_fill_is_announced_to_other_replicas_only_when_one_of_them_waits()
+    {
+        var (tenantId, _, key) = await fixture.NewKeyAsync();
+        using var first = CacheFixture.Client(fixture.First, key);
+        using var second = CacheFixture.Client(fixture.Second, key);
+        await using var redis = await ConnectionMultiplexer.ConnectAsync(fixture.Redis.ConnectionString);
+        var announced = new System.Collections.Concurrent.ConcurrentQueue<string>();
+        await redis.GetSubscriber().SubscribeAsync(ResponseCache.FillsChannel, (_, message) => announced.Enqueue(message!));
+        string Entry(string body) => ResponseCache.EntryKey(tenantId, CacheKey.Compute(Encoding.UTF8.GetBytes(body)));
+        var alone = """{"model":"default","messages":[{"role":"user","content":"Nobody waits for me"}]}""";
+        var awaited = """{"model":"default","messages":[{"role":"user","content":"Someone waits for me"}]}""";
+
+        await SendAsync(first, Json.Body(alone));
+        var filling = SendAsync(first, Json.Body(awaited));
+        await Task.Delay(100); // the fill is under way (the simulator takes 300 ms)
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        var waiter = await SendAsync(second, Json.Body(awaited));
+        var waited = clock.Elapsed;
+        await filling;
+        await Task.Delay(300);
+
+        Assert.Equal("hit", waiter.Cache);
+        Assert.True(waited < TimeSpan.FromMilliseconds(900), $"woken by the announcement, not its one-second poll: {waited}");
+        Assert.Contains(Entry(awaited), announced);
+        Assert.DoesNotContain(Entry(alone), announced);
+    }
+
+    [Fact]
     public async Task Entries_written_together_expire_apart_within_the_configured_ttl()
     {
         var (tenantId, _, key) = await fixture.NewKeyAsync(key: new { name = "100 s", cacheTtlSeconds = 100 });
