@@ -1,6 +1,4 @@
 using System.Net;
-using System.Net.Http.Json;
-using System.Text.Json;
 using AgentPlatform.Tests.Infrastructure;
 
 namespace AgentPlatform.Tests.Api;
@@ -39,10 +37,9 @@ public sealed class RateLimitTests(TenancyFixture fixture) : IClassFixture<Tenan
     [Fact]
     public async Task The_tenants_limit_holds_over_all_its_keys_and_is_named_when_it_refuses()
     {
-        using var admin = fixture.Admin();
-        var tenantId = await CreateTenantAsync(admin, new { name = "Small team", rpm = 3 });
-        var one = await CreateKeyForAsync(admin, tenantId, new { name = "one" });
-        var two = await CreateKeyForAsync(admin, tenantId, new { name = "two" });
+        var tenantId = await fixture.CreateTenantAsync(new { name = "Small team", rpm = 3 });
+        var (_, one) = await fixture.CreateKeyAsync(tenantId, new { name = "one" });
+        var (_, two) = await fixture.CreateKeyAsync(tenantId, new { name = "two" });
         using var oneClient = TenancyFixture.Client(fixture.First, one);
         using var twoClient = TenancyFixture.Client(fixture.Second, two);
 
@@ -81,27 +78,6 @@ public sealed class RateLimitTests(TenancyFixture fixture) : IClassFixture<Tenan
         }
     }
 
-    private async Task<string> CreateKeyAsync(object tenant, object key)
-    {
-        using var admin = fixture.Admin();
-        var tenantId = await CreateTenantAsync(admin, tenant);
-        var body = JsonSerializer.SerializeToNode(key)!.AsObject();
-        body["tenantId"] = tenantId;
-        using var response = await admin.PostAsJsonAsync("/admin/v1/keys", body);
-        return (await response.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("key").GetString()!;
-    }
-
-    private static async Task<string> CreateKeyForAsync(HttpClient admin, string tenantId, object key)
-    {
-        var body = JsonSerializer.SerializeToNode(key)!.AsObject();
-        body["tenantId"] = tenantId;
-        using var response = await admin.PostAsJsonAsync("/admin/v1/keys", body);
-        return (await response.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("key").GetString()!;
-    }
-
-    private static async Task<string> CreateTenantAsync(HttpClient admin, object tenant)
-    {
-        using var response = await admin.PostAsJsonAsync("/admin/v1/tenants", tenant);
-        return (await response.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("id").GetString()!;
-    }
+    private async Task<string> CreateKeyAsync(object tenant, object key) =>
+        (await fixture.CreateKeyAsync(await fixture.CreateTenantAsync(tenant), key)).Key;
 }

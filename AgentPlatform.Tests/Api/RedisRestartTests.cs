@@ -1,5 +1,4 @@
 using System.Net;
-using System.Text.Json;
 using AgentPlatform.Tests.Infrastructure;
 
 namespace AgentPlatform.Tests.Api;
@@ -46,7 +45,7 @@ public sealed class RedisRestartTests(TenancyFixture fixture) : IClassFixture<Te
         await fixture.Redis.RestartAsync(downFor: TimeSpan.FromSeconds(6)); // longer than the Redis client waits for a command
         await load;
 
-        var records = await LedgerAsync(admin, tenantId, expected: 30 + 320);
+        var records = await ApiCalls.LedgerAsync(admin, $"tenantId={tenantId}", expected: 30 + 320);
         Assert.Equal(30 + 320, records.Count);
         // A request that arrived while Redis was down waited for it (the client queues commands while it
         // reconnects) or, past that, was refused with 503; either way its record is in the ledger.
@@ -63,19 +62,5 @@ public sealed class RedisRestartTests(TenancyFixture fixture) : IClassFixture<Te
         }
         Assert.Equal(20, after.Count(s => s == HttpStatusCode.OK));
         Assert.Equal(20, after.Count(s => s == HttpStatusCode.TooManyRequests));
-    }
-
-    private static async Task<List<JsonElement>> LedgerAsync(HttpClient admin, string tenantId, int expected)
-    {
-        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(30);
-        while (true)
-        {
-            var lines = (await admin.GetStringAsync($"/admin/v1/usage?tenantId={tenantId}&format=jsonl")).Split('\n', StringSplitOptions.RemoveEmptyEntries);
-            if (lines.Length >= expected || DateTime.UtcNow > deadline)
-            {
-                return lines.Select(line => JsonDocument.Parse(line).RootElement.Clone()).ToList();
-            }
-            await Task.Delay(200);
-        }
     }
 }

@@ -223,20 +223,10 @@ public sealed class UsageTests(TenancyFixture fixture) : IClassFixture<TenancyFi
         Assert.False(response.Headers.Contains("x-agentplatform-price-per-million"));
     }
 
-    /// <summary>The ledger's records matching <paramref name="query"/>, once <paramref name="expected"/> of them have been written.</summary>
     private async Task<List<JsonElement>> LedgerAsync(string query, int expected)
     {
         using var admin = fixture.Admin(fixture.Second);
-        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(30);
-        while (true)
-        {
-            var lines = (await admin.GetStringAsync($"/admin/v1/usage?{query}&format=jsonl")).Split('\n', StringSplitOptions.RemoveEmptyEntries);
-            if (lines.Length >= expected || DateTime.UtcNow > deadline)
-            {
-                return lines.Select(line => JsonDocument.Parse(line).RootElement.Clone()).ToList();
-            }
-            await Task.Delay(200);
-        }
+        return await ApiCalls.LedgerAsync(admin, query, expected);
     }
 
     private static async Task<(long Prompt, long Completion)> SimulatorTokensAsync(KestrelApp<AgentPlatform.Simulator.SimulatorOptions> simulator)

@@ -37,4 +37,23 @@ public static class ApiCalls
         var created = await response.Content.ReadFromJsonAsync<JsonElement>();
         return (created.GetProperty("id").GetString()!, created.GetProperty("key").GetString()!);
     }
+
+    /// <summary>
+    /// The usage ledger's records matching <paramref name="query"/> (e.g. <c>keyId=key_...</c>), once
+    /// <paramref name="expected"/> of them have been written (records reach Redis shortly after their
+    /// requests end), or whatever is there after 30 seconds.
+    /// </summary>
+    public static async Task<List<JsonElement>> LedgerAsync(HttpClient admin, string query, int expected)
+    {
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(30);
+        while (true)
+        {
+            var lines = (await admin.GetStringAsync($"/admin/v1/usage?{query}&format=jsonl")).Split('\n', StringSplitOptions.RemoveEmptyEntries);
+            if (lines.Length >= expected || DateTime.UtcNow > deadline)
+            {
+                return lines.Select(line => JsonDocument.Parse(line).RootElement.Clone()).ToList();
+            }
+            await Task.Delay(200);
+        }
+    }
 }

@@ -442,7 +442,8 @@ public sealed class ResponseCacheTests(CacheFixture fixture) : IAsyncLifetime
         Assert.Equal("miss", miss.Cache);
         Assert.All(hits, h => Assert.Equal("hit", h.Cache));
         Assert.Equal(HttpStatusCode.TooManyRequests, fourth.Status);
-        var records = await LedgerAsync(keyId, expected: 4);
+        using var ledger = fixture.Admin();
+        var records = await ApiCalls.LedgerAsync(ledger, $"keyId={keyId}", expected: 4);
         var stored = Assert.Single(records, r => r.GetProperty("cache").GetString() == "miss");
         var cost = stored.GetProperty("costUsd").GetDecimal();
         Assert.True(cost > 0);
@@ -519,21 +520,6 @@ public sealed class ResponseCacheTests(CacheFixture fixture) : IAsyncLifetime
             usage ??= update.Usage;
         }
         return (text.ToString(), finish, usage);
-    }
-
-    private async Task<List<JsonElement>> LedgerAsync(string keyId, int expected)
-    {
-        using var admin = fixture.Admin();
-        for (var attempt = 0; ; attempt++)
-        {
-            var page = await admin.GetFromJsonAsync<JsonElement>($"/admin/v1/usage?keyId={keyId}&limit=1000");
-            var records = page.GetProperty("data").EnumerateArray().ToList();
-            if (records.Count >= expected || attempt == 50)
-            {
-                return records;
-            }
-            await Task.Delay(100);
-        }
     }
 }
 
