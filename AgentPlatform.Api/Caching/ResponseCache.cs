@@ -283,7 +283,9 @@ public sealed class ResponseCache : IDisposable
         {
             var waited = (long)await _redis.GetDatabase().ScriptEvaluateAsync(StoreScript,
                 [flight.EntryKey, LeaseKey(flight.EntryKey), WaitingKey(flight.EntryKey)], [answer.Serialize(), milliseconds, token ?? ""]);
-            RememberLocally(flight.EntryKey, answer, TimeSpan.FromMilliseconds(milliseconds));
+            // Not kept in memory yet: an entry enters this replica's memory when it is read again (from
+            // Redis), since most answers are never asked for twice. Keeping each fill for a minute moved
+            // every answer into the GC's oldest generation and made the miss path pay for gen-2 collections.
             await AnnounceAsync(flight.EntryKey, toOtherReplicas: waited == 1);
         }
         catch (Exception exception) when (exception is RedisException or TimeoutException)

@@ -426,6 +426,39 @@ public sealed class ResponseCacheTests(CacheFixture fixture) : IAsyncLifetime
     }
 
     [Fact]
+    public async Task An_answer_enters_a_replicas_memory_when_it_is_read_again_not_when_it_is_stored()
+    {
+        var (_, _, key) = await fixture.NewKeyAsync();
+        using var client = CacheFixture.Client(fixture.First, key);
+        var factory = fixture.First.Services.GetRequiredService<IMeterFactory>();
+        var levels = new ConcurrentQueue<string>();
+        using var listener = new MeterListener
+        {
+            InstrumentPublished = (instrument, l) =>
+            {
+                if (instrument.Meter.Scope == factory && instrument.Name == "agentplatform.cache.requests")
+                {
+                    l.EnableMeasurementEvents(instrument);
+                }
+            },
+        };
+        listener.SetMeasurementEventCallback<long>((_, _, tags, _) =>
+        {
+            var tagged = tags.ToArray();
+            levels.Enqueue($"{tagged.Single(t => t.Key == "outcome").Value}:{tagged.Single(t => t.Key == "level").Value}");
+        });
+        listener.Start();
+
+        for (var i = 0; i < 3; i++)
+        {
+            Assert.Equal(HttpStatusCode.OK, (await SendAsync(client, Chat("Remember me on the second ask"))).Status);
+        }
+
+        // Stored by the first; read from Redis by the second, which keeps it in memory for the third.
+        Assert.Equal(["miss:", "hit:shared", "hit:local"], levels);
+    }
+
+    [Fact]
     public async Task A_hit_costs_nothing_is_recorded_with_what_it_saved_and_counts_as_a_request_but_not_tokens()
     {
         var (_, keyId, key) = await fixture.NewKeyAsync(key: new { name = "three a minute", rpm = 3, tpm = 60 });
