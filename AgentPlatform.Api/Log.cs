@@ -12,6 +12,9 @@ internal static partial class Log
     [LoggerMessage(EventId = 2003, Level = LogLevel.Warning, Message = "The router's answer broke after it started; the client's response was aborted.")]
     public static partial void RouterStreamBroken(ILogger logger, Exception exception);
 
+    [LoggerMessage(EventId = 2004, Level = LogLevel.Warning, Message = "An answer was still coming when the shutdown drain ended; it was cut.")]
+    public static partial void AnswerEndedByShutdown(ILogger logger);
+
     [LoggerMessage(EventId = 2010, Level = LogLevel.Error, Message = "Rate limits could not be checked in Redis; the request was refused.")]
     public static partial void LimitsUnavailable(ILogger logger, Exception exception);
 

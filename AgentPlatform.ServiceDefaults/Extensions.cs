@@ -1,10 +1,14 @@
 using AgentPlatform.ServiceDefaults.Health;
+using AgentPlatform.ServiceDefaults.Lifecycle;
 using AgentPlatform.ServiceDefaults.Telemetry;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Diagnostics.HealthChecks;
+using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
 using OpenTelemetry;
 using OpenTelemetry.Metrics;
 using OpenTelemetry.Trace;
@@ -19,11 +23,13 @@ public static class Extensions
 {
     private const string HealthEndpointPath = "/health";
     private const string AlivenessEndpointPath = "/alive";
+    private const string MetricsEndpointPath = "/metrics";
 
     public static TBuilder AddServiceDefaults<TBuilder>(this TBuilder builder) where TBuilder : IHostApplicationBuilder
     {
         builder.ConfigureLogging();
         builder.ConfigureOpenTelemetry();
+        builder.AddDrain();
         builder.AddDefaultHealthChecks();
 
         builder.Services.AddServiceDiscovery();
@@ -73,7 +79,9 @@ public static class Extensions
                 .AddAspNetCoreInstrumentation()
                 .AddHttpClientInstrumentation()
                 .AddRuntimeInstrumentation()
-                .AddMeter(PlatformTelemetry.MeterNames))
+                .AddMeter(PlatformTelemetry.MeterNames)
+                // Pulled by Prometheus at /metrics, as well as pushed over OTLP when an endpoint is set.
+                .AddPrometheusExporter())
             .WithTracing(tracing => tracing
                 .AddSource(builder.Environment.ApplicationName)
                 .AddSource(PlatformTelemetry.ActivitySourceNames)
@@ -81,7 +89,8 @@ public static class Extensions
                     // Probes are polled every few seconds; tracing them only buries real requests.
                     options.Filter = context =>
                         !context.Request.Path.StartsWithSegments(HealthEndpointPath)
-                        && !context.Request.Path.StartsWithSegments(AlivenessEndpointPath))
+                        && !context.Request.Path.StartsWithSegments(AlivenessEndpointPath)
+                        && !context.Request.Path.StartsWithSegments(MetricsEndpointPath))
                 .AddHttpClientInstrumentation());
 
         if (!string.IsNullOrWhiteSpace(builder.Configuration["OTEL_EXPORTER_OTLP_ENDPOINT"]))
@@ -90,17 +99,32 @@ public static class Extensions
         }
     }
 
+    private static void AddDrain(this IHostApplicationBuilder builder)
+    {
+        builder.Services.AddOptionsWithValidateOnStart<DrainOptions>()
+            .Configure<IConfiguration>((options, configuration) =>
+                configuration.GetSection(DrainOptions.SectionName).Bind(options));
+        builder.Services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<DrainOptions>, DrainOptionsValidator>());
+        builder.Services.TryAddSingleton(TimeProvider.System);
+        builder.Services.AddSingleton<Drain>();
+        builder.Services.AddHostedService(services => services.GetRequiredService<Drain>());
+        // The host cuts everything still running this long after the signal: the drain, then the flush.
+        builder.Services.AddOptions<HostOptions>().Configure<IOptions<DrainOptions>>((host, drain) =>
+            host.ShutdownTimeout = TimeSpan.FromSeconds(drain.Value.DrainTimeoutSeconds + drain.Value.FlushTimeoutSeconds));
+    }
+
     private static void AddDefaultHealthChecks(this IHostApplicationBuilder builder)
     {
         builder.Services.AddHealthChecks()
-            .AddCheck("self", () => HealthCheckResult.Healthy(), ["live"]);
+            .AddCheck("self", () => HealthCheckResult.Healthy(), ["live"])
+            .AddCheck<DrainHealthCheck>("shutdown");
     }
 
     /// <summary>
-    /// Maps <c>/alive</c> (liveness: the process answers; only checks tagged <c>live</c>) and
+    /// Maps <c>/alive</c> (liveness: the process answers; only checks tagged <c>live</c>),
     /// <c>/health</c> (readiness: every registered check passes, i.e. this replica's dependencies
-    /// answer) in every environment. Both answer JSON naming each check, so the console and
-    /// operators can see what is wrong.
+    /// answer and it is not shutting down) and <c>/metrics</c> (Prometheus) in every environment.
+    /// The probes answer JSON naming each check, so the console and operators can see what is wrong.
     /// </summary>
     public static WebApplication MapDefaultEndpoints(this WebApplication app)
     {
@@ -114,6 +138,8 @@ public static class Extensions
             Predicate = check => check.Tags.Contains("live"),
             ResponseWriter = HealthResponseWriter.WriteAsync,
         }).DisableHttpMetrics();
+
+        app.MapPrometheusScrapingEndpoint(MetricsEndpointPath).DisableHttpMetrics();
 
         return app;
     }

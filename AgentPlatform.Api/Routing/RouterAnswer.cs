@@ -56,4 +56,7 @@ public sealed class RouterAnswer
 
     /// <summary>The Router's answer broke off (its connection failed) and the client's response was aborted.</summary>
     public bool Broken { get; set; }
+
+    /// <summary>The answer was still coming when this replica's shutdown drain ended, and was cut (a stream with an error event).</summary>
+    public bool EndedByShutdown { get; set; }
 }

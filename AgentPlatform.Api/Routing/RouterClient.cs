@@ -4,6 +4,7 @@ using System.Globalization;
 using System.IO.Pipelines;
 using System.Net.Http.Headers;
 using AgentPlatform.ServiceDefaults.Http;
+using AgentPlatform.ServiceDefaults.Lifecycle;
 using AgentPlatform.ServiceDefaults.OpenAI;
 using AgentPlatform.ServiceDefaults.RequestIds;
 using AgentPlatform.ServiceDefaults.Usage;
@@ -18,11 +19,14 @@ namespace AgentPlatform.Api.Routing;
 /// retries: a second layer of retries would multiply load on a struggling provider, and a
 /// completion must not be re-sent once its answer has begun.
 /// </summary>
-public sealed class RouterClient(IHttpClientFactory httpClientFactory, IOptions<ApiOptions> options, ILogger<RouterClient> logger)
+public sealed class RouterClient(IHttpClientFactory httpClientFactory, Drain drain, IOptions<ApiOptions> options, ILogger<RouterClient> logger)
 {
     public const string HttpClientName = "router";
     public const string OverheadHeader = "x-agentplatform-overhead-ms";
     public const string CacheHeader = "x-agentplatform-cache";
+
+    private const string ShuttingDownCode = "shutting_down";
+    private const string ShuttingDownMessage = "This gateway replica is shutting down and could not finish the answer in time; send the request again.";
 
     private static readonly MediaTypeHeaderValue JsonContentType = new("application/json");
     private readonly TimeSpan _timeout = TimeSpan.FromSeconds(options.Value.RouterTimeoutSeconds);
@@ -32,7 +36,8 @@ public sealed class RouterClient(IHttpClientFactory httpClientFactory, IOptions<
     /// <param name="answer">Filled with what the answer tells the Api (deployment, prices, usage), when given.</param>
     public async Task ForwardAsync(HttpContext context, HttpMethod method, string path, ReadOnlyMemory<byte>? body, long started, RouterAnswer? answer = null)
     {
-        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(context.RequestAborted);
+        // Ended by the client leaving, by the Router's time running out, or by the end of a shutdown's drain.
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(context.RequestAborted, drain.Deadline);
         timeout.CancelAfter(_timeout);
         using var request = new HttpRequestMessage(method, path);
         if (body is { } content)
@@ -51,6 +56,13 @@ public sealed class RouterClient(IHttpClientFactory httpClientFactory, IOptions<
         {
             response = await httpClientFactory.CreateClient(HttpClientName)
                 .SendAsync(request, HttpCompletionOption.ResponseHeadersRead, timeout.Token);
+        }
+        catch (OperationCanceledException) when (drain.Deadline.IsCancellationRequested && !context.RequestAborted.IsCancellationRequested)
+        {
+            context.Response.Headers.RetryAfter = "1";
+            await OpenAIError.WriteAsync(context, StatusCodes.Status503ServiceUnavailable,
+                ShuttingDownMessage, OpenAIError.Server, ShuttingDownCode);
+            return;
         }
         catch (OperationCanceledException) when (!context.RequestAborted.IsCancellationRequested)
         {
@@ -103,6 +115,23 @@ public sealed class RouterClient(IHttpClientFactory httpClientFactory, IOptions<
                     await ProxyResponse.CopyBodyAsync(response, context.Response, timeout.Token);
                 }
                 answer?.Delivered = true;
+            }
+            catch (OperationCanceledException) when (drain.Deadline.IsCancellationRequested && !context.RequestAborted.IsCancellationRequested)
+            {
+                // The drain is over and the answer is still coming: a stream ends with an error event the
+                // SDKs can read (the Router passes whole events, so none is cut in half); JSON can only break.
+                Log.AnswerEndedByShutdown(logger);
+                answer?.EndedByShutdown = true;
+                if (isEventStream)
+                {
+                    OpenAIError.WriteEvent(context.Response.BodyWriter, ShuttingDownMessage, OpenAIError.Server, ShuttingDownCode);
+                    await context.Response.BodyWriter.FlushAsync(CancellationToken.None);
+                }
+                else
+                {
+                    answer?.Broken = true;
+                    context.Abort();
+                }
             }
             catch (Exception exception) when (exception is HttpRequestException or IOException && !context.RequestAborted.IsCancellationRequested)
             {

@@ -76,9 +76,9 @@ public sealed class UsageMeter(PromptTokenEstimator estimator, PriceTable prices
             record.CompletionTokens = answer.ContentEvents;
             record.Estimated = true;
         }
-        if (answer.Broken)
+        if (answer.Broken || answer.EndedByShutdown)
         {
-            // The Router's stream broke and the client's response was aborted with it: not the client leaving.
+            // The Router's stream broke (or the drain ended it) and the client's answer with it: not the client leaving.
             record.Outcome = UsageOutcomes.Interrupted;
         }
         if (answer.Prices is { } price)

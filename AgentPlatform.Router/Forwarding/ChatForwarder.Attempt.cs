@@ -293,9 +293,10 @@ public sealed partial class ChatForwarder
                 }
                 catch (Exception exception) when (IsUpstreamFailure(exception, context))
                 {
-                    var reason = exception is OperationCanceledException
-                        ? limit < _idle ? $"the request reached its total time of {Seconds(_total)}" : $"it sent nothing for {Seconds(limit)}"
-                        : "the connection broke";
+                    var reason = exception is not OperationCanceledException ? "the connection broke"
+                        : DrainEnded ? "this Router replica is shutting down and its drain time is over"
+                        : limit < _idle ? $"the request reached its total time of {Seconds(_total)}"
+                        : $"it sent nothing for {Seconds(limit)}";
                     await EndBrokenAnswerAsync(request, deployment, isEventStream, reason);
                     interrupted = true;
                     return AttemptResult.BrokeOff($"deployment '{deployment.Name}' broke off its answer: {reason}");

@@ -1,6 +1,7 @@
 using System.Net;
 using AgentPlatform.Router.Pool;
 using AgentPlatform.Router.Resilience;
+using AgentPlatform.ServiceDefaults.Lifecycle;
 using AgentPlatform.ServiceDefaults.Usage;
 using AgentPlatform.ServiceDefaults.OpenAI;
 using Microsoft.Extensions.Options;
@@ -44,6 +45,7 @@ public sealed partial class ChatForwarder
     private readonly RouterMetrics _metrics;
     private readonly TimeProvider _timeProvider;
     private readonly Random _random;
+    private readonly Drain _drain;
     private readonly ILogger<ChatForwarder> _logger;
     private readonly RetryOptions _retry;
     private readonly TimeSpan _total;
@@ -61,8 +63,10 @@ public sealed partial class ChatForwarder
         RouterMetrics metrics,
         TimeProvider timeProvider,
         Random random,
+        Drain drain,
         ILogger<ChatForwarder> logger)
     {
+        _drain = drain;
         _upstream = upstream;
         _pool = pool;
         _estimator = estimator;
@@ -231,12 +235,15 @@ public sealed partial class ChatForwarder
 
     private long NowTicks => _timeProvider.GetUtcNow().UtcTicks;
 
-    /// <summary>A phase's timeout, cut short when the request's total time ends first.</summary>
+    /// <summary>A phase's timeout, cut short when the request's total time, or a shutdown's drain, ends first.</summary>
     private TimeSpan Bounded(ForwardingRequest request, TimeSpan phase)
     {
-        var remaining = TimeSpan.FromTicks(Math.Max(1, request.DeadlineTicks - NowTicks));
+        var remaining = TimeSpan.FromTicks(Math.Max(1, Math.Min(request.DeadlineTicks, _drain.DeadlineTicks) - NowTicks));
         return remaining < phase ? remaining : phase;
     }
+
+    /// <summary>Whether this replica's shutdown drain is over (what is still served is ended).</summary>
+    private bool DrainEnded => NowTicks >= _drain.DeadlineTicks;
 
     /// <summary>A failure of the deployment, not the client leaving (which cancels the same tokens).</summary>
     private static bool IsUpstreamFailure(Exception exception, HttpContext context) =>

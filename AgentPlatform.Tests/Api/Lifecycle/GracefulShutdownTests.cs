@@ -1,0 +1,374 @@
+using System.Diagnostics;
+using System.Net;
+using System.Text;
+using System.Text.RegularExpressions;
+using AgentPlatform.Api;
+using AgentPlatform.Router.Pool;
+using AgentPlatform.Simulator;
+using AgentPlatform.Tests.Infrastructure;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Diagnostics.HealthChecks;
+using Microsoft.Extensions.Hosting;
+
+namespace AgentPlatform.Tests.Api.Lifecycle;
+
+/// <summary>
+/// SIGTERM to a real Api process while streams are in flight: it turns unready at once, takes no new
+/// requests, lets the streams finish (or ends them with an error event when the drain time is over),
+/// writes every usage record and exits.
+/// </summary>
+[Collection(ShutdownCollection.Name)]
+public sealed class GracefulShutdownTests(ShutdownFixture fixture)
+{
+    [Fact]
+    public async Task On_SIGTERM_a_hundred_streams_in_flight_finish_are_all_recorded_and_the_process_exits_within_the_drain()
+    {
+        var (tenantId, keyId, key) = await fixture.NewKeyAsync();
+        await using var api = await ApiProcess.StartAsync(fixture, drainSeconds: 20);
+        using var client = api.Client(key);
+
+        // Twenty tokens a tenth of a second apart: each stream lasts about two seconds.
+        var streams = Enumerable.Range(0, 100).Select(i => StreamAsync(client, $"Stream {i}, please")).ToList();
+        await Task.WhenAll(streams.Select(s => s.Started));
+        var signalled = Stopwatch.StartNew();
+        api.Terminate();
+
+        // Unready from the moment of the signal: the probe is refused or fails, never passes.
+        for (var i = 0; i < 10; i++)
+        {
+            Assert.NotEqual(HttpStatusCode.OK, await api.HealthAsync());
+            await Task.Delay(50);
+        }
+
+        var answers = await Task.WhenAll(streams.Select(s => s.Ended));
+        Assert.All(answers, answer =>
+        {
+            Assert.DoesNotContain("\"error\"", answer);
+            Assert.EndsWith("data: [DONE]\n\n", answer);
+        });
+        Assert.True(await api.ExitedWithinAsync(TimeSpan.FromSeconds(20)), "the process did not exit within the drain timeout");
+        Assert.True(signalled.Elapsed < TimeSpan.FromSeconds(20), $"exited {signalled.Elapsed} after the signal");
+        Assert.Equal(0, api.ExitCode);
+
+        using var admin = ApiCalls.Admin(fixture.Api);
+        var records = await ApiCalls.LedgerAsync(admin, $"keyId={keyId}", expected: 100);
+        Assert.Equal(100, records.Count);
+        Assert.All(records, r =>
+        {
+            Assert.Equal("success", r.GetProperty("outcome").GetString());
+            Assert.Equal(tenantId, r.GetProperty("tenantId").GetString());
+            Assert.Equal(20, r.GetProperty("completionTokens").GetInt64());
+        });
+    }
+
+    [Fact]
+    public async Task Streams_still_open_when_the_drain_ends_get_an_error_event_and_are_recorded_as_interrupted()
+    {
+        var (_, keyId, key) = await fixture.NewKeyAsync();
+        await using var api = await ApiProcess.StartAsync(fixture, drainSeconds: 1);
+        using var client = api.Client(key);
+
+        // Two hundred tokens a tenth of a second apart: twenty seconds, far past the one-second drain.
+        var streams = Enumerable.Range(0, 10)
+            .Select(i => StreamAsync(client, $"A long one {i}", extra: ",\"max_tokens\":200")).ToList();
+        await Task.WhenAll(streams.Select(s => s.Started));
+        var signalled = Stopwatch.StartNew();
+        api.Terminate();
+
+        var answers = await Task.WhenAll(streams.Select(s => s.Ended));
+        Assert.All(answers, answer =>
+        {
+            Assert.Contains("\"code\":\"shutting_down\"", answer);
+            Assert.DoesNotContain("[DONE]", answer);
+        });
+        Assert.True(await api.ExitedWithinAsync(TimeSpan.FromSeconds(10)), "the process did not exit after the drain");
+        Assert.True(signalled.Elapsed < TimeSpan.FromSeconds(10), $"exited {signalled.Elapsed} after the signal");
+
+        using var admin = ApiCalls.Admin(fixture.Api);
+        var records = await ApiCalls.LedgerAsync(admin, $"keyId={keyId}", expected: 10);
+        Assert.Equal(10, records.Count);
+        Assert.All(records, r =>
+        {
+            Assert.Equal("interrupted", r.GetProperty("outcome").GetString());
+            // What the client got before the cut is counted (estimated: no usage arrived).
+            Assert.InRange(r.GetProperty("completionTokens").GetInt64(), 1, 199);
+        });
+    }
+
+    [Fact]
+    public async Task A_Router_that_is_stopping_is_unready_at_once_and_ends_streams_left_at_its_deadline_with_an_error_event()
+    {
+        await using var router = fixture.StartRouter(drainSeconds: 1);
+        using var client = router.CreateHttpClient();
+        var streams = Enumerable.Range(0, 5)
+            .Select(i => StreamAsync(client, $"Router stream {i}", extra: ",\"max_tokens\":200")).ToList();
+        await Task.WhenAll(streams.Select(s => s.Started));
+
+        // What SIGTERM does: the host is asked to stop.
+        router.Services.GetRequiredService<IHostApplicationLifetime>().StopApplication();
+        var health = await router.Services.GetRequiredService<HealthCheckService>().CheckHealthAsync();
+
+        Assert.Equal(HealthStatus.Unhealthy, health.Status);
+        Assert.Equal(HealthStatus.Unhealthy, health.Entries["shutdown"].Status);
+        var answers = await Task.WhenAll(streams.Select(s => s.Ended)).WaitAsync(TimeSpan.FromSeconds(10));
+        Assert.All(answers, answer =>
+        {
+            Assert.Contains("\"code\":\"stream_interrupted\"", answer);
+            Assert.Contains("shutting down", answer);
+        });
+    }
+
+    private sealed record Streaming(Task Started, Task<string> Ended);
+
+    /// <summary>Sends a streaming chat completion; <c>Started</c> completes with its first event, <c>Ended</c> with everything it got.</summary>
+    private static Streaming StreamAsync(HttpClient client, string message, string extra = "")
+    {
+        var started = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        async Task<string> ReadAsync()
+        {
+            try
+            {
+                using var request = new HttpRequestMessage(HttpMethod.Post, "/v1/chat/completions")
+                {
+                    Content = Json.Body($$"""{"model":"slow","stream":true,"messages":[{"role":"user","content":"{{message}}"}]{{extra}}}"""),
+                };
+                using var response = await client.SendAsync(request, HttpCompletionOption.ResponseHeadersRead);
+                Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+                await using var body = await response.Content.ReadAsStreamAsync();
+                var text = new StringBuilder();
+                var buffer = new byte[4096];
+                int read;
+                while ((read = await body.ReadAsync(buffer)) > 0)
+                {
+                    text.Append(Encoding.UTF8.GetString(buffer, 0, read));
+                    if (text.ToString().Contains("\"content\":", StringComparison.Ordinal))
+                    {
+                        started.TrySetResult();
+                    }
+                }
+                return text.ToString();
+            }
+            catch (Exception exception)
+            {
+                started.TrySetException(exception);
+                throw;
+            }
+        }
+        return new Streaming(started.Task, ReadAsync());
+    }
+}
+
+/// <summary>Redis, a simulator streaming a token a tenth of a second, a Router, and an in-process Api for the admin API.</summary>
+public sealed class ShutdownFixture : IAsyncLifetime
+{
+    public TestRedis Redis { get; private set; } = null!;
+    public KestrelApp<SimulatorOptions> Simulator { get; private set; } = null!;
+    public KestrelApp<RouterOptions> Router { get; private set; } = null!;
+    public KestrelApp<ApiOptions> Api { get; private set; } = null!;
+
+    public async Task InitializeAsync()
+    {
+        Redis = await TestRedis.StartAsync();
+        Simulator = PlatformFixture.StartSimulator(new Dictionary<string, string?>
+        {
+            ["Simulator:OutputTokens"] = "20",
+            ["Simulator:TokenIntervalMs"] = "100",
+        });
+        Router = StartRouter(drainSeconds: 30);
+        Api = new KestrelApp<ApiOptions>(new Dictionary<string, string?>
+        {
+            ["ConnectionStrings:cache"] = Redis.ConnectionString,
+            ["services:router:http:0"] = Router.BaseAddress.ToString(),
+            ["AgentPlatform:MasterKey"] = PlatformFixture.MasterKey,
+            ["Logging:LogLevel:Default"] = "Warning",
+        }).Start();
+    }
+
+    /// <summary>A Router with the slow group and the given drain time (the fixture's own, or one for a test that stops it).</summary>
+    public KestrelApp<RouterOptions> StartRouter(double drainSeconds) => new KestrelApp<RouterOptions>(new Dictionary<string, string?>
+    {
+        ["ConnectionStrings:cache"] = Redis.ConnectionString,
+        ["Logging:LogLevel:Default"] = "Warning",
+        ["Shutdown:DrainTimeoutSeconds"] = drainSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture),
+        ["Router:ModelGroups:slow:Deployments:0:Name"] = "slow-sim",
+        ["Router:ModelGroups:slow:Deployments:0:BaseUrl"] = $"{Simulator.BaseAddress}v1",
+        ["Router:ModelGroups:slow:Deployments:0:Model"] = "sim-model",
+    }).Start();
+
+    public async Task<(string TenantId, string KeyId, string Key)> NewKeyAsync()
+    {
+        var tenantId = await ApiCalls.CreateTenantAsync(Api, new { name = $"shutdown-{Guid.NewGuid():N}" });
+        var (keyId, key) = await ApiCalls.CreateKeyAsync(Api, tenantId, new { name = "drained", maxConcurrent = 500 });
+        return (tenantId, keyId, key);
+    }
+
+    public async Task DisposeAsync()
+    {
+        await Api.DisposeAsync();
+        await Router.DisposeAsync();
+        await Simulator.DisposeAsync();
+        await Redis.DisposeAsync();
+    }
+}
+
+[CollectionDefinition(Name)]
+public sealed class ShutdownCollection : ICollectionFixture<ShutdownFixture>
+{
+    public const string Name = "shutdown";
+}
+
+/// <summary>The Api as its own process (the build output beside the tests), so a real SIGTERM can be sent to it.</summary>
+internal sealed partial class ApiProcess : IAsyncDisposable
+{
+    private readonly Process _process;
+    private readonly StringBuilder _output = new();
+    private readonly string _contentRoot;
+
+    private ApiProcess(Process process, string contentRoot)
+    {
+        _process = process;
+        _contentRoot = contentRoot;
+    }
+
+    public Uri Address { get; private set; } = null!;
+
+    public int ExitCode => _process.ExitCode;
+
+    public static async Task<ApiProcess> StartAsync(ShutdownFixture fixture, double drainSeconds)
+    {
+        // An empty content root: every setting comes from the environment, none from an appsettings.json.
+        var contentRoot = Directory.CreateTempSubdirectory("agentplatform-api-").FullName;
+        var start = new ProcessStartInfo("dotnet")
+        {
+            ArgumentList = { Path.Combine(AppContext.BaseDirectory, "AgentPlatform.Api.dll"), "--contentRoot", contentRoot },
+            WorkingDirectory = contentRoot,
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+        };
+        // Port 0, read back from the log: a port chosen beforehand could be taken by another test's server meanwhile.
+        start.Environment["ASPNETCORE_URLS"] = "http://127.0.0.1:0";
+        start.Environment["ASPNETCORE_ENVIRONMENT"] = "Production";
+        start.Environment["ConnectionStrings__cache"] = fixture.Redis.ConnectionString;
+        start.Environment["services__router__http__0"] = fixture.Router.BaseAddress.ToString();
+        start.Environment["AgentPlatform__MasterKey"] = PlatformFixture.MasterKey;
+        start.Environment["Shutdown__DrainTimeoutSeconds"] = drainSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        start.Environment["Logging__LogLevel__Default"] = "Information";
+        start.Environment.Remove("OTEL_EXPORTER_OTLP_ENDPOINT");
+
+        var process = Process.Start(start)!;
+        var api = new ApiProcess(process, contentRoot);
+        var listening = new TaskCompletionSource<Uri>(TaskCreationOptions.RunContinuationsAsynchronously);
+        void Read(string? line)
+        {
+            api.Append(line);
+            if (line is not null && ListeningOn().Match(line) is { Success: true } match)
+            {
+                listening.TrySetResult(new Uri(match.Groups[1].Value));
+            }
+        }
+        process.OutputDataReceived += (_, e) => Read(e.Data);
+        process.ErrorDataReceived += (_, e) => Read(e.Data);
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
+
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(60);
+        try
+        {
+            api.Address = await listening.Task.WaitAsync(TimeSpan.FromSeconds(60));
+        }
+        catch (TimeoutException)
+        {
+            throw new InvalidOperationException($"The Api process did not start listening:\n{api.Output}");
+        }
+        while (await api.HealthAsync() != HttpStatusCode.OK)
+        {
+            if (process.HasExited || DateTime.UtcNow > deadline)
+            {
+                throw new InvalidOperationException($"The Api process did not become ready:\n{api.Output}");
+            }
+            await Task.Delay(100);
+        }
+        return api;
+    }
+
+    [GeneratedRegex(@"Now listening on: (http://127\.0\.0\.1:\d+)")]
+    private static partial Regex ListeningOn();
+
+    public string Output
+    {
+        get
+        {
+            lock (_output)
+            {
+                return _output.ToString();
+            }
+        }
+    }
+
+    public HttpClient Client(string key)
+    {
+        var client = new HttpClient(new SocketsHttpHandler { MaxConnectionsPerServer = int.MaxValue }) { BaseAddress = Address, Timeout = TimeSpan.FromMinutes(1) };
+        client.DefaultRequestHeaders.Authorization = new("Bearer", key);
+        return client;
+    }
+
+    /// <summary>The readiness probe's status on a new connection; 0 when the connection is refused.</summary>
+    public async Task<HttpStatusCode> HealthAsync()
+    {
+        using var client = new HttpClient { BaseAddress = Address, Timeout = TimeSpan.FromSeconds(5) };
+        try
+        {
+            using var response = await client.GetAsync("/health");
+            return response.StatusCode;
+        }
+        catch (Exception exception) when (exception is HttpRequestException or TaskCanceledException)
+        {
+            return 0;
+        }
+    }
+
+    /// <summary>Sends SIGTERM, as an orchestrator does to stop a replica.</summary>
+    public void Terminate()
+    {
+        using var kill = Process.Start("kill", ["-TERM", _process.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)])!;
+        kill.WaitForExit();
+        Assert.Equal(0, kill.ExitCode);
+    }
+
+    public async Task<bool> ExitedWithinAsync(TimeSpan timeout)
+    {
+        using var cancellation = new CancellationTokenSource(timeout);
+        try
+        {
+            await _process.WaitForExitAsync(cancellation.Token);
+            return true;
+        }
+        catch (OperationCanceledException)
+        {
+            return false;
+        }
+    }
+
+    private void Append(string? line)
+    {
+        if (line is not null)
+        {
+            lock (_output)
+            {
+                _output.AppendLine(line);
+            }
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (!_process.HasExited)
+        {
+            _process.Kill(entireProcessTree: true);
+            await _process.WaitForExitAsync();
+        }
+        _process.Dispose();
+        Directory.Delete(_contentRoot, recursive: true);
+    }
+}
