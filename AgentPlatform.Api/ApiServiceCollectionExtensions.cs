@@ -47,6 +47,7 @@ public static class ApiServiceCollectionExtensions
         builder.Services.TryAddSingleton<PromptTokenEstimator>();
         builder.Services.TryAddSingleton<PriceTable>();
         builder.Services.TryAddSingleton<UsageMeter>();
+        builder.Services.TryAddSingleton<UsageMetrics>();
         builder.Services.TryAddSingleton<UsageLedger>();
         builder.Services.AddHostedService(services => services.GetRequiredService<UsageLedger>());
         builder.Services.AddHostedService<TenancyChangesListener>();

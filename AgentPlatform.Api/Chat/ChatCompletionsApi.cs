@@ -125,6 +125,10 @@ public static class ChatCompletionsApi
             }
             forwarded = true;
             var delivered = false;
+            if (scan.Stream)
+            {
+                meter.Metrics.StreamStarted();
+            }
             try
             {
                 await router.ForwardAsync(context, HttpMethod.Post, "/v1/chat/completions", body.Memory, started, answer);
@@ -132,7 +136,15 @@ public static class ChatCompletionsApi
             }
             finally
             {
+                if (scan.Stream)
+                {
+                    meter.Metrics.StreamEnded();
+                }
                 record.LatencyMs = Math.Round(Stopwatch.GetElapsedTime(started).TotalMilliseconds, 3);
+                if (answer.FirstContentAt > 0)
+                {
+                    record.TimeToFirstTokenMs = Math.Round(Stopwatch.GetElapsedTime(started, answer.FirstContentAt).TotalMilliseconds, 3);
+                }
                 // Also when the client left mid-answer: what it got is counted and paid for.
                 meter.Measure(record, answer, body.Span);
                 if (!delivered)

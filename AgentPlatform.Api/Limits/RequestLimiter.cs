@@ -1,5 +1,6 @@
 using System.Globalization;
 using AgentPlatform.Api.Tenancy;
+using AgentPlatform.Api.Usage;
 using TenancyLimits = AgentPlatform.Api.Tenancy.Limits;
 using AgentPlatform.ServiceDefaults.OpenAI;
 using StackExchange.Redis;
@@ -27,7 +28,7 @@ public readonly record struct Demand(long Tokens, long CostNanoUsd);
 /// period's spend in whole nano-dollars: the worst case is added before the call and corrected after,
 /// so concurrent requests can never together spend past it.
 /// </remarks>
-public sealed class RequestLimiter(IConnectionMultiplexer redis, TimeProvider timeProvider, ILogger<RequestLimiter> logger)
+public sealed class RequestLimiter(IConnectionMultiplexer redis, UsageMetrics metrics, TimeProvider timeProvider, ILogger<RequestLimiter> logger)
 {
     /// <summary>A lease outlives any request (the Router's total time is 10 minutes); it is ended explicitly before.</summary>
     private static readonly TimeSpan LeaseLifetime = TimeSpan.FromMinutes(15);
@@ -159,6 +160,8 @@ public sealed class RequestLimiter(IConnectionMultiplexer redis, TimeProvider ti
                 RateLimited(key), key.BudgetUsd is not null, RateLimited(tenant), tenant.BudgetUsd is not null,
                 holdsSlot: key.MaxConcurrent is not null || tenant.MaxConcurrent is not null, logger);
         }
+        metrics.Refused(refused switch { 1 => "requests", 2 => "tokens", 3 => "too_large", 4 => "concurrency", _ => "budget" },
+            (int)result[1] == 0 ? "key" : "tenant");
         await RefuseAsync(context, refused, (int)result[1] == 0 ? key : tenant, (long)result[2], demand);
         return null;
     }

@@ -18,6 +18,9 @@ public sealed class RouterAnswer
     /// <summary>Events with answer text passed to the client: about one token each, for an estimate when no usage arrived.</summary>
     public int ContentEvents { get; set; }
 
+    /// <summary>When the first of those reached the client (a <see cref="System.Diagnostics.Stopwatch"/> timestamp); 0 before.</summary>
+    public long FirstContentAt { get; set; }
+
     public double? OverheadMs { get; set; }
 
     /// <summary>The Router's status code; 0 when it could not be reached.</summary>

@@ -167,6 +167,10 @@ public sealed class RouterClient(IHttpClientFactory httpClientFactory, Drain dra
                     answer.Captured(buffer.AsSpan(0, write));
                     atLineStart = buffer[write - 1] == '\n';
                     await output.WriteAsync(buffer.AsMemory(0, write), cancellationToken);
+                    if (answer.FirstContentAt == 0 && answer.ContentEvents > 0)
+                    {
+                        answer.FirstContentAt = Stopwatch.GetTimestamp();
+                    }
                 }
                 if (usageAt >= 0)
                 {

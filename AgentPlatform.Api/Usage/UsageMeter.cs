@@ -11,12 +11,19 @@ namespace AgentPlatform.Api.Usage;
 /// Sizes a chat completion before it is sent (the tokens and worst-case cost its limits and budgets
 /// reserve) and, when it ends, works out what it used and cost and hands its record to the ledger.
 /// </summary>
-public sealed class UsageMeter(PromptTokenEstimator estimator, PriceTable prices, UsageLedger ledger, IOptions<ApiOptions> options, TimeProvider timeProvider, ILogger<UsageMeter> logger)
+public sealed class UsageMeter(
+    PromptTokenEstimator estimator, PriceTable prices, UsageLedger ledger, UsageMetrics metrics, IOptions<ApiOptions> options, TimeProvider timeProvider, ILogger<UsageMeter> logger)
 {
     private readonly int _defaultMaxOutputTokens = options.Value.DefaultMaxOutputTokens;
 
+    public UsageMetrics Metrics => metrics;
+
     /// <summary>A record for a request that has just arrived.</summary>
-    public UsageRecord Start(HttpContext context) => new() { RequestId = context.TraceIdentifier, Time = timeProvider.GetUtcNow() };
+    public UsageRecord Start(HttpContext context)
+    {
+        metrics.Started();
+        return new() { RequestId = context.TraceIdentifier, Time = timeProvider.GetUtcNow() };
+    }
 
     /// <summary>
     /// What the request reserves: its prompt (by the tokenizer) plus the most it may write
@@ -107,6 +114,8 @@ public sealed class UsageMeter(PromptTokenEstimator estimator, PriceTable prices
         {
             record.Outcome = UsageOutcomes.ClientAborted;
         }
+        // The model is a tag only when the pool knew it (the Router's 404 names one it does not know).
+        metrics.Finished(record, knownModel: (forwarded && status != StatusCodes.Status404NotFound) || record.Cache == "hit");
         return ledger.RecordAsync(record);
     }
 }

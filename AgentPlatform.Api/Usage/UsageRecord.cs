@@ -45,6 +45,9 @@ public sealed class UsageRecord
     /// <summary>Time spent in the platform rather than upstream.</summary>
     public double? OverheadMs { get; set; }
 
+    /// <summary>For a stream: from the request's arrival until its first content reached the client.</summary>
+    public double? TimeToFirstTokenMs { get; set; }
+
     /// <summary>The HTTP status the client got.</summary>
     public int Status { get; set; }
 

@@ -1,7 +1,10 @@
+using System.Diagnostics.Metrics;
 using AgentPlatform.Api.Limits;
 using AgentPlatform.Api.Tenancy;
+using AgentPlatform.Api.Usage;
 using AgentPlatform.Tests.Infrastructure;
 using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Time.Testing;
 using StackExchange.Redis;
@@ -33,7 +36,23 @@ public sealed class RequestLimiterTests : IAsyncLifetime
         // A key with only a requests limit reserves no tokens; when its requests leave the window, the
         // script takes 0 from the running total — which once failed every request after the first minute.
         var client = new ClientIdentity(new VirtualKey { Id = "key_rpm_only", Name = "rpm only", Rpm = 3 }, new Tenant { Id = "ten_rpm_only", Name = "t" });
-        var limiter = new RequestLimiter(_connection, _time, NullLogger<RequestLimiter>.Instance);
+        using var services = new ServiceCollection().AddMetrics().BuildServiceProvider();
+        var factory = services.GetRequiredService<IMeterFactory>();
+        var refusals = new List<string>();
+        using var listener = new MeterListener
+        {
+            InstrumentPublished = (instrument, l) =>
+            {
+                if (instrument.Meter.Scope == factory && instrument.Name == "agentplatform.limits.refusals")
+                {
+                    l.EnableMeasurementEvents(instrument);
+                }
+            },
+        };
+        listener.SetMeasurementEventCallback<long>((_, _, tags, _) =>
+            refusals.Add(string.Join(',', tags.ToArray().OrderBy(t => t.Key).Select(t => t.Value))));
+        listener.Start();
+        var limiter = new RequestLimiter(_connection, new UsageMetrics(factory), _time, NullLogger<RequestLimiter>.Instance);
 
         var first = await AcquireAsync(limiter, client, times: 4);
         _time.Advance(TimeSpan.FromSeconds(61));
@@ -41,6 +60,8 @@ public sealed class RequestLimiterTests : IAsyncLifetime
 
         Assert.Equal([200, 200, 200, 429], first);
         Assert.Equal([200, 200, 200, 429], later);
+        // Each refusal is counted, naming the limit and whose it is (agentplatform.limit, agentplatform.scope).
+        Assert.Equal(["requests,key", "requests,key"], refusals);
     }
 
     private static async Task<List<int>> AcquireAsync(RequestLimiter limiter, ClientIdentity client, int times)
