@@ -1,3 +1,4 @@
+using AgentPlatform.Api.Alerts;
 using StackExchange.Redis;
 using AgentPlatform.Api;
 using AgentPlatform.Api.Caching;
@@ -54,6 +55,23 @@ public static class ApiServiceCollectionExtensions
         builder.Services.TryAddSingleton<RouterClient>();
         builder.Services.TryAddSingleton<CacheMetrics>();
         builder.Services.TryAddSingleton<ResponseCache>();
+
+        builder.Services.AddOptionsWithValidateOnStart<AlertOptions>()
+            .Configure<IConfiguration>((options, configuration) => configuration.GetSection(AlertOptions.SectionName).Bind(options));
+        builder.Services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<AlertOptions>, AlertOptionsValidator>());
+        builder.Services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<AlertOptions>, AlertRulesValidator>());
+        builder.Services.TryAddSingleton<AlertStore>();
+        builder.Services.TryAddSingleton<BudgetConditions>();
+        builder.Services.TryAddSingleton<AlertNotifier>();
+        builder.Services.TryAddSingleton<AlertEvaluator>();
+        builder.Services.AddHostedService(services => services.GetRequiredService<AlertEvaluator>());
+        // Webhooks get our own retries (AlertNotifier), not the default pipeline's on top of them, and no
+        // request logging: a webhook's URL is its credential (Slack's are) and must not reach the logs.
+        var alerts = builder.Services.AddHttpClient(AlertNotifier.HttpClientName, client => client.Timeout = TimeSpan.FromSeconds(10))
+            .RemoveAllLoggers();
+#pragma warning disable EXTEXP0001 // experimental, but the documented way to opt one client out of the default resilience
+        alerts.RemoveAllResilienceHandlers();
+#pragma warning restore EXTEXP0001
 
         // "http://router" is resolved by service discovery: services:router:http:0 in configuration.
         builder.Services.AddHttpClient(RouterClient.HttpClientName, client => client.BaseAddress = new Uri("http://router"))

@@ -41,4 +41,19 @@ internal static partial class Log
 
     [LoggerMessage(EventId = 2031, Level = LogLevel.Warning, Message = "An answer could not be stored in the response cache (or its fill lease freed) in Redis.")]
     public static partial void CacheStoreFailed(ILogger logger, Exception exception);
+
+    [LoggerMessage(EventId = 2040, Level = LogLevel.Information, Message = "This replica now evaluates the alert rules.")]
+    public static partial void AlertEvaluatorLeading(ILogger logger);
+
+    [LoggerMessage(EventId = 2041, Level = LogLevel.Warning, Message = "Alert rules could not be evaluated (or notifications read) in Redis; no alert changed this round.")]
+    public static partial void AlertEvaluationFailed(ILogger logger, Exception exception);
+
+    [LoggerMessage(EventId = 2042, Level = LogLevel.Warning, Message = "Alert fired: rule {Rule}, {Fingerprint}.")]
+    public static partial void AlertFired(ILogger logger, string rule, string fingerprint);
+
+    [LoggerMessage(EventId = 2043, Level = LogLevel.Information, Message = "Alert resolved: rule {Rule}, {Fingerprint}.")]
+    public static partial void AlertResolved(ILogger logger, string rule, string fingerprint);
+
+    [LoggerMessage(EventId = 2044, Level = LogLevel.Error, Message = "An alert notification could not be delivered to webhook {Webhook} in {Attempts} tries: {Error}.")]
+    public static partial void AlertDeliveryFailed(ILogger logger, string webhook, int attempts, string error);
 }

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using AgentPlatform.Api.Alerts;
 using AgentPlatform.Api.Caching;
 using AgentPlatform.Api.Keys;
 using AgentPlatform.Api.Routing;
@@ -21,6 +22,7 @@ public static class AdminApi
         admin.MapTenancyAdminApi();
         admin.MapUsageAdminApi();
         admin.MapCacheAdminApi();
+        admin.MapAlertsAdminApi();
         admin.MapGet("/deployments", ListDeploymentsAsync)
             .WithName("ListDeployments")
             .WithSummary("Every deployment with its live state: breaker, requests in flight, latency, error rate, last error.");

@@ -28,6 +28,9 @@ public readonly record struct BudgetPeriod(string Id, DateTimeOffset Start, Date
         }
     }
 
+    /// <summary>The Redis key of a key's (<paramref name="scope"/> <c>key</c>) or tenant's spend in this period.</summary>
+    public string SpendKey(string scope, string id) => $"agentplatform:spend:{scope}:{id}:{Id}";
+
     /// <summary>Spend is kept in Redis as whole nano-dollars, so reservations and settlements add up exactly.</summary>
     public static long ToNanoUsd(decimal usd) => (long)Math.Ceiling(usd * 1_000_000_000m);
 

@@ -130,9 +130,9 @@ public sealed class RequestLimiter(IConnectionMultiplexer redis, UsageMetrics me
         RedisKey[] keys =
         [
             $"agentplatform:limits:key:{key.Id}:requests", $"agentplatform:limits:key:{key.Id}:tokens",
-            $"agentplatform:limits:key:{key.Id}:leases", $"agentplatform:spend:key:{key.Id}:{keyPeriod.Id}",
+            $"agentplatform:limits:key:{key.Id}:leases", keyPeriod.SpendKey("key", key.Id),
             $"agentplatform:limits:tenant:{tenant.Id}:requests", $"agentplatform:limits:tenant:{tenant.Id}:tokens",
-            $"agentplatform:limits:tenant:{tenant.Id}:leases", $"agentplatform:spend:tenant:{tenant.Id}:{tenantPeriod.Id}",
+            $"agentplatform:limits:tenant:{tenant.Id}:leases", tenantPeriod.SpendKey("tenant", tenant.Id),
         ];
         RedisResult[] result;
         try

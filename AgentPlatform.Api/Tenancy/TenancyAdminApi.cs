@@ -19,6 +19,10 @@ public static class TenancyAdminApi
         admin.MapGet("/tenants/{id}", GetTenantAsync).WithName("GetTenant");
         admin.MapPatch("/tenants/{id}", UpdateTenantAsync).WithName("UpdateTenant").WithSummary("Changes the fields given; null clears a limit.");
         admin.MapDelete("/tenants/{id}", DeleteTenantAsync).WithName("DeleteTenant").WithSummary("Deletes the tenant and revokes its keys.");
+        admin.MapPost("/tenants/{id}/spend/reset", ResetTenantSpendAsync).WithName("ResetTenantSpend")
+            .WithSummary("Sets the tenant's spend in its current budget period back to zero.");
+        admin.MapPost("/keys/{id}/spend/reset", ResetKeySpendAsync).WithName("ResetKeySpend")
+            .WithSummary("Sets the key's spend in its current budget period back to zero.");
         admin.MapPost("/keys", CreateKeyAsync).WithName("CreateKey").WithSummary("Creates a key; the answer holds the key itself, once.");
         admin.MapGet("/keys", ListKeysAsync).WithName("ListKeys");
         admin.MapGet("/keys/{id}", GetKeyAsync).WithName("GetKey");
@@ -60,6 +64,24 @@ public static class TenancyAdminApi
         {
             await store.DeleteTenantAsync(tenant);
             await WriteAsync(context, StatusCodes.Status200OK, new { id, deleted = true });
+        }
+    }
+
+    private static async Task ResetTenantSpendAsync(HttpContext context, TenancyStore store, string id)
+    {
+        if (await FindTenantAsync(context, store, id) is { } tenant)
+        {
+            await store.ResetSpendAsync("tenant", tenant, tenant.Id);
+            await WriteAsync(context, StatusCodes.Status200OK, new { id, spendReset = true });
+        }
+    }
+
+    private static async Task ResetKeySpendAsync(HttpContext context, TenancyStore store, string id)
+    {
+        if (await FindKeyAsync(context, store, id) is { } key)
+        {
+            await store.ResetSpendAsync("key", key, key.Id);
+            await WriteAsync(context, StatusCodes.Status200OK, new { id, spendReset = true });
         }
     }
 

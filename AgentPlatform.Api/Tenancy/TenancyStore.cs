@@ -107,6 +107,20 @@ public sealed class TenancyStore(IConnectionMultiplexer redis, TimeProvider time
         return key;
     }
 
+    /// <summary>
+    /// Sets a key's or tenant's spend in the current budget period back to zero (a budget reset by
+    /// hand: after a refund, say), with its audit entry, in one transaction. Requests in flight settle
+    /// against the new count.
+    /// </summary>
+    public async Task ResetSpendAsync(string scope, Limits limits, string id)
+    {
+        var now = timeProvider.GetUtcNow();
+        var transaction = Database.CreateTransaction();
+        _ = transaction.KeyDeleteAsync(AgentPlatform.Api.Limits.BudgetPeriod.Current(limits.BudgetPeriod, now).SpendKey(scope, id));
+        AddAudit(transaction, $"{scope}.spend_reset", id, now);
+        await transaction.ExecuteAsync();
+    }
+
     /// <summary>Writes a changed record with its audit entry in one transaction, then tells every replica.</summary>
     private async Task SaveAsync<T>(RedisKey redisKey, T record, string action, string target, string change, DateTimeOffset at)
     {

@@ -63,13 +63,9 @@ public sealed class TenancyFixture : IAsyncLifetime
         Second = StartApi();
     }
 
-    private KestrelApp<ApiOptions> StartApi() => new KestrelApp<ApiOptions>(new Dictionary<string, string?>
-    {
-        ["ConnectionStrings:cache"] = Redis.ConnectionString,
-        ["services:router:http:0"] = Router.BaseAddress.ToString(),
-        ["AgentPlatform:MasterKey"] = PlatformFixture.MasterKey,
-        ["Logging:LogLevel:Default"] = "Information",
-    }, services => services.AddSingleton<ILoggerProvider>(Logs)).Start();
+    private KestrelApp<ApiOptions> StartApi() => new KestrelApp<ApiOptions>(
+        PlatformFixture.ApiSettings(Redis, Router.BaseAddress, new Dictionary<string, string?> { ["Logging:LogLevel:Default"] = "Information" }),
+        services => services.AddSingleton<ILoggerProvider>(Logs)).Start();
 
     public HttpClient Admin(KestrelApp<ApiOptions>? api = null) => ApiCalls.Admin(api ?? First);
 

@@ -103,6 +103,23 @@ public sealed class PlatformFixture : IAsyncLifetime
         [$"Router:ModelGroups:{group}:Deployments:1:Model"] = "sim-model",
     };
 
+    /// <summary>What every Api of the tests needs: its Redis, its Router, the master key, and logs at Warning; plus <paramref name="more"/>.</summary>
+    public static Dictionary<string, string?> ApiSettings(TestRedis redis, Uri routerAddress, IReadOnlyDictionary<string, string?>? more = null)
+    {
+        var settings = new Dictionary<string, string?>
+        {
+            ["ConnectionStrings:cache"] = redis.ConnectionString,
+            ["services:router:http:0"] = routerAddress.ToString(),
+            ["AgentPlatform:MasterKey"] = MasterKey,
+            ["Logging:LogLevel:Default"] = "Warning",
+        };
+        foreach (var (key, value) in more ?? new Dictionary<string, string?>())
+        {
+            settings[key] = value;
+        }
+        return settings;
+    }
+
     public KestrelApp<ApiOptions> StartApi(Uri routerAddress, CapturingLoggerProvider? logs = null) =>
         new KestrelApp<ApiOptions>(new Dictionary<string, string?>
         {

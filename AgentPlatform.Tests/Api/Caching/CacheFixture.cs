@@ -54,18 +54,14 @@ public sealed class CacheFixture : IAsyncLifetime
         await CreateKeyAsync(await CreateTenantAsync(new { name = "setup" }), new { name = "setup" });
     }
 
-    private KestrelApp<ApiOptions> StartApi() => new KestrelApp<ApiOptions>(new Dictionary<string, string?>
+    private KestrelApp<ApiOptions> StartApi() => new KestrelApp<ApiOptions>(PlatformFixture.ApiSettings(Redis, Router.BaseAddress, new Dictionary<string, string?>
     {
-        ["ConnectionStrings:cache"] = Redis.ConnectionString,
-        ["services:router:http:0"] = Router.BaseAddress.ToString(),
-        ["AgentPlatform:MasterKey"] = PlatformFixture.MasterKey,
-        ["Logging:LogLevel:Default"] = "Warning",
         ["Cache:Enabled"] = "true",
         ["Cache:ModelGroups:uncached:Enabled"] = "false",
         ["Cache:ModelGroups:tiny:MaxEntryBytes"] = "1024",
         // Short, so a fill that outlives its lease shows whether the lease is renewed.
         ["Cache:FillLeaseSeconds"] = "2",
-    }).Start();
+    })).Start();
 
     public HttpClient Admin() => ApiCalls.Admin(First);
 

@@ -175,13 +175,7 @@ public sealed class ShutdownFixture : IAsyncLifetime
             ["Simulator:TokenIntervalMs"] = "100",
         });
         Router = StartRouter(drainSeconds: 30);
-        Api = new KestrelApp<ApiOptions>(new Dictionary<string, string?>
-        {
-            ["ConnectionStrings:cache"] = Redis.ConnectionString,
-            ["services:router:http:0"] = Router.BaseAddress.ToString(),
-            ["AgentPlatform:MasterKey"] = PlatformFixture.MasterKey,
-            ["Logging:LogLevel:Default"] = "Warning",
-        }).Start();
+        Api = new KestrelApp<ApiOptions>(PlatformFixture.ApiSettings(Redis, Router.BaseAddress)).Start();
     }
 
     /// <summary>A Router with the slow group and the given drain time (the fixture's own, or one for a test that stops it).</summary>

@@ -1,0 +1,107 @@
+using System.Text.Json;
+using Microsoft.Extensions.Options;
+using StackExchange.Redis;
+
+namespace AgentPlatform.Api.Alerts;
+
+/// <summary>
+/// Delivers queued alert notifications to every configured webhook — the alert as JSON, or Slack's
+/// incoming-webhook message — retrying with doubling backoff, and records each delivery or failure in
+/// the alert history. A notification leaves the outbox only once every webhook has had it.
+/// </summary>
+public sealed class AlertNotifier(
+    AlertStore store, IHttpClientFactory httpClientFactory, IOptions<AlertOptions> options, TimeProvider timeProvider, ILogger<AlertNotifier> logger)
+{
+    public const string HttpClientName = "alerts";
+
+    private static readonly TimeSpan MaxBackoff = TimeSpan.FromMinutes(1);
+    private readonly AlertOptions _options = options.Value;
+
+    /// <summary>Delivers what is queued while <paramref name="leading"/> says this replica evaluates the rules.</summary>
+    public async Task DeliverWhileAsync(Func<bool> leading, CancellationToken cancellationToken)
+    {
+        var idle = TimeSpan.FromMilliseconds(Math.Min(200, _options.EvaluationInterval.TotalMilliseconds));
+        try
+        {
+            while (true)
+            {
+                string? notification = null;
+                if (leading())
+                {
+                    try
+                    {
+                        notification = await store.TakeNotificationAsync();
+                    }
+                    catch (Exception exception) when (exception is RedisException or TimeoutException)
+                    {
+                        Log.AlertEvaluationFailed(logger, exception);
+                    }
+                }
+                if (notification is null)
+                {
+                    await Task.Delay(idle, timeProvider, cancellationToken);
+                    continue;
+                }
+                var alert = JsonSerializer.Deserialize(notification, AlertJsonContext.Default.Alert)!;
+                foreach (var webhook in _options.Webhooks)
+                {
+                    await DeliverAsync(webhook, alert, cancellationToken);
+                }
+                await store.FinishNotificationAsync(notification);
+            }
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            // Stopping: what is still queued is delivered by the next evaluating replica.
+        }
+    }
+
+    private async Task DeliverAsync(WebhookOptions webhook, Alert alert, CancellationToken cancellationToken)
+    {
+        var client = httpClientFactory.CreateClient(HttpClientName);
+        string? error = null;
+        for (var attempt = 1; attempt <= _options.DeliveryAttempts; attempt++)
+        {
+            try
+            {
+                using var response = await client.PostAsync(webhook.Url, Body(webhook, alert), cancellationToken);
+                if (response.IsSuccessStatusCode)
+                {
+                    await RecordAsync(webhook, alert, "delivered", attempt, error: null);
+                    return;
+                }
+                error = $"HTTP {(int)response.StatusCode}";
+            }
+            catch (Exception exception) when (exception is HttpRequestException or TaskCanceledException && !cancellationToken.IsCancellationRequested)
+            {
+                error = exception.GetType().Name;
+            }
+            if (attempt < _options.DeliveryAttempts)
+            {
+                var backoff = TimeSpan.FromMilliseconds(_options.DeliveryBaseDelayMs * Math.Pow(2, attempt - 1));
+                await Task.Delay(backoff < MaxBackoff ? backoff : MaxBackoff, timeProvider, cancellationToken);
+            }
+        }
+        Log.AlertDeliveryFailed(logger, webhook.Name, _options.DeliveryAttempts, error!);
+        await RecordAsync(webhook, alert, "failed", _options.DeliveryAttempts, error);
+    }
+
+    private Task RecordAsync(WebhookOptions webhook, Alert alert, string outcome, int attempts, string? error) => store.RecordAsync(new AlertEvent
+    {
+        At = timeProvider.GetUtcNow(),
+        Event = outcome,
+        Fingerprint = alert.Fingerprint,
+        Rule = alert.Rule,
+        Summary = alert.Summary,
+        Webhook = webhook.Name,
+        Attempts = attempts,
+        Error = error,
+    });
+
+    /// <summary>The alert as JSON, or as a Slack message (<c>{"text": ...}</c>).</summary>
+    internal static HttpContent Body(WebhookOptions webhook, Alert alert) => webhook.Format == "slack"
+        ? JsonContent.Create(new SlackMessage($"{(alert.Status == AlertStatus.Firing ? ":rotating_light: *FIRING*" : ":white_check_mark: *RESOLVED*")} [{alert.Rule}] {alert.Summary}"))
+        : JsonContent.Create(alert, AlertJsonContext.Default.Alert);
+
+    private sealed record SlackMessage(string Text);
+}

@@ -1,0 +1,98 @@
+using System.Text.Json;
+using AgentPlatform.ServiceDefaults.Http;
+using AgentPlatform.ServiceDefaults.OpenAI;
+using Microsoft.Extensions.Options;
+
+namespace AgentPlatform.Api.Alerts;
+
+/// <summary>
+/// <c>/admin/v1/alerts</c>: the alerts firing now, their history, the rules (read and edited here, shared
+/// by every replica) and the webhooks' names. The group this maps on requires the master key.
+/// </summary>
+public static class AlertsAdminApi
+{
+    private const int MaxBodyBytes = 64 * 1024;
+
+    public static RouteGroupBuilder MapAlertsAdminApi(this RouteGroupBuilder admin)
+    {
+        var alerts = admin.MapGroup("/alerts");
+        alerts.MapGet("", async (AlertStore store) => List(await store.ListActiveAsync()))
+            .WithName("ListFiringAlerts").WithSummary("The alerts firing now.");
+        alerts.MapGet("/history", async (AlertStore store, int? limit) => List(await store.ReadHistoryAsync(Math.Clamp(limit ?? 100, 1, 10_000))))
+            .WithName("ReadAlertHistory").WithSummary("Alerts fired and resolved, and their notifications delivered or failed, newest first.");
+        alerts.MapGet("/webhooks", (IOptions<AlertOptions> options) => List(options.Value.Webhooks.Select(w => new { name = w.Name, format = w.Format })))
+            .WithName("ListAlertWebhooks").WithSummary("Where notifications go: names and formats (URLs are secrets and never shown).");
+        alerts.MapGet("/rules", async (AlertStore store) => List(await store.ListRulesAsync())).WithName("ListAlertRules");
+        alerts.MapGet("/rules/{name}", GetRuleAsync).WithName("GetAlertRule");
+        alerts.MapPut("/rules/{name}", PutRuleAsync).WithName("PutAlertRule")
+            .WithSummary("Creates or replaces a rule; the next evaluation on any replica uses it.");
+        alerts.MapDelete("/rules/{name}", DeleteRuleAsync).WithName("DeleteAlertRule")
+            .WithSummary("Deletes a rule; its firing alerts resolve at the next evaluation.");
+        return admin;
+    }
+
+    private static async Task GetRuleAsync(HttpContext context, AlertStore store, string name)
+    {
+        if (await store.GetRuleAsync(name) is { } rule)
+        {
+            await context.Response.WriteAsJsonAsync(rule, AlertJsonContext.Default.AlertRule, cancellationToken: context.RequestAborted);
+            return;
+        }
+        await NotFoundAsync(context, name);
+    }
+
+    private static async Task PutRuleAsync(HttpContext context, AlertStore store, string name)
+    {
+        using var body = await PooledRequestBody.ReadAsync(context.Request, MaxBodyBytes, context.RequestAborted);
+        AlertRule? rule = null;
+        var problems = new List<string>();
+        try
+        {
+            rule = body is null ? null : JsonSerializer.Deserialize(body.Span, AlertJsonContext.Default.AlertRule);
+        }
+        catch (JsonException exception)
+        {
+            problems.Add($"The body is not a rule: {exception.Message}");
+        }
+        if (body is null)
+        {
+            problems.Add($"The request body is larger than {MaxBodyBytes} bytes.");
+        }
+        if (rule is not null)
+        {
+            if (!string.IsNullOrEmpty(rule.Name) && rule.Name != name)
+            {
+                problems.Add($"The body's name '{rule.Name}' is not the URL's '{name}'.");
+            }
+            // A field the body leaves out comes back null from the serializer, not as its initial value.
+            rule = rule with { Name = name, Kind = rule.Kind ?? "", ThresholdsPercent = rule.ThresholdsPercent ?? [] };
+            problems.AddRange(rule.Problems());
+        }
+        else if (problems.Count == 0)
+        {
+            problems.Add("The body must be a JSON object: {\"kind\": \"budget\", \"thresholdsPercent\": [50, 80, 100]}.");
+        }
+        if (problems.Count > 0)
+        {
+            await OpenAIError.WriteAsync(context, StatusCodes.Status400BadRequest, string.Join(" ", problems), OpenAIError.InvalidRequest, "invalid_alert_rule");
+            return;
+        }
+        await store.SaveRuleAsync(rule!);
+        await context.Response.WriteAsJsonAsync(rule!, AlertJsonContext.Default.AlertRule, cancellationToken: context.RequestAborted);
+    }
+
+    private static async Task DeleteRuleAsync(HttpContext context, AlertStore store, string name)
+    {
+        if (await store.DeleteRuleAsync(name))
+        {
+            await context.Response.WriteAsJsonAsync(new { name, deleted = true }, context.RequestAborted);
+            return;
+        }
+        await NotFoundAsync(context, name);
+    }
+
+    private static Task NotFoundAsync(HttpContext context, string name) =>
+        OpenAIError.WriteAsync(context, StatusCodes.Status404NotFound, $"No alert rule is named '{name}'.", OpenAIError.NotFound, "alert_rule_not_found");
+
+    private static object List<T>(IEnumerable<T> items) => new { @object = "list", data = items };
+}

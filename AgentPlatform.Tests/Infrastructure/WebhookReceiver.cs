@@ -1,0 +1,54 @@
+using System.Collections.Concurrent;
+using System.Text.Json;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.Logging;
+
+namespace AgentPlatform.Tests.Infrastructure;
+
+/// <summary>A webhook endpoint for alert notifications: records every POST by path, and can fail the first few of a path.</summary>
+public sealed class WebhookReceiver : IAsyncDisposable
+{
+    private readonly WebApplication _app;
+    private readonly ConcurrentDictionary<string, int> _failuresLeft = new();
+
+    private WebhookReceiver(WebApplication app) => _app = app;
+
+    /// <summary>Every notification received (answered 200), in order: its path and JSON body.</summary>
+    public ConcurrentQueue<(string Path, JsonElement Body)> Received { get; } = new();
+
+    /// <summary>Every request, including those refused with 500.</summary>
+    public ConcurrentQueue<string> Attempts { get; } = new();
+
+    public Uri BaseAddress { get; private set; } = null!;
+
+    public static async Task<WebhookReceiver> StartAsync()
+    {
+        var builder = WebApplication.CreateSlimBuilder();
+        builder.Logging.ClearProviders();
+        builder.WebHost.UseUrls("http://127.0.0.1:0");
+        var app = builder.Build();
+        var receiver = new WebhookReceiver(app);
+        app.MapPost("/{**path}", async (HttpContext context, string path) =>
+        {
+            receiver.Attempts.Enqueue(path);
+            if (receiver._failuresLeft.TryGetValue(path, out var left) && left > 0)
+            {
+                receiver._failuresLeft[path] = left - 1;
+                return Results.StatusCode(StatusCodes.Status500InternalServerError);
+            }
+            var body = await JsonSerializer.DeserializeAsync<JsonElement>(context.Request.Body);
+            receiver.Received.Enqueue((path, body));
+            return Results.Ok();
+        });
+        await app.StartAsync();
+        receiver.BaseAddress = new Uri(app.Urls.First());
+        return receiver;
+    }
+
+    /// <summary>The next <paramref name="count"/> notifications to <paramref name="path"/> are answered 500.</summary>
+    public void FailNext(string path, int count) => _failuresLeft[path] = count;
+
+    public async ValueTask DisposeAsync() => await _app.DisposeAsync();
+}
