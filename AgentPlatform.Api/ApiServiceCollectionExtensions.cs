@@ -62,6 +62,7 @@ public static class ApiServiceCollectionExtensions
         builder.Services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<AlertOptions>, AlertRulesValidator>());
         builder.Services.TryAddSingleton<AlertStore>();
         builder.Services.TryAddSingleton<BudgetConditions>();
+        builder.Services.TryAddSingleton<DeploymentConditions>();
         builder.Services.TryAddSingleton<AlertNotifier>();
         builder.Services.TryAddSingleton<AlertEvaluator>();
         builder.Services.AddHostedService(services => services.GetRequiredService<AlertEvaluator>());

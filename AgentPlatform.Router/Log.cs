@@ -56,4 +56,7 @@ internal static partial class Log
     [LoggerMessage(EventId = 1015, Level = LogLevel.Warning,
         Message = "Could not check the Rpm/Tpm capacity of deployment {Deployment} of model group {ModelGroup} in Redis; sending anyway.")]
     public static partial void CapacityUnchecked(ILogger logger, string deployment, string modelGroup, Exception exception);
+
+    [LoggerMessage(EventId = 1030, Level = LogLevel.Warning, Message = "Deployment statistics could not be written to Redis; this flush is lost (alert rules see fewer attempts).")]
+    public static partial void StatsFlushFailed(ILogger logger, Exception exception);
 }

@@ -1,3 +1,4 @@
+using AgentPlatform.Router.Stats;
 using StackExchange.Redis;
 using AgentPlatform.Router.Forwarding;
 using AgentPlatform.Router.Pool;
@@ -44,6 +45,8 @@ public static class RouterServiceCollectionExtensions
         builder.Services.TryAddSingleton<ModelPool>();
         builder.Services.TryAddSingleton<PromptTokenEstimator>();
         builder.Services.TryAddSingleton<CapacityLimiter>();
+        builder.Services.TryAddSingleton<DeploymentStats>();
+        builder.Services.AddHostedService(services => services.GetRequiredService<DeploymentStats>());
         builder.Services.TryAddSingleton<RouterMetrics>();
         builder.Services.TryAddSingleton<ChatForwarder>();
         builder.Services.TryAddSingleton<UpstreamInvoker>();

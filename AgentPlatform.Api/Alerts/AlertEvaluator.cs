@@ -10,7 +10,7 @@ namespace AgentPlatform.Api.Alerts;
 /// The holder also delivers the notifications (<see cref="AlertNotifier"/>).
 /// </summary>
 public sealed class AlertEvaluator(
-    AlertStore store, BudgetConditions budgets, AlertNotifier notifier, IConnectionMultiplexer redis,
+    AlertStore store, BudgetConditions budgets, DeploymentConditions deployments, AlertNotifier notifier, IConnectionMultiplexer redis,
     IOptions<AlertOptions> options, TimeProvider timeProvider, ILogger<AlertEvaluator> logger) : BackgroundService
 {
     private static readonly RedisKey LeaseKey = "agentplatform:alerts:evaluator";
@@ -89,9 +89,10 @@ public sealed class AlertEvaluator(
                 await EvaluateAsync();
             }
         }
-        catch (Exception exception) when (exception is RedisException or TimeoutException)
+        catch (Exception exception) when (exception is not OperationCanceledException)
         {
-            // Nothing is decided without Redis: no alert fires or resolves on a failed read.
+            // Nothing is decided on a failed read (Redis away, say): no alert fires or resolves this round.
+            // Never let it out: an exception leaving a background service stops the whole Api.
             Log.AlertEvaluationFailed(logger, exception);
         }
     }
@@ -111,6 +112,9 @@ public sealed class AlertEvaluator(
             {
                 case AlertKinds.Budget:
                     await budgets.AddAsync(rule, now, holding);
+                    break;
+                case AlertKinds.ErrorRate or AlertKinds.LatencyP99:
+                    await deployments.AddAsync(rule, now, holding);
                     break;
             }
         }

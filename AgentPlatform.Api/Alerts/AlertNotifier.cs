@@ -1,6 +1,5 @@
 using System.Text.Json;
 using Microsoft.Extensions.Options;
-using StackExchange.Redis;
 
 namespace AgentPlatform.Api.Alerts;
 
@@ -25,29 +24,27 @@ public sealed class AlertNotifier(
         {
             while (true)
             {
-                string? notification = null;
-                if (leading())
+                try
                 {
-                    try
+                    if (!leading() || await store.TakeNotificationAsync() is not { } notification)
                     {
-                        notification = await store.TakeNotificationAsync();
+                        await Task.Delay(idle, timeProvider, cancellationToken);
+                        continue;
                     }
-                    catch (Exception exception) when (exception is RedisException or TimeoutException)
+                    var alert = JsonSerializer.Deserialize(notification, AlertJsonContext.Default.Alert)!;
+                    foreach (var webhook in _options.Webhooks)
                     {
-                        Log.AlertEvaluationFailed(logger, exception);
+                        await DeliverAsync(webhook, alert, cancellationToken);
                     }
+                    await store.FinishNotificationAsync(notification);
                 }
-                if (notification is null)
+                catch (Exception exception) when (exception is not OperationCanceledException)
                 {
-                    await Task.Delay(idle, timeProvider, cancellationToken);
-                    continue;
+                    // Redis away, say: try again shortly, with what was taken back in the outbox (at least once).
+                    Log.AlertEvaluationFailed(logger, exception);
+                    await Task.Delay(idle * 5, timeProvider, cancellationToken);
+                    await store.RequeueUnfinishedAsync().ContinueWith(static _ => { }, TaskScheduler.Default); // still away: the next leader does it
                 }
-                var alert = JsonSerializer.Deserialize(notification, AlertJsonContext.Default.Alert)!;
-                foreach (var webhook in _options.Webhooks)
-                {
-                    await DeliverAsync(webhook, alert, cancellationToken);
-                }
-                await store.FinishNotificationAsync(notification);
             }
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)

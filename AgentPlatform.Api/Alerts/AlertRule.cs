@@ -14,6 +14,27 @@ public sealed record AlertRule
     /// <summary>For <c>budget</c>: the shares of a budget (percent) whose crossing fires, each its own alert.</summary>
     public List<int> ThresholdsPercent { get; init; } = [];
 
+    /// <summary>For <c>error_rate</c> and <c>latency_p99</c>: one alert per <c>deployment</c> (the default) or per model <c>group</c>.</summary>
+    public string? Scope { get; init; }
+
+    /// <summary>For <c>error_rate</c>: the share of attempts the deployment failed (refused or broke), in percent, at or above which it fires.</summary>
+    public double? ThresholdPercent { get; init; }
+
+    /// <summary>For <c>latency_p99</c>: the 99th percentile of time to answer, in milliseconds, at or above which it fires.</summary>
+    public double? ThresholdMs { get; init; }
+
+    /// <summary>For <c>error_rate</c> and <c>latency_p99</c>: how far back attempts count (default 300; counted in 10-second buckets).</summary>
+    public int? WindowSeconds { get; init; }
+
+    /// <summary>For <c>error_rate</c> and <c>latency_p99</c>: fewer attempts than this in the window decide nothing (default 10).</summary>
+    public int? MinRequests { get; init; }
+
+    public string EffectiveScope => Scope ?? "deployment";
+
+    public TimeSpan Window => TimeSpan.FromSeconds(WindowSeconds ?? 300);
+
+    public int EffectiveMinRequests => MinRequests ?? 10;
+
     /// <summary>The problems of a rule (empty when it is valid), each naming its field.</summary>
     public IEnumerable<string> Problems()
     {
@@ -25,9 +46,32 @@ public sealed record AlertRule
         {
             yield return $"kind must be one of: {string.Join(", ", AlertKinds.All)}.";
         }
-        if (Kind == AlertKinds.Budget && (ThresholdsPercent.Count == 0 || ThresholdsPercent.Any(t => t is < 1 or > 1000)))
+        if (Kind == AlertKinds.Budget && (ThresholdsPercent is null or [] || ThresholdsPercent.Any(t => t is < 1 or > 1000)))
         {
             yield return "thresholdsPercent must list one or more percentages between 1 and 1000.";
+        }
+        if (Kind is AlertKinds.ErrorRate or AlertKinds.LatencyP99)
+        {
+            if (Scope is not (null or "deployment" or "group"))
+            {
+                yield return "scope must be deployment or group.";
+            }
+            if (WindowSeconds is < 10 or > 7200)
+            {
+                yield return "windowSeconds must be between 10 and 7200.";
+            }
+            if (MinRequests is < 1)
+            {
+                yield return "minRequests must be at least 1.";
+            }
+        }
+        if (Kind == AlertKinds.ErrorRate && ThresholdPercent is not (> 0 and <= 100))
+        {
+            yield return "thresholdPercent must be above 0 and at most 100.";
+        }
+        if (Kind == AlertKinds.LatencyP99 && ThresholdMs is not > 0)
+        {
+            yield return "thresholdMs must be above 0.";
         }
     }
 }
@@ -37,5 +81,11 @@ public static class AlertKinds
     /// <summary>A key's or tenant's spend this period crossed a share of its budget.</summary>
     public const string Budget = "budget";
 
-    public static readonly string[] All = [Budget];
+    /// <summary>A deployment's (or model group's) share of failed attempts over a window reached a threshold.</summary>
+    public const string ErrorRate = "error_rate";
+
+    /// <summary>A deployment's (or model group's) 99th percentile time to answer over a window reached a bound.</summary>
+    public const string LatencyP99 = "latency_p99";
+
+    public static readonly string[] All = [Budget, ErrorRate, LatencyP99];
 }

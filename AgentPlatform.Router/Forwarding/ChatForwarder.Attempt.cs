@@ -285,6 +285,8 @@ public sealed partial class ChatForwarder
                 }
 
                 var limit = Bounded(request, _idle);
+                // Whether this wait ends with the shutdown drain (judged now: the timer may fire a moment early).
+                var endsWithDrain = NowTicks + limit.Ticks >= _drain.DeadlineTicks;
                 timeout.CancelAfter(limit);
                 int read;
                 try
@@ -294,7 +296,7 @@ public sealed partial class ChatForwarder
                 catch (Exception exception) when (IsUpstreamFailure(exception, context))
                 {
                     var reason = exception is not OperationCanceledException ? "the connection broke"
-                        : DrainEnded ? "this Router replica is shutting down and its drain time is over"
+                        : endsWithDrain ? "this Router replica is shutting down and its drain time is over"
                         : limit < _idle ? $"the request reached its total time of {Seconds(_total)}"
                         : $"it sent nothing for {Seconds(limit)}";
                     await EndBrokenAnswerAsync(request, deployment, isEventStream, reason);

@@ -242,9 +242,6 @@ public sealed partial class ChatForwarder
         return remaining < phase ? remaining : phase;
     }
 
-    /// <summary>Whether this replica's shutdown drain is over (what is still served is ended).</summary>
-    private bool DrainEnded => NowTicks >= _drain.DeadlineTicks;
-
     /// <summary>A failure of the deployment, not the client leaving (which cancels the same tokens).</summary>
     private static bool IsUpstreamFailure(Exception exception, HttpContext context) =>
         exception is HttpRequestException or IOException or OperationCanceledException && !context.RequestAborted.IsCancellationRequested;

@@ -1,3 +1,4 @@
+using AgentPlatform.Router.Stats;
 using System.Diagnostics;
 using System.Diagnostics.Metrics;
 using AgentPlatform.Router.Resilience;
@@ -19,8 +20,11 @@ public sealed class RouterMetrics
     private readonly Counter<long> _fallbacks;
     private readonly Counter<long> _breakerTransitions;
 
-    public RouterMetrics(IMeterFactory meterFactory)
+    private readonly DeploymentStats _stats;
+
+    public RouterMetrics(IMeterFactory meterFactory, DeploymentStats stats)
     {
+        _stats = stats;
         var meter = meterFactory.Create(PlatformTelemetry.Router);
         _requests = meter.CreateCounter<long>(
             "agentplatform.router.requests", unit: "{request}",
@@ -79,6 +83,8 @@ public sealed class RouterMetrics
     /// <summary>One attempt: <paramref name="outcome"/> is <c>success</c>, <c>refused</c> (429/5xx) or <c>failed</c>.</summary>
     public void Attempt(string modelGroup, string deployment, string outcome, int? statusCode, TimeSpan elapsed)
     {
+        // The deployment's own failures, as alert rules count them (a 400 or a too-long prompt is the request's).
+        _stats.Record(modelGroup, deployment, error: outcome is "refused" or "failed", elapsed);
         var tags = new TagList
         {
             { "gen_ai.operation.name", "chat" },

@@ -21,6 +21,10 @@ public sealed class RouterOptions
     [System.ComponentModel.DataAnnotations.Range(0.1, 3600)]
     public double LatencyDecaySeconds { get; set; } = DefaultLatencyDecaySeconds;
 
+    /// <summary>How often each deployment's attempts, errors and latencies are added to Redis for the Api's alert rules.</summary>
+    [System.ComponentModel.DataAnnotations.Range(0.1, 60)]
+    public double StatsFlushSeconds { get; set; } = 5;
+
     [ValidateObjectMembers]
     public RetryOptions Retry { get; set; } = new();
 

@@ -30,7 +30,7 @@ public sealed class TestRedis : IAsyncDisposable
     /// <summary>Starts a server that keeps its data on disk (an append-only file), so it survives <see cref="RestartAsync"/>.</summary>
     public static async Task<TestRedis> StartAsync()
     {
-        var redis = new TestRedis(FreePort.Next());
+        var redis = new TestRedis(FreePort.Hold());
         Directory.CreateDirectory(redis._dataDirectory);
         redis.Start();
         await redis.WaitUntilAnswersAsync();
@@ -127,16 +127,47 @@ public sealed class TestRedis : IAsyncDisposable
         {
             // A file still held open; the temporary directory is cleaned by the OS.
         }
+        FreePort.Release(Port);
         return ValueTask.CompletedTask;
     }
 }
 
 public static class FreePort
 {
+    /// <summary>Ports handed out for servers that may leave them unbound for a while (a Redis being restarted).</summary>
+    private static readonly System.Collections.Concurrent.ConcurrentDictionary<int, byte> Held = new();
+
+    /// <summary>
+    /// A port free now and not held: while <see cref="TestRedis.RestartAsync"/> has its Redis down, its port is
+    /// free as far as the OS knows, and another fixture's Redis took it once (the restarted one then
+    /// could not listen, and its Api talked to a stranger's Redis that went away).
+    /// </summary>
     public static int Next()
     {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
+        while (true)
+        {
+            using var listener = new TcpListener(IPAddress.Loopback, 0);
+            listener.Start();
+            var port = ((IPEndPoint)listener.LocalEndpoint).Port;
+            if (!Held.ContainsKey(port))
+            {
+                return port;
+            }
+        }
     }
+
+    /// <summary>A free port kept from <see cref="Next"/> until <see cref="Release"/>.</summary>
+    public static int Hold()
+    {
+        while (true)
+        {
+            var port = Next();
+            if (Held.TryAdd(port, 0))
+            {
+                return port;
+            }
+        }
+    }
+
+    public static void Release(int port) => Held.TryRemove(port, out _);
 }

@@ -51,7 +51,7 @@ public sealed class AlertTests(AlertFixture fixture)
         Assert.Equal(1, history.Count(e => e.GetProperty("event").GetString() == "resolved"));
         Assert.Equal(4, history.Count(e => e.GetProperty("event").GetString() == "delivered")); // two events to two webhooks
         var firing = (await other.GetFromJsonAsync<JsonElement>("/admin/v1/alerts")).GetProperty("data").EnumerateArray();
-        Assert.DoesNotContain(firing, a => a.GetProperty("labels").GetProperty("keyId").GetString() == keyId);
+        Assert.DoesNotContain(firing, a => a.GetProperty("labels").TryGetProperty("keyId", out var id) && id.GetString() == keyId);
     }
 
     [Fact]
@@ -71,6 +71,52 @@ public sealed class AlertTests(AlertFixture fixture)
             .ToList();
         Assert.Contains(delivered, e => e.GetProperty("attempts").GetInt32() == 3);
         Assert.All(delivered, e => Assert.DoesNotContain(fixture.Receiver.BaseAddress.Authority, e.GetRawText()));
+    }
+
+    [Fact]
+    public async Task A_failing_deployment_fires_its_error_rate_alert_within_the_window_and_resolves_after_the_fault_is_cleared()
+    {
+        using var traffic = new CancellationTokenSource();
+        var sending = fixture.SendToPairAsync(traffic.Token);
+        try
+        {
+            await AlertFixture.InjectAsync(fixture.Faulty, new { kind = "500", rate = 1.0 });
+            var fired = await fixture.WaitForAsync(b => b.GetProperty("rule").GetString() == "errors"
+                && b.GetProperty("labels").GetProperty("deployment").GetString() == "faulty-sim" && b.GetProperty("status").GetString() == "firing");
+            Assert.Contains("Deployment 'faulty-sim' of model group 'pair' failed", fired.GetProperty("summary").GetString());
+
+            await AlertFixture.ClearFaultsAsync(fixture.Faulty);
+            await fixture.WaitForAsync(b => b.GetProperty("rule").GetString() == "errors"
+                && b.GetProperty("labels").GetProperty("deployment").GetString() == "faulty-sim" && b.GetProperty("status").GetString() == "resolved",
+                timeout: TimeSpan.FromSeconds(60));
+        }
+        finally
+        {
+            await traffic.CancelAsync();
+            await sending;
+        }
+        var errors = fixture.Receiver.Received.Where(r => r.Path == "json" && r.Body.GetProperty("rule").GetString() == "errors").Select(r => r.Body).ToList();
+        Assert.Equal(["firing", "resolved"], errors.Select(b => b.GetProperty("status").GetString()));
+        Assert.All(errors, b => Assert.Equal("faulty-sim", b.GetProperty("labels").GetProperty("deployment").GetString()));
+    }
+
+    [Fact]
+    public async Task A_model_group_whose_99th_percentile_passes_the_bound_fires_its_latency_alert()
+    {
+        var tenantId = await ApiCalls.CreateTenantAsync(fixture.First, new { name = $"alerts-slow-{Guid.NewGuid():N}" });
+        var (_, key) = await ApiCalls.CreateKeyAsync(fixture.First, tenantId, new { name = "slow traffic" });
+        using var client = ApiCalls.Client(fixture.Second, key);
+        for (var i = 0; i < 4; i++)
+        {
+            using var response = await client.PostAsync("/v1/chat/completions", Json.Chat(model: "slow"));
+            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        }
+
+        var fired = await fixture.WaitForAsync(b => b.GetProperty("rule").GetString() == "latency" && b.GetProperty("status").GetString() == "firing");
+
+        Assert.Equal("latency|group|slow", fired.GetProperty("fingerprint").GetString());
+        Assert.Contains("Model group 'slow' answered 99% of", fired.GetProperty("summary").GetString());
+        Assert.False(fired.GetProperty("labels").TryGetProperty("deployment", out _));
     }
 
     [Fact]
@@ -94,7 +140,7 @@ public sealed class AlertTests(AlertFixture fixture)
         Assert.Contains("thresholds", (await Json.ReadErrorAsync(typo)).GetProperty("message").GetString());
         Assert.Equal(HttpStatusCode.OK, good.StatusCode);
         Assert.Equal([90], seen.GetProperty("thresholdsPercent").EnumerateArray().Select(t => t.GetInt32()));
-        Assert.Contains(all.GetProperty("data").EnumerateArray(), r => r.GetProperty("name").GetString() == "budget"); // seeded: no rule configured
+        Assert.Equal(["budget", "errors", "latency"], all.GetProperty("data").EnumerateArray().Select(r => r.GetProperty("name").GetString()).Where(n => n != "strict"));
         Assert.Equal(HttpStatusCode.OK, deleted.StatusCode);
         Assert.Equal(HttpStatusCode.NotFound, gone.StatusCode);
         Assert.Contains("ops-slack", webhooks);
@@ -113,6 +159,9 @@ public sealed class AlertFixture : IAsyncLifetime
 {
     public TestRedis Redis { get; private set; } = null!;
     public KestrelApp<SimulatorOptions> Simulator { get; private set; } = null!;
+    public KestrelApp<SimulatorOptions> Healthy { get; private set; } = null!;
+    public KestrelApp<SimulatorOptions> Faulty { get; private set; } = null!;
+    public KestrelApp<SimulatorOptions> Slow { get; private set; } = null!;
     public KestrelApp<RouterOptions> Router { get; private set; } = null!;
     public WebhookReceiver Receiver { get; private set; } = null!;
     public KestrelApp<ApiOptions> First { get; private set; } = null!;
@@ -123,10 +172,24 @@ public sealed class AlertFixture : IAsyncLifetime
         Redis = await TestRedis.StartAsync();
         Receiver = await WebhookReceiver.StartAsync();
         Simulator = PlatformFixture.StartSimulator();
+        Healthy = PlatformFixture.StartSimulator();
+        Faulty = PlatformFixture.StartSimulator();
+        Slow = PlatformFixture.StartSimulator(new Dictionary<string, string?> { ["Simulator:TimeToFirstTokenMs"] = "300" });
         Router = new KestrelApp<RouterOptions>(new Dictionary<string, string?>
         {
             ["ConnectionStrings:cache"] = Redis.ConnectionString,
             ["Logging:LogLevel:Default"] = "Warning",
+            ["Router:StatsFlushSeconds"] = "0.5",
+            ["Router:Retry:BaseDelayMs"] = "10",
+            ["Router:ModelGroups:pair:Deployments:0:Name"] = "healthy-sim",
+            ["Router:ModelGroups:pair:Deployments:0:BaseUrl"] = $"{Healthy.BaseAddress}v1",
+            ["Router:ModelGroups:pair:Deployments:0:Model"] = "sim-model",
+            ["Router:ModelGroups:pair:Deployments:1:Name"] = "faulty-sim",
+            ["Router:ModelGroups:pair:Deployments:1:BaseUrl"] = $"{Faulty.BaseAddress}v1",
+            ["Router:ModelGroups:pair:Deployments:1:Model"] = "sim-model",
+            ["Router:ModelGroups:slow:Deployments:0:Name"] = "slow-sim",
+            ["Router:ModelGroups:slow:Deployments:0:BaseUrl"] = $"{Slow.BaseAddress}v1",
+            ["Router:ModelGroups:slow:Deployments:0:Model"] = "sim-model",
             ["Router:ModelGroups:priced:Deployments:0:Name"] = "priced-sim",
             ["Router:ModelGroups:priced:Deployments:0:BaseUrl"] = $"{Simulator.BaseAddress}v1",
             ["Router:ModelGroups:priced:Deployments:0:Model"] = "sim-model",
@@ -140,6 +203,22 @@ public sealed class AlertFixture : IAsyncLifetime
     private KestrelApp<ApiOptions> StartApi() => new KestrelApp<ApiOptions>(PlatformFixture.ApiSettings(Redis, Router.BaseAddress, new Dictionary<string, string?>
     {
         ["Alerts:EvaluationIntervalSeconds"] = "0.2",
+        ["Alerts:Rules:0:Name"] = "budget",
+        ["Alerts:Rules:0:Kind"] = "budget",
+        ["Alerts:Rules:0:ThresholdsPercent:0"] = "50",
+        ["Alerts:Rules:0:ThresholdsPercent:1"] = "80",
+        ["Alerts:Rules:0:ThresholdsPercent:2"] = "100",
+        ["Alerts:Rules:1:Name"] = "errors",
+        ["Alerts:Rules:1:Kind"] = "error_rate",
+        ["Alerts:Rules:1:ThresholdPercent"] = "50",
+        ["Alerts:Rules:1:WindowSeconds"] = "10",
+        ["Alerts:Rules:1:MinRequests"] = "5",
+        ["Alerts:Rules:2:Name"] = "latency",
+        ["Alerts:Rules:2:Kind"] = "latency_p99",
+        ["Alerts:Rules:2:Scope"] = "group",
+        ["Alerts:Rules:2:ThresholdMs"] = "250",
+        ["Alerts:Rules:2:WindowSeconds"] = "60",
+        ["Alerts:Rules:2:MinRequests"] = "3",
         ["Alerts:DeliveryBaseDelayMs"] = "50",
         ["Alerts:Webhooks:0:Name"] = "ops-json",
         ["Alerts:Webhooks:0:Url"] = $"{Receiver.BaseAddress}json",
@@ -172,6 +251,54 @@ public sealed class AlertFixture : IAsyncLifetime
         Assert.Fail("the budget never refused");
     }
 
+    /// <summary>Chat completions to the <c>pair</c> group (a healthy and a faulty simulator) every 50 ms until cancelled.</summary>
+    public async Task SendToPairAsync(CancellationToken cancellationToken)
+    {
+        // A key of its own: once any key exists the master key is for the admin API only.
+        var tenantId = await ApiCalls.CreateTenantAsync(First, new { name = $"alerts-traffic-{Guid.NewGuid():N}" });
+        var (_, key) = await ApiCalls.CreateKeyAsync(First, tenantId, new { name = "traffic" });
+        using var client = ApiCalls.Client(First, key);
+        while (!cancellationToken.IsCancellationRequested)
+        {
+            try
+            {
+                using var response = await client.PostAsync("/v1/chat/completions", Json.Chat(model: "pair"), cancellationToken);
+                await Task.Delay(50, cancellationToken);
+            }
+            catch (OperationCanceledException)
+            {
+                return;
+            }
+        }
+    }
+
+    public static async Task InjectAsync(KestrelApp<SimulatorOptions> simulator, object fault)
+    {
+        using var client = simulator.CreateHttpClient();
+        using var response = await client.PostAsJsonAsync("/sim/faults", fault);
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+    }
+
+    public static async Task ClearFaultsAsync(KestrelApp<SimulatorOptions> simulator)
+    {
+        using var client = simulator.CreateHttpClient();
+        using var response = await client.DeleteAsync("/sim/faults");
+        Assert.True(response.IsSuccessStatusCode);
+    }
+
+    /// <summary>The first JSON notification that matches, once one arrives.</summary>
+    public async Task<JsonElement> WaitForAsync(Func<JsonElement, bool> match, TimeSpan? timeout = null)
+    {
+        for (var deadline = DateTime.UtcNow + (timeout ?? TimeSpan.FromSeconds(20)); DateTime.UtcNow < deadline; await Task.Delay(100))
+        {
+            if (Receiver.Received.Where(r => r.Path == "json").Select(r => r.Body).FirstOrDefault(match) is { ValueKind: JsonValueKind.Object } found)
+            {
+                return found;
+            }
+        }
+        throw new TimeoutException("No matching notification arrived.");
+    }
+
     /// <summary>The notifications the webhook at <paramref name="path"/> received for the key's threshold in the given status.</summary>
     public List<JsonElement> Notifications(string path, string keyId, string threshold, string status) => Receiver.Received
         .Where(r => r.Path == path)
@@ -199,6 +326,9 @@ public sealed class AlertFixture : IAsyncLifetime
         await Second.DisposeAsync();
         await Router.DisposeAsync();
         await Simulator.DisposeAsync();
+        await Healthy.DisposeAsync();
+        await Faulty.DisposeAsync();
+        await Slow.DisposeAsync();
         await Receiver.DisposeAsync();
         await Redis.DisposeAsync();
     }
