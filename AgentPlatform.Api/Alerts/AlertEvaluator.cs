@@ -116,6 +116,9 @@ public sealed class AlertEvaluator(
                 case AlertKinds.ErrorRate or AlertKinds.LatencyP99:
                     await deployments.AddAsync(rule, now, holding);
                     break;
+                case AlertKinds.BreakerOpen:
+                    await deployments.AddOpenBreakersAsync(rule, now, holding);
+                    break;
             }
         }
         var active = await store.ListActiveAsync();

@@ -29,6 +29,9 @@ public sealed record AlertRule
     /// <summary>For <c>error_rate</c> and <c>latency_p99</c>: fewer attempts than this in the window decide nothing (default 10).</summary>
     public int? MinRequests { get; init; }
 
+    /// <summary>For <c>breaker_open</c>: how long a deployment's breaker must have been open (through its probes) before it fires (default 60).</summary>
+    public int? ForSeconds { get; init; }
+
     public string EffectiveScope => Scope ?? "deployment";
 
     public TimeSpan Window => TimeSpan.FromSeconds(WindowSeconds ?? 300);
@@ -73,6 +76,10 @@ public sealed record AlertRule
         {
             yield return "thresholdMs must be above 0.";
         }
+        if (Kind == AlertKinds.BreakerOpen && ForSeconds is < 0 or > 86_400)
+        {
+            yield return "forSeconds must be between 0 and 86400.";
+        }
     }
 }
 
@@ -87,5 +94,8 @@ public static class AlertKinds
     /// <summary>A deployment's (or model group's) 99th percentile time to answer over a window reached a bound.</summary>
     public const string LatencyP99 = "latency_p99";
 
-    public static readonly string[] All = [Budget, ErrorRate, LatencyP99];
+    /// <summary>A deployment's circuit breaker has been open (through its half-open probes) longer than a bound.</summary>
+    public const string BreakerOpen = "breaker_open";
+
+    public static readonly string[] All = [Budget, ErrorRate, LatencyP99, BreakerOpen];
 }

@@ -49,6 +49,33 @@ public sealed class DeploymentConditions(IConnectionMultiplexer redis)
         }
     }
 
+    /// <summary>The <c>breaker_open</c> rule: every deployment whose breaker opened at least <see cref="AlertRule.ForSeconds"/> ago and has not closed since.</summary>
+    public async Task AddOpenBreakersAsync(AlertRule rule, DateTimeOffset now, Dictionary<string, Alert> holding)
+    {
+        var bound = TimeSpan.FromSeconds(rule.ForSeconds ?? 60);
+        foreach (var entry in await redis.GetDatabase().HashGetAllAsync(DeploymentStatsKeys.BreakersOpenSinceKey))
+        {
+            var since = DateTimeOffset.FromUnixTimeMilliseconds((long)entry.Value);
+            var subject = (string)entry.Name!;
+            if (now - since < bound || subject.IndexOf('|') is not (var bar and > 0))
+            {
+                continue;
+            }
+            var (group, deployment) = (subject[..bar], subject[(bar + 1)..]);
+            var fingerprint = $"{rule.Name}|deployment|{subject}";
+            holding[fingerprint] = new Alert
+            {
+                Fingerprint = fingerprint,
+                Rule = rule.Name,
+                Kind = rule.Kind,
+                Summary = string.Create(CultureInfo.InvariantCulture,
+                    $"The breaker of deployment '{deployment}' of model group '{group}' has been open since {since:u} ({(now - since).TotalSeconds:0} s), longer than {bound.TotalSeconds:0} s."),
+                Labels = new() { ["scope"] = "deployment", ["group"] = group, ["deployment"] = deployment },
+                StartsAt = now,
+            };
+        }
+    }
+
     private sealed class Totals
     {
         public long Attempts;

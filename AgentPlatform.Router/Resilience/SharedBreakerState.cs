@@ -1,5 +1,6 @@
 using System.Text.Json;
 using AgentPlatform.Router.Pool;
+using AgentPlatform.ServiceDefaults.Telemetry;
 using StackExchange.Redis;
 
 namespace AgentPlatform.Router.Resilience;
@@ -21,6 +22,8 @@ public sealed class SharedBreakerState(
 
     /// <summary>Tells this replica's messages from the others' when they come back on the channel.</summary>
     private readonly string _replica = Guid.NewGuid().ToString("N");
+
+    private static readonly RedisKey OpenSinceKey = DeploymentStatsKeys.BreakersOpenSinceKey;
 
     public static RedisKey Key(CircuitBreaker breaker) => $"agentplatform:router:breaker:{breaker.Group}/{breaker.Deployment}";
 
@@ -56,6 +59,16 @@ public sealed class SharedBreakerState(
         try
         {
             var database = redis.GetDatabase();
+            // Since when each breaker has been open (through its half-open probes, until it closes), for
+            // the Api's breaker_open alert rule.
+            if (transition.To == CircuitState.Open)
+            {
+                await database.HashSetAsync(OpenSinceKey, $"{breaker.Group}|{breaker.Deployment}", timeProvider.GetUtcNow().ToUnixTimeMilliseconds(), When.NotExists);
+            }
+            else if (transition.To == CircuitState.Closed)
+            {
+                await database.HashDeleteAsync(OpenSinceKey, $"{breaker.Group}|{breaker.Deployment}");
+            }
             if (transition.To == CircuitState.Open)
             {
                 var remaining = transition.OpenUntil - timeProvider.GetUtcNow();

@@ -20,6 +20,9 @@ public static class DeploymentStatsKeys
 
     public static string Key(long bucket) => $"agentplatform:stats:{bucket}";
 
+    /// <summary>A hash of <c>{group}|{deployment}</c> to when its breaker opened (Unix ms), for breakers not closed since (through their half-open probes).</summary>
+    public const string BreakersOpenSinceKey = "agentplatform:router:breakers:open-since";
+
     /// <summary>The latency bucket of an attempt that took <paramref name="milliseconds"/>.</summary>
     public static int LatencyIndex(double milliseconds)
     {

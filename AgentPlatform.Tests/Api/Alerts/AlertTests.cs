@@ -74,7 +74,7 @@ public sealed class AlertTests(AlertFixture fixture)
     }
 
     [Fact]
-    public async Task A_failing_deployment_fires_its_error_rate_alert_within_the_window_and_resolves_after_the_fault_is_cleared()
+    public async Task A_failing_deployment_fires_its_error_rate_and_breaker_alerts_and_both_resolve_after_the_fault_is_cleared()
     {
         using var traffic = new CancellationTokenSource();
         var sending = fixture.SendToPairAsync(traffic.Token);
@@ -85,10 +85,16 @@ public sealed class AlertTests(AlertFixture fixture)
                 && b.GetProperty("labels").GetProperty("deployment").GetString() == "faulty-sim" && b.GetProperty("status").GetString() == "firing");
             Assert.Contains("Deployment 'faulty-sim' of model group 'pair' failed", fired.GetProperty("summary").GetString());
 
+            // Its breaker opened too, and has stayed open (through its probes) past the rule's second.
+            var broken = await fixture.WaitForAsync(b => b.GetProperty("rule").GetString() == "breaker" && b.GetProperty("status").GetString() == "firing");
+            Assert.Equal("breaker|deployment|pair|faulty-sim", broken.GetProperty("fingerprint").GetString());
+
             await AlertFixture.ClearFaultsAsync(fixture.Faulty);
             await fixture.WaitForAsync(b => b.GetProperty("rule").GetString() == "errors"
                 && b.GetProperty("labels").GetProperty("deployment").GetString() == "faulty-sim" && b.GetProperty("status").GetString() == "resolved",
                 timeout: TimeSpan.FromSeconds(60));
+            await fixture.WaitForAsync(b => b.GetProperty("rule").GetString() == "breaker" && b.GetProperty("status").GetString() == "resolved",
+                timeout: TimeSpan.FromSeconds(30));
         }
         finally
         {
@@ -98,6 +104,8 @@ public sealed class AlertTests(AlertFixture fixture)
         var errors = fixture.Receiver.Received.Where(r => r.Path == "json" && r.Body.GetProperty("rule").GetString() == "errors").Select(r => r.Body).ToList();
         Assert.Equal(["firing", "resolved"], errors.Select(b => b.GetProperty("status").GetString()));
         Assert.All(errors, b => Assert.Equal("faulty-sim", b.GetProperty("labels").GetProperty("deployment").GetString()));
+        var breaker = fixture.Receiver.Received.Where(r => r.Path == "json" && r.Body.GetProperty("rule").GetString() == "breaker").Select(r => r.Body).ToList();
+        Assert.Equal(["firing", "resolved"], breaker.Select(b => b.GetProperty("status").GetString()));
     }
 
     [Fact]
@@ -140,7 +148,7 @@ public sealed class AlertTests(AlertFixture fixture)
         Assert.Contains("thresholds", (await Json.ReadErrorAsync(typo)).GetProperty("message").GetString());
         Assert.Equal(HttpStatusCode.OK, good.StatusCode);
         Assert.Equal([90], seen.GetProperty("thresholdsPercent").EnumerateArray().Select(t => t.GetInt32()));
-        Assert.Equal(["budget", "errors", "latency"], all.GetProperty("data").EnumerateArray().Select(r => r.GetProperty("name").GetString()).Where(n => n != "strict"));
+        Assert.Equal(["breaker", "budget", "errors", "latency"], all.GetProperty("data").EnumerateArray().Select(r => r.GetProperty("name").GetString()).Where(n => n != "strict"));
         Assert.Equal(HttpStatusCode.OK, deleted.StatusCode);
         Assert.Equal(HttpStatusCode.NotFound, gone.StatusCode);
         Assert.Contains("ops-slack", webhooks);
@@ -180,6 +188,7 @@ public sealed class AlertFixture : IAsyncLifetime
             ["ConnectionStrings:cache"] = Redis.ConnectionString,
             ["Logging:LogLevel:Default"] = "Warning",
             ["Router:StatsFlushSeconds"] = "0.5",
+            ["Router:CircuitBreaker:BreakDurationSeconds"] = "0.5",
             ["Router:Retry:BaseDelayMs"] = "10",
             ["Router:ModelGroups:pair:Deployments:0:Name"] = "healthy-sim",
             ["Router:ModelGroups:pair:Deployments:0:BaseUrl"] = $"{Healthy.BaseAddress}v1",
@@ -219,6 +228,9 @@ public sealed class AlertFixture : IAsyncLifetime
         ["Alerts:Rules:2:ThresholdMs"] = "250",
         ["Alerts:Rules:2:WindowSeconds"] = "60",
         ["Alerts:Rules:2:MinRequests"] = "3",
+        ["Alerts:Rules:3:Name"] = "breaker",
+        ["Alerts:Rules:3:Kind"] = "breaker_open",
+        ["Alerts:Rules:3:ForSeconds"] = "1",
         ["Alerts:DeliveryBaseDelayMs"] = "50",
         ["Alerts:Webhooks:0:Name"] = "ops-json",
         ["Alerts:Webhooks:0:Url"] = $"{Receiver.BaseAddress}json",
