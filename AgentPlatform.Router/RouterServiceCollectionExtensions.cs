@@ -48,6 +48,7 @@ public static class RouterServiceCollectionExtensions
         builder.Services.TryAddSingleton<DeploymentStats>();
         builder.Services.AddHostedService(services => services.GetRequiredService<DeploymentStats>());
         builder.Services.TryAddSingleton<RouterMetrics>();
+        builder.Services.AddHostedService<PoolMetrics>(); // built at start, so its gauges exist before the first scrape
         builder.Services.TryAddSingleton<ChatForwarder>();
         builder.Services.TryAddSingleton<UpstreamInvoker>();
         return builder;

@@ -21,6 +21,8 @@ public sealed class MetricsEndpointTests(PlatformFixture platform)
         Assert.Contains("agentplatform_usage_spool_depth", api);
         Assert.Contains("gen_ai_client_operation_duration_seconds_count{", router);
         Assert.Contains("agentplatform_router_requests_total{", router);
+        Assert.Contains("agentplatform_router_breaker_state{", router);
+        Assert.Contains("agentplatform_router_deployment_in_flight{", router);
         Assert.Contains("gen_ai_request_model=\"", router); // bounded tags: the model, never a key or a prompt
         Assert.DoesNotContain(PlatformFixture.MasterKey, api);
     }
