@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Diagnostics.Metrics;
 using AgentPlatform.ServiceDefaults.Telemetry;
 
@@ -63,10 +64,11 @@ public sealed class UsageMetrics
     public void Finished(UsageRecord record, bool knownModel)
     {
         _active.Add(-1);
+        // TagList keeps up to eight tags inline: nothing is allocated per request for them.
         var model = new KeyValuePair<string, object?>(ModelTag, knownModel ? record.Model : "unknown");
         var tenant = new KeyValuePair<string, object?>(TenantTag, record.TenantId ?? "none");
         var outcome = new KeyValuePair<string, object?>(OutcomeTag, record.Outcome);
-        _requests.Add(1, model, tenant, outcome, new KeyValuePair<string, object?>("http.response.status_code", record.Status));
+        _requests.Add(1, new TagList { model, tenant, outcome, { "http.response.status_code", record.Status } });
         _duration.Record(record.LatencyMs / 1000, model, outcome);
         if (record.OverheadMs is { } overhead)
         {

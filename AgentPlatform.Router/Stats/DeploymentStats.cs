@@ -15,12 +15,12 @@ namespace AgentPlatform.Router.Stats;
 public sealed class DeploymentStats(IConnectionMultiplexer redis, IOptions<RouterOptions> options, TimeProvider timeProvider, ILogger<DeploymentStats> logger)
     : BackgroundService
 {
-    private readonly ConcurrentDictionary<string, Counts> _counts = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<(string Group, string Deployment), Counts> _counts = new();
 
     /// <param name="error">The deployment failed the attempt: it refused (429, 5xx) or broke (connection, timeout).</param>
     public void Record(string group, string deployment, bool error, TimeSpan elapsed)
     {
-        var counts = _counts.GetOrAdd($"{group}|{deployment}", static _ => new Counts());
+        var counts = _counts.GetOrAdd((group, deployment), static _ => new Counts()); // no allocation once counted
         Interlocked.Increment(ref counts.Attempts);
         if (error)
         {
@@ -50,8 +50,9 @@ public sealed class DeploymentStats(IConnectionMultiplexer redis, IOptions<Route
         var key = (RedisKey)DeploymentStatsKeys.Key(DeploymentStatsKeys.Bucket(timeProvider.GetUtcNow()));
         var batch = redis.GetDatabase().CreateBatch();
         var writes = new List<Task>();
-        foreach (var (subject, counts) in _counts)
+        foreach (var ((group, deployment), counts) in _counts)
         {
+            var subject = $"{group}|{deployment}";
             // Taken and zeroed one by one: an attempt counted meanwhile goes into the next flush.
             var attempts = Interlocked.Exchange(ref counts.Attempts, 0);
             if (attempts == 0)
