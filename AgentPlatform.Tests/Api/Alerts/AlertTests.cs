@@ -298,39 +298,33 @@ public sealed class AlertFixture : IAsyncLifetime
         Assert.True(response.IsSuccessStatusCode);
     }
 
-    /// <summary>The first JSON notification that matches, once one arrives.</summary>
-    public async Task<JsonElement> WaitForAsync(Func<JsonElement, bool> match, TimeSpan? timeout = null)
+    /// <summary>The first notification to the webhook at <paramref name="path"/> that matches, once one arrives.</summary>
+    public async Task<JsonElement> WaitForAsync(Func<JsonElement, bool> match, TimeSpan? timeout = null, string path = "json")
     {
         for (var deadline = DateTime.UtcNow + (timeout ?? TimeSpan.FromSeconds(20)); DateTime.UtcNow < deadline; await Task.Delay(100))
         {
-            if (Receiver.Received.Where(r => r.Path == "json").Select(r => r.Body).FirstOrDefault(match) is { ValueKind: JsonValueKind.Object } found)
+            if (Receiver.Received.Where(r => r.Path == path).Select(r => r.Body).FirstOrDefault(match) is { ValueKind: JsonValueKind.Object } found)
             {
                 return found;
             }
         }
-        throw new TimeoutException("No matching notification arrived.");
+        throw new TimeoutException($"No matching notification reached '{path}'.");
     }
 
     /// <summary>The notifications the webhook at <paramref name="path"/> received for the key's threshold in the given status.</summary>
     public List<JsonElement> Notifications(string path, string keyId, string threshold, string status) => Receiver.Received
         .Where(r => r.Path == path)
         .Select(r => r.Body)
-        .Where(b => b.GetProperty("status").GetString() == status
-            && b.GetProperty("labels").TryGetProperty("keyId", out var id) && id.GetString() == keyId
-            && b.GetProperty("labels").GetProperty("thresholdPercent").GetString() == threshold)
+        .Where(b => IsAbout(b, keyId, threshold, status))
         .ToList();
 
-    public async Task<JsonElement> WaitForAsync(string path, string keyId, string threshold, string status)
-    {
-        for (var deadline = DateTime.UtcNow.AddSeconds(20); DateTime.UtcNow < deadline; await Task.Delay(100))
-        {
-            if (Notifications(path, keyId, threshold, status) is [var first, ..])
-            {
-                return first;
-            }
-        }
-        throw new TimeoutException($"No {status} notification for {keyId} at {threshold}% reached '{path}'.");
-    }
+    public Task<JsonElement> WaitForAsync(string path, string keyId, string threshold, string status) =>
+        WaitForAsync(b => IsAbout(b, keyId, threshold, status), path: path);
+
+    private static bool IsAbout(JsonElement notification, string keyId, string threshold, string status) =>
+        notification.GetProperty("status").GetString() == status
+        && notification.GetProperty("labels").TryGetProperty("keyId", out var id) && id.GetString() == keyId
+        && notification.GetProperty("labels").GetProperty("thresholdPercent").GetString() == threshold;
 
     public async Task DisposeAsync()
     {
