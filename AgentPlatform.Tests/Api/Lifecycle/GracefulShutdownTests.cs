@@ -33,7 +33,9 @@ public sealed class GracefulShutdownTests(ShutdownFixture fixture)
         var signalled = Stopwatch.StartNew();
         api.Terminate();
 
-        // Unready from the moment of the signal: the probe is refused or fails, never passes.
+        // Unready from the moment the process has the signal (it says so at once): the probe is refused or
+        // fails, never passes. (A probe sent in the instant before the signal arrives may still pass.)
+        await api.WaitForOutputAsync("Shutting down: unready now", TimeSpan.FromSeconds(5));
         for (var i = 0; i < 10; i++)
         {
             Assert.NotEqual(HttpStatusCode.OK, await api.HealthAsync());
@@ -296,6 +298,18 @@ internal sealed partial class ApiProcess : IAsyncDisposable
             lock (_output)
             {
                 return _output.ToString();
+            }
+        }
+    }
+
+    /// <summary>Waits until the process has written <paramref name="text"/> to its output.</summary>
+    public async Task WaitForOutputAsync(string text, TimeSpan timeout)
+    {
+        for (var deadline = DateTime.UtcNow + timeout; !Output.Contains(text, StringComparison.Ordinal); await Task.Delay(10))
+        {
+            if (DateTime.UtcNow > deadline)
+            {
+                throw new TimeoutException($"The Api process did not write '{text}' within {timeout}:\n{Output}");
             }
         }
     }
