@@ -168,8 +168,9 @@ public sealed class UsageLedger : BackgroundService
                 }
                 return;
             }
-            catch (Exception exception) when (exception is RedisException or TimeoutException)
+            catch (Exception exception) when (exception is not OperationCanceledException)
             {
+                // Any failure, not only Redis's: an exception leaving this background service would stop the Api.
                 if (failures == 0)
                 {
                     Log.UsageWriteFailed(_logger, batch.Count, SpoolDepth, exception);

@@ -104,8 +104,9 @@ public sealed class SharedBreakerState(
                 }
             }
         }
-        catch (RedisException exception)
+        catch (Exception exception) when (exception is not OperationCanceledException)
         {
+            // Also called from event handlers (async void): nothing may escape, or the process goes down.
             Log.BreakerStatesNotLoaded(logger, exception);
         }
     }
