@@ -1,3 +1,5 @@
+using System.Text.Json.Serialization;
+
 namespace AgentPlatform.Api.Alerts;
 
 /// <summary>An alert rule, as configured and as the admin API reads and writes it.</summary>
@@ -32,10 +34,14 @@ public sealed record AlertRule
     /// <summary>For <c>breaker_open</c>: how long a deployment's breaker must have been open (through its probes) before it fires (default 60).</summary>
     public int? ForSeconds { get; init; }
 
+    // Derived from the fields above with their defaults: not part of the rule's JSON.
+    [JsonIgnore]
     public string EffectiveScope => Scope ?? "deployment";
 
+    [JsonIgnore]
     public TimeSpan Window => TimeSpan.FromSeconds(WindowSeconds ?? 300);
 
+    [JsonIgnore]
     public int EffectiveMinRequests => MinRequests ?? 10;
 
     /// <summary>The problems of a rule (empty when it is valid), each naming its field.</summary>

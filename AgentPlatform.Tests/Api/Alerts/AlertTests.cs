@@ -148,6 +148,8 @@ public sealed class AlertTests(AlertFixture fixture)
         Assert.Contains("thresholds", (await Json.ReadErrorAsync(typo)).GetProperty("message").GetString());
         Assert.Equal(HttpStatusCode.OK, good.StatusCode);
         Assert.Equal([90], seen.GetProperty("thresholdsPercent").EnumerateArray().Select(t => t.GetInt32()));
+        // The rule as written, not values derived from it.
+        Assert.Equal(["name", "kind", "enabled", "thresholdsPercent"], seen.EnumerateObject().Select(p => p.Name));
         Assert.Equal(["breaker", "budget", "errors", "latency"], all.GetProperty("data").EnumerateArray().Select(r => r.GetProperty("name").GetString()).Where(n => n != "strict"));
         Assert.Equal(HttpStatusCode.OK, deleted.StatusCode);
         Assert.Equal(HttpStatusCode.NotFound, gone.StatusCode);
