@@ -29,6 +29,9 @@ public static class AdminApi
         return app;
     }
 
+    /// <summary>OpenAI's list shape, <c>{"object":"list","data":[...]}</c>, for every admin listing.</summary>
+    internal static object List<T>(IEnumerable<T> items) => new { @object = "list", data = items };
+
     private static Task ListDeploymentsAsync(HttpContext context, RouterClient router) =>
         router.ForwardAsync(context, HttpMethod.Get, "/admin/v1/deployments", body: null, Stopwatch.GetTimestamp());
 }

@@ -43,13 +43,25 @@ public sealed class AlertNotifier(
                     // Redis away, say: try again shortly, with what was taken back in the outbox (at least once).
                     Log.AlertEvaluationFailed(logger, exception);
                     await Task.Delay(idle * 5, timeProvider, cancellationToken);
-                    await store.RequeueUnfinishedAsync().ContinueWith(static _ => { }, TaskScheduler.Default); // still away: the next leader does it
+                    await RequeueIfReachableAsync();
                 }
             }
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
         {
             // Stopping: what is still queued is delivered by the next evaluating replica.
+        }
+    }
+
+    /// <summary>Puts taken notifications back in the outbox; if Redis is still away, the next round (or the next leader) does.</summary>
+    private async Task RequeueIfReachableAsync()
+    {
+        try
+        {
+            await store.RequeueUnfinishedAsync();
+        }
+        catch (Exception exception) when (exception is not OperationCanceledException)
+        {
         }
     }
 
@@ -61,7 +73,8 @@ public sealed class AlertNotifier(
         {
             try
             {
-                using var response = await client.PostAsync(webhook.Url, Body(webhook, alert), cancellationToken);
+                using var body = Body(webhook, alert);
+                using var response = await client.PostAsync(webhook.Url, body, cancellationToken);
                 if (response.IsSuccessStatusCode)
                 {
                     await RecordAsync(webhook, alert, "delivered", attempt, error: null);

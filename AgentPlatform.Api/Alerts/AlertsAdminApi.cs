@@ -1,3 +1,4 @@
+using AgentPlatform.Api.Admin;
 using System.Text.Json;
 using AgentPlatform.ServiceDefaults.Http;
 using AgentPlatform.ServiceDefaults.OpenAI;
@@ -16,13 +17,13 @@ public static class AlertsAdminApi
     public static RouteGroupBuilder MapAlertsAdminApi(this RouteGroupBuilder admin)
     {
         var alerts = admin.MapGroup("/alerts");
-        alerts.MapGet("", async (AlertStore store) => List(await store.ListActiveAsync()))
+        alerts.MapGet("", async (AlertStore store) => AdminApi.List(await store.ListActiveAsync()))
             .WithName("ListFiringAlerts").WithSummary("The alerts firing now.");
-        alerts.MapGet("/history", async (AlertStore store, int? limit) => List(await store.ReadHistoryAsync(Math.Clamp(limit ?? 100, 1, 10_000))))
+        alerts.MapGet("/history", async (AlertStore store, int? limit) => AdminApi.List(await store.ReadHistoryAsync(Math.Clamp(limit ?? 100, 1, 10_000))))
             .WithName("ReadAlertHistory").WithSummary("Alerts fired and resolved, and their notifications delivered or failed, newest first.");
-        alerts.MapGet("/webhooks", (IOptions<AlertOptions> options) => List(options.Value.Webhooks.Select(w => new { name = w.Name, format = w.Format })))
+        alerts.MapGet("/webhooks", (IOptions<AlertOptions> options) => AdminApi.List(options.Value.Webhooks.Select(w => new { name = w.Name, format = w.Format })))
             .WithName("ListAlertWebhooks").WithSummary("Where notifications go: names and formats (URLs are secrets and never shown).");
-        alerts.MapGet("/rules", async (AlertStore store) => List(await store.ListRulesAsync())).WithName("ListAlertRules");
+        alerts.MapGet("/rules", async (AlertStore store) => AdminApi.List(await store.ListRulesAsync())).WithName("ListAlertRules");
         alerts.MapGet("/rules/{name}", GetRuleAsync).WithName("GetAlertRule");
         alerts.MapPut("/rules/{name}", PutRuleAsync).WithName("PutAlertRule")
             .WithSummary("Creates or replaces a rule; the next evaluation on any replica uses it.");
@@ -94,5 +95,4 @@ public static class AlertsAdminApi
     private static Task NotFoundAsync(HttpContext context, string name) =>
         OpenAIError.WriteAsync(context, StatusCodes.Status404NotFound, $"No alert rule is named '{name}'.", OpenAIError.NotFound, "alert_rule_not_found");
 
-    private static object List<T>(IEnumerable<T> items) => new { @object = "list", data = items };
 }

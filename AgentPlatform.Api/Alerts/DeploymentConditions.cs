@@ -19,7 +19,7 @@ public sealed class DeploymentConditions(IConnectionMultiplexer redis)
         var seconds = window.TotalSeconds.ToString("0", CultureInfo.InvariantCulture);
         foreach (var (subject, total) in totals.Where(t => t.Value.Attempts >= rule.EffectiveMinRequests))
         {
-            var (group, deployment) = subject.IndexOf('|') is var bar and >= 0 ? (subject[..bar], subject[(bar + 1)..]) : (subject, null);
+            var (group, deployment) = Split(subject);
             var who = deployment is null ? $"Model group '{group}'" : $"Deployment '{deployment}' of model group '{group}'";
             string? summary = null;
             if (rule.Kind == AlertKinds.ErrorRate && total.Errors * 100.0 / total.Attempts is var rate && rate >= rule.ThresholdPercent)
@@ -57,11 +57,10 @@ public sealed class DeploymentConditions(IConnectionMultiplexer redis)
         {
             var since = DateTimeOffset.FromUnixTimeMilliseconds((long)entry.Value);
             var subject = (string)entry.Name!;
-            if (now - since < bound || subject.IndexOf('|') is not (var bar and > 0))
+            if (now - since < bound || Split(subject) is not (var group, { } deployment))
             {
                 continue;
             }
-            var (group, deployment) = (subject[..bar], subject[(bar + 1)..]);
             var fingerprint = $"{rule.Name}|deployment|{subject}";
             holding[fingerprint] = new Alert
             {
@@ -75,6 +74,10 @@ public sealed class DeploymentConditions(IConnectionMultiplexer redis)
             };
         }
     }
+
+    /// <summary>A subject (<see cref="DeploymentStatsKeys.Subject"/>) as its group and deployment; a group alone has no deployment.</summary>
+    private static (string Group, string? Deployment) Split(string subject) =>
+        subject.IndexOf('|') is var bar and >= 0 ? (subject[..bar], subject[(bar + 1)..]) : (subject, null);
 
     private sealed class Totals
     {

@@ -160,9 +160,9 @@ public sealed class RequestLimiter(IConnectionMultiplexer redis, UsageMetrics me
                 RateLimited(key), key.BudgetUsd is not null, RateLimited(tenant), tenant.BudgetUsd is not null,
                 holdsSlot: key.MaxConcurrent is not null || tenant.MaxConcurrent is not null, logger);
         }
-        metrics.Refused(refused switch { 1 => "requests", 2 => "tokens", 3 => "too_large", 4 => "concurrency", _ => "budget" },
-            (int)result[1] == 0 ? "key" : "tenant");
-        await RefuseAsync(context, refused, (int)result[1] == 0 ? key : tenant, (long)result[2], demand);
+        var byKey = (int)result[1] == 0;
+        metrics.Refused(refused switch { 1 => "requests", 2 => "tokens", 3 => "too_large", 4 => "concurrency", _ => "budget" }, byKey ? "key" : "tenant");
+        await RefuseAsync(context, refused, byKey ? key : tenant, (long)result[2], demand);
         return null;
     }
 

@@ -1,3 +1,4 @@
+using AgentPlatform.Api.Admin;
 using System.Text.Json.Nodes;
 using AgentPlatform.ServiceDefaults.Http;
 using AgentPlatform.ServiceDefaults.OpenAI;
@@ -15,7 +16,7 @@ public static class TenancyAdminApi
     public static RouteGroupBuilder MapTenancyAdminApi(this RouteGroupBuilder admin)
     {
         admin.MapPost("/tenants", CreateTenantAsync).WithName("CreateTenant").WithSummary("Creates a tenant with its limits and budget.");
-        admin.MapGet("/tenants", async (TenancyStore store) => List(await store.ListTenantsAsync())).WithName("ListTenants");
+        admin.MapGet("/tenants", async (TenancyStore store) => AdminApi.List(await store.ListTenantsAsync())).WithName("ListTenants");
         admin.MapGet("/tenants/{id}", GetTenantAsync).WithName("GetTenant");
         admin.MapPatch("/tenants/{id}", UpdateTenantAsync).WithName("UpdateTenant").WithSummary("Changes the fields given; null clears a limit.");
         admin.MapDelete("/tenants/{id}", DeleteTenantAsync).WithName("DeleteTenant").WithSummary("Deletes the tenant and revokes its keys.");
@@ -28,7 +29,7 @@ public static class TenancyAdminApi
         admin.MapGet("/keys/{id}", GetKeyAsync).WithName("GetKey");
         admin.MapPatch("/keys/{id}", UpdateKeyAsync).WithName("UpdateKey");
         admin.MapDelete("/keys/{id}", RevokeKeyAsync).WithName("RevokeKey").WithSummary("Revokes the key on every Api replica.");
-        admin.MapGet("/audit", async (TenancyStore store, int? limit) => List(await store.ReadAuditAsync(Math.Clamp(limit ?? 100, 1, 10_000))))
+        admin.MapGet("/audit", async (TenancyStore store, int? limit) => AdminApi.List(await store.ReadAuditAsync(Math.Clamp(limit ?? 100, 1, 10_000))))
             .WithName("ReadAudit").WithSummary("Admin changes, newest first.");
         return admin;
     }
@@ -105,7 +106,7 @@ public static class TenancyAdminApi
     private static async Task ListKeysAsync(HttpContext context, TenancyStore store, string? tenantId)
     {
         var keys = await store.ListKeysAsync();
-        await WriteAsync(context, StatusCodes.Status200OK, List(keys.Where(k => tenantId is null || k.TenantId == tenantId).Select(k => View(k))));
+        await WriteAsync(context, StatusCodes.Status200OK, AdminApi.List(keys.Where(k => tenantId is null || k.TenantId == tenantId).Select(k => View(k))));
     }
 
     private static async Task GetKeyAsync(HttpContext context, TenancyStore store, string id)
@@ -158,7 +159,6 @@ public static class TenancyAdminApi
         revokedAt = key.RevokedAt,
     };
 
-    private static object List<T>(IEnumerable<T> items) => new { @object = "list", data = items };
 
     private static async Task<(Limits Limits, JsonObject Body)?> ReadAsync(HttpContext context, Limits current, bool requireName, string[] otherFields)
     {

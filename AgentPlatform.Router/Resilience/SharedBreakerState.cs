@@ -59,18 +59,12 @@ public sealed class SharedBreakerState(
         try
         {
             var database = redis.GetDatabase();
-            // Since when each breaker has been open (through its half-open probes, until it closes), for
-            // the Api's breaker_open alert rule.
+            // Also since when each breaker has been open (kept through its half-open probes, until it
+            // closes), for the Api's breaker_open alert rule.
+            var subject = DeploymentStatsKeys.Subject(breaker.Group, breaker.Deployment);
             if (transition.To == CircuitState.Open)
             {
-                await database.HashSetAsync(OpenSinceKey, $"{breaker.Group}|{breaker.Deployment}", timeProvider.GetUtcNow().ToUnixTimeMilliseconds(), When.NotExists);
-            }
-            else if (transition.To == CircuitState.Closed)
-            {
-                await database.HashDeleteAsync(OpenSinceKey, $"{breaker.Group}|{breaker.Deployment}");
-            }
-            if (transition.To == CircuitState.Open)
-            {
+                await database.HashSetAsync(OpenSinceKey, subject, timeProvider.GetUtcNow().ToUnixTimeMilliseconds(), When.NotExists);
                 var remaining = transition.OpenUntil - timeProvider.GetUtcNow();
                 if (remaining > TimeSpan.Zero)
                 {
@@ -79,6 +73,10 @@ public sealed class SharedBreakerState(
             }
             else
             {
+                if (transition.To == CircuitState.Closed)
+                {
+                    await database.HashDeleteAsync(OpenSinceKey, subject);
+                }
                 await database.KeyDeleteAsync(Key(breaker));
             }
             await redis.GetSubscriber().PublishAsync(Channel, json);

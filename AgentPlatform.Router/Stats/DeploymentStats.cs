@@ -52,7 +52,7 @@ public sealed class DeploymentStats(IConnectionMultiplexer redis, IOptions<Route
         var writes = new List<Task>();
         foreach (var ((group, deployment), counts) in _counts)
         {
-            var subject = $"{group}|{deployment}";
+            var subject = DeploymentStatsKeys.Subject(group, deployment);
             // Taken and zeroed one by one: an attempt counted meanwhile goes into the next flush.
             var attempts = Interlocked.Exchange(ref counts.Attempts, 0);
             if (attempts == 0)

@@ -20,6 +20,9 @@ public static class DeploymentStatsKeys
 
     public static string Key(long bucket) => $"agentplatform:stats:{bucket}";
 
+    /// <summary>How a deployment is named in these hashes: <c>{group}|{deployment}</c>.</summary>
+    public static string Subject(string group, string deployment) => $"{group}|{deployment}";
+
     /// <summary>A hash of <c>{group}|{deployment}</c> to when its breaker opened (Unix ms), for breakers not closed since (through their half-open probes).</summary>
     public const string BreakersOpenSinceKey = "agentplatform:router:breakers:open-since";
 

@@ -139,8 +139,8 @@ public static class FreePort
 
     /// <summary>
     /// A port free now and not held: while <see cref="TestRedis.RestartAsync"/> has its Redis down, its port is
-    /// free as far as the OS knows, and another fixture's Redis took it once (the restarted one then
-    /// could not listen, and its Api talked to a stranger's Redis that went away).
+    /// free as far as the OS knows, and a fixture starting meanwhile could be given it (the restarted Redis
+    /// could then not listen, and its Api would talk to a stranger's Redis).
     /// </summary>
     public static int Next()
     {
