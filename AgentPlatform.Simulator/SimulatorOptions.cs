@@ -38,6 +38,13 @@ public sealed class SimulatorOptions
     /// </summary>
     public string? ApiKey { get; set; }
 
+    /// <summary>
+    /// Emulates OpenAI's prompt caching: a prompt of at least 1,024 tokens that this simulator has seen
+    /// before reports its tokens, rounded down to a multiple of 128, as cached
+    /// (<c>prompt_tokens_details.cached_tokens</c>; Anthropic's <c>cache_read_input_tokens</c>).
+    /// </summary>
+    public bool PromptCaching { get; set; }
+
     /// <summary>Faults active from start; <c>POST /sim/faults</c> changes them at run time.</summary>
     public List<FaultSpec> Faults { get; set; } = [];
 }

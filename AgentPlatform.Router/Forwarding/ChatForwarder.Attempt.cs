@@ -20,6 +20,10 @@ public sealed partial class ChatForwarder
         while (true)
         {
             var now = NowTicks;
+            if (request.Tried.Count == 0 && request.Backoffs == 0)
+            {
+                _metrics.BreakerRejections(request.Group, now); // once per request and group, not per retry
+            }
             var picked = request.Group.PickNext(request.Tried, now, request.Tokens);
             if (picked is null)
             {

@@ -1,6 +1,7 @@
 using AgentPlatform.Router.Stats;
 using System.Diagnostics;
 using System.Diagnostics.Metrics;
+using AgentPlatform.Router.Pool;
 using AgentPlatform.Router.Resilience;
 using AgentPlatform.ServiceDefaults.Telemetry;
 using AgentPlatform.ServiceDefaults.Usage;
@@ -19,6 +20,7 @@ public sealed class RouterMetrics
     private readonly Counter<long> _retries;
     private readonly Counter<long> _fallbacks;
     private readonly Counter<long> _breakerTransitions;
+    private readonly Counter<long> _breakerRejections;
 
     private readonly DeploymentStats _stats;
 
@@ -46,6 +48,21 @@ public sealed class RouterMetrics
         _breakerTransitions = meter.CreateCounter<long>(
             "agentplatform.router.breaker.transitions", unit: "{transition}",
             description: "Circuit breaker state changes, by deployment and the state entered.");
+        _breakerRejections = meter.CreateCounter<long>(
+            "agentplatform.router.breaker.rejections", unit: "{request}",
+            description: "Requests a deployment's breaker turned away (open, or half-open with its probe out), by deployment.");
+    }
+
+    /// <summary>Counts, for a request's first pick in <paramref name="group"/>, each deployment its breaker keeps it from.</summary>
+    public void BreakerRejections(ModelGroup group, long nowTicks)
+    {
+        foreach (var deployment in group.Deployments)
+        {
+            if (!deployment.Breaker.IsAvailable(nowTicks))
+            {
+                _breakerRejections.Add(1, new TagList { { "gen_ai.request.model", group.Name }, { "agentplatform.deployment", deployment.Name } });
+            }
+        }
     }
 
     /// <summary>An answer's tokens, as OpenTelemetry's GenAI conventions count them: one record per token type.</summary>

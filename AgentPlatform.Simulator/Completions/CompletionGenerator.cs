@@ -1,4 +1,5 @@
 using System.Buffers.Binary;
+using System.Collections.Concurrent;
 using System.Security.Cryptography;
 using System.Text.Json;
 using System.Text.Json.Nodes;
@@ -19,6 +20,13 @@ namespace AgentPlatform.Simulator.Completions;
 /// </summary>
 public sealed class CompletionGenerator(IOptionsMonitor<SimulatorOptions> options, TimeProvider timeProvider)
 {
+    private const int PromptCacheMinTokens = 1024;
+    private const int PromptCacheIncrement = 128;
+    private const int PromptCacheCapacity = 10_000;
+
+    /// <summary>Hashes of the prompts seen, for <see cref="SimulatorOptions.PromptCaching"/>; forgotten all at once when full.</summary>
+    private readonly ConcurrentDictionary<Int128, bool> _seenPrompts = new();
+
     private static readonly string[] Vocabulary =
     [
         "the", "platform", "routes", "every", "request", "to", "a", "healthy", "deployment", "and",
@@ -68,9 +76,10 @@ public sealed class CompletionGenerator(IOptionsMonitor<SimulatorOptions> option
                 $"({promptTokens} in the messages, {limit ?? 0} in the completion). Please reduce the length of the messages or completion.");
         }
 
+        var cachedTokens = CachedTokens(messages, promptTokens);
         if (PickToolCall(request, messages, random) is { } toolCall)
         {
-            return (new SimulatedCompletion(id, model, created, promptTokens, [], toolCall, "tool_calls", stream, includeUsage), null);
+            return (new SimulatedCompletion(id, model, created, promptTokens, [], toolCall, "tool_calls", stream, includeUsage) { CachedTokens = cachedTokens }, null);
         }
 
         var wanted = options.CurrentValue.OutputTokens;
@@ -82,7 +91,29 @@ public sealed class CompletionGenerator(IOptionsMonitor<SimulatorOptions> option
             tokens[i] = i == 0 ? char.ToUpperInvariant(word[0]) + word[1..] : " " + word;
         }
         var finishReason = count < wanted ? "length" : "stop";
-        return (new SimulatedCompletion(id, model, created, promptTokens, tokens, null, finishReason, stream, includeUsage), null);
+        return (new SimulatedCompletion(id, model, created, promptTokens, tokens, null, finishReason, stream, includeUsage) { CachedTokens = cachedTokens }, null);
+    }
+
+    /// <summary>The prompt tokens a provider with prompt caching would have read from its cache: none the first time.</summary>
+    private int CachedTokens(JsonArray messages, int promptTokens)
+    {
+        if (!options.CurrentValue.PromptCaching || promptTokens < PromptCacheMinTokens)
+        {
+            return 0;
+        }
+        Span<byte> hash = stackalloc byte[SHA256.HashSizeInBytes];
+        SHA256.HashData(JsonSerializer.SerializeToUtf8Bytes(messages), hash);
+        var key = BinaryPrimitives.ReadInt128LittleEndian(hash);
+        if (_seenPrompts.ContainsKey(key))
+        {
+            return promptTokens - promptTokens % PromptCacheIncrement;
+        }
+        if (_seenPrompts.Count >= PromptCacheCapacity)
+        {
+            _seenPrompts.Clear();
+        }
+        _seenPrompts.TryAdd(key, true);
+        return 0;
     }
 
     private static int Seed(ReadOnlySpan<byte> body)

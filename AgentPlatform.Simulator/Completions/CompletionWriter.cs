@@ -147,7 +147,7 @@ public static class CompletionWriter
         writer.WriteNumber("completion_tokens", completion.CompletionTokens);
         writer.WriteNumber("total_tokens", completion.PromptTokens + completion.CompletionTokens);
         writer.WriteStartObject("prompt_tokens_details");
-        writer.WriteNumber("cached_tokens", 0);
+        writer.WriteNumber("cached_tokens", completion.CachedTokens);
         writer.WriteEndObject();
         writer.WriteEndObject();
     }

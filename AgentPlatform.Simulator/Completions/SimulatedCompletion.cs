@@ -15,6 +15,9 @@ public sealed record SimulatedCompletion(
     bool Stream,
     bool IncludeUsage)
 {
+    /// <summary>Prompt tokens the (emulated) provider read from its prompt cache: part of <see cref="PromptTokens"/>.</summary>
+    public int CachedTokens { get; init; }
+
     public int CompletionTokens => ToolCall is null ? Tokens.Count : Math.Max(1, (ToolCall.Name.Length + ToolCall.Arguments.Length) / 4);
 
     public string Content => string.Concat(Tokens);

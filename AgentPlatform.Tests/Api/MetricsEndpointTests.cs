@@ -14,8 +14,8 @@ public sealed class MetricsEndpointTests(PlatformFixture platform)
         using var chat = await client.PostAsync("/v1/chat/completions", Json.Chat());
         Assert.Equal(HttpStatusCode.OK, chat.StatusCode);
 
-        var api = await ScrapeAsync(platform.Api.CreateHttpClient());
-        var router = await ScrapeAsync(platform.Router.CreateHttpClient());
+        var api = (await PrometheusScrape.ReadAsync(platform.Api.CreateHttpClient())).Text;
+        var router = (await PrometheusScrape.ReadAsync(platform.Router.CreateHttpClient())).Text;
 
         Assert.Contains("http_server_request_duration_seconds_count{", api);
         Assert.Contains("agentplatform_usage_spool_depth", api);
@@ -31,53 +31,21 @@ public sealed class MetricsEndpointTests(PlatformFixture platform)
     public async Task A_streamed_answer_shows_in_the_Apis_request_token_latency_and_first_token_metrics()
     {
         using var client = platform.CreateApiClient();
-        var before = await ScrapeAsync(platform.Api.CreateHttpClient());
+        var before = await PrometheusScrape.ReadAsync(platform.Api.CreateHttpClient());
 
         using var chat = await client.PostAsync("/v1/chat/completions", Json.Chat(stream: true));
         Assert.Equal(HttpStatusCode.OK, chat.StatusCode);
         await chat.Content.ReadAsStringAsync();
-        // The request is counted as its bookkeeping ends, just after its answer; and the exporter serves
-        // one scrape for 300 ms. So scrape until it shows.
-        var after = before;
-        double Grew(string series, params string[] labels) => Sum(after, series, labels) - Sum(before, series, labels);
-        for (var deadline = DateTime.UtcNow.AddSeconds(10); Grew("gen_ai_server_time_to_first_token_seconds_count") < 1 && DateTime.UtcNow < deadline;)
-        {
-            await Task.Delay(100);
-            after = await ScrapeAsync(platform.Api.CreateHttpClient());
-        }
+        var after = await PrometheusScrape.ReadUntilAsync(platform.Api.CreateHttpClient,
+            scrape => scrape.Sum("gen_ai_server_time_to_first_token_seconds_count") > before.Sum("gen_ai_server_time_to_first_token_seconds_count"));
+        double Grew(string series, params string[] labels) => after.Sum(series, labels) - before.Sum(series, labels);
         Assert.True(Grew("agentplatform_requests_total", "agentplatform_outcome=\"success\"", "http_response_status_code=\"200\"") >= 1);
         Assert.True(Grew("agentplatform_tokens_total", "gen_ai_token_type=\"output\"") >= 1);
         Assert.True(Grew("agentplatform_tokens_total", "gen_ai_token_type=\"input\"") >= 1);
         Assert.True(Grew("agentplatform_request_duration_seconds_count") >= 1);
         Assert.True(Grew("agentplatform_request_overhead_seconds_count") >= 1);
         Assert.True(Grew("gen_ai_server_time_to_first_token_seconds_count") >= 1);
-        Assert.Contains("agentplatform_requests_active", after);
-        Assert.Contains("agentplatform_streams_active", after);
-    }
-
-    /// <summary>The sum of a metric's series that carry every one of <paramref name="labels"/> (0 when there is none).</summary>
-    private static double Sum(string scrape, string series, params string[] labels) => scrape
-        .Split('\n')
-        .Where(line => line.StartsWith(series + "{", StringComparison.Ordinal) || line.StartsWith(series + " ", StringComparison.Ordinal))
-        .Where(line => labels.All(label => line.Contains(label, StringComparison.Ordinal)))
-        .Sum(line => double.Parse(PrometheusValue(line), System.Globalization.CultureInfo.InvariantCulture));
-
-    /// <summary>The value of a sample line (<c>name{labels} value [timestamp]</c>).</summary>
-    private static string PrometheusValue(string line)
-    {
-        var end = line.LastIndexOf('}');
-        return end >= 0 ? line[(end + 1)..].Trim().Split(' ')[0] : line.Split(' ')[1];
-    }
-
-    /// <summary>Scrapes as Prometheus does: no credentials, its text format.</summary>
-    private static async Task<string> ScrapeAsync(HttpClient client)
-    {
-        using (client)
-        {
-            using var response = await client.GetAsync("/metrics");
-            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
-            Assert.StartsWith("text/plain", response.Content.Headers.ContentType?.MediaType);
-            return await response.Content.ReadAsStringAsync();
-        }
+        Assert.True(after.Has("agentplatform_requests_active"));
+        Assert.True(after.Has("agentplatform_streams_active"));
     }
 }

@@ -76,6 +76,26 @@ public sealed class CompletionGeneratorTests
         Assert.Equal("b", completion.ToolCall?.Name);
     }
 
+    [Fact]
+    public void With_prompt_caching_a_long_prompt_seen_before_reports_its_tokens_as_cached_in_steps_of_128()
+    {
+        var generator = new CompletionGenerator(new OptionsMonitor(new SimulatorOptions { PromptCaching = true }), TimeProvider.System);
+        var longPrompt = string.Join(' ', Enumerable.Repeat("word", 1100));
+        string Body(string text, int maxTokens) => JsonSerializer.Serialize(new { model = "m", max_tokens = maxTokens, messages = new[] { new { role = "user", content = text } } });
+
+        var first = generator.Generate(Encoding.UTF8.GetBytes(Body(longPrompt, 5))).Completion!;
+        var again = generator.Generate(Encoding.UTF8.GetBytes(Body(longPrompt, 7))).Completion!; // same prompt, other request
+        var shortPrompt = generator.Generate(Encoding.UTF8.GetBytes(Body("short", 5))).Completion!;
+        var shortAgain = generator.Generate(Encoding.UTF8.GetBytes(Body("short", 5))).Completion!;
+
+        Assert.Equal(1106, first.PromptTokens);
+        Assert.Equal(0, first.CachedTokens);
+        Assert.Equal(1024, again.CachedTokens);
+        Assert.Equal(0, shortPrompt.CachedTokens);
+        Assert.Equal(0, shortAgain.CachedTokens); // under OpenAI's 1,024-token minimum
+        Assert.Equal(0, Generate(Body(longPrompt, 5)).CachedTokens); // off unless configured
+    }
+
     [Theory]
     [InlineData("[]")]
     [InlineData("{\"model\":\"m\"}")]
