@@ -3,6 +3,7 @@ using AgentPlatform.Api.Routing;
 using AgentPlatform.Api.Tenancy;
 using AgentPlatform.ServiceDefaults.OpenAI;
 using AgentPlatform.ServiceDefaults.Usage;
+using Microsoft.AspNetCore.Http.Features;
 using Microsoft.Extensions.Options;
 
 namespace AgentPlatform.Api.Usage;
@@ -114,8 +115,31 @@ public sealed class UsageMeter(
         {
             record.Outcome = UsageOutcomes.ClientAborted;
         }
+        TagRequestSpan(context, record);
         // The model is a tag only when the pool knew it (the Router's 404 names one it does not know).
         metrics.Finished(record, knownModel: (forwarded && status != StatusCodes.Status404NotFound) || record.Cache == "hit");
         return ledger.RecordAsync(record);
+    }
+
+    /// <summary>
+    /// Puts what the request was and used on its server span, in OpenTelemetry's GenAI terms, so a
+    /// trace in the dashboard says the model, tokens, cost and cache outcome without the usage ledger.
+    /// </summary>
+    private static void TagRequestSpan(HttpContext context, UsageRecord record)
+    {
+        if (context.Features.Get<IHttpActivityFeature>()?.Activity is not { IsAllDataRequested: true } span)
+        {
+            return;
+        }
+        span.SetTag("gen_ai.operation.name", "chat");
+        span.SetTag("gen_ai.request.model", record.Model);
+        span.SetTag("gen_ai.usage.input_tokens", record.PromptTokens);
+        span.SetTag("gen_ai.usage.output_tokens", record.CompletionTokens);
+        span.SetTag("agentplatform.deployment", record.Deployment);
+        span.SetTag("agentplatform.tenant", record.TenantId);
+        span.SetTag("agentplatform.key_id", record.KeyId);
+        span.SetTag("agentplatform.cache", record.Cache);
+        span.SetTag("agentplatform.cost_usd", (double)record.CostUsd);
+        span.SetTag("agentplatform.outcome", record.Outcome);
     }
 }

@@ -104,6 +104,17 @@ public sealed partial class ChatForwarder
         return span;
     }
 
+    /// <summary>The answer's tokens on its attempt span (the current activity while the answer is relayed).</summary>
+    private static void TagUsage(Activity? span, UsageReport report)
+    {
+        if (span is { IsAllDataRequested: true } && span.Source == RouterMetrics.ActivitySource)
+        {
+            span.SetTag("gen_ai.usage.input_tokens", report.Tokens.InputTokens);
+            span.SetTag("gen_ai.usage.output_tokens", report.Tokens.OutputTokens);
+            span.SetTag("agentplatform.usage.estimated", report.Estimated);
+        }
+    }
+
     private async Task<AttemptResult> CallAsync(ForwardingRequest request, Deployment deployment)
     {
         var context = request.Context;
@@ -317,6 +328,7 @@ public sealed partial class ChatForwarder
             {
                 var report = (measured ?? Measure(request, deployment, usage, estimatedOutput)) with { Interrupted = interrupted };
                 _metrics.TokenUsage(request.Group.Name, deployment.Name, deployment.Model, report.Tokens, report.Estimated);
+                TagUsage(Activity.Current, report);
                 _capacity.Settle(deployment, request.Tokens, report.Tokens.InputTokens + report.Tokens.OutputTokens);
                 if (isEventStream && request.ReportsUsage && !context.RequestAborted.IsCancellationRequested)
                 {

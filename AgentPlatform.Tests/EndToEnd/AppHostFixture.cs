@@ -1,12 +1,15 @@
 using Aspire.Hosting;
+using Aspire.Hosting.ApplicationModel;
 using Aspire.Hosting.Testing;
+using AgentPlatform.Tests.Infrastructure.Otlp;
 
 namespace AgentPlatform.Tests.EndToEnd;
 
 /// <summary>
 /// The whole platform started from the AppHost by Aspire's orchestrator, as the README's run command
 /// starts it (dashboard off, ports free so runs do not collide, two Api replicas), shared by the
-/// end-to-end tests.
+/// end-to-end tests. Every service sends its telemetry over OTLP to <see cref="Telemetry"/>, where
+/// the dashboard would receive it.
 /// </summary>
 public sealed class AppHostFixture : IAsyncLifetime
 {
@@ -24,8 +27,12 @@ public sealed class AppHostFixture : IAsyncLifetime
 
     public Uri WebBaseAddress { get; private set; } = null!;
 
+    /// <summary>The spans every service exported.</summary>
+    public OtlpTraceReceiver Telemetry { get; private set; } = null!;
+
     public async Task InitializeAsync()
     {
+        Telemetry = await OtlpTraceReceiver.StartAsync();
         var builder = await DistributedApplicationTestingBuilder.CreateAsync<Projects.AgentPlatform_AppHost>(
             [
                 $"--Parameters:master-key={MasterKey}",
@@ -37,6 +44,14 @@ public sealed class AppHostFixture : IAsyncLifetime
                 $"--Cache:ModelGroups:{CachedModel}:Enabled=true",
             ],
             (options, _) => options.DisableDashboard = true);
+        foreach (var project in builder.Resources.OfType<ProjectResource>().ToList())
+        {
+            // Set after Aspire's own OTLP settings, so these win: the receiver instead of the dashboard.
+            builder.CreateResourceBuilder(project)
+                .WithEnvironment("OTEL_EXPORTER_OTLP_ENDPOINT", Telemetry.BaseAddress.ToString().TrimEnd('/'))
+                .WithEnvironment("OTEL_EXPORTER_OTLP_PROTOCOL", "http/protobuf")
+                .WithEnvironment("OTEL_BSP_SCHEDULE_DELAY", "200");
+        }
 
         App = await builder.BuildAsync().WaitAsync(DefaultTimeout);
         await App.StartAsync().WaitAsync(DefaultTimeout);
@@ -52,6 +67,10 @@ public sealed class AppHostFixture : IAsyncLifetime
         {
             await App.StopAsync().WaitAsync(DefaultTimeout);
             await App.DisposeAsync();
+        }
+        if (Telemetry is not null)
+        {
+            await Telemetry.DisposeAsync();
         }
         Directory.Delete(_dataDirectory, recursive: true);
     }
