@@ -96,6 +96,16 @@ public static class Extensions
         if (!string.IsNullOrWhiteSpace(builder.Configuration["OTEL_EXPORTER_OTLP_ENDPOINT"]))
         {
             builder.Services.AddOpenTelemetry().UseOtlpExporter();
+            // Over http/protobuf the exporter posts through IHttpClientFactory clients of these names,
+            // which the defaults above would give the standard resilience pipeline (its breaker and
+            // 30 s timeout would hold or drop exports; the exporter retries by itself) and request
+            // logging (two log lines per export, themselves exported: a loop that never goes quiet).
+            foreach (var name in (string[])["OtlpTraceExporter", "OtlpMetricExporter", "OtlpLogExporter"])
+            {
+#pragma warning disable EXTEXP0001 // experimental, but the documented way to opt one client out of the default resilience
+                builder.Services.AddHttpClient(name).RemoveAllResilienceHandlers().RemoveAllLoggers();
+#pragma warning restore EXTEXP0001
+            }
         }
     }
 

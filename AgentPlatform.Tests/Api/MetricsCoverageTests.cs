@@ -1,7 +1,5 @@
 using System.Net;
 using System.Text.Json;
-using AgentPlatform.Api;
-using AgentPlatform.Router.Pool;
 using AgentPlatform.Simulator;
 using AgentPlatform.Tests.Infrastructure;
 
@@ -140,16 +138,19 @@ public sealed class MetricsCoverageTests(MetricsCoverageFixture fixture) : IClas
 /// <summary>
 /// Redis; simulators priced (with provider prompt caching), faulty (always 500) and slow; a Router
 /// with groups <c>priced</c>, <c>pair</c> (faulty first, then healthy), <c>broken</c> (faulty only,
-/// falling back to <c>priced</c>) and <c>slow</c>; one Api caching <c>priced</c>.
+/// falling back to <c>priced</c>) and <c>slow</c>; one Api caching <c>priced</c>. The Router and the Api
+/// run as their own processes: OpenTelemetry collects every meter of a name in a process, so in the
+/// test process their scrapes would mix with the other tests' Routers and Apis (and lose series when
+/// those stop).
 /// </summary>
 public sealed class MetricsCoverageFixture : IAsyncLifetime
 {
     private TestRedis _redis = null!;
     private readonly List<IAsyncDisposable> _simulators = [];
 
-    public KestrelApp<RouterOptions> Router { get; private set; } = null!;
+    public ServiceProcess Router { get; private set; } = null!;
 
-    public KestrelApp<ApiOptions> Api { get; private set; } = null!;
+    public ServiceProcess Api { get; private set; } = null!;
 
     public async Task InitializeAsync()
     {
@@ -158,7 +159,7 @@ public sealed class MetricsCoverageFixture : IAsyncLifetime
         var healthy = Simulator(new());
         var faulty = Simulator(new() { ["Simulator:Faults:0:Kind"] = "500", ["Simulator:Faults:0:Rate"] = "1" });
         var slow = Simulator(new() { ["Simulator:TokenIntervalMs"] = "250" });
-        Router = new KestrelApp<RouterOptions>(new Dictionary<string, string?>
+        Router = await ServiceProcess.StartAsync("AgentPlatform.Router", new Dictionary<string, string?>
         {
             ["ConnectionStrings:cache"] = _redis.ConnectionString,
             ["Logging:LogLevel:Default"] = "Warning",
@@ -185,11 +186,11 @@ public sealed class MetricsCoverageFixture : IAsyncLifetime
             ["Router:ModelGroups:slow:Deployments:0:Name"] = "slow-sim",
             ["Router:ModelGroups:slow:Deployments:0:BaseUrl"] = $"{slow.BaseAddress}v1",
             ["Router:ModelGroups:slow:Deployments:0:Model"] = "sim-model",
-        }).Start();
-        Api = new KestrelApp<ApiOptions>(PlatformFixture.ApiSettings(_redis, Router.BaseAddress, new Dictionary<string, string?>
+        });
+        Api = await ServiceProcess.StartAsync("AgentPlatform.Api", PlatformFixture.ApiSettings(_redis, Router.BaseAddress, new Dictionary<string, string?>
         {
             ["Cache:ModelGroups:priced:Enabled"] = "true",
-        })).Start();
+        }));
     }
 
     private KestrelApp<SimulatorOptions> Simulator(Dictionary<string, string?> settings)

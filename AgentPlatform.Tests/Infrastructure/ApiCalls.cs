@@ -1,16 +1,15 @@
 using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json;
-using AgentPlatform.Api;
 
 namespace AgentPlatform.Tests.Infrastructure;
 
 /// <summary>The admin and client calls the Api tests share: tenants and keys made through the admin API, clients that send a key.</summary>
 public static class ApiCalls
 {
-    public static HttpClient Admin(KestrelApp<ApiOptions> api) => Client(api, PlatformFixture.MasterKey);
+    public static HttpClient Admin(IRunningService api) => Client(api, PlatformFixture.MasterKey);
 
-    public static HttpClient Client(KestrelApp<ApiOptions> api, string key)
+    public static HttpClient Client(IRunningService api, string key)
     {
         var client = api.CreateHttpClient();
         client.DefaultRequestHeaders.Authorization = new("Bearer", key);
@@ -18,7 +17,7 @@ public static class ApiCalls
     }
 
     /// <summary>Creates a tenant through the admin API; its id.</summary>
-    public static async Task<string> CreateTenantAsync(KestrelApp<ApiOptions> api, object tenant)
+    public static async Task<string> CreateTenantAsync(IRunningService api, object tenant)
     {
         using var admin = Admin(api);
         using var response = await admin.PostAsJsonAsync("/admin/v1/tenants", tenant);
@@ -27,7 +26,7 @@ public static class ApiCalls
     }
 
     /// <summary>Creates a key for the tenant through the admin API; its id and its plaintext.</summary>
-    public static async Task<(string Id, string Key)> CreateKeyAsync(KestrelApp<ApiOptions> api, string tenantId, object key)
+    public static async Task<(string Id, string Key)> CreateKeyAsync(IRunningService api, string tenantId, object key)
     {
         using var admin = Admin(api);
         var body = JsonSerializer.SerializeToNode(key)!.AsObject();

@@ -12,7 +12,7 @@ namespace AgentPlatform.Tests.Infrastructure;
 /// configuration, so services call each other over real HTTP as they do in production.
 /// <typeparamref name="TMarker"/> is any type of the service's assembly.
 /// </summary>
-public sealed class KestrelApp<TMarker> : WebApplicationFactory<TMarker> where TMarker : class
+public sealed class KestrelApp<TMarker> : WebApplicationFactory<TMarker>, IRunningService where TMarker : class
 {
     private readonly IReadOnlyDictionary<string, string?> _settings;
     private readonly Action<IServiceCollection>? _configureServices;
@@ -62,4 +62,12 @@ public sealed class KestrelApp<TMarker> : WebApplicationFactory<TMarker> where T
             builder.ConfigureAppConfiguration(configuration => configuration.Add(_extraConfiguration));
         }
     }
+}
+
+/// <summary>A service the tests started and call over HTTP, in the test process or as its own.</summary>
+public interface IRunningService
+{
+    Uri BaseAddress { get; }
+
+    HttpClient CreateHttpClient();
 }

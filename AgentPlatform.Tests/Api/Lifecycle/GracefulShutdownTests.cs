@@ -1,7 +1,6 @@
 using System.Diagnostics;
 using System.Net;
 using System.Text;
-using System.Text.RegularExpressions;
 using AgentPlatform.Api;
 using AgentPlatform.Router.Pool;
 using AgentPlatform.Simulator;
@@ -24,7 +23,7 @@ public sealed class GracefulShutdownTests(ShutdownFixture fixture)
     public async Task On_SIGTERM_a_hundred_streams_in_flight_finish_are_all_recorded_and_the_process_exits_within_the_drain()
     {
         var (tenantId, keyId, key) = await fixture.NewKeyAsync();
-        await using var api = await ApiProcess.StartAsync(fixture, drainSeconds: 20);
+        await using var api = await fixture.StartApiProcessAsync(drainSeconds: 20);
         using var client = api.Client(key);
 
         // Twenty tokens a tenth of a second apart: each stream lasts about two seconds.
@@ -67,7 +66,7 @@ public sealed class GracefulShutdownTests(ShutdownFixture fixture)
     public async Task Streams_still_open_when_the_drain_ends_get_an_error_event_and_are_recorded_as_interrupted()
     {
         var (_, keyId, key) = await fixture.NewKeyAsync();
-        await using var api = await ApiProcess.StartAsync(fixture, drainSeconds: 1);
+        await using var api = await fixture.StartApiProcessAsync(drainSeconds: 1);
         using var client = api.Client(key);
 
         // Two hundred tokens a tenth of a second apart: twenty seconds, far past the one-second drain.
@@ -191,6 +190,16 @@ public sealed class ShutdownFixture : IAsyncLifetime
         ["Router:ModelGroups:slow:Deployments:0:Model"] = "sim-model",
     }).Start();
 
+    /// <summary>An Api of its own process on this fixture's Redis and Router, so a real SIGTERM can be sent to it.</summary>
+    public Task<ServiceProcess> StartApiProcessAsync(double drainSeconds) => ServiceProcess.StartAsync("AgentPlatform.Api", new Dictionary<string, string?>
+    {
+        ["ConnectionStrings:cache"] = Redis.ConnectionString,
+        ["services:router:http:0"] = Router.BaseAddress.ToString(),
+        ["AgentPlatform:MasterKey"] = PlatformFixture.MasterKey,
+        ["Shutdown:DrainTimeoutSeconds"] = drainSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture),
+        ["Logging:LogLevel:Default"] = "Information",
+    });
+
     public async Task<(string TenantId, string KeyId, string Key)> NewKeyAsync()
     {
         var tenantId = await ApiCalls.CreateTenantAsync(Api, new { name = $"shutdown-{Guid.NewGuid():N}" });
@@ -211,172 +220,4 @@ public sealed class ShutdownFixture : IAsyncLifetime
 public sealed class ShutdownCollection : ICollectionFixture<ShutdownFixture>
 {
     public const string Name = "shutdown";
-}
-
-/// <summary>The Api as its own process (the build output beside the tests), so a real SIGTERM can be sent to it.</summary>
-internal sealed partial class ApiProcess : IAsyncDisposable
-{
-    private readonly Process _process;
-    private readonly StringBuilder _output = new();
-    private readonly string _contentRoot;
-
-    private ApiProcess(Process process, string contentRoot)
-    {
-        _process = process;
-        _contentRoot = contentRoot;
-    }
-
-    public Uri Address { get; private set; } = null!;
-
-    public int ExitCode => _process.ExitCode;
-
-    public static async Task<ApiProcess> StartAsync(ShutdownFixture fixture, double drainSeconds)
-    {
-        // An empty content root: every setting comes from the environment, none from an appsettings.json.
-        var contentRoot = Directory.CreateTempSubdirectory("agentplatform-api-").FullName;
-        var start = new ProcessStartInfo("dotnet")
-        {
-            ArgumentList = { Path.Combine(AppContext.BaseDirectory, "AgentPlatform.Api.dll"), "--contentRoot", contentRoot },
-            WorkingDirectory = contentRoot,
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-        };
-        // Port 0, read back from the log: a port chosen beforehand could be taken by another test's server meanwhile.
-        start.Environment["ASPNETCORE_URLS"] = "http://127.0.0.1:0";
-        start.Environment["ASPNETCORE_ENVIRONMENT"] = "Production";
-        start.Environment["ConnectionStrings__cache"] = fixture.Redis.ConnectionString;
-        start.Environment["services__router__http__0"] = fixture.Router.BaseAddress.ToString();
-        start.Environment["AgentPlatform__MasterKey"] = PlatformFixture.MasterKey;
-        start.Environment["Shutdown__DrainTimeoutSeconds"] = drainSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture);
-        start.Environment["Logging__LogLevel__Default"] = "Information";
-        start.Environment.Remove("OTEL_EXPORTER_OTLP_ENDPOINT");
-
-        var process = Process.Start(start)!;
-        var api = new ApiProcess(process, contentRoot);
-        var listening = new TaskCompletionSource<Uri>(TaskCreationOptions.RunContinuationsAsynchronously);
-        void Read(string? line)
-        {
-            api.Append(line);
-            if (line is not null && ListeningOn().Match(line) is { Success: true } match)
-            {
-                listening.TrySetResult(new Uri(match.Groups[1].Value));
-            }
-        }
-        process.OutputDataReceived += (_, e) => Read(e.Data);
-        process.ErrorDataReceived += (_, e) => Read(e.Data);
-        process.BeginOutputReadLine();
-        process.BeginErrorReadLine();
-
-        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(60);
-        try
-        {
-            api.Address = await listening.Task.WaitAsync(TimeSpan.FromSeconds(60));
-        }
-        catch (TimeoutException)
-        {
-            throw new InvalidOperationException($"The Api process did not start listening:\n{api.Output}");
-        }
-        while (await api.HealthAsync() != HttpStatusCode.OK)
-        {
-            if (process.HasExited || DateTime.UtcNow > deadline)
-            {
-                throw new InvalidOperationException($"The Api process did not become ready:\n{api.Output}");
-            }
-            await Task.Delay(100);
-        }
-        return api;
-    }
-
-    [GeneratedRegex(@"Now listening on: (http://127\.0\.0\.1:\d+)")]
-    private static partial Regex ListeningOn();
-
-    public string Output
-    {
-        get
-        {
-            lock (_output)
-            {
-                return _output.ToString();
-            }
-        }
-    }
-
-    /// <summary>Waits until the process has written <paramref name="text"/> to its output.</summary>
-    public async Task WaitForOutputAsync(string text, TimeSpan timeout)
-    {
-        for (var deadline = DateTime.UtcNow + timeout; !Output.Contains(text, StringComparison.Ordinal); await Task.Delay(10))
-        {
-            if (DateTime.UtcNow > deadline)
-            {
-                throw new TimeoutException($"The Api process did not write '{text}' within {timeout}:\n{Output}");
-            }
-        }
-    }
-
-    public HttpClient Client(string key)
-    {
-        var client = new HttpClient(new SocketsHttpHandler { MaxConnectionsPerServer = int.MaxValue }) { BaseAddress = Address, Timeout = TimeSpan.FromMinutes(1) };
-        client.DefaultRequestHeaders.Authorization = new("Bearer", key);
-        return client;
-    }
-
-    /// <summary>The readiness probe's status on a new connection; 0 when the connection is refused.</summary>
-    public async Task<HttpStatusCode> HealthAsync()
-    {
-        using var client = new HttpClient { BaseAddress = Address, Timeout = TimeSpan.FromSeconds(5) };
-        try
-        {
-            using var response = await client.GetAsync("/health");
-            return response.StatusCode;
-        }
-        catch (Exception exception) when (exception is HttpRequestException or TaskCanceledException)
-        {
-            return 0;
-        }
-    }
-
-    /// <summary>Sends SIGTERM, as an orchestrator does to stop a replica.</summary>
-    public void Terminate()
-    {
-        using var kill = Process.Start("kill", ["-TERM", _process.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)])!;
-        kill.WaitForExit();
-        Assert.Equal(0, kill.ExitCode);
-    }
-
-    public async Task<bool> ExitedWithinAsync(TimeSpan timeout)
-    {
-        using var cancellation = new CancellationTokenSource(timeout);
-        try
-        {
-            await _process.WaitForExitAsync(cancellation.Token);
-            return true;
-        }
-        catch (OperationCanceledException)
-        {
-            return false;
-        }
-    }
-
-    private void Append(string? line)
-    {
-        if (line is not null)
-        {
-            lock (_output)
-            {
-                _output.AppendLine(line);
-            }
-        }
-    }
-
-    public async ValueTask DisposeAsync()
-    {
-        if (!_process.HasExited)
-        {
-            _process.Kill(entireProcessTree: true);
-            await _process.WaitForExitAsync();
-        }
-        _process.Dispose();
-        Directory.Delete(_contentRoot, recursive: true);
-    }
 }

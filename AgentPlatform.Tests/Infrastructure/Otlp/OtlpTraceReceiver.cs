@@ -35,6 +35,11 @@ public sealed class OtlpTraceReceiver : IAsyncDisposable
 {
     private readonly WebApplication _app;
 
+    private int _refused;
+    private int _posts;
+    private int _otherPosts;
+    private string? _lastError;
+
     private OtlpTraceReceiver(WebApplication app) => _app = app;
 
     public ConcurrentQueue<ReceivedSpan> Spans { get; } = new();
@@ -50,9 +55,20 @@ public sealed class OtlpTraceReceiver : IAsyncDisposable
         var receiver = new OtlpTraceReceiver(app);
         app.MapPost("/v1/traces", async (HttpContext context) =>
         {
+            Interlocked.Increment(ref receiver._posts);
             using var body = new MemoryStream();
             await context.Request.Body.CopyToAsync(body);
-            var request = ExportTraceServiceRequest.Parser.ParseFrom(body.ToArray());
+            ExportTraceServiceRequest request;
+            try
+            {
+                request = ExportTraceServiceRequest.Parser.ParseFrom(body.ToArray());
+            }
+            catch (Google.Protobuf.InvalidProtocolBufferException exception)
+            {
+                Interlocked.Increment(ref receiver._refused);
+                receiver._lastError = $"{context.Request.ContentType}: {exception.Message}";
+                return Results.BadRequest();
+            }
             foreach (var resourceSpans in request.ResourceSpans)
             {
                 var service = resourceSpans.Resource?.Attributes.FirstOrDefault(a => a.Key == "service.name")?.Value.StringValue ?? "";
@@ -64,17 +80,24 @@ public sealed class OtlpTraceReceiver : IAsyncDisposable
             // An empty ExportTraceServiceResponse: full success.
             return Results.Bytes([], "application/x-protobuf");
         });
-        app.MapPost("/v1/{signal}", () => Results.Bytes([], "application/x-protobuf"));
+        app.MapPost("/v1/{signal}", () =>
+        {
+            Interlocked.Increment(ref receiver._otherPosts);
+            return Results.Bytes([], "application/x-protobuf");
+        });
         await app.StartAsync();
         receiver.BaseAddress = new Uri(app.Urls.First());
         return receiver;
     }
 
-    /// <summary>The spans of one trace, once <paramref name="complete"/> says all that are wanted have arrived (or 30 s pass).</summary>
+    /// <summary>
+    /// The spans of one trace, once <paramref name="complete"/> says all that are wanted have arrived (or
+    /// 90 s pass: generous, as the whole suite runs beside the AppHost's processes on two cores).
+    /// </summary>
     public async Task<List<ReceivedSpan>> TraceAsync(string traceId, Func<List<ReceivedSpan>, bool> complete)
     {
         var spans = new List<ReceivedSpan>();
-        for (var deadline = DateTime.UtcNow.AddSeconds(30); DateTime.UtcNow < deadline; await Task.Delay(200))
+        for (var deadline = DateTime.UtcNow.AddSeconds(90); DateTime.UtcNow < deadline; await Task.Delay(200))
         {
             spans = Spans.Where(s => s.TraceId == traceId).ToList();
             if (complete(spans))
@@ -84,6 +107,11 @@ public sealed class OtlpTraceReceiver : IAsyncDisposable
         }
         return spans;
     }
+
+    /// <summary>What arrived, for a failing test's message: spans per service, and exports refused.</summary>
+    public string Describe() =>
+        $"received {Spans.Count} spans in {_posts} exports ({string.Join(", ", Spans.GroupBy(s => s.Service).Select(g => $"{g.Key}: {g.Count()}, the last ended {DateTimeOffset.FromUnixTimeMilliseconds((long)(g.Max(s => s.Span.EndTimeUnixNano) / 1_000_000)):HH:mm:ss.fff}"))}), " +
+        $"{_otherPosts} metric and log exports, {_refused} refused ({_lastError}); now {DateTimeOffset.UtcNow:HH:mm:ss.fff}";
 
     public async ValueTask DisposeAsync() => await _app.DisposeAsync();
 }
