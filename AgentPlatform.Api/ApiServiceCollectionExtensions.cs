@@ -64,6 +64,7 @@ public static class ApiServiceCollectionExtensions
         builder.Services.TryAddSingleton<BudgetConditions>();
         builder.Services.TryAddSingleton<DeploymentConditions>();
         builder.Services.TryAddSingleton<AlertNotifier>();
+        builder.Services.TryAddSingleton<ReplicaConditions>();
         builder.Services.TryAddSingleton<AlertEvaluator>();
         builder.Services.AddHostedService(services => services.GetRequiredService<AlertEvaluator>());
         // Webhooks get our own retries (AlertNotifier), not the default pipeline's on top of them, and no

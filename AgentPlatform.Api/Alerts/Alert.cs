@@ -59,10 +59,23 @@ public sealed record AlertEvent
     public string? Error { get; init; }
 }
 
+/// <summary>What each Api replica reports of itself every round, for rules on what only it can see.</summary>
+public sealed record ReplicaReport
+{
+    public DateTimeOffset At { get; init; }
+
+    /// <summary>Usage records in its spool.</summary>
+    public int SpoolDepth { get; init; }
+
+    /// <summary>Per <c>spool_growing</c> rule: since when the spool has been at or over the rule's threshold.</summary>
+    public Dictionary<string, DateTimeOffset> SpoolOverSince { get; init; } = [];
+}
+
 // A field the API does not know is refused (a misspelt "thresholdsPercent" must not silently mean none).
 [JsonSourceGenerationOptions(JsonSerializerDefaults.Web, DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
     UnmappedMemberHandling = JsonUnmappedMemberHandling.Disallow)]
 [JsonSerializable(typeof(Alert))]
 [JsonSerializable(typeof(AlertEvent))]
 [JsonSerializable(typeof(AlertRule))]
+[JsonSerializable(typeof(ReplicaReport))]
 internal sealed partial class AlertJsonContext : JsonSerializerContext;

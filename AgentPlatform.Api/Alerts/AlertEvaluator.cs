@@ -8,10 +8,16 @@ namespace AgentPlatform.Api.Alerts;
 /// Api replica at a time — the one holding a lease in Redis, renewed each round and taken over by
 /// another replica within three rounds if its holder dies — so N replicas do not send N notifications.
 /// The holder also delivers the notifications (<see cref="AlertNotifier"/>).
+/// <para>
+/// While Redis is away there is no lease, no shared state and no outbox; the replica that held the
+/// lease when Redis went keeps deciding what it can see alone (Redis unreachable, its own spool),
+/// notifies the webhooks directly, and records those alerts and deliveries once Redis is back — where
+/// their resolves then go the usual way. The others stay silent, so one outage is one notification.
+/// </para>
 /// </summary>
 public sealed class AlertEvaluator(
-    AlertStore store, BudgetConditions budgets, DeploymentConditions deployments, AlertNotifier notifier, IConnectionMultiplexer redis,
-    IOptions<AlertOptions> options, TimeProvider timeProvider, ILogger<AlertEvaluator> logger) : BackgroundService
+    AlertStore store, BudgetConditions budgets, DeploymentConditions deployments, ReplicaConditions replicas, AlertNotifier notifier,
+    IConnectionMultiplexer redis, IOptions<AlertOptions> options, TimeProvider timeProvider, ILogger<AlertEvaluator> logger) : BackgroundService
 {
     private static readonly RedisKey LeaseKey = "agentplatform:alerts:evaluator";
 
@@ -31,6 +37,15 @@ public sealed class AlertEvaluator(
     private readonly AlertOptions _options = options.Value;
     private bool _seeded;
 
+    /// <summary>The rules as last read from Redis: what is decided while it is away.</summary>
+    private IReadOnlyList<AlertRule> _rules = [];
+
+    /// <summary>The alerts firing after this replica's last round as evaluator: not notified again if Redis then goes.</summary>
+    private IReadOnlySet<string> _firing = new HashSet<string>();
+
+    /// <summary>Alerts fired while Redis was away, with their deliveries, until they are recorded in it.</summary>
+    private readonly Dictionary<string, (Alert Alert, Task<List<AlertEvent>> Deliveries)> _decidedWithoutRedis = new(StringComparer.Ordinal);
+
     /// <summary>Whether this replica evaluates the rules now.</summary>
     public bool IsLeading { get; private set; }
 
@@ -47,7 +62,7 @@ public sealed class AlertEvaluator(
         {
             do
             {
-                await RoundAsync();
+                await RoundAsync(stoppingToken);
             }
             while (await timer.WaitForNextTickAsync(stoppingToken));
         }
@@ -67,42 +82,97 @@ public sealed class AlertEvaluator(
         }
     }
 
-    private async Task RoundAsync()
+    private async Task RoundAsync(CancellationToken stoppingToken)
     {
+        var now = timeProvider.GetUtcNow();
+        replicas.Observe(_rules, now);
+        if (!redis.IsConnected)
+        {
+            // Known at once (the connection dropped), rather than after a command's timeout.
+            RedisAway(now, stoppingToken);
+            return;
+        }
         try
         {
+            await RecordDecidedWithoutRedisAsync();
             if (!_seeded)
             {
-                await store.SeedAsync(_options.Rules.Count > 0 ? _options.Rules : [DefaultBudgetRule]);
-                _seeded = true;
+                await SeedAsync();
             }
+            _rules = await store.ListRulesAsync();
+            replicas.Observe(_rules, now);
+            await replicas.PublishAsync(now);
             var leaseMs = (long)Math.Max(3 * _options.EvaluationInterval.TotalMilliseconds, 2000);
             var lease = (long)await redis.GetDatabase().ScriptEvaluateAsync(LeaseScript, [LeaseKey], [_token, leaseMs]);
+            replicas.RedisReached();
             IsLeading = lease > 0;
             if (lease == 2)
             {
                 Log.AlertEvaluatorLeading(logger);
+                await SeedAsync(); // Redis may have come back empty
                 await store.RequeueUnfinishedAsync();
             }
             if (IsLeading)
             {
-                await EvaluateAsync();
+                await EvaluateAsync(now);
             }
         }
         catch (Exception exception) when (exception is not OperationCanceledException)
         {
-            // Nothing is decided on a failed read (Redis away, say): no alert fires or resolves this round.
+            // Nothing is decided on a failed read: no shared alert fires or resolves this round.
             // Never let it out: an exception leaving a background service stops the whole Api.
             Log.AlertEvaluationFailed(logger, exception);
+            if (exception is RedisException or TimeoutException)
+            {
+                RedisAway(now, stoppingToken);
+            }
+        }
+    }
+
+    /// <param name="since">When the round that found Redis away began.</param>
+    private void RedisAway(DateTimeOffset since, CancellationToken stoppingToken)
+    {
+        replicas.RedisFailed(since);
+        if (IsLeading)
+        {
+            DecideWithoutRedis(timeProvider.GetUtcNow(), stoppingToken);
+        }
+    }
+
+    private async Task SeedAsync()
+    {
+        await store.SeedAsync(_options.Rules.Count > 0 ? _options.Rules : DefaultRules);
+        _seeded = true;
+    }
+
+    /// <summary>Fires, and notifies directly, what this replica can decide alone while Redis is away.</summary>
+    private void DecideWithoutRedis(DateTimeOffset now, CancellationToken stoppingToken)
+    {
+        foreach (var (fingerprint, alert) in replicas.DecideWithoutRedis(_rules, now))
+        {
+            if (!_decidedWithoutRedis.ContainsKey(fingerprint) && !_firing.Contains(fingerprint))
+            {
+                _decidedWithoutRedis[fingerprint] = (alert, notifier.DeliverWithoutRedisAsync(alert, stoppingToken));
+                Log.AlertFired(logger, alert.Rule, fingerprint);
+            }
+        }
+    }
+
+    /// <summary>Records in Redis, now it answers, the alerts fired without it whose deliveries are over.</summary>
+    private async Task RecordDecidedWithoutRedisAsync()
+    {
+        foreach (var (fingerprint, (alert, deliveries)) in _decidedWithoutRedis.Where(d => d.Value.Deliveries.IsCompleted).ToList())
+        {
+            await store.RecordDecidedWithoutRedisAsync(alert, deliveries.IsCompletedSuccessfully ? deliveries.Result : []);
+            _decidedWithoutRedis.Remove(fingerprint);
         }
     }
 
     /// <summary>One round: every enabled rule's conditions now, against the alerts firing; fires the new, resolves the ended.</summary>
-    private async Task EvaluateAsync()
+    private async Task EvaluateAsync(DateTimeOffset now)
     {
-        var now = timeProvider.GetUtcNow();
         var holding = new Dictionary<string, Alert>(StringComparer.Ordinal);
-        foreach (var rule in await store.ListRulesAsync())
+        foreach (var rule in _rules)
         {
             if (!rule.Enabled)
             {
@@ -116,9 +186,16 @@ public sealed class AlertEvaluator(
                 case AlertKinds.ErrorRate or AlertKinds.LatencyP99:
                     await deployments.AddAsync(rule, now, holding);
                     break;
+                case AlertKinds.BurnRate:
+                    await budgets.AddBurnRatesAsync(rule, now, holding);
+                    break;
                 case AlertKinds.BreakerOpen:
                     await deployments.AddOpenBreakersAsync(rule, now, holding);
                     break;
+                case AlertKinds.SpoolGrowing:
+                    await replicas.AddSpoolsAsync(rule, now, holding);
+                    break;
+                // redis_unreachable: Redis has just answered, so it holds nowhere; it is decided in DecideWithoutRedis.
             }
         }
         var active = await store.ListActiveAsync();
@@ -137,8 +214,17 @@ public sealed class AlertEvaluator(
                 Log.AlertFired(logger, alert.Rule, alert.Fingerprint);
             }
         }
+        _firing = holding.Keys.ToHashSet(StringComparer.Ordinal);
     }
 
-    /// <summary>The rule written when configuration names none: every budget at 50%, 80% and 100%.</summary>
-    public static readonly AlertRule DefaultBudgetRule = new() { Name = "budget", Kind = AlertKinds.Budget, ThresholdsPercent = [50, 80, 100] };
+    /// <summary>
+    /// The rules written when configuration names none: every budget at 50%, 80% and 100%; Redis
+    /// unreachable for 30 s; a spool holding 1,000 records for a minute.
+    /// </summary>
+    public static readonly AlertRule[] DefaultRules =
+    [
+        new() { Name = "budget", Kind = AlertKinds.Budget, ThresholdsPercent = [50, 80, 100] },
+        new() { Name = "redis", Kind = AlertKinds.RedisUnreachable },
+        new() { Name = "spool", Kind = AlertKinds.SpoolGrowing },
+    ];
 }

@@ -34,7 +34,7 @@ public sealed class AlertNotifier(
                     var alert = JsonSerializer.Deserialize(notification, AlertJsonContext.Default.Alert)!;
                     foreach (var webhook in _options.Webhooks)
                     {
-                        await DeliverAsync(webhook, alert, cancellationToken);
+                        await store.RecordAsync(await DeliverAsync(webhook, alert, cancellationToken));
                     }
                     await store.FinishNotificationAsync(notification);
                 }
@@ -65,7 +65,22 @@ public sealed class AlertNotifier(
         }
     }
 
-    private async Task DeliverAsync(WebhookOptions webhook, Alert alert, CancellationToken cancellationToken)
+    /// <summary>
+    /// Delivers an alert to every webhook without Redis — for alerts decided while Redis is away — and
+    /// returns the history entries (delivered or failed) to record once it is back.
+    /// </summary>
+    public async Task<List<AlertEvent>> DeliverWithoutRedisAsync(Alert alert, CancellationToken cancellationToken)
+    {
+        var events = new List<AlertEvent>();
+        foreach (var webhook in _options.Webhooks)
+        {
+            events.Add(await DeliverAsync(webhook, alert, cancellationToken));
+        }
+        return events;
+    }
+
+    /// <summary>Sends the alert to one webhook, trying again with doubling backoff; the history entry of how it went.</summary>
+    private async Task<AlertEvent> DeliverAsync(WebhookOptions webhook, Alert alert, CancellationToken cancellationToken)
     {
         var client = httpClientFactory.CreateClient(HttpClientName);
         string? error = null;
@@ -77,8 +92,7 @@ public sealed class AlertNotifier(
                 using var response = await client.PostAsync(webhook.Url, body, cancellationToken);
                 if (response.IsSuccessStatusCode)
                 {
-                    await RecordAsync(webhook, alert, "delivered", attempt, error: null);
-                    return;
+                    return Event(webhook, alert, "delivered", attempt, error: null);
                 }
                 error = $"HTTP {(int)response.StatusCode}";
             }
@@ -93,10 +107,10 @@ public sealed class AlertNotifier(
             }
         }
         Log.AlertDeliveryFailed(logger, webhook.Name, _options.DeliveryAttempts, error!);
-        await RecordAsync(webhook, alert, "failed", _options.DeliveryAttempts, error);
+        return Event(webhook, alert, "failed", _options.DeliveryAttempts, error);
     }
 
-    private Task RecordAsync(WebhookOptions webhook, Alert alert, string outcome, int attempts, string? error) => store.RecordAsync(new AlertEvent
+    private AlertEvent Event(WebhookOptions webhook, Alert alert, string outcome, int attempts, string? error) => new()
     {
         At = timeProvider.GetUtcNow(),
         Event = outcome,
@@ -106,7 +120,7 @@ public sealed class AlertNotifier(
         Webhook = webhook.Name,
         Attempts = attempts,
         Error = error,
-    });
+    };
 
     /// <summary>The alert as JSON, or as a Slack message (<c>{"text": ...}</c>).</summary>
     internal static HttpContent Body(WebhookOptions webhook, Alert alert) => webhook.Format == "slack"

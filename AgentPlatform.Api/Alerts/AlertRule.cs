@@ -25,14 +25,27 @@ public sealed record AlertRule
     /// <summary>For <c>latency_p99</c>: the 99th percentile of time to answer, in milliseconds, at or above which it fires.</summary>
     public double? ThresholdMs { get; init; }
 
-    /// <summary>For <c>error_rate</c> and <c>latency_p99</c>: how far back attempts count (default 300; counted in 10-second buckets).</summary>
+    /// <summary>
+    /// For <c>error_rate</c> and <c>latency_p99</c>: how far back attempts count (default 300; counted in
+    /// 10-second buckets). For <c>burn_rate</c>: how far back spend sets the rate (default 3600; hourly roll-ups).
+    /// </summary>
     public int? WindowSeconds { get; init; }
 
     /// <summary>For <c>error_rate</c> and <c>latency_p99</c>: fewer attempts than this in the window decide nothing (default 10).</summary>
     public int? MinRequests { get; init; }
 
-    /// <summary>For <c>breaker_open</c>: how long a deployment's breaker must have been open (through its probes) before it fires (default 60).</summary>
+    /// <summary>
+    /// How long the condition must hold before it fires: for <c>breaker_open</c> a deployment's breaker
+    /// open through its probes (default 60), for <c>redis_unreachable</c> Redis away (default 30), for
+    /// <c>spool_growing</c> a spool at or over its threshold (default 60).
+    /// </summary>
     public int? ForSeconds { get; init; }
+
+    /// <summary>For <c>burn_rate</c>: fires when, at the recent rate, the budget runs out within this many hours (default 24).</summary>
+    public int? WithinHours { get; init; }
+
+    /// <summary>For <c>spool_growing</c>: the usage records waiting in one replica's spool at or above which it counts (default 1000).</summary>
+    public int? ThresholdRecords { get; init; }
 
     // Derived from the fields above with their defaults: not part of the rule's JSON.
     [JsonIgnore]
@@ -43,6 +56,18 @@ public sealed record AlertRule
 
     [JsonIgnore]
     public int EffectiveMinRequests => MinRequests ?? 10;
+
+    [JsonIgnore]
+    public TimeSpan BurnWindow => TimeSpan.FromSeconds(WindowSeconds ?? 3600);
+
+    [JsonIgnore]
+    public int EffectiveWithinHours => WithinHours ?? 24;
+
+    [JsonIgnore]
+    public int EffectiveThresholdRecords => ThresholdRecords ?? 1000;
+
+    [JsonIgnore]
+    public TimeSpan For => TimeSpan.FromSeconds(ForSeconds ?? (Kind == AlertKinds.RedisUnreachable ? 30 : 60));
 
     /// <summary>The problems of a rule (empty when it is valid), each naming its field.</summary>
     public IEnumerable<string> Problems()
@@ -82,9 +107,24 @@ public sealed record AlertRule
         {
             yield return "thresholdMs must be above 0.";
         }
-        if (Kind == AlertKinds.BreakerOpen && ForSeconds is < 0 or > 86_400)
+        if (Kind is AlertKinds.BreakerOpen or AlertKinds.RedisUnreachable or AlertKinds.SpoolGrowing && ForSeconds is < 0 or > 86_400)
         {
             yield return "forSeconds must be between 0 and 86400.";
+        }
+        if (Kind == AlertKinds.BurnRate)
+        {
+            if (WithinHours is < 1 or > 8760)
+            {
+                yield return "withinHours must be between 1 and 8760.";
+            }
+            if (WindowSeconds is < 300 or > 86_400)
+            {
+                yield return "windowSeconds must be between 300 and 86400.";
+            }
+        }
+        if (Kind == AlertKinds.SpoolGrowing && ThresholdRecords is < 1)
+        {
+            yield return "thresholdRecords must be at least 1.";
         }
     }
 }
@@ -103,5 +143,14 @@ public static class AlertKinds
     /// <summary>A deployment's circuit breaker has been open (through its half-open probes) longer than a bound.</summary>
     public const string BreakerOpen = "breaker_open";
 
-    public static readonly string[] All = [Budget, ErrorRate, LatencyP99, BreakerOpen];
+    /// <summary>At the recent spend rate, a key's or tenant's budget runs out within a bound (and before its period resets it).</summary>
+    public const string BurnRate = "burn_rate";
+
+    /// <summary>Redis has been unreachable longer than a bound: decided by the replica that was evaluating when it went.</summary>
+    public const string RedisUnreachable = "redis_unreachable";
+
+    /// <summary>A replica's usage spool has held at least a number of records longer than a bound.</summary>
+    public const string SpoolGrowing = "spool_growing";
+
+    public static readonly string[] All = [Budget, BurnRate, ErrorRate, LatencyP99, BreakerOpen, RedisUnreachable, SpoolGrowing];
 }

@@ -21,6 +21,7 @@ public sealed class AlertStore(IConnectionMultiplexer redis, IOptions<AlertOptio
     public static readonly RedisKey HistoryKey = Prefix + "history";
     public static readonly RedisKey OutboxKey = Prefix + "outbox";
     public static readonly RedisKey SendingKey = Prefix + "sending";
+    public static readonly RedisKey ReplicasKey = Prefix + "replicas";
 
     private const string TransitionScript = """
         -- KEYS: active, history, outbox; ARGV: 'fire' or 'resolve', fingerprint, alert JSON, history entry JSON, history limit
@@ -34,6 +35,16 @@ public sealed class AlertStore(IConnectionMultiplexer redis, IOptions<AlertOptio
           redis.call('LPUSH', KEYS[2], ARGV[4])
           redis.call('LTRIM', KEYS[2], 0, tonumber(ARGV[5]) - 1)
           redis.call('LPUSH', KEYS[3], ARGV[3])
+        end
+        return changed
+        """;
+
+    private const string RecordDecidedScript = """
+        -- KEYS: active, history; ARGV: fingerprint, alert JSON, history limit, then the history entries, oldest first
+        local changed = redis.call('HSETNX', KEYS[1], ARGV[1], ARGV[2])
+        if changed == 1 then
+          for i = 4, #ARGV do redis.call('LPUSH', KEYS[2], ARGV[i]) end
+          redis.call('LTRIM', KEYS[2], 0, tonumber(ARGV[3]) - 1)
         end
         return changed
         """;
@@ -88,6 +99,31 @@ public sealed class AlertStore(IConnectionMultiplexer redis, IOptions<AlertOptio
         ]);
         return (long)changed == 1;
     }
+
+    /// <summary>
+    /// Records an alert that fired — and was notified — while Redis was away: firing, with its history
+    /// (fired, then each delivery), and nothing to send, as it has been sent. Its resolve then goes the
+    /// usual way. Does nothing if it is already recorded.
+    /// </summary>
+    public async Task RecordDecidedWithoutRedisAsync(Alert alert, IEnumerable<AlertEvent> deliveries)
+    {
+        var fired = new AlertEvent { At = alert.StartsAt, Event = "fired", Fingerprint = alert.Fingerprint, Rule = alert.Rule, Summary = alert.Summary };
+        await Database.ScriptEvaluateAsync(RecordDecidedScript, [ActiveKey, HistoryKey],
+        [
+            alert.Fingerprint, JsonSerializer.Serialize(alert, AlertJsonContext.Default.Alert), options.Value.HistoryLimit,
+            .. new[] { fired }.Concat(deliveries).Select(e => (RedisValue)JsonSerializer.Serialize(e, AlertJsonContext.Default.AlertEvent)),
+        ]);
+    }
+
+    public Task PublishReplicaAsync(string replica, ReplicaReport report) =>
+        Database.HashSetAsync(ReplicasKey, replica, JsonSerializer.Serialize(report, AlertJsonContext.Default.ReplicaReport));
+
+    public async Task<IReadOnlyList<(string Replica, ReplicaReport Report)>> ReadReplicasAsync() =>
+        (await Database.HashGetAllAsync(ReplicasKey))
+            .Select(entry => ((string)entry.Name!, JsonSerializer.Deserialize((string)entry.Value!, AlertJsonContext.Default.ReplicaReport)!))
+            .ToList();
+
+    public Task ForgetReplicaAsync(string replica) => Database.HashDeleteAsync(ReplicasKey, replica);
 
     public async Task RecordAsync(AlertEvent entry)
     {

@@ -1,58 +1,158 @@
 using System.Globalization;
 using AgentPlatform.Api.Limits;
 using AgentPlatform.Api.Tenancy;
+using AgentPlatform.Api.Usage;
 using StackExchange.Redis;
 
 namespace AgentPlatform.Api.Alerts;
 
 /// <summary>
-/// The <c>budget</c> rule: every key and tenant with a budget whose spend this period has reached one
-/// of the rule's thresholds — one alert per subject and threshold, so 50%, 80% and 100% each notify
-/// once. Spend is read as the limiter keeps it (one <c>MGET</c> for all), so what alerts is what refuses.
+/// The rules on budgets, over every key and tenant with one. Spend this period is read as the limiter
+/// keeps it (one <c>MGET</c> for all), so what alerts is what refuses.
+/// <list type="bullet">
+/// <item><c>budget</c>: spend has reached one of the rule's thresholds — one alert per subject and
+/// threshold, so 50%, 80% and 100% each notify once.</item>
+/// <item><c>burn_rate</c>: at the rate of the last <c>windowSeconds</c> (from the usage ledger's hourly
+/// roll-ups), the budget runs out within <c>withinHours</c> — and before its period ends and resets it.</item>
+/// </list>
 /// </summary>
 public sealed class BudgetConditions(IConnectionMultiplexer redis, TenancyStore tenancy)
 {
+    private sealed record Subject(string Scope, string Id, Tenancy.Limits Limits, BudgetPeriod Period, decimal Spend)
+    {
+        public string Owner => Scope == "key" ? $"Key '{Limits.Name}' ({Id})" : $"Tenant '{Limits.Name}' ({Id})";
+
+        public string Per => Limits.BudgetPeriod == BudgetPeriods.None ? "" : $" {Limits.BudgetPeriod}";
+
+        public Dictionary<string, string> Labels() => new()
+        {
+            ["scope"] = Scope,
+            [Scope == "key" ? "keyId" : "tenantId"] = Id,
+            ["name"] = Limits.Name,
+            ["period"] = Period.Id,
+        };
+    }
+
     public async Task AddAsync(AlertRule rule, DateTimeOffset now, Dictionary<string, Alert> holding)
     {
-        var keys = (await tenancy.ListKeysAsync()).Where(k => k.RevokedAt is null && k.BudgetUsd > 0);
-        var tenants = await tenancy.ListTenantsAsync();
-        var subjects = keys.Select(k => (Scope: "key", k.Id, Limits: (Tenancy.Limits)k))
-            .Concat(tenants.Where(t => t.BudgetUsd > 0).Select(t => (Scope: "tenant", t.Id, Limits: (Tenancy.Limits)t)))
-            .Select(s => (s.Scope, s.Id, s.Limits, Period: BudgetPeriod.Current(s.Limits.BudgetPeriod, now)))
-            .ToList();
-        if (subjects.Count == 0)
+        foreach (var subject in await ReadSubjectsAsync(now))
         {
-            return;
-        }
-        var spent = await redis.GetDatabase().StringGetAsync(subjects.Select(s => (RedisKey)s.Period.SpendKey(s.Scope, s.Id)).ToArray());
-        for (var i = 0; i < subjects.Count; i++)
-        {
-            var (scope, id, limits, period) = subjects[i];
-            var spend = BudgetPeriod.FromNanoUsd(spent[i].HasValue ? (long)spent[i] : 0);
-            var share = spend / limits.BudgetUsd!.Value * 100;
+            var share = subject.Spend / subject.Limits.BudgetUsd!.Value * 100;
             foreach (var threshold in rule.ThresholdsPercent.Where(t => share >= t))
             {
-                var fingerprint = $"{rule.Name}|{scope}|{id}|{threshold.ToString(CultureInfo.InvariantCulture)}";
-                var owner = scope == "key" ? $"Key '{limits.Name}' ({id})" : $"Tenant '{limits.Name}' ({id})";
-                var per = limits.BudgetPeriod == BudgetPeriods.None ? "" : $" {limits.BudgetPeriod}";
+                var fingerprint = $"{rule.Name}|{subject.Scope}|{subject.Id}|{threshold.ToString(CultureInfo.InvariantCulture)}";
+                var labels = subject.Labels();
+                labels["thresholdPercent"] = threshold.ToString(CultureInfo.InvariantCulture);
                 holding[fingerprint] = new Alert
                 {
                     Fingerprint = fingerprint,
                     Rule = rule.Name,
                     Kind = rule.Kind,
                     Summary = string.Create(CultureInfo.InvariantCulture,
-                        $"{owner} has spent ${spend:0.######} of its ${limits.BudgetUsd:0.######}{per} budget ({share:0.#}%), past {threshold}%."),
-                    Labels = new()
-                    {
-                        ["scope"] = scope,
-                        [scope == "key" ? "keyId" : "tenantId"] = id,
-                        ["name"] = limits.Name,
-                        ["thresholdPercent"] = threshold.ToString(CultureInfo.InvariantCulture),
-                        ["period"] = period.Id,
-                    },
+                        $"{subject.Owner} has spent ${subject.Spend:0.######} of its ${subject.Limits.BudgetUsd:0.######}{subject.Per} budget ({share:0.#}%), past {threshold}%."),
+                    Labels = labels,
                     StartsAt = now,
                 };
             }
         }
     }
+
+    public async Task AddBurnRatesAsync(AlertRule rule, DateTimeOffset now, Dictionary<string, Alert> holding)
+    {
+        var subjects = await ReadSubjectsAsync(now);
+        if (subjects.Count == 0)
+        {
+            return;
+        }
+        var window = rule.BurnWindow;
+        var spentInWindow = await ReadRecentSpendAsync(now, window);
+        foreach (var subject in subjects)
+        {
+            var recent = spentInWindow.GetValueOrDefault((subject.Scope, subject.Id));
+            if (recent <= 0)
+            {
+                continue;
+            }
+            var perHour = recent / (decimal)window.TotalHours;
+            var left = subject.Limits.BudgetUsd!.Value - subject.Spend;
+            var runsOutAt = left <= 0 ? now : now.AddHours((double)(left / perHour));
+            if (runsOutAt > now.AddHours(rule.EffectiveWithinHours) || (subject.Period.End is { } reset && runsOutAt >= reset))
+            {
+                continue; // not within the bound, or the period resets the budget first
+            }
+            var fingerprint = $"{rule.Name}|{subject.Scope}|{subject.Id}";
+            var labels = subject.Labels();
+            labels["perHourUsd"] = perHour.ToString("0.######", CultureInfo.InvariantCulture);
+            holding[fingerprint] = new Alert
+            {
+                Fingerprint = fingerprint,
+                Rule = rule.Name,
+                Kind = rule.Kind,
+                Summary = string.Create(CultureInfo.InvariantCulture,
+                    $"{subject.Owner} is spending ${perHour:0.######}/h; at that rate its ${subject.Limits.BudgetUsd:0.######}{subject.Per} budget " +
+                    $"(${subject.Spend:0.######} spent) runs out in {(runsOutAt - now).TotalHours:0.#} h, by {runsOutAt:yyyy-MM-dd HH:mm} UTC."),
+                Labels = labels,
+                StartsAt = now,
+            };
+        }
+    }
+
+    /// <summary>Every key (not revoked) and tenant with a budget, with its spend this period.</summary>
+    private async Task<List<Subject>> ReadSubjectsAsync(DateTimeOffset now)
+    {
+        var keys = (await tenancy.ListKeysAsync()).Where(k => k.RevokedAt is null && k.BudgetUsd > 0);
+        var tenants = await tenancy.ListTenantsAsync();
+        var budgeted = keys.Select(k => (Scope: "key", k.Id, Limits: (Tenancy.Limits)k))
+            .Concat(tenants.Where(t => t.BudgetUsd > 0).Select(t => (Scope: "tenant", t.Id, Limits: (Tenancy.Limits)t)))
+            .Select(s => (s.Scope, s.Id, s.Limits, Period: BudgetPeriod.Current(s.Limits.BudgetPeriod, now)))
+            .ToList();
+        if (budgeted.Count == 0)
+        {
+            return [];
+        }
+        var spent = await redis.GetDatabase().StringGetAsync(budgeted.Select(s => (RedisKey)s.Period.SpendKey(s.Scope, s.Id)).ToArray());
+        return budgeted.Select((s, i) => new Subject(s.Scope, s.Id, s.Limits, s.Period, BudgetPeriod.FromNanoUsd(spent[i].HasValue ? (long)spent[i] : 0))).ToList();
+    }
+
+    /// <summary>
+    /// What each key and tenant spent over the <paramref name="window"/> before now, from the ledger's
+    /// hourly roll-ups: each hour's spend counted by the share of it the window covers (spend taken as
+    /// even within an hour; the current hour's over its elapsed part).
+    /// </summary>
+    private async Task<Dictionary<(string Scope, string Id), decimal>> ReadRecentSpendAsync(DateTimeOffset now, TimeSpan window)
+    {
+        var from = now - window;
+        var hours = new List<(DateTimeOffset Start, double Share)>();
+        for (var hour = UsageLedger.HourOf(now); hour + TimeSpan.FromHours(1) > from; hour -= TimeSpan.FromHours(1))
+        {
+            var end = hour == UsageLedger.HourOf(now) ? now : hour + TimeSpan.FromHours(1);
+            var length = (end - hour).TotalSeconds;
+            var covered = (end - (from > hour ? from : hour)).TotalSeconds;
+            hours.Add((hour, length <= 0 ? 1 : Math.Clamp(covered / length, 0, 1)));
+        }
+        var batch = redis.GetDatabase().CreateBatch();
+        var reads = hours.Select(h => batch.HashGetAllAsync(UsageLedger.HourlyKey(h.Start))).ToList();
+        batch.Execute();
+        var spend = new Dictionary<(string, string), decimal>();
+        for (var i = 0; i < hours.Count; i++)
+        {
+            foreach (var entry in await reads[i])
+            {
+                // Fields are {tenant}|{key}|{model}|{measure}.
+                var field = (string)entry.Name!;
+                if (!field.EndsWith("|cost_nano_usd", StringComparison.Ordinal))
+                {
+                    continue;
+                }
+                var parts = field.Split('|');
+                var usd = BudgetPeriod.FromNanoUsd((long)entry.Value) * (decimal)hours[i].Share;
+                Add(spend, ("tenant", parts[0]), usd);
+                Add(spend, ("key", parts[1]), usd);
+            }
+        }
+        return spend;
+    }
+
+    private static void Add(Dictionary<(string, string), decimal> totals, (string, string) subject, decimal usd) =>
+        totals[subject] = totals.GetValueOrDefault(subject) + usd;
 }

@@ -52,7 +52,7 @@ public sealed class DeploymentConditions(IConnectionMultiplexer redis)
     /// <summary>The <c>breaker_open</c> rule: every deployment whose breaker opened at least <see cref="AlertRule.ForSeconds"/> ago and has not closed since.</summary>
     public async Task AddOpenBreakersAsync(AlertRule rule, DateTimeOffset now, Dictionary<string, Alert> holding)
     {
-        var bound = TimeSpan.FromSeconds(rule.ForSeconds ?? 60);
+        var bound = rule.For;
         foreach (var entry in await redis.GetDatabase().HashGetAllAsync(DeploymentStatsKeys.BreakersOpenSinceKey))
         {
             var since = DateTimeOffset.FromUnixTimeMilliseconds((long)entry.Value);

@@ -47,6 +47,23 @@ public sealed class WebhookReceiver : IAsyncDisposable
         return receiver;
     }
 
+    /// <summary>The first notification to the webhook at <paramref name="path"/> that matches, once one arrives.</summary>
+    public async Task<JsonElement> WaitForAsync(Func<JsonElement, bool> match, TimeSpan? timeout = null, string path = "json")
+    {
+        for (var deadline = DateTime.UtcNow + (timeout ?? TimeSpan.FromSeconds(20)); DateTime.UtcNow < deadline; await Task.Delay(100))
+        {
+            if (Received.Where(r => r.Path == path).Select(r => r.Body).FirstOrDefault(match) is { ValueKind: JsonValueKind.Object } found)
+            {
+                return found;
+            }
+        }
+        throw new TimeoutException($"No matching notification reached '{path}'.");
+    }
+
+    /// <summary>The notifications to the webhook at <paramref name="path"/> that match.</summary>
+    public List<JsonElement> All(Func<JsonElement, bool> match, string path = "json") =>
+        Received.Where(r => r.Path == path).Select(r => r.Body).Where(match).ToList();
+
     /// <summary>The next <paramref name="count"/> notifications to <paramref name="path"/> are answered 500.</summary>
     public void FailNext(string path, int count) => _failuresLeft[path] = count;
 

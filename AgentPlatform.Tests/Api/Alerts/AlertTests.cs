@@ -51,7 +51,8 @@ public sealed class AlertTests(AlertFixture fixture)
         Assert.Equal(1, history.Count(e => e.GetProperty("event").GetString() == "resolved"));
         Assert.Equal(4, history.Count(e => e.GetProperty("event").GetString() == "delivered")); // two events to two webhooks
         var firing = (await other.GetFromJsonAsync<JsonElement>("/admin/v1/alerts")).GetProperty("data").EnumerateArray();
-        Assert.DoesNotContain(firing, a => a.GetProperty("labels").TryGetProperty("keyId", out var id) && id.GetString() == keyId);
+        Assert.DoesNotContain(firing, a => a.GetProperty("rule").GetString() == "budget"
+            && a.GetProperty("labels").TryGetProperty("keyId", out var id) && id.GetString() == keyId);
     }
 
     [Fact]
@@ -128,6 +129,36 @@ public sealed class AlertTests(AlertFixture fixture)
     }
 
     [Fact]
+    public async Task A_key_spending_fast_enough_to_run_out_of_budget_within_the_bound_fires_its_burn_rate_alert_and_a_slow_one_does_not()
+    {
+        // A lifetime budget (no period resets it first): $1 and $100, each spending about $0.05 now.
+        var tenantId = await ApiCalls.CreateTenantAsync(fixture.First, new { name = $"alerts-burn-{Guid.NewGuid():N}" });
+        var (fastId, fast) = await ApiCalls.CreateKeyAsync(fixture.First, tenantId, new { name = "fast", budgetUsd = 1m, budgetPeriod = "none" });
+        var (slowId, slow) = await ApiCalls.CreateKeyAsync(fixture.First, tenantId, new { name = "slow", budgetUsd = 100m, budgetPeriod = "none" });
+        foreach (var key in new[] { fast, slow })
+        {
+            using var client = ApiCalls.Client(fixture.Second, key);
+            for (var i = 0; i < 3; i++)
+            {
+                using var response = await client.PostAsync("/v1/chat/completions",
+                    Json.Body($$"""{"model":"priced","max_tokens":8,"messages":[{"role":"user","content":"Burn {{i}}"}]}"""));
+                Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+            }
+        }
+
+        static bool BurnOf(JsonElement b, string keyId) => b.GetProperty("rule").GetString() == "burn"
+            && b.GetProperty("labels").TryGetProperty("keyId", out var id) && id.GetString() == keyId;
+        var fired = await fixture.WaitForAsync(b => BurnOf(b, fastId));
+
+        // Each call is 16 tokens at $1,000 a million: at ~$0.05 an hour, the $0.95 left lasts ~20 h, within 24; $99.95 lasts ~2,000 h.
+        Assert.Equal($"burn|key|{fastId}", fired.GetProperty("fingerprint").GetString());
+        Assert.Matches(@"Key 'fast' \(key_\w+\) is spending \$0\.0\d+/h; at that rate its \$1 budget \(\$0\.0\d+ spent\) runs out in \d+(\.\d)? h", fired.GetProperty("summary").GetString());
+        await Task.Delay(TimeSpan.FromSeconds(1));
+        Assert.Single(fixture.Receiver.All(b => BurnOf(b, fastId)));
+        Assert.Empty(fixture.Receiver.All(b => BurnOf(b, slowId)));
+    }
+
+    [Fact]
     public async Task Rules_are_read_and_edited_through_the_admin_API_with_clear_errors()
     {
         using var first = ApiCalls.Admin(fixture.First);
@@ -135,6 +166,7 @@ public sealed class AlertTests(AlertFixture fixture)
 
         using var bad = await first.PutAsJsonAsync("/admin/v1/alerts/rules/strict", new { kind = "weather", thresholdsPercent = new[] { 0 } });
         using var typo = await first.PutAsJsonAsync("/admin/v1/alerts/rules/strict", new { kind = "budget", thresholds = new[] { 90 } });
+        using var never = await first.PutAsJsonAsync("/admin/v1/alerts/rules/strict", new { kind = "burn_rate", withinHours = 0 });
         using var good = await first.PutAsJsonAsync("/admin/v1/alerts/rules/strict", new { kind = "budget", thresholdsPercent = new[] { 90 } });
         var seen = await second.GetFromJsonAsync<JsonElement>("/admin/v1/alerts/rules/strict");
         var all = await second.GetFromJsonAsync<JsonElement>("/admin/v1/alerts/rules");
@@ -146,11 +178,13 @@ public sealed class AlertTests(AlertFixture fixture)
         Assert.Contains("kind must be one of: budget", (await Json.ReadErrorAsync(bad)).GetProperty("message").GetString());
         Assert.Equal(HttpStatusCode.BadRequest, typo.StatusCode);
         Assert.Contains("thresholds", (await Json.ReadErrorAsync(typo)).GetProperty("message").GetString());
+        Assert.Equal(HttpStatusCode.BadRequest, never.StatusCode);
+        Assert.Contains("withinHours must be between 1 and 8760", (await Json.ReadErrorAsync(never)).GetProperty("message").GetString());
         Assert.Equal(HttpStatusCode.OK, good.StatusCode);
         Assert.Equal([90], seen.GetProperty("thresholdsPercent").EnumerateArray().Select(t => t.GetInt32()));
         // The rule as written, not values derived from it.
         Assert.Equal(["name", "kind", "enabled", "thresholdsPercent"], seen.EnumerateObject().Select(p => p.Name));
-        Assert.Equal(["breaker", "budget", "errors", "latency"], all.GetProperty("data").EnumerateArray().Select(r => r.GetProperty("name").GetString()).Where(n => n != "strict"));
+        Assert.Equal(["breaker", "budget", "burn", "errors", "latency"], all.GetProperty("data").EnumerateArray().Select(r => r.GetProperty("name").GetString()).Where(n => n != "strict"));
         Assert.Equal(HttpStatusCode.OK, deleted.StatusCode);
         Assert.Equal(HttpStatusCode.NotFound, gone.StatusCode);
         Assert.Contains("ops-slack", webhooks);
@@ -233,6 +267,9 @@ public sealed class AlertFixture : IAsyncLifetime
         ["Alerts:Rules:3:Name"] = "breaker",
         ["Alerts:Rules:3:Kind"] = "breaker_open",
         ["Alerts:Rules:3:ForSeconds"] = "1",
+        ["Alerts:Rules:4:Name"] = "burn",
+        ["Alerts:Rules:4:Kind"] = "burn_rate",
+        ["Alerts:Rules:4:WithinHours"] = "24",
         ["Alerts:DeliveryBaseDelayMs"] = "50",
         ["Alerts:Webhooks:0:Name"] = "ops-json",
         ["Alerts:Webhooks:0:Url"] = $"{Receiver.BaseAddress}json",
@@ -300,25 +337,12 @@ public sealed class AlertFixture : IAsyncLifetime
         Assert.True(response.IsSuccessStatusCode);
     }
 
-    /// <summary>The first notification to the webhook at <paramref name="path"/> that matches, once one arrives.</summary>
-    public async Task<JsonElement> WaitForAsync(Func<JsonElement, bool> match, TimeSpan? timeout = null, string path = "json")
-    {
-        for (var deadline = DateTime.UtcNow + (timeout ?? TimeSpan.FromSeconds(20)); DateTime.UtcNow < deadline; await Task.Delay(100))
-        {
-            if (Receiver.Received.Where(r => r.Path == path).Select(r => r.Body).FirstOrDefault(match) is { ValueKind: JsonValueKind.Object } found)
-            {
-                return found;
-            }
-        }
-        throw new TimeoutException($"No matching notification reached '{path}'.");
-    }
+    public Task<JsonElement> WaitForAsync(Func<JsonElement, bool> match, TimeSpan? timeout = null, string path = "json") =>
+        Receiver.WaitForAsync(match, timeout, path);
 
     /// <summary>The notifications the webhook at <paramref name="path"/> received for the key's threshold in the given status.</summary>
-    public List<JsonElement> Notifications(string path, string keyId, string threshold, string status) => Receiver.Received
-        .Where(r => r.Path == path)
-        .Select(r => r.Body)
-        .Where(b => IsAbout(b, keyId, threshold, status))
-        .ToList();
+    public List<JsonElement> Notifications(string path, string keyId, string threshold, string status) =>
+        Receiver.All(b => IsAbout(b, keyId, threshold, status), path);
 
     public Task<JsonElement> WaitForAsync(string path, string keyId, string threshold, string status) =>
         WaitForAsync(b => IsAbout(b, keyId, threshold, status), path: path);
@@ -326,7 +350,7 @@ public sealed class AlertFixture : IAsyncLifetime
     private static bool IsAbout(JsonElement notification, string keyId, string threshold, string status) =>
         notification.GetProperty("status").GetString() == status
         && notification.GetProperty("labels").TryGetProperty("keyId", out var id) && id.GetString() == keyId
-        && notification.GetProperty("labels").GetProperty("thresholdPercent").GetString() == threshold;
+        && notification.GetProperty("labels").TryGetProperty("thresholdPercent", out var percent) && percent.GetString() == threshold;
 
     public async Task DisposeAsync()
     {
