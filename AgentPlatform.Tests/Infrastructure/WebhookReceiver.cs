@@ -64,6 +64,25 @@ public sealed class WebhookReceiver : IAsyncDisposable
     public List<JsonElement> All(Func<JsonElement, bool> match, string path = "json") =>
         Received.Where(r => r.Path == path).Select(r => r.Body).Where(match).ToList();
 
+    /// <summary>
+    /// An Api's alerting settings for tests: rounds every 0.2 s, retries from 50 ms, and two webhooks
+    /// here — <c>json</c> (ops-json) and <c>slack</c> (ops-slack) — plus <paramref name="rules"/>.
+    /// </summary>
+    public Dictionary<string, string?> AlertSettings(IReadOnlyDictionary<string, string?> rules)
+    {
+        var settings = new Dictionary<string, string?>(rules)
+        {
+            ["Alerts:EvaluationIntervalSeconds"] = "0.2",
+            ["Alerts:DeliveryBaseDelayMs"] = "50",
+            ["Alerts:Webhooks:0:Name"] = "ops-json",
+            ["Alerts:Webhooks:0:Url"] = $"{BaseAddress}json",
+            ["Alerts:Webhooks:1:Name"] = "ops-slack",
+            ["Alerts:Webhooks:1:Url"] = $"{BaseAddress}slack",
+            ["Alerts:Webhooks:1:Format"] = "slack",
+        };
+        return settings;
+    }
+
     /// <summary>The next <paramref name="count"/> notifications to <paramref name="path"/> are answered 500.</summary>
     public void FailNext(string path, int count) => _failuresLeft[path] = count;
 

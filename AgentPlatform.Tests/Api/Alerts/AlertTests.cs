@@ -245,9 +245,8 @@ public sealed class AlertFixture : IAsyncLifetime
         Second = StartApi();
     }
 
-    private KestrelApp<ApiOptions> StartApi() => new KestrelApp<ApiOptions>(PlatformFixture.ApiSettings(Redis, Router.BaseAddress, new Dictionary<string, string?>
+    private KestrelApp<ApiOptions> StartApi() => new KestrelApp<ApiOptions>(PlatformFixture.ApiSettings(Redis, Router.BaseAddress, Receiver.AlertSettings(new Dictionary<string, string?>
     {
-        ["Alerts:EvaluationIntervalSeconds"] = "0.2",
         ["Alerts:Rules:0:Name"] = "budget",
         ["Alerts:Rules:0:Kind"] = "budget",
         ["Alerts:Rules:0:ThresholdsPercent:0"] = "50",
@@ -270,13 +269,7 @@ public sealed class AlertFixture : IAsyncLifetime
         ["Alerts:Rules:4:Name"] = "burn",
         ["Alerts:Rules:4:Kind"] = "burn_rate",
         ["Alerts:Rules:4:WithinHours"] = "24",
-        ["Alerts:DeliveryBaseDelayMs"] = "50",
-        ["Alerts:Webhooks:0:Name"] = "ops-json",
-        ["Alerts:Webhooks:0:Url"] = $"{Receiver.BaseAddress}json",
-        ["Alerts:Webhooks:1:Name"] = "ops-slack",
-        ["Alerts:Webhooks:1:Url"] = $"{Receiver.BaseAddress}slack",
-        ["Alerts:Webhooks:1:Format"] = "slack",
-    })).Start();
+    }))).Start();
 
     /// <summary>A key with a daily budget of $0.10; each call of <see cref="SpendUntilRefusedAsync"/> costs about $0.02.</summary>
     public async Task<(string Id, string Key)> NewBudgetedKeyAsync(string name)

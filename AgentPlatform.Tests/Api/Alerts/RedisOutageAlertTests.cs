@@ -115,9 +115,8 @@ public sealed class RedisOutageAlertFixture : IAsyncLifetime
         Second = StartApi();
     }
 
-    private KestrelApp<ApiOptions> StartApi() => new KestrelApp<ApiOptions>(PlatformFixture.ApiSettings(Redis, _router.BaseAddress, new Dictionary<string, string?>
+    private KestrelApp<ApiOptions> StartApi() => new KestrelApp<ApiOptions>(PlatformFixture.ApiSettings(Redis, _router.BaseAddress, Receiver.AlertSettings(new Dictionary<string, string?>
     {
-        ["Alerts:EvaluationIntervalSeconds"] = "0.2",
         ["Alerts:Rules:0:Name"] = "redis",
         ["Alerts:Rules:0:Kind"] = "redis_unreachable",
         ["Alerts:Rules:0:ForSeconds"] = "1",
@@ -125,13 +124,7 @@ public sealed class RedisOutageAlertFixture : IAsyncLifetime
         ["Alerts:Rules:1:Kind"] = "spool_growing",
         ["Alerts:Rules:1:ThresholdRecords"] = "3",
         ["Alerts:Rules:1:ForSeconds"] = "1",
-        ["Alerts:DeliveryBaseDelayMs"] = "50",
-        ["Alerts:Webhooks:0:Name"] = "ops-json",
-        ["Alerts:Webhooks:0:Url"] = $"{Receiver.BaseAddress}json",
-        ["Alerts:Webhooks:1:Name"] = "ops-slack",
-        ["Alerts:Webhooks:1:Url"] = $"{Receiver.BaseAddress}slack",
-        ["Alerts:Webhooks:1:Format"] = "slack",
-    })).Start();
+    }))).Start();
 
     public async Task DisposeAsync()
     {
