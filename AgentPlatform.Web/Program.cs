@@ -1,4 +1,5 @@
 using AgentPlatform.Web.Components;
+using AgentPlatform.Web.SignIn;
 
 var builder = WebApplication.CreateBuilder(args);
 
@@ -11,9 +12,13 @@ if (!app.Environment.IsDevelopment())
 {
     app.UseExceptionHandler("/error", createScopeForErrors: true);
 }
+app.UseAuthentication();
+app.UseAuthorization();
 app.UseAntiforgery();
 app.MapStaticAssets();
 app.MapDefaultEndpoints();
-app.MapRazorComponents<App>().AddInteractiveServerRenderMode();
+app.MapConsoleSignIn();
+// Every page needs a signed-in operator, but the sign-in page itself ([AllowAnonymous]).
+app.MapRazorComponents<App>().AddInteractiveServerRenderMode().RequireAuthorization();
 
 app.Run();

@@ -1,4 +1,5 @@
 using AgentPlatform.Web.Platform;
+using AgentPlatform.Web.SignIn;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 
 namespace Microsoft.Extensions.Hosting;
@@ -8,6 +9,7 @@ public static class WebServiceCollectionExtensions
     public static IHostApplicationBuilder AddWebServices(this IHostApplicationBuilder builder)
     {
         builder.Services.AddRazorComponents().AddInteractiveServerComponents();
+        builder.Services.AddConsoleSignIn();
         builder.Services.AddOptions<ConsoleOptions>().BindConfiguration("AgentPlatform");
 
         // "http://api" is resolved by service discovery: services:api:http:0 in configuration.

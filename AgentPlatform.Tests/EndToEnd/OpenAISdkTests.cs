@@ -112,14 +112,16 @@ public sealed class OpenAISdkTests(AppHostFixture platform)
     }
 
     [Fact]
-    public async Task The_console_answers_and_shows_the_platform_healthy()
+    public async Task The_console_answers_with_its_sign_in_page_and_is_healthy()
     {
         using var http = new HttpClient { BaseAddress = platform.WebBaseAddress };
 
         var home = await http.GetStringAsync("/").WaitAsync(DefaultTimeout);
         var health = await http.GetAsync("/health").WaitAsync(DefaultTimeout);
 
-        Assert.Contains("Platform health", home);
+        Assert.Contains("Sign in to AgentPlatform", home);
+        Assert.DoesNotContain("Platform health", home);
+        Assert.DoesNotContain(AppHostFixture.MasterKey, home);
         Assert.True(health.IsSuccessStatusCode);
     }
 

@@ -9,6 +9,8 @@ namespace AgentPlatform.Tests.Web;
 [Collection(AppHostCollection.Name)]
 public sealed class ConsolePageTests(AppHostFixture platform) : IAsyncLifetime
 {
+    private const string SessionCookie = "agentplatform-console";
+
     private IPlaywright _playwright = null!;
     private IBrowser _browser = null!;
 
@@ -33,11 +35,42 @@ public sealed class ConsolePageTests(AppHostFixture platform) : IAsyncLifetime
     }
 
     [BrowserFact]
-    public async Task Health_page_shows_the_api_and_its_dependencies_healthy()
+    public async Task Every_page_asks_for_sign_in_and_a_wrong_master_key_is_refused()
     {
         var page = await _browser.NewPageAsync();
 
+        await page.GotoAsync(new Uri(platform.WebBaseAddress, "/playground").ToString());
+        await Assertions.Expect(page).ToHaveURLAsync(new Regex("/signin\\?returnUrl=%2Fplayground$"));
+        await page.GetByTestId("credential").FillAsync("not-the-master-key");
+        await page.GetByTestId("sign-in").ClickAsync();
+
+        await Assertions.Expect(page.GetByTestId("sign-in-error")).ToHaveTextAsync("That is not the master key. Check it and try again.");
+        await SaveScreenshotAsync(page, "sign-in-refused");
         await page.GotoAsync(platform.WebBaseAddress.ToString());
+        await Assertions.Expect(page).ToHaveURLAsync(new Regex("/signin"));
+        Assert.DoesNotContain(await page.Context.CookiesAsync(), c => c.Name == SessionCookie); // no session for a wrong key
+    }
+
+    [BrowserFact]
+    public async Task Signing_out_ends_the_session()
+    {
+        var page = await SignedInPageAsync("/");
+        var cookie = Assert.Single(await page.Context.CookiesAsync(), c => c.Name == SessionCookie);
+        Assert.True(cookie.HttpOnly);
+        Assert.DoesNotContain(AppHostFixture.MasterKey, cookie.Value);
+
+        await page.GetByTestId("sign-out").ClickAsync();
+
+        await Assertions.Expect(page).ToHaveURLAsync(new Regex("/signin$"));
+        Assert.DoesNotContain(await page.Context.CookiesAsync(), c => c.Name == SessionCookie);
+        await page.GotoAsync(new Uri(platform.WebBaseAddress, "/playground").ToString());
+        await Assertions.Expect(page).ToHaveURLAsync(new Regex("/signin\\?returnUrl="));
+    }
+
+    [BrowserFact]
+    public async Task Health_page_shows_the_api_and_its_dependencies_healthy()
+    {
+        var page = await SignedInPageAsync("/");
 
         await Assertions.Expect(page.GetByTestId("api-status")).ToHaveTextAsync("Healthy");
         await Assertions.Expect(page.Locator("td", new() { HasText = "router" })).ToBeVisibleAsync();
@@ -55,7 +88,7 @@ public sealed class ConsolePageTests(AppHostFixture platform) : IAsyncLifetime
                 missing.Add($"{response.Status} {response.Url}");
             }
         };
-        await page.GotoAsync(new Uri(platform.WebBaseAddress, "/playground").ToString());
+        await SignInAsync(page, "/playground");
         // Typing before the circuit connects would be lost: wait until the page is interactive.
         await Assertions.Expect(page.Locator("[data-interactive=true]")).ToBeVisibleAsync();
         await Assertions.Expect(page.GetByTestId("model")).ToHaveValueAsync("default");
@@ -69,5 +102,30 @@ public sealed class ConsolePageTests(AppHostFixture platform) : IAsyncLifetime
         await Assertions.Expect(page.GetByTestId("send")).ToBeEnabledAsync();
         Assert.DoesNotContain(AppHostFixture.MasterKey, await page.ContentAsync());
         Assert.Empty(missing);
+        await SaveScreenshotAsync(page, "playground");
+    }
+
+    private async Task<IPage> SignedInPageAsync(string path)
+    {
+        var page = await _browser.NewPageAsync();
+        await SignInAsync(page, path);
+        return page;
+    }
+
+    /// <summary>Opens <paramref name="path"/>, which sends the browser to sign in first, and signs in with the master key.</summary>
+    private async Task SignInAsync(IPage page, string path)
+    {
+        await page.GotoAsync(new Uri(platform.WebBaseAddress, path).ToString());
+        await Assertions.Expect(page).ToHaveURLAsync(new Regex("/signin"));
+        await page.GetByTestId("credential").FillAsync(AppHostFixture.MasterKey);
+        await page.GetByTestId("sign-in").ClickAsync();
+        await Assertions.Expect(page).ToHaveURLAsync(new Regex(Regex.Escape(path) + "$"));
+    }
+
+    /// <summary>A screenshot beside the test results (<c>screenshots/</c> in the test output), kept by CI as an artifact.</summary>
+    private static async Task SaveScreenshotAsync(IPage page, string name)
+    {
+        var directory = Directory.CreateDirectory(Path.Combine(AppContext.BaseDirectory, "screenshots"));
+        await page.ScreenshotAsync(new() { Path = Path.Combine(directory.FullName, name + ".png"), FullPage = true });
     }
 }

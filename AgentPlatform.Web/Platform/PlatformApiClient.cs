@@ -11,6 +11,11 @@ public sealed class ConsoleOptions
 {
     /// <summary>The admin key the console uses to call the Api, server-side only.</summary>
     public string MasterKey { get; set; } = "";
+
+    /// <summary>What an operator types to sign in to the console, when it should not be the master key itself.</summary>
+    public string? AdminCredential { get; set; }
+
+    public string AdminCredentialOrMasterKey => string.IsNullOrEmpty(AdminCredential) ? MasterKey : AdminCredential;
 }
 
 /// <summary>The Api's health, as its <c>/health</c> endpoint reports it.</summary>
