@@ -1,5 +1,6 @@
 using AgentPlatform.Web.Platform;
 using AgentPlatform.Web.SignIn;
+using Microsoft.FluentUI.AspNetCore.Components;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 
 namespace Microsoft.Extensions.Hosting;
@@ -10,6 +11,7 @@ public static class WebServiceCollectionExtensions
     {
         builder.Services.AddRazorComponents().AddInteractiveServerComponents();
         builder.Services.AddConsoleSignIn();
+        builder.Services.AddFluentUIComponents();
         builder.Services.AddOptions<ConsoleOptions>().BindConfiguration("AgentPlatform");
 
         // "http://api" is resolved by service discovery: services:api:http:0 in configuration.
@@ -17,6 +19,7 @@ public static class WebServiceCollectionExtensions
         builder.Services.AddHttpClient(PlatformApiClient.StreamingHttpClientName, client => client.BaseAddress = new Uri("http://api"))
             .AsCompletionClient();
         builder.Services.TryAddScoped<PlatformApiClient>();
+        builder.Services.TryAddScoped<AdminApiClient>();
         builder.Services.TryAddSingleton<ConsoleClientKey>();
         builder.Services.TryAddSingleton(TimeProvider.System);
         return builder;

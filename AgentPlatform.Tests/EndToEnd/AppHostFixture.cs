@@ -1,3 +1,5 @@
+using System.Net.Http.Json;
+using System.Text.Json;
 using Aspire.Hosting;
 using Aspire.Hosting.ApplicationModel;
 using Aspire.Hosting.Testing;
@@ -26,6 +28,12 @@ public sealed class AppHostFixture : IAsyncLifetime
     public Uri ApiBaseAddress { get; private set; } = null!;
 
     public Uri WebBaseAddress { get; private set; } = null!;
+
+    /// <summary>
+    /// A virtual key the end-to-end tests call <c>/v1</c> with, made through the admin API at start: the
+    /// master key is a client key only until the first virtual key exists, which a test may make.
+    /// </summary>
+    public string ClientKey { get; private set; } = null!;
 
     /// <summary>The spans every service exported.</summary>
     public OtlpTraceReceiver Telemetry { get; private set; } = null!;
@@ -59,6 +67,19 @@ public sealed class AppHostFixture : IAsyncLifetime
         await App.ResourceNotifications.WaitForResourceHealthyAsync("web").WaitAsync(DefaultTimeout);
         ApiBaseAddress = App.GetEndpoint("api", "http");
         WebBaseAddress = App.GetEndpoint("web", "http");
+        ClientKey = await CreateClientKeyAsync();
+    }
+
+    private async Task<string> CreateClientKeyAsync()
+    {
+        using var admin = new HttpClient { BaseAddress = ApiBaseAddress };
+        admin.DefaultRequestHeaders.Authorization = new("Bearer", MasterKey);
+        using var tenant = await admin.PostAsJsonAsync("/admin/v1/tenants", new { name = "end-to-end tests" });
+        tenant.EnsureSuccessStatusCode();
+        var tenantId = (await tenant.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("id").GetString();
+        using var key = await admin.PostAsJsonAsync("/admin/v1/keys", new { tenantId, name = "end-to-end client" });
+        key.EnsureSuccessStatusCode();
+        return (await key.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("key").GetString()!;
     }
 
     public async Task DisposeAsync()

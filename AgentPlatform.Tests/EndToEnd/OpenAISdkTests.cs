@@ -104,7 +104,7 @@ public sealed class OpenAISdkTests(AppHostFixture platform)
     [Fact]
     public async Task The_sdk_lists_the_default_model_group()
     {
-        var models = new OpenAIClient(new ApiKeyCredential(AppHostFixture.MasterKey), Options()).GetOpenAIModelClient();
+        var models = new OpenAIClient(new ApiKeyCredential(platform.ClientKey), Options()).GetOpenAIModelClient();
 
         var list = await models.GetModelsAsync().WaitAsync(DefaultTimeout);
 
@@ -125,8 +125,8 @@ public sealed class OpenAISdkTests(AppHostFixture platform)
         Assert.True(health.IsSuccessStatusCode);
     }
 
-    private ChatClient Client(string model, string key = AppHostFixture.MasterKey) =>
-        new(model, new ApiKeyCredential(key), Options());
+    private ChatClient Client(string model, string? key = null) =>
+        new(model, new ApiKeyCredential(key ?? platform.ClientKey), Options());
 
     private OpenAIClientOptions Options() => new()
     {

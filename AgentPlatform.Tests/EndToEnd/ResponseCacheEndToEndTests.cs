@@ -19,7 +19,7 @@ public sealed class ResponseCacheEndToEndTests(AppHostFixture platform)
         var model = platform.App.Services.GetRequiredService<DistributedApplicationModel>();
         Assert.Equal(2, model.Resources.Single(r => r.Name == "api").Annotations.OfType<ReplicaAnnotation>().Single().Replicas);
         using var client = new HttpClient { BaseAddress = platform.ApiBaseAddress, Timeout = AppHostFixture.DefaultTimeout };
-        client.DefaultRequestHeaders.Authorization = new("Bearer", AppHostFixture.MasterKey);
+        client.DefaultRequestHeaders.Authorization = new("Bearer", platform.ClientKey);
         var body = $$"""{"model":"{{AppHostFixture.CachedModel}}","messages":[{"role":"user","content":"Once for everyone {{Guid.NewGuid():N}}"}]}""";
         var before = await SimulatorRequestsAsync();
 

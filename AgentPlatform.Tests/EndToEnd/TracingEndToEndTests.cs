@@ -14,7 +14,7 @@ public sealed class TracingEndToEndTests(AppHostFixture platform)
     {
         var traceId = ActivityTraceId.CreateRandom().ToHexString();
         using var client = new HttpClient { BaseAddress = platform.ApiBaseAddress };
-        client.DefaultRequestHeaders.Authorization = new("Bearer", AppHostFixture.MasterKey);
+        client.DefaultRequestHeaders.Authorization = new("Bearer", platform.ClientKey);
         using var request = new HttpRequestMessage(HttpMethod.Post, "/v1/chat/completions")
         {
             Content = Json.Body("""{"model":"default","messages":[{"role":"user","content":"Trace me"}]}"""),

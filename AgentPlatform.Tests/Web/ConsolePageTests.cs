@@ -105,6 +105,46 @@ public sealed class ConsolePageTests(AppHostFixture platform) : IAsyncLifetime
         await SaveScreenshotAsync(page, "playground");
     }
 
+    [BrowserFact]
+    public async Task A_new_key_is_shown_once_works_at_once_and_is_refused_once_revoked()
+    {
+        var page = await SignedInPageAsync("/tenants");
+        await Assertions.Expect(page.Locator("h1[data-interactive=true]")).ToBeVisibleAsync();
+        var tenant = $"Browser {Guid.NewGuid():N}"[..20];
+
+        await page.Locator("[data-testid=tenant-name] input").FillAsync(tenant);
+        await page.GetByTestId("create-tenant").ClickAsync();
+        await Assertions.Expect(page.GetByTestId("keys-heading")).ToHaveTextAsync($"Keys of {tenant}");
+        await page.Locator("[data-testid=key-name] input").FillAsync("browser-key");
+        await page.GetByTestId("create-key").ClickAsync();
+        await Assertions.Expect(page.GetByTestId("new-key")).ToHaveTextAsync(new Regex(@"\S{20,}"));
+        var key = (await page.GetByTestId("new-key").TextContentAsync())!.Trim();
+        await SaveScreenshotAsync(page, "key-created");
+
+        using var client = new HttpClient { BaseAddress = platform.ApiBaseAddress };
+        client.DefaultRequestHeaders.Authorization = new("Bearer", key);
+        using (var works = await client.PostAsync("/v1/chat/completions", Json.Chat()))
+        {
+            Assert.Equal(System.Net.HttpStatusCode.OK, works.StatusCode);
+        }
+
+        // Once dismissed the key is gone, and no later view shows it.
+        await page.GetByTestId("key-done").ClickAsync();
+        await Assertions.Expect(page.GetByTestId("new-key")).ToHaveCountAsync(0);
+        await page.ReloadAsync();
+        await Assertions.Expect(page.Locator("h1[data-interactive=true]")).ToBeVisibleAsync();
+        await page.GetByTestId($"keys-of-{tenant}").ClickAsync();
+        await Assertions.Expect(page.GetByTestId("status-browser-key")).ToHaveTextAsync("active");
+        Assert.DoesNotContain(key, await page.ContentAsync());
+
+        await page.GetByTestId("revoke-browser-key").ClickAsync();
+        await page.GetByTestId("confirm-revoke-browser-key").ClickAsync();
+        await Assertions.Expect(page.GetByTestId("status-browser-key")).ToContainTextAsync("revoked");
+        await SaveScreenshotAsync(page, "key-revoked");
+        using var refused = await client.PostAsync("/v1/chat/completions", Json.Chat());
+        Assert.Equal(System.Net.HttpStatusCode.Unauthorized, refused.StatusCode);
+    }
+
     private async Task<IPage> SignedInPageAsync(string path)
     {
         var page = await _browser.NewPageAsync();

@@ -1,0 +1,131 @@
+using System.Globalization;
+using System.Net.Http.Headers;
+using System.Text.Json;
+using System.Text.Json.Serialization;
+using Microsoft.Extensions.Options;
+
+namespace AgentPlatform.Web.Platform;
+
+/// <summary>A tenant as the admin API shows it.</summary>
+public sealed record TenantView(string Id, string Name, int? Rpm, int? Tpm, decimal? BudgetUsd, string BudgetPeriod, DateTimeOffset CreatedAt);
+
+/// <summary>A virtual key as the admin API shows it: never the key, only its hint.</summary>
+public sealed record KeyView(
+    string Id, string TenantId, string Name, string KeyHint, int? Rpm, int? Tpm, decimal? BudgetUsd, string BudgetPeriod,
+    DateTimeOffset CreatedAt, DateTimeOffset? RevokedAt);
+
+/// <summary>A key just created: the one time its plaintext exists outside the client that asked for it.</summary>
+public sealed record CreatedKey(KeyView Key, string Plaintext);
+
+/// <summary>What the operator fills in for a new tenant or key, as typed; empty fields set no limit.</summary>
+public sealed class LimitsForm
+{
+    public string Name { get; set; } = "";
+
+    public string Rpm { get; set; } = "";
+
+    public string BudgetUsd { get; set; } = "";
+
+    public string BudgetPeriod { get; set; } = "monthly";
+
+    public int? ParsedRpm => int.TryParse(Rpm, NumberStyles.None, CultureInfo.InvariantCulture, out var rpm) ? rpm : null;
+
+    public decimal? ParsedBudgetUsd => decimal.TryParse(BudgetUsd, NumberStyles.AllowDecimalPoint, CultureInfo.InvariantCulture, out var usd) ? usd : null;
+
+    /// <summary>What is wrong with the form, in words for the operator; null when it can be sent.</summary>
+    public string? Problem() =>
+        string.IsNullOrWhiteSpace(Name) ? "A name is needed."
+        : Rpm.Trim().Length > 0 && ParsedRpm is not > 0 ? "Requests per minute must be a whole number above 0, or empty for no limit."
+        : BudgetUsd.Trim().Length > 0 && ParsedBudgetUsd is not >= 0 ? "The budget must be an amount in USD such as 25 or 12.50, or empty for none."
+        : null;
+}
+
+/// <summary>The admin API refused or could not be reached; the message is for the operator.</summary>
+public sealed class AdminApiException(string message) : Exception(message);
+
+/// <summary>
+/// The console's calls to the Api's admin API (<c>/admin/v1</c>), made from the server with the
+/// configured master key — the browser never sees it.
+/// </summary>
+public sealed class AdminApiClient(IHttpClientFactory httpClientFactory, IOptions<ConsoleOptions> options)
+{
+    private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web) { DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull };
+
+    public async Task<IReadOnlyList<TenantView>> ListTenantsAsync(CancellationToken cancellationToken) =>
+        (await SendAsync<ListOf<TenantView>>(HttpMethod.Get, "/admin/v1/tenants", null, cancellationToken)).Data
+            .OrderBy(t => t.Name, StringComparer.OrdinalIgnoreCase).ToList();
+
+    public Task<TenantView> CreateTenantAsync(LimitsForm form, CancellationToken cancellationToken) =>
+        SendAsync<TenantView>(HttpMethod.Post, "/admin/v1/tenants", Body(form, tenantId: null), cancellationToken);
+
+    public async Task<IReadOnlyList<KeyView>> ListKeysAsync(string tenantId, CancellationToken cancellationToken) =>
+        (await SendAsync<ListOf<KeyView>>(HttpMethod.Get, $"/admin/v1/keys?tenantId={Uri.EscapeDataString(tenantId)}", null, cancellationToken)).Data
+            .OrderByDescending(k => k.CreatedAt).ToList();
+
+    public async Task<CreatedKey> CreateKeyAsync(string tenantId, LimitsForm form, CancellationToken cancellationToken)
+    {
+        var created = await SendAsync<JsonElement>(HttpMethod.Post, "/admin/v1/keys", Body(form, tenantId), cancellationToken);
+        return new CreatedKey(created.Deserialize<KeyView>(Json)!, created.GetProperty("key").GetString()!);
+    }
+
+    public Task RevokeKeyAsync(string keyId, CancellationToken cancellationToken) =>
+        SendAsync<JsonElement>(HttpMethod.Delete, $"/admin/v1/keys/{Uri.EscapeDataString(keyId)}", null, cancellationToken);
+
+    private static Dictionary<string, object?> Body(LimitsForm form, string? tenantId)
+    {
+        var body = new Dictionary<string, object?> { ["name"] = form.Name.Trim() };
+        if (tenantId is not null)
+        {
+            body["tenantId"] = tenantId;
+        }
+        if (form.ParsedRpm is { } rpm)
+        {
+            body["rpm"] = rpm;
+        }
+        if (form.ParsedBudgetUsd is { } budget)
+        {
+            body["budgetUsd"] = budget;
+            body["budgetPeriod"] = form.BudgetPeriod;
+        }
+        return body;
+    }
+
+    private async Task<T> SendAsync<T>(HttpMethod method, string path, object? body, CancellationToken cancellationToken)
+    {
+        using var request = new HttpRequestMessage(method, path) { Content = body is null ? null : JsonContent.Create(body, options: Json) };
+        request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", options.Value.MasterKey);
+        HttpResponseMessage response;
+        try
+        {
+            response = await httpClientFactory.CreateClient(PlatformApiClient.HttpClientName).SendAsync(request, cancellationToken);
+        }
+        catch (Exception exception) when (exception is HttpRequestException or TaskCanceledException && !cancellationToken.IsCancellationRequested)
+        {
+            throw new AdminApiException("The Api cannot be reached right now. Check that it is running, then try again.");
+        }
+        using (response)
+        {
+            if (!response.IsSuccessStatusCode)
+            {
+                throw new AdminApiException(await RefusalAsync(response, cancellationToken));
+            }
+            return (await response.Content.ReadFromJsonAsync<T>(Json, cancellationToken))!;
+        }
+    }
+
+    /// <summary>The admin API's own message for a refusal (it names the field at fault), else its status.</summary>
+    private static async Task<string> RefusalAsync(HttpResponseMessage response, CancellationToken cancellationToken)
+    {
+        try
+        {
+            var error = await response.Content.ReadFromJsonAsync<JsonElement>(cancellationToken);
+            return error.GetProperty("error").GetProperty("message").GetString() ?? $"The admin API refused ({(int)response.StatusCode}).";
+        }
+        catch (Exception exception) when (exception is JsonException or KeyNotFoundException or InvalidOperationException or NotSupportedException)
+        {
+            return $"The admin API refused ({(int)response.StatusCode}).";
+        }
+    }
+
+    private sealed record ListOf<T>(List<T> Data);
+}
