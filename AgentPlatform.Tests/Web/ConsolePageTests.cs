@@ -145,6 +145,27 @@ public sealed class ConsolePageTests(AppHostFixture platform) : IAsyncLifetime
         Assert.Equal(System.Net.HttpStatusCode.Unauthorized, refused.StatusCode);
     }
 
+    [BrowserFact]
+    public async Task The_alerts_page_lists_the_rules_and_turns_one_off_and_on_again()
+    {
+        var page = await SignedInPageAsync("/alerts");
+        await Assertions.Expect(page.Locator("h1[data-interactive=true]")).ToBeVisibleAsync();
+        // Without rules in configuration the Api writes these three.
+        await Assertions.Expect(page.GetByTestId("rule-state-budget")).ToHaveTextAsync("on");
+        await Assertions.Expect(page.GetByTestId("rule-state-redis")).ToHaveTextAsync("on");
+        await Assertions.Expect(page.GetByTestId("rules")).ToContainTextAsync("thresholdsPercent 50, 80, 100");
+        await Assertions.Expect(page.GetByTestId("rules")).Not.ToContainTextAsync("scope"); // unset fields are not shown
+
+        await page.GetByTestId("rule-toggle-spool").ClickAsync();
+        await Assertions.Expect(page.GetByTestId("rule-state-spool")).ToHaveTextAsync("off");
+        await SaveScreenshotAsync(page, "alerts");
+        await page.ReloadAsync();
+        await Assertions.Expect(page.GetByTestId("rule-state-spool")).ToHaveTextAsync("off");
+        await Assertions.Expect(page.Locator("h1[data-interactive=true]")).ToBeVisibleAsync();
+        await page.GetByTestId("rule-toggle-spool").ClickAsync();
+        await Assertions.Expect(page.GetByTestId("rule-state-spool")).ToHaveTextAsync("on");
+    }
+
     private async Task<IPage> SignedInPageAsync(string path)
     {
         var page = await _browser.NewPageAsync();

@@ -14,6 +14,15 @@ public sealed record KeyView(
     string Id, string TenantId, string Name, string KeyHint, int? Rpm, int? Tpm, decimal? BudgetUsd, string BudgetPeriod,
     DateTimeOffset CreatedAt, DateTimeOffset? RevokedAt);
 
+/// <summary>An alert rule: its name, kind and whether it is on, with the rest of its fields as the admin API gave them.</summary>
+public sealed record AlertRuleView(string Name, string Kind, bool Enabled, IReadOnlyList<KeyValuePair<string, string>> Settings);
+
+/// <summary>An alert firing now.</summary>
+public sealed record AlertView(string Fingerprint, string Rule, string Kind, string Summary, DateTimeOffset StartsAt);
+
+/// <summary>An entry of the alert history: fired, resolved, delivered or failed.</summary>
+public sealed record AlertEventView(DateTimeOffset At, string Event, string Fingerprint, string Rule, string Summary, string? Webhook, int? Attempts, string? Error);
+
 /// <summary>A key just created: the one time its plaintext exists outside the client that asked for it.</summary>
 public sealed record CreatedKey(KeyView Key, string Plaintext);
 
@@ -70,6 +79,38 @@ public sealed class AdminApiClient(IHttpClientFactory httpClientFactory, IOption
 
     public Task RevokeKeyAsync(string keyId, CancellationToken cancellationToken) =>
         SendAsync<JsonElement>(HttpMethod.Delete, $"/admin/v1/keys/{Uri.EscapeDataString(keyId)}", null, cancellationToken);
+
+    public async Task<IReadOnlyList<AlertRuleView>> ListAlertRulesAsync(CancellationToken cancellationToken) =>
+        (await SendAsync<ListOf<JsonElement>>(HttpMethod.Get, "/admin/v1/alerts/rules", null, cancellationToken)).Data.Select(RuleView).ToList();
+
+    /// <summary>Turns a rule on or off: the rule as stored, with only <c>enabled</c> changed.</summary>
+    public async Task SetAlertRuleEnabledAsync(string name, bool enabled, CancellationToken cancellationToken)
+    {
+        var path = $"/admin/v1/alerts/rules/{Uri.EscapeDataString(name)}";
+        var rule = JsonSerializer.SerializeToNode(await SendAsync<JsonElement>(HttpMethod.Get, path, null, cancellationToken))!.AsObject();
+        rule["enabled"] = enabled;
+        await SendAsync<JsonElement>(HttpMethod.Put, path, rule, cancellationToken);
+    }
+
+    public async Task<IReadOnlyList<AlertView>> ListFiringAlertsAsync(CancellationToken cancellationToken) =>
+        (await SendAsync<ListOf<AlertView>>(HttpMethod.Get, "/admin/v1/alerts", null, cancellationToken)).Data;
+
+    public async Task<IReadOnlyList<AlertEventView>> ReadAlertHistoryAsync(int limit, CancellationToken cancellationToken) =>
+        (await SendAsync<ListOf<AlertEventView>>(HttpMethod.Get, $"/admin/v1/alerts/history?limit={limit}", null, cancellationToken)).Data;
+
+    private static AlertRuleView RuleView(JsonElement rule) => new(
+        rule.GetProperty("name").GetString()!,
+        rule.GetProperty("kind").GetString()!,
+        !rule.TryGetProperty("enabled", out var enabled) || enabled.GetBoolean(),
+        rule.EnumerateObject()
+            // The listing writes unset fields as null or []: only what the rule sets is shown.
+            .Where(p => p.Name is not ("name" or "kind" or "enabled")
+                && p.Value.ValueKind != JsonValueKind.Null
+                && !(p.Value.ValueKind == JsonValueKind.Array && p.Value.GetArrayLength() == 0))
+            .Select(p => KeyValuePair.Create(p.Name, p.Value.ValueKind == JsonValueKind.Array
+                ? string.Join(", ", p.Value.EnumerateArray().Select(v => v.ToString()))
+                : p.Value.ToString()))
+            .ToList());
 
     private static Dictionary<string, object?> Body(LimitsForm form, string? tenantId)
     {
