@@ -1,4 +1,5 @@
 using AgentPlatform.Web.Components;
+using AgentPlatform.Web.Platform;
 using AgentPlatform.Web.SignIn;
 
 var builder = WebApplication.CreateBuilder(args);
@@ -18,6 +19,7 @@ app.UseAntiforgery();
 app.MapStaticAssets();
 app.MapDefaultEndpoints();
 app.MapConsoleSignIn();
+app.MapUsageExport();
 // Every page needs a signed-in operator, but the sign-in page itself ([AllowAnonymous]).
 app.MapRazorComponents<App>().AddInteractiveServerRenderMode().RequireAuthorization();
 

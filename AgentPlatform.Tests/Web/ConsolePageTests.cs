@@ -166,6 +166,31 @@ public sealed class ConsolePageTests(AppHostFixture platform) : IAsyncLifetime
         await Assertions.Expect(page.GetByTestId("rule-state-spool")).ToHaveTextAsync("on");
     }
 
+    [BrowserFact]
+    public async Task The_usage_page_shows_a_tenants_calls_with_their_cost_and_exports_them_as_CSV()
+    {
+        using (var client = new HttpClient { BaseAddress = platform.ApiBaseAddress })
+        {
+            client.DefaultRequestHeaders.Authorization = new("Bearer", platform.ClientKey);
+            using var chat = await client.PostAsync("/v1/chat/completions", Json.Chat());
+            Assert.Equal(System.Net.HttpStatusCode.OK, chat.StatusCode);
+        }
+        var page = await SignedInPageAsync("/usage");
+        await Assertions.Expect(page.Locator("h1[data-interactive=true]")).ToBeVisibleAsync();
+
+        await page.GetByTestId("usage-tenant").SelectOptionAsync(new SelectOptionValue { Label = "end-to-end tests" });
+        await page.GetByTestId("usage-show").ClickAsync();
+
+        await Assertions.Expect(page.GetByTestId("usage-totals")).ToContainTextAsync("requests");
+        await Assertions.Expect(page.GetByTestId("usage-records")).ToContainTextAsync("default");
+        await SaveScreenshotAsync(page, "usage");
+        var download = await page.RunAndWaitForDownloadAsync(() => page.GetByTestId("export-csv").ClickAsync());
+        var csv = await File.ReadAllLinesAsync((await download.PathAsync())!);
+        Assert.StartsWith("id,", csv[0]);
+        Assert.True(csv.Length >= 2, $"an export with no record: {string.Join('\n', csv)}");
+        Assert.DoesNotContain(csv, line => line.Contains(AppHostFixture.MasterKey, StringComparison.Ordinal));
+    }
+
     private async Task<IPage> SignedInPageAsync(string path)
     {
         var page = await _browser.NewPageAsync();

@@ -23,6 +23,35 @@ public sealed record AlertView(string Fingerprint, string Rule, string Kind, str
 /// <summary>An entry of the alert history: fired, resolved, delivered or failed.</summary>
 public sealed record AlertEventView(DateTimeOffset At, string Event, string Fingerprint, string Rule, string Summary, string? Webhook, int? Attempts, string? Error);
 
+/// <summary>One request's usage record, as the ledger keeps it.</summary>
+public sealed record UsageRecordView(
+    string RequestId, DateTimeOffset Time, string? TenantId, string? KeyId, string? Model, string? Deployment,
+    long PromptTokens, long CachedTokens, long CompletionTokens, decimal CostUsd, double LatencyMs, double? OverheadMs,
+    int Status, string Outcome, string Cache);
+
+/// <summary>Which usage records to read: a tenant, a model group, the last hours.</summary>
+public sealed record UsageQuery(string? TenantId, string? Model, int Hours)
+{
+    /// <summary>The admin API's query string for this filter (the same for the table and the exports).</summary>
+    public string QueryString(DateTimeOffset now)
+    {
+        var query = new List<string>
+        {
+            $"from={Uri.EscapeDataString(now.AddHours(-Hours).ToString("O", CultureInfo.InvariantCulture))}",
+            $"to={Uri.EscapeDataString(now.AddMinutes(1).ToString("O", CultureInfo.InvariantCulture))}",
+        };
+        if (!string.IsNullOrWhiteSpace(TenantId))
+        {
+            query.Add($"tenantId={Uri.EscapeDataString(TenantId)}");
+        }
+        if (!string.IsNullOrWhiteSpace(Model))
+        {
+            query.Add($"model={Uri.EscapeDataString(Model.Trim())}");
+        }
+        return string.Join('&', query);
+    }
+}
+
 /// <summary>A key just created: the one time its plaintext exists outside the client that asked for it.</summary>
 public sealed record CreatedKey(KeyView Key, string Plaintext);
 
@@ -97,6 +126,22 @@ public sealed class AdminApiClient(IHttpClientFactory httpClientFactory, IOption
 
     public async Task<IReadOnlyList<AlertEventView>> ReadAlertHistoryAsync(int limit, CancellationToken cancellationToken) =>
         (await SendAsync<ListOf<AlertEventView>>(HttpMethod.Get, $"/admin/v1/alerts/history?limit={limit}", null, cancellationToken)).Data;
+
+    public async Task<(IReadOnlyList<UsageRecordView> Records, bool HasMore)> ReadUsageAsync(UsageQuery query, int limit, DateTimeOffset now, CancellationToken cancellationToken)
+    {
+        var page = await SendAsync<UsagePage>(HttpMethod.Get, $"/admin/v1/usage?{query.QueryString(now)}&limit={limit}", null, cancellationToken);
+        return (page.Data, page.HasMore);
+    }
+
+    /// <summary>The admin API's export (<c>csv</c> or <c>jsonl</c>) of the query, as a response to stream on; the caller disposes it.</summary>
+    public async Task<HttpResponseMessage> ExportUsageAsync(string queryString, string format, CancellationToken cancellationToken)
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Get, $"/admin/v1/usage?{queryString}&format={Uri.EscapeDataString(format)}");
+        request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", options.Value.MasterKey);
+        return await httpClientFactory.CreateClient(PlatformApiClient.StreamingHttpClientName).SendAsync(request, HttpCompletionOption.ResponseHeadersRead, cancellationToken);
+    }
+
+    private sealed record UsagePage(List<UsageRecordView> Data, bool HasMore);
 
     private static AlertRuleView RuleView(JsonElement rule) => new(
         rule.GetProperty("name").GetString()!,

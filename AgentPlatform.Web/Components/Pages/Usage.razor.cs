@@ -1,0 +1,67 @@
+using AgentPlatform.Web.Platform;
+using Microsoft.AspNetCore.Components;
+
+namespace AgentPlatform.Web.Components.Pages;
+
+/// <summary>Usage records by tenant, model group and period, with totals, and their export as CSV or JSON Lines.</summary>
+public sealed partial class Usage
+{
+    private const int Limit = 500;
+
+    [Inject]
+    private AdminApiClient Admin { get; set; } = null!;
+
+    [Inject]
+    private TimeProvider Time { get; set; } = null!;
+
+    private IReadOnlyList<TenantView> TenantList { get; set; } = [];
+
+    private string TenantId { get; set; } = "";
+
+    private string Model { get; set; } = "";
+
+    private int Hours { get; set; } = 24;
+
+    private IReadOnlyList<UsageRecordView>? Records { get; set; }
+
+    private bool HasMore { get; set; }
+
+    private string? Error { get; set; }
+
+    private UsageQuery Query => new(TenantId, Model, Hours);
+
+    protected override async Task OnInitializedAsync()
+    {
+        try
+        {
+            TenantList = await Admin.ListTenantsAsync(CancellationToken.None);
+        }
+        catch (AdminApiException exception)
+        {
+            Error = exception.Message;
+        }
+        await LoadAsync();
+    }
+
+    private async Task LoadAsync()
+    {
+        Error = null;
+        try
+        {
+            (Records, HasMore) = await Admin.ReadUsageAsync(Query, Limit, Time.GetUtcNow(), CancellationToken.None);
+        }
+        catch (AdminApiException exception)
+        {
+            Error = exception.Message;
+        }
+    }
+
+    /// <summary>The console's export of the same filter (it streams the admin API's export with the server's key).</summary>
+    private string ExportUrl(string format) => $"export/usage?format={format}&{Query.QueryString(Time.GetUtcNow())}";
+
+    private string Percentile(double share)
+    {
+        var sorted = Records!.Select(r => r.LatencyMs).Order().ToList();
+        return sorted[(int)Math.Min(sorted.Count - 1, Math.Floor(share * sorted.Count))].ToString("0.#", System.Globalization.CultureInfo.InvariantCulture);
+    }
+}
