@@ -1,15 +1,11 @@
 using AgentPlatform.Web.Platform;
-using Microsoft.AspNetCore.Components;
 
 namespace AgentPlatform.Web.Components.Pages;
 
 /// <summary>Alerts firing now, the rules (turned on and off here), and the history of firing, resolving and delivery.</summary>
-public sealed partial class Alerts
+public sealed partial class Alerts : AdminPage
 {
     private const int HistoryShown = 100;
-
-    [Inject]
-    private AdminApiClient Admin { get; set; } = null!;
 
     private IReadOnlyList<AlertView>? Firing { get; set; }
 
@@ -17,37 +13,20 @@ public sealed partial class Alerts
 
     private IReadOnlyList<AlertEventView>? History { get; set; }
 
-    private string? Error { get; set; }
-
     protected override Task OnInitializedAsync() => LoadAsync();
 
-    private async Task LoadAsync()
+    private Task LoadAsync() => RunAsync(async () =>
     {
-        try
-        {
-            Firing = await Admin.ListFiringAlertsAsync(CancellationToken.None);
-            Rules = await Admin.ListAlertRulesAsync(CancellationToken.None);
-            History = await Admin.ReadAlertHistoryAsync(HistoryShown, CancellationToken.None);
-        }
-        catch (AdminApiException exception)
-        {
-            Error = exception.Message;
-        }
-    }
+        Firing = await Admin.ListFiringAlertsAsync(CancellationToken.None);
+        Rules = await Admin.ListAlertRulesAsync(CancellationToken.None);
+        History = await Admin.ReadAlertHistoryAsync(HistoryShown, CancellationToken.None);
+    });
 
-    private async Task ToggleAsync(AlertRuleView rule)
+    private Task ToggleAsync(AlertRuleView rule) => RunAsync(async () =>
     {
-        Error = null;
-        try
-        {
-            await Admin.SetAlertRuleEnabledAsync(rule.Name, !rule.Enabled, CancellationToken.None);
-            Rules = await Admin.ListAlertRulesAsync(CancellationToken.None);
-        }
-        catch (AdminApiException exception)
-        {
-            Error = exception.Message;
-        }
-    }
+        await Admin.SetAlertRuleEnabledAsync(rule.Name, !rule.Enabled, CancellationToken.None);
+        Rules = await Admin.ListAlertRulesAsync(CancellationToken.None);
+    });
 
     private static string Settings(AlertRuleView rule) =>
         rule.Settings.Count == 0 ? "defaults" : string.Join("; ", rule.Settings.Select(s => $"{s.Key} {s.Value}"));

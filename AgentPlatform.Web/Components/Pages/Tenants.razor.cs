@@ -1,22 +1,17 @@
 using System.Globalization;
 using AgentPlatform.Web.Platform;
-using Microsoft.AspNetCore.Components;
 using Microsoft.AspNetCore.Components.Forms;
 
 namespace AgentPlatform.Web.Components.Pages;
 
 /// <summary>Tenants and their keys: create, list, revoke; a new key is shown once.</summary>
-public sealed partial class Tenants
+public sealed partial class Tenants : AdminPage
 {
     private static readonly string[] Periods = ["monthly", "weekly", "daily", "none"];
 
     private EditContext _tenantContext = null!;
     private EditContext _keyContext = null!;
     private string? _confirmingRevoke;
-    private bool _busy;
-
-    [Inject]
-    private AdminApiClient Admin { get; set; } = null!;
 
     private IReadOnlyList<TenantView>? TenantList { get; set; }
 
@@ -29,8 +24,6 @@ public sealed partial class Tenants
     private LimitsForm NewTenant { get; set; } = new();
 
     private LimitsForm NewKey { get; set; } = new();
-
-    private string? Error { get; set; }
 
     protected override async Task OnInitializedAsync()
     {
@@ -83,25 +76,6 @@ public sealed partial class Tenants
 
     /// <summary>The operator has the key: the page and the server forget it.</summary>
     private void ForgetCreatedKey() => Created = null;
-
-    /// <summary>Runs an admin call, turning a refusal or an unreachable Api into a plain message.</summary>
-    private async Task RunAsync(Func<Task> action)
-    {
-        _busy = true;
-        Error = null;
-        try
-        {
-            await action();
-        }
-        catch (AdminApiException exception)
-        {
-            Error = exception.Message;
-        }
-        finally
-        {
-            _busy = false;
-        }
-    }
 
     private static string Budget(decimal? usd, string period) => usd is { } budget
         ? string.Create(CultureInfo.InvariantCulture, $"${budget:0.##} {(period == "none" ? "in all" : period)}")

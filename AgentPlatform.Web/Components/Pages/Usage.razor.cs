@@ -4,12 +4,9 @@ using Microsoft.AspNetCore.Components;
 namespace AgentPlatform.Web.Components.Pages;
 
 /// <summary>Usage records by tenant, model group and period, with totals, and their export as CSV or JSON Lines.</summary>
-public sealed partial class Usage
+public sealed partial class Usage : AdminPage
 {
     private const int Limit = 500;
-
-    [Inject]
-    private AdminApiClient Admin { get; set; } = null!;
 
     [Inject]
     private TimeProvider Time { get; set; } = null!;
@@ -26,35 +23,16 @@ public sealed partial class Usage
 
     private bool HasMore { get; set; }
 
-    private string? Error { get; set; }
-
     private UsageQuery Query => new(TenantId, Model, Hours);
 
     protected override async Task OnInitializedAsync()
     {
-        try
-        {
-            TenantList = await Admin.ListTenantsAsync(CancellationToken.None);
-        }
-        catch (AdminApiException exception)
-        {
-            Error = exception.Message;
-        }
+        await RunAsync(async () => TenantList = await Admin.ListTenantsAsync(CancellationToken.None));
         await LoadAsync();
     }
 
-    private async Task LoadAsync()
-    {
-        Error = null;
-        try
-        {
-            (Records, HasMore) = await Admin.ReadUsageAsync(Query, Limit, Time.GetUtcNow(), CancellationToken.None);
-        }
-        catch (AdminApiException exception)
-        {
-            Error = exception.Message;
-        }
-    }
+    private Task LoadAsync() => RunAsync(async () =>
+        (Records, HasMore) = await Admin.ReadUsageAsync(Query, Limit, Time.GetUtcNow(), CancellationToken.None));
 
     /// <summary>The console's export of the same filter (it streams the admin API's export with the server's key).</summary>
     private string ExportUrl(string format) => $"export/usage?format={format}&{Query.QueryString(Time.GetUtcNow())}";
