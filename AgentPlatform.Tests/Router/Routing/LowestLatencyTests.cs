@@ -42,11 +42,14 @@ public sealed class LowestLatencyTests(PlatformFixture platform)
             await reset.PostAsync("/sim/stats/reset", null);
         }
 
-        await Parallel.ForAsync(0, 200, new ParallelOptions { MaxDegreeOfParallelism = 4 }, async (i, _) =>
+        // One at a time: the strategy's cost is latency × (in flight + 1), so requests in parallel would
+        // also test its queue-awareness — which, when CI load stretches the fast one's samples, rightly
+        // sends some to the slow one. This test is about the latency preference alone.
+        for (var i = 0; i < 200; i++)
         {
             using var response = await client.PostAsync("/v1/chat/completions", Json.Chat(model: "latency", extra: $",\"n\":{i}"));
             Assert.Equal(HttpStatusCode.OK, response.StatusCode);
-        });
+        }
 
         using var fastClient = fast.CreateHttpClient();
         var toFast = (await fastClient.GetFromJsonAsync<JsonElement>("/sim/stats")).GetProperty("requests").GetInt64();
