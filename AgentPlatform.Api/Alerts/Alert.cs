@@ -30,6 +30,16 @@ public sealed record Alert
     public DateTimeOffset? EndsAt { get; init; }
 }
 
+public static class AlertHolding
+{
+    /// <summary>Notes that <paramref name="rule"/>'s condition holds for <paramref name="subject"/> now: the alert <c>{rule}|{subject}</c>.</summary>
+    public static void Hold(this Dictionary<string, Alert> holding, AlertRule rule, string subject, string summary, Dictionary<string, string> labels, DateTimeOffset now)
+    {
+        var fingerprint = $"{rule.Name}|{subject}";
+        holding[fingerprint] = new Alert { Fingerprint = fingerprint, Rule = rule.Name, Kind = rule.Kind, Summary = summary, Labels = labels, StartsAt = now };
+    }
+}
+
 public static class AlertStatus
 {
     public const string Firing = "firing";

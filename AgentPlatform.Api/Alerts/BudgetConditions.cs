@@ -40,19 +40,13 @@ public sealed class BudgetConditions(IConnectionMultiplexer redis, TenancyStore 
             var share = subject.Spend / subject.Limits.BudgetUsd!.Value * 100;
             foreach (var threshold in rule.ThresholdsPercent.Where(t => share >= t))
             {
-                var fingerprint = $"{rule.Name}|{subject.Scope}|{subject.Id}|{threshold.ToString(CultureInfo.InvariantCulture)}";
+                var percent = threshold.ToString(CultureInfo.InvariantCulture);
                 var labels = subject.Labels();
-                labels["thresholdPercent"] = threshold.ToString(CultureInfo.InvariantCulture);
-                holding[fingerprint] = new Alert
-                {
-                    Fingerprint = fingerprint,
-                    Rule = rule.Name,
-                    Kind = rule.Kind,
-                    Summary = string.Create(CultureInfo.InvariantCulture,
+                labels["thresholdPercent"] = percent;
+                holding.Hold(rule, $"{subject.Scope}|{subject.Id}|{percent}",
+                    string.Create(CultureInfo.InvariantCulture,
                         $"{subject.Owner} has spent ${subject.Spend:0.######} of its ${subject.Limits.BudgetUsd:0.######}{subject.Per} budget ({share:0.#}%), past {threshold}%."),
-                    Labels = labels,
-                    StartsAt = now,
-                };
+                    labels, now);
             }
         }
     }
@@ -80,20 +74,13 @@ public sealed class BudgetConditions(IConnectionMultiplexer redis, TenancyStore 
             {
                 continue; // not within the bound, or the period resets the budget first
             }
-            var fingerprint = $"{rule.Name}|{subject.Scope}|{subject.Id}";
             var labels = subject.Labels();
             labels["perHourUsd"] = perHour.ToString("0.######", CultureInfo.InvariantCulture);
-            holding[fingerprint] = new Alert
-            {
-                Fingerprint = fingerprint,
-                Rule = rule.Name,
-                Kind = rule.Kind,
-                Summary = string.Create(CultureInfo.InvariantCulture,
+            holding.Hold(rule, $"{subject.Scope}|{subject.Id}",
+                string.Create(CultureInfo.InvariantCulture,
                     $"{subject.Owner} is spending ${perHour:0.######}/h; at that rate its ${subject.Limits.BudgetUsd:0.######}{subject.Per} budget " +
                     $"(${subject.Spend:0.######} spent) runs out in {(runsOutAt - now).TotalHours:0.#} h, by {runsOutAt:yyyy-MM-dd HH:mm} UTC."),
-                Labels = labels,
-                StartsAt = now,
-            };
+                labels, now);
         }
     }
 

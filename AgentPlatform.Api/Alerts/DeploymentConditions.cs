@@ -36,16 +36,12 @@ public sealed class DeploymentConditions(IConnectionMultiplexer redis)
             {
                 continue;
             }
-            var fingerprint = $"{rule.Name}|{rule.EffectiveScope}|{subject}";
             var labels = new Dictionary<string, string> { ["scope"] = rule.EffectiveScope, ["group"] = group };
             if (deployment is not null)
             {
                 labels["deployment"] = deployment;
             }
-            holding[fingerprint] = new Alert
-            {
-                Fingerprint = fingerprint, Rule = rule.Name, Kind = rule.Kind, Summary = summary, Labels = labels, StartsAt = now,
-            };
+            holding.Hold(rule, $"{rule.EffectiveScope}|{subject}", summary, labels, now);
         }
     }
 
@@ -61,17 +57,10 @@ public sealed class DeploymentConditions(IConnectionMultiplexer redis)
             {
                 continue;
             }
-            var fingerprint = $"{rule.Name}|deployment|{subject}";
-            holding[fingerprint] = new Alert
-            {
-                Fingerprint = fingerprint,
-                Rule = rule.Name,
-                Kind = rule.Kind,
-                Summary = string.Create(CultureInfo.InvariantCulture,
+            holding.Hold(rule, $"deployment|{subject}",
+                string.Create(CultureInfo.InvariantCulture,
                     $"The breaker of deployment '{deployment}' of model group '{group}' has been open since {since:u} ({(now - since).TotalSeconds:0} s), longer than {bound.TotalSeconds:0} s."),
-                Labels = new() { ["scope"] = "deployment", ["group"] = group, ["deployment"] = deployment },
-                StartsAt = now,
-            };
+                new() { ["scope"] = "deployment", ["group"] = group, ["deployment"] = deployment }, now);
         }
     }
 

@@ -88,17 +88,10 @@ public sealed class ReplicaConditions(AlertStore store, UsageLedger ledger, IOpt
         {
             if (rule.Kind == AlertKinds.RedisUnreachable && RedisAwaySince is { } away && now - away >= rule.For)
             {
-                var fingerprint = $"{rule.Name}|redis";
-                holding[fingerprint] = new Alert
-                {
-                    Fingerprint = fingerprint,
-                    Rule = rule.Name,
-                    Kind = rule.Kind,
-                    Summary = string.Create(CultureInfo.InvariantCulture,
+                holding.Hold(rule, "redis",
+                    string.Create(CultureInfo.InvariantCulture,
                         $"Redis has been unreachable since {away:yyyy-MM-dd HH:mm:ss} UTC: requests are refused (limits cannot be checked) and usage records wait in the replicas' spools."),
-                    Labels = new() { ["replica"] = Replica },
-                    StartsAt = now,
-                };
+                    new() { ["replica"] = Replica }, now);
             }
             else if (rule.Kind == AlertKinds.SpoolGrowing && _spoolOverSince.TryGetValue(rule.Name, out var since) && now - since >= rule.For)
             {
@@ -108,18 +101,9 @@ public sealed class ReplicaConditions(AlertStore store, UsageLedger ledger, IOpt
         return holding;
     }
 
-    private static void AddSpool(AlertRule rule, string replica, int depth, DateTimeOffset since, DateTimeOffset now, Dictionary<string, Alert> holding)
-    {
-        var fingerprint = $"{rule.Name}|replica|{replica}";
-        holding[fingerprint] = new Alert
-        {
-            Fingerprint = fingerprint,
-            Rule = rule.Name,
-            Kind = rule.Kind,
-            Summary = string.Create(CultureInfo.InvariantCulture,
+    private static void AddSpool(AlertRule rule, string replica, int depth, DateTimeOffset since, DateTimeOffset now, Dictionary<string, Alert> holding) =>
+        holding.Hold(rule, $"replica|{replica}",
+            string.Create(CultureInfo.InvariantCulture,
                 $"Replica {replica} has held at least {rule.EffectiveThresholdRecords} usage records in its spool since {since:HH:mm:ss} UTC ({depth} now): they are not reaching Redis."),
-            Labels = new() { ["replica"] = replica, ["spoolDepth"] = depth.ToString(CultureInfo.InvariantCulture) },
-            StartsAt = now,
-        };
-    }
+            new() { ["replica"] = replica, ["spoolDepth"] = depth.ToString(CultureInfo.InvariantCulture) }, now);
 }
