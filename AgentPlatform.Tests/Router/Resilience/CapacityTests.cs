@@ -87,7 +87,9 @@ public sealed class CapacityTests(PlatformFixture platform) : IAsyncLifetime
         using var admin = await client.GetFromJsonAsync<JsonDocument>("/admin/v1/deployments");
         var simB = admin!.RootElement.GetProperty("data").EnumerateArray()
             .Single(d => d.GetProperty("modelGroup").GetString() == "by-headroom" && d.GetProperty("name").GetString() == "sim-b");
-        Assert.InRange(simB.GetProperty("capacity").GetProperty("rpmInUse").GetDouble(), 29, 30);
+        // Use drains as time passes (at 60 rpm, one request a second), so a loop of a second or two
+        // reads between 28 and 30 (CI saw 28.9).
+        Assert.InRange(simB.GetProperty("capacity").GetProperty("rpmInUse").GetDouble(), 28, 30);
     }
 
     private Dictionary<string, string?> Single(string group, params (string Key, string Value)[] extra)
