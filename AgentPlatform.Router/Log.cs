@@ -53,6 +53,18 @@ internal static partial class Log
         Message = "The edited Router configuration is invalid, so the pool in use stays: {Failures}")]
     public static partial void PoolReloadRefused(ILogger logger, string failures);
 
+    [LoggerMessage(EventId = 1022, Level = LogLevel.Warning,
+        Message = "Deployment {Deployment} of model group {ModelGroup} drained by hand: {Reason}.")]
+    public static partial void DeploymentDrained(ILogger logger, string deployment, string modelGroup, string reason);
+
+    [LoggerMessage(EventId = 1023, Level = LogLevel.Information,
+        Message = "Deployment {Deployment} of model group {ModelGroup} back in rotation.")]
+    public static partial void DeploymentUndrained(ILogger logger, string deployment, string modelGroup);
+
+    [LoggerMessage(EventId = 1024, Level = LogLevel.Warning,
+        Message = "Could not read the drained deployments from Redis; the ones known before stay as they were.")]
+    public static partial void DrainsNotLoaded(ILogger logger, Exception exception);
+
     [LoggerMessage(EventId = 1015, Level = LogLevel.Warning,
         Message = "Could not check the Rpm/Tpm capacity of deployment {Deployment} of model group {ModelGroup} in Redis; sending anyway.")]
     public static partial void CapacityUnchecked(ILogger logger, string deployment, string modelGroup, Exception exception);

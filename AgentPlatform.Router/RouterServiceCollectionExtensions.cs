@@ -43,6 +43,8 @@ public static class RouterServiceCollectionExtensions
         builder.Services.TryAddSingleton<ICircuitBreakerListener>(s => s.GetRequiredService<CircuitBreakerEvents>());
         builder.Services.AddHostedService<SharedBreakerState>();
         builder.Services.TryAddSingleton<ModelPool>();
+        builder.Services.TryAddSingleton<DeploymentDrains>();
+        builder.Services.AddHostedService(services => services.GetRequiredService<DeploymentDrains>());
         builder.Services.TryAddSingleton<PromptTokenEstimator>();
         builder.Services.TryAddSingleton<CapacityLimiter>();
         builder.Services.TryAddSingleton<DeploymentStats>();

@@ -1,5 +1,7 @@
 using AgentPlatform.Router.Pool;
 using AgentPlatform.Router.Resilience;
+using AgentPlatform.ServiceDefaults.OpenAI;
+using StackExchange.Redis;
 
 namespace AgentPlatform.Router.Admin;
 
@@ -16,7 +18,69 @@ public static class DeploymentsAdminApi
             .WithTags("Admin")
             .WithName("ListDeployments")
             .WithSummary("Every deployment of every model group with its live state.");
+        app.MapPost("/admin/v1/deployments/{group}/{name}/drain", DrainAsync)
+            .WithTags("Admin")
+            .WithName("DrainDeployment")
+            .WithSummary("Takes a deployment out of rotation on every Router replica; requests in flight finish.");
+        app.MapDelete("/admin/v1/deployments/{group}/{name}/drain", UndrainAsync)
+            .WithTags("Admin")
+            .WithName("UndrainDeployment")
+            .WithSummary("Puts a drained deployment back into rotation on every Router replica.");
         return app;
+    }
+
+    /// <summary>The optional body of a drain: why, for whoever looks at the deployments next.</summary>
+    public sealed record DrainRequest(string? Reason);
+
+    private const int MaxReasonLength = 500;
+
+    private static async Task DrainAsync(HttpContext context, string group, string name, ModelPool pool, DeploymentDrains drains, TimeProvider timeProvider)
+    {
+        DrainRequest? body = null;
+        if (context.Request.ContentLength is > 0 || context.Request.Headers.TransferEncoding.Count > 0)
+        {
+            try
+            {
+                body = await context.Request.ReadFromJsonAsync<DrainRequest>(context.RequestAborted);
+            }
+            catch (System.Text.Json.JsonException)
+            {
+                await OpenAIError.WriteAsync(context, StatusCodes.Status400BadRequest, "The body must be JSON: {\"reason\": \"...\"}, or empty.", OpenAIError.InvalidRequest, "invalid_json");
+                return;
+            }
+        }
+        var reason = string.IsNullOrWhiteSpace(body?.Reason) ? null : body.Reason.Trim();
+        if (reason is { Length: > MaxReasonLength })
+        {
+            await OpenAIError.WriteAsync(context, StatusCodes.Status400BadRequest, $"The reason may be at most {MaxReasonLength} characters.", OpenAIError.InvalidRequest, "invalid_value", "reason");
+            return;
+        }
+        await ChangeAsync(context, group, name, pool, timeProvider, deployment => drains.DrainAsync(deployment, new DrainNote(timeProvider.GetUtcNow(), reason)));
+    }
+
+    private static Task UndrainAsync(HttpContext context, string group, string name, ModelPool pool, DeploymentDrains drains, TimeProvider timeProvider) =>
+        ChangeAsync(context, group, name, pool, timeProvider, drains.UndrainAsync);
+
+    private static async Task ChangeAsync(HttpContext context, string group, string name, ModelPool pool, TimeProvider timeProvider, Func<Deployment, Task> change)
+    {
+        if (!pool.TryGetGroup(group, out var modelGroup) || modelGroup.Deployments.FirstOrDefault(d => d.Name == name) is not { } deployment)
+        {
+            await OpenAIError.WriteAsync(context, StatusCodes.Status404NotFound,
+                $"No deployment '{name}' in model group '{group}'.", OpenAIError.NotFound, "deployment_not_found");
+            return;
+        }
+        try
+        {
+            await change(deployment);
+        }
+        catch (RedisException)
+        {
+            // A drain must hold on every replica or be reported as not made: the caller can try again.
+            await OpenAIError.WriteAsync(context, StatusCodes.Status503ServiceUnavailable,
+                "Redis is unreachable, so the change could not be shared with every Router replica; try again.", OpenAIError.Server, "redis_unavailable");
+            return;
+        }
+        await context.Response.WriteAsJsonAsync(Describe(modelGroup, deployment, timeProvider.GetUtcNow()), context.RequestAborted);
     }
 
     private static IResult ListDeployments(ModelPool pool, TimeProvider timeProvider)
@@ -45,6 +109,7 @@ public static class DeploymentsAdminApi
             priority = deployment.Priority,
             weight = deployment.Weight,
             available = deployment.IsAvailable(now.UtcTicks),
+            drained = deployment.Drain is { } drain ? new { at = drain.At, reason = drain.Reason } : null,
             breaker = new
             {
                 state = breaker.State switch { CircuitState.Open => "open", CircuitState.HalfOpen => "half_open", _ => "closed" },

@@ -79,8 +79,14 @@ public sealed class Deployment
 
     public CircuitBreaker Breaker { get; }
 
-    /// <summary>Whether a request may be sent now: its breaker lets it through and it has not asked to be left alone.</summary>
-    public bool IsAvailable(long nowTicks) => Breaker.IsAvailable(nowTicks) && !State.IsCoolingDown(nowTicks);
+    /// <summary>
+    /// Whether a request may be sent now: not drained, its breaker lets it through and it has not
+    /// asked to be left alone.
+    /// </summary>
+    public bool IsAvailable(long nowTicks) => Drain is null && Breaker.IsAvailable(nowTicks) && !State.IsCoolingDown(nowTicks);
+
+    /// <summary>Set while an operator has taken the deployment out of rotation (<see cref="DeploymentDrains"/>).</summary>
+    public DrainNote? Drain { get; internal set; }
 
     /// <summary>The most tokens (prompt and answer) the model takes; null when not configured.</summary>
     public int? ContextWindow { get; }

@@ -75,14 +75,14 @@ public sealed class ModelGroup
     /// <summary>
     /// The earliest time a request could be sent again to a deployment whose breaker lets requests
     /// through: now if one is merely tried, else when the first <c>Retry-After</c> ends. Null when
-    /// every breaker is open, as waiting for a break to end would hold requests for nothing.
+    /// every breaker is open or every deployment drained, as waiting would hold requests for nothing.
     /// </summary>
     public long? EarliestAvailableTicks(long nowTicks, int tokens = 0)
     {
         long? earliest = null;
         foreach (var deployment in Deployments)
         {
-            if (deployment.Breaker.IsAvailable(nowTicks) && deployment.Fits(tokens))
+            if (deployment.Drain is null && deployment.Breaker.IsAvailable(nowTicks) && deployment.Fits(tokens))
             {
                 var ticks = Math.Max(nowTicks, deployment.State.CoolDownUntilTicks);
                 earliest = earliest is { } e ? Math.Min(e, ticks) : ticks;

@@ -5,8 +5,8 @@ using AgentPlatform.ServiceDefaults.Telemetry;
 namespace AgentPlatform.Router.Pool;
 
 /// <summary>
-/// The pool's live state as gauges, read when metrics are collected: each deployment's breaker state
-/// and requests in flight. (Apart from <see cref="Forwarding.RouterMetrics"/>, which the pool's breakers
+/// The pool's live state as gauges, read when metrics are collected: each deployment's breaker state,
+/// requests in flight and whether it is drained. (Apart from <see cref="Forwarding.RouterMetrics"/>, which the pool's breakers
 /// report to, so that neither needs the other to be built.)
 /// </summary>
 public sealed class PoolMetrics : IHostedService
@@ -20,6 +20,9 @@ public sealed class PoolMetrics : IHostedService
         meter.CreateObservableGauge("agentplatform.router.deployment.in_flight",
             () => Each(pool, d => d.State.InFlight),
             unit: "{request}", description: "Requests each deployment is answering now, on this replica.");
+        meter.CreateObservableGauge("agentplatform.router.deployment.drained",
+            () => Each(pool, d => d.Drain is null ? 0 : 1),
+            unit: "{state}", description: "1 while a deployment is drained by hand (taken out of rotation), else 0.");
     }
 
     private static IEnumerable<Measurement<long>> Each(ModelPool pool, Func<Deployment, long> value) =>
