@@ -191,6 +191,48 @@ public sealed class ConsolePageTests(AppHostFixture platform) : IAsyncLifetime
         Assert.DoesNotContain(csv, line => line.Contains(AppHostFixture.MasterKey, StringComparison.Ordinal));
     }
 
+    [BrowserFact]
+    public async Task The_deployments_page_shows_live_state_and_a_drain_made_there_keeps_requests_away()
+    {
+        using var client = new HttpClient { BaseAddress = platform.ApiBaseAddress };
+        client.DefaultRequestHeaders.Authorization = new("Bearer", platform.ClientKey);
+        var page = await SignedInPageAsync("/deployments");
+        await Assertions.Expect(page.Locator("h1[data-interactive=true]")).ToBeVisibleAsync();
+        await Assertions.Expect(page.GetByTestId("state-default-sim-a")).ToHaveTextAsync("up");
+        await Assertions.Expect(page.GetByTestId("state-claude-sim-sim-a-anthropic")).ToHaveTextAsync("up");
+
+        try
+        {
+            await page.GetByTestId("drain-default-sim-b").ClickAsync();
+            await page.Locator("[data-testid=drain-reason] input").FillAsync("provider maintenance");
+            await page.GetByTestId("confirm-drain-default-sim-b").ClickAsync();
+            await Assertions.Expect(page.GetByTestId("state-default-sim-b")).ToHaveTextAsync("drained");
+            await Assertions.Expect(page.GetByTestId("group-default")).ToContainTextAsync("provider maintenance");
+
+            // Calls made now all go to sim-a, and the page shows them without a reload.
+            for (var i = 0; i < 10; i++)
+            {
+                using var chat = await client.PostAsync("/v1/chat/completions", Json.Chat(extra: $",\"seed\":{i}"));
+                Assert.Equal(System.Net.HttpStatusCode.OK, chat.StatusCode);
+                Assert.Equal("sim-a", chat.Headers.GetValues("x-agentplatform-deployment").Single());
+            }
+            await WaitUntilAsync(async () => int.Parse(await page.GetByTestId("calls-default-sim-a").TextContentAsync() ?? "0", System.Globalization.NumberStyles.AllowThousands) >= 10,
+                "the page to show the 10 calls without a reload");
+            await Assertions.Expect(page.GetByTestId("group-default")).ToContainTextAsync(new Regex(@"\d+(\.\d)? ms"));
+            await SaveScreenshotAsync(page, "deployments");
+
+            await page.GetByTestId("undrain-default-sim-b").ClickAsync();
+            await Assertions.Expect(page.GetByTestId("state-default-sim-b")).ToHaveTextAsync("up");
+        }
+        finally
+        {
+            // Whatever failed above, the other tests get sim-b back.
+            using var admin = new HttpClient { BaseAddress = platform.ApiBaseAddress };
+            admin.DefaultRequestHeaders.Authorization = new("Bearer", AppHostFixture.MasterKey);
+            using var _ = await admin.DeleteAsync("/admin/v1/deployments/default/sim-b/drain");
+        }
+    }
+
     private async Task<IPage> SignedInPageAsync(string path)
     {
         var page = await _browser.NewPageAsync();
@@ -206,6 +248,16 @@ public sealed class ConsolePageTests(AppHostFixture platform) : IAsyncLifetime
         await page.GetByTestId("credential").FillAsync(AppHostFixture.MasterKey);
         await page.GetByTestId("sign-in").ClickAsync();
         await Assertions.Expect(page).ToHaveURLAsync(new Regex(Regex.Escape(path) + "$"));
+    }
+
+    private static async Task WaitUntilAsync(Func<Task<bool>> condition, string what)
+    {
+        var deadline = DateTime.UtcNow.AddSeconds(15);
+        while (!await condition())
+        {
+            Assert.True(DateTime.UtcNow < deadline, $"waited 15 s for {what}");
+            await Task.Delay(200);
+        }
     }
 
     /// <summary>A screenshot beside the test results (<c>screenshots/</c> in the test output), kept by CI as an artifact.</summary>
