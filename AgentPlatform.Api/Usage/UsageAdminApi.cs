@@ -8,8 +8,8 @@ namespace AgentPlatform.Api.Usage;
 
 /// <summary>
 /// <c>GET /admin/v1/usage</c>: the ledger's records, filtered by tenant, key, model group and time, as
-/// a JSON list or exported whole as JSON Lines or CSV for billing; and <c>GET /admin/v1/usage/summary</c>:
-/// the hourly or daily roll-ups.
+/// a JSON list or exported whole as JSON Lines or CSV for billing; <c>GET /admin/v1/usage/summary</c>:
+/// the hourly or daily roll-ups; and <c>GET /admin/v1/usage/timeline</c>: the console overview's data.
 /// </summary>
 public static class UsageAdminApi
 {
@@ -23,17 +23,21 @@ public static class UsageAdminApi
     {
         admin.MapGet("/usage", ListAsync)
             .WithName("ListUsage")
-            .WithSummary("Usage records; filters tenantId, keyId, model, from, to; format=json (default), jsonl or csv.");
+            .WithSummary("Usage records; filters requestId, tenantId, keyId, model, from, to; format=json (default), jsonl or csv.");
         admin.MapGet("/usage/summary", SummaryAsync)
             .WithName("SummarizeUsage")
             .WithSummary("Usage rolled up per hour or day, per tenant, key and model group.");
+        admin.MapGet("/usage/timeline", TimelineAsync)
+            .WithName("UsageTimeline")
+            .WithSummary("The whole platform over the last hour (per minute), day or week (per hour): requests, errors, tokens, cost, cache hits, p50/p99 latency and overhead, and the top tenants, keys and model groups by spend.");
         return admin;
     }
 
-    private sealed record Filter(string? TenantId, string? KeyId, string? Model, DateTimeOffset From, DateTimeOffset To)
+    private sealed record Filter(string? TenantId, string? KeyId, string? Model, DateTimeOffset From, DateTimeOffset To, string? RequestId = null)
     {
         public bool Matches(UsageRecord record) =>
             record.Time >= From && record.Time < To
+            && (RequestId is null || record.RequestId == RequestId)
             && (TenantId is null || record.TenantId == TenantId)
             && (KeyId is null || record.KeyId == KeyId)
             && (Model is null || record.Model == Model);
@@ -43,12 +47,16 @@ public static class UsageAdminApi
     }
 
     private static async Task ListAsync(HttpContext context, IConnectionMultiplexer redis, TimeProvider timeProvider,
-        string? tenantId, string? keyId, string? model, string? from, string? to, string? format, int? limit)
+        string? requestId, string? tenantId, string? keyId, string? model, string? from, string? to, string? format, int? limit)
     {
-        if (await ReadFilterAsync(context, timeProvider, tenantId, keyId, model, from, to) is not { } filter)
+        // A request id is looked up over the whole retention unless a range is given: whoever pastes one
+        // rarely knows when it was made.
+        var defaultRange = string.IsNullOrEmpty(requestId) ? TimeSpan.FromDays(1) : MaxRange;
+        if (await ReadFilterAsync(context, timeProvider, tenantId, keyId, model, from, to, defaultRange) is not { } filter)
         {
             return;
         }
+        filter = filter with { RequestId = Blank(requestId) };
         if (limit is < 1 or > MaxLimit)
         {
             await BadRequestAsync(context, $"'limit' must be between 1 and {MaxLimit}.", "limit");
@@ -99,6 +107,14 @@ public static class UsageAdminApi
     private static async IAsyncEnumerable<(UsageRecord Record, string Json)> ReadAsync(IDatabase database, Filter filter,
         [System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken cancellationToken)
     {
+        if (filter.RequestId is { } requestId)
+        {
+            await foreach (var found in ReadRequestAsync(database, filter, requestId).WithCancellation(cancellationToken))
+            {
+                yield return found;
+            }
+            yield break;
+        }
         for (var hour = UsageLedger.HourOf(filter.From); hour < filter.To; hour = hour.AddHours(1))
         {
             var records = new List<(UsageRecord Record, string Json)>();
@@ -114,6 +130,29 @@ public static class UsageAdminApi
             foreach (var record in records)
             {
                 yield return record;
+            }
+        }
+    }
+
+    /// <summary>A request's record, through each hour's request-id index: one lookup per hour, sent together.</summary>
+    private static async IAsyncEnumerable<(UsageRecord Record, string Json)> ReadRequestAsync(IDatabase database, Filter filter, string requestId)
+    {
+        var hours = new List<DateTimeOffset>();
+        for (var hour = UsageLedger.HourOf(filter.From); hour < filter.To; hour = hour.AddHours(1))
+        {
+            hours.Add(hour);
+        }
+        var lookups = hours.Select(hour => database.HashGetAsync(UsageLedger.RequestIdsKey(hour), requestId)).ToList();
+        for (var i = 0; i < hours.Count; i++)
+        {
+            if (await lookups[i] is { HasValue: true } recordId
+                && await database.HashGetAsync(UsageLedger.RecordsKey(hours[i]), recordId) is { HasValue: true } stored)
+            {
+                var json = (string)stored!;
+                if (JsonSerializer.Deserialize(json, UsageJsonContext.Default.UsageRecord) is { } record && filter.Matches(record))
+                {
+                    yield return (record, json);
+                }
             }
         }
     }
@@ -178,8 +217,86 @@ public static class UsageAdminApi
         await context.Response.WriteAsJsonAsync(new { @object = "list", granularity = daily ? "day" : "hour", data = rows }, context.RequestAborted);
     }
 
+    private const int TopCount = 5;
+
+    private static async Task TimelineAsync(HttpContext context, IConnectionMultiplexer redis, TimeProvider timeProvider, string? window)
+    {
+        if (UsageTimeline.Window.Parse(window) is not { } shown)
+        {
+            await BadRequestAsync(context, "'window' must be hour, day or week.", "window");
+            return;
+        }
+        var now = timeProvider.GetUtcNow();
+        var points = shown.Points(now).ToList();
+        // The spend ranking comes from the hourly roll-ups of every hour the window touches.
+        var hours = new List<DateTimeOffset>();
+        for (var hour = UsageLedger.HourOf(now - shown.Length); hour <= now; hour = hour.AddHours(1))
+        {
+            hours.Add(hour);
+        }
+        var database = redis.GetDatabase();
+        // Sent together, read as they come: one round trip's worth of waiting for the lot.
+        var pointReads = points.Select(point => database.HashGetAllAsync(shown.Key(point))).ToList();
+        var hourReads = hours.Select(hour => database.HashGetAllAsync(UsageLedger.HourlyKey(hour))).ToList();
+
+        var totals = new UsageTimeline.Sums();
+        var buckets = new List<object>(points.Count);
+        for (var i = 0; i < points.Count; i++)
+        {
+            var sums = new UsageTimeline.Sums();
+            sums.Add(await pointReads[i]);
+            totals.Add(sums);
+            buckets.Add(new { start = points[i], sums = sums.Describe() });
+        }
+        var spend = new Dictionary<(int Part, string Id), (long CostNano, long Requests)>();
+        foreach (var read in hourReads)
+        {
+            foreach (var field in await read)
+            {
+                var name = (string)field.Name!;
+                var measureAt = name.LastIndexOf('|');
+                var measure = name[(measureAt + 1)..];
+                if (measure is not ("cost_nano_usd" or "requests"))
+                {
+                    continue;
+                }
+                var parts = name[..measureAt].Split('|');
+                for (var part = 0; part < parts.Length && part < 3; part++)
+                {
+                    if (parts[part] == "-")
+                    {
+                        continue;
+                    }
+                    var (cost, requests) = spend.GetValueOrDefault((part, parts[part]));
+                    spend[(part, parts[part])] = measure == "requests" ? (cost, requests + (long)field.Value) : (cost + (long)field.Value, requests);
+                }
+            }
+        }
+        await context.Response.WriteAsJsonAsync(new
+        {
+            window = shown.Name,
+            stepSeconds = (int)shown.Step.TotalSeconds,
+            from = points[0],
+            spendSince = hours[0],
+            totals = totals.Describe(),
+            points = buckets,
+            top = new
+            {
+                tenants = Top(spend, 0),
+                keys = Top(spend, 1),
+                models = Top(spend, 2),
+            },
+        }, context.RequestAborted);
+    }
+
+    private static IEnumerable<object> Top(Dictionary<(int Part, string Id), (long CostNano, long Requests)> spend, int part) =>
+        spend.Where(e => e.Key.Part == part)
+            .OrderByDescending(e => e.Value.CostNano).ThenByDescending(e => e.Value.Requests).ThenBy(e => e.Key.Id, StringComparer.Ordinal)
+            .Take(TopCount)
+            .Select(e => new { id = e.Key.Id, costUsd = Limits.BudgetPeriod.FromNanoUsd(e.Value.CostNano), requests = e.Value.Requests });
+
     private static async Task<Filter?> ReadFilterAsync(HttpContext context, TimeProvider timeProvider,
-        string? tenantId, string? keyId, string? model, string? from, string? to)
+        string? tenantId, string? keyId, string? model, string? from, string? to, TimeSpan? defaultRange = null)
     {
         var now = timeProvider.GetUtcNow();
         if (!TryParseTime(to, now, out var end))
@@ -187,7 +304,7 @@ public static class UsageAdminApi
             await BadRequestAsync(context, "'to' must be a date and time in ISO 8601, such as 2026-11-27T12:00:00Z.", "to");
             return null;
         }
-        if (!TryParseTime(from, end.AddDays(-1), out var start))
+        if (!TryParseTime(from, end - (defaultRange ?? TimeSpan.FromDays(1)), out var start))
         {
             await BadRequestAsync(context, "'from' must be a date and time in ISO 8601, such as 2026-11-27T00:00:00Z.", "from");
             return null;

@@ -10,7 +10,8 @@ namespace AgentPlatform.Api.Usage;
 
 /// <summary>
 /// The usage ledger: every request's <see cref="UsageRecord"/>, kept in Redis by the hour for the
-/// configured retention, with hourly and daily roll-ups per tenant, key and model group.
+/// configured retention, with hourly and daily roll-ups per tenant, key and model group, and the
+/// platform-wide timeline by minute and hour (<see cref="UsageTimeline"/>) the console's overview draws.
 /// </summary>
 /// <remarks>
 /// Requests never wait on Redis for it: a record goes into a bounded in-process spool and a
@@ -28,6 +29,9 @@ public sealed class UsageLedger : BackgroundService
     /// <summary>Records of one hour: a hash of record id to JSON.</summary>
     public static string RecordsKey(DateTimeOffset hour) => $"{KeyPrefix}records:{hour.UtcDateTime:yyyyMMddHH}";
 
+    /// <summary>Request ids of one hour's records: a hash of request id to record id, for looking a request up.</summary>
+    public static string RequestIdsKey(DateTimeOffset hour) => $"{KeyPrefix}requestids:{hour.UtcDateTime:yyyyMMddHH}";
+
     public static string HourlyKey(DateTimeOffset hour) => $"{KeyPrefix}hourly:{hour.UtcDateTime:yyyyMMddHH}";
 
     public static string DailyKey(DateTimeOffset day) => $"{KeyPrefix}daily:{day.UtcDateTime:yyyyMMdd}";
@@ -38,23 +42,31 @@ public sealed class UsageLedger : BackgroundService
     /// and a few for the roll-ups (one script per record made the ledger the gateway's bottleneck).
     /// </summary>
     private const string WriteScript = """
-        -- KEYS: the hour's records, its roll-up, the day's roll-up; ARGV[1] records' and hourly TTL, ARGV[2]
-        -- daily TTL (s); then per record 12 values: id, JSON, roll-up field prefix, requests, errors, prompt,
-        -- cached and completion tokens, cost (nano-USD), cache hits, tokens and cost (nano-USD) the hit saved
+        -- KEYS: the hour's records, its roll-up, the day's roll-up, the minute's and the hour's timeline, the
+        -- hour's request-id index; ARGV[1] records' and hourly TTL, ARGV[2] daily TTL, ARGV[3] minute timeline
+        -- TTL (s); then per record 16 values: id, JSON, roll-up field prefix, requests, errors, prompt, cached
+        -- and completion tokens, cost (nano-USD), cache hits, tokens and cost (nano-USD) the hit saved, cache
+        -- misses, latency and overhead histogram buckets (-1: none), request id
         local names = {'requests', 'errors', 'prompt_tokens', 'cached_tokens', 'completion_tokens', 'cost_nano_usd',
-                       'cache_hits', 'saved_tokens', 'saved_cost_nano_usd'}
-        local sums, fields, written = {}, {}, 0
-        for i = 3, #ARGV, 12 do
+                       'cache_hits', 'saved_tokens', 'saved_cost_nano_usd', 'cache_misses'}
+        local sums, fields, timeline, timelineFields, written = {}, {}, {}, {}, 0
+        local function add(into, order, field, value)
+          if into[field] == nil then into[field] = 0; order[#order + 1] = field end
+          into[field] = into[field] + value
+        end
+        for i = 4, #ARGV, 16 do
           if redis.call('HSETNX', KEYS[1], ARGV[i], ARGV[i + 1]) == 1 then
             written = written + 1
-            for m = 1, 9 do
+            redis.call('HSET', KEYS[6], ARGV[i + 15], ARGV[i])
+            for m = 1, 10 do
               local value = tonumber(ARGV[i + 2 + m])
               if value ~= 0 then
-                local field = ARGV[i + 2] .. names[m]
-                if sums[field] == nil then sums[field] = 0; fields[#fields + 1] = field end
-                sums[field] = sums[field] + value
+                if m <= 9 then add(sums, fields, ARGV[i + 2] .. names[m], value) end
+                add(timeline, timelineFields, names[m], value)
               end
             end
+            if ARGV[i + 13] ~= '-1' then add(timeline, timelineFields, 'lat:' .. ARGV[i + 13], 1) end
+            if ARGV[i + 14] ~= '-1' then add(timeline, timelineFields, 'ovh:' .. ARGV[i + 14], 1) end
           end
         end
         redis.call('EXPIRE', KEYS[1], ARGV[1])
@@ -62,16 +74,23 @@ public sealed class UsageLedger : BackgroundService
           redis.call('HINCRBY', KEYS[2], field, sums[field])
           redis.call('HINCRBY', KEYS[3], field, sums[field])
         end
+        for _, field in ipairs(timelineFields) do
+          redis.call('HINCRBY', KEYS[4], field, timeline[field])
+          redis.call('HINCRBY', KEYS[5], field, timeline[field])
+        end
         redis.call('EXPIRE', KEYS[2], ARGV[1])
         redis.call('EXPIRE', KEYS[3], ARGV[2])
+        redis.call('EXPIRE', KEYS[4], ARGV[3])
+        redis.call('EXPIRE', KEYS[5], ARGV[1])
+        redis.call('EXPIRE', KEYS[6], ARGV[1])
         return written
         """;
 
     /// <summary>Values per record in <see cref="WriteScript"/>'s arguments.</summary>
-    private const int ValuesPerRecord = 12;
+    private const int ValuesPerRecord = 16;
 
-    /// <summary>Records per write: 200 keep the argument array (32 bytes a value) under the large object heap's 85 KB.</summary>
-    private const int BatchSize = 200;
+    /// <summary>Records per write: 150 keep the argument array (32 bytes a value) under the large object heap's 85 KB.</summary>
+    private const int BatchSize = 150;
 
     /// <summary>How long a record may wait for others to share its write: the ledger trails requests by at most this.</summary>
     private static readonly TimeSpan Linger = TimeSpan.FromMilliseconds(50);
@@ -191,16 +210,17 @@ public sealed class UsageLedger : BackgroundService
     {
         var database = _redis.GetDatabase();
         var writes = new List<Task>(1);
-        // One call per hour the batch spans (almost always one).
-        foreach (var hour in batch.GroupBy(record => HourOf(record.Time)))
+        // One call per minute the batch spans (almost always one: records linger 50 ms for a batch).
+        foreach (var minute in batch.GroupBy(record => UsageTimeline.MinuteOf(record.Time)))
         {
             // Filled in place: building it through a list and a copy put two arrays of ~100 KB per batch on
             // the large object heap, and with them a gen-2 collection every two seconds under load.
-            var arguments = new RedisValue[2 + ValuesPerRecord * hour.Count()];
+            var arguments = new RedisValue[3 + ValuesPerRecord * minute.Count()];
             arguments[0] = _recordTtlSeconds;
             arguments[1] = _dailyTtlSeconds;
-            var i = 2;
-            foreach (var record in hour)
+            arguments[2] = UsageTimeline.MinuteTtlSeconds;
+            var i = 3;
+            foreach (var record in minute)
             {
                 arguments[i++] = record.Id;
                 arguments[i++] = JsonSerializer.SerializeToUtf8Bytes(record, UsageJsonContext.Default.UsageRecord);
@@ -214,8 +234,14 @@ public sealed class UsageLedger : BackgroundService
                 arguments[i++] = record.Cache == "hit" ? 1 : 0;
                 arguments[i++] = record.SavedTokens;
                 arguments[i++] = Limits.BudgetPeriod.ToNanoUsd(record.SavedCostUsd);
+                arguments[i++] = record.Cache == "miss" ? 1 : 0;
+                arguments[i++] = UsageTimeline.Bucket(record.LatencyMs);
+                arguments[i++] = record.OverheadMs is { } overhead ? UsageTimeline.Bucket(overhead) : -1;
+                arguments[i++] = record.RequestId;
             }
-            writes.Add(database.ScriptEvaluateAsync(WriteScript, [RecordsKey(hour.Key), HourlyKey(hour.Key), DailyKey(hour.Key)], arguments));
+            var hour = HourOf(minute.Key);
+            writes.Add(database.ScriptEvaluateAsync(WriteScript,
+                [RecordsKey(hour), HourlyKey(hour), DailyKey(hour), UsageTimeline.MinuteKey(minute.Key), UsageTimeline.HourKey(hour), RequestIdsKey(hour)], arguments));
         }
         return Task.WhenAll(writes);
     }

@@ -207,6 +207,71 @@ public sealed class UsageTests(TenancyFixture fixture) : IClassFixture<TenancyFi
     }
 
     [Fact]
+    public async Task A_request_is_found_by_its_id_and_the_timeline_counts_it_once_with_its_cost_and_latency()
+    {
+        using var admin = fixture.Admin(fixture.Second);
+        var before = await admin.GetFromJsonAsync<JsonElement>("/admin/v1/usage/timeline?window=hour");
+        var (keyId, key) = await CreateKeyAsync(new { name = "Timeline" }, new { name = "timeline" });
+        using var client = TenancyFixture.Client(fixture.First, key);
+        var requestId = $"lookup-{Guid.NewGuid():N}";
+        using (var request = new HttpRequestMessage(HttpMethod.Post, "/v1/chat/completions") { Content = Json.Chat(model: "priced") })
+        {
+            request.Headers.Add("x-request-id", requestId);
+            using var answered = await client.SendAsync(request);
+            Assert.Equal(HttpStatusCode.OK, answered.StatusCode);
+        }
+        for (var i = 0; i < 4; i++)
+        {
+            using var response = await client.PostAsync("/v1/chat/completions", Json.Chat(model: "priced", stream: i % 2 == 0));
+            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        }
+        var records = await LedgerAsync($"keyId={keyId}", expected: 5);
+
+        var found = await admin.GetFromJsonAsync<JsonElement>($"/admin/v1/usage?requestId={requestId}");
+        var missing = await admin.GetFromJsonAsync<JsonElement>("/admin/v1/usage?requestId=no-such-request");
+        var after = await admin.GetFromJsonAsync<JsonElement>("/admin/v1/usage/timeline?window=hour");
+        var day = await admin.GetFromJsonAsync<JsonElement>("/admin/v1/usage/timeline?window=day");
+        using var badWindow = await admin.GetAsync("/admin/v1/usage/timeline?window=month");
+
+        var record = Assert.Single(found.GetProperty("data").EnumerateArray());
+        Assert.Equal(keyId, record.GetProperty("keyId").GetString());
+        Assert.Equal(requestId, record.GetProperty("requestId").GetString());
+        Assert.Empty(missing.GetProperty("data").EnumerateArray());
+
+        // Nothing else runs on this fixture meanwhile: the window grew by exactly these five.
+        var (totalsBefore, totalsAfter) = (before.GetProperty("totals"), after.GetProperty("totals"));
+        Assert.Equal(5, totalsAfter.GetProperty("requests").GetInt64() - totalsBefore.GetProperty("requests").GetInt64());
+        Assert.Equal(records.Sum(r => r.GetProperty("costUsd").GetDecimal()),
+            totalsAfter.GetProperty("costUsd").GetDecimal() - totalsBefore.GetProperty("costUsd").GetDecimal());
+        Assert.Equal(records.Sum(r => r.GetProperty("completionTokens").GetInt64()),
+            totalsAfter.GetProperty("completionTokens").GetInt64() - totalsBefore.GetProperty("completionTokens").GetInt64());
+        var points = after.GetProperty("points").EnumerateArray().ToList();
+        Assert.Equal(60, points.Count);
+        Assert.Equal(60, after.GetProperty("stepSeconds").GetInt32());
+        Assert.Equal(totalsAfter.GetProperty("requests").GetInt64(), points.Sum(p => p.GetProperty("sums").GetProperty("requests").GetInt64()));
+        // The histogram's p50 lies within ±15% of the records' true median... of this window, which holds other
+        // tests' requests too: only its order is checked here, the bucket arithmetic in UsageTimelineTests.
+        Assert.True(totalsAfter.GetProperty("latencyP50Ms").GetDouble() > 0);
+        Assert.True(totalsAfter.GetProperty("latencyP99Ms").GetDouble() >= totalsAfter.GetProperty("latencyP50Ms").GetDouble());
+        Assert.True(totalsAfter.GetProperty("overheadP50Ms").GetDouble() > 0);
+        Assert.Equal(24, day.GetProperty("points").GetArrayLength());
+        Assert.True(day.GetProperty("totals").GetProperty("requests").GetInt64() >= totalsAfter.GetProperty("requests").GetInt64());
+        Assert.Equal(HttpStatusCode.BadRequest, badWindow.StatusCode);
+
+        // The spend ranking is the hourly roll-ups of the hours the window touches, summed per key.
+        var summary = await admin.GetFromJsonAsync<JsonElement>(
+            $"/admin/v1/usage/summary?from={Uri.EscapeDataString(after.GetProperty("spendSince").GetDateTimeOffset().ToString("O"))}");
+        var expectedKeys = summary.GetProperty("data").EnumerateArray()
+            .Where(r => r.GetProperty("keyId").ValueKind == JsonValueKind.String)
+            .GroupBy(r => r.GetProperty("keyId").GetString()!)
+            .Select(g => (Id: g.Key, Cost: g.Sum(r => r.GetProperty("costUsd").GetDecimal()), Requests: g.Sum(r => r.GetProperty("requests").GetInt64())))
+            .OrderByDescending(k => k.Cost).ThenByDescending(k => k.Requests).ThenBy(k => k.Id, StringComparer.Ordinal).Take(5)
+            .Select(k => k.Id).ToList();
+        Assert.Equal(expectedKeys, after.GetProperty("top").GetProperty("keys").EnumerateArray().Select(k => k.GetProperty("id").GetString()!).ToList());
+        Assert.Contains(after.GetProperty("top").GetProperty("models").EnumerateArray(), m => m.GetProperty("id").GetString() == "priced");
+    }
+
+    [Fact]
     public async Task Successful_answers_carry_the_token_limit_headers()
     {
         var (_, key) = await CreateKeyAsync(new { name = "Headers" }, new { name = "headers", tpm = 5_000, rpm = 100 });
