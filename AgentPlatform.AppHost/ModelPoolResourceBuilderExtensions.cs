@@ -31,20 +31,31 @@ public static class ModelPoolResourceBuilderExtensions
                 .WithHttpEndpoint()
                 .WithHttpHealthCheck("/health");
             router.WaitFor(simulators[i]);
-            AddDeployment(router, DefaultModelGroup, i, names[i], "openai", ReferenceExpression.Create($"{simulators[i].GetEndpoint("http")}/v1"), "sim-model");
+            AddDeployment(router, DefaultModelGroup, i, names[i], "openai", ReferenceExpression.Create($"{simulators[i].GetEndpoint("http")}/v1"), "sim-model", SmallModelPrices);
         }
-        AddDeployment(router, "claude-sim", 0, "sim-a-anthropic", "anthropic", ReferenceExpression.Create($"{simulators[0].GetEndpoint("http")}"), "claude-sim");
-        AddDeployment(router, "azure-sim", 0, "sim-b-azure", "azure-openai", ReferenceExpression.Create($"{simulators[1].GetEndpoint("http")}"), "sim-deployment");
+        AddDeployment(router, "claude-sim", 0, "sim-a-anthropic", "anthropic", ReferenceExpression.Create($"{simulators[0].GetEndpoint("http")}"), "claude-sim", LargeModelPrices);
+        AddDeployment(router, "azure-sim", 0, "sim-b-azure", "azure-openai", ReferenceExpression.Create($"{simulators[1].GetEndpoint("http")}"), "sim-deployment", SmallModelPrices);
         return router;
     }
 
-    private static void AddDeployment(IResourceBuilder<ProjectResource> router, string group, int index, string name, string provider, ReferenceExpression baseUrl, string model)
+    /// <summary>
+    /// Example prices (USD per million input, cached input and output tokens) of a small and a large
+    /// hosted model, so that the simulated pool shows real-looking cost in the console and the ledger.
+    /// </summary>
+    private static readonly (string Input, string CachedInput, string Output) SmallModelPrices = ("0.15", "0.075", "0.60");
+    private static readonly (string Input, string CachedInput, string Output) LargeModelPrices = ("3", "0.30", "15");
+
+    private static void AddDeployment(IResourceBuilder<ProjectResource> router, string group, int index, string name, string provider, ReferenceExpression baseUrl, string model,
+        (string Input, string CachedInput, string Output) prices)
     {
         var prefix = $"Router__ModelGroups__{group}__Deployments__{index}__";
         router.WithEnvironment(prefix + "Name", name)
             .WithEnvironment(prefix + "Provider", provider)
             .WithEnvironment(prefix + "BaseUrl", baseUrl)
-            .WithEnvironment(prefix + "Model", model);
+            .WithEnvironment(prefix + "Model", model)
+            .WithEnvironment(prefix + "InputPricePerMillion", prices.Input)
+            .WithEnvironment(prefix + "CachedInputPricePerMillion", prices.CachedInput)
+            .WithEnvironment(prefix + "OutputPricePerMillion", prices.Output);
     }
 
     /// <summary>Pins a service's http endpoint to <c>AgentPlatform:Ports:{name}</c> when it is set (0 = any free port).</summary>

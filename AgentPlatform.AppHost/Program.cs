@@ -22,11 +22,17 @@ var api = builder.AddProject<Projects.AgentPlatform_Api>("api")
     .WithConfiguredReplicas(builder, "Api")
     .WithHttpHealthCheck("/health");
 
-builder.AddProject<Projects.AgentPlatform_Web>("web")
+var web = builder.AddProject<Projects.AgentPlatform_Web>("web")
     .WithReference(api)
     .WaitFor(api)
     .WithEnvironment("AgentPlatform__MasterKey", masterKey)
     .WithConfiguredPort(builder, "Web")
     .WithHttpHealthCheck("/health");
+
+// The console's request lookup links each request to its trace in this dashboard.
+if (builder.Configuration["ASPNETCORE_URLS"]?.Split(';')[0] is { Length: > 0 } dashboardUrl)
+{
+    web.WithEnvironment("AgentPlatform__DashboardUrl", dashboardUrl);
+}
 
 builder.Build().Run();

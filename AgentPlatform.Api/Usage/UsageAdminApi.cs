@@ -333,7 +333,7 @@ public static class UsageAdminApi
         OpenAIError.WriteAsync(context, StatusCodes.Status400BadRequest, message, OpenAIError.InvalidRequest, "invalid_query", param);
 
     private const string CsvHeader =
-        "id,requestId,time,tenantId,keyId,model,deployment,promptTokens,cachedTokens,completionTokens,estimated,costUsd,latencyMs,overheadMs,status,outcome,cache,stream,savedTokens,savedCostUsd";
+        "id,requestId,time,tenantId,keyId,model,deployment,promptTokens,cachedTokens,completionTokens,estimated,costUsd,latencyMs,overheadMs,status,outcome,cache,stream,savedTokens,savedCostUsd,traceId";
 
     private static string ToCsv(UsageRecord r)
     {
@@ -341,7 +341,7 @@ public static class UsageAdminApi
         foreach (var value in (ReadOnlySpan<object?>)
             [r.Id, r.RequestId, r.Time.UtcDateTime.ToString("O", CultureInfo.InvariantCulture), r.TenantId, r.KeyId, r.Model, r.Deployment,
              r.PromptTokens, r.CachedTokens, r.CompletionTokens, r.Estimated ? "true" : "false", r.CostUsd, r.LatencyMs, r.OverheadMs,
-             r.Status, r.Outcome, r.Cache, r.Stream ? "true" : "false", r.SavedTokens, r.SavedCostUsd])
+             r.Status, r.Outcome, r.Cache, r.Stream ? "true" : "false", r.SavedTokens, r.SavedCostUsd, r.TraceId])
         {
             if (line.Length > 0)
             {

@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using AgentPlatform.Api.Limits;
 using AgentPlatform.Api.Routing;
 using AgentPlatform.Api.Tenancy;
@@ -23,7 +24,12 @@ public sealed class UsageMeter(
     public UsageRecord Start(HttpContext context)
     {
         metrics.Started();
-        return new() { RequestId = context.TraceIdentifier, Time = timeProvider.GetUtcNow() };
+        return new()
+        {
+            RequestId = context.TraceIdentifier,
+            TraceId = Activity.Current is { Recorded: true } activity ? activity.TraceId.ToHexString() : null,
+            Time = timeProvider.GetUtcNow(),
+        };
     }
 
     /// <summary>

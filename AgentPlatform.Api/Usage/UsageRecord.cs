@@ -15,6 +15,9 @@ public sealed class UsageRecord
 
     public string RequestId { get; set; } = "";
 
+    /// <summary>The request's trace, when it was sampled: the console links it to the Aspire dashboard.</summary>
+    public string? TraceId { get; set; }
+
     public DateTimeOffset Time { get; set; }
 
     public string? TenantId { get; set; }

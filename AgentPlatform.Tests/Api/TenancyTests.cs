@@ -231,7 +231,7 @@ public sealed class TenancyTests(TenancyFixture fixture) : IClassFixture<Tenancy
 
         var models = await provider.GetRequiredService<AgentPlatform.Web.Platform.PlatformApiClient>().ListModelsAsync(CancellationToken.None);
         var text = new System.Text.StringBuilder();
-        await foreach (var update in provider.GetRequiredService<AgentPlatform.Web.Platform.PlatformApiClient>().StreamChatAsync("default", "hello", CancellationToken.None))
+        await foreach (var update in provider.GetRequiredService<AgentPlatform.Web.Platform.PlatformApiClient>().StreamChatAsync("default", [new("user", "hello")], virtualKey: null, CancellationToken.None))
         {
             Assert.Null(update.Error);
             text.Append(update.Text);

@@ -1,3 +1,4 @@
+using System.Net.Http.Json;
 using System.Text.RegularExpressions;
 using AgentPlatform.Tests.EndToEnd;
 using AgentPlatform.Tests.Infrastructure;
@@ -70,7 +71,7 @@ public sealed class ConsolePageTests(AppHostFixture platform) : IAsyncLifetime
     [BrowserFact]
     public async Task Health_page_shows_the_api_and_its_dependencies_healthy()
     {
-        var page = await SignedInPageAsync("/");
+        var page = await SignedInPageAsync("/health");
 
         await Assertions.Expect(page.GetByTestId("api-status")).ToHaveTextAsync("Healthy");
         await Assertions.Expect(page.Locator("td", new() { HasText = "router" })).ToBeVisibleAsync();
@@ -99,10 +100,96 @@ public sealed class ConsolePageTests(AppHostFixture platform) : IAsyncLifetime
         await Assertions.Expect(page.GetByTestId("reply-meta")).ToContainTextAsync("deployment sim-");
         // The meta line arrives with the headers; the text streams in after it, 16 words in all.
         await Assertions.Expect(page.GetByTestId("answer")).ToHaveTextAsync(new Regex(@"^\s*\S+( \S+){15}\s*$"));
-        await Assertions.Expect(page.GetByTestId("send")).ToBeEnabledAsync();
+        // Tokens from the stream's usage, cost and latency from the usage ledger once the record is written.
+        await Assertions.Expect(page.GetByTestId("reply-meta")).ToContainTextAsync(new Regex(@"\d+ tokens in, 16 out"));
+        await Assertions.Expect(page.GetByTestId("reply-cost")).ToContainTextAsync(new Regex(@"cost \$0\.\d+ · latency \d+ ms"));
         Assert.DoesNotContain(AppHostFixture.MasterKey, await page.ContentAsync());
         Assert.Empty(missing);
         await SaveScreenshotAsync(page, "playground");
+
+        // A second turn carries the first: the conversation goes on.
+        await page.GetByTestId("message").FillAsync("And again");
+        await page.GetByTestId("send").ClickAsync();
+        await Assertions.Expect(page.Locator(".turn-assistant")).ToHaveCountAsync(2);
+        await Assertions.Expect(page.GetByTestId("reply-cost")).ToBeVisibleAsync();
+    }
+
+    [BrowserFact]
+    public async Task A_newcomer_creates_a_key_calls_with_it_in_the_playground_and_finds_the_calls_cost_and_latency()
+    {
+        var page = await SignedInPageAsync("/tenants");
+        await Assertions.Expect(page.Locator("h1[data-interactive=true]")).ToBeVisibleAsync();
+        var tenant = $"Newcomer {Guid.NewGuid():N}"[..20];
+        await page.Locator("[data-testid=tenant-name] input").FillAsync(tenant);
+        await page.GetByTestId("create-tenant").ClickAsync();
+        await page.Locator("[data-testid=key-name] input").FillAsync("first-key");
+        await page.GetByTestId("create-key").ClickAsync();
+        var key = (await page.GetByTestId("new-key").TextContentAsync())!.Trim();
+
+        await page.GetByRole(AriaRole.Link, new() { Name = "Playground" }).ClickAsync();
+        await Assertions.Expect(page.Locator("h1[data-interactive=true]")).ToBeVisibleAsync();
+        await page.GetByTestId("virtual-key").FillAsync(key);
+        await page.GetByTestId("message").FillAsync("What does this cost?");
+        await page.GetByTestId("send").ClickAsync();
+        await Assertions.Expect(page.GetByTestId("reply-cost")).ToContainTextAsync("cost $");
+
+        await page.GetByTestId("reply-request").ClickAsync();
+        await Assertions.Expect(page).ToHaveURLAsync(new Regex("/requests\\?id="));
+        await Assertions.Expect(page.GetByTestId("record-outcome")).ToHaveTextAsync("success (HTTP 200)");
+        await Assertions.Expect(page.GetByTestId("record-cost")).ToHaveTextAsync(new Regex(@"^\$0\.\d{6}$"));
+        await Assertions.Expect(page.GetByTestId("record-latency")).ToContainTextAsync(" ms");
+        // The call was made with the new key: the record names the tenant it belongs to.
+        using var admin = new HttpClient { BaseAddress = platform.ApiBaseAddress };
+        admin.DefaultRequestHeaders.Authorization = new("Bearer", AppHostFixture.MasterKey);
+        var tenants = await admin.GetFromJsonAsync<System.Text.Json.JsonElement>("/admin/v1/tenants");
+        var tenantId = tenants.GetProperty("data").EnumerateArray().Single(t => t.GetProperty("name").GetString() == tenant).GetProperty("id").GetString()!;
+        await Assertions.Expect(page.GetByTestId("request-record")).ToContainTextAsync(tenantId);
+        await SaveScreenshotAsync(page, "request-lookup");
+
+        // A request id that is not in the ledger says so in words.
+        await page.Locator("[data-testid=request-id] input").FillAsync("req_not_in_the_ledger");
+        await page.GetByTestId("find-request").ClickAsync();
+        await Assertions.Expect(page.GetByTestId("not-found")).ToContainTextAsync("No request has the id");
+    }
+
+    [BrowserFact]
+    public async Task The_overview_updates_live_and_ranks_a_key_by_what_it_spends()
+    {
+        using var admin = new HttpClient { BaseAddress = platform.ApiBaseAddress };
+        admin.DefaultRequestHeaders.Authorization = new("Bearer", AppHostFixture.MasterKey);
+        var keyName = $"big-spender-{Guid.NewGuid():N}"[..20];
+        using var tenantResponse = await admin.PostAsJsonAsync("/admin/v1/tenants", new { name = $"Overview {keyName}" });
+        var tenantId = (await tenantResponse.Content.ReadFromJsonAsync<System.Text.Json.JsonElement>()).GetProperty("id").GetString();
+        using var keyResponse = await admin.PostAsJsonAsync("/admin/v1/keys", new { tenantId, name = keyName });
+        var key = (await keyResponse.Content.ReadFromJsonAsync<System.Text.Json.JsonElement>()).GetProperty("key").GetString();
+
+        var page = await SignedInPageAsync("/");
+        await Assertions.Expect(page.Locator("h1[data-interactive=true]")).ToBeVisibleAsync();
+        await Assertions.Expect(page.GetByTestId("total-requests")).ToHaveTextAsync(new Regex(@"^[\d,]+$"));
+        var before = long.Parse((await page.GetByTestId("total-requests").TextContentAsync())!, System.Globalization.NumberStyles.AllowThousands);
+
+        // Long prompts to the priciest group: this key out-spends what the other tests send.
+        using var client = new HttpClient { BaseAddress = platform.ApiBaseAddress };
+        client.DefaultRequestHeaders.Authorization = new("Bearer", key);
+        var prompt = string.Join(' ', Enumerable.Repeat("spend", 3000));
+        for (var i = 0; i < 5; i++)
+        {
+            using var chat = await client.PostAsJsonAsync("/v1/chat/completions", new { model = "claude-sim", messages = new[] { new { role = "user", content = $"{i} {prompt}" } } });
+            Assert.Equal(System.Net.HttpStatusCode.OK, chat.StatusCode);
+        }
+
+        // No reload: the page reads again every two seconds.
+        await WaitUntilAsync(async () => long.Parse((await page.GetByTestId("total-requests").TextContentAsync())!, System.Globalization.NumberStyles.AllowThousands) >= before + 5,
+            "the overview to count the five calls");
+        await Assertions.Expect(page.GetByTestId("top-keys")).ToContainTextAsync(keyName);
+        await Assertions.Expect(page.GetByTestId("top-models")).ToContainTextAsync("claude-sim");
+        await Assertions.Expect(page.GetByTestId("chart-traffic-latest")).ToContainTextAsync("requests/s:");
+        await Assertions.Expect(page.Locator("#chart-latency .main-svg").First).ToBeVisibleAsync(); // plotly.js drew it, from the console's own files
+        await SaveScreenshotAsync(page, "overview");
+
+        await page.GetByTestId("window-day").ClickAsync();
+        await Assertions.Expect(page.GetByTestId("window-day")).ToHaveAttributeAsync("aria-pressed", "true");
+        await Assertions.Expect(page.GetByTestId("top-keys")).ToContainTextAsync(keyName);
     }
 
     [BrowserFact]

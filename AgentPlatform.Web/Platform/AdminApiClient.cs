@@ -27,7 +27,7 @@ public sealed record AlertEventView(DateTimeOffset At, string Event, string Fing
 public sealed record UsageRecordView(
     string RequestId, DateTimeOffset Time, string? TenantId, string? KeyId, string? Model, string? Deployment,
     long PromptTokens, long CachedTokens, long CompletionTokens, decimal CostUsd, double LatencyMs, double? OverheadMs,
-    int Status, string Outcome, string Cache);
+    int Status, string Outcome, string Cache, bool Stream = false, string? TraceId = null, double? TimeToFirstTokenMs = null);
 
 /// <summary>Which usage records to read: a tenant, a model group, the last hours.</summary>
 public sealed record UsageQuery(string? TenantId, string? Model, int Hours)
@@ -73,6 +73,31 @@ public sealed record BreakerView(string State, DateTimeOffset? OpenUntil, int Br
 public sealed record LastErrorView(string Message, DateTimeOffset At);
 
 public sealed record CapacityView(int? Rpm, double? RpmInUse, int? Tpm, double? TpmInUse);
+
+/// <summary>The sums of a point of the timeline, or of its whole window; percentiles are null where nothing was timed.</summary>
+public sealed record TimelineSums(
+    long Requests, long Errors, long PromptTokens, long CachedTokens, long CompletionTokens, decimal CostUsd,
+    long CacheHits, long CacheMisses, double? LatencyP50Ms, double? LatencyP99Ms, double? OverheadP50Ms, double? OverheadP99Ms)
+{
+    public static readonly TimelineSums Empty = new(0, 0, 0, 0, 0, 0, 0, 0, null, null, null, null);
+
+    /// <summary>Share of requests that failed or were refused; null without requests.</summary>
+    public double? ErrorRate => Requests == 0 ? null : (double)Errors / Requests;
+
+    /// <summary>Share of cache lookups answered from the cache; null when the cache was not asked.</summary>
+    public double? CacheHitRate => CacheHits + CacheMisses == 0 ? null : (double)CacheHits / (CacheHits + CacheMisses);
+}
+
+public sealed record TimelinePoint(DateTimeOffset Start, TimelineSums Sums);
+
+/// <summary>A tenant, key or model group and what it spent in the window.</summary>
+public sealed record Spender(string Id, decimal CostUsd, long Requests);
+
+public sealed record TopSpenders(IReadOnlyList<Spender> Tenants, IReadOnlyList<Spender> Keys, IReadOnlyList<Spender> Models);
+
+/// <summary>The platform over the last hour, day or week: the admin API's <c>/usage/timeline</c>.</summary>
+public sealed record TimelineView(string Window, int StepSeconds, DateTimeOffset From, DateTimeOffset SpendSince,
+    TimelineSums Totals, IReadOnlyList<TimelinePoint> Points, TopSpenders Top);
 
 /// <summary>A key just created: the one time its plaintext exists outside the client that asked for it.</summary>
 public sealed record CreatedKey(KeyView Key, string Plaintext);
@@ -162,6 +187,17 @@ public sealed class AdminApiClient(IHttpClientFactory httpClientFactory, IOption
         request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", options.Value.MasterKey);
         return await httpClientFactory.CreateClient(PlatformApiClient.StreamingHttpClientName).SendAsync(request, HttpCompletionOption.ResponseHeadersRead, cancellationToken);
     }
+
+    public Task<TimelineView> ReadTimelineAsync(string window, CancellationToken cancellationToken) =>
+        SendAsync<TimelineView>(HttpMethod.Get, $"/admin/v1/usage/timeline?window={Uri.EscapeDataString(window)}", null, cancellationToken);
+
+    /// <summary>Every key of every tenant (never the keys themselves), for showing names where the ledger has ids.</summary>
+    public async Task<IReadOnlyList<KeyView>> ListAllKeysAsync(CancellationToken cancellationToken) =>
+        (await SendAsync<ListOf<KeyView>>(HttpMethod.Get, "/admin/v1/keys", null, cancellationToken)).Data;
+
+    /// <summary>The usage records of one request id (usually one), looked up over the ledger's retention.</summary>
+    public async Task<IReadOnlyList<UsageRecordView>> FindRequestAsync(string requestId, CancellationToken cancellationToken) =>
+        (await SendAsync<UsagePage>(HttpMethod.Get, $"/admin/v1/usage?requestId={Uri.EscapeDataString(requestId.Trim())}", null, cancellationToken)).Data;
 
     public async Task<IReadOnlyList<DeploymentView>> ListDeploymentsAsync(CancellationToken cancellationToken) =>
         (await SendAsync<ListOf<DeploymentView>>(HttpMethod.Get, "/admin/v1/deployments", null, cancellationToken)).Data;

@@ -15,6 +15,9 @@ public sealed class ConsoleOptions
     /// <summary>What an operator types to sign in to the console, when it should not be the master key itself.</summary>
     public string? AdminCredential { get; set; }
 
+    /// <summary>The Aspire dashboard (or any UI with its <c>/traces/detail/{traceId}</c> route), for links to a request's trace.</summary>
+    public string? DashboardUrl { get; set; }
+
     public string AdminCredentialOrMasterKey => string.IsNullOrEmpty(AdminCredential) ? MasterKey : AdminCredential;
 }
 
@@ -22,7 +25,15 @@ public sealed class ConsoleOptions
 public sealed record PlatformHealth(string Status, IReadOnlyDictionary<string, string> Checks, string? Error);
 
 /// <summary>One piece of a streamed answer: text, or the metadata that arrives with the headers.</summary>
-public sealed record ChatUpdate(string? Text, string? Deployment = null, string? RequestId = null, string? OverheadMs = null, string? Error = null);
+public sealed record ChatUpdate(
+    string? Text, string? Deployment = null, string? RequestId = null, string? OverheadMs = null, string? Error = null,
+    string? Cache = null, ChatUsage? Usage = null);
+
+/// <summary>What a reply used, as the stream's last chunk reports it.</summary>
+public sealed record ChatUsage(long PromptTokens, long CachedTokens, long CompletionTokens);
+
+/// <summary>One message of a conversation: <c>user</c> or <c>assistant</c>, and what it said.</summary>
+public sealed record ChatMessage(string Role, string Content);
 
 /// <summary>
 /// The console's only way to the platform: the Api, found by service discovery under <c>api</c>.
@@ -63,28 +74,36 @@ public sealed class PlatformApiClient(IHttpClientFactory httpClientFactory, Cons
         return document.RootElement.GetProperty("data").EnumerateArray().Select(m => m.GetProperty("id").GetString()!).ToList();
     }
 
-    /// <summary>Streams a one-message chat completion, yielding the text as it arrives.</summary>
-    public async IAsyncEnumerable<ChatUpdate> StreamChatAsync(string model, string message, [EnumeratorCancellation] CancellationToken cancellationToken)
+    /// <summary>
+    /// Streams a chat completion of the conversation so far: first what the headers say (deployment,
+    /// request id, overhead, cache), then the text as it arrives, then the usage the last chunk reports.
+    /// </summary>
+    /// <param name="virtualKey">A key the operator gave to call as; null: the console's own client key.</param>
+    public async IAsyncEnumerable<ChatUpdate> StreamChatAsync(string model, IReadOnlyList<ChatMessage> messages, string? virtualKey, [EnumeratorCancellation] CancellationToken cancellationToken)
     {
         var body = JsonSerializer.SerializeToUtf8Bytes(new
         {
             model,
             stream = true,
             stream_options = new { include_usage = true },
-            messages = new[] { new { role = "user", content = message } },
+            messages = messages.Select(m => new { role = m.Role, content = m.Content }),
         });
-        using var response = await SendAsClientAsync(StreamingHttpClientName, () =>
+        HttpRequestMessage CreateRequest()
         {
             var request = new HttpRequestMessage(HttpMethod.Post, "/v1/chat/completions") { Content = new ByteArrayContent(body) };
             request.Content.Headers.ContentType = new MediaTypeHeaderValue("application/json");
             return request;
-        }, HttpCompletionOption.ResponseHeadersRead, cancellationToken);
+        }
+        using var response = string.IsNullOrWhiteSpace(virtualKey)
+            ? await SendAsClientAsync(StreamingHttpClientName, CreateRequest, HttpCompletionOption.ResponseHeadersRead, cancellationToken)
+            : await SendAsync(StreamingHttpClientName, CreateRequest, virtualKey.Trim(), HttpCompletionOption.ResponseHeadersRead, cancellationToken);
         if (!response.IsSuccessStatusCode)
         {
             yield return new ChatUpdate(null, Error: await ErrorMessageAsync(response, cancellationToken));
             yield break;
         }
-        yield return new ChatUpdate(null, Header(response, "x-agentplatform-deployment"), Header(response, "x-request-id"), Header(response, "x-agentplatform-overhead-ms"));
+        yield return new ChatUpdate(null, Header(response, "x-agentplatform-deployment"), Header(response, "x-request-id"), Header(response, "x-agentplatform-overhead-ms"),
+            Cache: Header(response, "x-agentplatform-cache"));
 
         await using var stream = await response.Content.ReadAsStreamAsync(cancellationToken);
         await foreach (var item in SseParser.Create(stream).EnumerateAsync(cancellationToken))
@@ -94,7 +113,22 @@ public sealed class PlatformApiClient(IHttpClientFactory httpClientFactory, Cons
                 yield break;
             }
             using var chunk = JsonDocument.Parse(item.Data);
-            foreach (var choice in chunk.RootElement.GetProperty("choices").EnumerateArray())
+            if (chunk.RootElement.TryGetProperty("error", out var error))
+            {
+                yield return new ChatUpdate(null, Error: error.TryGetProperty("message", out var message) ? message.GetString() : "The answer broke off.");
+                yield break;
+            }
+            if (chunk.RootElement.TryGetProperty("usage", out var usage) && usage.ValueKind == JsonValueKind.Object)
+            {
+                var cached = usage.TryGetProperty("prompt_tokens_details", out var details) && details.ValueKind == JsonValueKind.Object
+                    && details.TryGetProperty("cached_tokens", out var cachedTokens) ? cachedTokens.GetInt64() : 0;
+                yield return new ChatUpdate(null, Usage: new ChatUsage(usage.GetProperty("prompt_tokens").GetInt64(), cached, usage.GetProperty("completion_tokens").GetInt64()));
+            }
+            if (!chunk.RootElement.TryGetProperty("choices", out var choices))
+            {
+                continue;
+            }
+            foreach (var choice in choices.EnumerateArray())
             {
                 if (choice.GetProperty("delta").TryGetProperty("content", out var content) && content.GetString() is { Length: > 0 } text)
                 {

@@ -4,12 +4,23 @@ using Microsoft.AspNetCore.Components;
 
 namespace AgentPlatform.Web.Components.Pages;
 
-public sealed partial class Playground
+/// <summary>
+/// A conversation with a model group through the Api, streamed, with what each reply used: the
+/// headers' deployment, cache outcome and overhead, the stream's token usage, and — from the usage
+/// ledger, once the record is written — its cost and latency.
+/// </summary>
+public sealed partial class Playground : IDisposable
 {
-    private readonly StringBuilder _answer = new();
+    /// <summary>A record follows its answer within ~50 ms; it is looked for this many times, 250 ms apart.</summary>
+    private const int RecordLookups = 12;
+
+    private readonly CancellationTokenSource _closed = new();
 
     [Inject]
     public required PlatformApiClient Api { get; init; }
+
+    [Inject]
+    public required AdminApiClient Admin { get; init; }
 
     private IReadOnlyList<string> Models { get; set; } = [];
 
@@ -17,27 +28,26 @@ public sealed partial class Playground
 
     private string Message { get; set; } = "";
 
+    /// <summary>A virtual key to call as (say, one just created); empty: the console's own key.</summary>
+    private string VirtualKey { get; set; } = "";
+
     private bool Sending { get; set; }
 
-    private string Answer => _answer.ToString();
+    private List<Turn> Turns { get; } = [];
 
     private string? LoadError { get; set; }
-
-    private string? ReplyError { get; set; }
-
-    private string? Deployment { get; set; }
-
-    private string? RequestId { get; set; }
-
-    private string? OverheadMs { get; set; }
 
     protected override async Task OnInitializedAsync()
     {
         try
         {
-            Models = await Api.ListModelsAsync(CancellationToken.None);
+            Models = await Api.ListModelsAsync(_closed.Token);
             // "default" is the group the platform starts with (the simulators, or what an operator named so).
             Model = Models.Contains("default") ? "default" : Models.FirstOrDefault();
+            if (Model is null)
+            {
+                LoadError = "No model group is configured: the Router's Router:ModelGroups is empty.";
+            }
         }
         catch (HttpRequestException exception)
         {
@@ -45,37 +55,115 @@ public sealed partial class Playground
         }
     }
 
+    private void NewConversation() => Turns.Clear();
+
     private async Task SendAsync()
     {
         Sending = true;
-        _answer.Clear();
-        ReplyError = Deployment = RequestId = OverheadMs = null;
+        Turns.Add(new Turn("user", Model!) { Text = Message.Trim() });
+        Message = "";
+        // The conversation so far, without replies that failed.
+        var messages = Turns.Where(t => t.Error is null && t.Text.Length > 0).Select(t => new ChatMessage(t.Role, t.Text)).ToList();
+        var reply = new Turn("assistant", Model!);
+        Turns.Add(reply);
         try
         {
-            await foreach (var update in Api.StreamChatAsync(Model!, Message, CancellationToken.None))
+            await foreach (var update in Api.StreamChatAsync(Model!, messages, VirtualKey, _closed.Token))
             {
                 if (update.Error is not null)
                 {
-                    ReplyError = update.Error;
+                    reply.Error = update.Error;
                 }
                 else if (update.Text is not null)
                 {
-                    _answer.Append(update.Text);
+                    reply.Append(update.Text);
+                }
+                else if (update.Usage is not null)
+                {
+                    reply.Usage = update.Usage;
                 }
                 else
                 {
-                    (Deployment, RequestId, OverheadMs) = (update.Deployment, update.RequestId, update.OverheadMs);
+                    (reply.Deployment, reply.RequestId, reply.OverheadMs, reply.Cache) = (update.Deployment, update.RequestId, update.OverheadMs, update.Cache);
                 }
                 StateHasChanged();
             }
         }
         catch (HttpRequestException exception)
         {
-            ReplyError = $"The Api could not be reached: {exception.Message}";
+            reply.Error = $"The Api could not be reached: {exception.Message}";
+        }
+        catch (OperationCanceledException) when (_closed.IsCancellationRequested)
+        {
+            return;
         }
         finally
         {
             Sending = false;
         }
+        if (reply.RequestId is not null)
+        {
+            StateHasChanged();
+            await FindRecordAsync(reply);
+        }
+    }
+
+    /// <summary>The reply's cost and latency as the ledger recorded them: what billing will see.</summary>
+    private async Task FindRecordAsync(Turn reply)
+    {
+        reply.RecordPending = true;
+        try
+        {
+            for (var i = 0; i < RecordLookups && reply.Record is null; i++)
+            {
+                await Task.Delay(250, _closed.Token);
+                reply.Record = (await Admin.FindRequestAsync(reply.RequestId!, _closed.Token)).FirstOrDefault();
+            }
+        }
+        catch (AdminApiException)
+        {
+            // The reply stands without its cost; the request lookup page can find it later.
+        }
+        catch (OperationCanceledException)
+        {
+            return;
+        }
+        reply.RecordPending = false;
+        StateHasChanged();
+    }
+
+    public void Dispose() => _closed.Cancel();
+
+    private sealed class Turn(string role, string model)
+    {
+        private readonly StringBuilder _text = new();
+
+        public string Role { get; } = role;
+
+        public string Model { get; } = model;
+
+        public string Text
+        {
+            get => _text.ToString();
+            init => _text.Append(value);
+        }
+
+        public void Append(string text) => _text.Append(text);
+
+        public string? Error { get; set; }
+
+        public string? Deployment { get; set; }
+
+        public string? RequestId { get; set; }
+
+        public string? OverheadMs { get; set; }
+
+        public string? Cache { get; set; }
+
+        public ChatUsage? Usage { get; set; }
+
+        public UsageRecordView? Record { get; set; }
+
+        public bool RecordPending { get; set; }
     }
 }

@@ -3,7 +3,7 @@ using Microsoft.AspNetCore.Components;
 
 namespace AgentPlatform.Web.Components.Pages;
 
-public sealed partial class Home : IAsyncDisposable
+public sealed partial class Health : IAsyncDisposable
 {
     private readonly CancellationTokenSource _stop = new();
 
@@ -13,7 +13,7 @@ public sealed partial class Home : IAsyncDisposable
     [Inject]
     public required TimeProvider Clock { get; init; }
 
-    private PlatformHealth? Health { get; set; }
+    private PlatformHealth? Report { get; set; }
 
     private DateTimeOffset CheckedAt { get; set; }
 
@@ -25,7 +25,7 @@ public sealed partial class Home : IAsyncDisposable
 
     private async Task RefreshAsync()
     {
-        Health = await Api.GetHealthAsync(_stop.Token);
+        Report = await Api.GetHealthAsync(_stop.Token);
         CheckedAt = Clock.GetUtcNow();
     }
 
