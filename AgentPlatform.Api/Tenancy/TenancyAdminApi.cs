@@ -2,6 +2,7 @@ using AgentPlatform.Api.Admin;
 using System.Text.Json.Nodes;
 using AgentPlatform.ServiceDefaults.Http;
 using AgentPlatform.ServiceDefaults.OpenAI;
+using StackExchange.Redis;
 
 namespace AgentPlatform.Api.Tenancy;
 
@@ -24,6 +25,8 @@ public static class TenancyAdminApi
             .WithSummary("Sets the tenant's spend in its current budget period back to zero.");
         admin.MapPost("/keys/{id}/spend/reset", ResetKeySpendAsync).WithName("ResetKeySpend")
             .WithSummary("Sets the key's spend in its current budget period back to zero.");
+        admin.MapGet("/spend", ReadSpendAsync).WithName("ReadSpend")
+            .WithSummary("What every tenant (or, with tenantId, one tenant and its keys) has spent in its current budget period.");
         admin.MapPost("/keys", CreateKeyAsync).WithName("CreateKey").WithSummary("Creates a key; the answer holds the key itself, once.");
         admin.MapGet("/keys", ListKeysAsync).WithName("ListKeys");
         admin.MapGet("/keys/{id}", GetKeyAsync).WithName("GetKey");
@@ -84,6 +87,58 @@ public static class TenancyAdminApi
             await store.ResetSpendAsync("key", key, key.Id);
             await WriteAsync(context, StatusCodes.Status200OK, new { id, spendReset = true });
         }
+    }
+
+    /// <summary>
+    /// Spend this period: for an owner with a budget, the counter its budget is enforced on (what requests
+    /// in flight reserved included); without one there is no counter, so the ledger's charges this
+    /// calendar month stand in (<c>source</c> says which).
+    /// </summary>
+    private static async Task ReadSpendAsync(HttpContext context, TenancyStore store, IConnectionMultiplexer redis, TimeProvider timeProvider, string? tenantId)
+    {
+        var owners = new List<(string Scope, Limits Limits, string Id)>();
+        if (tenantId is null)
+        {
+            owners.AddRange((await store.ListTenantsAsync()).Select(t => ("tenant", (Limits)t, t.Id)));
+        }
+        else if (await FindTenantAsync(context, store, tenantId) is { } tenant)
+        {
+            owners.Add(("tenant", tenant, tenant.Id));
+            owners.AddRange((await store.ListKeysAsync()).Where(k => k.TenantId == tenant.Id && k.RevokedAt is null).Select(k => ("key", (Limits)k, k.Id)));
+        }
+        else
+        {
+            return; // FindTenantAsync answered 404
+        }
+        var spend = await store.ReadSpendAsync(owners);
+        var now = timeProvider.GetUtcNow();
+        var month = AgentPlatform.Api.Limits.BudgetPeriod.Current(BudgetPeriods.Monthly, now);
+        var charged = owners.Any(o => o.Limits.BudgetUsd is null)
+            ? await Usage.UsageLedger.CostThisMonthAsync(redis.GetDatabase(), now)
+            : [];
+        await WriteAsync(context, StatusCodes.Status200OK, AdminApi.List(owners.Select((owner, i) => owner.Limits.BudgetUsd is null
+            ? (object)new
+            {
+                scope = owner.Scope,
+                id = owner.Id,
+                budgetUsd = (decimal?)null,
+                budgetPeriod = owner.Limits.BudgetPeriod,
+                periodStart = (DateTimeOffset?)month.Start,
+                periodEnd = month.End,
+                spentUsd = AgentPlatform.Api.Limits.BudgetPeriod.FromNanoUsd(charged.GetValueOrDefault(owner.Id)),
+                source = "ledger",
+            }
+            : new
+            {
+                scope = owner.Scope,
+                id = owner.Id,
+                budgetUsd = owner.Limits.BudgetUsd,
+                budgetPeriod = owner.Limits.BudgetPeriod,
+                periodStart = spend[i].Period.End is null ? (DateTimeOffset?)null : spend[i].Period.Start,
+                periodEnd = spend[i].Period.End,
+                spentUsd = AgentPlatform.Api.Limits.BudgetPeriod.FromNanoUsd(spend[i].SpentNanoUsd),
+                source = "budget",
+            })));
     }
 
     private static async Task CreateKeyAsync(HttpContext context, TenancyStore store)

@@ -112,6 +112,20 @@ public sealed class TenancyStore(IConnectionMultiplexer redis, TimeProvider time
     /// hand: after a refund, say), with its audit entry, in one transaction. Requests in flight settle
     /// against the new count.
     /// </summary>
+    /// <summary>
+    /// What each of <paramref name="owners"/> (scope <c>tenant</c> or <c>key</c>, its limits, its id) has
+    /// spent in its current budget period, in nano-USD, with the period — in one read. Spend includes
+    /// what requests in flight have reserved.
+    /// </summary>
+    public async Task<IReadOnlyList<(AgentPlatform.Api.Limits.BudgetPeriod Period, long SpentNanoUsd)>> ReadSpendAsync(
+        IReadOnlyList<(string Scope, Limits Limits, string Id)> owners)
+    {
+        var now = timeProvider.GetUtcNow();
+        var periods = owners.Select(o => AgentPlatform.Api.Limits.BudgetPeriod.Current(o.Limits.BudgetPeriod, now)).ToList();
+        var values = owners.Count == 0 ? [] : await Database.StringGetAsync(owners.Select((o, i) => (RedisKey)periods[i].SpendKey(o.Scope, o.Id)).ToArray());
+        return periods.Select((period, i) => (period, values[i].HasValue ? (long)values[i] : 0L)).ToList();
+    }
+
     public async Task ResetSpendAsync(string scope, Limits limits, string id)
     {
         var now = timeProvider.GetUtcNow();

@@ -253,6 +253,37 @@ public sealed class UsageLedger : BackgroundService
         return new DateTimeOffset(utc.Year, utc.Month, utc.Day, utc.Hour, 0, 0, TimeSpan.Zero);
     }
 
+    /// <summary>
+    /// What each tenant and key (by id) was charged from the first of <paramref name="now"/>'s month, in
+    /// nano-USD, from the daily roll-ups: one read per day so far, sent together.
+    /// </summary>
+    public static async Task<Dictionary<string, long>> CostThisMonthAsync(IDatabase database, DateTimeOffset now)
+    {
+        var today = new DateTimeOffset(now.UtcDateTime.Date, TimeSpan.Zero);
+        var reads = Enumerable.Range(0, today.Day).Select(d => database.HashGetAllAsync(DailyKey(today.AddDays(-d)))).ToList();
+        var costs = new Dictionary<string, long>(StringComparer.Ordinal);
+        foreach (var read in reads)
+        {
+            foreach (var field in await read)
+            {
+                var name = (string)field.Name!;
+                if (!name.EndsWith("|cost_nano_usd", StringComparison.Ordinal))
+                {
+                    continue;
+                }
+                var parts = name.Split('|');
+                foreach (var id in parts.AsSpan(0, 2))
+                {
+                    if (id != "-")
+                    {
+                        costs[id] = costs.GetValueOrDefault(id) + (long)field.Value;
+                    }
+                }
+            }
+        }
+        return costs;
+    }
+
     /// <summary>A roll-up field is <c>{tenant}|{key}|{model}|{measure}</c>; "-" stands for none.</summary>
     internal static string RollupPrefix(UsageRecord record) =>
         string.Create(CultureInfo.InvariantCulture, $"{record.TenantId ?? "-"}|{record.KeyId ?? "-"}|{record.Model ?? "-"}|");

@@ -272,6 +272,62 @@ public sealed class UsageTests(TenancyFixture fixture) : IClassFixture<TenancyFi
     }
 
     [Fact]
+    public async Task Spend_this_period_is_what_the_ledger_recorded_for_the_key_and_its_tenant()
+    {
+        using var admin = fixture.Admin(fixture.Second);
+        var tenantId = await fixture.CreateTenantAsync(new { name = "Spending", budgetUsd = 100, budgetPeriod = "monthly" });
+        var (keyId, key) = await fixture.CreateKeyAsync(tenantId, new { name = "spender", budgetUsd = 5, budgetPeriod = "daily" });
+        using var client = TenancyFixture.Client(fixture.First, key);
+        for (var i = 0; i < 3; i++)
+        {
+            using var response = await client.PostAsync("/v1/chat/completions", Json.Chat(model: "priced", stream: i == 1));
+            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        }
+        var cost = (await LedgerAsync($"keyId={keyId}", expected: 3)).Sum(r => r.GetProperty("costUsd").GetDecimal());
+
+        var spend = (await admin.GetFromJsonAsync<JsonElement>($"/admin/v1/spend?tenantId={tenantId}")).GetProperty("data").EnumerateArray().ToList();
+        var all = (await admin.GetFromJsonAsync<JsonElement>("/admin/v1/spend")).GetProperty("data").EnumerateArray().ToList();
+        using var unknown = await admin.GetAsync("/admin/v1/spend?tenantId=ten_missing");
+
+        var keySpend = spend.Single(s => s.GetProperty("scope").GetString() == "key");
+        Assert.Equal(keyId, keySpend.GetProperty("id").GetString());
+        Assert.Equal(cost, keySpend.GetProperty("spentUsd").GetDecimal());
+        Assert.Equal(5m, keySpend.GetProperty("budgetUsd").GetDecimal());
+        Assert.Equal(DateTimeOffset.UtcNow.Date, keySpend.GetProperty("periodStart").GetDateTimeOffset().UtcDateTime.Date);
+        var tenantSpend = spend.Single(s => s.GetProperty("scope").GetString() == "tenant");
+        Assert.Equal(cost, tenantSpend.GetProperty("spentUsd").GetDecimal());
+        Assert.Equal("monthly", tenantSpend.GetProperty("budgetPeriod").GetString());
+        Assert.Contains(all, s => s.GetProperty("id").GetString() == tenantId && s.GetProperty("spentUsd").GetDecimal() == cost);
+        Assert.All(all, s => Assert.Equal("tenant", s.GetProperty("scope").GetString()));
+        Assert.Equal(HttpStatusCode.NotFound, unknown.StatusCode);
+        Assert.Equal("budget", keySpend.GetProperty("source").GetString());
+    }
+
+    [Fact]
+    public async Task Without_a_budget_spend_is_the_ledgers_for_the_month()
+    {
+        using var admin = fixture.Admin(fixture.Second);
+        var tenantId = await fixture.CreateTenantAsync(new { name = "Unbudgeted" });
+        var (keyId, key) = await fixture.CreateKeyAsync(tenantId, new { name = "free" });
+        using var client = TenancyFixture.Client(fixture.First, key);
+        using (var response = await client.PostAsync("/v1/chat/completions", Json.Chat(model: "priced")))
+        {
+            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        }
+        var cost = Assert.Single(await LedgerAsync($"keyId={keyId}", expected: 1)).GetProperty("costUsd").GetDecimal();
+
+        var spend = (await admin.GetFromJsonAsync<JsonElement>($"/admin/v1/spend?tenantId={tenantId}")).GetProperty("data").EnumerateArray().ToList();
+
+        Assert.All(spend, s =>
+        {
+            Assert.Equal("ledger", s.GetProperty("source").GetString());
+            Assert.Equal(cost, s.GetProperty("spentUsd").GetDecimal());
+            Assert.Equal(1, s.GetProperty("periodStart").GetDateTimeOffset().Day);
+        });
+        Assert.Equal(2, spend.Count);
+    }
+
+    [Fact]
     public async Task Successful_answers_carry_the_token_limit_headers()
     {
         var (_, key) = await CreateKeyAsync(new { name = "Headers" }, new { name = "headers", tpm = 5_000, rpm = 100 });

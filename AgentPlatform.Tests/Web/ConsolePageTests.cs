@@ -150,6 +150,20 @@ public sealed class ConsolePageTests(AppHostFixture platform) : IAsyncLifetime
         await page.Locator("[data-testid=request-id] input").FillAsync("req_not_in_the_ledger");
         await page.GetByTestId("find-request").ClickAsync();
         await Assertions.Expect(page.GetByTestId("not-found")).ToContainTextAsync("No request has the id");
+
+        // The key's spend is on the tenants page; given a budget, it gets a bar of its use.
+        await page.GetByRole(AriaRole.Link, new() { Name = "Tenants and keys" }).ClickAsync();
+        await Assertions.Expect(page.Locator("h1[data-interactive=true]")).ToBeVisibleAsync();
+        await page.GetByTestId($"keys-of-{tenant}").ClickAsync();
+        await Assertions.Expect(page.GetByTestId("budget-first-key")).ToHaveTextAsync(new Regex(@"^\$0\.0000\d+ this month, no budget$"));
+        await page.GetByTestId("edit-key-first-key").ClickAsync();
+        await Assertions.Expect(page.GetByTestId("edit-heading")).ToHaveTextAsync("Edit key first-key");
+        await page.Locator("[data-testid=edit-budget] input").FillAsync("1");
+        await page.GetByTestId("save-edit").ClickAsync();
+        await Assertions.Expect(page.GetByTestId("budget-first-key")).ToContainTextAsync(new Regex(@"\$0\.\d+ of \$1\.00 this month \(0%\)"));
+        Assert.Equal("1.0", (await admin.GetFromJsonAsync<System.Text.Json.JsonElement>("/admin/v1/keys?tenantId=" + tenantId))
+            .GetProperty("data")[0].GetProperty("budgetUsd").GetDecimal().ToString("0.0", System.Globalization.CultureInfo.InvariantCulture));
+        await SaveScreenshotAsync(page, "key-budget");
     }
 
     [BrowserFact]

@@ -99,6 +99,9 @@ public sealed record TopSpenders(IReadOnlyList<Spender> Tenants, IReadOnlyList<S
 public sealed record TimelineView(string Window, int StepSeconds, DateTimeOffset From, DateTimeOffset SpendSince,
     TimelineSums Totals, IReadOnlyList<TimelinePoint> Points, TopSpenders Top);
 
+/// <summary>What a tenant or key has spent in its current budget period (reservations of requests in flight included).</summary>
+public sealed record SpendView(string Scope, string Id, decimal? BudgetUsd, string BudgetPeriod, DateTimeOffset? PeriodStart, DateTimeOffset? PeriodEnd, decimal SpentUsd);
+
 /// <summary>A key just created: the one time its plaintext exists outside the client that asked for it.</summary>
 public sealed record CreatedKey(KeyView Key, string Plaintext);
 
@@ -112,6 +115,15 @@ public sealed class LimitsForm
     public string BudgetUsd { get; set; } = "";
 
     public string BudgetPeriod { get; set; } = "monthly";
+
+    /// <summary>The form filled with what a tenant or key has now, for editing.</summary>
+    public static LimitsForm From(string name, int? rpm, decimal? budgetUsd, string budgetPeriod) => new()
+    {
+        Name = name,
+        Rpm = rpm?.ToString(CultureInfo.InvariantCulture) ?? "",
+        BudgetUsd = budgetUsd?.ToString(CultureInfo.InvariantCulture) ?? "",
+        BudgetPeriod = budgetPeriod is "" or "none" ? "monthly" : budgetPeriod,
+    };
 
     public int? ParsedRpm => int.TryParse(Rpm, NumberStyles.None, CultureInfo.InvariantCulture, out var rpm) ? rpm : null;
 
@@ -152,6 +164,18 @@ public sealed class AdminApiClient(IHttpClientFactory httpClientFactory, IOption
         var created = await SendAsync<JsonElement>(HttpMethod.Post, "/admin/v1/keys", Body(form, tenantId), cancellationToken);
         return new CreatedKey(created.Deserialize<KeyView>(Json)!, created.GetProperty("key").GetString()!);
     }
+
+    /// <summary>Sets the tenant's name, requests per minute and budget as the form has them; an empty field clears its limit.</summary>
+    public Task<TenantView> UpdateTenantAsync(string tenantId, LimitsForm form, CancellationToken cancellationToken) =>
+        SendAsync<TenantView>(HttpMethod.Patch, $"/admin/v1/tenants/{Uri.EscapeDataString(tenantId)}", Changes(form), cancellationToken);
+
+    public Task<KeyView> UpdateKeyAsync(string keyId, LimitsForm form, CancellationToken cancellationToken) =>
+        SendAsync<KeyView>(HttpMethod.Patch, $"/admin/v1/keys/{Uri.EscapeDataString(keyId)}", Changes(form), cancellationToken);
+
+    /// <summary>Every tenant's spend this period, or with <paramref name="tenantId"/> that tenant's and its keys'.</summary>
+    public async Task<IReadOnlyList<SpendView>> ReadSpendAsync(string? tenantId, CancellationToken cancellationToken) =>
+        (await SendAsync<ListOf<SpendView>>(HttpMethod.Get,
+            tenantId is null ? "/admin/v1/spend" : $"/admin/v1/spend?tenantId={Uri.EscapeDataString(tenantId)}", null, cancellationToken)).Data;
 
     public Task RevokeKeyAsync(string keyId, CancellationToken cancellationToken) =>
         SendAsync<JsonElement>(HttpMethod.Delete, $"/admin/v1/keys/{Uri.EscapeDataString(keyId)}", null, cancellationToken);
@@ -228,6 +252,22 @@ public sealed class AdminApiClient(IHttpClientFactory httpClientFactory, IOption
                 ? string.Join(", ", p.Value.EnumerateArray().Select(v => v.ToString()))
                 : p.Value.ToString()))
             .ToList());
+
+    /// <summary>A PATCH body: every field the form edits, null where it is empty (which clears that limit).</summary>
+    private static Dictionary<string, object?> Changes(LimitsForm form)
+    {
+        var body = new Dictionary<string, object?>
+        {
+            ["name"] = form.Name.Trim(),
+            ["rpm"] = form.ParsedRpm,
+            ["budgetUsd"] = form.ParsedBudgetUsd,
+        };
+        if (form.ParsedBudgetUsd is not null)
+        {
+            body["budgetPeriod"] = form.BudgetPeriod;
+        }
+        return body;
+    }
 
     private static Dictionary<string, object?> Body(LimitsForm form, string? tenantId)
     {
