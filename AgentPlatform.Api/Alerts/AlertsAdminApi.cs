@@ -65,8 +65,15 @@ public static class AlertsAdminApi
             {
                 problems.Add($"The body's name '{rule.Name}' is not the URL's '{name}'.");
             }
-            // A field the body leaves out comes back null from the serializer, not as its initial value.
-            rule = rule with { Name = name, Kind = rule.Kind ?? "", ThresholdsPercent = rule.ThresholdsPercent ?? [] };
+            // A field the body leaves out comes back null (or false) from the source-generated serializer,
+            // not as its initial value: a rule is on unless the body says "enabled": false.
+            rule = rule with
+            {
+                Name = name,
+                Kind = rule.Kind ?? "",
+                ThresholdsPercent = rule.ThresholdsPercent ?? [],
+                Enabled = rule.Enabled || !HasProperty(body!.Span, "enabled"),
+            };
             problems.AddRange(rule.Problems());
         }
         else if (problems.Count == 0)
@@ -80,6 +87,13 @@ public static class AlertsAdminApi
         }
         await store.SaveRuleAsync(rule!);
         await context.Response.WriteAsJsonAsync(rule!, AlertJsonContext.Default.AlertRule, cancellationToken: context.RequestAborted);
+    }
+
+    private static bool HasProperty(ReadOnlySpan<byte> json, string name)
+    {
+        var reader = new Utf8JsonReader(json);
+        return JsonDocument.TryParseValue(ref reader, out var document) && document.RootElement.ValueKind == JsonValueKind.Object
+            && document.RootElement.TryGetProperty(name, out _);
     }
 
     private static async Task DeleteRuleAsync(HttpContext context, AlertStore store, string name)

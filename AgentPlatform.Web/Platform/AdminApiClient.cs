@@ -147,6 +147,7 @@ public sealed class AdminApiException(string message) : Exception(message);
 public sealed class AdminApiClient(IHttpClientFactory httpClientFactory, IOptions<ConsoleOptions> options)
 {
     private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web) { DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull };
+    private static readonly JsonSerializerOptions IndentedJson = new(JsonSerializerDefaults.Web) { WriteIndented = true };
 
     public async Task<IReadOnlyList<TenantView>> ListTenantsAsync(CancellationToken cancellationToken) =>
         (await SendAsync<ListOf<TenantView>>(HttpMethod.Get, "/admin/v1/tenants", null, cancellationToken)).Data
@@ -191,6 +192,31 @@ public sealed class AdminApiClient(IHttpClientFactory httpClientFactory, IOption
         rule["enabled"] = enabled;
         await SendAsync<JsonElement>(HttpMethod.Put, path, rule, cancellationToken);
     }
+
+    /// <summary>The rule as stored, as indented JSON for the operator to edit.</summary>
+    public async Task<string> GetAlertRuleJsonAsync(string name, CancellationToken cancellationToken)
+    {
+        var rule = await SendAsync<JsonElement>(HttpMethod.Get, $"/admin/v1/alerts/rules/{Uri.EscapeDataString(name)}", null, cancellationToken);
+        return JsonSerializer.Serialize(rule, IndentedJson);
+    }
+
+    /// <summary>Creates or replaces the rule from the operator's JSON; the admin API's refusal names what is wrong.</summary>
+    public async Task PutAlertRuleAsync(string name, string json, CancellationToken cancellationToken)
+    {
+        JsonElement rule;
+        try
+        {
+            rule = JsonSerializer.Deserialize<JsonElement>(json);
+        }
+        catch (JsonException exception)
+        {
+            throw new AdminApiException($"That is not JSON: {exception.Message}");
+        }
+        await SendAsync<JsonElement>(HttpMethod.Put, $"/admin/v1/alerts/rules/{Uri.EscapeDataString(name)}", rule, cancellationToken);
+    }
+
+    public Task DeleteAlertRuleAsync(string name, CancellationToken cancellationToken) =>
+        SendAsync<JsonElement>(HttpMethod.Delete, $"/admin/v1/alerts/rules/{Uri.EscapeDataString(name)}", null, cancellationToken);
 
     public async Task<IReadOnlyList<AlertView>> ListFiringAlertsAsync(CancellationToken cancellationToken) =>
         (await SendAsync<ListOf<AlertView>>(HttpMethod.Get, "/admin/v1/alerts", null, cancellationToken)).Data;

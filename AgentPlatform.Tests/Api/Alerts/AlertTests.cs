@@ -170,6 +170,8 @@ public sealed class AlertTests(AlertFixture fixture)
         using var good = await first.PutAsJsonAsync("/admin/v1/alerts/rules/strict", new { kind = "budget", thresholdsPercent = new[] { 90 } });
         var seen = await second.GetFromJsonAsync<JsonElement>("/admin/v1/alerts/rules/strict");
         var all = await second.GetFromJsonAsync<JsonElement>("/admin/v1/alerts/rules");
+        using var off = await first.PutAsJsonAsync("/admin/v1/alerts/rules/strict", new { kind = "budget", thresholdsPercent = new[] { 90 }, enabled = false });
+        var seenOff = await second.GetFromJsonAsync<JsonElement>("/admin/v1/alerts/rules/strict");
         using var deleted = await second.DeleteAsync("/admin/v1/alerts/rules/strict");
         using var gone = await first.GetAsync("/admin/v1/alerts/rules/strict");
         var webhooks = await first.GetStringAsync("/admin/v1/alerts/webhooks");
@@ -184,7 +186,9 @@ public sealed class AlertTests(AlertFixture fixture)
         Assert.Equal([90], seen.GetProperty("thresholdsPercent").EnumerateArray().Select(t => t.GetInt32()));
         // The rule as written, not values derived from it.
         Assert.Equal(["name", "kind", "enabled", "thresholdsPercent"], seen.EnumerateObject().Select(p => p.Name));
+        Assert.True(seen.GetProperty("enabled").GetBoolean()); // a rule is on unless the body turns it off
         Assert.Equal(["breaker", "budget", "burn", "errors", "latency"], all.GetProperty("data").EnumerateArray().Select(r => r.GetProperty("name").GetString()).Where(n => n != "strict"));
+        Assert.False(seenOff.GetProperty("enabled").GetBoolean());
         Assert.Equal(HttpStatusCode.OK, deleted.StatusCode);
         Assert.Equal(HttpStatusCode.NotFound, gone.StatusCode);
         Assert.Contains("ops-slack", webhooks);

@@ -2,7 +2,10 @@ using AgentPlatform.Web.Platform;
 
 namespace AgentPlatform.Web.Components.Pages;
 
-/// <summary>Alerts firing now, the rules (turned on and off here), and the history of firing, resolving and delivery.</summary>
+/// <summary>
+/// Alerts firing now, the rules (created, edited as JSON, turned on and off, deleted here), and the
+/// history of firing, resolving and delivery.
+/// </summary>
 public sealed partial class Alerts : AdminPage
 {
     private const int HistoryShown = 100;
@@ -25,6 +28,62 @@ public sealed partial class Alerts : AdminPage
     private Task ToggleAsync(AlertRuleView rule) => RunAsync(async () =>
     {
         await Admin.SetAlertRuleEnabledAsync(rule.Name, !rule.Enabled, CancellationToken.None);
+        Rules = await Admin.ListAlertRulesAsync(CancellationToken.None);
+    });
+
+    private bool _confirmingDelete;
+
+    /// <summary>The rule open in the editor (for a new one, the name typed so far); null when closed.</summary>
+    private string? EditedRule { get; set; }
+
+    private bool IsNewRule { get; set; }
+
+    private string NewKind { get; set; } = "error_rate";
+
+    private string RuleJson { get; set; } = "";
+
+    private void NewRule()
+    {
+        (EditedRule, IsNewRule, _confirmingDelete) = ("", true, false);
+        NewKind = "error_rate";
+        RuleJson = AlertRuleTemplates.ByKind[NewKind];
+    }
+
+    private void ChooseKind(Microsoft.AspNetCore.Components.ChangeEventArgs change)
+    {
+        NewKind = change.Value?.ToString() ?? NewKind;
+        RuleJson = AlertRuleTemplates.ByKind.GetValueOrDefault(NewKind, RuleJson);
+    }
+
+    private Task EditAsync(string name) => RunAsync(async () =>
+    {
+        RuleJson = await Admin.GetAlertRuleJsonAsync(name, CancellationToken.None);
+        (EditedRule, IsNewRule, _confirmingDelete) = (name, false, false);
+    });
+
+    private void CloseEditor() => EditedRule = null;
+
+    private Task SaveRuleAsync() => RunAsync(async () =>
+    {
+        if (string.IsNullOrWhiteSpace(EditedRule))
+        {
+            Error = "A name is needed.";
+            return;
+        }
+        if (IsNewRule && Rules?.Any(r => r.Name == EditedRule.Trim()) == true)
+        {
+            Error = $"A rule named '{EditedRule.Trim()}' exists already: edit it instead, or choose another name.";
+            return;
+        }
+        await Admin.PutAlertRuleAsync(EditedRule.Trim(), RuleJson, CancellationToken.None);
+        EditedRule = null;
+        Rules = await Admin.ListAlertRulesAsync(CancellationToken.None);
+    });
+
+    private Task DeleteRuleAsync() => RunAsync(async () =>
+    {
+        await Admin.DeleteAlertRuleAsync(EditedRule!, CancellationToken.None);
+        EditedRule = null;
         Rules = await Admin.ListAlertRulesAsync(CancellationToken.None);
     });
 
