@@ -368,6 +368,56 @@ public sealed class ConsolePageTests(AppHostFixture platform) : IAsyncLifetime
         }
     }
 
+    [BrowserFact]
+    public async Task The_console_is_usable_by_keyboard_alone()
+    {
+        var page = await _browser.NewPageAsync();
+        await page.GotoAsync(new Uri(platform.WebBaseAddress, "/").ToString());
+
+        // The key field has focus: type, Enter.
+        await page.Keyboard.TypeAsync(AppHostFixture.MasterKey);
+        await page.Keyboard.PressAsync("Enter");
+        await Assertions.Expect(page.Locator("h1[data-interactive=true]")).ToHaveTextAsync("Overview");
+
+        // Focus starts on the page's heading, where a screen reader starts reading; the navigation is behind it.
+        await Assertions.Expect(page.Locator("h1")).ToBeFocusedAsync();
+        await FocusByShiftTabAsync(page, "Deployments");
+        await page.Keyboard.PressAsync("Enter");
+
+        await Assertions.Expect(page).ToHaveURLAsync(new Regex("/deployments$"));
+        await Assertions.Expect(page.Locator("h1")).ToBeFocusedAsync();
+        await Assertions.Expect(page.GetByRole(AriaRole.Navigation, new() { Name = "Console" })).ToBeVisibleAsync();
+        // FluentUI's buttons are web components whose role comes from ElementInternals, which Playwright's own
+        // role engine does not read: ask Chromium's accessibility tree, which a screen reader gets.
+        await Assertions.Expect(page.GetByTestId("drain-default-sim-a")).ToBeVisibleAsync();
+        var cdp = await page.Context.NewCDPSessionAsync(page);
+        var tree = (await cdp.SendAsync("Accessibility.getFullAXTree"))!.Value.GetProperty("nodes").EnumerateArray();
+        Assert.Contains(tree, node => node.TryGetProperty("role", out var role) && role.GetProperty("value").GetString() == "button"
+            && node.TryGetProperty("name", out var name) && name.GetProperty("value").GetString() == "Drain sim-a of default");
+
+        // First on the page: a link past the navigation to the content.
+        await FocusByShiftTabAsync(page, "Skip to content");
+        await page.Keyboard.PressAsync("Enter");
+        await Assertions.Expect(page.Locator("main#content")).ToBeFocusedAsync();
+    }
+
+    /// <summary>Moves focus backwards, as Shift+Tab does, until the element with <paramref name="text"/> has it.</summary>
+    private static async Task FocusByShiftTabAsync(IPage page, string text)
+    {
+        var seen = new List<string>();
+        for (var i = 0; i < 20; i++)
+        {
+            await page.Keyboard.PressAsync("Shift+Tab");
+            var focused = await page.EvaluateAsync<string>("document.activeElement.textContent.trim()");
+            if (focused == text)
+            {
+                return;
+            }
+            seen.Add(focused);
+        }
+        Assert.Fail($"Shift+Tab never reached '{text}'; it went through: {string.Join(" | ", seen)}");
+    }
+
     private async Task<IPage> SignedInPageAsync(string path)
     {
         var page = await _browser.NewPageAsync();
