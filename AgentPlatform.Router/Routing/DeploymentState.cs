@@ -32,8 +32,28 @@ public sealed class DeploymentState(TimeProvider timeProvider, TimeSpan latencyD
 
     public long InFlight => Interlocked.Read(ref _inFlight);
 
-    /// <summary>Peak-EWMA of time to response headers, in ms; 0 until the first sample.</summary>
+    /// <summary>Peak-EWMA of time to response headers, in ms, as of the last sample; 0 until the first.</summary>
     public double LatencyEwmaMs => Volatile.Read(ref _latencyEwmaMs);
+
+    /// <summary>
+    /// What the lowest-latency strategy weighs: the EWMA faded toward 0 by the time since its last sample
+    /// (as Finagle's peak-EWMA does when it reads a cost). Without the fade, one slow answer would
+    /// leave a deployment looking slow for good, as it would get no request to be measured again.
+    /// </summary>
+    public double LatencyCostMs
+    {
+        get
+        {
+            var last = Volatile.Read(ref _lastSampleTimestamp);
+            var ewma = Volatile.Read(ref _latencyEwmaMs);
+            if (last == 0)
+            {
+                return 0;
+            }
+            var idle = timeProvider.GetElapsedTime(last).TotalMilliseconds;
+            return ewma * Math.Exp(-idle / LatencyDecay.TotalMilliseconds);
+        }
+    }
 
     /// <summary>Counts an attempt's outcome for the error rate; a failure becomes the last error.</summary>
     public void RecordOutcome(string? failure)
@@ -127,7 +147,7 @@ public sealed class DeploymentState(TimeProvider timeProvider, TimeSpan latencyD
                 var weight = Math.Exp(-elapsed.TotalMilliseconds / LatencyDecay.TotalMilliseconds);
                 Volatile.Write(ref _latencyEwmaMs, previous * weight + sample * (1 - weight));
             }
-            _lastSampleTimestamp = now;
+            Volatile.Write(ref _lastSampleTimestamp, now);
         }
     }
 

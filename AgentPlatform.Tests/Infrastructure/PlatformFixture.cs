@@ -1,3 +1,4 @@
+using System.Net.Http.Json;
 using AgentPlatform.Api;
 using AgentPlatform.Router.Pool;
 using AgentPlatform.Simulator;
@@ -160,6 +161,13 @@ public sealed class PlatformFixture : IAsyncLifetime
             await client.DeleteAsync("/sim/faults");
             await client.PostAsync("/sim/stats/reset", null);
         }
+    }
+
+    /// <summary>How many chat requests <paramref name="simulator"/> has answered since its last reset.</summary>
+    public static async Task<long> SimulatorRequestsAsync(IRunningService simulator)
+    {
+        using var client = simulator.CreateHttpClient();
+        return (await client.GetFromJsonAsync<System.Text.Json.JsonElement>("/sim/stats")).GetProperty("requests").GetInt64();
     }
 
     /// <summary>A client of the Api that sends the master key.</summary>

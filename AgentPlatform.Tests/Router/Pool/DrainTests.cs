@@ -10,17 +10,9 @@ namespace AgentPlatform.Tests.Router.Pool;
 public sealed class DrainTests(PlatformFixture platform) : IAsyncLifetime
 {
     private const string Group = "drainable"; // drains are shared through Redis: a group no other test uses
-    private readonly HttpClient _simA = platform.SimA.CreateHttpClient();
-    private readonly HttpClient _simB = platform.SimB.CreateHttpClient();
-
     public Task InitializeAsync() => platform.ResetSimulatorsAsync();
 
-    public Task DisposeAsync()
-    {
-        _simA.Dispose();
-        _simB.Dispose();
-        return Task.CompletedTask;
-    }
+    public Task DisposeAsync() => Task.CompletedTask;
 
     [Fact]
     public async Task A_drain_made_through_one_replica_holds_on_every_replica_until_it_is_ended()
@@ -40,8 +32,8 @@ public sealed class DrainTests(PlatformFixture platform) : IAsyncLifetime
             Assert.False(described.GetProperty("available").GetBoolean());
             await WaitForDrainAsync(secondClient, drained: true);
             await SendAsync(secondClient, 20);
-            Assert.Equal(0, await RequestsAsync(_simA));
-            Assert.Equal(20, await RequestsAsync(_simB));
+            Assert.Equal(0, await PlatformFixture.SimulatorRequestsAsync(platform.SimA));
+            Assert.Equal(20, await PlatformFixture.SimulatorRequestsAsync(platform.SimB));
 
             // A replica that starts after the drain reads it from Redis.
             await using var third = platform.StartRouter(settings);
@@ -53,7 +45,7 @@ public sealed class DrainTests(PlatformFixture platform) : IAsyncLifetime
             Assert.Equal(HttpStatusCode.OK, undrained.StatusCode);
             await WaitForDrainAsync(firstClient, drained: false);
             await SendAsync(firstClient, 20);
-            Assert.True(await RequestsAsync(_simA) > 0, "sim-a is back in rotation");
+            Assert.True(await PlatformFixture.SimulatorRequestsAsync(platform.SimA) > 0, "sim-a is back in rotation");
         }
         finally
         {
@@ -78,7 +70,7 @@ public sealed class DrainTests(PlatformFixture platform) : IAsyncLifetime
             using var response = await client.PostAsync("/v1/chat/completions", Json.Chat(model: Group + "-all"));
 
             Assert.Equal(HttpStatusCode.ServiceUnavailable, response.StatusCode);
-            Assert.Equal(0, await RequestsAsync(_simA) + await RequestsAsync(_simB));
+            Assert.Equal(0, await PlatformFixture.SimulatorRequestsAsync(platform.SimA) + await PlatformFixture.SimulatorRequestsAsync(platform.SimB));
         }
         finally
         {
@@ -142,6 +134,4 @@ public sealed class DrainTests(PlatformFixture platform) : IAsyncLifetime
         }
     }
 
-    private static async Task<long> RequestsAsync(HttpClient sim) =>
-        (await sim.GetFromJsonAsync<JsonElement>("/sim/stats")).GetProperty("requests").GetInt64();
 }

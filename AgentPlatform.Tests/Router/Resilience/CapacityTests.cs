@@ -9,17 +9,9 @@ namespace AgentPlatform.Tests.Router.Resilience;
 [Collection(PlatformCollection.Name)]
 public sealed class CapacityTests(PlatformFixture platform) : IAsyncLifetime
 {
-    private readonly HttpClient _simA = platform.SimA.CreateHttpClient();
-    private readonly HttpClient _simB = platform.SimB.CreateHttpClient();
-
     public Task InitializeAsync() => platform.ResetSimulatorsAsync();
 
-    public Task DisposeAsync()
-    {
-        _simA.Dispose();
-        _simB.Dispose();
-        return Task.CompletedTask;
-    }
+    public Task DisposeAsync() => Task.CompletedTask;
 
     [Fact]
     public async Task Requests_per_minute_hold_across_two_router_replicas()
@@ -42,7 +34,7 @@ public sealed class CapacityTests(PlatformFixture platform) : IAsyncLifetime
         var refused = statuses.Where(r => r.StatusCode == HttpStatusCode.TooManyRequests).ToList();
         Assert.Equal(3, refused.Count);
         Assert.All(refused, r => Assert.InRange(r.Headers.RetryAfter!.Delta!.Value.TotalSeconds, 1, 12));
-        Assert.Equal(5, await RequestsAsync(_simA));
+        Assert.Equal(5, await PlatformFixture.SimulatorRequestsAsync(platform.SimA));
         statuses.ForEach(r => r.Dispose());
     }
 
@@ -61,7 +53,7 @@ public sealed class CapacityTests(PlatformFixture platform) : IAsyncLifetime
         Assert.Equal(HttpStatusCode.OK, first.StatusCode);
         Assert.Equal(HttpStatusCode.TooManyRequests, second.StatusCode);
         Assert.Equal(HttpStatusCode.BadRequest, tooLarge.StatusCode); // more than a whole minute's tokens: never fits
-        Assert.Equal(1, await RequestsAsync(_simA));
+        Assert.Equal(1, await PlatformFixture.SimulatorRequestsAsync(platform.SimA));
     }
 
     [Fact]
@@ -82,8 +74,8 @@ public sealed class CapacityTests(PlatformFixture platform) : IAsyncLifetime
             Assert.Equal(HttpStatusCode.OK, response.StatusCode);
         }
 
-        Assert.Equal(0, await RequestsAsync(_simA)); // 6 a minute left, against sim-b's 60 down to 31
-        Assert.Equal(30, await RequestsAsync(_simB));
+        Assert.Equal(0, await PlatformFixture.SimulatorRequestsAsync(platform.SimA)); // 6 a minute left, against sim-b's 60 down to 31
+        Assert.Equal(30, await PlatformFixture.SimulatorRequestsAsync(platform.SimB));
         using var admin = await client.GetFromJsonAsync<JsonDocument>("/admin/v1/deployments");
         var simB = admin!.RootElement.GetProperty("data").EnumerateArray()
             .Single(d => d.GetProperty("modelGroup").GetString() == "by-headroom" && d.GetProperty("name").GetString() == "sim-b");
@@ -107,6 +99,4 @@ public sealed class CapacityTests(PlatformFixture platform) : IAsyncLifetime
         return settings;
     }
 
-    private static async Task<long> RequestsAsync(HttpClient sim) =>
-        (await sim.GetFromJsonAsync<JsonElement>("/sim/stats")).GetProperty("requests").GetInt64();
 }

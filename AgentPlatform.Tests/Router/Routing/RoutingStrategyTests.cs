@@ -90,6 +90,27 @@ public sealed class RoutingStrategyTests
     }
 
     [Fact]
+    public void A_deployment_left_idle_after_a_slow_answer_fades_back_and_is_tried_again()
+    {
+        var time = new FakeTimeProvider();
+        var stalled = Deployment("stalled", time: time);
+        var steady = Deployment("steady", time: time);
+        stalled.State.RecordLatency(TimeSpan.FromMilliseconds(600)); // one stall
+        steady.State.RecordLatency(TimeSpan.FromMilliseconds(150));
+        var strategy = new LowestLatencyRoutingStrategy(new Random(3));
+
+        Assert.Same(steady, strategy.Pick([stalled, steady]));
+        Assert.Equal(600, stalled.State.LatencyCostMs);
+
+        time.Advance(stalled.State.LatencyDecay * 2); // both idle: both fade, by the same factor
+        Assert.Equal(600 / Math.E / Math.E, stalled.State.LatencyCostMs, precision: 6);
+        steady.State.RecordLatency(TimeSpan.FromMilliseconds(150)); // the steady one keeps answering
+
+        Assert.Same(stalled, strategy.Pick([stalled, steady])); // 81 ms faded against 150 measured: measured again
+        Assert.Equal(600, stalled.State.LatencyEwmaMs); // what the admin API shows stays the last measure
+    }
+
+    [Fact]
     public void Cheapest_picks_the_lowest_price_and_shares_ties_by_weight()
     {
         var dear = Deployment("dear", price: 10);
