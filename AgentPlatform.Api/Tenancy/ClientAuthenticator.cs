@@ -1,3 +1,4 @@
+using StackExchange.Redis;
 using System.Collections.Concurrent;
 using System.Runtime.CompilerServices;
 using AgentPlatform.Api.Keys;
@@ -32,18 +33,25 @@ public sealed record ClientIdentity(VirtualKey? Key, Tenant? Tenant)
 /// from this replica's cache. A change to a key or tenant anywhere drops it from every replica's cache
 /// through Redis pub/sub (<see cref="TenancyChangesListener"/>), so a revocation holds everywhere within
 /// a round trip; entries also expire after <see cref="CacheLifetime"/> in case a message was missed.
+/// While Redis cannot be reached, a key this replica already knows stays as it knew it (rather than every
+/// client being turned away for a Redis outage); a key it has never seen gets 503.
 /// </summary>
 public sealed class ClientAuthenticator
 {
     private readonly TenancyStore _store;
     private readonly MasterKeyAuthenticator _masterKey;
     private readonly TimeProvider _timeProvider;
+    private readonly ILogger<ClientAuthenticator> _logger;
 
-    public ClientAuthenticator(TenancyStore store, MasterKeyAuthenticator masterKey, TimeProvider timeProvider)
+    /// <summary>Entries fetched before this timestamp are stale (set when Redis reconnects: changes may have been missed).</summary>
+    private long _staleBefore;
+
+    public ClientAuthenticator(TenancyStore store, MasterKeyAuthenticator masterKey, TimeProvider timeProvider, ILogger<ClientAuthenticator> logger)
     {
         _store = store;
         _masterKey = masterKey;
         _timeProvider = timeProvider;
+        _logger = logger;
         store.Changed += Apply;
     }
 
@@ -72,18 +80,34 @@ public sealed class ClientAuthenticator
 
         if (_masterKey.IsMasterKey(presented))
         {
-            return await AnyKeysAsync()
-                ? await RefuseAsync(context, "The master key is the admin credential. Call /v1 with a virtual key (create one with POST /admin/v1/keys).", "master_key_not_a_client_key")
-                : ClientIdentity.MasterKey;
+            return await AnyKeysAsync() switch
+            {
+                true => await RefuseAsync(context, "The master key is the admin credential. Call /v1 with a virtual key (create one with POST /admin/v1/keys).", "master_key_not_a_client_key"),
+                false => ClientIdentity.MasterKey,
+                null => await UnavailableAsync(context),
+            };
         }
 
         var hash = TenancyStore.HashOf(presented);
         var now = _timeProvider.GetTimestamp();
-        if (!_byHash.TryGetValue(hash, out var cached) || _timeProvider.GetElapsedTime(cached.FetchedAt, now) > CacheLifetime)
+        _byHash.TryGetValue(hash, out var cached);
+        if (cached is null || _timeProvider.GetElapsedTime(cached.FetchedAt, now) > CacheLifetime || cached.FetchedAt < Volatile.Read(ref _staleBefore))
         {
-            var (key, tenant) = await _store.FindByHashAsync(hash);
-            cached = new CachedKey(key, tenant, now);
-            _byHash[hash] = cached;
+            try
+            {
+                var (key, tenant) = await _store.FindByHashAsync(hash);
+                cached = new CachedKey(key, tenant, now);
+                _byHash[hash] = cached;
+            }
+            catch (Exception exception) when (exception is RedisException or TimeoutException)
+            {
+                Log.KeysUnavailable(_logger, known: cached is not null, exception);
+                if (cached is null)
+                {
+                    return await UnavailableAsync(context);
+                }
+                // Known before Redis went away: it stands as it was until Redis answers again.
+            }
         }
 
         var utcNow = _timeProvider.GetUtcNow();
@@ -135,21 +159,42 @@ public sealed class ClientAuthenticator
         }
     }
 
-    public void ForgetAll()
+    /// <summary>
+    /// Makes every entry stale (Redis reconnected: a change may have been missed) but keeps it, so a
+    /// request that finds Redis away again is still answered from what was known.
+    /// </summary>
+    public void MarkAllStale()
     {
-        _byHash.Clear();
+        Volatile.Write(ref _staleBefore, _timeProvider.GetTimestamp());
         _anyKeys = null;
     }
 
-    private async ValueTask<bool> AnyKeysAsync()
+    /// <summary>Whether any virtual key exists; null when Redis cannot say and it is not known here.</summary>
+    private async ValueTask<bool?> AnyKeysAsync()
     {
         if (_anyKeys is { } known)
         {
             return known.Value;
         }
-        var any = await _store.AnyKeysAsync();
-        _anyKeys = new StrongBox<bool>(any);
-        return any;
+        try
+        {
+            var any = await _store.AnyKeysAsync();
+            _anyKeys = new StrongBox<bool>(any);
+            return any;
+        }
+        catch (Exception exception) when (exception is RedisException or TimeoutException)
+        {
+            Log.KeysUnavailable(_logger, known: false, exception);
+            return null;
+        }
+    }
+
+    private static async ValueTask<ClientIdentity?> UnavailableAsync(HttpContext context)
+    {
+        context.Response.Headers.RetryAfter = "1";
+        await OpenAIError.WriteAsync(context, StatusCodes.Status503ServiceUnavailable,
+            "API keys cannot be checked right now; try again shortly.", OpenAIError.Server, "keys_unavailable");
+        return null;
     }
 
     private static async ValueTask<ClientIdentity?> RefuseAsync(HttpContext context, string message, string code)

@@ -14,7 +14,7 @@ public sealed class TenancyChangesListener(IConnectionMultiplexer redis, ClientA
     {
         _subscription = await redis.GetSubscriber().SubscribeAsync(TenancyStore.ChangesChannel);
         _subscription.OnMessage(message => authenticator.Apply((string)message.Message!));
-        redis.ConnectionRestored += (_, _) => authenticator.ForgetAll();
+        redis.ConnectionRestored += (_, _) => authenticator.MarkAllStale();
     }
 
     public async Task StopAsync(CancellationToken cancellationToken)

@@ -63,4 +63,31 @@ public sealed class RedisRestartTests(TenancyFixture fixture) : IClassFixture<Te
         Assert.Equal(20, after.Count(s => s == HttpStatusCode.OK));
         Assert.Equal(20, after.Count(s => s == HttpStatusCode.TooManyRequests));
     }
+
+    [Fact]
+    public async Task While_Redis_is_away_a_known_key_is_still_recognised_and_an_unknown_one_gets_503_not_500()
+    {
+        var tenantId = await fixture.CreateTenantAsync(new { name = "Keys without Redis" });
+        var (_, known) = await fixture.CreateKeyAsync(tenantId, new { name = "known" });
+        var (_, unseen) = await fixture.CreateKeyAsync(tenantId, new { name = "never used yet" });
+        using var knownClient = TenancyFixture.Client(fixture.First, known);
+        using var unseenClient = TenancyFixture.Client(fixture.First, unseen);
+        using (var first = await knownClient.PostAsync("/v1/chat/completions", Json.Chat()))
+        {
+            Assert.Equal(HttpStatusCode.OK, first.StatusCode);
+        }
+
+        var restart = fixture.Redis.RestartAsync(downFor: TimeSpan.FromSeconds(10)); // longer than the Redis client waits for a command
+        await Task.Delay(1500);
+        using var knownWhileAway = await knownClient.PostAsync("/v1/chat/completions", Json.Chat());
+        using var unseenWhileAway = await unseenClient.PostAsync("/v1/chat/completions", Json.Chat());
+        await restart;
+
+        // The known key is unlimited: it needs no Redis to be answered.
+        Assert.Equal(HttpStatusCode.OK, knownWhileAway.StatusCode);
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, unseenWhileAway.StatusCode);
+        Assert.Equal("keys_unavailable", (await Json.ReadErrorAsync(unseenWhileAway)).GetProperty("code").GetString());
+        using var unseenAfter = await unseenClient.PostAsync("/v1/chat/completions", Json.Chat());
+        Assert.Equal(HttpStatusCode.OK, unseenAfter.StatusCode);
+    }
 }
