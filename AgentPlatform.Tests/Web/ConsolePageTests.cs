@@ -314,10 +314,14 @@ public sealed class ConsolePageTests(AppHostFixture platform) : IAsyncLifetime
         await Assertions.Expect(page.Locator("h1[data-interactive=true]")).ToBeVisibleAsync();
 
         await page.GetByTestId("usage-tenant").SelectOptionAsync(new SelectOptionValue { Label = "end-to-end tests" });
+        await Assertions.Expect(page.GetByTestId("usage-key")).ToBeEnabledAsync();
+        await page.GetByTestId("usage-key").SelectOptionAsync(new SelectOptionValue { Index = 1 }); // the tenant's one key
         await page.GetByTestId("usage-show").ClickAsync();
 
         await Assertions.Expect(page.GetByTestId("usage-totals")).ToContainTextAsync("requests");
         await Assertions.Expect(page.GetByTestId("usage-records")).ToContainTextAsync("default");
+        // The chart's last hour holds the call: its requests line does not end at 0.
+        await Assertions.Expect(page.GetByTestId("chart-usage-latest")).ToContainTextAsync(new Regex(@"requests: [1-9]"));
         await SaveScreenshotAsync(page, "usage");
         var download = await page.RunAndWaitForDownloadAsync(() => page.GetByTestId("export-csv").ClickAsync());
         var csv = await File.ReadAllLinesAsync((await download.PathAsync())!);
@@ -395,7 +399,7 @@ public sealed class ConsolePageTests(AppHostFixture platform) : IAsyncLifetime
         Assert.Contains(tree, node => node.TryGetProperty("role", out var role) && role.GetProperty("value").GetString() == "button"
             && node.TryGetProperty("name", out var name) && name.GetProperty("value").GetString() == "Drain sim-a of default");
 
-        // First on the page: a link past the navigation to the content.
+        // First on the page: a way past the navigation to the content.
         await FocusByShiftTabAsync(page, "Skip to content");
         await page.Keyboard.PressAsync("Enter");
         await Assertions.Expect(page.Locator("main#content")).ToBeFocusedAsync();

@@ -41,6 +41,23 @@ public sealed class OverviewChartTests : BunitContext
     }
 
     [Fact]
+    public void Spend_by_hour_sums_the_rollups_and_counts_an_hour_without_rows_as_nothing_spent()
+    {
+        UsageSummaryRow[] rows =
+        [
+            new(Start, "t1", "k1", "default", 3, 0, 0.5m),
+            new(Start, "t2", "k2", "claude", 1, 1, 1.25m),
+            new(Start.AddHours(2), "t1", "k1", "default", 2, 0, 0.25m),
+        ];
+
+        var series = OverviewSeries.SpendByHour(rows, Start.AddMinutes(30), Start.AddHours(3));
+
+        Assert.Equal([Start.UtcDateTime, Start.AddHours(1).UtcDateTime, Start.AddHours(2).UtcDateTime], series[0].X);
+        Assert.Equal([1.75, 0, 0.25], series.Single(s => s.Name == "cost (USD)").Y);
+        Assert.Equal([4.0, 0, 2], series.Single(s => s.Name == "requests").Y);
+    }
+
+    [Fact]
     public void A_chart_names_itself_and_reads_out_each_lines_latest_value()
     {
         var timeline = Timeline(60, Point(requests: 120, latencyP50: 12.5), Point(requests: 60, latencyP50: 8));

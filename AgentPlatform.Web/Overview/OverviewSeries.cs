@@ -37,6 +37,25 @@ public static class OverviewSeries
 
     public static IReadOnlyList<Series> CacheHitRate(TimelineView timeline) => [Line(timeline, "hit rate %", s => s.CacheHitRate * 100)];
 
+    /// <summary>
+    /// Cost and requests per hour from the hourly roll-ups (summed over tenants, keys and model groups),
+    /// one point per hour from <paramref name="from"/> to <paramref name="to"/>: an hour without a row cost nothing.
+    /// </summary>
+    public static IReadOnlyList<Series> SpendByHour(IReadOnlyList<UsageSummaryRow> rows, DateTimeOffset from, DateTimeOffset to)
+    {
+        var byHour = rows.GroupBy(r => r.Period.UtcDateTime).ToDictionary(g => g.Key, g => (Cost: g.Sum(r => r.CostUsd), Requests: g.Sum(r => r.Requests)));
+        var hours = new List<DateTime>();
+        for (var hour = new DateTime(from.UtcDateTime.Year, from.UtcDateTime.Month, from.UtcDateTime.Day, from.UtcDateTime.Hour, 0, 0, DateTimeKind.Utc); hour < to.UtcDateTime; hour = hour.AddHours(1))
+        {
+            hours.Add(hour);
+        }
+        return
+        [
+            new("cost (USD)", hours, hours.Select(h => (double?)(double)(byHour.TryGetValue(h, out var sums) ? sums.Cost : 0)).ToList()),
+            new("requests", hours, hours.Select(h => (double?)(byHour.TryGetValue(h, out var sums) ? sums.Requests : 0)).ToList()),
+        ];
+    }
+
     private static Series Line(TimelineView timeline, string name, Func<TimelineSums, double?> value) =>
         new(name, timeline.Points.Select(p => p.Start.UtcDateTime).ToList(), timeline.Points.Select(p => value(p.Sums)).ToList());
 }

@@ -29,8 +29,8 @@ public sealed record UsageRecordView(
     long PromptTokens, long CachedTokens, long CompletionTokens, decimal CostUsd, double LatencyMs, double? OverheadMs,
     int Status, string Outcome, string Cache, bool Stream = false, string? TraceId = null, double? TimeToFirstTokenMs = null);
 
-/// <summary>Which usage records to read: a tenant, a model group, the last hours.</summary>
-public sealed record UsageQuery(string? TenantId, string? Model, int Hours)
+/// <summary>Which usage records to read: a tenant, a key, a model group, the last hours.</summary>
+public sealed record UsageQuery(string? TenantId, string? Model, int Hours, string? KeyId = null)
 {
     /// <summary>The admin API's query string for this filter (the same for the table and the exports).</summary>
     public string QueryString(DateTimeOffset now)
@@ -43,6 +43,10 @@ public sealed record UsageQuery(string? TenantId, string? Model, int Hours)
         if (!string.IsNullOrWhiteSpace(TenantId))
         {
             query.Add($"tenantId={Uri.EscapeDataString(TenantId)}");
+        }
+        if (!string.IsNullOrWhiteSpace(KeyId))
+        {
+            query.Add($"keyId={Uri.EscapeDataString(KeyId)}");
         }
         if (!string.IsNullOrWhiteSpace(Model))
         {
@@ -101,6 +105,9 @@ public sealed record TimelineView(string Window, int StepSeconds, DateTimeOffset
 
 /// <summary>What a tenant or key has spent in its current budget period (reservations of requests in flight included).</summary>
 public sealed record SpendView(string Scope, string Id, decimal? BudgetUsd, string BudgetPeriod, DateTimeOffset? PeriodStart, DateTimeOffset? PeriodEnd, decimal SpentUsd);
+
+/// <summary>One row of the admin API's hourly roll-ups: a period, for one tenant, key and model group.</summary>
+public sealed record UsageSummaryRow(DateTimeOffset Period, string? TenantId, string? KeyId, string? Model, long Requests, long Errors, decimal CostUsd);
 
 /// <summary>A key just created: the one time its plaintext exists outside the client that asked for it.</summary>
 public sealed record CreatedKey(KeyView Key, string Plaintext);
@@ -229,6 +236,10 @@ public sealed class AdminApiClient(IHttpClientFactory httpClientFactory, IOption
         var page = await SendAsync<UsagePage>(HttpMethod.Get, $"/admin/v1/usage?{query.QueryString(now)}&limit={limit}", null, cancellationToken);
         return (page.Data, page.HasMore);
     }
+
+    /// <summary>The hourly roll-ups matching the query (the same filter as the records), for the usage chart.</summary>
+    public async Task<IReadOnlyList<UsageSummaryRow>> ReadHourlySummaryAsync(UsageQuery query, DateTimeOffset now, CancellationToken cancellationToken) =>
+        (await SendAsync<ListOf<UsageSummaryRow>>(HttpMethod.Get, $"/admin/v1/usage/summary?granularity=hour&{query.QueryString(now)}", null, cancellationToken)).Data;
 
     /// <summary>The admin API's export (<c>csv</c> or <c>jsonl</c>) of the query, as a response to stream on; the caller disposes it.</summary>
     public async Task<HttpResponseMessage> ExportUsageAsync(string queryString, string format, CancellationToken cancellationToken)

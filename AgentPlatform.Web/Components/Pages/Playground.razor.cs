@@ -57,8 +57,14 @@ public sealed partial class Playground : IDisposable
 
     private void NewConversation() => Turns.Clear();
 
+    // Send stays enabled while the message is empty: typing reaches the server as events, and a button
+    // enabled by the re-render after them could be clicked (and ignored) before that re-render arrives.
     private async Task SendAsync()
     {
+        if (string.IsNullOrWhiteSpace(Message))
+        {
+            return;
+        }
         Sending = true;
         Turns.Add(new Turn("user", Model!) { Text = Message.Trim() });
         Message = "";

@@ -3,7 +3,10 @@ using Microsoft.AspNetCore.Components;
 
 namespace AgentPlatform.Web.Components.Pages;
 
-/// <summary>Usage records by tenant, model group and period, with totals, and their export as CSV or JSON Lines.</summary>
+/// <summary>
+/// Usage records by tenant, key, model group and period, with totals, a chart of cost and requests per
+/// hour, and their export as CSV or JSON Lines.
+/// </summary>
 public sealed partial class Usage : AdminPage
 {
     private const int Limit = 500;
@@ -17,13 +20,19 @@ public sealed partial class Usage : AdminPage
 
     private string Model { get; set; } = "";
 
+    private IReadOnlyList<KeyView> KeyList { get; set; } = [];
+
+    private string KeyId { get; set; } = "";
+
+    private IReadOnlyList<AgentPlatform.Web.Overview.Series>? Spend { get; set; }
+
     private int Hours { get; set; } = 24;
 
     private IReadOnlyList<UsageRecordView>? Records { get; set; }
 
     private bool HasMore { get; set; }
 
-    private UsageQuery Query => new(TenantId, Model, Hours);
+    private UsageQuery Query => new(TenantId, Model, Hours, KeyId);
 
     protected override async Task OnInitializedAsync()
     {
@@ -32,7 +41,18 @@ public sealed partial class Usage : AdminPage
     }
 
     private Task LoadAsync() => RunAsync(async () =>
-        (Records, HasMore) = await Admin.ReadUsageAsync(Query, Limit, Time.GetUtcNow(), CancellationToken.None));
+    {
+        var now = Time.GetUtcNow();
+        (Records, HasMore) = await Admin.ReadUsageAsync(Query, Limit, now, Closed);
+        // The chart is drawn from the hourly roll-ups: every request counts there, not only the table's first 500.
+        Spend = AgentPlatform.Web.Overview.OverviewSeries.SpendByHour(await Admin.ReadHourlySummaryAsync(Query, now, Closed), now.AddHours(-Hours), now);
+    });
+
+    private Task ReadKeysAsync() => RunAsync(async () =>
+    {
+        KeyId = "";
+        KeyList = string.IsNullOrEmpty(TenantId) ? [] : await Admin.ListKeysAsync(TenantId, Closed);
+    });
 
     /// <summary>The console's export of the same filter (it streams the admin API's export with the server's key).</summary>
     private string ExportUrl(string format) => $"export/usage?format={format}&{Query.QueryString(Time.GetUtcNow())}";
