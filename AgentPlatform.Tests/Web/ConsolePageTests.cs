@@ -343,7 +343,7 @@ public sealed class ConsolePageTests(AppHostFixture platform) : IAsyncLifetime
         try
         {
             await page.GetByTestId("drain-default-sim-b").ClickAsync();
-            await page.Locator("[data-testid=drain-reason] input").FillAsync("provider maintenance");
+            await page.GetByTestId("drain-reason").FillAsync("provider maintenance");
             await page.GetByTestId("confirm-drain-default-sim-b").ClickAsync();
             await Assertions.Expect(page.GetByTestId("state-default-sim-b")).ToHaveTextAsync("drained");
             await Assertions.Expect(page.GetByTestId("group-default")).ToContainTextAsync("provider maintenance");
