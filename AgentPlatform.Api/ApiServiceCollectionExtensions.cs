@@ -1,3 +1,4 @@
+using AgentPlatform.Api.Agents;
 using AgentPlatform.Api.Alerts;
 using StackExchange.Redis;
 using AgentPlatform.Api;
@@ -43,6 +44,7 @@ public static class ApiServiceCollectionExtensions
         builder.Services.TryAddSingleton(TimeProvider.System);
         builder.Services.TryAddSingleton<MasterKeyAuthenticator>();
         builder.Services.TryAddSingleton<TenancyStore>();
+        builder.Services.TryAddSingleton<AgentStore>();
         builder.Services.TryAddSingleton<ClientAuthenticator>();
         builder.Services.TryAddSingleton<RequestLimiter>();
         builder.Services.TryAddSingleton<PromptTokenEstimator>();

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using AgentPlatform.Api.Agents;
 using AgentPlatform.Api.Alerts;
 using AgentPlatform.Api.Caching;
 using AgentPlatform.Api.Keys;
@@ -25,6 +26,7 @@ public static class AdminApi
         admin.MapUsageAdminApi();
         admin.MapCacheAdminApi();
         admin.MapAlertsAdminApi();
+        admin.MapAgentsAdminApi();
         admin.MapGet("/deployments", ListDeploymentsAsync)
             .WithName("ListDeployments")
             .WithSummary("Every deployment with its live state: breaker, requests in flight, latency, error rate, last error.");
