@@ -1,3 +1,4 @@
+using AgentPlatform.Api.Agents;
 using AgentPlatform.Api.Admin;
 using AgentPlatform.Api.Chat;
 
@@ -12,5 +13,6 @@ app.UseExceptionHandler();
 app.MapDefaultEndpoints();
 app.MapAdminApi();
 app.MapChatCompletionsApi();
+app.MapAgentsApi();
 
 app.Run();

@@ -98,6 +98,45 @@ public sealed class AgentsAdminApiTests(TenancyFixture fixture) : IClassFixture<
     }
 
     [Fact]
+    public async Task A_key_lists_the_agents_its_tenant_and_model_groups_allow_without_their_instructions()
+    {
+        using var admin = fixture.Admin();
+        var allowed = await fixture.CreateTenantAsync(new { name = "Allowed tenant" });
+        var other = await fixture.CreateTenantAsync(new { name = "Other tenant" });
+        var (_, allowedKey) = await fixture.CreateKeyAsync(allowed, new { name = "allowed" });
+        var (_, otherKey) = await fixture.CreateKeyAsync(other, new { name = "other" });
+        var (_, pricedOnlyKey) = await fixture.CreateKeyAsync(allowed, new { name = "priced only", models = new[] { "priced" } });
+        var suffix = Guid.NewGuid().ToString("N")[..8];
+        var (restricted, open) = ($"restricted-{suffix}", $"open-{suffix}");
+        using (await admin.PutAsJsonAsync($"/admin/v1/agents/{restricted}", new
+        {
+            instructions = "Secret instructions.", model = "default", tenantIds = new[] { allowed },
+            tools = new[] { new { mcpServerUrl = "http://internal-tools/mcp", allowedTools = new[] { "search" } } },
+        })) { }
+        using (await admin.PutAsJsonAsync($"/admin/v1/agents/{open}", new { instructions = "Open.", model = "default" })) { }
+
+        var forAllowed = await ListAsync(allowedKey);
+        var forOther = await ListAsync(otherKey);
+        var forPricedOnly = await ListAsync(pricedOnlyKey);
+
+        Assert.Contains(restricted, forAllowed.Select(a => a.GetProperty("id").GetString()));
+        Assert.Contains(open, forAllowed.Select(a => a.GetProperty("id").GetString()));
+        Assert.DoesNotContain(restricted, forOther.Select(a => a.GetProperty("id").GetString()));
+        Assert.Contains(open, forOther.Select(a => a.GetProperty("id").GetString()));
+        Assert.DoesNotContain(forPricedOnly, a => a.GetProperty("id").GetString() is { } id && (id == restricted || id == open)); // both run on "default"
+        var shown = forAllowed.Single(a => a.GetProperty("id").GetString() == restricted);
+        Assert.Equal(["search"], shown.GetProperty("tools").EnumerateArray().Select(t => t.GetString()));
+        Assert.False(shown.TryGetProperty("instructions", out _));
+        Assert.DoesNotContain("internal-tools", shown.ToString());
+    }
+
+    private async Task<List<JsonElement>> ListAsync(string key)
+    {
+        using var client = TenancyFixture.Client(fixture.First, key);
+        return (await client.GetFromJsonAsync<JsonElement>("/v1/agents")).GetProperty("data").EnumerateArray().ToList();
+    }
+
+    [Fact]
     public async Task Concurrent_changes_through_two_replicas_each_get_their_own_version()
     {
         using var first = fixture.Admin(fixture.First);
