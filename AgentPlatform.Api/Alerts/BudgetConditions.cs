@@ -125,16 +125,13 @@ public sealed class BudgetConditions(IConnectionMultiplexer redis, TenancyStore 
         {
             foreach (var entry in await reads[i])
             {
-                // Fields are {tenant}|{key}|{model}|{measure}.
-                var field = (string)entry.Name!;
-                if (!field.EndsWith("|cost_nano_usd", StringComparison.Ordinal))
+                if (!RollupField.TryParse((string)entry.Name!, out var field) || field.Measure != "cost_nano_usd")
                 {
                     continue;
                 }
-                var parts = field.Split('|');
                 var usd = BudgetPeriod.FromNanoUsd((long)entry.Value) * (decimal)hours[i].Share;
-                Add(spend, ("tenant", parts[0]), usd);
-                Add(spend, ("key", parts[1]), usd);
+                Add(spend, ("tenant", field.TenantId ?? "-"), usd);
+                Add(spend, ("key", field.KeyId ?? "-"), usd);
             }
         }
         return spend;

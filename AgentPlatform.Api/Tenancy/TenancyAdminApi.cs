@@ -116,29 +116,22 @@ public static class TenancyAdminApi
         var charged = owners.Any(o => o.Limits.BudgetUsd is null)
             ? await Usage.UsageLedger.CostThisMonthAsync(redis.GetDatabase(), now)
             : [];
-        await WriteAsync(context, StatusCodes.Status200OK, AdminApi.List(owners.Select((owner, i) => owner.Limits.BudgetUsd is null
-            ? (object)new
-            {
-                scope = owner.Scope,
-                id = owner.Id,
-                budgetUsd = (decimal?)null,
-                budgetPeriod = owner.Limits.BudgetPeriod,
-                periodStart = (DateTimeOffset?)month.Start,
-                periodEnd = month.End,
-                spentUsd = AgentPlatform.Api.Limits.BudgetPeriod.FromNanoUsd(charged.GetValueOrDefault(owner.Id)),
-                source = "ledger",
-            }
-            : new
+        await WriteAsync(context, StatusCodes.Status200OK, AdminApi.List(owners.Select((owner, i) =>
+        {
+            var fromLedger = owner.Limits.BudgetUsd is null;
+            var period = fromLedger ? month : spend[i].Period;
+            return new
             {
                 scope = owner.Scope,
                 id = owner.Id,
                 budgetUsd = owner.Limits.BudgetUsd,
                 budgetPeriod = owner.Limits.BudgetPeriod,
-                periodStart = spend[i].Period.End is null ? (DateTimeOffset?)null : spend[i].Period.Start,
-                periodEnd = spend[i].Period.End,
-                spentUsd = AgentPlatform.Api.Limits.BudgetPeriod.FromNanoUsd(spend[i].SpentNanoUsd),
-                source = "budget",
-            })));
+                periodStart = period.End is null ? (DateTimeOffset?)null : period.Start, // all time has no start
+                periodEnd = period.End,
+                spentUsd = AgentPlatform.Api.Limits.BudgetPeriod.FromNanoUsd(fromLedger ? charged.GetValueOrDefault(owner.Id) : spend[i].SpentNanoUsd),
+                source = fromLedger ? "ledger" : "budget",
+            };
+        })));
     }
 
     private static async Task CreateKeyAsync(HttpContext context, TenancyStore store)

@@ -108,11 +108,6 @@ public sealed class TenancyStore(IConnectionMultiplexer redis, TimeProvider time
     }
 
     /// <summary>
-    /// Sets a key's or tenant's spend in the current budget period back to zero (a budget reset by
-    /// hand: after a refund, say), with its audit entry, in one transaction. Requests in flight settle
-    /// against the new count.
-    /// </summary>
-    /// <summary>
     /// What each of <paramref name="owners"/> (scope <c>tenant</c> or <c>key</c>, its limits, its id) has
     /// spent in its current budget period, in nano-USD, with the period — in one read. Spend includes
     /// what requests in flight have reserved.
@@ -126,6 +121,11 @@ public sealed class TenancyStore(IConnectionMultiplexer redis, TimeProvider time
         return periods.Select((period, i) => (period, values[i].HasValue ? (long)values[i] : 0L)).ToList();
     }
 
+    /// <summary>
+    /// Sets a key's or tenant's spend in the current budget period back to zero (a budget reset by
+    /// hand: after a refund, say), with its audit entry, in one transaction. Requests in flight settle
+    /// against the new count.
+    /// </summary>
     public async Task ResetSpendAsync(string scope, Limits limits, string id)
     {
         var now = timeProvider.GetUtcNow();

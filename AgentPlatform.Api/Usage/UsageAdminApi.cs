@@ -42,7 +42,7 @@ public static class UsageAdminApi
             && (KeyId is null || record.KeyId == KeyId)
             && (Model is null || record.Model == Model);
 
-        public bool Matches(string tenantId, string keyId, string model) =>
+        public bool Matches(string? tenantId, string? keyId, string? model) =>
             (TenantId is null || tenantId == TenantId) && (KeyId is null || keyId == KeyId) && (Model is null || model == Model);
     }
 
@@ -177,31 +177,27 @@ public static class UsageAdminApi
         for (var period = start; period < filter.To; period += step)
         {
             var fields = await database.HashGetAllAsync(daily ? UsageLedger.DailyKey(period) : UsageLedger.HourlyKey(period));
-            var groups = new SortedDictionary<string, Dictionary<string, long>>(StringComparer.Ordinal);
-            foreach (var field in fields)
+            var groups = new SortedDictionary<string, (RollupField Owner, Dictionary<string, long> Measures)>(StringComparer.Ordinal);
+            foreach (var entry in fields)
             {
-                var name = (string)field.Name!;
-                var measureAt = name.LastIndexOf('|');
-                var parts = name[..measureAt].Split('|');
-                if (parts.Length != 3 || !filter.Matches(parts[0], parts[1], parts[2]))
+                if (!RollupField.TryParse((string)entry.Name!, out var field) || !filter.Matches(field.TenantId, field.KeyId, field.Model))
                 {
                     continue;
                 }
-                if (!groups.TryGetValue(name[..measureAt], out var measures))
+                if (!groups.TryGetValue(field.Owner, out var group))
                 {
-                    groups[name[..measureAt]] = measures = [];
+                    groups[field.Owner] = group = (field, []);
                 }
-                measures[name[(measureAt + 1)..]] = (long)field.Value;
+                group.Measures[field.Measure] = (long)entry.Value;
             }
-            foreach (var (group, measures) in groups)
+            foreach (var (owner, measures) in groups.Values)
             {
-                var parts = group.Split('|');
                 rows.Add(new
                 {
                     period,
-                    tenantId = parts[0] == "-" ? null : parts[0],
-                    keyId = parts[1] == "-" ? null : parts[1],
-                    model = parts[2] == "-" ? null : parts[2],
+                    tenantId = owner.TenantId,
+                    keyId = owner.KeyId,
+                    model = owner.Model,
                     requests = measures.GetValueOrDefault("requests"),
                     errors = measures.GetValueOrDefault("errors"),
                     promptTokens = measures.GetValueOrDefault("prompt_tokens"),
@@ -251,24 +247,21 @@ public static class UsageAdminApi
         var spend = new Dictionary<(int Part, string Id), (long CostNano, long Requests)>();
         foreach (var read in hourReads)
         {
-            foreach (var field in await read)
+            foreach (var entry in await read)
             {
-                var name = (string)field.Name!;
-                var measureAt = name.LastIndexOf('|');
-                var measure = name[(measureAt + 1)..];
-                if (measure is not ("cost_nano_usd" or "requests"))
+                if (!RollupField.TryParse((string)entry.Name!, out var field) || field.Measure is not ("cost_nano_usd" or "requests"))
                 {
                     continue;
                 }
-                var parts = name[..measureAt].Split('|');
-                for (var part = 0; part < parts.Length && part < 3; part++)
+                var owners = (ReadOnlySpan<string?>)[field.TenantId, field.KeyId, field.Model];
+                for (var part = 0; part < owners.Length; part++)
                 {
-                    if (parts[part] == "-")
+                    if (owners[part] is not { } id)
                     {
                         continue;
                     }
-                    var (cost, requests) = spend.GetValueOrDefault((part, parts[part]));
-                    spend[(part, parts[part])] = measure == "requests" ? (cost, requests + (long)field.Value) : (cost + (long)field.Value, requests);
+                    var (cost, requests) = spend.GetValueOrDefault((part, id));
+                    spend[(part, id)] = field.Measure == "requests" ? (cost, requests + (long)entry.Value) : (cost + (long)entry.Value, requests);
                 }
             }
         }

@@ -264,19 +264,16 @@ public sealed class UsageLedger : BackgroundService
         var costs = new Dictionary<string, long>(StringComparer.Ordinal);
         foreach (var read in reads)
         {
-            foreach (var field in await read)
+            foreach (var entry in await read)
             {
-                var name = (string)field.Name!;
-                if (!name.EndsWith("|cost_nano_usd", StringComparison.Ordinal))
+                if (RollupField.TryParse((string)entry.Name!, out var field) && field.Measure == "cost_nano_usd")
                 {
-                    continue;
-                }
-                var parts = name.Split('|');
-                foreach (var id in parts.AsSpan(0, 2))
-                {
-                    if (id != "-")
+                    foreach (var id in (ReadOnlySpan<string?>)[field.TenantId, field.KeyId])
                     {
-                        costs[id] = costs.GetValueOrDefault(id) + (long)field.Value;
+                        if (id is not null)
+                        {
+                            costs[id] = costs.GetValueOrDefault(id) + (long)entry.Value;
+                        }
                     }
                 }
             }
@@ -287,4 +284,29 @@ public sealed class UsageLedger : BackgroundService
     /// <summary>A roll-up field is <c>{tenant}|{key}|{model}|{measure}</c>; "-" stands for none.</summary>
     internal static string RollupPrefix(UsageRecord record) =>
         string.Create(CultureInfo.InvariantCulture, $"{record.TenantId ?? "-"}|{record.KeyId ?? "-"}|{record.Model ?? "-"}|");
+}
+
+/// <summary>A roll-up field (<see cref="UsageLedger.RollupPrefix"/> and a measure) read back.</summary>
+/// <param name="Owner">The field without its measure, <c>{tenant}|{key}|{model}</c>: one row's fields share it.</param>
+internal readonly record struct RollupField(string Owner, string? TenantId, string? KeyId, string? Model, string Measure)
+{
+    /// <summary>
+    /// Splits a field on its first two bars and its last, so a model group whose name holds a bar is
+    /// still read whole; false when the field is not a roll-up field.
+    /// </summary>
+    public static bool TryParse(string name, out RollupField field)
+    {
+        var keyAt = name.IndexOf('|');
+        var modelAt = keyAt < 0 ? -1 : name.IndexOf('|', keyAt + 1);
+        var measureAt = name.LastIndexOf('|');
+        if (modelAt < 0 || measureAt <= modelAt)
+        {
+            field = default;
+            return false;
+        }
+        field = new RollupField(name[..measureAt], Id(name[..keyAt]), Id(name[(keyAt + 1)..modelAt]), Id(name[(modelAt + 1)..measureAt]), name[(measureAt + 1)..]);
+        return true;
+    }
+
+    private static string? Id(string part) => part == "-" ? null : part;
 }
