@@ -194,7 +194,7 @@ public sealed class AdminApiClient(IHttpClientFactory httpClientFactory, IOption
     /// <summary>Turns a rule on or off: the rule as stored, with only <c>enabled</c> changed.</summary>
     public async Task SetAlertRuleEnabledAsync(string name, bool enabled, CancellationToken cancellationToken)
     {
-        var path = $"/admin/v1/alerts/rules/{Uri.EscapeDataString(name)}";
+        var path = RulePath(name);
         var rule = JsonSerializer.SerializeToNode(await SendAsync<JsonElement>(HttpMethod.Get, path, null, cancellationToken))!.AsObject();
         rule["enabled"] = enabled;
         await SendAsync<JsonElement>(HttpMethod.Put, path, rule, cancellationToken);
@@ -203,7 +203,7 @@ public sealed class AdminApiClient(IHttpClientFactory httpClientFactory, IOption
     /// <summary>The rule as stored, as indented JSON for the operator to edit.</summary>
     public async Task<string> GetAlertRuleJsonAsync(string name, CancellationToken cancellationToken)
     {
-        var rule = await SendAsync<JsonElement>(HttpMethod.Get, $"/admin/v1/alerts/rules/{Uri.EscapeDataString(name)}", null, cancellationToken);
+        var rule = await SendAsync<JsonElement>(HttpMethod.Get, RulePath(name), null, cancellationToken);
         return JsonSerializer.Serialize(rule, IndentedJson);
     }
 
@@ -219,11 +219,11 @@ public sealed class AdminApiClient(IHttpClientFactory httpClientFactory, IOption
         {
             throw new AdminApiException($"That is not JSON: {exception.Message}");
         }
-        await SendAsync<JsonElement>(HttpMethod.Put, $"/admin/v1/alerts/rules/{Uri.EscapeDataString(name)}", rule, cancellationToken);
+        await SendAsync<JsonElement>(HttpMethod.Put, RulePath(name), rule, cancellationToken);
     }
 
     public Task DeleteAlertRuleAsync(string name, CancellationToken cancellationToken) =>
-        SendAsync<JsonElement>(HttpMethod.Delete, $"/admin/v1/alerts/rules/{Uri.EscapeDataString(name)}", null, cancellationToken);
+        SendAsync<JsonElement>(HttpMethod.Delete, RulePath(name), null, cancellationToken);
 
     public async Task<IReadOnlyList<AlertView>> ListFiringAlertsAsync(CancellationToken cancellationToken) =>
         (await SendAsync<ListOf<AlertView>>(HttpMethod.Get, "/admin/v1/alerts", null, cancellationToken)).Data;
@@ -270,6 +270,8 @@ public sealed class AdminApiClient(IHttpClientFactory httpClientFactory, IOption
 
     public Task UndrainAsync(DeploymentView deployment, CancellationToken cancellationToken) =>
         SendAsync<JsonElement>(HttpMethod.Delete, DrainPath(deployment), null, cancellationToken);
+
+    private static string RulePath(string name) => $"/admin/v1/alerts/rules/{Uri.EscapeDataString(name)}";
 
     private static string DrainPath(DeploymentView deployment) =>
         $"/admin/v1/deployments/{Uri.EscapeDataString(deployment.ModelGroup)}/{Uri.EscapeDataString(deployment.Name)}/drain";

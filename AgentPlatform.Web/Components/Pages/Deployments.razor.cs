@@ -1,4 +1,3 @@
-using System.Globalization;
 using AgentPlatform.Web.Platform;
 
 namespace AgentPlatform.Web.Components.Pages;
@@ -55,8 +54,6 @@ public sealed partial class Deployments : AdminPage
         await Admin.UndrainAsync(deployment, Closed);
         await ReadAsync(Closed);
     });
-
-    private static string Milliseconds(double ms) => ms <= 0 ? "—" : ms.ToString(ms < 10 ? "0.0" : "N0", CultureInfo.InvariantCulture) + " ms";
 
     private static string Capacity(CapacityView capacity)
     {

@@ -76,7 +76,4 @@ public sealed partial class Overview : AdminPage
 
     private static string Percent(double? share) => share is { } value ? value.ToString("P1", CultureInfo.InvariantCulture) : "—";
 
-    private static string Ms(double? ms) => ms is { } value ? value.ToString(value < 10 ? "0.0" : "N0", CultureInfo.InvariantCulture) + " ms" : "—";
-
-    internal static string Usd(decimal usd) => "$" + usd.ToString(usd is > 0 and < 0.01m ? "0.000000" : "N2", CultureInfo.InvariantCulture);
 }
