@@ -187,7 +187,8 @@ public sealed class CompletionGenerator(IOptionsMonitor<SimulatorOptions> option
         {
             return null;
         }
-        if (toolChoice?["function"]?["name"]?.GetValue<string>() is { } forced)
+        // tool_choice is a string ("auto", "none", "required") or an object naming one function.
+        if (toolChoice is JsonObject && toolChoice["function"]?["name"]?.GetValue<string>() is { } forced)
         {
             chosen = functions.FirstOrDefault(f => f!["name"]!.GetValue<string>() == forced);
         }

@@ -69,6 +69,14 @@ public sealed class CompletionGeneratorTests
     public void No_tool_is_called_unless_the_rule_asks_for_one(string json) => Assert.Null(Generate(json).ToolCall);
 
     [Fact]
+    public void Tool_choice_auto_as_sdks_send_it_picks_the_tool_the_user_names()
+    {
+        var completion = Generate("""{"model":"m","messages":[{"role":"user","content":"please use beta"}],"tools":[{"type":"function","function":{"name":"alpha"}},{"type":"function","function":{"name":"beta"}}],"tool_choice":"auto"}""");
+
+        Assert.Equal("beta", completion.ToolCall?.Name);
+    }
+
+    [Fact]
     public void A_forced_tool_choice_is_always_called()
     {
         var completion = Generate("""{"model":"m","messages":[{"role":"user","content":"hi"}],"tools":[{"type":"function","function":{"name":"a"}},{"type":"function","function":{"name":"b"}}],"tool_choice":{"type":"function","function":{"name":"b"}}}""");
