@@ -7,6 +7,9 @@ using StackExchange.Redis;
 
 namespace AgentPlatform.Api.Limits;
 
+/// <summary>A step's reservation: its lease, or why the run stops (<c>budget_exceeded</c>, <c>rate_limited</c>, <c>limits_unavailable</c>) and the words for it.</summary>
+public sealed record StepReservation(RequestLease? Lease, string? StopReason, string? Message);
+
 /// <summary>What a request takes out of its limits before it is sent: its token estimate and its worst-case cost.</summary>
 /// <param name="Tokens">Estimated prompt tokens plus the most it may generate.</param>
 /// <param name="CostNanoUsd">The worst-case cost, in nano-dollars (see <see cref="BudgetPeriod.ToNanoUsd"/>).</param>
@@ -39,6 +42,9 @@ public sealed class RequestLimiter(IConnectionMultiplexer redis, UsageMetrics me
     private const string ReserveScript = """
         local now, member, lease_ms = tonumber(ARGV[1]), ARGV[2], tonumber(ARGV[3])
         local tokens, cost = tonumber(ARGV[4]), tonumber(ARGV[5])
+        -- ARGV[16] '1': a step of a request already admitted (an agent run's model call): its tokens and cost
+        -- join the request's member, which moves to now; it is not another request nor another concurrent one
+        local step = ARGV[16] == '1'
         local window = 60000
         -- scope s (0 the key, 1 its tenant): KEYS[s*4+1] the last minute's requests by time, KEYS[s*4+2] their
         -- tokens (and their 'total'), KEYS[s*4+3] concurrency leases, KEYS[s*4+4] the period's spend (nano-USD);
@@ -64,7 +70,7 @@ public sealed class RequestLimiter(IConnectionMultiplexer redis, UsageMetrics me
             used = tonumber(redis.call('HGET', amounts, 'total') or '0')
             local oldest = redis.call('ZRANGE', log, 0, 0, 'WITHSCORES')
             if oldest[2] then reset = tonumber(oldest[2]) + window - now end
-            if rpm > 0 and requests >= rpm then return {1, s, reset} end
+            if rpm > 0 and requests >= rpm and not step then return {1, s, reset} end
             if tpm > 0 and used + tokens > tpm then
               if tokens > tpm then return {3, s, 0} end
               -- the wait: until enough of the oldest reservations have left the window
@@ -81,7 +87,7 @@ public sealed class RequestLimiter(IConnectionMultiplexer redis, UsageMetrics me
               return {2, s, wait}
             end
           end
-          if concurrent > 0 then
+          if concurrent > 0 and not step then
             redis.call('ZREMRANGEBYSCORE', leases, '-inf', now)
             if redis.call('ZCARD', leases) >= concurrent then return {4, s, 1000} end
           end
@@ -95,12 +101,12 @@ public sealed class RequestLimiter(IConnectionMultiplexer redis, UsageMetrics me
           local a = 6 + s * 5
           if tonumber(ARGV[a]) > 0 or tonumber(ARGV[a+1]) > 0 then
             redis.call('ZADD', KEYS[s*4+1], now, member)
-            redis.call('HSET', KEYS[s*4+2], member, tokens)
+            if step then redis.call('HINCRBY', KEYS[s*4+2], member, tokens) else redis.call('HSET', KEYS[s*4+2], member, tokens) end
             redis.call('HINCRBY', KEYS[s*4+2], 'total', tokens)
             redis.call('PEXPIRE', KEYS[s*4+1], window)
             redis.call('PEXPIRE', KEYS[s*4+2], window)
           end
-          if tonumber(ARGV[a+2]) > 0 then
+          if tonumber(ARGV[a+2]) > 0 and not step then
             redis.call('ZADD', KEYS[s*4+3], now + lease_ms, member)
             redis.call('PEXPIRE', KEYS[s*4+3], lease_ms)
           end
@@ -124,24 +130,18 @@ public sealed class RequestLimiter(IConnectionMultiplexer redis, UsageMetrics me
             return RequestLease.None;
         }
         var now = timeProvider.GetUtcNow();
-        var keyPeriod = BudgetPeriod.Current(key.BudgetPeriod, now);
-        var tenantPeriod = BudgetPeriod.Current(tenant.BudgetPeriod, now);
         var member = Guid.NewGuid().ToString("N");
         RedisKey[] keys =
         [
             $"agentplatform:limits:key:{key.Id}:requests", $"agentplatform:limits:key:{key.Id}:tokens",
-            $"agentplatform:limits:key:{key.Id}:leases", keyPeriod.SpendKey("key", key.Id),
+            $"agentplatform:limits:key:{key.Id}:leases", BudgetPeriod.Current(key.BudgetPeriod, now).SpendKey("key", key.Id),
             $"agentplatform:limits:tenant:{tenant.Id}:requests", $"agentplatform:limits:tenant:{tenant.Id}:tokens",
-            $"agentplatform:limits:tenant:{tenant.Id}:leases", tenantPeriod.SpendKey("tenant", tenant.Id),
+            $"agentplatform:limits:tenant:{tenant.Id}:leases", BudgetPeriod.Current(tenant.BudgetPeriod, now).SpendKey("tenant", tenant.Id),
         ];
         RedisResult[] result;
         try
         {
-            result = (RedisResult[])(await redis.GetDatabase().ScriptEvaluateAsync(ReserveScript, keys,
-            [
-                now.ToUnixTimeMilliseconds(), member, (long)LeaseLifetime.TotalMilliseconds, demand.Tokens, demand.CostNanoUsd,
-                .. Arguments(key, keyPeriod, now), .. Arguments(tenant, tenantPeriod, now),
-            ]))!;
+            result = await ReserveAsync(key, tenant, keys, member, demand, step: false, now);
         }
         catch (Exception exception) when (exception is RedisException or TimeoutException)
         {
@@ -161,10 +161,54 @@ public sealed class RequestLimiter(IConnectionMultiplexer redis, UsageMetrics me
                 holdsSlot: key.MaxConcurrent is not null || tenant.MaxConcurrent is not null, logger);
         }
         var byKey = (int)result[1] == 0;
-        metrics.Refused(refused switch { 1 => "requests", 2 => "tokens", 3 => "too_large", 4 => "concurrency", _ => "budget" }, byKey ? "key" : "tenant");
+        metrics.Refused(LimitName(refused), byKey ? "key" : "tenant");
         await RefuseAsync(context, refused, byKey ? key : tenant, (long)result[2], demand);
         return null;
     }
+
+    /// <summary>
+    /// Takes one step of an admitted request — an agent run's model call — out of the key's and tenant's
+    /// tokens per minute and budgets: not another request, nor another concurrent one (the run counts
+    /// once for those). Its tokens join the run's entry in the last minute's log, which moves to now.
+    /// </summary>
+    public async ValueTask<StepReservation> ReserveStepAsync(ClientIdentity client, RequestLease request, Demand demand)
+    {
+        if (client is not { Key: { } key, Tenant: { } tenant } || request.Keys is not { } keys)
+        {
+            return new StepReservation(RequestLease.None, null, null);
+        }
+        RedisResult[] result;
+        try
+        {
+            result = await ReserveAsync(key, tenant, keys, request.Member, demand, step: true, timeProvider.GetUtcNow());
+        }
+        catch (Exception exception) when (exception is RedisException or TimeoutException)
+        {
+            Log.LimitsUnavailable(logger, exception);
+            return new StepReservation(null, "limits_unavailable", "Rate limits and budgets cannot be checked right now; the run stopped before its next step.");
+        }
+        var refused = (int)result[0];
+        if (refused == 0)
+        {
+            return new StepReservation(new RequestLease(redis, keys, request.Member, demand,
+                RateLimited(key), key.BudgetUsd is not null, RateLimited(tenant), tenant.BudgetUsd is not null, holdsSlot: false, logger), null, null);
+        }
+        var byKey = (int)result[1] == 0;
+        metrics.Refused(LimitName(refused), byKey ? "key" : "tenant");
+        var refusal = Describe(refused, byKey ? key : tenant, (long)result[2], demand);
+        return new StepReservation(null, refused == 5 ? "budget_exceeded" : "rate_limited", refusal.Message);
+    }
+
+    private async Task<RedisResult[]> ReserveAsync(VirtualKey key, Tenant tenant, RedisKey[] keys, string member, Demand demand, bool step, DateTimeOffset now) =>
+        (RedisResult[])(await redis.GetDatabase().ScriptEvaluateAsync(ReserveScript, keys,
+        [
+            now.ToUnixTimeMilliseconds(), member, (long)LeaseLifetime.TotalMilliseconds, demand.Tokens, demand.CostNanoUsd,
+            .. Arguments(key, BudgetPeriod.Current(key.BudgetPeriod, now), now), .. Arguments(tenant, BudgetPeriod.Current(tenant.BudgetPeriod, now), now),
+            step ? 1 : 0,
+        ]))!;
+
+    private static string LimitName(int refused) =>
+        refused switch { 1 => "requests", 2 => "tokens", 3 => "too_large", 4 => "concurrency", _ => "budget" };
 
     private static bool RateLimited(TenancyLimits limits) => limits.Rpm is not null || limits.Tpm is not null;
 
@@ -177,34 +221,47 @@ public sealed class RequestLimiter(IConnectionMultiplexer redis, UsageMetrics me
 
     private static Task RefuseAsync(HttpContext context, int refused, TenancyLimits limits, long value, Demand demand)
     {
-        var owner = limits is VirtualKey ? $"key '{limits.Name}'" : $"tenant '{limits.Name}'";
         var headers = context.Response.Headers;
+        var unit = refused switch { 1 => "requests", 2 => "tokens", _ => null };
+        if (unit is not null)
+        {
+            headers[$"x-ratelimit-limit-{unit}"] = (refused == 1 ? limits.Rpm : limits.Tpm)!.Value.ToString(CultureInfo.InvariantCulture);
+            headers[$"x-ratelimit-remaining-{unit}"] = "0";
+            headers[$"x-ratelimit-reset-{unit}"] = Duration(value);
+        }
+        var refusal = Describe(refused, limits, value, demand);
+        if (refusal.Status == StatusCodes.Status429TooManyRequests)
+        {
+            headers.RetryAfter = Math.Max(1, (long)Math.Ceiling(value / 1000.0)).ToString(CultureInfo.InvariantCulture);
+        }
+        return OpenAIError.WriteAsync(context, refusal.Status, refusal.Message, refusal.Type, refusal.Code, refusal.Param);
+    }
+
+    /// <summary>What a refusal says (status, message, OpenAI error type and code), for a request's answer or a run's status.</summary>
+    private static (int Status, string Message, string Type, string Code, string? Param) Describe(int refused, TenancyLimits limits, long value, Demand demand)
+    {
+        var owner = limits is VirtualKey ? $"key '{limits.Name}'" : $"tenant '{limits.Name}'";
+        const int TooMany = StatusCodes.Status429TooManyRequests;
         switch (refused)
         {
             case 1:
-                headers["x-ratelimit-limit-requests"] = limits.Rpm!.Value.ToString(CultureInfo.InvariantCulture);
-                headers["x-ratelimit-remaining-requests"] = "0";
-                headers["x-ratelimit-reset-requests"] = Duration(value);
-                return TooManyAsync(context, value, $"Rate limit reached for {owner}: {limits.Rpm} requests per minute. Try again in {Duration(value)}.");
+                return (TooMany, $"Rate limit reached for {owner}: {limits.Rpm} requests per minute. Try again in {Duration(value)}.", OpenAIError.RateLimit, "rate_limit_exceeded", null);
             case 2:
-                headers["x-ratelimit-limit-tokens"] = limits.Tpm!.Value.ToString(CultureInfo.InvariantCulture);
-                headers["x-ratelimit-remaining-tokens"] = "0";
-                headers["x-ratelimit-reset-tokens"] = Duration(value);
-                return TooManyAsync(context, value,
-                    $"Rate limit reached for {owner}: {limits.Tpm} tokens per minute (this request reserves {demand.Tokens}: its prompt and max_tokens). Try again in {Duration(value)}.");
+                return (TooMany, $"Rate limit reached for {owner}: {limits.Tpm} tokens per minute (this request reserves {demand.Tokens}: its prompt and max_tokens). Try again in {Duration(value)}.",
+                    OpenAIError.RateLimit, "rate_limit_exceeded", null);
             case 3:
-                return OpenAIError.WriteAsync(context, StatusCodes.Status400BadRequest,
+                return (StatusCodes.Status400BadRequest,
                     $"Request too large for {owner}: it reserves {demand.Tokens} tokens (its prompt and max_tokens), more than the limit of {limits.Tpm} tokens per minute. Lower max_tokens or shorten the prompt.",
                     OpenAIError.InvalidRequest, "request_too_large_for_limit", "max_tokens");
             case 4:
-                return TooManyAsync(context, value, $"Rate limit reached for {owner}: {limits.MaxConcurrent} concurrent requests. Try again in {Duration(value)}.");
+                return (TooMany, $"Rate limit reached for {owner}: {limits.MaxConcurrent} concurrent requests. Try again in {Duration(value)}.", OpenAIError.RateLimit, "rate_limit_exceeded", null);
             default:
                 var spent = BudgetPeriod.FromNanoUsd(value);
                 var thisPeriod = limits.BudgetPeriod == BudgetPeriods.None ? "" : $" this {PeriodName(limits.BudgetPeriod)}";
-                return OpenAIError.WriteAsync(context, StatusCodes.Status402PaymentRequired,
+                return (StatusCodes.Status402PaymentRequired,
                     string.Create(CultureInfo.InvariantCulture,
                         $"Budget exhausted for {owner}: ${spent:0.######} of ${limits.BudgetUsd:0.######} spent{thisPeriod}, and this request may cost up to ${BudgetPeriod.FromNanoUsd(demand.CostNanoUsd):0.######}."),
-                    OpenAIError.InsufficientQuota, "budget_exceeded");
+                    OpenAIError.InsufficientQuota, "budget_exceeded", null);
         }
     }
 
@@ -214,12 +271,6 @@ public sealed class RequestLimiter(IConnectionMultiplexer redis, UsageMetrics me
         BudgetPeriods.Weekly => "week",
         _ => "month",
     };
-
-    private static Task TooManyAsync(HttpContext context, long waitMs, string message)
-    {
-        context.Response.Headers.RetryAfter = Math.Max(1, (long)Math.Ceiling(waitMs / 1000.0)).ToString(CultureInfo.InvariantCulture);
-        return OpenAIError.WriteAsync(context, StatusCodes.Status429TooManyRequests, message, OpenAIError.RateLimit, "rate_limit_exceeded");
-    }
 
     /// <summary>OpenAI's headers for the tighter of the key's and the tenant's limits, after this request's reservation.</summary>
     private static void SetHeaders(IHeaderDictionary headers, VirtualKey key, Tenant tenant, RedisResult[] result, Demand demand)
@@ -271,16 +322,23 @@ public sealed class RequestLease(
 {
     public static readonly RequestLease None = new(null, null, "", default, false, false, false, false, false, null);
 
+    /// <summary>The limits' Redis keys, null for a client without limits.</summary>
+    internal RedisKey[]? Keys => keys;
+
+    /// <summary>The request's entry in the limits' logs and leases.</summary>
+    internal string Member => member;
+
     private const string SettleScript = """
         -- ARGV[1] the request, ARGV[2] tokens to add (negative: give back), ARGV[3] nano-USD to add;
-        -- ARGV[4+s*2] whether scope s counts tokens, ARGV[5+s*2] whether it has a budget
+        -- ARGV[4+s*2] whether scope s counts tokens, ARGV[5+s*2] whether it has a budget; ARGV[8] '1': give back
+        -- the concurrency slot (not for a step of a request, whose slot is the request's)
         for s = 0, 1 do
           if ARGV[4 + s * 2] == '1' and redis.call('ZSCORE', KEYS[s*4+1], ARGV[1]) then
             redis.call('HINCRBY', KEYS[s*4+2], ARGV[1], ARGV[2])
             redis.call('HINCRBY', KEYS[s*4+2], 'total', ARGV[2])
           end
           if ARGV[5 + s * 2] == '1' then redis.call('INCRBY', KEYS[s*4+4], ARGV[3]) end
-          redis.call('ZREM', KEYS[s*4+3], ARGV[1])
+          if ARGV[8] == '1' then redis.call('ZREM', KEYS[s*4+3], ARGV[1]) end
         end
         return 0
         """;
@@ -304,7 +362,7 @@ public sealed class RequestLease(
             await redis.GetDatabase().ScriptEvaluateAsync(SettleScript, keys,
             [
                 member, tokens - reserved.Tokens, costNanoUsd - reserved.CostNanoUsd,
-                keyRate ? 1 : 0, keyBudget ? 1 : 0, tenantRate ? 1 : 0, tenantBudget ? 1 : 0,
+                keyRate ? 1 : 0, keyBudget ? 1 : 0, tenantRate ? 1 : 0, tenantBudget ? 1 : 0, holdsSlot ? 1 : 0,
             ]);
         }
         catch (Exception exception) when (exception is RedisException or TimeoutException)
