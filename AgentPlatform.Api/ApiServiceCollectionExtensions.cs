@@ -45,6 +45,9 @@ public static class ApiServiceCollectionExtensions
         builder.Services.TryAddSingleton<MasterKeyAuthenticator>();
         builder.Services.TryAddSingleton<TenancyStore>();
         builder.Services.TryAddSingleton<AgentStore>();
+        builder.Services.AddOptions<AgentOptions>().BindConfiguration(AgentOptions.SectionName);
+        builder.Services.TryAddSingleton<AgentRunStore>();
+        builder.Services.TryAddSingleton<AgentRunner>();
         builder.Services.TryAddSingleton<ClientAuthenticator>();
         builder.Services.TryAddSingleton<RequestLimiter>();
         builder.Services.TryAddSingleton<PromptTokenEstimator>();
@@ -75,6 +78,13 @@ public static class ApiServiceCollectionExtensions
             .RemoveAllLoggers();
 #pragma warning disable EXTEXP0001 // experimental, but the documented way to opt one client out of the default resilience
         alerts.RemoveAllResilienceHandlers();
+#pragma warning restore EXTEXP0001
+
+        // MCP servers hold a stream open for their session: no total timeout or retries of the default pipeline
+        // (a tool call has its own timeout, and a call must not be repeated on a server that may have acted on it).
+        var mcp = builder.Services.AddHttpClient(AgentRunner.McpHttpClientName, client => client.Timeout = Timeout.InfiniteTimeSpan);
+#pragma warning disable EXTEXP0001
+        mcp.RemoveAllResilienceHandlers();
 #pragma warning restore EXTEXP0001
 
         // "http://router" is resolved by service discovery: services:router:http:0 in configuration.

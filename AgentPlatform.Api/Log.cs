@@ -59,4 +59,10 @@ internal static partial class Log
 
     [LoggerMessage(EventId = 2044, Level = LogLevel.Error, Message = "An alert notification could not be delivered to webhook {Webhook} in {Attempts} tries: {Error}.")]
     public static partial void AlertDeliveryFailed(ILogger logger, string webhook, int attempts, string error);
+
+    [LoggerMessage(EventId = 2050, Level = LogLevel.Warning, Message = "Agent {Agent} run {RunId} failed: {Error}")]
+    public static partial void AgentRunFailed(ILogger logger, string agent, string runId, string? error);
+
+    [LoggerMessage(EventId = 2051, Level = LogLevel.Warning, Message = "Agent run {RunId} could not be saved in Redis; it cannot be read back.")]
+    public static partial void AgentRunNotSaved(ILogger logger, string runId, Exception exception);
 }

@@ -1,11 +1,17 @@
+using System.Text.Json;
+using AgentPlatform.Api.Limits;
 using AgentPlatform.Api.Tenancy;
 using AgentPlatform.ServiceDefaults.Agents;
+using AgentPlatform.ServiceDefaults.OpenAI;
+using System.Buffers;
 
 namespace AgentPlatform.Api.Agents;
 
 /// <summary>
-/// <c>GET /v1/agents</c>: the agents the caller's key may run — allowed for its tenant, on a model group
-/// the key and tenant may use. What a client needs to call one; not its instructions or where its tools live.
+/// Agents for clients: <c>GET /v1/agents</c> lists the agents the caller's key may run — allowed for its
+/// tenant, on a model group the key and tenant may use; what a client needs to call one, not its
+/// instructions or where its tools live. <c>POST /v1/agents/{name}/runs</c> runs one (JSON, or server-sent
+/// events with <c>stream: true</c>), <c>GET /v1/agents/runs/{id}</c> reads a run back.
 /// </summary>
 public static class AgentsApi
 {
@@ -15,7 +21,118 @@ public static class AgentsApi
             .WithTags("Agents")
             .WithName("ListAgentsForClient")
             .WithSummary("Lists the agents this key may run.");
+        app.MapPost("/v1/agents/{name}/runs", RunAsync)
+            .WithTags("Agents")
+            .WithName("RunAgent")
+            .WithSummary("Runs an agent: its model and tool steps through the pool, every step within the key's limits and budget.");
+        app.MapGet("/v1/agents/runs/{id}", GetRunAsync)
+            .WithTags("Agents")
+            .WithName("GetAgentRun")
+            .WithSummary("Reads a run back: its output, steps, usage, cost and status.");
         return app;
+    }
+
+    private static async Task RunAsync(
+        HttpContext context, string name, ClientAuthenticator authenticator, AgentStore agents, AgentRunStore runs, AgentRunner runner, RequestLimiter limiter)
+    {
+        if (await authenticator.AuthenticateAsync(context) is not { } client)
+        {
+            return;
+        }
+        if (await agents.GetAsync(name) is not { } agent || !client.MayRun(agent))
+        {
+            // Not 403 for an agent of another tenant: its existence is not the caller's to know.
+            await OpenAIError.WriteAsync(context, StatusCodes.Status404NotFound, $"There is no agent '{name}' this key may run.", OpenAIError.InvalidRequest, "agent_not_found");
+            return;
+        }
+        var (request, problem) = await AgentRunRequest.ReadAsync(context.Request, context.RequestAborted);
+        if (request is null)
+        {
+            await OpenAIError.WriteAsync(context, StatusCodes.Status400BadRequest, problem!, OpenAIError.InvalidRequest, "invalid_run");
+            return;
+        }
+        AgentThread? thread = null;
+        if (request.ThreadId is { } threadId)
+        {
+            thread = await runs.GetThreadAsync(threadId);
+            if (thread is null || (client.Tenant is not null && thread.TenantId != client.Tenant.Id))
+            {
+                await OpenAIError.WriteAsync(context, StatusCodes.Status404NotFound,
+                    $"There is no thread '{threadId}' (threads are kept for a while after their last run, then forgotten).", OpenAIError.InvalidRequest, "thread_not_found", "threadId");
+                return;
+            }
+            if (thread.Agent != agent.Name)
+            {
+                await OpenAIError.WriteAsync(context, StatusCodes.Status400BadRequest,
+                    $"Thread '{threadId}' is a conversation with agent '{thread.Agent}', not '{agent.Name}'.", OpenAIError.InvalidRequest, "thread_of_other_agent", "threadId");
+                return;
+            }
+        }
+
+        // The run is one request for the request limits and one concurrent request; its steps reserve tokens and budget one by one.
+        await using var lease = await limiter.AcquireAsync(context, client, default);
+        if (lease is null)
+        {
+            return;
+        }
+        var response = context.Response;
+        Func<AgentRunEvent, ValueTask> emit = _ => ValueTask.CompletedTask;
+        if (request.Stream)
+        {
+            response.ContentType = "text/event-stream";
+            response.Headers.CacheControl = "no-cache";
+            emit = runEvent => WriteEventAsync(context, runEvent);
+        }
+        var run = await runner.RunAsync(agent, request.Messages, request.ThreadId ?? "thread_" + Guid.CreateVersion7().ToString("N"), thread,
+            client, lease, context.TraceIdentifier, emit, context.RequestAborted);
+        await lease.SettleAsync(0, 0);
+        if (!request.Stream && !context.RequestAborted.IsCancellationRequested)
+        {
+            // A stopped run answered what it could: 200 with its status; a failed one could not: 502, the run saying why.
+            response.StatusCode = run.Status == AgentRunStatuses.Failed ? StatusCodes.Status502BadGateway : StatusCodes.Status200OK;
+            await response.WriteAsJsonAsync(run, AgentRun.Json, context.RequestAborted);
+        }
+    }
+
+    private static async ValueTask WriteEventAsync(HttpContext context, AgentRunEvent runEvent)
+    {
+        if (context.RequestAborted.IsCancellationRequested)
+        {
+            return;
+        }
+        var writer = context.Response.BodyWriter;
+        try
+        {
+            writer.Write("event: "u8);
+            writer.Write(System.Text.Encoding.UTF8.GetBytes(runEvent.Type));
+            writer.Write("\ndata: "u8);
+            using (var json = new Utf8JsonWriter(writer))
+            {
+                JsonSerializer.Serialize(json, runEvent.Data, runEvent.Data.GetType(), AgentRun.Json);
+            }
+            writer.Write("\n\n"u8);
+            await writer.FlushAsync(context.RequestAborted);
+        }
+        catch (OperationCanceledException) when (context.RequestAborted.IsCancellationRequested)
+        {
+            // The client left: the run ends through its cancellation, and is recorded as such.
+        }
+    }
+
+    private static async Task GetRunAsync(HttpContext context, string id, ClientAuthenticator authenticator, AgentRunStore runs)
+    {
+        if (await authenticator.AuthenticateAsync(context) is not { } client)
+        {
+            return;
+        }
+        var run = await runs.GetRunAsync(id);
+        if (run is null || (client.Tenant is not null && run.TenantId != client.Tenant.Id))
+        {
+            await OpenAIError.WriteAsync(context, StatusCodes.Status404NotFound,
+                $"There is no run '{id}' (runs are kept for a while, then forgotten).", OpenAIError.InvalidRequest, "run_not_found");
+            return;
+        }
+        await context.Response.WriteAsJsonAsync(run, AgentRun.Json, context.RequestAborted);
     }
 
     private static async Task ListAsync(HttpContext context, ClientAuthenticator authenticator, AgentStore store)

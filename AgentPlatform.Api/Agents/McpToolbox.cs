@@ -4,7 +4,7 @@ using ModelContextProtocol;
 using ModelContextProtocol.Client;
 using ModelContextProtocol.Protocol;
 
-namespace AgentPlatform.Router.Agents;
+namespace AgentPlatform.Api.Agents;
 
 /// <summary>What a tool call gave back: its text, and whether it is an error the model should see as such.</summary>
 public sealed record ToolResult(string Text, bool IsError);

@@ -225,8 +225,10 @@ public sealed class UsageLedger : BackgroundService
                 arguments[i++] = record.Id;
                 arguments[i++] = JsonSerializer.SerializeToUtf8Bytes(record, UsageJsonContext.Default.UsageRecord);
                 arguments[i++] = RollupPrefix(record);
-                arguments[i++] = 1;
-                arguments[i++] = record.Outcome is UsageOutcomes.Success ? 0 : 1;
+                // An agent run's summary adds nothing to the roll-ups: its steps' records already count every call, token and cent.
+                var counted = record.Run is null;
+                arguments[i++] = counted ? 1 : 0;
+                arguments[i++] = counted && record.Outcome is not UsageOutcomes.Success ? 1 : 0;
                 arguments[i++] = record.PromptTokens;
                 arguments[i++] = record.CachedTokens;
                 arguments[i++] = record.CompletionTokens;
@@ -235,8 +237,8 @@ public sealed class UsageLedger : BackgroundService
                 arguments[i++] = record.SavedTokens;
                 arguments[i++] = Limits.BudgetPeriod.ToNanoUsd(record.SavedCostUsd);
                 arguments[i++] = record.Cache == "miss" ? 1 : 0;
-                arguments[i++] = UsageTimeline.Bucket(record.LatencyMs);
-                arguments[i++] = record.OverheadMs is { } overhead ? UsageTimeline.Bucket(overhead) : -1;
+                arguments[i++] = counted ? UsageTimeline.Bucket(record.LatencyMs) : -1;
+                arguments[i++] = counted && record.OverheadMs is { } overhead ? UsageTimeline.Bucket(overhead) : -1;
                 arguments[i++] = record.RequestId;
             }
             var hour = HourOf(minute.Key);

@@ -68,9 +68,27 @@ public sealed class UsageRecord
     /// <summary>For a cache hit: what the answer cost when it was made, which this request did not pay.</summary>
     public decimal SavedCostUsd { get; set; }
 
+    /// <summary>For the records of an agent run (each model step and the run's summary): the run's id.</summary>
+    public string? RunId { get; set; }
+
+    /// <summary>For the records of an agent run: the agent's name.</summary>
+    public string? Agent { get; set; }
+
+    /// <summary>For a model step of an agent run: its number in the run, from 1.</summary>
+    public int? Step { get; set; }
+
+    /// <summary>
+    /// Only on an agent run's summary record, which carries no tokens or cost of its own (its steps'
+    /// records do, so that a run's records add up to its cost): the run's totals and how it ended.
+    /// </summary>
+    public AgentRunTotals? Run { get; set; }
+
     [JsonIgnore]
     public long TotalTokens => PromptTokens + CompletionTokens;
 }
+
+/// <summary>An agent run's totals, on its summary record.</summary>
+public sealed record AgentRunTotals(int AgentVersion, string Status, string? StopReason, int Steps, int ToolCalls, long PromptTokens, long CompletionTokens, decimal CostUsd);
 
 public static class UsageOutcomes
 {
@@ -87,6 +105,9 @@ public static class UsageOutcomes
 
     /// <summary>The client went away before its answer ended.</summary>
     public const string ClientAborted = "client_aborted";
+
+    /// <summary>An agent run's summary only: a safeguard stopped the run (its steps' records say how each step ended).</summary>
+    public const string Stopped = "stopped";
 }
 
 [JsonSourceGenerationOptions(JsonSerializerDefaults.Web, DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull)]

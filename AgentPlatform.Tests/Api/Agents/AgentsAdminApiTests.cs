@@ -3,7 +3,7 @@ using System.Net.Http.Json;
 using System.Text.Json;
 using AgentPlatform.Tests.Infrastructure;
 
-namespace AgentPlatform.Tests.Api;
+namespace AgentPlatform.Tests.Api.Agents;
 
 /// <summary>Agent definitions through the admin API: every change a new version, every version kept, bad input named.</summary>
 public sealed class AgentsAdminApiTests(TenancyFixture fixture) : IClassFixture<TenancyFixture>

@@ -1,9 +1,9 @@
-using AgentPlatform.Router.Agents;
+using AgentPlatform.Api.Agents;
 using AgentPlatform.ServiceDefaults.Agents;
 using AgentPlatform.Tests.Infrastructure;
 using Microsoft.Extensions.Logging.Abstractions;
 
-namespace AgentPlatform.Tests.Router.Agents;
+namespace AgentPlatform.Tests.Api.Agents;
 
 /// <summary>An agent's MCP tools against a real MCP server: only the allowed ones, errors and timeouts as results.</summary>
 public sealed class McpToolboxTests : IAsyncLifetime

@@ -1,6 +1,6 @@
 using AgentPlatform.ServiceDefaults.Agents;
 
-namespace AgentPlatform.Tests.Router.Agents;
+namespace AgentPlatform.Tests.Api.Agents;
 
 /// <summary>A run's own limits: steps, tokens, cost (never passed, a step's worst case counted first) and tool-call loops.</summary>
 public sealed class RunGuardTests

@@ -1,0 +1,183 @@
+using System.ClientModel;
+using System.Diagnostics;
+using AgentPlatform.Api.Limits;
+using AgentPlatform.Api.Routing;
+using AgentPlatform.Api.Tenancy;
+using AgentPlatform.Api.Usage;
+using AgentPlatform.ServiceDefaults.Agents;
+using AgentPlatform.ServiceDefaults.Usage;
+using Microsoft.Agents.AI;
+using Microsoft.Extensions.AI;
+using Microsoft.Extensions.Options;
+
+namespace AgentPlatform.Api.Agents;
+
+/// <summary>
+/// Runs agents: the Microsoft Agent Framework's <see cref="ChatClientAgent"/> (instructions, tools and the
+/// model/tool loop) over the model pool, each model step metered by <see cref="MeteredStepClient"/>, each
+/// tool an allowed tool of the agent's MCP servers.
+/// </summary>
+/// <remarks>
+/// The loop runs in the Api rather than the Router: a step's safeguards (the key's and tenant's limits
+/// and budgets, reserved and settled in Redis) and its usage record are the Api's, and every model step
+/// still goes through the Router's pool — routed, retried, failed over and broken like any call — over
+/// the same internal hop a plain chat completion takes.
+/// </remarks>
+public sealed class AgentRunner(
+    AgentRunStore store, RequestLimiter limiter, PriceTable prices, PromptTokenEstimator estimator, UsageLedger ledger, UsageMeter meter,
+    IHttpClientFactory httpClientFactory, IOptions<ApiOptions> apiOptions, ILoggerFactory loggerFactory, TimeProvider timeProvider)
+{
+    public const string McpHttpClientName = "mcp";
+
+    private readonly RunServices _services = new(limiter, prices, estimator, ledger, meter.Metrics, timeProvider, apiOptions.Value.DefaultMaxOutputTokens);
+    private readonly ILogger _logger = loggerFactory.CreateLogger<AgentRunner>();
+
+    /// <summary>
+    /// Runs <paramref name="agent"/> on <paramref name="input"/>, continuing <paramref name="thread"/> when given,
+    /// and returns the run however it ended (its status says how). Events go to <paramref name="emit"/> as the run goes.
+    /// </summary>
+    /// <param name="lease">The run's own place in the client's limits: the one request it counts as.</param>
+    public async Task<AgentRun> RunAsync(
+        AgentDefinition agent, IReadOnlyList<ChatMessage> input, string threadId, AgentThread? thread, ClientIdentity client, RequestLease lease,
+        string requestId, Func<AgentRunEvent, ValueTask> emit, CancellationToken cancellationToken)
+    {
+        var started = Stopwatch.GetTimestamp();
+        var run = new AgentRun
+        {
+            Agent = agent.Name,
+            AgentVersion = agent.Version,
+            ThreadId = threadId,
+            RequestId = requestId,
+            TenantId = client.Tenant?.Id,
+            KeyId = client.Key?.Id,
+            CreatedAt = timeProvider.GetUtcNow(),
+        };
+        using var activity = RunContext.Source.StartActivity($"invoke_agent {agent.Name}");
+        activity?.SetTag("gen_ai.operation.name", "invoke_agent");
+        activity?.SetTag("gen_ai.agent.name", agent.Name);
+        activity?.SetTag("gen_ai.agent.id", run.Id);
+        activity?.SetTag("gen_ai.conversation.id", threadId);
+        var context = new RunContext(run, agent, client, lease, emit, _services);
+        await emit(new AgentRunEvent(AgentRunEvent.RunStarted, new { id = run.Id, agent = agent.Name, agentVersion = agent.Version, threadId }));
+        try
+        {
+            await using var toolbox = await McpToolbox.ConnectAsync(agent, httpClientFactory.CreateClient(McpHttpClientName), loggerFactory, cancellationToken);
+            var pool = PoolChatClient.Create(httpClientFactory.CreateClient(RouterClient.HttpClientName), agent.Model, requestId, context.Answer,
+                TimeSpan.FromSeconds(apiOptions.Value.RouterTimeoutSeconds));
+            var runner = new ChatClientAgent(new MeteredStepClient(pool, context), new ChatClientAgentOptions
+            {
+                Name = agent.Name,
+                Description = agent.Description,
+                ChatOptions = new ChatOptions
+                {
+                    Instructions = agent.Instructions,
+                    Temperature = (float?)agent.Temperature,
+                    Tools = [.. toolbox.Tools.Values.Select(tool => new McpToolFunction(tool, context))],
+                },
+            }, loggerFactory);
+            var session = thread is null
+                ? await runner.CreateSessionAsync(cancellationToken)
+                : await runner.DeserializeSessionAsync(thread.Session, cancellationToken: cancellationToken);
+            await foreach (var _ in runner.RunStreamingAsync(input, session, cancellationToken: cancellationToken))
+            {
+                // The steps announce themselves (text deltas, tool calls and results) as they happen.
+            }
+            run.Status = run.StopReason is null ? AgentRunStatuses.Completed : AgentRunStatuses.Stopped;
+            var saved = await runner.SerializeSessionAsync(session, cancellationToken: cancellationToken);
+            await store.SaveThreadAsync(threadId, new AgentThread(client.Tenant?.Id, agent.Name, saved));
+        }
+        catch (AgentRunStoppedException stopped)
+        {
+            (run.Status, run.StopReason, run.Error) = (AgentRunStatuses.Stopped, stopped.Reason, stopped.Message);
+        }
+        catch (McpToolboxException exception)
+        {
+            (run.Status, run.Error) = (AgentRunStatuses.Failed, exception.Message);
+        }
+        catch (ClientResultException exception)
+        {
+            (run.Status, run.Error) = (AgentRunStatuses.Failed, $"The model pool could not answer a step (HTTP {exception.Status}): {PoolError(exception)}");
+        }
+        catch (HttpRequestException exception)
+        {
+            (run.Status, run.Error) = (AgentRunStatuses.Failed, $"The model pool could not be reached: {exception.Message}");
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            (run.Status, run.Error) = (AgentRunStatuses.Failed, "The client went away before the run ended.");
+        }
+        finally
+        {
+            run.LatencyMs = Math.Round(Stopwatch.GetElapsedTime(started).TotalMilliseconds, 3);
+            activity?.SetTag("agentplatform.agent.status", run.Status);
+            activity?.SetTag("gen_ai.usage.input_tokens", run.Usage.PromptTokens);
+            activity?.SetTag("gen_ai.usage.output_tokens", run.Usage.CompletionTokens);
+            activity?.SetTag("agentplatform.cost_usd", (double)run.CostUsd);
+            if (run.Status == AgentRunStatuses.Running)
+            {
+                // An exception nobody expected: the run is recorded as failed, and the exception goes on.
+                (run.Status, run.Error) = (AgentRunStatuses.Failed, "The run failed inside the gateway; see its logs under the request id.");
+            }
+            await FinishAsync(run, agent);
+        }
+        await emit(new AgentRunEvent(run.Status == AgentRunStatuses.Completed ? AgentRunEvent.RunCompleted : AgentRunEvent.RunFailed, run));
+        return run;
+    }
+
+    /// <summary>Keeps the run readable and writes its summary record (no tokens or cost of its own: its steps' records carry them).</summary>
+    private async Task FinishAsync(AgentRun run, AgentDefinition agent)
+    {
+        if (run.Status == AgentRunStatuses.Failed)
+        {
+            Log.AgentRunFailed(_logger, agent.Name, run.Id, run.Error);
+        }
+        await ledger.RecordAsync(new UsageRecord
+        {
+            RequestId = run.RequestId,
+            TraceId = Activity.Current is { Recorded: true } current ? current.TraceId.ToHexString() : null,
+            Time = run.CreatedAt,
+            TenantId = run.TenantId,
+            KeyId = run.KeyId,
+            Model = agent.Model,
+            LatencyMs = run.LatencyMs,
+            Status = run.Status == AgentRunStatuses.Failed ? StatusCodes.Status502BadGateway : StatusCodes.Status200OK,
+            Outcome = run.Status switch
+            {
+                AgentRunStatuses.Completed => UsageOutcomes.Success,
+                AgentRunStatuses.Stopped => UsageOutcomes.Stopped,
+                _ => UsageOutcomes.Error,
+            },
+            RunId = run.Id,
+            Agent = agent.Name,
+            Run = new AgentRunTotals(agent.Version, run.Status, run.StopReason, run.Steps.Count(s => s.Type == "model"),
+                run.Steps.Count(s => s.Type == "tool"), run.Usage.PromptTokens, run.Usage.CompletionTokens, run.CostUsd),
+        });
+        try
+        {
+            await store.SaveRunAsync(run);
+        }
+        catch (Exception exception) when (exception is StackExchange.Redis.RedisException or TimeoutException)
+        {
+            // The client still gets the run in the answer; only reading it back later is lost.
+            Log.AgentRunNotSaved(_logger, run.Id, exception);
+        }
+    }
+
+    /// <summary>The OpenAI-shaped error's message from the pool's answer, else the SDK's words.</summary>
+    private static string PoolError(ClientResultException exception)
+    {
+        try
+        {
+            if (exception.GetRawResponse()?.Content is { } content
+                && System.Text.Json.JsonDocument.Parse(content.ToMemory()).RootElement.TryGetProperty("error", out var error)
+                && error.TryGetProperty("message", out var message))
+            {
+                return message.GetString() ?? exception.Message;
+            }
+        }
+        catch (System.Text.Json.JsonException)
+        {
+        }
+        return exception.Message;
+    }
+}

@@ -1,0 +1,401 @@
+using System.Net;
+using System.Net.Http.Json;
+using System.Text.Json;
+using AgentPlatform.Api;
+using AgentPlatform.Router.Pool;
+using AgentPlatform.Simulator;
+using AgentPlatform.Tests.Infrastructure;
+
+namespace AgentPlatform.Tests.Api.Agents;
+
+/// <summary>
+/// Agent runs through the real pieces: the Api's runtime, the Router's pool of two simulators (whose
+/// tool-call rule drives the loop: a user message naming a tool gets a call of it, a tool result gets an
+/// answer), a real MCP server, and Redis for limits, budgets, threads and the ledger.
+/// </summary>
+public sealed class AgentRunTests(AgentRunFixture fixture) : IClassFixture<AgentRunFixture>
+{
+    [Fact]
+    public async Task An_agent_calls_its_mcp_tool_reads_the_result_and_answers_and_its_records_add_up_to_its_cost()
+    {
+        var (keyId, key) = await fixture.NewKeyAsync(new { name = "runner" });
+        await fixture.DefineAsync("orders", ["lookup_order"]);
+        using var client = ApiCalls.Client(fixture.Api, key);
+
+        using var response = await client.PostAsync("/v1/agents/orders/runs", Json.Body("""{"input":"Where is my order? Please lookup_order for me."}"""));
+
+        Assert.True(response.StatusCode == HttpStatusCode.OK, await response.Content.ReadAsStringAsync());
+        var run = await Json.ReadAsync(response);
+        Assert.Equal("completed", run.GetProperty("status").GetString());
+        var steps = run.GetProperty("steps").EnumerateArray().ToList();
+        Assert.Equal(["model", "tool", "model"], steps.Select(s => s.GetProperty("type").GetString()));
+        Assert.Equal("lookup_order", steps[0].GetProperty("toolCalls")[0].GetProperty("name").GetString());
+        Assert.Equal("lookup_order", steps[1].GetProperty("tool").GetString());
+        Assert.StartsWith("Order ", steps[1].GetProperty("result").GetString());
+        Assert.False(steps[1].GetProperty("isError").GetBoolean());
+        Assert.False(string.IsNullOrWhiteSpace(run.GetProperty("output").GetString()));
+        Assert.Equal(1, run.GetProperty("agentVersion").GetInt32());
+        var cost = run.GetProperty("costUsd").GetDecimal();
+        Assert.True(cost > 0);
+
+        // One record per model step plus the run's summary; the steps' costs add up to the run's.
+        using var admin = ApiCalls.Admin(fixture.Api);
+        var records = await ApiCalls.LedgerAsync(admin, $"keyId={keyId}", expected: 3);
+        var runId = run.GetProperty("id").GetString();
+        Assert.All(records, r => Assert.Equal(runId, r.GetProperty("runId").GetString()));
+        var stepRecords = records.Where(r => r.TryGetProperty("step", out _)).ToList();
+        Assert.Equal(2, stepRecords.Count);
+        Assert.Equal(cost, stepRecords.Sum(r => r.GetProperty("costUsd").GetDecimal()));
+        var summary = Assert.Single(records, r => r.TryGetProperty("run", out _));
+        Assert.Equal(cost, summary.GetProperty("run").GetProperty("costUsd").GetDecimal());
+        Assert.Equal(0m, summary.GetProperty("costUsd").GetDecimal());
+
+        // And it reads back by id.
+        var read = await client.GetFromJsonAsync<JsonElement>($"/v1/agents/runs/{runId}");
+        Assert.Equal("completed", read.GetProperty("status").GetString());
+        Assert.Equal(cost, read.GetProperty("costUsd").GetDecimal());
+    }
+
+    [Fact]
+    public async Task A_streamed_run_sends_its_events_in_order()
+    {
+        var (_, key) = await fixture.NewKeyAsync(new { name = "streamer" });
+        await fixture.DefineAsync("orders-stream", ["lookup_order"]);
+        using var client = ApiCalls.Client(fixture.Api, key);
+
+        var events = await AgentRunFixture.StreamAsync(client, "orders-stream", """{"input":"Please lookup_order 42","stream":true}""");
+
+        var types = events.Select(e => e.Type).ToList();
+        Assert.Equal("run.started", types[0]);
+        Assert.Equal("run.completed", types[^1]);
+        var order = new[] { "step.finished", "tool.call", "tool.result", "text.delta", "step.finished", "run.completed" };
+        var at = 0;
+        foreach (var type in types)
+        {
+            if (at < order.Length && type == order[at])
+            {
+                at++;
+            }
+        }
+        Assert.True(at == order.Length, $"events out of order: {string.Join(", ", types)}");
+        var completed = events[^1].Data;
+        Assert.Equal("completed", completed.GetProperty("status").GetString());
+        var deltas = string.Concat(events.Where(e => e.Type == "text.delta").Select(e => e.Data.GetProperty("text").GetString()));
+        Assert.Equal(completed.GetProperty("output").GetString(), deltas);
+    }
+
+    [Fact]
+    public async Task A_failing_tool_goes_back_to_the_model_as_an_error_result_and_the_run_still_answers()
+    {
+        var (_, key) = await fixture.NewKeyAsync(new { name = "failing" });
+        await fixture.DefineAsync("fragile", ["fail"]);
+        using var client = ApiCalls.Client(fixture.Api, key);
+
+        using var response = await client.PostAsync("/v1/agents/fragile/runs", Json.Body("""{"input":"Please fail for me"}"""));
+
+        var run = await Json.ReadAsync(response);
+        Assert.Equal("completed", run.GetProperty("status").GetString());
+        var tool = run.GetProperty("steps").EnumerateArray().Single(s => s.GetProperty("type").GetString() == "tool");
+        Assert.True(tool.GetProperty("isError").GetBoolean());
+        // The MCP server keeps its exception's details to itself; the model reads that the call failed.
+        Assert.Contains("An error occurred invoking 'fail'", tool.GetProperty("result").GetString());
+        Assert.False(string.IsNullOrWhiteSpace(run.GetProperty("output").GetString()));
+    }
+
+    [Fact]
+    public async Task A_budget_that_cannot_pay_for_the_next_step_stops_the_run_with_what_it_did_so_far()
+    {
+        await fixture.DefineAsync("orders-budget", ["lookup_order"]);
+        // A step reserves its prompt by the tokenizer (the tools' schemas too) and its 16 output tokens: about
+        // twice what the simulator then charges. 2.5 times the first step's cost lets the first step through;
+        // the second, whose prompt also holds the tool call and its result, cannot reserve what is left.
+        var firstStep = (await fixture.ProbeAsync("orders-budget", "Please lookup_order 7")).GetProperty("steps")[0].GetProperty("costUsd").GetDecimal();
+        var budget = Math.Round(firstStep * 2.5m, 6);
+        var (keyId, key) = await fixture.NewKeyAsync(new { name = "tight", budgetUsd = budget, budgetPeriod = "daily" });
+        using var client = ApiCalls.Client(fixture.Api, key);
+
+        using var response = await client.PostAsync("/v1/agents/orders-budget/runs", Json.Body("""{"input":"Please lookup_order 7"}"""));
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        var run = await Json.ReadAsync(response);
+        Assert.True(run.GetProperty("status").GetString() == "stopped", $"budget {budget}: {run}");
+        Assert.Equal("budget_exceeded", run.GetProperty("stopReason").GetString());
+        Assert.Contains("Budget exhausted", run.GetProperty("error").GetString());
+        Assert.Equal(["model", "tool"], run.GetProperty("steps").EnumerateArray().Select(s => s.GetProperty("type").GetString()));
+        Assert.True(await fixture.SpentAsync(keyId) <= budget);
+    }
+
+    [Fact]
+    public async Task Concurrent_runs_never_spend_past_the_keys_budget()
+    {
+        await fixture.DefineAsync("orders-crowd", ["lookup_order"]);
+        // Enough for about three runs of the eight.
+        var budget = Math.Round((await fixture.ProbeAsync("orders-crowd", "Please lookup_order 1")).GetProperty("costUsd").GetDecimal() * 3, 6);
+        var (keyId, key) = await fixture.NewKeyAsync(new { name = "crowd", budgetUsd = budget, budgetPeriod = "daily" });
+        using var client = ApiCalls.Client(fixture.Api, key);
+
+        var runs = await Task.WhenAll(Enumerable.Range(0, 8).Select(async i =>
+        {
+            using var response = await client.PostAsync("/v1/agents/orders-crowd/runs", Json.Body($$"""{"input":"Please lookup_order {{i}}"}"""));
+            return await Json.ReadAsync(response);
+        }));
+
+        var statuses = runs.Select(r => r.GetProperty("status").GetString()).ToList();
+        Assert.Contains("completed", statuses);
+        Assert.Contains("stopped", statuses);
+        Assert.All(runs.Where(r => r.GetProperty("status").GetString() == "stopped"),
+            r => Assert.Equal("budget_exceeded", r.GetProperty("stopReason").GetString()));
+        var reported = runs.Sum(r => r.GetProperty("costUsd").GetDecimal());
+        Assert.True(reported <= budget, $"the runs cost ${reported} together, the budget is ${budget}");
+        Assert.True(await fixture.SpentAsync(keyId) <= budget);
+        using var admin = ApiCalls.Admin(fixture.Api);
+        var steps = runs.Sum(r => r.GetProperty("steps").EnumerateArray().Count(s => s.GetProperty("type").GetString() == "model"));
+        var records = await ApiCalls.LedgerAsync(admin, $"keyId={keyId}", expected: steps + runs.Length);
+        Assert.Equal(reported, records.Sum(r => r.GetProperty("costUsd").GetDecimal()));
+    }
+
+    [Fact]
+    public async Task A_deployment_failing_mid_run_has_the_step_retried_on_the_other()
+    {
+        var (_, key) = await fixture.NewKeyAsync(new { name = "failover" });
+        // The slow tool outlasts its 1 s timeout: time to break the first step's deployment before the second step.
+        await fixture.DefineAsync("orders-failover", ["slow"], timeoutSeconds: 1, model: "tiered");
+        using var client = ApiCalls.Client(fixture.Api, key);
+        string? broken = null;
+
+        try
+        {
+            var events = await AgentRunFixture.StreamAsync(client, "orders-failover", """{"input":"Please be slow","stream":true}""", async runEvent =>
+            {
+                if (runEvent.Type == "step.finished" && broken is null)
+                {
+                    broken = runEvent.Data.GetProperty("deployment").GetString();
+                    await fixture.BreakAsync(broken!);
+                }
+            });
+
+            var run = events[^1].Data;
+            Assert.Equal("completed", run.GetProperty("status").GetString());
+            var models = run.GetProperty("steps").EnumerateArray().Where(s => s.GetProperty("type").GetString() == "model").ToList();
+            Assert.Equal(2, models.Count);
+            Assert.Equal(broken, models[0].GetProperty("deployment").GetString());
+            Assert.NotEqual(broken, models[1].GetProperty("deployment").GetString());
+            Assert.True(await fixture.FailedRequestsAsync(broken!) >= 1, "the broken deployment was never tried");
+        }
+        finally
+        {
+            await fixture.RepairAsync();
+        }
+    }
+
+    [Fact]
+    public async Task A_thread_carries_the_conversation_into_the_next_run()
+    {
+        var (_, key) = await fixture.NewKeyAsync(new { name = "threads" });
+        await fixture.DefineAsync("orders-thread", ["lookup_order"]);
+        using var client = ApiCalls.Client(fixture.Api, key);
+
+        using var first = await client.PostAsync("/v1/agents/orders-thread/runs", Json.Body("""{"input":"Please lookup_order 9"}"""));
+        var firstRun = await Json.ReadAsync(first);
+        var threadId = firstRun.GetProperty("threadId").GetString();
+        using var second = await client.PostAsync("/v1/agents/orders-thread/runs", Json.Body($$"""{"input":"Thanks. And when will it arrive?","threadId":"{{threadId}}"}"""));
+        var secondRun = await Json.ReadAsync(second);
+
+        Assert.Equal("completed", secondRun.GetProperty("status").GetString());
+        Assert.Equal(threadId, secondRun.GetProperty("threadId").GetString());
+        // The second run's first step sent the whole first conversation (its tool call and result too).
+        var firstPrompt = firstRun.GetProperty("steps")[2].GetProperty("promptTokens").GetInt64();
+        Assert.True(secondRun.GetProperty("steps")[0].GetProperty("promptTokens").GetInt64() > firstPrompt);
+
+        // Another tenant's key cannot continue it.
+        var (_, stranger) = await fixture.NewKeyAsync(new { name = "stranger" });
+        using var strangerClient = ApiCalls.Client(fixture.Api, stranger);
+        using var refused = await strangerClient.PostAsync("/v1/agents/orders-thread/runs", Json.Body($$"""{"input":"Hi","threadId":"{{threadId}}"}"""));
+        Assert.Equal(HttpStatusCode.NotFound, refused.StatusCode);
+        Assert.Equal("thread_not_found", (await Json.ReadErrorAsync(refused)).GetProperty("code").GetString());
+    }
+
+    [Theory]
+    [InlineData("""{"messages":[]}""", "ending with a user message")]
+    [InlineData("""{"input":"hi","stream":"yes"}""", "'stream' must be true or false")]
+    [InlineData("""{"input":"hi","temperature":1}""", "Unknown field 'temperature'")]
+    [InlineData("""{"messages":[{"role":"robot","content":"hi"}]}""", "messages[0] must be")]
+    public async Task A_bad_run_request_is_refused_naming_the_problem(string body, string problem)
+    {
+        var (_, key) = await fixture.NewKeyAsync(new { name = "careless" });
+        await fixture.DefineAsync("orders-bad", ["lookup_order"]);
+        using var client = ApiCalls.Client(fixture.Api, key);
+
+        using var response = await client.PostAsync("/v1/agents/orders-bad/runs", Json.Body(body));
+
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        Assert.Contains(problem, (await Json.ReadErrorAsync(response)).GetProperty("message").GetString());
+    }
+
+    [Fact]
+    public async Task An_unknown_agent_or_run_is_not_found()
+    {
+        var (_, key) = await fixture.NewKeyAsync(new { name = "lost" });
+        using var client = ApiCalls.Client(fixture.Api, key);
+
+        using var run = await client.PostAsync("/v1/agents/nobody/runs", Json.Body("""{"input":"hi"}"""));
+        using var read = await client.GetAsync("/v1/agents/runs/run_0123456789");
+
+        Assert.Equal("agent_not_found", (await Json.ReadErrorAsync(run)).GetProperty("code").GetString());
+        Assert.Equal("run_not_found", (await Json.ReadErrorAsync(read)).GetProperty("code").GetString());
+    }
+}
+
+/// <summary>Redis, two priced simulators behind a Router (group <c>agents</c>), a real MCP server and the Api.</summary>
+public sealed class AgentRunFixture : IAsyncLifetime
+{
+    public TestRedis Redis { get; private set; } = null!;
+    public TestMcpServer Tools { get; private set; } = null!;
+    public KestrelApp<SimulatorOptions> SimA { get; private set; } = null!;
+    public KestrelApp<SimulatorOptions> SimB { get; private set; } = null!;
+    public KestrelApp<RouterOptions> Router { get; private set; } = null!;
+    public KestrelApp<ApiOptions> Api { get; private set; } = null!;
+
+    public async Task InitializeAsync()
+    {
+        Redis = await TestRedis.StartAsync();
+        Tools = await TestMcpServer.StartAsync();
+        SimA = PlatformFixture.StartSimulator();
+        SimB = PlatformFixture.StartSimulator();
+        var settings = new Dictionary<string, string?>
+        {
+            ["ConnectionStrings:cache"] = Redis.ConnectionString,
+            ["Logging:LogLevel:Default"] = "Warning",
+            ["Router:Retry:BaseDelayMs"] = "10",
+        };
+        // Group "agents" spreads over both simulators; "tiered" goes to sim-a, and to sim-b only when sim-a fails.
+        foreach (var group in new[] { "agents", "tiered" })
+        {
+            foreach (var (sim, i) in new[] { (SimA, 0), (SimB, 1) })
+            {
+                var prefix = $"Router:ModelGroups:{group}:Deployments:{i}:";
+                settings[prefix + "Name"] = i == 0 ? "sim-a" : "sim-b";
+                settings[prefix + "BaseUrl"] = $"{sim.BaseAddress}v1";
+                settings[prefix + "Model"] = "sim-model";
+                settings[prefix + "MaxOutputTokens"] = "16";
+                settings[prefix + "InputPricePerMillion"] = "1000";
+                settings[prefix + "OutputPricePerMillion"] = "1000";
+                settings[prefix + "Priority"] = group == "tiered" ? i.ToString() : "0";
+            }
+        }
+        Router = new KestrelApp<RouterOptions>(settings).Start();
+        Api = new KestrelApp<ApiOptions>(PlatformFixture.ApiSettings(Redis, Router.BaseAddress)).Start();
+    }
+
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, string> _tenantOfKey = new();
+
+    /// <summary>A key (with the given fields) of a new tenant of its own.</summary>
+    public async Task<(string Id, string Key)> NewKeyAsync(object key)
+    {
+        var tenantId = await ApiCalls.CreateTenantAsync(Api, new { name = $"agents-{Guid.NewGuid():N}" });
+        var created = await ApiCalls.CreateKeyAsync(Api, tenantId, key);
+        _tenantOfKey[created.Id] = tenantId;
+        return created;
+    }
+
+    /// <summary>Defines (or redefines) an agent on the <c>agents</c> group with the MCP server's <paramref name="tools"/>.</summary>
+    public async Task DefineAsync(string name, string[] tools, int? timeoutSeconds = null, string model = "agents")
+    {
+        using var admin = ApiCalls.Admin(Api);
+        var definition = new
+        {
+            name,
+            instructions = "You help customers with their orders. Use the tools.",
+            model,
+            tools = new[] { new { mcpServerUrl = Tools.Endpoint.ToString(), allowedTools = tools, timeoutSeconds } },
+        };
+        using var response = await admin.PutAsJsonAsync($"/admin/v1/agents/{name}", definition);
+        Assert.True(response.IsSuccessStatusCode, await response.Content.ReadAsStringAsync());
+    }
+
+    /// <summary>Runs the agent once with a key without limits: what a run of it costs, step by step.</summary>
+    public async Task<JsonElement> ProbeAsync(string agent, string input)
+    {
+        var (_, key) = await NewKeyAsync(new { name = "probe" });
+        using var client = ApiCalls.Client(Api, key);
+        using var response = await client.PostAsJsonAsync($"/v1/agents/{agent}/runs", new { input });
+        var run = await Json.ReadAsync(response);
+        Assert.Equal("completed", run.GetProperty("status").GetString());
+        return run;
+    }
+
+    /// <summary>The key's spend this period, as its budget counts it.</summary>
+    public async Task<decimal> SpentAsync(string keyId)
+    {
+        using var admin = ApiCalls.Admin(Api);
+        var spend = await admin.GetFromJsonAsync<JsonElement>($"/admin/v1/spend?tenantId={_tenantOfKey[keyId]}");
+        return spend.GetProperty("data").EnumerateArray().Single(s => s.GetProperty("id").GetString() == keyId).GetProperty("spentUsd").GetDecimal();
+    }
+
+    /// <summary>Makes a deployment answer every request with 500 until <see cref="RepairAsync"/>.</summary>
+    public async Task BreakAsync(string deployment)
+    {
+        using var client = Simulator(deployment).CreateHttpClient();
+        using var response = await client.PostAsJsonAsync("/sim/faults", new { kind = "500", rate = 1.0 });
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+    }
+
+    public async Task RepairAsync()
+    {
+        foreach (var simulator in new[] { SimA, SimB })
+        {
+            using var client = simulator.CreateHttpClient();
+            await client.DeleteAsync("/sim/faults");
+        }
+    }
+
+    public async Task<long> FailedRequestsAsync(string deployment)
+    {
+        using var client = Simulator(deployment).CreateHttpClient();
+        var stats = await client.GetFromJsonAsync<JsonElement>("/sim/stats");
+        return stats.GetProperty("faults").TryGetProperty("500", out var failed) ? failed.GetInt64() : 0;
+    }
+
+    private KestrelApp<SimulatorOptions> Simulator(string deployment) => deployment == "sim-a" ? SimA : SimB;
+
+    public readonly record struct RunEvent(string Type, JsonElement Data);
+
+    /// <summary>Runs an agent with <c>stream: true</c> and reads its server-sent events to the end, showing each to <paramref name="onEvent"/> as it comes.</summary>
+    public static async Task<List<RunEvent>> StreamAsync(HttpClient client, string agent, string body, Func<RunEvent, Task>? onEvent = null)
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Post, $"/v1/agents/{agent}/runs") { Content = Json.Body(body) };
+        using var response = await client.SendAsync(request, HttpCompletionOption.ResponseHeadersRead);
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal("text/event-stream", response.Content.Headers.ContentType?.MediaType);
+        using var reader = new StreamReader(await response.Content.ReadAsStreamAsync());
+        var events = new List<RunEvent>();
+        string? type = null;
+        while (await reader.ReadLineAsync() is { } line)
+        {
+            if (line.StartsWith("event: ", StringComparison.Ordinal))
+            {
+                type = line["event: ".Length..];
+            }
+            else if (line.StartsWith("data: ", StringComparison.Ordinal))
+            {
+                var runEvent = new RunEvent(type!, JsonDocument.Parse(line["data: ".Length..]).RootElement.Clone());
+                events.Add(runEvent);
+                if (onEvent is not null)
+                {
+                    await onEvent(runEvent);
+                }
+            }
+        }
+        return events;
+    }
+
+    public async Task DisposeAsync()
+    {
+        await Api.DisposeAsync();
+        await Router.DisposeAsync();
+        await SimA.DisposeAsync();
+        await SimB.DisposeAsync();
+        await Tools.DisposeAsync();
+        await Redis.DisposeAsync();
+    }
+}
