@@ -120,6 +120,9 @@ public sealed class AgentRunUsage
     public long TotalTokens => PromptTokens + CompletionTokens;
 }
 
+/// <summary>A piece of the text a model step is writing.</summary>
+public sealed record TextDelta(int Step, string Text);
+
 /// <summary>What a run says while it goes, as the server-sent events of a streamed run (<c>event: {Type}</c>).</summary>
 public readonly record struct AgentRunEvent(string Type, object Data)
 {

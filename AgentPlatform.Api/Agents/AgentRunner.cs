@@ -58,7 +58,7 @@ public sealed class AgentRunner(
         activity?.SetTag("gen_ai.agent.id", run.Id);
         activity?.SetTag("gen_ai.conversation.id", threadId);
         var context = new RunContext(run, agent, client, lease, emit, _services);
-        await emit(new AgentRunEvent(AgentRunEvent.RunStarted, new { id = run.Id, agent = agent.Name, agentVersion = agent.Version, threadId }));
+        await emit(new AgentRunEvent(AgentRunEvent.RunStarted, run));
         try
         {
             await using var toolbox = await McpToolbox.ConnectAsync(agent, httpClientFactory.CreateClient(McpHttpClientName), loggerFactory, cancellationToken);

@@ -48,7 +48,7 @@ internal sealed class MeteredStepClient(IChatClient pool, RunContext run) : Dele
                     {
                         case TextContent { Text.Length: > 0 } delta:
                             text.Append(delta.Text);
-                            await run.EmitAsync(AgentRunEvent.TextDelta, new { step = step.Number, text = delta.Text });
+                            await run.EmitAsync(AgentRunEvent.TextDelta, new TextDelta(step.Number, delta.Text));
                             break;
                         case FunctionCallContent call:
                             toolCalls.Add(new AgentToolCall(call.CallId, call.Name, JsonSerializer.Serialize(call.Arguments, AIJsonUtilities.DefaultOptions)));

@@ -1,6 +1,7 @@
 using System.Buffers;
 using System.Diagnostics;
 using System.Globalization;
+using AgentPlatform.Api.Agents;
 using AgentPlatform.Api.Caching;
 using AgentPlatform.Api.Limits;
 using AgentPlatform.Api.Tenancy;
@@ -39,6 +40,7 @@ public static class ChatCompletionsApi
         // Every request leaves a usage record, whatever ends it.
         var record = meter.Start(context);
         var forwarded = false;
+        var handedToAgent = false;
         CacheFill? fill = null;
         string? cacheOutcome = null, hitLevel = null;
         try
@@ -70,6 +72,16 @@ public static class ChatCompletionsApi
             {
                 var (message, param) = ChatRequestScanner.Describe(scan.Problem);
                 await OpenAIError.WriteAsync(context, StatusCodes.Status400BadRequest, message, OpenAIError.InvalidRequest, param: param);
+                return;
+            }
+            if (AgentCompletions.IsAgentModel(scan.Model!))
+            {
+                // A run of its own: its model steps are the requests the ledger and the metrics count.
+                handedToAgent = true;
+                meter.Metrics.HandedOver();
+                var services = context.RequestServices;
+                await AgentCompletions.CreateAsync(context, client, body.Memory, scan,
+                    services.GetRequiredService<AgentStore>(), services.GetRequiredService<AgentRunner>(), limiter);
                 return;
             }
             record.Model = scan.Model;
@@ -173,7 +185,10 @@ public static class ChatCompletionsApi
             {
                 cache.Metrics.Request(cacheOutcome, hitLevel);
             }
-            await meter.FinishAsync(context, record, started, forwarded);
+            if (!handedToAgent)
+            {
+                await meter.FinishAsync(context, record, started, forwarded);
+            }
         }
     }
 

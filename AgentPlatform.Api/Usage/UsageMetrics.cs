@@ -56,6 +56,9 @@ public sealed class UsageMetrics
 
     public void Started() => _active.Add(1);
 
+    /// <summary>A request that became an agent run: not counted itself, its model steps are (each <see cref="Started"/> and <see cref="Finished"/>).</summary>
+    public void HandedOver() => _active.Add(-1);
+
     public void StreamStarted() => _activeStreams.Add(1);
 
     public void StreamEnded() => _activeStreams.Add(-1);

@@ -1,10 +1,14 @@
+using System.ClientModel;
 using System.Net;
 using System.Net.Http.Json;
+using System.Text;
 using System.Text.Json;
 using AgentPlatform.Api;
 using AgentPlatform.Router.Pool;
 using AgentPlatform.Simulator;
 using AgentPlatform.Tests.Infrastructure;
+using OpenAI;
+using OpenAI.Chat;
 
 namespace AgentPlatform.Tests.Api.Agents;
 
@@ -215,6 +219,79 @@ public sealed class AgentRunTests(AgentRunFixture fixture) : IClassFixture<Agent
         Assert.Equal("thread_not_found", (await Json.ReadErrorAsync(refused)).GetProperty("code").GetString());
     }
 
+    [Fact]
+    public async Task The_openai_sdk_calls_an_agent_as_the_model_agent_name_unchanged()
+    {
+        var (keyId, key) = await fixture.NewKeyAsync(new { name = "sdk" });
+        await fixture.DefineAsync("orders-sdk", ["lookup_order"]);
+        var chat = new OpenAIClient(new ApiKeyCredential(key), new OpenAIClientOptions { Endpoint = new Uri(fixture.Api.BaseAddress, "v1/") })
+            .GetChatClient("agent:orders-sdk");
+
+        ChatCompletion completion = await chat.CompleteChatAsync([new UserChatMessage("Please lookup_order 5")]);
+        var streamed = new StringBuilder();
+        ChatTokenUsage? streamedUsage = null;
+        await foreach (var update in chat.CompleteChatStreamingAsync([new UserChatMessage("Please lookup_order 6")]))
+        {
+            streamed.Append(string.Concat(update.ContentUpdate.Select(part => part.Text)));
+            streamedUsage = update.Usage ?? streamedUsage;
+        }
+
+        Assert.Equal(ChatFinishReason.Stop, completion.FinishReason);
+        Assert.False(string.IsNullOrWhiteSpace(completion.Content[0].Text));
+        Assert.True(completion.Usage.InputTokenCount > 0);
+        Assert.False(string.IsNullOrWhiteSpace(streamed.ToString()));
+        Assert.True(streamedUsage?.OutputTokenCount > 0);
+        // Each call was a run: its two model steps and a summary each in the ledger, and nothing else.
+        using var admin = ApiCalls.Admin(fixture.Api);
+        var records = await ApiCalls.LedgerAsync(admin, $"keyId={keyId}", expected: 6);
+        Assert.Equal(6, records.Count);
+        Assert.Equal(2, records.Count(r => r.TryGetProperty("run", out _)));
+    }
+
+    [Fact]
+    public async Task An_unknown_agent_model_is_not_found_like_any_model()
+    {
+        var (_, key) = await fixture.NewKeyAsync(new { name = "sdk-lost" });
+        using var client = ApiCalls.Client(fixture.Api, key);
+
+        using var response = await client.PostAsync("/v1/chat/completions", Json.Chat("agent:nobody"));
+
+        Assert.Equal(HttpStatusCode.NotFound, response.StatusCode);
+        Assert.Equal("model_not_found", (await Json.ReadErrorAsync(response)).GetProperty("code").GetString());
+    }
+
+    [Fact]
+    public async Task A_run_counts_as_one_request_however_many_steps_it_takes()
+    {
+        var (_, key) = await fixture.NewKeyAsync(new { name = "one-a-minute", rpm = 1 });
+        await fixture.DefineAsync("orders-rpm", ["lookup_order"]);
+        using var client = ApiCalls.Client(fixture.Api, key);
+
+        using var first = await client.PostAsync("/v1/agents/orders-rpm/runs", Json.Body("""{"input":"Please lookup_order 3"}"""));
+        using var second = await client.PostAsync("/v1/agents/orders-rpm/runs", Json.Body("""{"input":"Please lookup_order 4"}"""));
+
+        var run = await Json.ReadAsync(first);
+        Assert.Equal("completed", run.GetProperty("status").GetString());
+        Assert.Equal(2, run.GetProperty("steps").EnumerateArray().Count(s => s.GetProperty("type").GetString() == "model"));
+        Assert.Equal(HttpStatusCode.TooManyRequests, second.StatusCode);
+    }
+
+    [Fact]
+    public async Task A_run_stops_at_the_agents_maximum_steps_with_what_it_did()
+    {
+        var (_, key) = await fixture.NewKeyAsync(new { name = "short" });
+        await fixture.DefineAsync("orders-short", ["lookup_order"], maxSteps: 1);
+        using var client = ApiCalls.Client(fixture.Api, key);
+
+        using var response = await client.PostAsync("/v1/agents/orders-short/runs", Json.Body("""{"input":"Please lookup_order 11"}"""));
+
+        var run = await Json.ReadAsync(response);
+        Assert.Equal("stopped", run.GetProperty("status").GetString());
+        Assert.Equal("max_steps", run.GetProperty("stopReason").GetString());
+        Assert.Equal(["model", "tool"], run.GetProperty("steps").EnumerateArray().Select(s => s.GetProperty("type").GetString()));
+        Assert.True(run.GetProperty("costUsd").GetDecimal() > 0);
+    }
+
     [Theory]
     [InlineData("""{"messages":[]}""", "ending with a user message")]
     [InlineData("""{"input":"hi","stream":"yes"}""", "'stream' must be true or false")]
@@ -299,7 +376,7 @@ public sealed class AgentRunFixture : IAsyncLifetime
     }
 
     /// <summary>Defines (or redefines) an agent on the <c>agents</c> group with the MCP server's <paramref name="tools"/>.</summary>
-    public async Task DefineAsync(string name, string[] tools, int? timeoutSeconds = null, string model = "agents")
+    public async Task DefineAsync(string name, string[] tools, int? timeoutSeconds = null, string model = "agents", int maxSteps = 10)
     {
         using var admin = ApiCalls.Admin(Api);
         var definition = new
@@ -307,6 +384,7 @@ public sealed class AgentRunFixture : IAsyncLifetime
             name,
             instructions = "You help customers with their orders. Use the tools.",
             model,
+            maxSteps,
             tools = new[] { new { mcpServerUrl = Tools.Endpoint.ToString(), allowedTools = tools, timeoutSeconds } },
         };
         using var response = await admin.PutAsJsonAsync($"/admin/v1/agents/{name}", definition);
