@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Runtime.CompilerServices;
 using System.Text;
 using System.Text.Json;
@@ -24,6 +25,9 @@ internal sealed class MeteredStepClient(IChatClient pool, RunContext run) : Dele
         var toolCalls = new List<AgentToolCall>();
         UsageDetails? usage = null;
         Exception? failure = null;
+        // The step's span was started inside BeginStepAsync, whose change of the current activity ended with it:
+        // made current here, the call to the pool (sent at the first MoveNextAsync below) is its child.
+        Activity.Current = step.Activity ?? Activity.Current;
         var updates = base.GetStreamingResponseAsync(messages, step.Options, cancellationToken).GetAsyncEnumerator(cancellationToken);
         try
         {

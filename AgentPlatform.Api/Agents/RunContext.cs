@@ -189,15 +189,12 @@ internal sealed class RunContext(
         }
         var index = run.Steps.Count;
         await EmitAsync(AgentRunEvent.ToolCall, new { index, callId, name = tool.Name, arguments });
-        using var activity = Source.StartActivity($"execute_tool {tool.Name}", ActivityKind.Internal);
-        activity?.SetTag("gen_ai.operation.name", "execute_tool");
-        activity?.SetTag("gen_ai.tool.name", tool.Name);
-        activity?.SetTag("gen_ai.tool.call.id", callId);
+        // The call's span ("execute_tool {name}", GenAI attributes) is the tool loop's own (FunctionInvokingChatClient's).
         var started = Stopwatch.GetTimestamp();
         var result = await tool.CallAsync(values, cancellationToken);
         if (result.IsError)
         {
-            activity?.SetStatus(ActivityStatusCode.Error, result.Text);
+            Activity.Current?.SetStatus(ActivityStatusCode.Error, result.Text);
         }
         var latency = Math.Round(Stopwatch.GetElapsedTime(started).TotalMilliseconds, 3);
         run.Steps.Add(new AgentRunStep
