@@ -198,6 +198,12 @@ public sealed class CompletionGenerator(IOptionsMonitor<SimulatorOptions> option
             chosen = functions.FirstOrDefault(f => text.Contains(f!["name"]!.GetValue<string>(), StringComparison.OrdinalIgnoreCase))
                 ?? (text.Contains("tool", StringComparison.OrdinalIgnoreCase) ? functions[0] : null);
         }
+        else if (messages.LastOrDefault(m => m?["role"]?.GetValue<string>() == "user") is { } asked
+            && Text(asked["content"]) is var wish && wish.Contains("in a loop", StringComparison.OrdinalIgnoreCase))
+        {
+            // A model stuck in a loop: after each result it calls the tool the user named again, the same way.
+            chosen = functions.FirstOrDefault(f => wish.Contains(f!["name"]!.GetValue<string>(), StringComparison.OrdinalIgnoreCase));
+        }
         if (chosen is null && toolChoice?.GetValueKind() == JsonValueKind.String && toolChoice.GetValue<string>() == "required")
         {
             chosen = functions[0];

@@ -292,6 +292,41 @@ public sealed class AgentRunTests(AgentRunFixture fixture) : IClassFixture<Agent
         Assert.True(run.GetProperty("costUsd").GetDecimal() > 0);
     }
 
+    [Fact]
+    public async Task A_model_calling_the_same_tool_the_same_way_a_third_time_is_stopped()
+    {
+        var (_, key) = await fixture.NewKeyAsync(new { name = "looping" });
+        await fixture.DefineAsync("orders-loop", ["lookup_order"]);
+        using var client = ApiCalls.Client(fixture.Api, key);
+
+        using var response = await client.PostAsync("/v1/agents/orders-loop/runs", Json.Body("""{"input":"Please lookup_order in a loop"}"""));
+
+        var run = await Json.ReadAsync(response);
+        Assert.Equal("stopped", run.GetProperty("status").GetString());
+        Assert.Equal("repeated_tool_call", run.GetProperty("stopReason").GetString());
+        // Two calls made, the third refused: no model step after it.
+        Assert.Equal(["model", "tool", "model", "tool", "model"], run.GetProperty("steps").EnumerateArray().Select(s => s.GetProperty("type").GetString()));
+    }
+
+    [Fact]
+    public async Task A_run_stops_before_a_step_that_could_pass_the_agents_maximum_cost()
+    {
+        var (_, key) = await fixture.NewKeyAsync(new { name = "thrifty" });
+        await fixture.DefineAsync("orders-thrifty", ["lookup_order"]);
+        var firstStep = (await fixture.ProbeAsync("orders-thrifty", "Please lookup_order 8")).GetProperty("steps")[0].GetProperty("costUsd").GetDecimal();
+        // As with the budget: room for the first step's reservation, not the second's.
+        await fixture.DefineAsync("orders-thrifty", ["lookup_order"], maxCostUsd: Math.Round(firstStep * 2.5m, 6));
+        using var client = ApiCalls.Client(fixture.Api, key);
+
+        using var response = await client.PostAsync("/v1/agents/orders-thrifty/runs", Json.Body("""{"input":"Please lookup_order 8"}"""));
+
+        var run = await Json.ReadAsync(response);
+        Assert.Equal("stopped", run.GetProperty("status").GetString());
+        Assert.Equal("max_cost", run.GetProperty("stopReason").GetString());
+        Assert.Equal(2, run.GetProperty("agentVersion").GetInt32());
+        Assert.True(run.GetProperty("costUsd").GetDecimal() <= firstStep * 2.5m);
+    }
+
     [Theory]
     [InlineData("""{"messages":[]}""", "ending with a user message")]
     [InlineData("""{"input":"hi","stream":"yes"}""", "'stream' must be true or false")]
@@ -376,7 +411,7 @@ public sealed class AgentRunFixture : IAsyncLifetime
     }
 
     /// <summary>Defines (or redefines) an agent on the <c>agents</c> group with the MCP server's <paramref name="tools"/>.</summary>
-    public async Task DefineAsync(string name, string[] tools, int? timeoutSeconds = null, string model = "agents", int maxSteps = 10)
+    public async Task DefineAsync(string name, string[] tools, int? timeoutSeconds = null, string model = "agents", int maxSteps = 10, decimal? maxCostUsd = null)
     {
         using var admin = ApiCalls.Admin(Api);
         var definition = new
@@ -385,6 +420,7 @@ public sealed class AgentRunFixture : IAsyncLifetime
             instructions = "You help customers with their orders. Use the tools.",
             model,
             maxSteps,
+            maxCostUsd,
             tools = new[] { new { mcpServerUrl = Tools.Endpoint.ToString(), allowedTools = tools, timeoutSeconds } },
         };
         using var response = await admin.PutAsJsonAsync($"/admin/v1/agents/{name}", definition);

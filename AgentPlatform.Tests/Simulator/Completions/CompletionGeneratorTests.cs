@@ -77,6 +77,14 @@ public sealed class CompletionGeneratorTests
     }
 
     [Fact]
+    public void A_user_asking_for_a_loop_gets_the_same_call_after_every_result()
+    {
+        var completion = Generate("""{"model":"m","messages":[{"role":"user","content":"use beta in a loop"},{"role":"assistant","content":null,"tool_calls":[{"id":"c1","type":"function","function":{"name":"beta","arguments":"{}"}}]},{"role":"tool","tool_call_id":"c1","content":"42"}],"tools":[{"type":"function","function":{"name":"alpha"}},{"type":"function","function":{"name":"beta"}}]}""");
+
+        Assert.Equal("beta", completion.ToolCall?.Name);
+    }
+
+    [Fact]
     public void A_forced_tool_choice_is_always_called()
     {
         var completion = Generate("""{"model":"m","messages":[{"role":"user","content":"hi"}],"tools":[{"type":"function","function":{"name":"a"}},{"type":"function","function":{"name":"b"}}],"tool_choice":{"type":"function","function":{"name":"b"}}}""");
