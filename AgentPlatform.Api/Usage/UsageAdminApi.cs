@@ -134,7 +134,7 @@ public static class UsageAdminApi
         }
     }
 
-    /// <summary>A request's record, through each hour's request-id index: one lookup per hour, sent together.</summary>
+    /// <summary>A request's records (an agent run has several), through each hour's request-id index: one lookup per hour, sent together.</summary>
     private static async IAsyncEnumerable<(UsageRecord Record, string Json)> ReadRequestAsync(IDatabase database, Filter filter, string requestId)
     {
         var hours = new List<DateTimeOffset>();
@@ -145,13 +145,16 @@ public static class UsageAdminApi
         var lookups = hours.Select(hour => database.HashGetAsync(UsageLedger.RequestIdsKey(hour), requestId)).ToList();
         for (var i = 0; i < hours.Count; i++)
         {
-            if (await lookups[i] is { HasValue: true } recordId
-                && await database.HashGetAsync(UsageLedger.RecordsKey(hours[i]), recordId) is { HasValue: true } stored)
+            if (await lookups[i] is not { HasValue: true } recordIds)
             {
-                var json = (string)stored!;
-                if (JsonSerializer.Deserialize(json, UsageJsonContext.Default.UsageRecord) is { } record && filter.Matches(record))
+                continue;
+            }
+            var ids = ((string)recordIds!).Split(' ', StringSplitOptions.RemoveEmptyEntries).Select(id => (RedisValue)id).ToArray();
+            foreach (var stored in await database.HashGetAsync(UsageLedger.RecordsKey(hours[i]), ids))
+            {
+                if (stored.HasValue && JsonSerializer.Deserialize((string)stored!, UsageJsonContext.Default.UsageRecord) is { } record && filter.Matches(record))
                 {
-                    yield return (record, json);
+                    yield return (record, (string)stored!);
                 }
             }
         }

@@ -29,7 +29,7 @@ public sealed class UsageLedger : BackgroundService
     /// <summary>Records of one hour: a hash of record id to JSON.</summary>
     public static string RecordsKey(DateTimeOffset hour) => $"{KeyPrefix}records:{hour.UtcDateTime:yyyyMMddHH}";
 
-    /// <summary>Request ids of one hour's records: a hash of request id to record id, for looking a request up.</summary>
+    /// <summary>Request ids of one hour's records: a hash of request id to its record ids (space-separated), for looking a request up.</summary>
     public static string RequestIdsKey(DateTimeOffset hour) => $"{KeyPrefix}requestids:{hour.UtcDateTime:yyyyMMddHH}";
 
     public static string HourlyKey(DateTimeOffset hour) => $"{KeyPrefix}hourly:{hour.UtcDateTime:yyyyMMddHH}";
@@ -57,7 +57,10 @@ public sealed class UsageLedger : BackgroundService
         for i = 4, #ARGV, 16 do
           if redis.call('HSETNX', KEYS[1], ARGV[i], ARGV[i + 1]) == 1 then
             written = written + 1
-            redis.call('HSET', KEYS[6], ARGV[i + 15], ARGV[i])
+            -- the request's record ids, space-separated (an agent run writes several; a client may reuse an id): the first ~30 kept
+            local ids = redis.call('HGET', KEYS[6], ARGV[i + 15])
+            if not ids then redis.call('HSET', KEYS[6], ARGV[i + 15], ARGV[i])
+            elseif #ids < 1000 then redis.call('HSET', KEYS[6], ARGV[i + 15], ids .. ' ' .. ARGV[i]) end
             for m = 1, 10 do
               local value = tonumber(ARGV[i + 2 + m])
               if value ~= 0 then

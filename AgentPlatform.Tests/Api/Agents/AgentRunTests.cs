@@ -54,6 +54,10 @@ public sealed class AgentRunTests(AgentRunFixture fixture) : IClassFixture<Agent
         Assert.Equal(cost, summary.GetProperty("run").GetProperty("costUsd").GetDecimal());
         Assert.Equal(0m, summary.GetProperty("costUsd").GetDecimal());
 
+        // All three are found by the run's request id, as the console's request lookup finds them.
+        var byRequest = await admin.GetFromJsonAsync<JsonElement>($"/admin/v1/usage?requestId={run.GetProperty("requestId").GetString()}");
+        Assert.Equal(3, byRequest.GetProperty("data").GetArrayLength());
+
         // And it reads back by id.
         var read = await client.GetFromJsonAsync<JsonElement>($"/v1/agents/runs/{runId}");
         Assert.Equal("completed", read.GetProperty("status").GetString());
@@ -133,8 +137,9 @@ public sealed class AgentRunTests(AgentRunFixture fixture) : IClassFixture<Agent
     public async Task Concurrent_runs_never_spend_past_the_keys_budget()
     {
         await fixture.DefineAsync("orders-crowd", ["lookup_order"]);
-        // Enough for about three runs of the eight.
-        var budget = Math.Round((await fixture.ProbeAsync("orders-crowd", "Please lookup_order 1")).GetProperty("costUsd").GetDecimal() * 3, 6);
+        // What six of the eight runs would cost: not all can finish. A step reserves about twice what it then
+        // costs, so fewer than six run concurrently; those that can reserve their steps finish.
+        var budget = Math.Round((await fixture.ProbeAsync("orders-crowd", "Please lookup_order 1")).GetProperty("costUsd").GetDecimal() * 6, 6);
         var (keyId, key) = await fixture.NewKeyAsync(new { name = "crowd", budgetUsd = budget, budgetPeriod = "daily" });
         using var client = ApiCalls.Client(fixture.Api, key);
 
