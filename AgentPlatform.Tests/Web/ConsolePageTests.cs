@@ -122,7 +122,7 @@ public sealed class ConsolePageTests(AppHostFixture platform) : IAsyncLifetime
         var tenant = $"Newcomer {Guid.NewGuid():N}"[..20];
         var key = await CreateTenantAndKeyAsync(page, tenant, "first-key");
 
-        await page.GetByRole(AriaRole.Link, new() { Name = "Playground" }).ClickAsync();
+        await page.GetByRole(AriaRole.Link, new() { Name = "Playground", Exact = true }).ClickAsync();
         await Assertions.Expect(page.Locator("h1[data-interactive=true]")).ToBeVisibleAsync();
         await page.GetByTestId("virtual-key").FillAsync(key);
         await page.GetByTestId("message").FillAsync("What does this cost?");
@@ -289,6 +289,53 @@ public sealed class ConsolePageTests(AppHostFixture platform) : IAsyncLifetime
         await page.GetByTestId("rule-delete").ClickAsync();
         await page.GetByTestId("rule-confirm-delete").ClickAsync();
         await Assertions.Expect(page.GetByTestId("rule-state-console-latency")).ToHaveCountAsync(0);
+    }
+
+    [BrowserFact]
+    public async Task An_agent_is_defined_and_changed_in_the_console_and_run_from_the_playground()
+    {
+        await using var tools = await TestMcpServer.StartAsync();
+        var name = $"console-{Guid.NewGuid():N}"[..16];
+        var page = await SignedInPageAsync("/agents");
+        await Assertions.Expect(page.Locator("h1[data-interactive=true]")).ToBeVisibleAsync();
+
+        // The API's objections are shown as they are.
+        await page.GetByTestId("agent-new").ClickAsync();
+        await page.GetByTestId("agent-name").FillAsync(name);
+        await page.GetByTestId("agent-json").FillAsync("""{ "instructions": "Help.", "model": "default", "maxSteps": 0 }""");
+        await page.GetByTestId("agent-save").ClickAsync();
+        await Assertions.Expect(page.GetByTestId("error")).ToContainTextAsync("maxSteps");
+
+        await page.GetByTestId("agent-json").FillAsync($$"""
+            { "instructions": "You help customers with their orders.", "model": "default",
+              "tools": [{ "mcpServerUrl": "{{tools.Endpoint}}", "allowedTools": ["lookup_order"] }] }
+            """);
+        await page.GetByTestId("agent-save").ClickAsync();
+        await Assertions.Expect(page.GetByTestId($"agent-tools-{name}")).ToContainTextAsync("lookup_order");
+        await Assertions.Expect(page.GetByTestId($"agent-version-{name}")).ToHaveTextAsync("1");
+
+        // A change is a new version; both are listed.
+        await page.GetByTestId($"agent-edit-{name}").ClickAsync();
+        await Assertions.Expect(page.GetByTestId("agent-json")).ToHaveValueAsync(new Regex("lookup_order"));
+        var changed = (await page.GetByTestId("agent-json").InputValueAsync()).Replace("\"maxSteps\": 10", "\"maxSteps\": 4");
+        await page.GetByTestId("agent-json").FillAsync(changed);
+        await page.GetByTestId("agent-save").ClickAsync();
+        await Assertions.Expect(page.GetByTestId($"agent-version-{name}")).ToHaveTextAsync("2");
+        await page.GetByTestId($"agent-versions-{name}").ClickAsync();
+        await Assertions.Expect(page.GetByTestId("versions").Locator("[role=row]")).ToHaveCountAsync(3); // header and two versions
+        await Assertions.Expect(page.GetByTestId("agents")).ToContainTextAsync("4 steps");
+        await SaveScreenshotAsync(page, "agents");
+
+        // The playground runs it: the reply names its run, and its cost is what its steps cost.
+        await page.GetByRole(AriaRole.Link, new() { Name = "Playground", Exact = true }).ClickAsync();
+        await Assertions.Expect(page.Locator("h1[data-interactive=true]")).ToBeVisibleAsync();
+        await page.GetByTestId("model").SelectOptionAsync($"agent:{name}");
+        await page.GetByTestId("message").FillAsync("Please lookup_order 31");
+        await page.GetByTestId("send").ClickAsync();
+        await Assertions.Expect(page.GetByTestId("reply-run")).ToHaveTextAsync(new Regex("^run_"));
+        await Assertions.Expect(page.GetByTestId("answer")).ToHaveTextAsync(new Regex(@"\S"));
+        await Assertions.Expect(page.GetByTestId("reply-cost")).ToContainTextAsync(new Regex(@"cost \$0\.\d+"));
+        await SaveScreenshotAsync(page, "playground-agent");
     }
 
     [BrowserFact]

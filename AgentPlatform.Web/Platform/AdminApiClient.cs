@@ -112,6 +112,12 @@ public sealed record UsageSummaryRow(DateTimeOffset Period, string? TenantId, st
 /// <summary>A key just created: the one time its plaintext exists outside the client that asked for it.</summary>
 public sealed record CreatedKey(KeyView Key, string Plaintext);
 
+public sealed record AgentToolView(string McpServerUrl, IReadOnlyList<string> AllowedTools, int? TimeoutSeconds);
+
+public sealed record AgentView(
+    string Name, string? Description, string Model, IReadOnlyList<AgentToolView> Tools, double? Temperature, int MaxSteps,
+    long? MaxTokens, decimal? MaxCostUsd, IReadOnlyList<string> TenantIds, int Version, DateTimeOffset UpdatedAt);
+
 /// <summary>What the operator fills in for a new tenant or key, as typed; empty fields set no limit.</summary>
 public sealed class LimitsForm
 {
@@ -225,6 +231,40 @@ public sealed class AdminApiClient(IHttpClientFactory httpClientFactory, IOption
     public Task DeleteAlertRuleAsync(string name, CancellationToken cancellationToken) =>
         SendAsync<JsonElement>(HttpMethod.Delete, RulePath(name), null, cancellationToken);
 
+    public async Task<IReadOnlyList<AgentView>> ListAgentsAsync(CancellationToken cancellationToken) =>
+        (await SendAsync<ListOf<AgentView>>(HttpMethod.Get, "/admin/v1/agents", null, cancellationToken)).Data;
+
+    public async Task<IReadOnlyList<AgentView>> ListAgentVersionsAsync(string name, CancellationToken cancellationToken) =>
+        (await SendAsync<ListOf<AgentView>>(HttpMethod.Get, $"{AgentPath(name)}/versions", null, cancellationToken)).Data;
+
+    /// <summary>The agent's definition as indented JSON for the operator to edit: without its name, version and time, which the Api sets.</summary>
+    public async Task<string> GetAgentJsonAsync(string name, CancellationToken cancellationToken)
+    {
+        var agent = JsonSerializer.SerializeToNode(await SendAsync<JsonElement>(HttpMethod.Get, AgentPath(name), null, cancellationToken))!.AsObject();
+        agent.Remove("name");
+        agent.Remove("version");
+        agent.Remove("updatedAt");
+        return agent.ToJsonString(IndentedJson);
+    }
+
+    /// <summary>Saves the operator's JSON as the agent's next version; the admin API's refusal names every problem.</summary>
+    public async Task PutAgentAsync(string name, string json, CancellationToken cancellationToken)
+    {
+        JsonElement agent;
+        try
+        {
+            agent = JsonSerializer.Deserialize<JsonElement>(json);
+        }
+        catch (JsonException exception)
+        {
+            throw new AdminApiException($"That is not JSON: {exception.Message}");
+        }
+        await SendAsync<JsonElement>(HttpMethod.Put, AgentPath(name), agent, cancellationToken);
+    }
+
+    public Task DeleteAgentAsync(string name, CancellationToken cancellationToken) =>
+        SendAsync<JsonElement>(HttpMethod.Delete, AgentPath(name), null, cancellationToken);
+
     public async Task<IReadOnlyList<AlertView>> ListFiringAlertsAsync(CancellationToken cancellationToken) =>
         (await SendAsync<ListOf<AlertView>>(HttpMethod.Get, "/admin/v1/alerts", null, cancellationToken)).Data;
 
@@ -272,6 +312,8 @@ public sealed class AdminApiClient(IHttpClientFactory httpClientFactory, IOption
         SendAsync<JsonElement>(HttpMethod.Delete, DrainPath(deployment), null, cancellationToken);
 
     private static string RulePath(string name) => $"/admin/v1/alerts/rules/{Uri.EscapeDataString(name)}";
+
+    private static string AgentPath(string name) => $"/admin/v1/agents/{Uri.EscapeDataString(name)}";
 
     private static string DrainPath(DeploymentView deployment) =>
         $"/admin/v1/deployments/{Uri.EscapeDataString(deployment.ModelGroup)}/{Uri.EscapeDataString(deployment.Name)}/drain";

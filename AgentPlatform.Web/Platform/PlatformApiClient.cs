@@ -27,7 +27,7 @@ public sealed record PlatformHealth(string Status, IReadOnlyDictionary<string, s
 /// <summary>One piece of a streamed answer: text, or the metadata that arrives with the headers.</summary>
 public sealed record ChatUpdate(
     string? Text, string? Deployment = null, string? RequestId = null, string? OverheadMs = null, string? Error = null,
-    string? Cache = null, ChatUsage? Usage = null);
+    string? Cache = null, ChatUsage? Usage = null, string? AgentRun = null);
 
 /// <summary>What a reply used, as the stream's last chunk reports it.</summary>
 public sealed record ChatUsage(long PromptTokens, long CachedTokens, long CompletionTokens);
@@ -74,6 +74,15 @@ public sealed class PlatformApiClient(IHttpClientFactory httpClientFactory, Cons
         return document.RootElement.GetProperty("data").EnumerateArray().Select(m => m.GetProperty("id").GetString()!).ToList();
     }
 
+    /// <summary>The agents the console's client key may run, as the models that run them (<c>agent:{name}</c>).</summary>
+    public async Task<IReadOnlyList<string>> ListAgentModelsAsync(CancellationToken cancellationToken)
+    {
+        using var response = await SendAsClientAsync(HttpClientName, () => new HttpRequestMessage(HttpMethod.Get, "/v1/agents"), HttpCompletionOption.ResponseContentRead, cancellationToken);
+        await EnsureSuccessAsync(response, cancellationToken);
+        using var document = JsonDocument.Parse(await response.Content.ReadAsStringAsync(cancellationToken));
+        return document.RootElement.GetProperty("data").EnumerateArray().Select(a => "agent:" + a.GetProperty("id").GetString()).ToList();
+    }
+
     /// <summary>
     /// Streams a chat completion of the conversation so far: first what the headers say (deployment,
     /// request id, overhead, cache), then the text as it arrives, then the usage the last chunk reports.
@@ -103,7 +112,7 @@ public sealed class PlatformApiClient(IHttpClientFactory httpClientFactory, Cons
             yield break;
         }
         yield return new ChatUpdate(null, Header(response, "x-agentplatform-deployment"), Header(response, "x-request-id"), Header(response, "x-agentplatform-overhead-ms"),
-            Cache: Header(response, "x-agentplatform-cache"));
+            Cache: Header(response, "x-agentplatform-cache"), AgentRun: Header(response, "x-agentplatform-agent-run"));
 
         await using var stream = await response.Content.ReadAsStreamAsync(cancellationToken);
         await foreach (var item in SseParser.Create(stream).EnumerateAsync(cancellationToken))

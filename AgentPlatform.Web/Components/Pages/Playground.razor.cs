@@ -24,6 +24,9 @@ public sealed partial class Playground : IDisposable
 
     private IReadOnlyList<string> Models { get; set; } = [];
 
+    /// <summary>The agents the console may run, as their models (<c>agent:{name}</c>): chatting with one runs it.</summary>
+    private IReadOnlyList<string> Agents { get; set; } = [];
+
     private string? Model { get; set; }
 
     private string Message { get; set; } = "";
@@ -42,6 +45,7 @@ public sealed partial class Playground : IDisposable
         try
         {
             Models = await Api.ListModelsAsync(_closed.Token);
+            Agents = await Api.ListAgentModelsAsync(_closed.Token);
             // "default" is the group the platform starts with (the simulators, or what an operator named so).
             Model = Models.Contains("default") ? "default" : Models.FirstOrDefault();
             if (Model is null)
@@ -90,7 +94,7 @@ public sealed partial class Playground : IDisposable
                 }
                 else
                 {
-                    (reply.Deployment, reply.RequestId, reply.OverheadMs, reply.Cache) = (update.Deployment, update.RequestId, update.OverheadMs, update.Cache);
+                    (reply.Deployment, reply.RequestId, reply.OverheadMs, reply.Cache, reply.AgentRun) = (update.Deployment, update.RequestId, update.OverheadMs, update.Cache, update.AgentRun);
                 }
                 StateHasChanged();
             }
@@ -123,7 +127,7 @@ public sealed partial class Playground : IDisposable
             for (var i = 0; i < RecordLookups && reply.Record is null; i++)
             {
                 await Task.Delay(250, _closed.Token);
-                reply.Record = (await Admin.FindRequestAsync(reply.RequestId!, _closed.Token)).FirstOrDefault();
+                reply.Record = Combined(await Admin.FindRequestAsync(reply.RequestId!, _closed.Token), expected: reply.AgentRun is null ? 1 : 2);
             }
         }
         catch (AdminApiException)
@@ -137,6 +141,16 @@ public sealed partial class Playground : IDisposable
         reply.RecordPending = false;
         StateHasChanged();
     }
+
+    /// <summary>
+    /// The reply's cost and latency from its records: one for a plain call; for an agent run, one per model
+    /// step and the run's summary (with the run's latency and no cost of its own), whose costs add up.
+    /// Null until at least <paramref name="expected"/> have been written.
+    /// </summary>
+    private static UsageRecordView? Combined(IReadOnlyList<UsageRecordView> records, int expected) =>
+        records.Count < expected ? null
+        : records.Count == 1 ? records[0]
+        : records[0] with { CostUsd = records.Sum(r => r.CostUsd), LatencyMs = records.Max(r => r.LatencyMs) };
 
     public void Dispose() => _closed.Cancel();
 
@@ -159,6 +173,9 @@ public sealed partial class Playground : IDisposable
         public string? Error { get; set; }
 
         public string? Deployment { get; set; }
+
+        /// <summary>For a reply of an agent: the run that gave it.</summary>
+        public string? AgentRun { get; set; }
 
         public string? RequestId { get; set; }
 
