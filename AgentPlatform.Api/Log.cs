@@ -65,4 +65,7 @@ internal static partial class Log
 
     [LoggerMessage(EventId = 2051, Level = LogLevel.Warning, Message = "Agent run {RunId} could not be saved in Redis; it cannot be read back.")]
     public static partial void AgentRunNotSaved(ILogger logger, string runId, Exception exception);
+
+    [LoggerMessage(EventId = 2052, Level = LogLevel.Warning, Message = "Thread {ThreadId} of agent run {RunId} could not be saved in Redis; it cannot be continued.")]
+    public static partial void AgentThreadNotSaved(ILogger logger, string threadId, string runId, Exception exception);
 }

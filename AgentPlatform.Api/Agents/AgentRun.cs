@@ -1,5 +1,7 @@
+using System.Diagnostics;
 using System.Text.Json;
 using System.Text.Json.Serialization;
+using AgentPlatform.Api.Usage;
 
 namespace AgentPlatform.Api.Agents;
 
@@ -49,6 +51,19 @@ public sealed class AgentRun
     public double LatencyMs { get; set; }
 
     public DateTimeOffset CreatedAt { get; init; }
+
+    /// <summary>A usage record of this run (a step's, or its summary), with whose run it is filled in.</summary>
+    internal UsageRecord NewRecord(Activity? span, DateTimeOffset time, string model) => new()
+    {
+        RequestId = RequestId,
+        TraceId = span is { Recorded: true } ? span.TraceId.ToHexString() : null,
+        Time = time,
+        TenantId = TenantId,
+        KeyId = KeyId,
+        Model = model,
+        RunId = Id,
+        Agent = Agent,
+    };
 
     public static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web)
     {

@@ -58,13 +58,15 @@ public sealed class AgentRunner(
         activity?.SetTag("gen_ai.agent.id", run.Id);
         activity?.SetTag("gen_ai.conversation.id", threadId);
         var context = new RunContext(run, agent, client, lease, emit, _services);
+        ChatClientAgent? runner = null;
+        AgentSession? session = null;
         await emit(new AgentRunEvent(AgentRunEvent.RunStarted, run));
         try
         {
             await using var toolbox = await McpToolbox.ConnectAsync(agent, httpClientFactory.CreateClient(McpHttpClientName), loggerFactory, cancellationToken);
             var pool = PoolChatClient.Create(httpClientFactory.CreateClient(RouterClient.HttpClientName), agent.Model, requestId, context.Answer,
                 TimeSpan.FromSeconds(apiOptions.Value.RouterTimeoutSeconds));
-            var runner = new ChatClientAgent(new MeteredStepClient(pool, context), new ChatClientAgentOptions
+            runner = new ChatClientAgent(new MeteredStepClient(pool, context), new ChatClientAgentOptions
             {
                 Name = agent.Name,
                 Description = agent.Description,
@@ -75,7 +77,7 @@ public sealed class AgentRunner(
                     Tools = [.. toolbox.Tools.Values.Select(tool => new McpToolFunction(tool, context))],
                 },
             }, loggerFactory);
-            var session = thread is null
+            session = thread is null
                 ? await runner.CreateSessionAsync(cancellationToken)
                 : await runner.DeserializeSessionAsync(thread.Session, cancellationToken: cancellationToken);
             await foreach (var _ in runner.RunStreamingAsync(input, session, cancellationToken: cancellationToken))
@@ -83,8 +85,6 @@ public sealed class AgentRunner(
                 // The steps announce themselves (text deltas, tool calls and results) as they happen.
             }
             run.Status = run.StopReason is null ? AgentRunStatuses.Completed : AgentRunStatuses.Stopped;
-            var saved = await runner.SerializeSessionAsync(session, cancellationToken: cancellationToken);
-            await store.SaveThreadAsync(threadId, new AgentThread(client.Tenant?.Id, agent.Name, saved));
         }
         catch (AgentRunStoppedException stopped)
         {
@@ -118,10 +118,30 @@ public sealed class AgentRunner(
                 // An exception nobody expected: the run is recorded as failed, and the exception goes on.
                 (run.Status, run.Error) = (AgentRunStatuses.Failed, "The run failed inside the gateway; see its logs under the request id.");
             }
+            if (runner is not null && session is not null)
+            {
+                // Also after a stop or a failure: the thread goes on from what the session holds (a run cut
+                // short mid-step leaves it as it was before the run), and the run's threadId stays valid.
+                await SaveThreadAsync(runner, session, new AgentThread(client.Tenant?.Id, agent.Name, default), threadId, run.Id);
+            }
             await FinishAsync(run, agent);
         }
         await emit(new AgentRunEvent(run.Status == AgentRunStatuses.Completed ? AgentRunEvent.RunCompleted : AgentRunEvent.RunFailed, run));
         return run;
+    }
+
+    private async Task SaveThreadAsync(ChatClientAgent runner, AgentSession session, AgentThread thread, string threadId, string runId)
+    {
+        try
+        {
+            var saved = await runner.SerializeSessionAsync(session);
+            await store.SaveThreadAsync(threadId, thread with { Session = saved });
+        }
+        catch (Exception exception) when (exception is StackExchange.Redis.RedisException or TimeoutException)
+        {
+            // The run stands; only continuing its conversation is lost.
+            Log.AgentThreadNotSaved(_logger, threadId, runId, exception);
+        }
     }
 
     /// <summary>Keeps the run readable and writes its summary record (no tokens or cost of its own: its steps' records carry them).</summary>
@@ -131,27 +151,18 @@ public sealed class AgentRunner(
         {
             Log.AgentRunFailed(_logger, agent.Name, run.Id, run.Error);
         }
-        await ledger.RecordAsync(new UsageRecord
+        var summary = run.NewRecord(Activity.Current, run.CreatedAt, agent.Model);
+        summary.LatencyMs = run.LatencyMs;
+        summary.Status = run.Status == AgentRunStatuses.Failed ? StatusCodes.Status502BadGateway : StatusCodes.Status200OK;
+        summary.Outcome = run.Status switch
         {
-            RequestId = run.RequestId,
-            TraceId = Activity.Current is { Recorded: true } current ? current.TraceId.ToHexString() : null,
-            Time = run.CreatedAt,
-            TenantId = run.TenantId,
-            KeyId = run.KeyId,
-            Model = agent.Model,
-            LatencyMs = run.LatencyMs,
-            Status = run.Status == AgentRunStatuses.Failed ? StatusCodes.Status502BadGateway : StatusCodes.Status200OK,
-            Outcome = run.Status switch
-            {
-                AgentRunStatuses.Completed => UsageOutcomes.Success,
-                AgentRunStatuses.Stopped => UsageOutcomes.Stopped,
-                _ => UsageOutcomes.Error,
-            },
-            RunId = run.Id,
-            Agent = agent.Name,
-            Run = new AgentRunTotals(agent.Version, run.Status, run.StopReason, run.Steps.Count(s => s.Type == "model"),
-                run.Steps.Count(s => s.Type == "tool"), run.Usage.PromptTokens, run.Usage.CompletionTokens, run.CostUsd),
-        });
+            AgentRunStatuses.Completed => UsageOutcomes.Success,
+            AgentRunStatuses.Stopped => UsageOutcomes.Stopped,
+            _ => UsageOutcomes.Error,
+        };
+        summary.Run = new AgentRunTotals(agent.Version, run.Status, run.StopReason, run.Steps.Count(s => s.Type == "model"),
+            run.Steps.Count(s => s.Type == "tool"), run.Usage.PromptTokens, run.Usage.CompletionTokens, run.CostUsd);
+        await ledger.RecordAsync(summary);
         try
         {
             await store.SaveRunAsync(run);

@@ -113,7 +113,7 @@ public static class AgentsApi
             writer.Write("\n\n"u8);
             await writer.FlushAsync(context.RequestAborted);
         }
-        catch (OperationCanceledException) when (context.RequestAborted.IsCancellationRequested)
+        catch (Exception exception) when (exception is OperationCanceledException or IOException)
         {
             // The client left: the run ends through its cancellation, and is recorded as such.
         }

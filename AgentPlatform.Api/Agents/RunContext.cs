@@ -123,28 +123,18 @@ internal sealed class RunContext(
         _output.Append(text);
         run.Output = _output.ToString();
 
-        var record = new UsageRecord
-        {
-            RequestId = run.RequestId,
-            TraceId = step.Activity is { Recorded: true } span ? span.TraceId.ToHexString() : null,
-            Time = step.Time,
-            TenantId = run.TenantId,
-            KeyId = run.KeyId,
-            Model = agent.Model,
-            Deployment = Answer.Deployment,
-            PromptTokens = prompt,
-            CachedTokens = cached,
-            CompletionTokens = completion,
-            Estimated = estimated,
-            CostUsd = cost,
-            LatencyMs = latency,
-            Status = failure is null ? StatusCodes.Status200OK : aborted ? 499 : StatusCodes.Status502BadGateway,
-            Outcome = failure is null ? UsageOutcomes.Success : aborted ? UsageOutcomes.ClientAborted : answered ? UsageOutcomes.Interrupted : UsageOutcomes.Error,
-            Stream = true,
-            RunId = run.Id,
-            Agent = agent.Name,
-            Step = step.Number,
-        };
+        var record = run.NewRecord(step.Activity, step.Time, agent.Model);
+        record.Deployment = Answer.Deployment;
+        record.PromptTokens = prompt;
+        record.CachedTokens = cached;
+        record.CompletionTokens = completion;
+        record.Estimated = estimated;
+        record.CostUsd = cost;
+        record.LatencyMs = latency;
+        record.Status = failure is null ? StatusCodes.Status200OK : aborted ? 499 : StatusCodes.Status502BadGateway;
+        record.Outcome = failure is null ? UsageOutcomes.Success : aborted ? UsageOutcomes.ClientAborted : answered ? UsageOutcomes.Interrupted : UsageOutcomes.Error;
+        record.Stream = true;
+        record.Step = step.Number;
         services.Metrics.Finished(record, knownModel: true);
         await services.Ledger.RecordAsync(record);
 

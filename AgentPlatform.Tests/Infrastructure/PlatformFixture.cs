@@ -152,6 +152,21 @@ public sealed class PlatformFixture : IAsyncLifetime
         return new KestrelApp<SimulatorOptions>(all).Start();
     }
 
+    /// <summary>Injects a fault into a simulator (<c>POST /sim/faults</c>): e.g. <c>new { kind = "500", rate = 1.0 }</c>.</summary>
+    public static async Task InjectFaultAsync(IRunningService simulator, object fault)
+    {
+        using var client = simulator.CreateHttpClient();
+        using var response = await client.PostAsJsonAsync("/sim/faults", fault);
+        Assert.Equal(System.Net.HttpStatusCode.OK, response.StatusCode);
+    }
+
+    public static async Task ClearFaultsAsync(IRunningService simulator)
+    {
+        using var client = simulator.CreateHttpClient();
+        using var response = await client.DeleteAsync("/sim/faults");
+        Assert.True(response.IsSuccessStatusCode);
+    }
+
     /// <summary>Both simulators without faults and with their counters at zero, as a test that uses them expects.</summary>
     public async Task ResetSimulatorsAsync()
     {

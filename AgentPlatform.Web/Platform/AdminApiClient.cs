@@ -216,16 +216,7 @@ public sealed class AdminApiClient(IHttpClientFactory httpClientFactory, IOption
     /// <summary>Creates or replaces the rule from the operator's JSON; the admin API's refusal names what is wrong.</summary>
     public async Task PutAlertRuleAsync(string name, string json, CancellationToken cancellationToken)
     {
-        JsonElement rule;
-        try
-        {
-            rule = JsonSerializer.Deserialize<JsonElement>(json);
-        }
-        catch (JsonException exception)
-        {
-            throw new AdminApiException($"That is not JSON: {exception.Message}");
-        }
-        await SendAsync<JsonElement>(HttpMethod.Put, RulePath(name), rule, cancellationToken);
+        await SendAsync<JsonElement>(HttpMethod.Put, RulePath(name), ParseOperatorJson(json), cancellationToken);
     }
 
     public Task DeleteAlertRuleAsync(string name, CancellationToken cancellationToken) =>
@@ -250,16 +241,7 @@ public sealed class AdminApiClient(IHttpClientFactory httpClientFactory, IOption
     /// <summary>Saves the operator's JSON as the agent's next version; the admin API's refusal names every problem.</summary>
     public async Task PutAgentAsync(string name, string json, CancellationToken cancellationToken)
     {
-        JsonElement agent;
-        try
-        {
-            agent = JsonSerializer.Deserialize<JsonElement>(json);
-        }
-        catch (JsonException exception)
-        {
-            throw new AdminApiException($"That is not JSON: {exception.Message}");
-        }
-        await SendAsync<JsonElement>(HttpMethod.Put, AgentPath(name), agent, cancellationToken);
+        await SendAsync<JsonElement>(HttpMethod.Put, AgentPath(name), ParseOperatorJson(json), cancellationToken);
     }
 
     public Task DeleteAgentAsync(string name, CancellationToken cancellationToken) =>
@@ -310,6 +292,19 @@ public sealed class AdminApiClient(IHttpClientFactory httpClientFactory, IOption
 
     public Task UndrainAsync(DeploymentView deployment, CancellationToken cancellationToken) =>
         SendAsync<JsonElement>(HttpMethod.Delete, DrainPath(deployment), null, cancellationToken);
+
+    /// <summary>JSON the operator typed; its syntax error, in words, as the page's error.</summary>
+    private static JsonElement ParseOperatorJson(string json)
+    {
+        try
+        {
+            return JsonSerializer.Deserialize<JsonElement>(json);
+        }
+        catch (JsonException exception)
+        {
+            throw new AdminApiException($"That is not JSON: {exception.Message}");
+        }
+    }
 
     private static string RulePath(string name) => $"/admin/v1/alerts/rules/{Uri.EscapeDataString(name)}";
 

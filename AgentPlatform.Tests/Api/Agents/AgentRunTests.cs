@@ -295,6 +295,12 @@ public sealed class AgentRunTests(AgentRunFixture fixture) : IClassFixture<Agent
         Assert.Equal("max_steps", run.GetProperty("stopReason").GetString());
         Assert.Equal(["model", "tool"], run.GetProperty("steps").EnumerateArray().Select(s => s.GetProperty("type").GetString()));
         Assert.True(run.GetProperty("costUsd").GetDecimal() > 0);
+
+        // A stopped run's thread can still be continued.
+        using var next = await client.PostAsync("/v1/agents/orders-short/runs",
+            Json.Body($$"""{"input":"Just say hello","threadId":"{{run.GetProperty("threadId").GetString()}}"}"""));
+        Assert.Equal(HttpStatusCode.OK, next.StatusCode);
+        Assert.Equal("completed", (await Json.ReadAsync(next)).GetProperty("status").GetString());
     }
 
     [Fact]
@@ -452,20 +458,12 @@ public sealed class AgentRunFixture : IAsyncLifetime
     }
 
     /// <summary>Makes a deployment answer every request with 500 until <see cref="RepairAsync"/>.</summary>
-    public async Task BreakAsync(string deployment)
-    {
-        using var client = Simulator(deployment).CreateHttpClient();
-        using var response = await client.PostAsJsonAsync("/sim/faults", new { kind = "500", rate = 1.0 });
-        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
-    }
+    public Task BreakAsync(string deployment) => PlatformFixture.InjectFaultAsync(Simulator(deployment), new { kind = "500", rate = 1.0 });
 
     public async Task RepairAsync()
     {
-        foreach (var simulator in new[] { SimA, SimB })
-        {
-            using var client = simulator.CreateHttpClient();
-            await client.DeleteAsync("/sim/faults");
-        }
+        await PlatformFixture.ClearFaultsAsync(SimA);
+        await PlatformFixture.ClearFaultsAsync(SimB);
     }
 
     public async Task<long> FailedRequestsAsync(string deployment)

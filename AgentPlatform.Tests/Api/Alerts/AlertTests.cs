@@ -81,7 +81,7 @@ public sealed class AlertTests(AlertFixture fixture)
         var sending = fixture.SendToPairAsync(traffic.Token);
         try
         {
-            await AlertFixture.InjectAsync(fixture.Faulty, new { kind = "500", rate = 1.0 });
+            await PlatformFixture.InjectFaultAsync(fixture.Faulty, new { kind = "500", rate = 1.0 });
             var fired = await fixture.WaitForAsync(b => b.GetProperty("rule").GetString() == "errors"
                 && b.GetProperty("labels").GetProperty("deployment").GetString() == "faulty-sim" && b.GetProperty("status").GetString() == "firing");
             Assert.Contains("Deployment 'faulty-sim' of model group 'pair' failed", fired.GetProperty("summary").GetString());
@@ -90,7 +90,7 @@ public sealed class AlertTests(AlertFixture fixture)
             var broken = await fixture.WaitForAsync(b => b.GetProperty("rule").GetString() == "breaker" && b.GetProperty("status").GetString() == "firing");
             Assert.Equal("breaker|deployment|pair|faulty-sim", broken.GetProperty("fingerprint").GetString());
 
-            await AlertFixture.ClearFaultsAsync(fixture.Faulty);
+            await PlatformFixture.ClearFaultsAsync(fixture.Faulty);
             await fixture.WaitForAsync(b => b.GetProperty("rule").GetString() == "errors"
                 && b.GetProperty("labels").GetProperty("deployment").GetString() == "faulty-sim" && b.GetProperty("status").GetString() == "resolved",
                 timeout: TimeSpan.FromSeconds(60));
@@ -318,20 +318,6 @@ public sealed class AlertFixture : IAsyncLifetime
                 return;
             }
         }
-    }
-
-    public static async Task InjectAsync(KestrelApp<SimulatorOptions> simulator, object fault)
-    {
-        using var client = simulator.CreateHttpClient();
-        using var response = await client.PostAsJsonAsync("/sim/faults", fault);
-        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
-    }
-
-    public static async Task ClearFaultsAsync(KestrelApp<SimulatorOptions> simulator)
-    {
-        using var client = simulator.CreateHttpClient();
-        using var response = await client.DeleteAsync("/sim/faults");
-        Assert.True(response.IsSuccessStatusCode);
     }
 
     public Task<JsonElement> WaitForAsync(Func<JsonElement, bool> match, TimeSpan? timeout = null, string path = "json") =>

@@ -1,4 +1,3 @@
-using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json;
 using AgentPlatform.Api;
@@ -93,12 +92,7 @@ public sealed class CacheFixture : IAsyncLifetime
         await client.PostAsync("/sim/stats/reset", null);
     }
 
-    public async Task InjectAsync(object fault)
-    {
-        using var client = Simulator.CreateHttpClient();
-        using var response = await client.PostAsJsonAsync("/sim/faults", fault);
-        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
-    }
+    public Task InjectAsync(object fault) => PlatformFixture.InjectFaultAsync(Simulator, fault);
 
     public async Task DisposeAsync()
     {
