@@ -198,6 +198,46 @@ public sealed class AgentRunTests(AgentRunFixture fixture) : IClassFixture<Agent
     }
 
     [Fact]
+    public async Task A_client_leaving_mid_run_ends_it_records_it_and_frees_its_concurrency_slot()
+    {
+        var (keyId, key) = await fixture.NewKeyAsync(new { name = "leaver", maxConcurrent = 1 });
+        await fixture.DefineAsync("orders-leaver", ["slow"], timeoutSeconds: 30);
+        using var client = ApiCalls.Client(fixture.Api, key);
+
+        // Read the stream until the (ten-second) tool call starts, then hang up.
+        using (var request = new HttpRequestMessage(HttpMethod.Post, "/v1/agents/orders-leaver/runs") { Content = Json.Body("""{"input":"Please be slow","stream":true}""") })
+        using (var response = await client.SendAsync(request, HttpCompletionOption.ResponseHeadersRead))
+        using (var reader = new StreamReader(await response.Content.ReadAsStreamAsync()))
+        {
+            while (await reader.ReadLineAsync() is { } line && line != "event: tool.call")
+            {
+            }
+        }
+
+        // The run's slot comes back: the next run is admitted within moments, not after the tool's ten seconds.
+        HttpStatusCode status;
+        for (var deadline = DateTime.UtcNow.AddSeconds(5); ; await Task.Delay(100))
+        {
+            using var next = await client.PostAsync("/v1/agents/orders-leaver/runs", Json.Body("""{"input":"Just say hello"}"""));
+            status = next.StatusCode;
+            if (status != HttpStatusCode.TooManyRequests || DateTime.UtcNow > deadline)
+            {
+                break;
+            }
+        }
+        Assert.Equal(HttpStatusCode.OK, status);
+
+        // Its step was recorded, and its summary says it failed because the client went away.
+        using var admin = ApiCalls.Admin(fixture.Api);
+        var records = await ApiCalls.LedgerAsync(admin, $"keyId={keyId}", expected: 4);
+        var summaries = records.Where(r => r.TryGetProperty("run", out _)).ToList();
+        Assert.Contains(summaries, r => r.GetProperty("run").GetProperty("status").GetString() == "failed");
+        var left = summaries.Single(r => r.GetProperty("run").GetProperty("status").GetString() == "failed").GetProperty("runId").GetString();
+        var read = await client.GetFromJsonAsync<JsonElement>($"/v1/agents/runs/{left}");
+        Assert.Equal("The client went away before the run ended.", read.GetProperty("error").GetString());
+    }
+
+    [Fact]
     public async Task A_thread_carries_the_conversation_into_the_next_run()
     {
         var (_, key) = await fixture.NewKeyAsync(new { name = "threads" });
