@@ -151,6 +151,7 @@ public sealed class AgentRunner(
         {
             Log.AgentRunFailed(_logger, agent.Name, run.Id, run.Error);
         }
+        meter.Metrics.AgentRunEnded(agent.Name, run.Status, run.StopReason);
         var summary = run.NewRecord(Activity.Current, run.CreatedAt, agent.Model);
         summary.LatencyMs = run.LatencyMs;
         summary.Status = run.Status == AgentRunStatuses.Failed ? StatusCodes.Status502BadGateway : StatusCodes.Status200OK;

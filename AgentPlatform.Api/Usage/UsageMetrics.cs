@@ -30,6 +30,7 @@ public sealed class UsageMetrics
     private readonly Counter<long> _refusals;
     private readonly UpDownCounter<long> _active;
     private readonly UpDownCounter<long> _activeStreams;
+    private readonly Counter<long> _agentRuns;
 
     public UsageMetrics(IMeterFactory meterFactory)
     {
@@ -52,7 +53,13 @@ public sealed class UsageMetrics
             "Requests refused by a limit (requests, tokens, concurrency, budget, too_large) of a key or a tenant.");
         _active = meter.CreateUpDownCounter<long>("agentplatform.requests.active", "{request}", "Chat completions being served now.");
         _activeStreams = meter.CreateUpDownCounter<long>("agentplatform.streams.active", "{stream}", "Streamed answers being relayed to clients now.");
+        _agentRuns = meter.CreateCounter<long>("agentplatform.agent.runs", "{run}",
+            "Agent runs ended, by agent and status (completed, stopped, failed) and, for a stopped run, why (stop_reason). Their model steps count as requests.");
     }
+
+    /// <summary>An agent run ended: the agent (a defined name: bounded), its status and, when a safeguard stopped it, why.</summary>
+    public void AgentRunEnded(string agent, string status, string? stopReason) =>
+        _agentRuns.Add(1, new TagList { { "gen_ai.agent.name", agent }, { "agentplatform.agent.status", status }, { "agentplatform.agent.stop_reason", stopReason ?? "none" } });
 
     public void Started() => _active.Add(1);
 

@@ -58,10 +58,19 @@ public sealed class AgentRunTests(AgentRunFixture fixture) : IClassFixture<Agent
         var byRequest = await admin.GetFromJsonAsync<JsonElement>($"/admin/v1/usage?requestId={run.GetProperty("requestId").GetString()}");
         Assert.Equal(3, byRequest.GetProperty("data").GetArrayLength());
 
-        // And it reads back by id.
+        // And it reads back by id — for keys of its tenant only.
         var read = await client.GetFromJsonAsync<JsonElement>($"/v1/agents/runs/{runId}");
         Assert.Equal("completed", read.GetProperty("status").GetString());
         Assert.Equal(cost, read.GetProperty("costUsd").GetDecimal());
+        var (_, stranger) = await fixture.NewKeyAsync(new { name = "stranger" });
+        using var strangerClient = ApiCalls.Client(fixture.Api, stranger);
+        using var hidden = await strangerClient.GetAsync($"/v1/agents/runs/{runId}");
+        Assert.Equal(HttpStatusCode.NotFound, hidden.StatusCode);
+
+        // Operators see runs by agent and status in the metrics.
+        var metrics = await PrometheusScrape.ReadUntilAsync(fixture.Api.CreateHttpClient,
+            s => s.Sum("agentplatform_agent_runs_total", "gen_ai_agent_name=\"orders\"", "agentplatform_agent_status=\"completed\"") > 0);
+        Assert.True(metrics.Sum("agentplatform_agent_runs_total", "gen_ai_agent_name=\"orders\"", "agentplatform_agent_status=\"completed\"") >= 1);
     }
 
     [Fact]
@@ -252,6 +261,9 @@ public sealed class AgentRunTests(AgentRunFixture fixture) : IClassFixture<Agent
 
         Assert.Equal("completed", secondRun.GetProperty("status").GetString());
         Assert.Equal(threadId, secondRun.GetProperty("threadId").GetString());
+        // Kept for a day after its last run (Agents:ThreadTtlHours).
+        var ttl = await fixture.Database.KeyTimeToLiveAsync($"agentplatform:agents:threads:{threadId}");
+        Assert.InRange(ttl!.Value, TimeSpan.FromHours(23.9), TimeSpan.FromHours(24));
         // The second run's first step sent the whole first conversation (its tool call and result too).
         var firstPrompt = firstRun.GetProperty("steps")[2].GetProperty("promptTokens").GetInt64();
         Assert.True(secondRun.GetProperty("steps")[0].GetProperty("promptTokens").GetInt64() > firstPrompt);
@@ -453,6 +465,11 @@ public sealed class AgentRunFixture : IAsyncLifetime
     private readonly System.Collections.Concurrent.ConcurrentDictionary<string, string> _tenantOfKey = new();
 
     /// <summary>A key (with the given fields) of a new tenant of its own.</summary>
+    private StackExchange.Redis.ConnectionMultiplexer? _redis;
+
+    /// <summary>The fixture's Redis, to look at what the platform keeps there.</summary>
+    public StackExchange.Redis.IDatabase Database => (_redis ??= StackExchange.Redis.ConnectionMultiplexer.Connect(Redis.ConnectionString)).GetDatabase();
+
     public async Task<(string Id, string Key)> NewKeyAsync(object key)
     {
         var tenantId = await ApiCalls.CreateTenantAsync(Api, new { name = $"agents-{Guid.NewGuid():N}" });
@@ -548,6 +565,7 @@ public sealed class AgentRunFixture : IAsyncLifetime
 
     public async Task DisposeAsync()
     {
+        _redis?.Dispose();
         await Api.DisposeAsync();
         await Router.DisposeAsync();
         await SimA.DisposeAsync();
