@@ -81,8 +81,10 @@ public static class ApiServiceCollectionExtensions
 #pragma warning restore EXTEXP0001
 
         // MCP servers hold a stream open for their session: no total timeout or retries of the default pipeline
-        // (a tool call has its own timeout, and a call must not be repeated on a server that may have acted on it).
-        var mcp = builder.Services.AddHttpClient(AgentRunner.McpHttpClientName, client => client.Timeout = Timeout.InfiniteTimeSpan);
+        // (a tool call has its own timeout, and a call must not be repeated on a server that may have acted on it);
+        // no request logging either: a server's URL may carry its credential, as a webhook's does.
+        var mcp = builder.Services.AddHttpClient(AgentRunner.McpHttpClientName, client => client.Timeout = Timeout.InfiniteTimeSpan)
+            .RemoveAllLoggers();
 #pragma warning disable EXTEXP0001
         mcp.RemoveAllResilienceHandlers();
 #pragma warning restore EXTEXP0001
