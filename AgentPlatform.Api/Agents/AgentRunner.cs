@@ -106,18 +106,23 @@ public sealed class AgentRunner(
         {
             (run.Status, run.Error) = (AgentRunStatuses.Failed, "The client went away before the run ended.");
         }
+        catch (OperationCanceledException)
+        {
+            // Not the client: the SDK's network timeout (the Api's RouterTimeoutSeconds) ran out on a step.
+            (run.Status, run.Error) = (AgentRunStatuses.Failed, $"The model pool did not answer a step within {apiOptions.Value.RouterTimeoutSeconds} s.");
+        }
         finally
         {
             run.LatencyMs = Math.Round(Stopwatch.GetElapsedTime(started).TotalMilliseconds, 3);
-            activity?.SetTag("agentplatform.agent.status", run.Status);
-            activity?.SetTag("gen_ai.usage.input_tokens", run.Usage.PromptTokens);
-            activity?.SetTag("gen_ai.usage.output_tokens", run.Usage.CompletionTokens);
-            activity?.SetTag("agentplatform.cost_usd", (double)run.CostUsd);
             if (run.Status == AgentRunStatuses.Running)
             {
                 // An exception nobody expected: the run is recorded as failed, and the exception goes on.
                 (run.Status, run.Error) = (AgentRunStatuses.Failed, "The run failed inside the gateway; see its logs under the request id.");
             }
+            activity?.SetTag("agentplatform.agent.status", run.Status);
+            activity?.SetTag("gen_ai.usage.input_tokens", run.Usage.PromptTokens);
+            activity?.SetTag("gen_ai.usage.output_tokens", run.Usage.CompletionTokens);
+            activity?.SetTag("agentplatform.cost_usd", (double)run.CostUsd);
             if (runner is not null && session is not null)
             {
                 // Also after a stop or a failure: the thread goes on from what the session holds (a run cut
