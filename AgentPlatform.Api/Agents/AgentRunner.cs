@@ -4,7 +4,6 @@ using AgentPlatform.Api.Limits;
 using AgentPlatform.Api.Routing;
 using AgentPlatform.Api.Tenancy;
 using AgentPlatform.Api.Usage;
-using AgentPlatform.ServiceDefaults.Agents;
 using AgentPlatform.ServiceDefaults.Usage;
 using Microsoft.Agents.AI;
 using Microsoft.Extensions.AI;

@@ -1,11 +1,10 @@
 using System.Text.Json;
-using AgentPlatform.ServiceDefaults.Agents;
 using StackExchange.Redis;
 
 namespace AgentPlatform.Api.Agents;
 
 /// <summary>
-/// Agent definitions in Redis: the current one of each agent in one hash (what the Router reads), and
+/// Agent definitions in Redis: the current one of each agent in one hash (what runs use), and
 /// every version of each in a list, oldest first, so a run's recorded version can always be looked up.
 /// A save is one script that appends the version only if no other save took that number first.
 /// </summary>

@@ -1,7 +1,6 @@
 using System.Text.Json;
 using AgentPlatform.Api.Admin;
 using AgentPlatform.Api.Tenancy;
-using AgentPlatform.ServiceDefaults.Agents;
 using AgentPlatform.ServiceDefaults.Http;
 using AgentPlatform.ServiceDefaults.OpenAI;
 

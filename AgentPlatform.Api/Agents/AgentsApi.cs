@@ -1,7 +1,6 @@
 using System.Text.Json;
 using AgentPlatform.Api.Limits;
 using AgentPlatform.Api.Tenancy;
-using AgentPlatform.ServiceDefaults.Agents;
 using AgentPlatform.ServiceDefaults.OpenAI;
 using System.Buffers;
 

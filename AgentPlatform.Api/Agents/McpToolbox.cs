@@ -1,5 +1,4 @@
 using System.Text.Json;
-using AgentPlatform.ServiceDefaults.Agents;
 using ModelContextProtocol;
 using ModelContextProtocol.Client;
 using ModelContextProtocol.Protocol;

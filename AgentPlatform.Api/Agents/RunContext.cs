@@ -4,7 +4,6 @@ using System.Text.Json;
 using AgentPlatform.Api.Limits;
 using AgentPlatform.Api.Tenancy;
 using AgentPlatform.Api.Usage;
-using AgentPlatform.ServiceDefaults.Agents;
 using AgentPlatform.ServiceDefaults.Telemetry;
 using AgentPlatform.ServiceDefaults.Usage;
 using Microsoft.Extensions.AI;

@@ -1,5 +1,4 @@
 using AgentPlatform.Api.Agents;
-using AgentPlatform.ServiceDefaults.Agents;
 using AgentPlatform.Tests.Infrastructure;
 using Microsoft.Extensions.Logging.Abstractions;
 

@@ -1,4 +1,4 @@
-using AgentPlatform.ServiceDefaults.Agents;
+using AgentPlatform.Api.Agents;
 
 namespace AgentPlatform.Tests.Api.Agents;
 

@@ -1,11 +1,11 @@
 using System.Text.Json;
 using System.Text.Json.Serialization;
 
-namespace AgentPlatform.ServiceDefaults.Agents;
+namespace AgentPlatform.Api.Agents;
 
 /// <summary>
 /// An agent: instructions, a model group and tools, with the limits of one run. Written by the Api's
-/// admin API (<c>/admin/v1/agents</c>), read by the Router, which runs it; every change is a new
+/// admin API (<c>/admin/v1/agents</c>) and run by <see cref="AgentRunner"/>; every change is a new
 /// <see cref="Version"/>, and a run records the version it used. The field names are the admin API's contract.
 /// </summary>
 public sealed record AgentDefinition

@@ -1,7 +1,7 @@
 using System.Text.Json;
 using System.Text.Json.Nodes;
 
-namespace AgentPlatform.ServiceDefaults.Agents;
+namespace AgentPlatform.Api.Agents;
 
 /// <summary>Why a run stopped before the model finished, in the run's <c>status</c>.</summary>
 public static class RunStopReasons
@@ -13,7 +13,7 @@ public static class RunStopReasons
 }
 
 /// <summary>
-/// An agent run's own limits, checked wherever the run loop is: its steps, tokens and cost against the
+/// An agent run's own limits, checked by the run before each step (<see cref="RunContext"/>): its steps, tokens and cost against the
 /// definition's maxima — a step is refused when its worst case would not fit, so a run never goes past
 /// them, however many steps it takes — and the same tool called with the same arguments again and
 /// again (a model in a loop), which stops the run rather than paying for the loop.
