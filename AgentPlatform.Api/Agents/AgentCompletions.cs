@@ -45,36 +45,28 @@ public static class AgentCompletions
         var response = context.Response;
         var id = "chatcmpl-" + context.TraceIdentifier;
         var created = DateTimeOffset.UtcNow.ToUnixTimeSeconds();
-        Func<AgentRunEvent, ValueTask> emit = runEvent =>
+        if (scan.Stream)
+        {
+            response.ContentType = "text/event-stream";
+            response.Headers.CacheControl = "no-cache";
+        }
+        var first = true;
+        async ValueTask EmitAsync(AgentRunEvent runEvent)
         {
             if (runEvent is { Type: AgentRunEvent.RunStarted, Data: AgentRun started })
             {
                 response.Headers[RunHeader] = started.Id;
             }
-            return ValueTask.CompletedTask;
-        };
-        if (scan.Stream)
-        {
-            response.ContentType = "text/event-stream";
-            response.Headers.CacheControl = "no-cache";
-            var first = true;
-            emit = async runEvent =>
+            else if (scan.Stream && runEvent.Data is TextDelta delta && !context.RequestAborted.IsCancellationRequested)
             {
-                if (runEvent is { Type: AgentRunEvent.RunStarted, Data: AgentRun started })
-                {
-                    response.Headers[RunHeader] = started.Id;
-                }
-                else if (runEvent.Type == AgentRunEvent.TextDelta && !context.RequestAborted.IsCancellationRequested)
-                {
-                    WriteChunk(response.BodyWriter, id, created, scan.Model!, first ? "assistant" : null, TextOf(runEvent.Data), finishReason: null, usage: null);
-                    first = false;
-                    await response.BodyWriter.FlushAsync(context.RequestAborted);
-                }
-            };
+                WriteChunk(response.BodyWriter, id, created, scan.Model!, first ? "assistant" : null, delta.Text, finishReason: null, usage: null);
+                first = false;
+                await response.BodyWriter.FlushAsync(context.RequestAborted);
+            }
         }
 
-        var run = await runner.RunAsync(agent, messages, "thread_" + Guid.CreateVersion7().ToString("N"), thread: null, client, lease,
-            context.TraceIdentifier, emit, context.RequestAborted);
+        var run = await runner.RunAsync(agent, messages, threadId: null, thread: null, client, lease,
+            context.TraceIdentifier, EmitAsync, context.RequestAborted);
         await lease.SettleAsync(0, 0);
         if (context.RequestAborted.IsCancellationRequested)
         {
@@ -126,8 +118,6 @@ public static class AgentCompletions
         json.WriteEndObject();
         await json.FlushAsync(context.RequestAborted);
     }
-
-    private static string TextOf(object data) => data is TextDelta delta ? delta.Text : "";
 
     private static void WriteChunk(IBufferWriter<byte> output, string id, long created, string model, string? role, string? content, string? finishReason, AgentRunUsage? usage)
     {

@@ -88,7 +88,11 @@ public sealed class AgentRunStep
 {
     public int Index { get; init; }
 
-    public string Type { get; init; } = "model";
+    /// <summary><see cref="ModelType"/> or <see cref="ToolType"/>.</summary>
+    public string Type { get; init; } = ModelType;
+
+    public const string ModelType = "model";
+    public const string ToolType = "tool";
 
     // A model step
     public string? Model { get; init; }

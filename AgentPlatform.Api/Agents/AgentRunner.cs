@@ -35,12 +35,14 @@ public sealed class AgentRunner(
     /// Runs <paramref name="agent"/> on <paramref name="input"/>, continuing <paramref name="thread"/> when given,
     /// and returns the run however it ended (its status says how). Events go to <paramref name="emit"/> as the run goes.
     /// </summary>
+    /// <param name="threadId">The thread to save the conversation under: <paramref name="thread"/>'s, or null for a new one.</param>
     /// <param name="lease">The run's own place in the client's limits: the one request it counts as.</param>
     public async Task<AgentRun> RunAsync(
-        AgentDefinition agent, IReadOnlyList<ChatMessage> input, string threadId, AgentThread? thread, ClientIdentity client, RequestLease lease,
+        AgentDefinition agent, IReadOnlyList<ChatMessage> input, string? threadId, AgentThread? thread, ClientIdentity client, RequestLease lease,
         string requestId, Func<AgentRunEvent, ValueTask> emit, CancellationToken cancellationToken)
     {
         var started = Stopwatch.GetTimestamp();
+        threadId ??= "thread_" + Guid.CreateVersion7().ToString("N");
         var run = new AgentRun
         {
             Agent = agent.Name,
@@ -165,8 +167,8 @@ public sealed class AgentRunner(
             AgentRunStatuses.Stopped => UsageOutcomes.Stopped,
             _ => UsageOutcomes.Error,
         };
-        summary.Run = new AgentRunTotals(agent.Version, run.Status, run.StopReason, run.Steps.Count(s => s.Type == "model"),
-            run.Steps.Count(s => s.Type == "tool"), run.Usage.PromptTokens, run.Usage.CompletionTokens, run.CostUsd);
+        summary.Run = new AgentRunTotals(agent.Version, run.Status, run.StopReason, run.Steps.Count(s => s.Type == AgentRunStep.ModelType),
+            run.Steps.Count(s => s.Type == AgentRunStep.ToolType), run.Usage.PromptTokens, run.Usage.CompletionTokens, run.CostUsd);
         await ledger.RecordAsync(summary);
         try
         {

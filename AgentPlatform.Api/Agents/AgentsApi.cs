@@ -82,7 +82,7 @@ public static class AgentsApi
             response.Headers.CacheControl = "no-cache";
             emit = runEvent => WriteEventAsync(context, runEvent);
         }
-        var run = await runner.RunAsync(agent, request.Messages, request.ThreadId ?? "thread_" + Guid.CreateVersion7().ToString("N"), thread,
+        var run = await runner.RunAsync(agent, request.Messages, request.ThreadId, thread,
             client, lease, context.TraceIdentifier, emit, context.RequestAborted);
         await lease.SettleAsync(0, 0);
         if (!request.Stream && !context.RequestAborted.IsCancellationRequested)

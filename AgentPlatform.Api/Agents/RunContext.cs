@@ -105,7 +105,7 @@ internal sealed class RunContext(
         run.Steps.Add(new AgentRunStep
         {
             Index = step.Index,
-            Type = "model",
+            Type = AgentRunStep.ModelType,
             Model = agent.Model,
             Deployment = Answer.Deployment,
             PromptTokens = prompt,
@@ -153,7 +153,7 @@ internal sealed class RunContext(
         {
             index = step.Index,
             step = step.Number,
-            type = "model",
+            type = AgentRunStep.ModelType,
             deployment = Answer.Deployment,
             promptTokens = prompt,
             completionTokens = completion,
@@ -189,7 +189,7 @@ internal sealed class RunContext(
         run.Steps.Add(new AgentRunStep
         {
             Index = index,
-            Type = "tool",
+            Type = AgentRunStep.ToolType,
             Tool = tool.Name,
             CallId = callId,
             Arguments = arguments,
