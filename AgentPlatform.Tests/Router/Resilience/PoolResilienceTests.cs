@@ -41,6 +41,12 @@ public sealed class PoolResilienceTests(PlatformFixture platform) : IAsyncLifeti
         {
             ["Router:CircuitBreaker:ConsecutiveFailures"] = ConsecutiveFailures.ToString(),
             ["Router:CircuitBreaker:BreakDurationSeconds"] = "60", // no half-open during the test
+            // Generous for the healthy sim-a: on a loaded CI machine five of its answers in a row once
+            // took over the fixture's 1 s and opened its breaker for the rest of the test. sim-b's
+            // faults (5 s) still outlast every one of these.
+            ["Router:Timeouts:FirstTokenSeconds"] = "3",
+            ["Router:Timeouts:ResponseSeconds"] = "3",
+            ["Router:Timeouts:IdleSeconds"] = "3",
         });
         // A 429 without Retry-After: one with it keeps the deployment aside by itself (tested below).
         await _simB.PostAsJsonAsync("/sim/faults", new { kind, rate = 1.0, retryAfterSeconds = 0, delayMs = 5_000 });
@@ -48,7 +54,10 @@ public sealed class PoolResilienceTests(PlatformFixture platform) : IAsyncLifeti
 
         var results = await SendManyAsync(client, group, count: 1_000, Concurrency);
 
-        var simB = router.Services.GetRequiredService<ModelPool>().Groups.Single(g => g.Name == group).Deployments.Single(d => d.Name == "sim-b");
+        var deployments = router.Services.GetRequiredService<ModelPool>().Groups.Single(g => g.Name == group).Deployments;
+        var simA = deployments.Single(d => d.Name == "sim-a");
+        var simB = deployments.Single(d => d.Name == "sim-b");
+        Assert.True(simA.Breaker.State == CircuitState.Closed, $"the healthy sim-a's breaker is {simA.Breaker.State}; its last error: {simA.State.LatestError}");
         Assert.Equal(CircuitState.Open, simB.Breaker.State);
         var reachedB = (await StatsAsync(_simB)).GetProperty("requests").GetInt64();
         Assert.InRange(reachedB, ConsecutiveFailures, ConsecutiveFailures + Concurrency - 1);
