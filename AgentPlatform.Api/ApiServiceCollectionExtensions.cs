@@ -22,7 +22,9 @@ public static class ApiServiceCollectionExtensions
     {
         // Tenants, keys, limits, budgets, usage and the response cache live here; /health checks it.
         // On the thread pool, not StackExchange.Redis's own pipe scheduler: with two cores its dedicated
-        // threads took a fifth of the Api's CPU on the benchmark's miss path (dotnet-trace).
+        // threads took a fifth of the Api's CPU on the benchmark's miss path (dotnet-trace). Its spans are
+        // off in appsettings.json (Aspire:StackExchange:Redis:DisableTracing): profiling every command
+        // cost a quarter of the cache-hit throughput and ~500 MB when loaded (bench/run.sh).
         builder.AddRedisClient("cache", configureOptions: options => options.SocketManager = SocketManager.ThreadPool);
 
         // Bound once, without BindConfiguration's change token: nothing here reloads, and with the token

@@ -17,7 +17,8 @@ public static class RouterServiceCollectionExtensions
     {
         // Breaker states are shared between Router replicas here; /health checks it.
         // On the thread pool, not StackExchange.Redis's own pipe scheduler: with two cores its dedicated
-        // threads took a fifth of the Api's CPU on the benchmark's miss path (dotnet-trace).
+        // threads took a fifth of the Api's CPU on the benchmark's miss path (dotnet-trace). No span per
+        // command (appsettings.json), as in the Api: the instrumentation profiles each one.
         builder.AddRedisClient("cache", configureOptions: options => options.SocketManager = SocketManager.ThreadPool);
 
         // Bound once, without BindConfiguration's change token: the ModelPool reloads the pool itself
