@@ -219,12 +219,10 @@ public static class ChatCompletionsApi
         if (cache.Options.HitsCountTowardRequests && client.IsLimited)
         {
             var demand = new Demand(cache.Options.HitsCountTowardTokens ? hit.TotalTokens : 0, CostNanoUsd: 0);
-            await using var lease = await limiter.AcquireAsync(context, client, demand);
-            if (lease is null)
+            if (await limiter.AcquireAsync(context, client, demand, momentary: true) is null)
             {
                 return;
             }
-            await lease.SettleAsync(demand.Tokens, 0);
         }
         var response = context.Response;
         response.Headers[RouterClient.CacheHeader] = "hit";

@@ -43,8 +43,9 @@ public sealed class RequestLimiter(IConnectionMultiplexer redis, UsageMetrics me
         local now, member, lease_ms = tonumber(ARGV[1]), ARGV[2], tonumber(ARGV[3])
         local tokens, cost = tonumber(ARGV[4]), tonumber(ARGV[5])
         -- ARGV[16] '1': a step of a request already admitted (an agent run's model call): its tokens and cost
-        -- join the request's member, which moves to now; it is not another request nor another concurrent one
-        local step = ARGV[16] == '1'
+        -- join the request's member, which moves to now; it is not another request nor another concurrent one.
+        -- '2': a request over at once (a cache hit): it needs a free concurrency slot but does not hold one
+        local step, holds = ARGV[16] == '1', ARGV[16] == '0'
         local window = 60000
         -- scope s (0 the key, 1 its tenant): KEYS[s*4+1] the last minute's requests by time, KEYS[s*4+2] their
         -- tokens (and their 'total'), KEYS[s*4+3] concurrency leases, KEYS[s*4+4] the period's spend (nano-USD);
@@ -106,7 +107,7 @@ public sealed class RequestLimiter(IConnectionMultiplexer redis, UsageMetrics me
             redis.call('PEXPIRE', KEYS[s*4+1], window)
             redis.call('PEXPIRE', KEYS[s*4+2], window)
           end
-          if tonumber(ARGV[a+2]) > 0 and not step then
+          if tonumber(ARGV[a+2]) > 0 and holds then
             redis.call('ZADD', KEYS[s*4+3], now + lease_ms, member)
             redis.call('PEXPIRE', KEYS[s*4+3], lease_ms)
           end
@@ -121,9 +122,11 @@ public sealed class RequestLimiter(IConnectionMultiplexer redis, UsageMetrics me
     /// <summary>
     /// Takes a request out of the key's and tenant's limits and budgets. Null (with the refusal written:
     /// 429, or 402 for a budget, naming the limit) when one of them refuses; otherwise a lease to settle
-    /// when the request ends. OpenAI's <c>x-ratelimit-*</c> headers are set either way.
+    /// when the request ends. OpenAI's <c>x-ratelimit-*</c> headers are set either way. A
+    /// <paramref name="momentary"/> request (a cache hit, answered at once) needs a free concurrency slot
+    /// but holds none, so its lease has nothing to settle and the hit pays one round trip, not two.
     /// </summary>
-    public async ValueTask<RequestLease?> AcquireAsync(HttpContext context, ClientIdentity client, Demand demand)
+    public async ValueTask<RequestLease?> AcquireAsync(HttpContext context, ClientIdentity client, Demand demand, bool momentary = false)
     {
         if (client is not { Key: { } key, Tenant: { } tenant } || !client.IsLimited)
         {
@@ -141,7 +144,7 @@ public sealed class RequestLimiter(IConnectionMultiplexer redis, UsageMetrics me
         RedisResult[] result;
         try
         {
-            result = await ReserveAsync(key, tenant, keys, member, demand, step: false, now);
+            result = await ReserveAsync(key, tenant, keys, member, demand, momentary ? Momentary : Request, now);
         }
         catch (Exception exception) when (exception is RedisException or TimeoutException)
         {
@@ -158,7 +161,7 @@ public sealed class RequestLimiter(IConnectionMultiplexer redis, UsageMetrics me
             SetHeaders(context.Response.Headers, key, tenant, result, demand);
             return new RequestLease(redis, keys, member, demand,
                 RateLimited(key), key.BudgetUsd is not null, RateLimited(tenant), tenant.BudgetUsd is not null,
-                holdsSlot: key.MaxConcurrent is not null || tenant.MaxConcurrent is not null, logger);
+                holdsSlot: !momentary && (key.MaxConcurrent is not null || tenant.MaxConcurrent is not null), logger);
         }
         var byKey = (int)result[1] == 0;
         metrics.Refused(LimitName(refused), byKey ? "key" : "tenant");
@@ -180,7 +183,7 @@ public sealed class RequestLimiter(IConnectionMultiplexer redis, UsageMetrics me
         RedisResult[] result;
         try
         {
-            result = await ReserveAsync(key, tenant, keys, request.Member, demand, step: true, timeProvider.GetUtcNow());
+            result = await ReserveAsync(key, tenant, keys, request.Member, demand, Step, timeProvider.GetUtcNow());
         }
         catch (Exception exception) when (exception is RedisException or TimeoutException)
         {
@@ -199,12 +202,15 @@ public sealed class RequestLimiter(IConnectionMultiplexer redis, UsageMetrics me
         return new StepReservation(null, refused == 5 ? "budget_exceeded" : "rate_limited", refusal.Message);
     }
 
-    private async Task<RedisResult[]> ReserveAsync(VirtualKey key, Tenant tenant, RedisKey[] keys, string member, Demand demand, bool step, DateTimeOffset now) =>
+    /// <summary>The reserve script's kinds of reservation (its ARGV[16]).</summary>
+    private const int Request = 0, Step = 1, Momentary = 2;
+
+    private async Task<RedisResult[]> ReserveAsync(VirtualKey key, Tenant tenant, RedisKey[] keys, string member, Demand demand, int kind, DateTimeOffset now) =>
         (RedisResult[])(await redis.GetDatabase().ScriptEvaluateAsync(ReserveScript, keys,
         [
             now.ToUnixTimeMilliseconds(), member, (long)LeaseLifetime.TotalMilliseconds, demand.Tokens, demand.CostNanoUsd,
             .. Arguments(key, BudgetPeriod.Current(key.BudgetPeriod, now), now), .. Arguments(tenant, BudgetPeriod.Current(tenant.BudgetPeriod, now), now),
-            step ? 1 : 0,
+            kind,
         ]))!;
 
     private static string LimitName(int refused) =>

@@ -504,6 +504,35 @@ public sealed class ResponseCacheTests(CacheFixture fixture) : IAsyncLifetime
         Assert.Equal(cost * 2, row.GetProperty("savedCostUsd").GetDecimal());
     }
 
+    [Fact]
+    public async Task A_hit_is_refused_while_its_key_has_no_free_concurrency_slot_and_holds_none_itself()
+    {
+        var (_, keyId, key) = await fixture.NewKeyAsync(key: new { name = "one at a time", maxConcurrent = 1 });
+        using var client = CacheFixture.Client(fixture.First, key);
+        await using var redis = await ConnectionMultiplexer.ConnectAsync(fixture.Redis.ConnectionString);
+        var leases = (RedisKey)$"agentplatform:limits:key:{keyId}:leases";
+        Assert.Equal("miss", (await SendAsync(client, Chat("Cached before the slow one"))).Cache);
+
+        // A miss the provider holds for 2 s takes the key's only slot.
+        await fixture.InjectAsync(new { kind = "stall-first", rate = 1.0, delayMs = 2_000, count = 1 });
+        var slow = SendAsync(client, Chat("The slow one"));
+        while (await redis.GetDatabase().SortedSetLengthAsync(leases) == 0)
+        {
+            Assert.False(slow.IsCompleted, "the slow request ended before it was seen holding its slot");
+            await Task.Delay(10);
+        }
+        var refused = await SendAsync(client, Chat("Cached before the slow one"));
+        Assert.Equal(HttpStatusCode.OK, (await slow).Status);
+
+        Assert.Equal(HttpStatusCode.TooManyRequests, refused.Status);
+        // With the slot free, hits one after another all pass, and none leaves a slot taken.
+        for (var i = 0; i < 3; i++)
+        {
+            Assert.Equal("hit", (await SendAsync(client, Chat("Cached before the slow one"))).Cache);
+            Assert.Equal(0, await redis.GetDatabase().SortedSetLengthAsync(leases));
+        }
+    }
+
     private static StringContent Chat(string message, bool stream = false, string model = "default", string extra = "") =>
         Json.Body($$"""{"model":"{{model}}","stream":{{(stream ? "true" : "false")}},"messages":[{"role":"user","content":"{{message}}"}]{{extra}}}""");
 
