@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using AgentPlatform.ServiceDefaults.Lifecycle;
 using Microsoft.Extensions.Caching.Memory;
 using Microsoft.Extensions.Options;
 using StackExchange.Redis;
@@ -80,6 +81,7 @@ public sealed class ResponseCache : IDisposable
     private readonly CacheMetrics _metrics;
     private readonly TimeProvider _timeProvider;
     private readonly ILogger<ResponseCache> _logger;
+    private readonly Drain _drain;
     private readonly MemoryCache? _local;
     private readonly ConcurrentDictionary<string, Flight> _flights = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, TaskCompletionSource> _fillSignals = new(StringComparer.Ordinal);
@@ -88,8 +90,10 @@ public sealed class ResponseCache : IDisposable
     private readonly Lock _subscribing = new();
     private Task? _subscription;
 
-    public ResponseCache(IConnectionMultiplexer redis, IOptions<CacheOptions> options, CacheMetrics metrics, TimeProvider timeProvider, ILogger<ResponseCache> logger)
+    public ResponseCache(
+        IConnectionMultiplexer redis, IOptions<CacheOptions> options, CacheMetrics metrics, Drain drain, TimeProvider timeProvider, ILogger<ResponseCache> logger)
     {
+        _drain = drain;
         _redis = redis;
         _options = options.Value;
         _metrics = metrics;
@@ -137,9 +141,10 @@ public sealed class ResponseCache : IDisposable
                 CachedAnswer? shared;
                 try
                 {
-                    shared = await flight.Result.WaitAsync(remaining, _timeProvider, cancellationToken);
+                    using var waiting = WaitToken(cancellationToken);
+                    shared = await flight.Result.WaitAsync(remaining, _timeProvider, waiting.Token);
                 }
-                catch (TimeoutException)
+                catch (Exception exception) when (exception is TimeoutException || DrainEnded(exception, cancellationToken))
                 {
                     shared = null;
                     remaining = TimeSpan.Zero;
@@ -237,10 +242,15 @@ public sealed class ResponseCache : IDisposable
                 }
                 try
                 {
-                    await signal.Task.WaitAsync(wait, _timeProvider, cancellationToken);
+                    using var waiting = WaitToken(cancellationToken);
+                    await signal.Task.WaitAsync(wait, _timeProvider, waiting.Token);
                 }
                 catch (TimeoutException)
                 {
+                }
+                catch (OperationCanceledException exception) when (DrainEnded(exception, cancellationToken))
+                {
+                    return new CacheLookup(null, null, waited, null);
                 }
             }
             finally
@@ -249,6 +259,18 @@ public sealed class ResponseCache : IDisposable
             }
         }
     }
+
+    /// <summary>
+    /// A wait for another request's fill ends when the client leaves, and also when a shutdown's drain
+    /// runs out: the fill may be another replica's and outlast this one. The request then goes on
+    /// without an answer and is told <c>shutting_down</c> (503, <c>Retry-After</c>) like any other still
+    /// waiting then, instead of being cut off by the host with no answer at all.
+    /// </summary>
+    private CancellationTokenSource WaitToken(CancellationToken cancellationToken) =>
+        CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, _drain.Deadline);
+
+    private bool DrainEnded(Exception exception, CancellationToken cancellationToken) =>
+        exception is OperationCanceledException && _drain.Deadline.IsCancellationRequested && !cancellationToken.IsCancellationRequested;
 
     /// <summary>A read of the shared level alone, for a request that will not store its answer.</summary>
     private async Task<CacheLookup> ReadAsync(string entryKey, bool waited)

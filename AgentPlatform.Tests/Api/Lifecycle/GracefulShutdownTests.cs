@@ -2,12 +2,14 @@ using System.Diagnostics;
 using System.Net;
 using System.Text;
 using AgentPlatform.Api;
+using AgentPlatform.Api.Caching;
 using AgentPlatform.Router.Pool;
 using AgentPlatform.Simulator;
 using AgentPlatform.Tests.Infrastructure;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Hosting;
+using StackExchange.Redis;
 
 namespace AgentPlatform.Tests.Api.Lifecycle;
 
@@ -94,6 +96,49 @@ public sealed class GracefulShutdownTests(ShutdownFixture fixture)
             // What the client got before the cut is counted (estimated: no usage arrived).
             Assert.InRange(r.GetProperty("completionTokens").GetInt64(), 1, 199);
         });
+    }
+
+    [Fact]
+    public async Task A_request_waiting_for_another_replicas_cache_fill_is_answered_shutting_down_when_the_drain_ends()
+    {
+        var (_, _, key) = await fixture.NewKeyAsync();
+        await using var filling = fixture.StartApi(drainSeconds: 30, cache: true);
+        await using var stopping = fixture.StartApi(drainSeconds: 1, cache: true);
+        using var fillingClient = ApiCalls.Client(filling, key);
+        using var stoppingClient = ApiCalls.Client(stopping, key);
+        await using var redis = await ConnectionMultiplexer.ConnectAsync(fixture.Redis.ConnectionString);
+        var server = redis.GetServer(redis.GetEndPoints().Single());
+        const string Body = """{"model":"slow","messages":[{"role":"user","content":"Filled slowly by the other replica"}],"max_tokens":80}""";
+
+        // Eighty tokens a tenth of a second apart: the other replica fills the entry for eight seconds.
+        var fill = fillingClient.PostAsync("/v1/chat/completions", Json.Body(Body));
+        await WaitForAsync(() => server.Keys(pattern: $"{ResponseCache.KeyPrefix}*:fill").Any(), fill);
+        var waiter = stoppingClient.PostAsync("/v1/chat/completions", Json.Body(Body));
+        await WaitForAsync(() => server.Keys(pattern: $"{ResponseCache.KeyPrefix}*:waiting").Any(), waiter);
+        var signalled = Stopwatch.StartNew();
+        stopping.Services.GetRequiredService<IHostApplicationLifetime>().StopApplication();
+
+        using var answer = await waiter.WaitAsync(TimeSpan.FromSeconds(10));
+        var ended = signalled.Elapsed;
+        using var filled = await fill;
+
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, answer.StatusCode);
+        Assert.Equal("shutting_down", (await Json.ReadErrorAsync(answer)).GetProperty("code").GetString());
+        Assert.NotNull(answer.Headers.RetryAfter);
+        Assert.True(ended < TimeSpan.FromSeconds(4), $"answered {ended} after the stop, with a one-second drain");
+        Assert.Equal(HttpStatusCode.OK, filled.StatusCode);
+    }
+
+    /// <summary>Polls until the condition holds; fails if the request it waits on ends first.</summary>
+    private static async Task WaitForAsync(Func<bool> condition, Task request)
+    {
+        var clock = Stopwatch.StartNew();
+        while (!condition())
+        {
+            Assert.False(request.IsCompleted, "the request ended before the state it should make was seen");
+            Assert.True(clock.Elapsed < TimeSpan.FromSeconds(10), "the state was not seen within 10 s");
+            await Task.Delay(10);
+        }
     }
 
     [Fact]
@@ -189,6 +234,13 @@ public sealed class ShutdownFixture : IAsyncLifetime
         ["Router:ModelGroups:slow:Deployments:0:BaseUrl"] = $"{Simulator.BaseAddress}v1",
         ["Router:ModelGroups:slow:Deployments:0:Model"] = "sim-model",
     }).Start();
+
+    /// <summary>An in-process Api on this fixture's Redis and Router, with its own drain time and, when asked, the response cache.</summary>
+    public KestrelApp<ApiOptions> StartApi(double drainSeconds, bool cache) => new KestrelApp<ApiOptions>(PlatformFixture.ApiSettings(Redis, Router.BaseAddress, new Dictionary<string, string?>
+    {
+        ["Shutdown:DrainTimeoutSeconds"] = drainSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture),
+        ["Cache:Enabled"] = cache ? "true" : "false",
+    })).Start();
 
     /// <summary>An Api of its own process on this fixture's Redis and Router, so a real SIGTERM can be sent to it.</summary>
     public Task<ServiceProcess> StartApiProcessAsync(double drainSeconds) => ServiceProcess.StartAsync("AgentPlatform.Api", new Dictionary<string, string?>
