@@ -233,9 +233,9 @@ read -r hit_fixed_p50 hit_fixed_p99 < <(fixed_rate "$platform" -H "Authorization
 
 echo "Time to first token and the overhead header, $samples requests one at a time..."
 ttft=$(load ttft --direct "http://127.0.0.1:$sim_port/v1/chat/completions" --direct-model bench-model \
-  --platform "$platform" --platform-model stream --key "$key" --count "$samples" | tail -n 1)
+  --platform "$platform" --platform-model stream --key "$key" --count "$samples" --warmup-seconds "$warmup" | tail -n 1)
 overhead=$(load overhead --direct "$upstream" --direct-model bench-model \
-  --platform "$platform" --platform-model bench --key "$key" --count "$samples" | tail -n 1)
+  --platform "$platform" --platform-model bench --key "$key" --count "$samples" --warmup-seconds "$warmup" | tail -n 1)
 
 echo "Holding $streams streams..."
 api_before=$(rss_mb "$api_pid"); router_before=$(rss_mb "$router_pid")
