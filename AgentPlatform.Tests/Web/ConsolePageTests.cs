@@ -154,7 +154,7 @@ public sealed class ConsolePageTests(AppHostFixture platform) : IAsyncLifetime
         await Assertions.Expect(page.GetByTestId("budget-first-key")).ToHaveTextAsync(new Regex(@"^\$0\.0000\d+ this month, no budget$"));
         await page.GetByTestId("edit-key-first-key").ClickAsync();
         await Assertions.Expect(page.GetByTestId("edit-heading")).ToHaveTextAsync("Edit key first-key");
-        await page.Locator("[data-testid=edit-budget] input").FillAsync("1");
+        await FillFluentAsync(page, "edit-budget", "1");
         await page.GetByTestId("save-edit").ClickAsync();
         await Assertions.Expect(page.GetByTestId("budget-first-key")).ToContainTextAsync(new Regex(@"\$0\.\d+ of \$1\.00 this month \(0%\)"));
         Assert.Equal("1.0", (await admin.GetFromJsonAsync<System.Text.Json.JsonElement>("/admin/v1/keys?tenantId=" + tenantId))
@@ -483,14 +483,28 @@ public sealed class ConsolePageTests(AppHostFixture platform) : IAsyncLifetime
     /// </summary>
     private static async Task<string> CreateTenantAndKeyAsync(IPage page, string tenant, string keyName)
     {
-        await page.Locator("[data-testid=tenant-name] input").FillAsync(tenant);
+        await FillFluentAsync(page, "tenant-name", tenant);
         await page.GetByTestId("create-tenant").ClickAsync();
         await Assertions.Expect(page.GetByTestId("keys-heading")).ToHaveTextAsync($"Keys of {tenant}");
         await Assertions.Expect(page.GetByTestId("no-keys")).ToBeVisibleAsync();
-        await page.Locator("[data-testid=key-name] input").FillAsync(keyName);
+        await FillFluentAsync(page, "key-name", keyName);
         await page.GetByTestId("create-key").ClickAsync();
         await Assertions.Expect(page.GetByTestId("new-key")).ToHaveTextAsync(new Regex(@"\S{20,}"));
         return (await page.GetByTestId("new-key").TextContentAsync())!.Trim();
+    }
+
+    /// <summary>
+    /// Types into a Fluent text input of a form and waits until the server has the value: the field sends
+    /// it on blur, and a click right after typing (at machine speed) could reach the circuit first — CI
+    /// once saved a key's edit without the budget just typed.
+    /// </summary>
+    private static async Task FillFluentAsync(IPage page, string testId, string value)
+    {
+        var field = page.Locator($"[data-testid={testId}]");
+        await field.Locator("input").FillAsync(value);
+        await field.Locator("input").BlurAsync();
+        // The value attribute is the server's rendering of the bound value (the live one is current-value).
+        await Assertions.Expect(field).ToHaveAttributeAsync("value", value);
     }
 
     private static async Task WaitUntilAsync(Func<Task<bool>> condition, string what)
