@@ -11,9 +11,11 @@ namespace AgentPlatform.Tests.Router.Resilience;
 
 /// <summary>
 /// The pool against misbehaving deployments, over real HTTP: a Router of its own per test (so breaker
-/// and cool-down state start clean) in front of the fixture's two simulators.
+/// and cool-down state start clean) in front of the fixture's two simulators. Alone, after the parallel
+/// collections: they judge the healthy simulator by its timeouts, and beside the AppHost and browser
+/// tests CI saw it answer nothing for 3 s, five times in a row (its breaker opened and failed the test).
 /// </summary>
-[Collection(PlatformCollection.Name)]
+[Collection(TimingCollection.Name)]
 public sealed class PoolResilienceTests(PlatformFixture platform) : IAsyncLifetime
 {
     private readonly HttpClient _simA = platform.SimA.CreateHttpClient();
