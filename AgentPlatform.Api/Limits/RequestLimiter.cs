@@ -159,9 +159,13 @@ public sealed class RequestLimiter(IConnectionMultiplexer redis, UsageMetrics me
         if (refused == 0)
         {
             SetHeaders(context.Response.Headers, key, tenant, result, demand);
+            if (momentary)
+            {
+                return RequestLease.None; // nothing to settle, no slot to give back
+            }
             return new RequestLease(redis, keys, member, demand,
                 RateLimited(key), key.BudgetUsd is not null, RateLimited(tenant), tenant.BudgetUsd is not null,
-                holdsSlot: !momentary && (key.MaxConcurrent is not null || tenant.MaxConcurrent is not null), logger);
+                holdsSlot: key.MaxConcurrent is not null || tenant.MaxConcurrent is not null, logger);
         }
         var byKey = (int)result[1] == 0;
         metrics.Refused(LimitName(refused), byKey ? "key" : "tenant");
