@@ -98,7 +98,9 @@ public sealed class TestRedis : IAsyncDisposable
                 await connection.GetDatabase().PingAsync();
                 return;
             }
-            catch (RedisConnectionException) when (DateTime.UtcNow < deadline)
+            // A restarted redis-server answers LOADING while it replays its append-only file: not back yet.
+            catch (Exception exception) when (DateTime.UtcNow < deadline && (exception is RedisConnectionException
+                || exception is RedisServerException && exception.Message.StartsWith("LOADING", StringComparison.Ordinal)))
             {
                 await Task.Delay(100);
             }
