@@ -16,6 +16,14 @@ public sealed class ApiOptions
     [MinLength(16, ErrorMessage = "AgentPlatform:MasterKey must be at least 16 characters.")]
     public string MasterKey { get; set; } = "";
 
+    /// <summary>
+    /// The credential the Api presents to the Router (the AppHost's secret parameter <c>internal-key</c>,
+    /// or <c>AgentPlatform__InternalKey</c>: the same value the Router has).
+    /// </summary>
+    [Required(ErrorMessage = "AgentPlatform:InternalKey is required to call the Router: set it with the AppHost parameter 'internal-key' or the environment variable AgentPlatform__InternalKey (the Router's value).")]
+    [MinLength(16, ErrorMessage = "AgentPlatform:InternalKey must be at least 16 characters.")]
+    public string InternalKey { get; set; } = "";
+
     /// <summary>Largest chat request body accepted; larger ones get 413.</summary>
     [Range(1024, 1L << 30, ErrorMessage = "AgentPlatform:MaxRequestBodyBytes must be between 1 KiB and 1 GiB.")]
     public long MaxRequestBodyBytes { get; set; } = 8 * 1024 * 1024;

@@ -91,9 +91,12 @@ public static class ApiServiceCollectionExtensions
         mcp.RemoveAllResilienceHandlers();
 #pragma warning restore EXTEXP0001
 
-        // "http://router" is resolved by service discovery: services:router:http:0 in configuration.
+        // "http://router" is resolved by service discovery: services:router:http:0 in configuration. Every
+        // call (completions, agents' steps, prices, drains, the readiness probe) carries the internal key.
+        builder.Services.TryAddTransient<InternalKeyHandler>();
         builder.Services.AddHttpClient(RouterClient.HttpClientName, client => client.BaseAddress = new Uri("http://router"))
-            .AsCompletionClient();
+            .AsCompletionClient()
+            .AddHttpMessageHandler<InternalKeyHandler>();
         builder.Services.AddHealthChecks().AddCheck<RouterHealthCheck>("router");
         return builder;
     }

@@ -2,7 +2,7 @@ using System.Net;
 
 namespace AgentPlatform.Router;
 
-/// <summary>Every message the Router logs, with its event id: 100x forwarding, 101x breakers, 102x the pool.</summary>
+/// <summary>Every message the Router logs, with its event id: 100x forwarding, 101x breakers, 102x the pool, 103x statistics, 104x access.</summary>
 internal static partial class Log
 {
     [LoggerMessage(EventId = 1001, Level = LogLevel.Warning,
@@ -68,6 +68,10 @@ internal static partial class Log
     [LoggerMessage(EventId = 1015, Level = LogLevel.Warning,
         Message = "Could not check the Rpm/Tpm capacity of deployment {Deployment} of model group {ModelGroup} in Redis; sending anyway.")]
     public static partial void CapacityUnchecked(ILogger logger, string deployment, string modelGroup, Exception exception);
+
+    [LoggerMessage(EventId = 1040, Level = LogLevel.Warning,
+        Message = "Refused {Method} {Path} from {RemoteAddress}: no internal key (an Authorization header was sent: {HadAuthorization}).")]
+    public static partial void InternalKeyRefused(ILogger logger, string method, string path, string remoteAddress, bool hadAuthorization);
 
     [LoggerMessage(EventId = 1030, Level = LogLevel.Warning, Message = "Deployment statistics could not be written to Redis; this flush is lost (alert rules see fewer attempts).")]
     public static partial void StatsFlushFailed(ILogger logger, Exception exception);

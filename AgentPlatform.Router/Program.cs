@@ -1,3 +1,4 @@
+using AgentPlatform.Router.Access;
 using AgentPlatform.Router.Admin;
 using AgentPlatform.Router.Forwarding;
 
@@ -8,6 +9,7 @@ builder.AddRouterServices();
 
 var app = builder.Build();
 
+app.UseMiddleware<InternalKeyMiddleware>();
 app.MapDefaultEndpoints();
 app.MapRouterApi();
 app.MapDeploymentsAdminApi();

@@ -1,5 +1,6 @@
 using AgentPlatform.Router.Stats;
 using StackExchange.Redis;
+using AgentPlatform.Router.Access;
 using AgentPlatform.Router.Forwarding;
 using AgentPlatform.Router.Pool;
 using AgentPlatform.Router.Providers;
@@ -20,6 +21,11 @@ public static class RouterServiceCollectionExtensions
         // threads took a fifth of the Api's CPU on the benchmark's miss path (dotnet-trace). No span per
         // command (appsettings.json), as in the Api: the instrumentation profiles each one.
         builder.AddRedisClient("cache", configureOptions: options => options.SocketManager = SocketManager.ThreadPool);
+
+        // The key every caller presents; without it the Router refuses to start, naming the setting.
+        builder.Services.AddOptionsWithValidateOnStart<InternalAccessOptions>()
+            .Configure<IConfiguration>((options, configuration) => configuration.GetSection(InternalAccessOptions.SectionName).Bind(options));
+        builder.Services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<InternalAccessOptions>, InternalAccessOptionsValidator>());
 
         // Bound once, without BindConfiguration's change token: the ModelPool reloads the pool itself
         // and keeps the last good one, where an options monitor would throw on an invalid edit.

@@ -1,8 +1,11 @@
 using AgentPlatform.ServiceDefaults.Health;
 using AgentPlatform.ServiceDefaults.Lifecycle;
+using AgentPlatform.ServiceDefaults.OpenAI;
+using AgentPlatform.ServiceDefaults.Security;
 using AgentPlatform.ServiceDefaults.Telemetry;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Diagnostics.HealthChecks;
+using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
@@ -24,6 +27,9 @@ public static class Extensions
     private const string HealthEndpointPath = "/health";
     private const string AlivenessEndpointPath = "/alive";
     private const string MetricsEndpointPath = "/metrics";
+
+    /// <summary>The scrape credential of <c>/metrics</c>; without it the metrics are not served over HTTP.</summary>
+    public const string MetricsKeyName = "AgentPlatform:MetricsKey";
 
     public static TBuilder AddServiceDefaults<TBuilder>(this TBuilder builder) where TBuilder : IHostApplicationBuilder
     {
@@ -131,10 +137,13 @@ public static class Extensions
     }
 
     /// <summary>
-    /// Maps <c>/alive</c> (liveness: the process answers; only checks tagged <c>live</c>),
+    /// Maps <c>/alive</c> (liveness: the process answers; only checks tagged <c>live</c>) and
     /// <c>/health</c> (readiness: every registered check passes, i.e. this replica's dependencies
-    /// answer and it is not shutting down) and <c>/metrics</c> (Prometheus) in every environment.
-    /// The probes answer JSON naming each check, so the console and operators can see what is wrong.
+    /// answer and it is not shutting down), unauthenticated, in every environment: they answer JSON
+    /// naming each check and its status, nothing more. And <c>/metrics</c> (Prometheus) for a scraper
+    /// that presents the metrics key (<c>AgentPlatform:MetricsKey</c>) as a bearer token: the page
+    /// names tenants, request counts and cost, and the Api's listener is public. Without a key it is
+    /// not served (OTLP export is unaffected).
     /// </summary>
     public static WebApplication MapDefaultEndpoints(this WebApplication app)
     {
@@ -149,8 +158,24 @@ public static class Extensions
             ResponseWriter = HealthResponseWriter.WriteAsync,
         }).DisableHttpMetrics();
 
-        app.MapPrometheusScrapingEndpoint(MetricsEndpointPath).DisableHttpMetrics();
+        if (app.Configuration[MetricsKeyName] is { Length: > 0 } metricsKey)
+        {
+            var credential = new BearerCredential(metricsKey);
+            app.MapPrometheusScrapingEndpoint(MetricsEndpointPath, meterProvider: null, optionsName: null,
+                configureBranchedPipeline: scrape => scrape.Use((context, next) => credential.IsPresentedBy(context.Request)
+                    ? next(context)
+                    : RefuseScrapeAsync(context)))
+                .DisableHttpMetrics();
+        }
 
         return app;
+    }
+
+    private static Task RefuseScrapeAsync(HttpContext context)
+    {
+        context.Response.Headers.WWWAuthenticate = "Bearer";
+        return OpenAIError.WriteAsync(context, StatusCodes.Status401Unauthorized,
+            $"The metrics are for the platform's scraper: present the metrics key ({MetricsKeyName}) as a bearer token.",
+            OpenAIError.Authentication, "invalid_metrics_key");
     }
 }

@@ -65,6 +65,7 @@ free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",
 upstream_port=$(free_port); floor_port=$(free_port); router_port=$(free_port); api_port=$(free_port); redis_port=$(free_port)
 sim_port=$(free_port); slow_sim_port=$(free_port)
 master_key="bench-master-key-0123456789abcdef"
+internal_key="bench-internal-key-0123456789abcdef" # what the Api presents to the Router, as the AppHost gives both
 api="http://127.0.0.1:$api_port"
 
 echo "Building (Release)..."
@@ -111,7 +112,7 @@ simulator "$sim_port" Simulator__OutputTokens=16
 simulator "$slow_sim_port" Simulator__OutputTokens=120 Simulator__TokenIntervalMs=1000
 
 # Production settings: each service's own appsettings.json (content root = its output folder).
-export ASPNETCORE_ENVIRONMENT=Production ConnectionStrings__cache="127.0.0.1:$redis_port"
+export ASPNETCORE_ENVIRONMENT=Production ConnectionStrings__cache="127.0.0.1:$redis_port" AgentPlatform__InternalKey="$internal_key"
 group() { # name, base URL: a model group of one deployment, priced so that budgets apply
   echo "Router__ModelGroups__$1__Deployments__0__Name=$1" "Router__ModelGroups__$1__Deployments__0__BaseUrl=$2" \
     "Router__ModelGroups__$1__Deployments__0__Model=bench-model" \

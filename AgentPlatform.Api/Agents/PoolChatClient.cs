@@ -28,8 +28,8 @@ internal static class PoolChatClient
             NetworkTimeout = timeout,
         };
         options.AddPolicy(new RouterHeaders(requestId, answer), PipelinePosition.PerCall);
-        // The Router takes no credential of ours (the Api alone faces clients); the SDK insists on one.
-        return new OpenAIClient(new ApiKeyCredential("agentplatform-internal"), options).GetChatClient(model).AsIChatClient();
+        // The SDK insists on a credential; the router client's InternalKeyHandler puts the internal key in its place.
+        return new OpenAIClient(new ApiKeyCredential("replaced-by-the-internal-key"), options).GetChatClient(model).AsIChatClient();
     }
 
     /// <summary>Sends the run's request id; reads the deployment and prices from the Router's answer.</summary>

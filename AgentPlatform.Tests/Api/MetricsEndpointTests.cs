@@ -3,7 +3,10 @@ using AgentPlatform.Tests.Infrastructure;
 
 namespace AgentPlatform.Tests.Api;
 
-/// <summary>Every service serves its metrics to Prometheus at <c>/metrics</c>, with the platform's own instruments.</summary>
+/// <summary>
+/// Every service serves its metrics to Prometheus at <c>/metrics</c>, with the platform's own instruments,
+/// to a scraper that presents the metrics key: the Api's listener is public.
+/// </summary>
 [Collection(PlatformCollection.Name)]
 public sealed class MetricsEndpointTests(PlatformFixture platform)
 {
@@ -25,6 +28,44 @@ public sealed class MetricsEndpointTests(PlatformFixture platform)
         Assert.Contains("agentplatform_router_deployment_in_flight{", router);
         Assert.Contains("gen_ai_request_model=\"", router); // bounded tags: the model, never a key or a prompt
         Assert.DoesNotContain(PlatformFixture.MasterKey, api);
+    }
+
+    [Fact]
+    public async Task Metrics_are_served_to_no_one_without_the_metrics_key()
+    {
+        foreach (var service in new IRunningService[] { platform.Api, platform.Router })
+        {
+            foreach (var credential in new[] { null, PlatformFixture.MasterKey, TestKeys.Internal, TestKeys.Metrics + "x" })
+            {
+                using var client = new HttpClient { BaseAddress = service.BaseAddress };
+                if (credential is not null)
+                {
+                    client.DefaultRequestHeaders.Authorization = new("Bearer", credential);
+                }
+
+                using var response = await client.GetAsync("/metrics");
+                var body = await response.Content.ReadAsStringAsync();
+
+                Assert.Equal(HttpStatusCode.Unauthorized, response.StatusCode);
+                Assert.Contains("invalid_metrics_key", body);
+                Assert.DoesNotContain("# TYPE", body);
+            }
+        }
+    }
+
+    [Fact]
+    public async Task A_service_given_no_metrics_key_serves_no_metrics_over_http()
+    {
+        await using var api = new KestrelApp<AgentPlatform.Api.ApiOptions>(PlatformFixture.ApiSettings(platform.Redis, platform.Router.BaseAddress,
+            new Dictionary<string, string?> { ["AgentPlatform:MetricsKey"] = "" })).Start();
+        using var client = api.CreateHttpClient();
+        client.DefaultRequestHeaders.Authorization = new("Bearer", TestKeys.Metrics);
+
+        using var metrics = await client.GetAsync("/metrics");
+        using var health = await client.GetAsync("/health");
+
+        Assert.Equal(HttpStatusCode.NotFound, metrics.StatusCode);
+        Assert.Equal(HttpStatusCode.OK, health.StatusCode);
     }
 
     [Fact]

@@ -43,12 +43,17 @@ public sealed class KestrelApp<TMarker> : WebApplicationFactory<TMarker>, IRunni
         return this;
     }
 
-    public HttpClient CreateHttpClient() => new() { BaseAddress = BaseAddress };
+    /// <summary>A client of the service; of a Router, one that presents the internal key as the Api does.</summary>
+    public HttpClient CreateHttpClient() => TestKeys.Client(BaseAddress, isRouter: typeof(TMarker).Assembly == typeof(AgentPlatform.Router.Pool.RouterOptions).Assembly);
 
     protected override void ConfigureWebHost(IWebHostBuilder builder)
     {
         builder.UseEnvironment("Production");
         builder.UseSetting("urls", "http://127.0.0.1:0");
+        foreach (var (key, value) in TestKeys.Settings)
+        {
+            builder.UseSetting(key, value);
+        }
         foreach (var (key, value) in _settings)
         {
             builder.UseSetting(key, value);

@@ -8,11 +8,12 @@ public sealed class PrometheusScrape(string text)
 {
     public string Text { get; } = text;
 
-    /// <summary>Scrapes as Prometheus does: no credentials, its text format.</summary>
+    /// <summary>Scrapes as Prometheus does: with the metrics key as its bearer token, in its text format.</summary>
     public static async Task<PrometheusScrape> ReadAsync(HttpClient client)
     {
         using (client)
         {
+            client.DefaultRequestHeaders.Authorization = new("Bearer", TestKeys.Metrics);
             using var response = await client.GetAsync("/metrics");
             Assert.Equal(HttpStatusCode.OK, response.StatusCode);
             Assert.StartsWith("text/plain", response.Content.Headers.ContentType?.MediaType);

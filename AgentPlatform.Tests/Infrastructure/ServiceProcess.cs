@@ -47,7 +47,7 @@ public sealed partial class ServiceProcess : IRunningService, IAsyncDisposable
         start.Environment["ASPNETCORE_ENVIRONMENT"] = "Production";
         start.Environment["Logging__LogLevel__Microsoft.Hosting.Lifetime"] = "Information"; // "Now listening on"
         start.Environment.Remove("OTEL_EXPORTER_OTLP_ENDPOINT");
-        foreach (var (key, value) in settings)
+        foreach (var (key, value) in TestKeys.Settings.Concat(settings))
         {
             start.Environment[key.Replace(":", "__", StringComparison.Ordinal)] = value;
         }
@@ -114,7 +114,8 @@ public sealed partial class ServiceProcess : IRunningService, IAsyncDisposable
         }
     }
 
-    public HttpClient CreateHttpClient() => new() { BaseAddress = BaseAddress };
+    /// <summary>A client of the service; of a Router, one that presents the internal key as the Api does.</summary>
+    public HttpClient CreateHttpClient() => TestKeys.Client(BaseAddress, isRouter: _name == "AgentPlatform.Router");
 
     public HttpClient Client(string key)
     {
