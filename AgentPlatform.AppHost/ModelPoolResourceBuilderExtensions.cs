@@ -8,18 +8,24 @@ public static class ModelPoolResourceBuilderExtensions
 
     /// <summary>
     /// Gives the Router its model pool. Real providers come from the AppHost's own configuration
-    /// section <c>Router:ModelGroups</c> (user secrets or environment, never committed files) and are
-    /// passed through as they are. Without any, two simulators, <c>sim-a</c> and <c>sim-b</c>, form the
-    /// model group <c>default</c>, so routing and failover are visible from the first run; the same
-    /// simulators also answer as Anthropic (<c>claude-sim</c>) and Azure OpenAI (<c>azure-sim</c>), so
-    /// every provider adapter can be tried locally.
+    /// section <c>Router:ModelGroups</c> (user secrets or environment, never committed files), each
+    /// deployment's <c>ApiKey</c> as a secret parameter (see <see cref="WithConfiguredPool"/>). Without
+    /// any, two simulators, <c>sim-a</c> and <c>sim-b</c>, form the model group <c>default</c>, so routing
+    /// and failover are visible from the first run; the same simulators also answer as Anthropic
+    /// (<c>claude-sim</c>) and Azure OpenAI (<c>azure-sim</c>), so every provider adapter can be tried
+    /// locally. Published, the simulators are deployed only when <c>AgentPlatform:Deploy:Simulators</c> asks.
     /// </summary>
     public static IResourceBuilder<ProjectResource> WithModelPool(this IResourceBuilder<ProjectResource> router, IDistributedApplicationBuilder builder)
     {
-        var configured = builder.Configuration.GetSection("Router:ModelGroups");
+        var configured = builder.Configuration.GetSection(PoolSection);
         if (configured.Exists())
         {
-            return router.WithConfigurationSection(builder.Configuration, "Router:ModelGroups");
+            return router.WithConfiguredPool(builder, configured);
+        }
+        if (builder.ExecutionContext.IsPublishMode && !DeploySettings.PublishSimulators(builder.Configuration))
+        {
+            throw new InvalidOperationException(
+                $"There is no model pool to publish: give the deployments in {PoolSection} (see docs/deployment.md), or set {DeploySettings.SimulatorsKey}=true to deploy the simulators as a demo pool.");
         }
 
         string[] names = ["sim-a", "sim-b"];
@@ -29,6 +35,7 @@ public static class ModelPoolResourceBuilderExtensions
             // No launch profile: each simulator gets its own free port.
             simulators[i] = builder.AddProject<Projects.AgentPlatform_Simulator>(names[i], launchProfileName: null)
                 .WithHttpEndpoint()
+                .WithSettings(builder, ServiceSettings.Simulator)
                 .WithHttpHealthCheck("/health");
             router.WaitFor(simulators[i]);
             AddDeployment(router, DefaultModelGroup, i, names[i], "openai", ReferenceExpression.Create($"{simulators[i].GetEndpoint("http")}/v1"), "sim-model", SmallModelPrices);
@@ -37,6 +44,47 @@ public static class ModelPoolResourceBuilderExtensions
         AddDeployment(router, "azure-sim", 0, "sim-b-azure", "azure-openai", ReferenceExpression.Create($"{simulators[1].GetEndpoint("http")}"), "sim-deployment", SmallModelPrices);
         return router;
     }
+
+    public const string PoolSection = "Router:ModelGroups";
+
+    /// <summary>
+    /// The configured pool: every setting as it is, but each deployment's <c>ApiKey</c>, which becomes the
+    /// secret parameter <c>{group}-{name}-api-key</c> (its value, when given, is used locally and never
+    /// published), or the parameter named by <c>ApiKeyParameter</c>, so that deployments of one provider
+    /// account share one key (<c>none</c>: a server that takes no key). Run locally, a deployment with
+    /// neither runs without a key, as before; published, every deployment gets its parameter.
+    /// </summary>
+    private static IResourceBuilder<ProjectResource> WithConfiguredPool(this IResourceBuilder<ProjectResource> router, IDistributedApplicationBuilder builder, IConfigurationSection pool)
+    {
+        foreach (var (key, value) in pool.AsEnumerable(makePathsRelative: false))
+        {
+            if (value is not null && !key.EndsWith(":" + ApiKey, StringComparison.OrdinalIgnoreCase) && !key.EndsWith(":" + ApiKeyParameter, StringComparison.OrdinalIgnoreCase))
+            {
+                router.WithEnvironment(key.Replace(":", "__", StringComparison.Ordinal), value);
+            }
+        }
+        foreach (var group in pool.GetChildren())
+        {
+            foreach (var deployment in group.GetSection("Deployments").GetChildren())
+            {
+                var named = deployment[ApiKeyParameter];
+                if (string.Equals(named, "none", StringComparison.OrdinalIgnoreCase)
+                    || (!builder.ExecutionContext.IsPublishMode && deployment[ApiKey] is null && named is null))
+                {
+                    continue;
+                }
+                var parameterName = SecretParameters.NameFrom(named ?? $"{group.Key}-{deployment["Name"] ?? deployment.Key}-api-key");
+                if (builder.AddSecretParameter(parameterName, deployment[ApiKey]) is { } parameter)
+                {
+                    router.WithEnvironment($"{deployment.Path}:{ApiKey}".Replace(":", "__", StringComparison.Ordinal), parameter);
+                }
+            }
+        }
+        return router;
+    }
+
+    private const string ApiKey = "ApiKey";
+    private const string ApiKeyParameter = "ApiKeyParameter";
 
     /// <summary>
     /// Example prices (USD per million input, cached input and output tokens) of a small and a large

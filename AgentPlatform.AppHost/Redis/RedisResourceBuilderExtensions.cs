@@ -8,12 +8,20 @@ namespace Aspire.Hosting;
 public static class RedisResourceBuilderExtensions
 {
     /// <summary>
-    /// Adds the platform's Redis as the resource <c>cache</c>, from the first source that is available
-    /// (see <see cref="RedisChoice"/>). The dashboard shows which: the resource's type says Redis
-    /// container, redis-server, embedded Garnet or connection string.
+    /// Adds the platform's Redis as the resource <c>cache</c>. Run locally: from the first source that is
+    /// available (see <see cref="RedisChoice"/>); the dashboard shows which (Redis container, redis-server,
+    /// embedded Garnet or connection string). Published: a Redis container with a generated password and
+    /// a data volume, or with <c>AgentPlatform:Deploy:Redis=connection-string</c> an existing Redis whose
+    /// connection string is a secret parameter; never what the publishing machine happens to have.
     /// </summary>
     public static IResourceBuilder<IResourceWithConnectionString> AddPlatformRedis(this IDistributedApplicationBuilder builder, string name = "cache")
     {
+        if (builder.ExecutionContext.IsPublishMode)
+        {
+            return DeploySettings.UseExistingRedis(builder.Configuration)
+                ? builder.AddConnectionString(name)
+                : builder.AddRedis(name).WithDataVolume().WithPersistence();
+        }
         var kind = RedisChoice.Pick(builder.Configuration, RedisChoice.ContainerRuntimeAnswers, () => RedisChoice.FindOnPath("redis-server"));
         return kind switch
         {

@@ -15,11 +15,11 @@ public sealed class AppModelTests
 
         var resources = builder.Resources.ToDictionary(r => r.Name);
 
-        Assert.Superset(new HashSet<string> { "cache", "master-key", "router", "api", "web", "sim-a", "sim-b" }, resources.Keys.ToHashSet());
-        Assert.Equal(["cache", "master-key", "router"], References(resources["api"]));
-        Assert.Equal(["cache"], References(resources["router"]).Where(r => !r.StartsWith("sim-", StringComparison.Ordinal)));
-        Assert.Equal(["api", "master-key"], References(resources["web"]));
-        Assert.True(((ParameterResource)resources["master-key"]).Secret);
+        Assert.Superset(new HashSet<string> { "cache", "master-key", "internal-key", "metrics-key", "router", "api", "web", "sim-a", "sim-b" }, resources.Keys.ToHashSet());
+        Assert.Equal(["cache", "internal-key", "master-key", "metrics-key", "router"], References(resources["api"]));
+        Assert.Equal(["cache", "internal-key", "metrics-key"], References(resources["router"]).Where(r => !r.StartsWith("sim-", StringComparison.Ordinal)));
+        Assert.Equal(["api", "master-key", "metrics-key"], References(resources["web"]));
+        Assert.All(new[] { "master-key", "internal-key", "metrics-key" }, name => Assert.True(((ParameterResource)resources[name]).Secret));
     }
 
     [Fact]
@@ -81,6 +81,61 @@ public sealed class AppModelTests
 
         Assert.Equal("true", environment["Cache__Enabled"]);
         Assert.Equal("60", environment["Cache__ModelGroups__default__TtlSeconds"]);
+    }
+
+    [Fact]
+    public async Task Every_settings_section_given_to_the_apphost_reaches_the_service_that_reads_it()
+    {
+        await using var builder = await CreateAsync("--AgentPlatform:Redis=garnet",
+            "--AgentPlatform:UsageRetentionDays=30", "--Alerts:EvaluationIntervalSeconds=5", "--Alerts:Webhooks:0:Name=ops",
+            "--Alerts:Webhooks:0:Url=https://hooks.example/secret-path", "--Agents:ThreadTtlHours=2", "--Shutdown:DrainTimeoutSeconds=7",
+            "--Router:Retry:MaxAttempts=2", "--Simulator:OutputTokens=3", "--AgentPlatform:AdminCredential=console-credential-0123456789",
+            "--ServiceSettings:web:Logging:LogLevel:Default=Debug");
+
+        var api = await EnvironmentAsync(builder.Resources.Single(r => r.Name == "api"));
+        var router = await EnvironmentAsync(builder.Resources.Single(r => r.Name == "router"));
+        var web = await EnvironmentAsync(builder.Resources.Single(r => r.Name == "web"));
+        var simulator = await EnvironmentAsync(builder.Resources.Single(r => r.Name == "sim-a"));
+
+        Assert.Equal("30", api["AgentPlatform__UsageRetentionDays"]);
+        Assert.Equal("5", api["Alerts__EvaluationIntervalSeconds"]);
+        Assert.Equal("2", api["Agents__ThreadTtlHours"]);
+        Assert.Equal("7", api["Shutdown__DrainTimeoutSeconds"]);
+        Assert.Equal("7", router["Shutdown__DrainTimeoutSeconds"]);
+        Assert.Equal("2", router["Router__Retry__MaxAttempts"]);
+        Assert.Equal("3", simulator["Simulator__OutputTokens"]);
+        Assert.Equal("Debug", web["Logging__LogLevel__Default"]);
+        Assert.False(api.ContainsKey("Logging__LogLevel__Default"));
+        // Credentials travel as secret parameters, whose values the services get at run time.
+        var webhook = Assert.IsType<ParameterResource>(api["Alerts__Webhooks__0__Url"]);
+        Assert.True(webhook.Secret);
+        Assert.Equal("https://hooks.example/secret-path", await webhook.GetValueAsync(default));
+        var credential = Assert.IsType<ParameterResource>(web["AgentPlatform__AdminCredential"]);
+        Assert.True(credential.Secret);
+        Assert.False(api.ContainsKey("AgentPlatform__AdminCredential"));
+        Assert.False(api.ContainsKey("AgentPlatform__Redis"));
+    }
+
+    [Fact]
+    public async Task A_configured_providers_key_runs_locally_as_a_secret_parameter()
+    {
+        await using var builder = await CreateAsync(
+            "--AgentPlatform:Redis=garnet",
+            "--Router:ModelGroups:gpt:Deployments:0:Name=openai",
+            "--Router:ModelGroups:gpt:Deployments:0:BaseUrl=https://api.openai.com/v1",
+            "--Router:ModelGroups:gpt:Deployments:0:Model=gpt-4o-mini",
+            "--Router:ModelGroups:gpt:Deployments:0:ApiKey=sk-local-0123456789",
+            "--Router:ModelGroups:local:Deployments:0:Name=vllm",
+            "--Router:ModelGroups:local:Deployments:0:BaseUrl=http://localhost:8000/v1",
+            "--Router:ModelGroups:local:Deployments:0:Model=llama");
+
+        var router = await EnvironmentAsync(builder.Resources.Single(r => r.Name == "router"));
+
+        var key = Assert.IsType<ParameterResource>(router["Router__ModelGroups__gpt__Deployments__0__ApiKey"]);
+        Assert.True(key.Secret);
+        Assert.Equal("sk-local-0123456789", await key.GetValueAsync(default));
+        Assert.Equal("https://api.openai.com/v1", router["Router__ModelGroups__gpt__Deployments__0__BaseUrl"]);
+        Assert.False(router.ContainsKey("Router__ModelGroups__local__Deployments__0__ApiKey")); // a server without a key runs without one
     }
 
     private static Task<IDistributedApplicationTestingBuilder> CreateAsync(params string[] args) =>
