@@ -3,6 +3,7 @@ using System.Text.Json;
 using Aspire.Hosting;
 using Aspire.Hosting.ApplicationModel;
 using Aspire.Hosting.Testing;
+using AgentPlatform.Tests.Infrastructure;
 using AgentPlatform.Tests.Infrastructure.Otlp;
 
 namespace AgentPlatform.Tests.EndToEnd;
@@ -21,6 +22,14 @@ public sealed class AppHostFixture : IAsyncLifetime
     /// <summary>The one model group whose answers the Api caches in these tests.</summary>
     public const string CachedModel = "azure-sim";
 
+    /// <summary>Settings of each section given to the AppHost, whose effects SettingsEndToEndTests check.</summary>
+    public const int UsageRetentionDays = 9;
+    public const int RunRetentionHours = 5;
+    public const string DrainTimeoutSeconds = "25";
+    public const string BudgetRule = "e2e-budget";
+    public const string WebhookName = "e2e-hook";
+    public const string WebhookPath = "e2e-hook";
+
     private readonly string _dataDirectory = Directory.CreateTempSubdirectory("agentplatform-e2e-").FullName;
 
     public DistributedApplication App { get; private set; } = null!;
@@ -38,9 +47,13 @@ public sealed class AppHostFixture : IAsyncLifetime
     /// <summary>The spans every service exported.</summary>
     public OtlpTraceReceiver Telemetry { get; private set; } = null!;
 
+    /// <summary>The alert webhook given to the AppHost (its URL a secret parameter).</summary>
+    public WebhookReceiver Webhooks { get; private set; } = null!;
+
     public async Task InitializeAsync()
     {
         Telemetry = await OtlpTraceReceiver.StartAsync();
+        Webhooks = await WebhookReceiver.StartAsync();
         var builder = await DistributedApplicationTestingBuilder.CreateAsync<Projects.AgentPlatform_AppHost>(
             [
                 $"--Parameters:master-key={MasterKey}",
@@ -50,6 +63,16 @@ public sealed class AppHostFixture : IAsyncLifetime
                 // Two Api processes behind the AppHost's proxy, sharing Redis; the response cache on for one group.
                 "--AgentPlatform:Replicas:Api=2",
                 $"--Cache:ModelGroups:{CachedModel}:Enabled=true",
+                // One setting of each section the AppHost passes on (SettingsEndToEndTests).
+                $"--AgentPlatform:UsageRetentionDays={UsageRetentionDays}",
+                $"--Agents:RunRetentionHours={RunRetentionHours}",
+                $"--Shutdown:DrainTimeoutSeconds={DrainTimeoutSeconds}",
+                "--Alerts:EvaluationIntervalSeconds=0.5",
+                $"--Alerts:Rules:0:Name={BudgetRule}",
+                "--Alerts:Rules:0:Kind=budget",
+                "--Alerts:Rules:0:ThresholdsPercent:0=50",
+                $"--Alerts:Webhooks:0:Name={WebhookName}",
+                $"--Alerts:Webhooks:0:Url={Webhooks.BaseAddress}{WebhookPath}",
             ],
             (options, _) => options.DisableDashboard = true);
         foreach (var project in builder.Resources.OfType<ProjectResource>().ToList())
@@ -92,6 +115,10 @@ public sealed class AppHostFixture : IAsyncLifetime
         if (Telemetry is not null)
         {
             await Telemetry.DisposeAsync();
+        }
+        if (Webhooks is not null)
+        {
+            await Webhooks.DisposeAsync();
         }
         Directory.Delete(_dataDirectory, recursive: true);
     }
