@@ -3,22 +3,29 @@ namespace Aspire.Hosting;
 public static class PlatformServiceResourceBuilderExtensions
 {
     /// <summary>
-    /// What every platform service has: the metrics key (its <c>/metrics</c> answers no one else), probes
+    /// What every platform service has: published, a container app of its own (<see cref="ContainerAppResourceBuilderExtensions.PublishAsContainerApp"/>);
+    /// the metrics key (its <c>/metrics</c> answers no one else), probes
     /// on <c>/alive</c> (liveness) and <c>/health</c> (readiness: it fails from the moment a replica starts
     /// draining, so a rollout stops sending it traffic before it stops; also the resource's health check).
     /// </summary>
-    public static IResourceBuilder<ProjectResource> AsPlatformService(this IResourceBuilder<ProjectResource> service, IResourceBuilder<ParameterResource> metricsKey)
+    public static IResourceBuilder<ProjectResource> AsPlatformService(this IResourceBuilder<ProjectResource> service, IDistributedApplicationBuilder builder,
+        IResourceBuilder<ParameterResource> metricsKey)
     {
         // Probes are marked for evaluation, but they are how the app model tells a deployment target its probes.
 #pragma warning disable ASPIREPROBES001
         return service
+            .PublishAsContainerApp(builder)
             // A reference gives only what the services read: ConnectionStrings__<name> and services__<name>__http__0
             // (not CACHE_URI and the like, whose expressions a deployment tool may not know).
             .WithReferenceEnvironment(ReferenceEnvironmentInjectionFlags.ConnectionString | ReferenceEnvironmentInjectionFlags.ServiceDiscovery)
             .WithEnvironment("AgentPlatform__MetricsKey", metricsKey)
-            .WithHttpProbe(ProbeType.Liveness, () => service.GetEndpoint("http"), "/alive")
-            // Also the dashboard's health check of the resource (what WaitFor waits on).
-            .WithHttpProbe(ProbeType.Readiness, () => service.GetEndpoint("http"), "/health");
+            // /alive is the process answering; three misses in a row (30 s) restart the replica.
+            .WithHttpProbe(ProbeType.Liveness, () => service.GetEndpoint("http"), "/alive",
+                initialDelaySeconds: 5, periodSeconds: 10, timeoutSeconds: 5, failureThreshold: 3)
+            // /health checks Redis (and the Api its Router) within a few seconds; two misses take the replica out
+            // of rotation. Also the dashboard's health check of the resource (what WaitFor waits on).
+            .WithHttpProbe(ProbeType.Readiness, () => service.GetEndpoint("http"), "/health",
+                initialDelaySeconds: 2, periodSeconds: 5, timeoutSeconds: 5, failureThreshold: 2);
 #pragma warning restore ASPIREPROBES001
     }
 

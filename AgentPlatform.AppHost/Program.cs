@@ -10,7 +10,7 @@ var internalKey = builder.AddGeneratedSecret("internal-key");
 var metricsKey = builder.AddGeneratedSecret("metrics-key");
 
 var router = builder.AddProject<Projects.AgentPlatform_Router>("router")
-    .AsPlatformService(metricsKey)
+    .AsPlatformService(builder, metricsKey)
     .WithReference(cache)
     .WithEnvironment("AgentPlatform__InternalKey", internalKey)
     .WithModelPool(builder)
@@ -18,7 +18,7 @@ var router = builder.AddProject<Projects.AgentPlatform_Router>("router")
     .WithConfiguredReplicas(builder, "Router");
 
 var api = builder.AddProject<Projects.AgentPlatform_Api>("api")
-    .AsPlatformService(metricsKey)
+    .AsPlatformService(builder, metricsKey)
     .WithReference(cache)
     .WithReference(router)
     .WaitFor(router)
@@ -30,7 +30,7 @@ var api = builder.AddProject<Projects.AgentPlatform_Api>("api")
     .WithConfiguredReplicas(builder, "Api");
 
 var web = builder.AddProject<Projects.AgentPlatform_Web>("web")
-    .AsPlatformService(metricsKey)
+    .AsPlatformService(builder, metricsKey)
     .WithReference(api)
     .WaitFor(api)
     .WithEnvironment("AgentPlatform__MasterKey", masterKey)

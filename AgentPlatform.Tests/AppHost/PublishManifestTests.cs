@@ -60,6 +60,7 @@ public sealed class PublishManifestTests
         var resources = manifest["resources"]!.AsObject();
 
         Assert.All(resources, r => Assert.Contains(Type(r.Value), new[] { "project.v0", "project.v1", "container.v0", "container.v1", "parameter.v0", "value.v0" }));
+        Assert.All(resources.Where(r => r.Value!["deployment"] is not null), r => Assert.Equal("azure.bicep.v0", Type(r.Value!["deployment"])));
         Assert.DoesNotContain(resources, r => r.Key.StartsWith("sim-", StringComparison.Ordinal) || (r.Value!["path"]?.GetValue<string>().Contains("Simulator") ?? false));
         Assert.DoesNotContain(Secrets, text.Contains);
 
@@ -109,6 +110,48 @@ public sealed class PublishManifestTests
     }
 
     [Fact]
+    public async Task Api_router_and_console_deploy_as_container_apps_with_probes_replicas_and_a_drain_long_enough()
+    {
+        var published = await PublishAsync([.. RealisticConfiguration, "--AgentPlatform:Replicas:Api=3", "--Shutdown:DrainTimeoutSeconds=20", "--Shutdown:FlushTimeoutSeconds=8"]);
+        var resources = published.Manifest["resources"]!.AsObject();
+
+        foreach (var service in new[] { "api", "router", "web" })
+        {
+            var resource = resources[service]!;
+            Assert.Equal("project.v1", Type(resource));
+            var deployment = resource["deployment"]!;
+            Assert.Equal("azure.bicep.v0", Type(deployment));
+            var file = deployment["path"]!.GetValue<string>();
+            Assert.Equal($"{service}.module.bicep", file);
+            var module = published.Modules[file];
+            await AssertCompilesCleanAsync(file, module);
+            Assert.DoesNotContain(Secrets, module.Contains);
+
+            // Every parameter azd fills is declared by the module, credentials as secure ones kept as Container Apps secrets.
+            var parameters = deployment["params"]!.AsObject().ToDictionary(p => p.Key, p => p.Value!.GetValue<string>());
+            Assert.Equal($"{{{service}.containerImage}}", parameters[$"{service}_containerimage"]);
+            Assert.All(parameters.Keys, name => Assert.Contains($"param {name} string", module));
+            Assert.Contains("@secure()\nparam env_agentplatform__metricskey string", module);
+            Assert.Equal("{metrics-key.value}", parameters["env_agentplatform__metricskey"]);
+            Assert.Contains("{ name: 'AgentPlatform__MetricsKey', secretRef: 'agentplatform-metricskey' }", module);
+            Assert.Contains("{ name: 'HTTP_PORTS', value: env_http_ports }", module);
+
+            // Probes from the app model; a stopping replica is given its drain and flush and 5 s more.
+            Assert.Contains("type: 'Liveness'\n              httpGet: { path: '/alive'", module);
+            Assert.Contains("type: 'Readiness'\n              httpGet: { path: '/health'", module);
+            Assert.Contains("terminationGracePeriodSeconds: 33", module);
+            Assert.Contains($"external: {(service == "router" ? "false" : "true")}", module);
+        }
+        Assert.Contains("scale: { minReplicas: 3, maxReplicas: 3 }", published.Modules["api.module.bicep"]);
+        Assert.Contains("scale: { minReplicas: 1, maxReplicas: 10 }", published.Modules["router.module.bicep"]);
+        var router = resources["router"]!["deployment"]!["params"]!;
+        Assert.Equal("{gpt-openai-api-key.value}", router["env_router__modelgroups__gpt__deployments__0__apikey"]!.GetValue<string>());
+        Assert.Contains("@secure()\nparam env_router__modelgroups__gpt__deployments__0__apikey string", published.Modules["router.module.bicep"]);
+        Assert.Contains("@secure()\nparam env_connectionstrings__cache string", published.Modules["router.module.bicep"]);
+        Assert.Contains("param env_router__retry__maxattempts string", published.Modules["router.module.bicep"]);
+    }
+
+    [Fact]
     public async Task An_existing_redis_is_a_connection_string_whose_value_is_a_secret_parameter()
     {
         var (manifest, text) = await PublishAsync([.. RealisticConfiguration,
@@ -129,10 +172,12 @@ public sealed class PublishManifestTests
         using var bare = new MachinePath(withTools: false);
         using var equipped = new MachinePath(withTools: true);
 
-        var (_, onBare) = await PublishAsync(RealisticConfiguration, bare.Path);
-        var (_, onEquipped) = await PublishAsync(RealisticConfiguration, equipped.Path);
+        var bareMachine = await PublishAsync(RealisticConfiguration, bare.Path);
+        var equippedMachine = await PublishAsync(RealisticConfiguration, equipped.Path);
+        var onBare = bareMachine.Text;
 
-        Assert.Equal(onBare, onEquipped);
+        Assert.Equal(onBare, equippedMachine.Text);
+        Assert.Equal(bareMachine.Modules, equippedMachine.Modules);
         Assert.DoesNotContain("executable", onBare);
         Assert.DoesNotContain("127.0.0.1", onBare);
     }
@@ -149,6 +194,34 @@ public sealed class PublishManifestTests
 
         Assert.True(NoBindingExternal(resources["sim-a"]!) && NoBindingExternal(resources["sim-b"]!));
         Assert.Equal("{sim-a.bindings.http.url}/v1", Environment(resources["router"]!)["Router__ModelGroups__default__Deployments__0__BaseUrl"]);
+    }
+
+    /// <summary>Compiles a module with the Bicep CLI (from its NuGet package): no error and no warning (an unknown property is a warning).</summary>
+    private static async Task AssertCompilesCleanAsync(string name, string bicep)
+    {
+        var compiler = typeof(PublishManifestTests).Assembly.GetCustomAttributes(typeof(System.Reflection.AssemblyMetadataAttribute), false)
+            .Cast<System.Reflection.AssemblyMetadataAttribute>().Single(a => a.Key == "BicepPath").Value!;
+        var directory = Directory.CreateTempSubdirectory("agentplatform-bicep-");
+        try
+        {
+            var file = Path.Combine(directory.FullName, name);
+            await File.WriteAllTextAsync(file, bicep);
+            var start = new ProcessStartInfo(compiler) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+            foreach (var argument in new[] { "build", file, "--stdout" })
+            {
+                start.ArgumentList.Add(argument);
+            }
+            using var process = Process.Start(start)!;
+            var stdout = process.StandardOutput.ReadToEndAsync();
+            var stderr = await process.StandardError.ReadToEndAsync();
+            await process.WaitForExitAsync().WaitAsync(Timeout);
+            Assert.True(process.ExitCode == 0 && stderr.Length == 0, $"{name} does not compile cleanly:\n{stderr}");
+            Assert.Contains("Microsoft.App/containerApps", await stdout);
+        }
+        finally
+        {
+            directory.Delete(recursive: true);
+        }
     }
 
     private static string Type(JsonNode? resource) => resource!["type"]!.GetValue<string>();
@@ -173,8 +246,14 @@ public sealed class PublishManifestTests
         Assert.Null(input["default"]?["value"]);
     }
 
-    /// <summary>Runs the AppHost's build output as azd runs it and reads the manifest it wrote.</summary>
-    private static async Task<(JsonNode Manifest, string Text)> PublishAsync(string[] configuration, string? path = null)
+    /// <summary>The manifest (parsed and as text) and the Bicep modules written beside it, by file name.</summary>
+    private sealed record Published(JsonNode Manifest, string Text, Dictionary<string, string> Modules)
+    {
+        public void Deconstruct(out JsonNode manifest, out string text) => (manifest, text) = (Manifest, Text);
+    }
+
+    /// <summary>Runs the AppHost's build output as azd runs it and reads the manifest and modules it wrote.</summary>
+    private static async Task<Published> PublishAsync(string[] configuration, string? path = null)
     {
         var output = Directory.CreateTempSubdirectory("agentplatform-manifest-");
         try
@@ -207,7 +286,12 @@ public sealed class PublishManifestTests
                 throw new InvalidOperationException($"The AppHost exited {process.ExitCode}: {await stderr}\n{await stdout}");
             }
             var text = await File.ReadAllTextAsync(Path.Combine(output.FullName, "aspire-manifest.json"));
-            return (JsonNode.Parse(text)!, text);
+            var modules = new Dictionary<string, string>();
+            foreach (var module in output.GetFiles("*.bicep"))
+            {
+                modules[module.Name] = await File.ReadAllTextAsync(module.FullName);
+            }
+            return new Published(JsonNode.Parse(text)!, text, modules);
         }
         finally
         {
