@@ -4,7 +4,11 @@ using Microsoft.Extensions.Diagnostics.HealthChecks;
 
 namespace AgentPlatform.ServiceDefaults.Health;
 
-/// <summary>Writes a health report as <c>{"status":"Healthy","checks":{"cache":{"status":...}}}</c>.</summary>
+/// <summary>
+/// Writes a health report as <c>{"status":"Healthy","checks":{"cache":{"status":...}}}</c>: healthy or not,
+/// per check, and nothing more. The probes answer anyone (the Api's are on its public listener); why a
+/// check failed is for the logs (the health check service logs it), not for whoever asks.
+/// </summary>
 internal static class HealthResponseWriter
 {
     public static async Task WriteAsync(HttpContext context, HealthReport report)
@@ -13,21 +17,11 @@ internal static class HealthResponseWriter
         await using var writer = new Utf8JsonWriter(context.Response.BodyWriter);
         writer.WriteStartObject();
         writer.WriteString("status", report.Status.ToString());
-        writer.WriteNumber("durationMs", Math.Round(report.TotalDuration.TotalMilliseconds, 1));
         writer.WriteStartObject("checks");
         foreach (var (name, entry) in report.Entries)
         {
             writer.WriteStartObject(name);
             writer.WriteString("status", entry.Status.ToString());
-            if (entry.Description is { } description)
-            {
-                writer.WriteString("description", description);
-            }
-            // The exception's type only: its message may hold a connection string.
-            if (entry.Exception is { } exception)
-            {
-                writer.WriteString("error", exception.GetType().Name);
-            }
             writer.WriteEndObject();
         }
         writer.WriteEndObject();

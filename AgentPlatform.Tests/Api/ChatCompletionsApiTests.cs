@@ -174,7 +174,10 @@ public sealed class ChatCompletionsApiTests(PlatformFixture platform)
         Assert.Equal(HttpStatusCode.ServiceUnavailable, response.StatusCode);
         Assert.Equal("router_unavailable", (await Json.ReadErrorAsync(response)).GetProperty("code").GetString());
         Assert.Equal(HttpStatusCode.ServiceUnavailable, health.StatusCode);
-        Assert.Equal("Unhealthy", (await Json.ReadAsync(health)).GetProperty("checks").GetProperty("router").GetProperty("status").GetString());
+        var router = (await Json.ReadAsync(health)).GetProperty("checks").GetProperty("router");
+        Assert.Equal("Unhealthy", router.GetProperty("status").GetString());
+        // Anyone may ask: healthy or not per check, never why (no description, no exception, no address).
+        Assert.Equal(["status"], router.EnumerateObject().Select(p => p.Name));
         Assert.Equal(HttpStatusCode.OK, alive.StatusCode);
     }
 
