@@ -39,6 +39,13 @@ public sealed class ApiOptions
     [Range(1, 10_000_000, ErrorMessage = "AgentPlatform:DefaultMaxOutputTokens must be between 1 and 10000000.")]
     public int DefaultMaxOutputTokens { get; set; } = 4096;
 
+    /// <summary>
+    /// The most answers one request may ask for (<c>n</c>). A request reserves its output against tokens
+    /// per minute and budgets <c>n</c> times, and larger ones are refused with 400.
+    /// </summary>
+    [Range(1, 128, ErrorMessage = "AgentPlatform:MaxChoices must be between 1 and 128.")]
+    public int MaxChoices { get; set; } = 8;
+
     /// <summary>How long usage records and their hourly roll-ups are kept.</summary>
     [Range(1, 3650, ErrorMessage = "AgentPlatform:UsageRetentionDays must be between 1 and 3650.")]
     public int UsageRetentionDays { get; set; } = 90;

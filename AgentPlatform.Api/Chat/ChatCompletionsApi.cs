@@ -87,6 +87,13 @@ public static class ChatCompletionsApi
             record.Model = scan.Model;
             record.Stream = scan.Stream;
 
+            if (scan.Choices > options.Value.MaxChoices)
+            {
+                await OpenAIError.WriteAsync(context, StatusCodes.Status400BadRequest,
+                    $"'n' may be at most {options.Value.MaxChoices} here (AgentPlatform:MaxChoices); this request asks for {scan.Choices} answers.",
+                    OpenAIError.InvalidRequest, "invalid_value", "n");
+                return;
+            }
             if (!client.AllowsModel(scan.Model!))
             {
                 await OpenAIError.WriteAsync(context, StatusCodes.Status403Forbidden,
@@ -126,7 +133,7 @@ public static class ChatCompletionsApi
                 answer.CacheOutcome = cacheOutcome = "miss";
             }
 
-            if (await meter.DemandAsync(context, client, scan.Model!, body.Memory, record) is not { } demand)
+            if (await meter.DemandAsync(context, client, scan.Model!, scan.Choices, body.Memory, record) is not { } demand)
             {
                 return;
             }

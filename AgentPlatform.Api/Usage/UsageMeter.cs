@@ -36,10 +36,10 @@ public sealed class UsageMeter(
     /// What the request reserves: its prompt (by the tokenizer) plus the most it may write
     /// (<c>max_completion_tokens</c>/<c>max_tokens</c>, else the group's <c>MaxOutputTokens</c>, else
     /// <see cref="ApiOptions.DefaultMaxOutputTokens"/>), priced at the most expensive deployment it could
-    /// reach. Nothing is computed for a client without a tokens limit or budget. Null (with 503 written)
-    /// when a budget applies and the prices cannot be known.
+    /// reach, once per answer asked for (<c>n</c>). Nothing is computed for a client without a tokens limit
+    /// or budget. Null (with 503 written) when a budget applies and the prices cannot be known.
     /// </summary>
-    public async ValueTask<Demand?> DemandAsync(HttpContext context, ClientIdentity client, string model, ReadOnlyMemory<byte> body, UsageRecord record)
+    public async ValueTask<Demand?> DemandAsync(HttpContext context, ClientIdentity client, string model, int choices, ReadOnlyMemory<byte> body, UsageRecord record)
     {
         if (!client.NeedsDemand)
         {
@@ -59,7 +59,7 @@ public sealed class UsageMeter(
                 return null;
             }
         }
-        var output = maxOutput > 0 ? maxOutput : worst?.MaxOutputTokens ?? _defaultMaxOutputTokens;
+        var output = (long)(maxOutput > 0 ? maxOutput : worst?.MaxOutputTokens ?? _defaultMaxOutputTokens) * choices;
         var cost = worst?.Prices.CostOf(new TokenUsage(prompt, output, CachedInputTokens: 0)) ?? 0;
         return new Demand(prompt + output, BudgetPeriod.ToNanoUsd(cost));
     }

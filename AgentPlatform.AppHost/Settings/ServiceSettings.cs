@@ -18,7 +18,7 @@ public static class ServiceSettings
     /// <summary>What the Api reads beyond what the AppHost wires itself (docs/configuration.md, Api).</summary>
     public static readonly string[] Api =
     [
-        "AgentPlatform:MaxRequestBodyBytes", "AgentPlatform:RouterTimeoutSeconds", "AgentPlatform:DefaultMaxOutputTokens",
+        "AgentPlatform:MaxRequestBodyBytes", "AgentPlatform:RouterTimeoutSeconds", "AgentPlatform:DefaultMaxOutputTokens", "AgentPlatform:MaxChoices",
         "AgentPlatform:UsageRetentionDays", "AgentPlatform:UsageDailyRollupRetentionDays", "AgentPlatform:UsageSpoolCapacity",
         "Cache", "Alerts", "Agents", "Aspire:StackExchange", "Shutdown",
     ];

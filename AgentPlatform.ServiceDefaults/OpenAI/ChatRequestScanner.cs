@@ -13,6 +13,7 @@ public enum ChatRequestProblem
     MissingMessages,
     MessagesNotAnArray,
     StreamNotABoolean,
+    ChoicesNotAPositiveInteger,
 }
 
 /// <summary>What the request says of <c>stream_options</c>, which decides whether a stream reports its usage.</summary>
@@ -34,7 +35,8 @@ public readonly record struct ChatRequestScan(
     string? Model,
     Range ModelToken,
     bool Stream,
-    StreamOptionsKind StreamOptions = StreamOptionsKind.Absent)
+    StreamOptionsKind StreamOptions = StreamOptionsKind.Absent,
+    int Choices = 1)
 {
     public bool IsValid => Problem == ChatRequestProblem.None;
 }
@@ -77,6 +79,7 @@ public static class ChatRequestScanner
         var problem = ChatRequestProblem.None;
         var sawMessages = false;
         var streamOptions = StreamOptionsKind.Absent;
+        var choices = 1;
 
         while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
         {
@@ -133,6 +136,20 @@ public static class ChatRequestScanner
                     reader.Skip();
                 }
             }
+            else if (reader.ValueTextEquals("n"u8))
+            {
+                // How many answers to write: the output a request may cost is n times its max_tokens.
+                reader.Read();
+                if (reader.TokenType == JsonTokenType.Number && reader.TryGetInt32(out var n) && n >= 1)
+                {
+                    choices = n;
+                }
+                else if (reader.TokenType != JsonTokenType.Null)
+                {
+                    problem = First(problem, ChatRequestProblem.ChoicesNotAPositiveInteger);
+                    reader.Skip();
+                }
+            }
             else if (reader.ValueTextEquals("messages"u8))
             {
                 reader.Read();
@@ -167,7 +184,7 @@ public static class ChatRequestScanner
         {
             return new(ChatRequestProblem.MissingMessages, model, modelToken, stream);
         }
-        return new(ChatRequestProblem.None, model, modelToken, stream, streamOptions);
+        return new(ChatRequestProblem.None, model, modelToken, stream, streamOptions, choices);
     }
 
     private static ChatRequestProblem First(ChatRequestProblem current, ChatRequestProblem next) =>
@@ -183,6 +200,7 @@ public static class ChatRequestScanner
         ChatRequestProblem.MissingMessages => ("Missing required parameter: 'messages'.", "messages"),
         ChatRequestProblem.MessagesNotAnArray => ("'messages' must be an array.", "messages"),
         ChatRequestProblem.StreamNotABoolean => ("'stream' must be a boolean.", "stream"),
+        ChatRequestProblem.ChoicesNotAPositiveInteger => ("'n' must be a positive integer.", "n"),
         _ => throw new ArgumentOutOfRangeException(nameof(problem)),
     };
 }

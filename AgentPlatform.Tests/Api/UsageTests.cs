@@ -9,6 +9,29 @@ namespace AgentPlatform.Tests.Api;
 public sealed class UsageTests(TenancyFixture fixture) : IClassFixture<TenancyFixture>
 {
     [Fact]
+    public async Task A_request_for_n_answers_reserves_n_times_its_output_and_n_is_capped()
+    {
+        // A cent: one answer of at most 10 tokens at $200 per million (plus its prompt) fits, eight do not.
+        var (_, key) = await CreateKeyAsync(new { name = "Many answers" }, new { name = "one cent", budgetUsd = 0.01, budgetPeriod = "daily" });
+        using var client = TenancyFixture.Client(fixture.First, key);
+
+        using var eight = await client.PostAsync("/v1/chat/completions", Json.Chat(model: "priced", extra: ",\"max_tokens\":10,\"n\":8"));
+        using var one = await client.PostAsync("/v1/chat/completions", Json.Chat(model: "priced", extra: ",\"max_tokens\":10,\"n\":1"));
+        using var nine = await client.PostAsync("/v1/chat/completions", Json.Chat(model: "priced", extra: ",\"max_tokens\":10,\"n\":9"));
+        using var zero = await client.PostAsync("/v1/chat/completions", Json.Chat(model: "priced", extra: ",\"n\":0"));
+
+        Assert.Equal(HttpStatusCode.PaymentRequired, eight.StatusCode);
+        Assert.Equal("budget_exceeded", (await Json.ReadErrorAsync(eight)).GetProperty("code").GetString());
+        Assert.Equal(HttpStatusCode.OK, one.StatusCode);
+        Assert.Equal(HttpStatusCode.BadRequest, nine.StatusCode);
+        var tooMany = await Json.ReadErrorAsync(nine);
+        Assert.Equal("n", tooMany.GetProperty("param").GetString());
+        Assert.Contains("AgentPlatform:MaxChoices", tooMany.GetProperty("message").GetString());
+        Assert.Equal(HttpStatusCode.BadRequest, zero.StatusCode);
+        Assert.Equal("n", (await Json.ReadErrorAsync(zero)).GetProperty("param").GetString());
+    }
+
+    [Fact]
     public async Task Five_hundred_concurrent_requests_never_spend_past_a_budget_and_the_refused_get_402_naming_it()
     {
         var (keyId, key) = await CreateKeyAsync(new { name = "Budgeted" }, new { name = "five cents", budgetUsd = 0.05, budgetPeriod = "daily" });

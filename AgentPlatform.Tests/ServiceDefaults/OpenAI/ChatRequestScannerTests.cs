@@ -26,6 +26,32 @@ public sealed class ChatRequestScannerTests
     public void Tells_whether_the_stream_asked_for_usage(string body, StreamOptionsKind expected) =>
         Assert.Equal(expected, ChatRequestScanner.Scan(Encoding.UTF8.GetBytes(body)).StreamOptions);
 
+    [Theory]
+    [InlineData("""{"model":"m","messages":[]}""", 1)]
+    [InlineData("""{"model":"m","n":null,"messages":[]}""", 1)]
+    [InlineData("""{"model":"m","n":4,"messages":[]}""", 4)]
+    public void Reads_how_many_answers_the_request_asks_for(string body, int expected)
+    {
+        var scan = ChatRequestScanner.Scan(Encoding.UTF8.GetBytes(body));
+
+        Assert.True(scan.IsValid);
+        Assert.Equal(expected, scan.Choices);
+    }
+
+    [Theory]
+    [InlineData("""{"model":"m","n":0,"messages":[]}""")]
+    [InlineData("""{"model":"m","n":-2,"messages":[]}""")]
+    [InlineData("""{"model":"m","n":1.5,"messages":[]}""")]
+    [InlineData("""{"model":"m","n":"2","messages":[]}""")]
+    [InlineData("""{"model":"m","n":99999999999,"messages":[]}""")]
+    public void An_n_that_is_not_a_positive_integer_is_named(string body)
+    {
+        var scan = ChatRequestScanner.Scan(Encoding.UTF8.GetBytes(body));
+
+        Assert.Equal(ChatRequestProblem.ChoicesNotAPositiveInteger, scan.Problem);
+        Assert.Equal("n", ChatRequestScanner.Describe(scan.Problem).Param);
+    }
+
     [Fact]
     public void Escaped_model_name_is_unescaped_and_its_raw_token_kept_whole()
     {
