@@ -29,7 +29,7 @@ public sealed class AdminDeploymentsTests(PlatformFixture platform)
         {
             for (var i = 0; i < 6; i++)
             {
-                using var answer = await client.PostAsync("/v1/chat/completions", Json.Chat(extra: $",\"n\":{i}"));
+                using var answer = await client.PostAsync("/v1/chat/completions", Json.Chat(extra: $",\"seed\":{i}"));
                 Assert.Equal(HttpStatusCode.OK, answer.StatusCode);
             }
         }

@@ -15,7 +15,7 @@ public sealed class RateLimitTests(TenancyFixture fixture) : IClassFixture<Tenan
 
         var responses = await Task.WhenAll(Enumerable.Range(0, 200).Select(async i =>
         {
-            using var response = await (i % 2 == 0 ? first : second).PostAsync("/v1/chat/completions", Json.Chat(extra: $",\"n\":{i}"));
+            using var response = await (i % 2 == 0 ? first : second).PostAsync("/v1/chat/completions", Json.Chat(extra: $",\"seed\":{i}"));
             return (response.StatusCode, RetryAfter: response.Headers.RetryAfter?.Delta,
                 Message: response.StatusCode == HttpStatusCode.OK ? null : (await Json.ReadErrorAsync(response)).GetProperty("message").GetString(),
                 Remaining: response.Headers.TryGetValues("x-ratelimit-remaining-requests", out var remaining) ? remaining.Single() : null);
@@ -62,7 +62,7 @@ public sealed class RateLimitTests(TenancyFixture fixture) : IClassFixture<Tenan
         var key = await CreateKeyAsync(tenant: new { name = "Parallel" }, key: new { name = "two at a time", maxConcurrent = 2 });
         using var client = TenancyFixture.Client(fixture.First, key);
 
-        var running = Enumerable.Range(0, 2).Select(i => client.PostAsync("/v1/chat/completions", Json.Chat(model: "slow", extra: $",\"n\":{i}"))).ToList();
+        var running = Enumerable.Range(0, 2).Select(i => client.PostAsync("/v1/chat/completions", Json.Chat(model: "slow", extra: $",\"seed\":{i}"))).ToList();
         await Task.Delay(200); // both are waiting on the slow simulator
         using var third = await client.PostAsync("/v1/chat/completions", Json.Chat(model: "slow"));
         var finished = await Task.WhenAll(running);

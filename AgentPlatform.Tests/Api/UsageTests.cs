@@ -127,7 +127,7 @@ public sealed class UsageTests(TenancyFixture fixture) : IClassFixture<TenancyFi
             {
                 case "json":
                 case "stream":
-                    using (var response = await client.PostAsync("/v1/chat/completions", Json.Chat(stream: kinds[i] == "stream", extra: $",\"n\":{i % 7 + 1}")))
+                    using (var response = await client.PostAsync("/v1/chat/completions", Json.Chat(stream: kinds[i] == "stream", extra: $",\"seed\":{i % 7 + 1}")))
                     {
                         var text = await response.Content.ReadAsStringAsync();
                         Assert.DoesNotContain("agentplatform-usage", text);

@@ -47,7 +47,7 @@ public sealed class LowestLatencyTests(PlatformFixture platform)
         // sends some to the slow one. This test is about the latency preference alone.
         for (var i = 0; i < 200; i++)
         {
-            using var response = await client.PostAsync("/v1/chat/completions", Json.Chat(model: "latency", extra: $",\"n\":{i}"));
+            using var response = await client.PostAsync("/v1/chat/completions", Json.Chat(model: "latency", extra: $",\"seed\":{i}"));
             Assert.Equal(HttpStatusCode.OK, response.StatusCode);
         }
 
