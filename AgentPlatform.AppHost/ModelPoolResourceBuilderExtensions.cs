@@ -60,7 +60,7 @@ public static class ModelPoolResourceBuilderExtensions
         {
             if (value is not null && !key.EndsWith(":" + ApiKey, StringComparison.OrdinalIgnoreCase) && !key.EndsWith(":" + ApiKeyParameter, StringComparison.OrdinalIgnoreCase))
             {
-                router.WithEnvironment(key.Replace(":", "__", StringComparison.Ordinal), value);
+                router.WithEnvironment(ServiceSettings.EnvironmentVariable(key), value);
             }
         }
         foreach (var group in pool.GetChildren())
@@ -76,7 +76,7 @@ public static class ModelPoolResourceBuilderExtensions
                 var parameterName = SecretParameters.NameFrom(named ?? $"{group.Key}-{deployment["Name"] ?? deployment.Key}-api-key");
                 if (builder.AddSecretParameter(parameterName, deployment[ApiKey]) is { } parameter)
                 {
-                    router.WithEnvironment($"{deployment.Path}:{ApiKey}".Replace(":", "__", StringComparison.Ordinal), parameter);
+                    router.WithEnvironment(ServiceSettings.EnvironmentVariable($"{deployment.Path}:{ApiKey}"), parameter);
                 }
             }
         }

@@ -1,5 +1,4 @@
 using System.Globalization;
-using System.Text;
 using System.Text.RegularExpressions;
 
 namespace Aspire.Hosting;
@@ -124,92 +123,81 @@ internal sealed partial class ContainerAppModule : Resource
             int.TryParse(environment.FirstOrDefault(e => e.Name == variable).Expression, NumberStyles.Integer, CultureInfo.InvariantCulture, out var value) ? value : fallback;
         var grace = Math.Min(600, Seconds("Shutdown__DrainTimeoutSeconds", 30) + Seconds("Shutdown__FlushTimeoutSeconds", 15) + GraceMarginSeconds);
 
-        var bicep = new StringBuilder();
-        bicep.AppendLine($"// Written by AgentPlatform.AppHost when it publishes its manifest: the container app '{name}'.");
-        bicep.AppendLine("@description('The location for the resource(s) to be deployed.')");
-        bicep.AppendLine("param location string = resourceGroup().location");
-        bicep.AppendLine();
-        foreach (var (parameter, _, secure) in parameters)
-        {
-            if (secure)
-            {
-                bicep.AppendLine("@secure()");
-            }
-            bicep.AppendLine($"param {parameter} string");
-        }
-        bicep.AppendLine();
-        bicep.AppendLine($"resource {identifier} 'Microsoft.App/containerApps@2024-03-01' = {{");
-        bicep.AppendLine($"  name: '{name}'");
-        bicep.AppendLine("  location: location");
-        bicep.AppendLine("  properties: {");
-        bicep.AppendLine("    configuration: {");
-        bicep.AppendLine("      activeRevisionsMode: 'Single'");
-        bicep.AppendLine("      ingress: {");
-        bicep.AppendLine($"        external: {(external ? "true" : "false")}");
-        bicep.AppendLine($"        targetPort: {port}");
-        bicep.AppendLine("        transport: 'http'");
-        // Inside the environment services call each other over plain HTTP (service discovery's http URL).
-        bicep.AppendLine($"        allowInsecure: {(external ? "false" : "true")}");
-        bicep.AppendLine("      }");
-        bicep.AppendLine("      registries: [");
-        bicep.AppendLine("        {");
-        bicep.AppendLine("          server: outputs_azure_container_registry_endpoint");
-        bicep.AppendLine("          identity: outputs_azure_container_registry_managed_identity_id");
-        bicep.AppendLine("        }");
-        bicep.AppendLine("      ]");
-        bicep.AppendLine("      secrets: [");
-        foreach (var (_, parameter, secret) in variables.Where(v => v.Secret is not null))
-        {
-            bicep.AppendLine($"        {{ name: '{secret}', value: {parameter} }}");
-        }
-        bicep.AppendLine("      ]");
-        bicep.AppendLine("    }");
-        bicep.AppendLine("    environmentId: outputs_azure_container_apps_environment_id");
-        bicep.AppendLine("    template: {");
-        bicep.AppendLine("      containers: [");
-        bicep.AppendLine("        {");
-        bicep.AppendLine($"          image: {identifier}_containerimage");
-        bicep.AppendLine($"          name: '{name}'");
-        bicep.AppendLine("          env: [");
-        bicep.AppendLine("            { name: 'AZURE_CLIENT_ID', value: outputs_managed_identity_client_id }");
-        foreach (var (variable, parameter, secret) in variables)
-        {
-            bicep.AppendLine(secret is null
-                ? $"            {{ name: '{variable}', value: {parameter} }}"
-                : $"            {{ name: '{variable}', secretRef: '{secret}' }}");
-        }
-        bicep.AppendLine("          ]");
-        bicep.AppendLine("          probes: [");
+        var parameterLines = string.Concat(parameters.Select(p => $"{(p.Secure ? "@secure()\n" : "")}param {p.Name} string\n"));
+        var secretLines = string.Concat(variables.Where(v => v.Secret is not null).Select(v => $"        {{ name: '{v.Secret}', value: {v.Parameter} }}\n"));
+        var environmentLines = string.Concat(variables.Select(v => v.Secret is null
+            ? $"            {{ name: '{v.Name}', value: {v.Parameter} }}\n"
+            : $"            {{ name: '{v.Name}', secretRef: '{v.Secret}' }}\n"));
 #pragma warning disable ASPIREPROBES001 // the app model's probes, read as its publishers read them
-        foreach (var probe in _project.Annotations.OfType<EndpointProbeAnnotation>())
-        {
-            bicep.AppendLine("            {");
-            bicep.AppendLine($"              type: '{probe.Type}'");
-            bicep.AppendLine($"              httpGet: {{ path: '{probe.Path}', port: {port} }}");
-            bicep.AppendLine($"              initialDelaySeconds: {probe.InitialDelaySeconds}");
-            bicep.AppendLine($"              periodSeconds: {probe.PeriodSeconds}");
-            bicep.AppendLine($"              timeoutSeconds: {probe.TimeoutSeconds}");
-            bicep.AppendLine($"              failureThreshold: {probe.FailureThreshold}");
-            bicep.AppendLine("            }");
-        }
+        var probeLines = string.Concat(_project.Annotations.OfType<EndpointProbeAnnotation>().Select(probe => $$"""
+                        {
+                          type: '{{probe.Type}}'
+                          httpGet: { path: '{{probe.Path}}', port: {{port}} }
+                          initialDelaySeconds: {{probe.InitialDelaySeconds}}
+                          periodSeconds: {{probe.PeriodSeconds}}
+                          timeoutSeconds: {{probe.TimeoutSeconds}}
+                          failureThreshold: {{probe.FailureThreshold}}
+                        }
+
+            """));
 #pragma warning restore ASPIREPROBES001
-        bicep.AppendLine("          ]");
-        bicep.AppendLine("        }");
-        bicep.AppendLine("      ]");
-        bicep.AppendLine($"      scale: {{ minReplicas: {minReplicas}, maxReplicas: {maxReplicas} }}");
-        // Long enough for the replica to drain its requests and streams and write its usage records.
-        bicep.AppendLine($"      terminationGracePeriodSeconds: {grace}");
-        bicep.AppendLine("    }");
-        bicep.AppendLine("  }");
-        bicep.AppendLine("  identity: {");
-        bicep.AppendLine("    type: 'UserAssigned'");
-        bicep.AppendLine("    userAssignedIdentities: {");
-        bicep.AppendLine("      '${outputs_azure_container_registry_managed_identity_id}': {}");
-        bicep.AppendLine("    }");
-        bicep.AppendLine("  }");
-        bicep.AppendLine($"  tags: {{ 'azd-service-name': '{name}', 'aspire-resource-name': '{name}' }}");
-        bicep.AppendLine("}");
-        return bicep.ToString();
+
+        // Internal apps allow plain HTTP: inside the environment services call each other by service discovery's http URL.
+        // The grace period is long enough for a replica to drain its requests and streams and write its usage records.
+        return $$"""
+            // Written by AgentPlatform.AppHost when it publishes its manifest: the container app '{{name}}'.
+            @description('The location for the resource(s) to be deployed.')
+            param location string = resourceGroup().location
+
+            {{parameterLines}}
+            resource {{identifier}} 'Microsoft.App/containerApps@2024-03-01' = {
+              name: '{{name}}'
+              location: location
+              properties: {
+                configuration: {
+                  activeRevisionsMode: 'Single'
+                  ingress: {
+                    external: {{(external ? "true" : "false")}}
+                    targetPort: {{port}}
+                    transport: 'http'
+                    allowInsecure: {{(external ? "false" : "true")}}
+                  }
+                  registries: [
+                    {
+                      server: outputs_azure_container_registry_endpoint
+                      identity: outputs_azure_container_registry_managed_identity_id
+                    }
+                  ]
+                  secrets: [
+            {{secretLines}}      ]
+                }
+                environmentId: outputs_azure_container_apps_environment_id
+                template: {
+                  containers: [
+                    {
+                      image: {{identifier}}_containerimage
+                      name: '{{name}}'
+                      env: [
+                        { name: 'AZURE_CLIENT_ID', value: outputs_managed_identity_client_id }
+            {{environmentLines}}          ]
+                      probes: [
+            {{probeLines}}          ]
+                    }
+                  ]
+                  scale: { minReplicas: {{minReplicas}}, maxReplicas: {{maxReplicas}} }
+                  terminationGracePeriodSeconds: {{grace}}
+                }
+              }
+              identity: {
+                type: 'UserAssigned'
+                userAssignedIdentities: {
+                  '${outputs_azure_container_registry_managed_identity_id}': {}
+                }
+              }
+              tags: { 'azd-service-name': '{{name}}', 'aspire-resource-name': '{{name}}' }
+            }
+
+            """;
     }
 
     /// <summary>A Bicep identifier: letters, digits and underscores.</summary>

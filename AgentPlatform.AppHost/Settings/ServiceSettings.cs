@@ -81,11 +81,14 @@ public static class ServiceSettings
         return service;
     }
 
+    /// <summary>The environment variable a configuration key is read from: <c>Cache:Enabled</c> as <c>Cache__Enabled</c>.</summary>
+    public static string EnvironmentVariable(string key) => key.Replace(":", "__", StringComparison.Ordinal);
+
     /// <summary>One setting: a credential as the secret parameter <paramref name="parameterName"/>, anything else as it is.</summary>
     public static IResourceBuilder<ProjectResource> WithSetting(this IResourceBuilder<ProjectResource> service, IDistributedApplicationBuilder builder,
         string key, string? value, string parameterName)
     {
-        var variable = key.Replace(":", "__", StringComparison.Ordinal);
+        var variable = EnvironmentVariable(key);
         if (IsSecret(key))
         {
             if (builder.AddSecretParameter(parameterName, value) is { } parameter)
