@@ -65,7 +65,7 @@ public sealed class AgentRunner(
         try
         {
             await using var toolbox = await McpToolbox.ConnectAsync(agent, httpClientFactory.CreateClient(McpHttpClientName), loggerFactory, cancellationToken);
-            var pool = PoolChatClient.Create(httpClientFactory.CreateClient(RouterClient.HttpClientName), agent.Model, requestId, context.Answer,
+            var pool = PoolChatClient.Create(httpClientFactory.CreateClient(RouterClient.HttpClientName), agent.Model, requestId, client.RouterClientId, context.Answer,
                 TimeSpan.FromSeconds(apiOptions.Value.RouterTimeoutSeconds));
             runner = new ChatClientAgent(new MeteredStepClient(pool, context), new ChatClientAgentOptions
             {

@@ -17,7 +17,7 @@ namespace AgentPlatform.Api.Agents;
 /// </summary>
 internal static class PoolChatClient
 {
-    public static IChatClient Create(HttpClient router, string model, string requestId, StepAnswer answer, TimeSpan timeout)
+    public static IChatClient Create(HttpClient router, string model, string requestId, string client, StepAnswer answer, TimeSpan timeout)
     {
         var options = new OpenAIClientOptions
         {
@@ -27,17 +27,18 @@ internal static class PoolChatClient
             RetryPolicy = new ClientRetryPolicy(maxRetries: 0),
             NetworkTimeout = timeout,
         };
-        options.AddPolicy(new RouterHeaders(requestId, answer), PipelinePosition.PerCall);
+        options.AddPolicy(new RouterHeaders(requestId, client, answer), PipelinePosition.PerCall);
         // The SDK insists on a credential; the router client's InternalKeyHandler puts the internal key in its place.
         return new OpenAIClient(new ApiKeyCredential("replaced-by-the-internal-key"), options).GetChatClient(model).AsIChatClient();
     }
 
-    /// <summary>Sends the run's request id; reads the deployment and prices from the Router's answer.</summary>
-    private sealed class RouterHeaders(string requestId, StepAnswer answer) : PipelinePolicy
+    /// <summary>Sends the run's request id and client; reads the deployment and prices from the Router's answer.</summary>
+    private sealed class RouterHeaders(string requestId, string client, StepAnswer answer) : PipelinePolicy
     {
         public override void Process(PipelineMessage message, IReadOnlyList<PipelinePolicy> pipeline, int currentIndex)
         {
             message.Request.Headers.Set(RequestId.HeaderName, requestId);
+            message.Request.Headers.Set(RouterRequestHeaders.Client, client);
             ProcessNext(message, pipeline, currentIndex);
             Read(message.Response);
         }
@@ -45,6 +46,7 @@ internal static class PoolChatClient
         public override async ValueTask ProcessAsync(PipelineMessage message, IReadOnlyList<PipelinePolicy> pipeline, int currentIndex)
         {
             message.Request.Headers.Set(RequestId.HeaderName, requestId);
+            message.Request.Headers.Set(RouterRequestHeaders.Client, client);
             await ProcessNextAsync(message, pipeline, currentIndex);
             Read(message.Response);
         }

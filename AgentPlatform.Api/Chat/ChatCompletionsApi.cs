@@ -150,7 +150,7 @@ public static class ChatCompletionsApi
             }
             try
             {
-                await router.ForwardAsync(context, HttpMethod.Post, "/v1/chat/completions", body.Memory, started, answer);
+                await router.ForwardAsync(context, HttpMethod.Post, "/v1/chat/completions", body.Memory, started, answer, client.RouterClientId);
                 delivered = true;
             }
             finally

@@ -34,7 +34,9 @@ public sealed class RouterClient(IHttpClientFactory httpClientFactory, Drain dra
     /// <summary>Forwards a request to the Router and copies the answer to the client as it arrives.</summary>
     /// <param name="started">When the Api began handling the request (a <see cref="Stopwatch"/> timestamp).</param>
     /// <param name="answer">Filled with what the answer tells the Api (deployment, prices, usage), when given.</param>
-    public async Task ForwardAsync(HttpContext context, HttpMethod method, string path, ReadOnlyMemory<byte>? body, long started, RouterAnswer? answer = null)
+    /// <param name="client">Who the request is from, for the Router's breakers (<see cref="RouterRequestHeaders.Client"/>).</param>
+    public async Task ForwardAsync(
+        HttpContext context, HttpMethod method, string path, ReadOnlyMemory<byte>? body, long started, RouterAnswer? answer = null, string? client = null)
     {
         // Ended by the client leaving, by the Router's time running out, or by the end of a shutdown's drain.
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(context.RequestAborted, drain.Deadline);
@@ -49,6 +51,10 @@ public sealed class RouterClient(IHttpClientFactory httpClientFactory, Drain dra
         if (answer is not null)
         {
             request.Headers.TryAddWithoutValidation(UsageReport.RequestHeaderName, "1");
+        }
+        if (client is not null)
+        {
+            request.Headers.TryAddWithoutValidation(RouterRequestHeaders.Client, client);
         }
 
         HttpResponseMessage response;

@@ -24,6 +24,9 @@ public sealed record ClientIdentity(VirtualKey? Key, Tenant? Tenant)
 
     public bool HasBudget => Key?.BudgetUsd is not null || Tenant?.BudgetUsd is not null;
 
+    /// <summary>Who the Router's breakers take the request to be from: the tenant, else the key (else the master key).</summary>
+    public string RouterClientId => Tenant?.Id ?? Key?.Id ?? "master";
+
     private static bool Limited(Limits? limits) =>
         limits is not null && (limits.Rpm is not null || limits.Tpm is not null || limits.MaxConcurrent is not null || limits.BudgetUsd is not null);
 }

@@ -22,7 +22,8 @@ internal enum AttemptStatus
     ContextTooLong,
 }
 
-internal readonly record struct AttemptResult(AttemptStatus Status, string? Failure)
+/// <param name="UpstreamStatus">The deployment's status code when it answered with a retryable error (5xx, 429, 408); else 0.</param>
+internal readonly record struct AttemptResult(AttemptStatus Status, string? Failure, int UpstreamStatus = 0)
 {
     public static readonly AttemptResult Completed = new(AttemptStatus.Completed, null);
     public static readonly AttemptResult NoneAvailable = new(AttemptStatus.NoneAvailable, null);
@@ -30,16 +31,19 @@ internal readonly record struct AttemptResult(AttemptStatus Status, string? Fail
 
     public static AttemptResult BrokeOff(string failure) => new(AttemptStatus.BrokeOff, failure);
 
-    public static AttemptResult Failed(string failure) => new(AttemptStatus.Failed, failure);
+    public static AttemptResult Failed(string failure, int upstreamStatus = 0) => new(AttemptStatus.Failed, failure, upstreamStatus);
 
     public static AttemptResult TimedOut(string failure) => new(AttemptStatus.TimedOut, failure);
 
-    public static AttemptResult Throttled(string failure) => new(AttemptStatus.Throttled, failure);
+    public static AttemptResult Throttled(string failure, int upstreamStatus = 0) => new(AttemptStatus.Throttled, failure, upstreamStatus);
 
     public static AttemptResult ContextTooLong(string failure) => new(AttemptStatus.ContextTooLong, failure);
 
     /// <summary>Whether the client has its answer (whole or cut short): nothing more may be sent.</summary>
     public bool HasAnswered => Status is AttemptStatus.Completed or AttemptStatus.BrokeOff or AttemptStatus.Rejected;
+
+    /// <summary>A 5xx answer: the deployment's failure, or the request's own if every deployment gives the same.</summary>
+    public bool IsServerError => Status == AttemptStatus.Failed && UpstreamStatus >= 500;
 
     /// <summary>Whether another attempt on the same group may help.</summary>
     public bool IsRetryable => !HasAnswered && Status != AttemptStatus.ContextTooLong;

@@ -65,6 +65,13 @@ public sealed partial class ChatForwarder
             {
                 span?.SetStatus(ActivityStatusCode.Error, result.Failure);
             }
+            if (result.IsServerError)
+            {
+                // Judged when the request's attempts on this group are over (SettleServerErrors).
+                request.HoldServerError(deployment, result);
+                return result;
+            }
+            request.SawOtherOutcome = true;
             switch (result.Status)
             {
                 case AttemptStatus.Completed:
@@ -167,7 +174,7 @@ public sealed partial class ChatForwarder
                 _metrics.Attempt(group.Name, deployment.Name, "refused", status, elapsed);
                 Log.DeploymentRefused(_logger, deployment.Name, group.Name, response.StatusCode);
                 var failure = request.LastFailure = $"deployment '{deployment.Name}' answered {status}";
-                return response.StatusCode == HttpStatusCode.TooManyRequests ? AttemptResult.Throttled(failure) : AttemptResult.Failed(failure);
+                return response.StatusCode == HttpStatusCode.TooManyRequests ? AttemptResult.Throttled(failure, status) : AttemptResult.Failed(failure, status);
             }
 
             // An answer, or an error that is the request's own (400, 401, 404...): the client gets it

@@ -80,6 +80,12 @@ public sealed partial class ChatForwarder
                 $"No deployment of model '{group.Name}' is available: each has failed repeatedly and is taken out of rotation for a while.",
                 OpenAIError.Upstream, "upstream_unavailable");
         }
+        else if (request.FailedAlikeEverywhere)
+        {
+            await OpenAIError.WriteAsync(context, StatusCodes.Status502BadGateway,
+                $"Every deployment of model '{group.Name}' tried failed this request alike ({failure}): the request itself may be what they cannot take. Check it before sending it again.",
+                OpenAIError.Upstream, "upstream_request_failed");
+        }
         else
         {
             var timedOut = last.Status == AttemptStatus.TimedOut;

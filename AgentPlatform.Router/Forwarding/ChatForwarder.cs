@@ -1,6 +1,7 @@
 using System.Net;
 using AgentPlatform.Router.Pool;
 using AgentPlatform.Router.Resilience;
+using AgentPlatform.ServiceDefaults.Http;
 using AgentPlatform.ServiceDefaults.Lifecycle;
 using AgentPlatform.ServiceDefaults.Usage;
 using AgentPlatform.ServiceDefaults.OpenAI;
@@ -109,6 +110,7 @@ public sealed partial class ChatForwarder
         {
             StreamOptions = scan.StreamOptions,
             ReportsUsage = context.Request.Headers.ContainsKey(UsageReport.RequestHeaderName),
+            Client = context.Request.Headers[RouterRequestHeaders.Client],
         };
         // Groups still to try after this one; made only when a group fails, so an answer from the
         // requested group allocates nothing for fallbacks.
@@ -179,9 +181,10 @@ public sealed partial class ChatForwarder
     {
         var resilience = ResilienceContextPool.Shared.Get(request.Context.RequestAborted);
         resilience.Properties.Set(RequestKey, request);
+        AttemptResult? result = null;
         try
         {
-            return await _pipeline.ExecuteAsync(
+            return result = await _pipeline.ExecuteAsync(
                 static (resilience, request) => request.Forwarder.AttemptAsync(request),
                 resilience,
                 request);
@@ -193,7 +196,44 @@ public sealed partial class ChatForwarder
         finally
         {
             ResilienceContextPool.Shared.Return(resilience);
+            SettleServerErrors(request, judged: result is not null);
         }
+    }
+
+    /// <summary>
+    /// Tells the breakers of the 5xx answers the request's attempts on its group got. When some other
+    /// attempt ended differently (another deployment answered, timed out, refused otherwise), each is
+    /// its deployment's failure. When the request got the same 5xx from every deployment it tried, the
+    /// request itself is the likelier cause: it counts once, as a suspect failure of its client, which
+    /// opens nothing until other clients' requests fail alike. A request the client left is not judged.
+    /// </summary>
+    private static void SettleServerErrors(ForwardingRequest request, bool judged)
+    {
+        var errors = request.ServerErrors;
+        request.FailedAlikeEverywhere = false;
+        if (errors.Count == 0)
+        {
+            return;
+        }
+        var alike = judged && !request.SawOtherOutcome;
+        foreach (var (_, result) in errors)
+        {
+            alike &= result.UpstreamStatus == errors[0].Result.UpstreamStatus;
+        }
+        request.FailedAlikeEverywhere = alike;
+        for (var i = 0; i < errors.Count; i++)
+        {
+            var (deployment, result) = errors[i];
+            if (!judged || (alike && i > 0))
+            {
+                deployment.Breaker.OnAbandoned();
+                continue;
+            }
+            // An unnamed client (a caller other than the Api) is taken as a client of its own.
+            deployment.Breaker.OnFailure(result.Failure!, alike ? request.Client ?? request.Context.TraceIdentifier : null);
+            deployment.State.RecordOutcome(result.Failure);
+        }
+        errors.Clear();
     }
 
     /// <summary>Estimates the request's tokens (once) and says whether some deployment of <paramref name="group"/> can take them.</summary>

@@ -41,6 +41,8 @@ internal sealed class ForwardingRequest(
         Group = group;
         Tried.Clear();
         Backoffs = 0;
+        ServerErrors.Clear();
+        SawOtherOutcome = false;
     }
 
     public ReadOnlyMemory<byte> Body { get; } = body;
@@ -73,6 +75,35 @@ internal sealed class ForwardingRequest(
 
     /// <summary>Whether the retry budget refused a retry the request needed.</summary>
     public bool OutOfRetryBudget { get; set; }
+
+    /// <summary>Who the request counts as in the breakers (the Api's <c>x-agentplatform-client</c>); null when not said.</summary>
+    public string? Client { get; init; }
+
+    /// <summary>
+    /// The 5xx answers of the current group's attempts, one per deployment, not yet told to the
+    /// breakers: whether each is the deployment's failure or the request's is judged from all of them.
+    /// </summary>
+    public List<(Deployment Deployment, AttemptResult Result)> ServerErrors { get; } = [];
+
+    /// <summary>Whether an attempt on the current group ended otherwise than with a 5xx answer.</summary>
+    public bool SawOtherOutcome { get; set; }
+
+    /// <summary>Set when the request failed alike on every deployment it tried: its failure is likely its own.</summary>
+    public bool FailedAlikeEverywhere { get; set; }
+
+    /// <summary>Keeps a 5xx answer for judging; a deployment that answered one already is counted once.</summary>
+    public void HoldServerError(Deployment deployment, AttemptResult result)
+    {
+        foreach (var (held, _) in ServerErrors)
+        {
+            if (held == deployment)
+            {
+                deployment.Breaker.OnAbandoned();
+                return;
+            }
+        }
+        ServerErrors.Add((deployment, result));
+    }
 
     /// <summary>
     /// The timeout of the current phase of an attempt (until the answer starts, then between reads),

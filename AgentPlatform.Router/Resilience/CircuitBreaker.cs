@@ -26,6 +26,13 @@ public interface ICircuitBreakerListener
 /// The circuit breaker of one deployment. It opens on a failure ratio over a sliding window (with a
 /// minimum throughput) or on consecutive failures, half-opens when the break ends to let one probe
 /// through, closes when the probe succeeds and opens again for twice as long when it fails.
+/// <para>
+/// A failure may be the request's own rather than the deployment's: the Router reports one it cannot
+/// tell apart (the same 5xx from every deployment the request tried) with the client it came from, and
+/// such suspect failures count only while they come from
+/// <see cref="CircuitBreakerOptions.SuspectClients"/> distinct clients within the sampling window.
+/// Until then they are ignored, like an abandoned call: a client alone cannot open a breaker.
+/// </para>
 /// </summary>
 /// <remarks>
 /// Modelled on Polly's advanced circuit breaker, but not built on it: the Router needs to read a
@@ -41,6 +48,9 @@ public sealed class CircuitBreaker
     private readonly Lock _lock = new();
     /// <summary>First: failures; second: attempts.</summary>
     private readonly RollingCounts _window;
+    /// <summary>The latest distinct clients with a suspect failure, and when (UTC ticks); the oldest is replaced.</summary>
+    private readonly (string Client, long Ticks)[] _suspects;
+    private readonly long _windowTicks;
     private volatile CircuitState _state;
     private long _openUntilTicks;
     private int _consecutiveFailures;
@@ -55,6 +65,8 @@ public sealed class CircuitBreaker
         _timeProvider = timeProvider;
         _listener = listener;
         _window = new RollingCounts(TimeSpan.FromSeconds(options.SamplingDurationSeconds));
+        _windowTicks = TimeSpan.FromSeconds(options.SamplingDurationSeconds).Ticks;
+        _suspects = new (string, long)[Math.Max(1, options.SuspectClients)];
     }
 
     public string Group { get; }
@@ -129,12 +141,22 @@ public sealed class CircuitBreaker
         Notify(transition);
     }
 
-    public void OnFailure(string reason)
+    /// <summary>The call failed.</summary>
+    /// <param name="suspectedClient">
+    /// Set when the failure may be the request's own (it failed alike everywhere it was tried): the
+    /// client it came from, whose failures alone never count.
+    /// </param>
+    public void OnFailure(string reason, string? suspectedClient = null)
     {
         CircuitTransition? transition = null;
         lock (_lock)
         {
             var now = NowTicks;
+            if (suspectedClient is not null && !CountsSuspect(suspectedClient, now))
+            {
+                _probeInFlight = false; // as if abandoned: the deployment's health is still unknown
+                return;
+            }
             if (_state == CircuitState.HalfOpen)
             {
                 transition = Open(now, reason);
@@ -186,6 +208,34 @@ public sealed class CircuitBreaker
     }
 
     private long NowTicks => _timeProvider.GetUtcNow().UtcTicks;
+
+    /// <summary>Notes a suspect failure of <paramref name="client"/>; whether enough distinct clients have had one lately for it to count.</summary>
+    private bool CountsSuspect(string client, long now)
+    {
+        var slot = 0;
+        for (var i = 0; i < _suspects.Length; i++)
+        {
+            if (_suspects[i].Client == client)
+            {
+                slot = i;
+                break;
+            }
+            if (_suspects[i].Ticks < _suspects[slot].Ticks)
+            {
+                slot = i; // the oldest (or an empty slot) makes room
+            }
+        }
+        _suspects[slot] = (client, now);
+        var recent = 0;
+        foreach (var (_, ticks) in _suspects)
+        {
+            if (ticks > 0 && now - ticks <= _windowTicks)
+            {
+                recent++;
+            }
+        }
+        return recent >= _suspects.Length;
+    }
 
     private CircuitTransition Open(long now, string reason)
     {

@@ -57,6 +57,15 @@ public sealed class CircuitBreakerOptions
 
     [Range(0.05, 86_400)]
     public double MaxBreakDurationSeconds { get; set; } = 120;
+
+    /// <summary>
+    /// A failure the request itself may have caused — the same 5xx from every deployment it tried —
+    /// counts toward opening only while such failures have come from at least this many distinct
+    /// clients (tenants, else keys) within the sampling window, so one client's poison requests cannot
+    /// take a deployment away from everyone. 1 counts them like any other failure.
+    /// </summary>
+    [Range(1, 1_000)]
+    public int SuspectClients { get; set; } = 2;
 }
 
 /// <summary><c>Router:Timeouts</c>: how long a deployment may take, per phase of its answer.</summary>

@@ -7,6 +7,7 @@ public enum ChatRequestProblem
 {
     None,
     InvalidJson,
+    InvalidText,
     NotAnObject,
     MissingModel,
     ModelNotAString,
@@ -51,6 +52,10 @@ public static class ChatRequestScanner
 {
     public static ChatRequestScan Scan(ReadOnlySpan<byte> json)
     {
+        if (!JsonText.IsValid(json))
+        {
+            return new(ChatRequestProblem.InvalidText, null, default, false);
+        }
         try
         {
             return ScanCore(json);
@@ -194,6 +199,7 @@ public static class ChatRequestScanner
     public static (string Message, string? Param) Describe(ChatRequestProblem problem) => problem switch
     {
         ChatRequestProblem.InvalidJson => ("We could not parse the JSON body of your request. The body must be a JSON object.", null),
+        ChatRequestProblem.InvalidText => ("The request body is not valid UTF-8 JSON text: it holds bytes that are not UTF-8, or an escaped lone surrogate ('\\ud800' without its pair).", null),
         ChatRequestProblem.NotAnObject => ("The request body must be a JSON object.", null),
         ChatRequestProblem.MissingModel => ("You must provide a model parameter.", "model"),
         ChatRequestProblem.ModelNotAString => ("'model' must be a non-empty string.", "model"),

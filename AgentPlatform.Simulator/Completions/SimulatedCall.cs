@@ -27,7 +27,7 @@ public sealed class SimulatedCall(FaultInjector faults, SimulatorStats stats, IO
         var completed = false;
         try
         {
-            var fault = faults.Roll();
+            var fault = faults.Roll(body.WrittenSpan);
             if (fault is not null)
             {
                 stats.FaultInjected(fault.Kind);

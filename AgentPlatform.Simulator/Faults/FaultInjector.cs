@@ -56,8 +56,8 @@ public sealed class FaultInjector
         }
     }
 
-    /// <summary>The fault to inject into this request, if any.</summary>
-    public FaultSpec? Roll()
+    /// <summary>The fault to inject into the request with this body, if any.</summary>
+    public FaultSpec? Roll(ReadOnlySpan<byte> body)
     {
         var faults = Volatile.Read(ref _faults);
         if (faults.Length == 0)
@@ -66,6 +66,10 @@ public sealed class FaultInjector
         }
         foreach (var fault in faults)
         {
+            if (!fault.Matches(body))
+            {
+                continue;
+            }
             double roll;
             lock (_random)
             {

@@ -15,6 +15,16 @@ public sealed class FaultSpec
     /// <summary>Injects into at most this many requests, then is gone (e.g. 1: the next request only); null: no end.</summary>
     public int? Count { get; set; }
 
+    /// <summary>
+    /// Injects only into requests whose body holds this text, as a provider fails on some content and
+    /// not on the rest; null: any request.
+    /// </summary>
+    public string? BodyContains { get; set; }
+
+    /// <summary>Whether the fault may hit a request with this body.</summary>
+    public bool Matches(ReadOnlySpan<byte> body) =>
+        BodyContains is null || body.IndexOf(System.Text.Encoding.UTF8.GetBytes(BodyContains)) >= 0;
+
     /// <summary>The problem with this spec, or null when it is valid.</summary>
     public string? Validate()
     {
@@ -33,6 +43,10 @@ public sealed class FaultSpec
         if (Count is < 1)
         {
             return "Count must be at least 1 (or absent for no end).";
+        }
+        if (BodyContains is "")
+        {
+            return "BodyContains must not be empty (or absent for any request).";
         }
         if (RetryAfterSeconds is < 0)
         {

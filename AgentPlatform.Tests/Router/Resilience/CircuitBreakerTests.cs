@@ -31,6 +31,76 @@ public sealed class CircuitBreakerTests
     }
 
     [Fact]
+    public void Suspect_failures_of_one_client_never_open_it()
+    {
+        var breaker = Breaker(new() { ConsecutiveFailures = 3, FailureRatio = 0.5, MinimumThroughput = 4 });
+
+        for (var i = 0; i < 50; i++)
+        {
+            breaker.OnFailure("500", suspectedClient: "tenant-a");
+        }
+
+        Assert.Equal(CircuitState.Closed, breaker.State);
+        breaker.OnFailure("500"); // and they are not waiting in the counts for a real failure to tip them
+        Assert.Equal(CircuitState.Closed, breaker.State);
+    }
+
+    [Fact]
+    public void Suspect_failures_count_once_a_second_client_fails_alike_within_the_window()
+    {
+        var breaker = Breaker(new() { ConsecutiveFailures = 3, SuspectClients = 2, SamplingDurationSeconds = 30 });
+        breaker.OnFailure("500", suspectedClient: "tenant-a");
+        breaker.OnFailure("500", suspectedClient: "tenant-a");
+
+        breaker.OnFailure("500", suspectedClient: "tenant-b"); // two clients now: this one counts
+        breaker.OnFailure("500", suspectedClient: "tenant-a");
+        Assert.Equal(CircuitState.Closed, breaker.State);
+        breaker.OnFailure("500", suspectedClient: "tenant-a");
+
+        Assert.Equal(CircuitState.Open, breaker.State);
+    }
+
+    [Fact]
+    public void Suspect_clients_further_apart_than_the_window_do_not_add_up()
+    {
+        var breaker = Breaker(new() { ConsecutiveFailures = 2, SuspectClients = 2, SamplingDurationSeconds = 30 });
+        breaker.OnFailure("500", suspectedClient: "tenant-a");
+
+        _time.Advance(TimeSpan.FromSeconds(31));
+        for (var i = 0; i < 10; i++)
+        {
+            breaker.OnFailure("500", suspectedClient: "tenant-b");
+        }
+
+        Assert.Equal(CircuitState.Closed, breaker.State);
+    }
+
+    [Fact]
+    public void With_suspect_clients_at_one_a_suspect_failure_counts_like_any()
+    {
+        var breaker = Breaker(new() { ConsecutiveFailures = 2, SuspectClients = 1 });
+
+        breaker.OnFailure("500", suspectedClient: "tenant-a");
+        breaker.OnFailure("500", suspectedClient: "tenant-a");
+
+        Assert.Equal(CircuitState.Open, breaker.State);
+    }
+
+    [Fact]
+    public void A_half_open_probe_that_fails_suspectly_alone_lets_another_probe_go()
+    {
+        var breaker = Breaker(new() { ConsecutiveFailures = 1, BreakDurationSeconds = 5 });
+        breaker.OnFailure("500");
+        _time.Advance(TimeSpan.FromSeconds(5));
+        Assert.True(breaker.TryAcquire());
+
+        breaker.OnFailure("500", suspectedClient: "tenant-a");
+
+        Assert.Equal(CircuitState.HalfOpen, breaker.State);
+        Assert.True(breaker.TryAcquire());
+    }
+
+    [Fact]
     public void A_success_between_failures_resets_the_consecutive_count()
     {
         var breaker = Breaker(new() { ConsecutiveFailures = 3, MinimumThroughput = 1000 });

@@ -53,6 +53,44 @@ public sealed class ChatRequestScannerTests
     }
 
     [Fact]
+    public void Bytes_that_are_not_utf8_are_refused_wherever_they_are()
+    {
+        byte[] json = [.. "{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":\""u8, 0xff, 0xfe, 0xfd, .. "\"}]}"u8];
+
+        var scan = ChatRequestScanner.Scan(json);
+
+        Assert.Equal(ChatRequestProblem.InvalidText, scan.Problem);
+        Assert.Contains("UTF-8", ChatRequestScanner.Describe(scan.Problem).Message);
+    }
+
+    [Theory]
+    [InlineData(@"\ud800")]
+    [InlineData(@"\uDC00")]
+    [InlineData(@"x\ud83dy")]
+    [InlineData(@"\ud83d\u0041")]
+    [InlineData(@"\ud83d\ud83d")]
+    [InlineData(@"\\\ud800")]
+    public void An_escaped_lone_surrogate_is_refused(string content)
+    {
+        var scan = ChatRequestScanner.Scan(Encoding.UTF8.GetBytes($$"""{"model":"m","messages":[{"role":"user","content":"{{content}}"}]}"""));
+
+        Assert.Equal(ChatRequestProblem.InvalidText, scan.Problem);
+    }
+
+    [Theory]
+    [InlineData(@"\ud83d\ude00")]
+    [InlineData(@"\uD83D\uDE00 and \u00e9")]
+    [InlineData(@"\\ud800")]
+    [InlineData(@"\\\\ud800 \\")]
+    [InlineData("café 😀")]
+    public void Surrogate_pairs_escaped_backslashes_and_real_unicode_pass(string content)
+    {
+        var scan = ChatRequestScanner.Scan(Encoding.UTF8.GetBytes($$"""{"model":"m","messages":[{"role":"user","content":"{{content}}"}]}"""));
+
+        Assert.True(scan.IsValid, scan.Problem.ToString());
+    }
+
+    [Fact]
     public void Escaped_model_name_is_unescaped_and_its_raw_token_kept_whole()
     {
         var json = Encoding.UTF8.GetBytes("""{"model":"a\u0062\"c","messages":[]}""");

@@ -12,7 +12,7 @@ public sealed class FaultInjectorTests
         var injector = new FaultInjector(Options.Create(new SimulatorOptions()), new Random(7));
         injector.Set(new FaultSpec { Kind = FaultKinds.ServerError, Rate = 0.3 });
 
-        var hits = Enumerable.Range(0, 10_000).Count(_ => injector.Roll() is not null);
+        var hits = Enumerable.Range(0, 10_000).Count(_ => injector.Roll([]) is not null);
 
         Assert.InRange(hits, 2_800, 3_200);
     }
@@ -27,7 +27,7 @@ public sealed class FaultInjectorTests
 
         injector.Set(new FaultSpec { Kind = "429", Rate = 0 });
         Assert.Empty(injector.Current);
-        Assert.Null(injector.Roll());
+        Assert.Null(injector.Roll([]));
     }
 
     [Theory]
