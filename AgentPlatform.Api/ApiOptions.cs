@@ -46,6 +46,16 @@ public sealed class ApiOptions
     [Range(1, 128, ErrorMessage = "AgentPlatform:MaxChoices must be between 1 and 128.")]
     public int MaxChoices { get; set; } = 8;
 
+    /// <summary>
+    /// Failed authentications a client address may have within <see cref="FailedAuthenticationWindowSeconds"/>
+    /// before it is turned away (429, <c>Retry-After</c>) for the rest of the window; 0 turns the limit off.
+    /// </summary>
+    [Range(0, 1_000_000, ErrorMessage = "AgentPlatform:MaxFailedAuthentications must be between 0 (off) and 1000000.")]
+    public int MaxFailedAuthentications { get; set; } = 30;
+
+    [Range(1, 86_400, ErrorMessage = "AgentPlatform:FailedAuthenticationWindowSeconds must be between 1 and 86400.")]
+    public int FailedAuthenticationWindowSeconds { get; set; } = 60;
+
     /// <summary>How long usage records and their hourly roll-ups are kept.</summary>
     [Range(1, 3650, ErrorMessage = "AgentPlatform:UsageRetentionDays must be between 1 and 3650.")]
     public int UsageRetentionDays { get; set; } = 90;

@@ -51,6 +51,7 @@ public static class ApiServiceCollectionExtensions
         builder.Services.TryAddSingleton<AgentRunStore>();
         builder.Services.TryAddSingleton<AgentRunner>();
         builder.Services.TryAddSingleton<ClientAuthenticator>();
+        builder.Services.TryAddSingleton<FailedAuthentications>();
         builder.Services.TryAddSingleton<RequestLimiter>();
         builder.Services.TryAddSingleton<PromptTokenEstimator>();
         builder.Services.TryAddSingleton<PriceTable>();

@@ -18,6 +18,9 @@ internal static partial class Log
     [LoggerMessage(EventId = 2014, Level = LogLevel.Warning, Message = "An API key could not be looked up in Redis; known to this replica: {Known} (a known key is served as known, an unknown one refused with 503).")]
     public static partial void KeysUnavailable(ILogger logger, bool known, Exception exception);
 
+    [LoggerMessage(EventId = 2015, Level = LogLevel.Warning, Message = "A failed authentication could not be counted in Redis; the refusal stands.")]
+    public static partial void FailedAuthenticationNotCounted(ILogger logger, Exception exception);
+
     [LoggerMessage(EventId = 2010, Level = LogLevel.Error, Message = "Rate limits could not be checked in Redis; the request was refused.")]
     public static partial void LimitsUnavailable(ILogger logger, Exception exception);
 

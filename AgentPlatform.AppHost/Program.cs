@@ -38,6 +38,14 @@ var web = builder.AddProject<Projects.AgentPlatform_Web>("web")
     .WithExternalHttpEndpoints()
     .WithConfiguredPort(builder, "Web");
 
+// Published, clients reach the Api and the console through the Container Apps ingress: a client's
+// address (which the failed-authentication limit counts by) is the one the ingress forwards.
+if (builder.ExecutionContext.IsPublishMode)
+{
+    api.WithEnvironment("ASPNETCORE_FORWARDEDHEADERS_ENABLED", "true");
+    web.WithEnvironment("ASPNETCORE_FORWARDEDHEADERS_ENABLED", "true");
+}
+
 // The console's request lookup links each request to its trace in this dashboard (a local run's only).
 if (!builder.ExecutionContext.IsPublishMode && builder.Configuration["ASPNETCORE_URLS"]?.Split(';')[0] is { Length: > 0 } dashboardUrl)
 {

@@ -37,7 +37,12 @@ public static class ChatCompletionsApi
         ResponseCache cache, IOptions<ApiOptions> options)
     {
         var started = Stopwatch.GetTimestamp();
-        // Every request leaves a usage record, whatever ends it.
+        // A refused credential leaves no usage record (agentplatform.auth.failures counts it): made-up
+        // keys must not fill the ledger. Every authenticated request leaves one, whatever ends it.
+        if (await authenticator.AuthenticateAsync(context) is not { } client)
+        {
+            return;
+        }
         var record = meter.Start(context);
         var forwarded = false;
         var handedToAgent = false;
@@ -45,10 +50,6 @@ public static class ChatCompletionsApi
         string? cacheOutcome = null, hitLevel = null;
         try
         {
-            if (await authenticator.AuthenticateAsync(context) is not { } client)
-            {
-                return;
-            }
             record.TenantId = client.Tenant?.Id;
             record.KeyId = client.Key?.Id;
 

@@ -1,5 +1,6 @@
 using System.Security.Cryptography;
 using System.Text;
+using AgentPlatform.Api.Tenancy;
 using AgentPlatform.ServiceDefaults.OpenAI;
 using Microsoft.Extensions.Options;
 
@@ -10,7 +11,7 @@ namespace AgentPlatform.Api.Keys;
 /// as the client credential in the tenancy issue. Keys are compared as SHA-256 hashes in constant time,
 /// so neither the content nor the length of the key leaks through timing.
 /// </summary>
-public sealed class MasterKeyAuthenticator(IOptions<ApiOptions> options)
+public sealed class MasterKeyAuthenticator(IOptions<ApiOptions> options, FailedAuthentications failures)
 {
     private readonly byte[] _masterKeyHash = SHA256.HashData(Encoding.UTF8.GetBytes(options.Value.MasterKey));
 
@@ -32,21 +33,34 @@ public sealed class MasterKeyAuthenticator(IOptions<ApiOptions> options)
     }
 
     /// <summary>True when the request carries the key; otherwise answers the 401 (missing or wrong key) and returns false.</summary>
+    /// <remarks>
+    /// An address turned away for its failed authentications (<see cref="FailedAuthentications"/>) is
+    /// refused even the right key until its window ends: the master key may be one a person chose, and a
+    /// guess that is let through when right is a guess that can be made.
+    /// </remarks>
     public async ValueTask<bool> AuthenticateAsync(HttpContext context)
     {
-        switch (Authenticate(context.Request))
+        if (failures.RetryAfter(context) is { } wait)
         {
-            case AuthenticationOutcome.Valid:
-                return true;
-            case AuthenticationOutcome.Missing:
-                await OpenAIError.WriteAsync(context, StatusCodes.Status401Unauthorized,
-                    "You didn't provide an API key. Send it as 'Authorization: Bearer <key>'.", OpenAIError.Authentication, "missing_api_key");
-                return false;
-            default:
-                await OpenAIError.WriteAsync(context, StatusCodes.Status401Unauthorized,
-                    "Incorrect API key provided.", OpenAIError.Authentication, "invalid_api_key");
-                return false;
+            await failures.OnFailureAsync(context, FailedAuthentications.TooManyFailuresCode);
+            FailedAuthentications.SetRetryAfter(context, wait);
+            await OpenAIError.WriteAsync(context, StatusCodes.Status429TooManyRequests,
+                FailedAuthentications.TooManyFailuresMessage, OpenAIError.RateLimit, FailedAuthentications.TooManyFailuresCode);
+            return false;
         }
+        var (message, code) = Authenticate(context.Request) switch
+        {
+            AuthenticationOutcome.Valid => (null, null),
+            AuthenticationOutcome.Missing => ("You didn't provide an API key. Send it as 'Authorization: Bearer <key>'.", "missing_api_key"),
+            _ => ("Incorrect API key provided.", "invalid_api_key"),
+        };
+        if (code is null)
+        {
+            return true;
+        }
+        await failures.OnFailureAsync(context, code);
+        await OpenAIError.WriteAsync(context, StatusCodes.Status401Unauthorized, message!, OpenAIError.Authentication, code);
+        return false;
     }
 
     /// <summary>Whether <paramref name="key"/> is the master key, compared as SHA-256 hashes in constant time.</summary>

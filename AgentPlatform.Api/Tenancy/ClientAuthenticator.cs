@@ -43,16 +43,19 @@ public sealed class ClientAuthenticator
 {
     private readonly TenancyStore _store;
     private readonly MasterKeyAuthenticator _masterKey;
+    private readonly FailedAuthentications _failures;
     private readonly TimeProvider _timeProvider;
     private readonly ILogger<ClientAuthenticator> _logger;
 
     /// <summary>Entries fetched before this timestamp are stale (set when Redis reconnects: changes may have been missed).</summary>
     private long _staleBefore;
 
-    public ClientAuthenticator(TenancyStore store, MasterKeyAuthenticator masterKey, TimeProvider timeProvider, ILogger<ClientAuthenticator> logger)
+    public ClientAuthenticator(
+        TenancyStore store, MasterKeyAuthenticator masterKey, FailedAuthentications failures, TimeProvider timeProvider, ILogger<ClientAuthenticator> logger)
     {
         _store = store;
         _masterKey = masterKey;
+        _failures = failures;
         _timeProvider = timeProvider;
         _logger = logger;
         store.Changed += Apply;
@@ -60,11 +63,20 @@ public sealed class ClientAuthenticator
 
     public static readonly TimeSpan CacheLifetime = TimeSpan.FromSeconds(60);
 
+    /// <summary>How long "no such key" is remembered: long enough to spare Redis a client retrying a wrong key, short enough not to matter.</summary>
+    public static readonly TimeSpan UnknownKeyLifetime = TimeSpan.FromSeconds(5);
+
+    /// <summary>The most "no such key" answers remembered; made-up keys never repeat, so past this they are not kept at all.</summary>
+    public const int MaxUnknownKeys = 10_000;
+
+    /// <summary>Keys that exist (revoked and expired ones too), by hash: bounded by the keys in Redis.</summary>
     private readonly ConcurrentDictionary<string, CachedKey> _byHash = new(StringComparer.Ordinal);
+    /// <summary>Hashes Redis had no key for, and when that was learned.</summary>
+    private readonly ConcurrentDictionary<string, long> _unknown = new(StringComparer.Ordinal);
     /// <summary>Whether any virtual key exists (then the master key is for admin only); null when not known.</summary>
     private volatile StrongBox<bool>? _anyKeys;
 
-    private sealed record CachedKey(VirtualKey? Key, Tenant? Tenant, long FetchedAt);
+    private sealed record CachedKey(VirtualKey Key, Tenant? Tenant, long FetchedAt);
 
     /// <summary>The caller, or null after answering 401 (missing, wrong, revoked or expired key).</summary>
     public async ValueTask<ClientIdentity?> AuthenticateAsync(HttpContext context)
@@ -94,11 +106,29 @@ public sealed class ClientAuthenticator
         var hash = TenancyStore.HashOf(presented);
         var now = _timeProvider.GetTimestamp();
         _byHash.TryGetValue(hash, out var cached);
-        if (cached is null || _timeProvider.GetElapsedTime(cached.FetchedAt, now) > CacheLifetime || cached.FetchedAt < Volatile.Read(ref _staleBefore))
+        if (cached is null)
+        {
+            // An address turned away for its failures may still use a key this replica knows; nothing else is looked up.
+            if (_failures.RetryAfter(context) is { } wait)
+            {
+                return await TooManyFailuresAsync(context, wait);
+            }
+            if (_unknown.TryGetValue(hash, out var learned) && IsFresh(learned, now, UnknownKeyLifetime))
+            {
+                return await RefuseAsync(context, "Incorrect API key provided.", "invalid_api_key");
+            }
+        }
+        if (cached is null || !IsFresh(cached.FetchedAt, now, CacheLifetime))
         {
             try
             {
                 var (key, tenant) = await _store.FindByHashAsync(hash);
+                if (key is null)
+                {
+                    _byHash.TryRemove(hash, out _);
+                    RememberUnknown(hash, now);
+                    return await RefuseAsync(context, "Incorrect API key provided.", "invalid_api_key");
+                }
                 cached = new CachedKey(key, tenant, now);
                 _byHash[hash] = cached;
             }
@@ -116,7 +146,6 @@ public sealed class ClientAuthenticator
         var utcNow = _timeProvider.GetUtcNow();
         return cached switch
         {
-            { Key: null } => await RefuseAsync(context, "Incorrect API key provided.", "invalid_api_key"),
             { Key.RevokedAt: not null } => await RefuseAsync(context, "This API key has been revoked.", "key_revoked"),
             { Tenant: null } => await RefuseAsync(context, "This API key's tenant no longer exists.", "key_revoked"),
             _ when cached.Key.HasExpired(utcNow) => await RefuseAsync(context, "This API key has expired.", "key_expired"),
@@ -143,12 +172,38 @@ public sealed class ClientAuthenticator
     {
         foreach (var (hash, cached) in _byHash)
         {
-            if (cached.Key is null || cached.Key.Id == id)
+            if (cached.Key.Id == id)
             {
                 _byHash.TryRemove(hash, out _);
             }
         }
+        _unknown.Clear();
         _anyKeys = null;
+    }
+
+    /// <summary>How many "no such key" answers are remembered now (for tests of the bound).</summary>
+    internal int UnknownKeyCount => _unknown.Count;
+
+    private bool IsFresh(long fetchedAt, long now, TimeSpan lifetime) =>
+        _timeProvider.GetElapsedTime(fetchedAt, now) <= lifetime && fetchedAt >= Volatile.Read(ref _staleBefore);
+
+    private void RememberUnknown(string hash, long now)
+    {
+        if (_unknown.Count >= MaxUnknownKeys)
+        {
+            foreach (var (known, learned) in _unknown)
+            {
+                if (!IsFresh(learned, now, UnknownKeyLifetime))
+                {
+                    _unknown.TryRemove(KeyValuePair.Create(known, learned));
+                }
+            }
+            if (_unknown.Count >= MaxUnknownKeys)
+            {
+                _unknown.Clear(); // a flood of fresh made-up keys: start over rather than sweep at every one
+            }
+        }
+        _unknown[hash] = now;
     }
 
     public void ForgetTenant(string id)
@@ -200,9 +255,19 @@ public sealed class ClientAuthenticator
         return null;
     }
 
-    private static async ValueTask<ClientIdentity?> RefuseAsync(HttpContext context, string message, string code)
+    private async ValueTask<ClientIdentity?> RefuseAsync(HttpContext context, string message, string code)
     {
+        await _failures.OnFailureAsync(context, code);
         await OpenAIError.WriteAsync(context, StatusCodes.Status401Unauthorized, message, OpenAIError.Authentication, code);
+        return null;
+    }
+
+    private async ValueTask<ClientIdentity?> TooManyFailuresAsync(HttpContext context, TimeSpan wait)
+    {
+        await _failures.OnFailureAsync(context, FailedAuthentications.TooManyFailuresCode);
+        FailedAuthentications.SetRetryAfter(context, wait);
+        await OpenAIError.WriteAsync(context, StatusCodes.Status429TooManyRequests,
+            FailedAuthentications.TooManyFailuresMessage, OpenAIError.RateLimit, FailedAuthentications.TooManyFailuresCode);
         return null;
     }
 }

@@ -9,11 +9,16 @@ public static class TestKeys
     public const string Internal = "test-internal-key-0123456789abcdef";
     public const string Metrics = "test-metrics-key-0123456789abcdef";
 
-    /// <summary>The settings every service of the tests starts with; a test's own settings win.</summary>
+    /// <summary>
+    /// The settings every service of the tests starts with; a test's own settings win. The limit on
+    /// failed authentications is off: every test calls from 127.0.0.1, so one test's refused keys would
+    /// turn the next test away (the tests of the limit turn it on).
+    /// </summary>
     public static IEnumerable<KeyValuePair<string, string?>> Settings =>
     [
         new("AgentPlatform:InternalKey", Internal),
         new("AgentPlatform:MetricsKey", Metrics),
+        new("AgentPlatform:MaxFailedAuthentications", "0"),
     ];
 
     /// <summary>

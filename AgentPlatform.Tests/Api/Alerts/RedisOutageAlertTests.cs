@@ -46,11 +46,17 @@ public sealed class RedisOutageAlertTests(RedisOutageAlertFixture fixture) : ICl
             b.GetProperty("rule").GetString() == rule && b.GetProperty("status").GetString() == status;
 
         await Task.Delay(TimeSpan.FromSeconds(1)); // a replica has taken the lease
+        using var first = ApiCalls.Admin(fixture.First);
+        using var second = ApiCalls.Admin(fixture.Second);
+        // Each replica has authenticated a client before Redis goes (one it never saw gets 503 and, unauthenticated, leaves no record).
+        foreach (var client in new[] { first, second })
+        {
+            using var warm = await client.PostAsync("/v1/chat/completions", Json.Chat());
+            Assert.Equal(System.Net.HttpStatusCode.OK, warm.StatusCode);
+        }
         var outage = fixture.Redis.RestartAsync(downFor: TimeSpan.FromSeconds(10));
         await Task.Delay(300);
         // Requests go on meanwhile; their usage records wait in each replica's spool.
-        using var first = ApiCalls.Admin(fixture.First);
-        using var second = ApiCalls.Admin(fixture.Second);
         var traffic = Task.WhenAll(Enumerable.Range(0, 12).Select(async i =>
         {
             using var response = await (i % 2 == 0 ? first : second).PostAsync("/v1/chat/completions", Json.Chat());

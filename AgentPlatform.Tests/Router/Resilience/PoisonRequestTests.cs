@@ -19,8 +19,12 @@ public sealed class PoisonRequestTests(PlatformFixture platform) : IAsyncLifetim
 {
     private const string Poison = "poison";
 
+    /// <summary>Its own: creating keys makes the master key admin-only for every Api on the Redis.</summary>
+    private TestRedis _redis = null!;
+
     public async Task InitializeAsync()
     {
+        _redis = await TestRedis.StartAsync();
         await platform.ResetSimulatorsAsync();
         foreach (var simulator in new[] { platform.SimA, platform.SimB })
         {
@@ -28,7 +32,11 @@ public sealed class PoisonRequestTests(PlatformFixture platform) : IAsyncLifetim
         }
     }
 
-    public Task DisposeAsync() => platform.ResetSimulatorsAsync();
+    public async Task DisposeAsync()
+    {
+        await platform.ResetSimulatorsAsync();
+        await _redis.DisposeAsync();
+    }
 
     [Fact]
     public async Task One_key_sending_poison_gets_its_own_502_and_what_other_keys_get_does_not_change()
@@ -39,7 +47,7 @@ public sealed class PoisonRequestTests(PlatformFixture platform) : IAsyncLifetim
             ["Router:CircuitBreaker:ConsecutiveFailures"] = "3",
             ["Router:CircuitBreaker:BreakDurationSeconds"] = "60",
         });
-        await using var api = platform.StartApi(router.BaseAddress);
+        await using var api = new KestrelApp<AgentPlatform.Api.ApiOptions>(PlatformFixture.ApiSettings(_redis, router.BaseAddress)).Start();
         var (_, hostileKey) = await ApiCalls.CreateKeyAsync(api, await ApiCalls.CreateTenantAsync(api, new { name = "hostile" }), new { name = "poisoner" });
         var (_, otherKey) = await ApiCalls.CreateKeyAsync(api, await ApiCalls.CreateTenantAsync(api, new { name = "bystander" }), new { name = "bystander" });
         using var hostile = ApiCalls.Client(api, hostileKey);
@@ -119,7 +127,7 @@ public sealed class PoisonRequestTests(PlatformFixture platform) : IAsyncLifetim
     {
         const string Group = "not-text";
         await using var router = platform.StartRouter(platform.SimulatorGroup(Group));
-        await using var api = platform.StartApi(router.BaseAddress);
+        await using var api = new KestrelApp<AgentPlatform.Api.ApiOptions>(PlatformFixture.ApiSettings(_redis, router.BaseAddress)).Start();
         var (_, key) = await ApiCalls.CreateKeyAsync(api, await ApiCalls.CreateTenantAsync(api, new { name = "sender" }), new { name = "sender" });
         using var edge = ApiCalls.Client(api, key);
         using var direct = router.CreateHttpClient();
