@@ -85,7 +85,6 @@ public static class ChatCompletionsApi
                     services.GetRequiredService<AgentStore>(), services.GetRequiredService<AgentRunner>(), limiter);
                 return;
             }
-            record.Model = scan.Model;
             record.Stream = scan.Stream;
 
             if (scan.Choices > options.Value.MaxChoices)
@@ -101,6 +100,8 @@ public static class ChatCompletionsApi
                     $"This key may not use the model '{scan.Model}'.", OpenAIError.Permission, "model_not_allowed", "model");
                 return;
             }
+            // Allowed: the name is kept (a model the pool does not know goes back to "unknown" below).
+            record.Model = scan.Model;
 
             var (policy, cacheError) = CachePolicy.For(context.Request, client, scan.Model!, cache.Options);
             if (cacheError is not null)
@@ -153,6 +154,10 @@ public static class ChatCompletionsApi
             {
                 await router.ForwardAsync(context, HttpMethod.Post, "/v1/chat/completions", body.Memory, started, answer, client.RouterClientId);
                 delivered = true;
+                if (answer is { Status: StatusCodes.Status404NotFound, Deployment: null })
+                {
+                    record.Model = UsageRecord.UnknownModel; // no such model group: a name the client made up is not kept
+                }
             }
             finally
             {

@@ -24,8 +24,13 @@ public sealed class UsageRecord
 
     public string? KeyId { get; set; }
 
-    /// <summary>The model group asked for.</summary>
-    public string? Model { get; set; }
+    /// <summary>
+    /// The model group, once the key may use it and the pool knows it; <see cref="UnknownModel"/> before:
+    /// a client's made-up names must not become stored data (records, roll-ups).
+    /// </summary>
+    public string? Model { get; set; } = UnknownModel;
+
+    public const string UnknownModel = "unknown";
 
     /// <summary>The deployment that answered, when one did.</summary>
     public string? Deployment { get; set; }

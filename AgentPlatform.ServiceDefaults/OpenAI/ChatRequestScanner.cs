@@ -11,6 +11,7 @@ public enum ChatRequestProblem
     NotAnObject,
     MissingModel,
     ModelNotAString,
+    ModelNameInvalid,
     MissingMessages,
     MessagesNotAnArray,
     StreamNotABoolean,
@@ -91,7 +92,12 @@ public static class ChatRequestScanner
             if (reader.ValueTextEquals("model"u8))
             {
                 reader.Read();
-                if (reader.TokenType == JsonTokenType.String)
+                if (reader.TokenType == JsonTokenType.String && reader.ValueSpan.Length > 2 * MaxModelNameLength)
+                {
+                    // Too long even with every character escaped (\/): refused without reading it into a string.
+                    problem = First(problem, ChatRequestProblem.ModelNameInvalid);
+                }
+                else if (reader.TokenType == JsonTokenType.String)
                 {
                     model = reader.GetString();
                     modelToken = new Range((int)reader.TokenStartIndex, (int)reader.BytesConsumed);
@@ -185,12 +191,31 @@ public static class ChatRequestScanner
         {
             return new(model is null ? ChatRequestProblem.MissingModel : ChatRequestProblem.ModelNotAString, model, modelToken, stream);
         }
+        if (!IsValidModelName(model))
+        {
+            return new(ChatRequestProblem.ModelNameInvalid, null, default, stream);
+        }
         if (!sawMessages)
         {
             return new(ChatRequestProblem.MissingMessages, model, modelToken, stream);
         }
         return new(ChatRequestProblem.None, model, modelToken, stream, streamOptions, choices);
     }
+
+    /// <summary>The longest model name taken: longer than any provider's, short enough to log, tag and store.</summary>
+    public const int MaxModelNameLength = 256;
+
+    /// <summary>
+    /// Whether a client's model name may be used at all: up to <see cref="MaxModelNameLength"/> ASCII
+    /// letters, digits and <c>-_.:/@+</c> — every provider's and Ollama's names (<c>gpt-4o</c>,
+    /// <c>claude-3-5-sonnet@20240620</c>, <c>llama3.1:8b</c>, <c>org/model</c>) and <c>agent:{name}</c>.
+    /// It becomes a Redis key part, a log field and a metric tag, so nothing else gets that far.
+    /// </summary>
+    public static bool IsValidModelName(ReadOnlySpan<char> model) =>
+        model.Length is > 0 and <= MaxModelNameLength && !model.ContainsAnyExcept(ModelNameCharacters);
+
+    private static readonly System.Buffers.SearchValues<char> ModelNameCharacters =
+        System.Buffers.SearchValues.Create("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.:/@+");
 
     private static ChatRequestProblem First(ChatRequestProblem current, ChatRequestProblem next) =>
         current == ChatRequestProblem.None ? next : current;
@@ -203,6 +228,7 @@ public static class ChatRequestScanner
         ChatRequestProblem.NotAnObject => ("The request body must be a JSON object.", null),
         ChatRequestProblem.MissingModel => ("You must provide a model parameter.", "model"),
         ChatRequestProblem.ModelNotAString => ("'model' must be a non-empty string.", "model"),
+        ChatRequestProblem.ModelNameInvalid => ($"'model' must be at most {MaxModelNameLength} characters of letters, digits and - _ . : / @ +.", "model"),
         ChatRequestProblem.MissingMessages => ("Missing required parameter: 'messages'.", "messages"),
         ChatRequestProblem.MessagesNotAnArray => ("'messages' must be an array.", "messages"),
         ChatRequestProblem.StreamNotABoolean => ("'stream' must be a boolean.", "stream"),

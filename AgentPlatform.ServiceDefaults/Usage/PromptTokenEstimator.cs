@@ -19,8 +19,22 @@ public sealed class PromptTokenEstimator
     private const int TokensPerReply = 3;
     private const int TokensPerImage = 85;
 
-    /// <summary>Tokenizers are large (the o200k vocabulary is tens of MB) and built once, lazily, per model.</summary>
-    private readonly ConcurrentDictionary<string, Lazy<Tokenizer>> _tokenizers = new(StringComparer.Ordinal);
+    /// <summary>The most model names whose tokenizer is remembered; the names come from clients.</summary>
+    public const int MaxRememberedModels = 256;
+
+    /// <summary>
+    /// The tokenizer of every model name the tokenizer library does not know (other providers', the
+    /// pool's group names): one, built lazily — its vocabulary is tens of MB.
+    /// </summary>
+    private static readonly Lazy<Tokenizer> DefaultTokenizer = new(() => TiktokenTokenizer.CreateForEncoding(DefaultEncoding));
+
+    /// <summary>
+    /// The tokenizer per model name, up to <see cref="MaxRememberedModels"/> names. Every name the
+    /// library does not know maps to <see cref="DefaultTokenizer"/>, so client-made names cost no more
+    /// than their entry, and past the bound not even that (the vocabularies are shared by encoding
+    /// inside the library).
+    /// </summary>
+    private readonly ConcurrentDictionary<string, Tokenizer> _tokenizers = new(StringComparer.Ordinal);
 
     /// <summary>The request's prompt tokens and the most it asks to generate (<c>max_completion_tokens</c> or <c>max_tokens</c>; 0 if neither).</summary>
     public (int PromptTokens, int MaxOutputTokens) Estimate(ReadOnlySpan<byte> body, string model)
@@ -63,17 +77,30 @@ public sealed class PromptTokenEstimator
     }
 
     /// <summary>The tokenizer of <paramref name="model"/>'s family.</summary>
-    public Tokenizer For(string model) => _tokenizers.GetOrAdd(model, static name => new Lazy<Tokenizer>(() =>
+    public Tokenizer For(string model)
     {
+        if (_tokenizers.TryGetValue(model, out var known))
+        {
+            return known;
+        }
+        if (_tokenizers.Count >= MaxRememberedModels)
+        {
+            return DefaultTokenizer.Value; // not worth a lookup (an exception for an unknown name) per request
+        }
+        Tokenizer tokenizer;
         try
         {
-            return TiktokenTokenizer.CreateForModel(name);
+            tokenizer = TiktokenTokenizer.CreateForModel(model);
         }
         catch (NotSupportedException)
         {
-            return TiktokenTokenizer.CreateForEncoding(DefaultEncoding);
+            tokenizer = DefaultTokenizer.Value;
         }
-    })).Value;
+        return _tokenizers.GetOrAdd(model, tokenizer);
+    }
+
+    /// <summary>How many model names have their tokenizer remembered.</summary>
+    public int RememberedModels => _tokenizers.Count;
 
     private static int CountMessage(Tokenizer tokenizer, JsonElement message)
     {
