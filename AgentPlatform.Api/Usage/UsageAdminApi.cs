@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Globalization;
 using System.Text;
 using System.Text.Json;
@@ -331,7 +332,7 @@ public static class UsageAdminApi
     private const string CsvHeader =
         "id,requestId,time,tenantId,keyId,model,deployment,promptTokens,cachedTokens,completionTokens,estimated,costUsd,latencyMs,overheadMs,status,outcome,cache,stream,savedTokens,savedCostUsd,traceId";
 
-    private static string ToCsv(UsageRecord r)
+    internal static string ToCsv(UsageRecord r)
     {
         var line = new StringBuilder(256);
         foreach (var value in (ReadOnlySpan<object?>)
@@ -344,8 +345,15 @@ public static class UsageAdminApi
                 line.Append(',');
             }
             var text = Convert.ToString(value, CultureInfo.InvariantCulture) ?? "";
+            if (value is string && text.Length > 0 && FormulaStarts.Contains(text[0]))
+            {
+                // A spreadsheet runs a cell that starts so as a formula; a leading ' makes it text (OWASP's advice).
+                text = "'" + text;
+            }
             line.Append(text.AsSpan().IndexOfAny(",\"\r\n") >= 0 ? $"\"{text.Replace("\"", "\"\"")}\"" : text);
         }
         return line.ToString();
     }
+
+    private static readonly SearchValues<char> FormulaStarts = SearchValues.Create("=+-@\t\r");
 }
