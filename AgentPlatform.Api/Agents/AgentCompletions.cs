@@ -36,6 +36,11 @@ public static class AgentCompletions
                 "An agent takes 'messages' of roles system, user and assistant with text content, ending with a user message.", OpenAIError.InvalidRequest, "invalid_messages", "messages");
             return;
         }
+        if (agent.RefusesInstructionsIn(messages) is { } refusal)
+        {
+            await OpenAIError.WriteAsync(context, StatusCodes.Status400BadRequest, refusal, OpenAIError.InvalidRequest, "client_instructions_not_allowed", "messages");
+            return;
+        }
         await using var lease = await limiter.AcquireAsync(context, client, default);
         if (lease is null)
         {

@@ -33,6 +33,12 @@ public sealed record AgentDefinition
     /// <summary>What a run may cost in USD; null: no limit but the key's budget.</summary>
     public decimal? MaxCostUsd { get; init; }
 
+    /// <summary>
+    /// Whether a client may send <c>system</c>/<c>developer</c> messages to a run: off by default, so
+    /// the agent's <see cref="Instructions"/> are the only ones its runs follow.
+    /// </summary>
+    public bool AllowClientInstructions { get; init; }
+
     /// <summary>The tenants whose keys may run it; empty: every tenant.</summary>
     public List<string> TenantIds { get; init; } = [];
 
@@ -50,6 +56,23 @@ public sealed record AgentDefinition
         DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
         UnmappedMemberHandling = JsonUnmappedMemberHandling.Disallow,
     };
+
+    /// <summary>Why a run of this agent may not take <paramref name="messages"/> (a client's own instructions); null when it may.</summary>
+    public string? RefusesInstructionsIn(IReadOnlyList<Microsoft.Extensions.AI.ChatMessage> messages)
+    {
+        if (AllowClientInstructions)
+        {
+            return null;
+        }
+        for (var i = 0; i < messages.Count; i++)
+        {
+            if (messages[i].Role == Microsoft.Extensions.AI.ChatRole.System)
+            {
+                return $"messages[{i}] is a system or developer message: agent '{Name}' follows only its own instructions (its definition's allowClientInstructions is off).";
+            }
+        }
+        return null;
+    }
 
     public bool AllowsTenant(string? tenantId) => TenantIds.Count == 0 || (tenantId is not null && TenantIds.Contains(tenantId, StringComparer.Ordinal));
 

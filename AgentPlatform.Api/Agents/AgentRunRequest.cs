@@ -1,4 +1,6 @@
 using System.Text.Json;
+using AgentPlatform.ServiceDefaults.Http;
+using AgentPlatform.ServiceDefaults.OpenAI;
 using Microsoft.Extensions.AI;
 
 namespace AgentPlatform.Api.Agents;
@@ -10,18 +12,24 @@ namespace AgentPlatform.Api.Agents;
 /// </summary>
 public sealed record AgentRunRequest(IReadOnlyList<ChatMessage> Messages, string? ThreadId, bool Stream)
 {
-    private const long MaxBodyBytes = 1024 * 1024;
+    public const long MaxBodyBytes = 1024 * 1024;
 
-    public static async Task<(AgentRunRequest? Request, string? Problem)> ReadAsync(HttpRequest request, CancellationToken cancellationToken)
+    /// <summary>The request, or what is wrong with it; null for both when the body is over <see cref="MaxBodyBytes"/>, declared or not.</summary>
+    public static async Task<(AgentRunRequest? Request, string? Problem)> ReadAsync(HttpContext context)
     {
-        if (request.ContentLength > MaxBodyBytes)
+        using var body = await PooledRequestBody.ReadOrDrainAsync(context, MaxBodyBytes);
+        if (body is null)
         {
-            return (null, $"The body is larger than {MaxBodyBytes} bytes.");
+            return (null, null);
+        }
+        if (!JsonText.IsValid(body.Span))
+        {
+            return (null, "The body is not valid UTF-8 JSON text.");
         }
         JsonDocument document;
         try
         {
-            document = await JsonDocument.ParseAsync(request.Body, cancellationToken: cancellationToken);
+            document = JsonDocument.Parse(body.Memory);
         }
         catch (JsonException exception)
         {
@@ -59,7 +67,7 @@ public sealed record AgentRunRequest(IReadOnlyList<ChatMessage> Messages, string
                     {
                         if (Message(message) is not { } parsed)
                         {
-                            return (null, $"messages[{index}] must be {{\"role\": \"user\" | \"assistant\" | \"system\", \"content\": \"text\"}}.");
+                            return (null, $"messages[{index}] must be {{\"role\": \"user\" | \"assistant\" | \"system\" | \"developer\", \"content\": \"text\"}}.");
                         }
                         messages.Add(parsed);
                         index++;
@@ -106,7 +114,7 @@ public sealed record AgentRunRequest(IReadOnlyList<ChatMessage> Messages, string
         {
             "user" => new ChatMessage(ChatRole.User, content.GetString()),
             "assistant" => new ChatMessage(ChatRole.Assistant, content.GetString()),
-            "system" => new ChatMessage(ChatRole.System, content.GetString()),
+            "system" or "developer" => new ChatMessage(ChatRole.System, content.GetString()),
             _ => null,
         };
     }

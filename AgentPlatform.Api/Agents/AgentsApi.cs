@@ -44,10 +44,21 @@ public static class AgentsApi
             await OpenAIError.WriteAsync(context, StatusCodes.Status404NotFound, $"There is no agent '{name}' this key may run.", OpenAIError.InvalidRequest, "agent_not_found");
             return;
         }
-        var (request, problem) = await AgentRunRequest.ReadAsync(context.Request, context.RequestAborted);
+        var (request, problem) = await AgentRunRequest.ReadAsync(context);
+        if (request is null && problem is null)
+        {
+            await OpenAIError.WriteAsync(context, StatusCodes.Status413PayloadTooLarge,
+                $"The body is larger than the limit of {AgentRunRequest.MaxBodyBytes} bytes.", OpenAIError.InvalidRequest, "request_too_large");
+            return;
+        }
         if (request is null)
         {
             await OpenAIError.WriteAsync(context, StatusCodes.Status400BadRequest, problem!, OpenAIError.InvalidRequest, "invalid_run");
+            return;
+        }
+        if (agent.RefusesInstructionsIn(request.Messages) is { } refusal)
+        {
+            await OpenAIError.WriteAsync(context, StatusCodes.Status400BadRequest, refusal, OpenAIError.InvalidRequest, "client_instructions_not_allowed", "messages");
             return;
         }
         AgentThread? thread = null;

@@ -9,7 +9,6 @@ using AgentPlatform.Api.Routing;
 using AgentPlatform.Api.Usage;
 using AgentPlatform.ServiceDefaults.Http;
 using AgentPlatform.ServiceDefaults.OpenAI;
-using Microsoft.AspNetCore.Http.Features;
 using Microsoft.Extensions.Options;
 
 namespace AgentPlatform.Api.Chat;
@@ -54,15 +53,9 @@ public static class ChatCompletionsApi
             record.KeyId = client.Key?.Id;
 
             var maxBytes = options.Value.MaxRequestBodyBytes;
-            // Kestrel may read past the limit here so that an oversized body can be drained (below).
-            if (context.Features.Get<IHttpMaxRequestBodySizeFeature>() is { IsReadOnly: false } bodySize)
-            {
-                bodySize.MaxRequestBodySize = maxBytes * DrainFactor;
-            }
-            using var body = await PooledRequestBody.ReadAsync(context.Request, maxBytes, context.RequestAborted);
+            using var body = await PooledRequestBody.ReadOrDrainAsync(context, maxBytes);
             if (body is null)
             {
-                await DrainAsync(context, maxBytes * DrainFactor);
                 await OpenAIError.WriteAsync(context, StatusCodes.Status413PayloadTooLarge,
                     $"The request body is larger than the limit of {maxBytes} bytes.", OpenAIError.InvalidRequest, "request_too_large");
                 return;
@@ -258,39 +251,6 @@ public static class ChatCompletionsApi
             await response.BodyWriter.WriteAsync(hit.Body, context.RequestAborted);
         }
         await response.BodyWriter.FlushAsync(context.RequestAborted);
-    }
-
-    /// <summary>
-    /// How much of an oversized body is read and discarded before the 413, as a multiple of the limit.
-    /// A client still uploading when the server answers and closes gets a broken pipe instead of
-    /// the 413 (seen in CI); draining lets it read the answer. Past this much the connection is
-    /// closed rather than reading an unbounded upload.
-    /// </summary>
-    private const long DrainFactor = 4;
-
-    private static async Task DrainAsync(HttpContext context, long drainBytes)
-    {
-        if (context.Request.ContentLength > drainBytes)
-        {
-            return;
-        }
-        var reader = context.Request.BodyReader;
-        try
-        {
-            while (true)
-            {
-                var result = await reader.ReadAsync(context.RequestAborted);
-                reader.AdvanceTo(result.Buffer.End);
-                if (result.IsCompleted)
-                {
-                    return;
-                }
-            }
-        }
-        catch (BadHttpRequestException)
-        {
-            // Past the drain limit: Kestrel closes the connection after the 413.
-        }
     }
 
     private static async Task ListModelsAsync(HttpContext context, ClientAuthenticator authenticator, RouterClient router)

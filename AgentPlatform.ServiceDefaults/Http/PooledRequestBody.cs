@@ -1,5 +1,6 @@
 using System.Buffers;
 using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Http.Features;
 
 namespace AgentPlatform.ServiceDefaults.Http;
 
@@ -18,11 +19,61 @@ public sealed class PooledRequestBody : IDisposable
         Length = length;
     }
 
+    /// <summary>The most rented before any byte has arrived.</summary>
+    private const int InitialBytes = 64 * 1024;
+
     public int Length { get; }
 
     public ReadOnlyMemory<byte> Memory => _buffer.AsMemory(0, Length);
 
     public ReadOnlySpan<byte> Span => _buffer.AsSpan(0, Length);
+
+    /// <summary>
+    /// How much of an oversized body is read and discarded before the 413, as a multiple of the limit.
+    /// A client still uploading when the server answers and closes gets a broken pipe instead of
+    /// the 413 (seen in CI); draining lets it read the answer. Past this much the connection is
+    /// closed rather than reading an unbounded upload.
+    /// </summary>
+    private const long DrainFactor = 4;
+
+    /// <summary>
+    /// Reads the body of a client's request; over <paramref name="maxBytes"/> (declared or not), reads
+    /// and discards some more so the client can read the 413 the caller then writes, and returns null.
+    /// </summary>
+    public static async ValueTask<PooledRequestBody?> ReadOrDrainAsync(HttpContext context, long maxBytes)
+    {
+        var drainBytes = maxBytes * DrainFactor;
+        if (context.Features.Get<IHttpMaxRequestBodySizeFeature>() is { IsReadOnly: false } bodySize)
+        {
+            bodySize.MaxRequestBodySize = drainBytes; // Kestrel refuses (and closes) past this
+        }
+        var body = await ReadAsync(context.Request, maxBytes, context.RequestAborted);
+        if (body is null && !(context.Request.ContentLength > drainBytes))
+        {
+            await DrainAsync(context.Request.BodyReader, context.RequestAborted);
+        }
+        return body;
+    }
+
+    private static async Task DrainAsync(System.IO.Pipelines.PipeReader reader, CancellationToken cancellationToken)
+    {
+        try
+        {
+            while (true)
+            {
+                var result = await reader.ReadAsync(cancellationToken);
+                reader.AdvanceTo(result.Buffer.End);
+                if (result.IsCompleted)
+                {
+                    return;
+                }
+            }
+        }
+        catch (BadHttpRequestException)
+        {
+            // Past the drain limit: Kestrel closes the connection after the 413.
+        }
+    }
 
     /// <summary>Reads the body; returns null when it is longer than <paramref name="maxBytes"/>.</summary>
     public static async ValueTask<PooledRequestBody?> ReadAsync(HttpRequest request, long maxBytes, CancellationToken cancellationToken)
@@ -33,7 +84,8 @@ public sealed class PooledRequestBody : IDisposable
         }
 
         var reader = request.BodyReader;
-        var buffer = ArrayPool<byte>.Shared.Rent((int)Math.Min(request.ContentLength ?? 4096, maxBytes) + 1);
+        // Grown as the bytes arrive, never sized by what the client declares: a Content-Length alone must not take memory.
+        var buffer = ArrayPool<byte>.Shared.Rent((int)Math.Min(Math.Min(request.ContentLength ?? 4096, InitialBytes), maxBytes) + 1);
         var length = 0;
         try
         {
