@@ -9,6 +9,10 @@ internal static partial class Log
         Message = "Deployment {Deployment} of model group {ModelGroup} answered {StatusCode}.")]
     public static partial void DeploymentRefused(ILogger logger, string deployment, string modelGroup, HttpStatusCode statusCode);
 
+    [LoggerMessage(EventId = 1006, Level = LogLevel.Error,
+        Message = "Deployment {Deployment} of model group {ModelGroup} refused the platform's credential ({StatusCode}, provider error type '{ErrorType}'): check its API key. Its answer is not passed on.")]
+    public static partial void DeploymentCredentialRefused(ILogger logger, string deployment, string modelGroup, int statusCode, string? errorType);
+
     [LoggerMessage(EventId = 1002, Level = LogLevel.Warning,
         Message = "Deployment {Deployment} of model group {ModelGroup} failed: {Reason}.")]
     public static partial void DeploymentFailed(ILogger logger, string deployment, string modelGroup, string reason);

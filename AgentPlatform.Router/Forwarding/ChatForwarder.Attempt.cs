@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Globalization;
 using System.Net;
+using System.Text.Json;
 using AgentPlatform.Router.Pool;
 using AgentPlatform.Router.Providers;
 using AgentPlatform.Router.Resilience;
@@ -177,7 +178,17 @@ public sealed partial class ChatForwarder
                 return response.StatusCode == HttpStatusCode.TooManyRequests ? AttemptResult.Throttled(failure, status) : AttemptResult.Failed(failure, status);
             }
 
-            // An answer, or an error that is the request's own (400, 401, 404...): the client gets it
+            if (response.StatusCode is HttpStatusCode.Unauthorized or HttpStatusCode.Forbidden)
+            {
+                // The platform's own key for the deployment is wrong or revoked: not the client's error,
+                // and the provider's message may hint at the key. Logged here, never relayed.
+                _metrics.Attempt(group.Name, deployment.Name, "refused", status, elapsed);
+                Log.DeploymentCredentialRefused(_logger, deployment.Name, group.Name, status, await ProviderErrorTypeAsync(response, timeout.Token));
+                var failure = request.LastFailure = $"deployment '{deployment.Name}' refused the platform's credential ({status})";
+                return AttemptResult.Failed(failure, status);
+            }
+
+            // An answer, or an error that is the request's own (400, 404, 422...): the client gets it
             // unchanged. Either way the deployment works.
             using var buffer = new AnswerBuffer(BufferBytes);
             Stream answer;
@@ -407,6 +418,35 @@ public sealed partial class ChatForwarder
         Log.DeploymentFailed(_logger, deployment.Name, request.Group.Name, result.Failure!);
         request.LastFailure = result.Failure;
         return result;
+    }
+
+    /// <summary>The <c>error.type</c> (or <c>error.code</c>) of a provider's small JSON error, for the log; never its message.</summary>
+    private static async Task<string?> ProviderErrorTypeAsync(HttpResponseMessage response, CancellationToken cancellationToken)
+    {
+        try
+        {
+            if (response.Content.Headers.ContentLength is > 64 * 1024)
+            {
+                return null;
+            }
+            using var error = JsonDocument.Parse(await response.Content.ReadAsByteArrayAsync(cancellationToken));
+            if (!error.RootElement.TryGetProperty("error", out var detail) || detail.ValueKind != JsonValueKind.Object)
+            {
+                return null;
+            }
+            foreach (var name in (ReadOnlySpan<string>)["type", "code"])
+            {
+                if (detail.TryGetProperty(name, out var value) && value.ValueKind == JsonValueKind.String && value.GetString() is { } text)
+                {
+                    return text.Length <= 64 ? text : text[..64];
+                }
+            }
+            return null;
+        }
+        catch (Exception exception) when (exception is JsonException or HttpRequestException or IOException or OperationCanceledException)
+        {
+            return null;
+        }
     }
 
     /// <summary>A provider's "prompt too long" error: OpenAI's and Azure's code and wording, Anthropic's wording.</summary>

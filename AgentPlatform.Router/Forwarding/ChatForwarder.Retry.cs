@@ -80,6 +80,12 @@ public sealed partial class ChatForwarder
                 $"No deployment of model '{group.Name}' is available: each has failed repeatedly and is taken out of rotation for a while.",
                 OpenAIError.Upstream, "upstream_unavailable");
         }
+        else if (last.UpstreamStatus is StatusCodes.Status401Unauthorized or StatusCodes.Status403Forbidden)
+        {
+            await OpenAIError.WriteAsync(context, StatusCodes.Status502BadGateway,
+                $"No deployment of model '{group.Name}' could answer: {failure}. The platform's operator must fix the deployment's provider credential.",
+                OpenAIError.Upstream, "upstream_auth_failed");
+        }
         else if (request.FailedAlikeEverywhere)
         {
             await OpenAIError.WriteAsync(context, StatusCodes.Status502BadGateway,

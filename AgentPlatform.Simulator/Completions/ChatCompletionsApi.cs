@@ -34,7 +34,11 @@ public static class ChatCompletionsApi
     {
         if (!SimulatorAuth.IsAuthorized(context, options.CurrentValue, "Authorization", "Bearer "))
         {
-            return OpenAIWire.Instance.WriteErrorAsync(context, StatusCodes.Status401Unauthorized, "Incorrect API key provided.", OpenAIError.Authentication, "invalid_api_key");
+            // As OpenAI does, the message shows the key's last characters: a gateway must not pass it on.
+            var presented = context.Request.Headers.Authorization.ToString();
+            var hint = presented.Length > 4 ? presented[^4..] : "";
+            return OpenAIWire.Instance.WriteErrorAsync(context, StatusCodes.Status401Unauthorized,
+                $"Incorrect API key provided: sk-****{hint}. You can find your API key in your account settings.", OpenAIError.Authentication, "invalid_api_key");
         }
         return call.AnswerAsync(context, OpenAIWire.Instance, body => generator.Generate(body.Span));
     }

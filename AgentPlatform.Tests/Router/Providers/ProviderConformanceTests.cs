@@ -4,6 +4,7 @@ using AgentPlatform.Api;
 using AgentPlatform.Router.Pool;
 using AgentPlatform.Simulator;
 using AgentPlatform.Tests.Infrastructure;
+using Microsoft.Extensions.DependencyInjection;
 using OpenAI;
 using OpenAI.Chat;
 
@@ -40,6 +41,13 @@ public sealed class ProviderConformanceTests(PlatformFixture platform) : IAsyncL
             AddGroup(settings, provider, provider, ProviderKey);
             AddGroup(settings, provider + "-wrong-key", provider, "sk-wrong");
         }
+        // A wrong key first, the right one behind it: the pool fails over past the provider's 401.
+        AddGroup(settings, "wrong-then-right", "openai", "sk-wrong");
+        settings["Router:ModelGroups:wrong-then-right:Deployments:1:Name"] = "right-sim";
+        settings["Router:ModelGroups:wrong-then-right:Deployments:1:BaseUrl"] = $"{_simulator.BaseAddress}v1";
+        settings["Router:ModelGroups:wrong-then-right:Deployments:1:Model"] = "gpt-sim";
+        settings["Router:ModelGroups:wrong-then-right:Deployments:1:ApiKey"] = ProviderKey;
+        settings["Router:ModelGroups:wrong-then-right:Deployments:1:Priority"] = "1";
         _router = platform.StartRouter(settings, _routerLogs);
         _api = platform.StartApi(_router.BaseAddress);
         await Task.CompletedTask;
@@ -182,15 +190,30 @@ public sealed class ProviderConformanceTests(PlatformFixture platform) : IAsyncL
 
     [Theory]
     [MemberData(nameof(Providers))]
-    public async Task The_provider_refusing_the_key_reaches_the_client_as_401_in_openai_shape_and_the_key_stays_out_of_logs(string provider)
+    public async Task The_provider_refusing_the_platforms_key_is_a_502_upstream_auth_failed_that_hints_at_no_key(string provider)
     {
         var error = await Assert.ThrowsAsync<ClientResultException>(() =>
             Client(provider + "-wrong-key").CompleteChatAsync([new UserChatMessage("hi")]).WaitAsync(Timeout));
 
-        Assert.Equal(401, error.Status);
-        var body = System.Text.Json.JsonDocument.Parse(error.GetRawResponse()!.Content.ToString()).RootElement;
-        Assert.False(string.IsNullOrEmpty(body.GetProperty("error").GetProperty("message").GetString()));
-        Assert.DoesNotContain(_routerLogs.Logs, l => l.Message.Contains("sk-wrong") || l.Message.Contains(ProviderKey));
+        // Not the client's 401: its own key is fine. The provider's message (with the key's last characters) stays behind.
+        Assert.Equal(502, error.Status);
+        var body = System.Text.Json.JsonDocument.Parse(error.GetRawResponse()!.Content.ToString()).RootElement.GetProperty("error");
+        Assert.Equal("upstream_auth_failed", body.GetProperty("code").GetString());
+        Assert.DoesNotContain("****", body.GetProperty("message").GetString()); // the simulator's hint, as OpenAI's: sk-****rong
+        Assert.DoesNotContain("sk-", body.GetProperty("message").GetString());
+        Assert.Contains(_routerLogs.Logs, l => l.EventId.Id == 1006 && l.Message.Contains($"{provider}-sim"));
+        Assert.DoesNotContain(_routerLogs.Logs, l => l.Message.Contains("sk-wrong") || l.Message.Contains(ProviderKey) || l.Message.Contains("sk-****"));
+    }
+
+    [Fact]
+    public async Task A_deployment_whose_key_is_refused_is_failed_over_and_counted_against_its_breaker()
+    {
+        ChatCompletion completion = await Client("wrong-then-right").CompleteChatAsync([new UserChatMessage("hi")]).WaitAsync(Timeout);
+
+        Assert.False(string.IsNullOrEmpty(completion.Content[0].Text));
+        var pool = _router.Services.GetRequiredService<AgentPlatform.Router.Pool.ModelPool>();
+        var wrong = pool.Groups.Single(g => g.Name == "wrong-then-right").Deployments.Single(d => d.Name == "openai-sim");
+        Assert.Contains("refused the platform's credential (401)", wrong.State.LatestError?.Message);
     }
 
     private static readonly ChatTool WeatherTool = ChatTool.CreateFunctionTool("get_weather", "The weather in a city.",
