@@ -10,6 +10,7 @@ using AgentPlatform.Api.Routing;
 using AgentPlatform.Api.Tenancy;
 using AgentPlatform.Api.Usage;
 using AgentPlatform.ServiceDefaults.Usage;
+using AgentPlatform.ServiceDefaults.Http;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
@@ -78,7 +79,8 @@ public static class ApiServiceCollectionExtensions
         // Webhooks get our own retries (AlertNotifier), not the default pipeline's on top of them, and no
         // request logging: a webhook's URL is its credential (Slack's are) and must not reach the logs.
         var alerts = builder.Services.AddHttpClient(AlertNotifier.HttpClientName, client => client.Timeout = TimeSpan.FromSeconds(10))
-            .RemoveAllLoggers();
+            .RemoveAllLoggers()
+            .RedactUrlInTraces();
 #pragma warning disable EXTEXP0001 // experimental, but the documented way to opt one client out of the default resilience
         alerts.RemoveAllResilienceHandlers();
 #pragma warning restore EXTEXP0001
@@ -87,7 +89,8 @@ public static class ApiServiceCollectionExtensions
         // (a tool call has its own timeout, and a call must not be repeated on a server that may have acted on it);
         // no request logging either: a server's URL may carry its credential, as a webhook's does.
         var mcp = builder.Services.AddHttpClient(AgentRunner.McpHttpClientName, client => client.Timeout = Timeout.InfiniteTimeSpan)
-            .RemoveAllLoggers();
+            .RemoveAllLoggers()
+            .RedactUrlInTraces();
 #pragma warning disable EXTEXP0001
         mcp.RemoveAllResilienceHandlers();
 #pragma warning restore EXTEXP0001

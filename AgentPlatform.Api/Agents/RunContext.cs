@@ -183,7 +183,8 @@ internal sealed class RunContext(
         var result = await tool.CallAsync(values, cancellationToken);
         if (result.IsError)
         {
-            Activity.Current?.SetStatus(ActivityStatusCode.Error, result.Text);
+            // Not the tool's words: a tool's output is the tenant's data, and may hold what its server should not have said.
+            Activity.Current?.SetStatus(ActivityStatusCode.Error, "The tool answered with an error.");
         }
         var latency = Math.Round(Stopwatch.GetElapsedTime(started).TotalMilliseconds, 3);
         run.Steps.Add(new AgentRunStep
