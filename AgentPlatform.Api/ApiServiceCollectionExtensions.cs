@@ -88,7 +88,14 @@ public static class ApiServiceCollectionExtensions
         // MCP servers hold a stream open for their session: no total timeout or retries of the default pipeline
         // (a tool call has its own timeout, and a call must not be repeated on a server that may have acted on it);
         // no request logging either: a server's URL may carry its credential, as a webhook's does.
+        // And it connects only where McpHostPolicy allows (no proxy, which would connect elsewhere).
+        builder.Services.TryAddSingleton<McpHostPolicy>();
         var mcp = builder.Services.AddHttpClient(AgentRunner.McpHttpClientName, client => client.Timeout = Timeout.InfiniteTimeSpan)
+            .ConfigurePrimaryHttpMessageHandler(services => new SocketsHttpHandler
+            {
+                ConnectCallback = services.GetRequiredService<McpHostPolicy>().ConnectAsync,
+                UseProxy = false,
+            })
             .RemoveAllLoggers()
             .RedactUrlInTraces();
 #pragma warning disable EXTEXP0001

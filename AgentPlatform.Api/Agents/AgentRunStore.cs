@@ -51,4 +51,11 @@ public sealed class AgentOptions
 
     /// <summary>How long a run stays readable through <c>GET /v1/agents/runs/{id}</c>.</summary>
     public int RunRetentionHours { get; set; } = 168;
+
+    /// <summary>
+    /// The only hosts agents' MCP servers may be on (<c>tools.example.com</c>, or <c>*.example.com</c>
+    /// for its subdomains), at any address — a private one included. Empty: any host whose addresses
+    /// are all public (see <see cref="McpHostPolicy"/>).
+    /// </summary>
+    public List<string> McpAllowedHosts { get; set; } = [];
 }

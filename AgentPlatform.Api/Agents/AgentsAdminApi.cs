@@ -132,6 +132,14 @@ public static class AgentsAdminApi
             // Version and time are the store's to set; lists left null become empty.
             definition = definition with { Version = 0, UpdatedAt = default, Tools = definition.Tools ?? [], TenantIds = definition.TenantIds ?? [] };
             problems.AddRange(definition.Problems());
+            var hosts = context.RequestServices.GetRequiredService<McpHostPolicy>();
+            foreach (var (tool, index) in definition.Tools.Select((t, i) => (t, i)))
+            {
+                if (Uri.TryCreate(tool.McpServerUrl, UriKind.Absolute, out var url) && hosts.Refuses(url) is { } refusal)
+                {
+                    problems.Add($"tools[{index}].mcpServerUrl may not be used: {refusal}.");
+                }
+            }
             foreach (var tenantId in definition.TenantIds.Distinct(StringComparer.Ordinal))
             {
                 if (await tenancy.GetTenantAsync(tenantId) is null)

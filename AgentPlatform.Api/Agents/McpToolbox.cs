@@ -40,9 +40,12 @@ public sealed class McpToolbox : IAsyncDisposable
         var tools = new Dictionary<string, AgentToolFunction>(StringComparer.Ordinal);
         try
         {
-            foreach (var server in agent.Tools)
+            foreach (var (server, index) in agent.Tools.Select((t, i) => (t, i)))
             {
                 var url = new Uri(server.McpServerUrl);
+                // Named by its place in the definition and its host: the URL may hold a credential, and
+                // this message reaches the run's client, its stored record and the log.
+                var name = $"tools[{index}] on {url.IdnHost}";
                 McpClient client;
                 IList<McpClientTool> listed;
                 try
@@ -56,16 +59,16 @@ public sealed class McpToolbox : IAsyncDisposable
                 catch (Exception exception) when (exception is HttpRequestException or McpException or TimeoutException or IOException
                     || exception is OperationCanceledException && !cancellationToken.IsCancellationRequested)
                 {
-                    throw new McpToolboxException($"The MCP server {url} could not be reached: {exception.Message}", exception);
+                    throw new McpToolboxException($"The MCP server {name} could not be reached: {Reason(exception)}.", exception);
                 }
                 var timeout = server.TimeoutSeconds is { } seconds ? TimeSpan.FromSeconds(seconds) : DefaultTimeout;
-                foreach (var name in server.AllowedTools)
+                foreach (var toolName in server.AllowedTools)
                 {
-                    var tool = listed.FirstOrDefault(t => t.Name == name)
-                        ?? throw new McpToolboxException($"The MCP server {url} has no tool '{name}' (it has: {string.Join(", ", listed.Select(t => t.Name))}).");
-                    if (!tools.TryAdd(name, new AgentToolFunction(tool, timeout)))
+                    var tool = listed.FirstOrDefault(t => t.Name == toolName)
+                        ?? throw new McpToolboxException($"The MCP server {name} has no tool '{toolName}' (it has: {string.Join(", ", listed.Select(t => t.Name))}).");
+                    if (!tools.TryAdd(toolName, new AgentToolFunction(tool, timeout)))
                     {
-                        throw new McpToolboxException($"Two of the agent's MCP servers offer a tool named '{name}'; allow it on one only.");
+                        throw new McpToolboxException($"Two of the agent's MCP servers offer a tool named '{toolName}'; allow it on one only.");
                     }
                 }
             }
@@ -80,6 +83,17 @@ public sealed class McpToolbox : IAsyncDisposable
             throw;
         }
     }
+
+    /// <summary>Why a connection failed, in words that hold no URL.</summary>
+    private static string Reason(Exception exception) => exception switch
+    {
+        HttpRequestException { InnerException: McpHostRefusedException refused } => $"it may not be reached: {refused.Message}",
+        HttpRequestException { StatusCode: { } status } => $"it answered {(int)status}",
+        HttpRequestException http => $"the connection failed ({http.HttpRequestError})",
+        McpException => "it did not speak MCP as expected",
+        IOException => "the connection broke",
+        _ => "it did not answer in time",
+    };
 
     public async ValueTask DisposeAsync()
     {

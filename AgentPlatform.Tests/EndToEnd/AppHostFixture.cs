@@ -67,6 +67,7 @@ public sealed class AppHostFixture : IAsyncLifetime
                 // One setting of each section the AppHost passes on (SettingsEndToEndTests).
                 $"--AgentPlatform:UsageRetentionDays={UsageRetentionDays}",
                 $"--Agents:RunRetentionHours={RunRetentionHours}",
+                "--Agents:McpAllowedHosts:0=127.0.0.1", // the tests' MCP server, on loopback
                 $"--Shutdown:DrainTimeoutSeconds={DrainTimeoutSeconds}",
                 "--Alerts:EvaluationIntervalSeconds=0.5",
                 $"--Alerts:Webhooks:0:Name={WebhookName}",

@@ -25,6 +25,11 @@ public sealed class TestMcpServer : IAsyncDisposable
 
     public Uri BaseAddress { get; }
 
+    /// <summary>HTTP requests that reached the server, whatever they asked.</summary>
+    public int Requests => Volatile.Read(ref _requests);
+
+    private int _requests;
+
     /// <summary>Where the MCP endpoint is (streamable HTTP at it, SSE at <c>/sse</c> under it).</summary>
     public Uri Endpoint => new(BaseAddress, "mcp");
 
@@ -42,10 +47,16 @@ public sealed class TestMcpServer : IAsyncDisposable
         }).WithTools<Tools>();
 #pragma warning restore MCP9004
         var app = builder.Build();
+        TestMcpServer? server = null;
+        app.Use((context, next) =>
+        {
+            Interlocked.Increment(ref server!._requests);
+            return next(context);
+        });
         app.MapMcp("/mcp");
         await app.StartAsync();
         var address = app.Services.GetRequiredService<IServer>().Features.GetRequiredFeature<IServerAddressesFeature>().Addresses.First();
-        return new TestMcpServer(app, new Uri(address + "/"));
+        return server = new TestMcpServer(app, new Uri(address + "/"));
     }
 
     public async ValueTask DisposeAsync()

@@ -510,7 +510,11 @@ public sealed class AgentRunFixture : IAsyncLifetime
             }
         }
         Router = new KestrelApp<RouterOptions>(settings).Start();
-        Api = new KestrelApp<ApiOptions>(PlatformFixture.ApiSettings(Redis, Router.BaseAddress)).Start();
+        // The test MCP server is on loopback, which agents reach only when it is listed.
+        Api = new KestrelApp<ApiOptions>(PlatformFixture.ApiSettings(Redis, Router.BaseAddress, new Dictionary<string, string?>
+        {
+            ["Agents:McpAllowedHosts:0"] = "127.0.0.1",
+        })).Start();
     }
 
     private readonly System.Collections.Concurrent.ConcurrentDictionary<string, string> _tenantOfKey = new();
