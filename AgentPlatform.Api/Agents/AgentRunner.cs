@@ -8,6 +8,7 @@ using AgentPlatform.ServiceDefaults.Usage;
 using Microsoft.Agents.AI;
 using Microsoft.Extensions.AI;
 using Microsoft.Extensions.Options;
+using AgentPlatform.ServiceDefaults.Telemetry;
 
 namespace AgentPlatform.Api.Agents;
 
@@ -155,7 +156,7 @@ public sealed class AgentRunner(
     {
         if (run.Status == AgentRunStatuses.Failed)
         {
-            Log.AgentRunFailed(_logger, agent.Name, run.Id, run.Error);
+            Log.AgentRunFailed(_logger, agent.Name, run.Id, LogText.Safe(run.Error));
         }
         meter.Metrics.AgentRunEnded(agent.Name, run.Status, run.StopReason);
         var summary = run.NewRecord(Activity.Current, run.CreatedAt, agent.Model);

@@ -1,5 +1,6 @@
 using System.Text.Json;
 using Microsoft.Extensions.Options;
+using AgentPlatform.ServiceDefaults.Telemetry;
 
 namespace AgentPlatform.Api.Alerts;
 
@@ -106,7 +107,7 @@ public sealed class AlertNotifier(
                 await Task.Delay(backoff < MaxBackoff ? backoff : MaxBackoff, timeProvider, cancellationToken);
             }
         }
-        Log.AlertDeliveryFailed(logger, webhook.Name, _options.DeliveryAttempts, error!);
+        Log.AlertDeliveryFailed(logger, webhook.Name, _options.DeliveryAttempts, LogText.Safe(error));
         return Event(webhook, alert, "failed", _options.DeliveryAttempts, error);
     }
 

@@ -6,6 +6,7 @@ using AgentPlatform.ServiceDefaults.OpenAI;
 using AgentPlatform.ServiceDefaults.Usage;
 using Microsoft.AspNetCore.Http.Features;
 using Microsoft.Extensions.Options;
+using AgentPlatform.ServiceDefaults.Telemetry;
 
 namespace AgentPlatform.Api.Usage;
 
@@ -53,7 +54,7 @@ public sealed class UsageMeter(
             worst = await prices.GetAsync(model, context.RequestAborted);
             if (worst is null && !prices.IsKnown)
             {
-                Log.NoPricesForBudget(logger, model);
+                Log.NoPricesForBudget(logger, LogText.Safe(model));
                 await OpenAIError.WriteAsync(context, StatusCodes.Status503ServiceUnavailable,
                     "The budget cannot be checked right now (the model pool's prices are unknown); try again shortly.", OpenAIError.Server, "budget_unavailable");
                 return null;

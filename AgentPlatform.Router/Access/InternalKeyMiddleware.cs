@@ -1,6 +1,7 @@
 using AgentPlatform.ServiceDefaults.OpenAI;
 using AgentPlatform.ServiceDefaults.Security;
 using Microsoft.Extensions.Options;
+using AgentPlatform.ServiceDefaults.Telemetry;
 
 namespace AgentPlatform.Router.Access;
 
@@ -20,7 +21,7 @@ internal sealed class InternalKeyMiddleware(RequestDelegate next, IOptions<Inter
             return next(context);
         }
         // Never the header's value: a caller that sent a wrong key may have sent someone's real one.
-        Log.InternalKeyRefused(logger, context.Request.Method, context.Request.Path.Value ?? "", context.Connection.RemoteIpAddress?.ToString() ?? "unknown",
+        Log.InternalKeyRefused(logger, context.Request.Method, LogText.Safe(context.Request.Path.Value), context.Connection.RemoteIpAddress?.ToString() ?? "unknown",
             context.Request.Headers.Authorization.Count > 0);
         context.Response.Headers.WWWAuthenticate = "Bearer";
         return OpenAIError.WriteAsync(context, StatusCodes.Status401Unauthorized,

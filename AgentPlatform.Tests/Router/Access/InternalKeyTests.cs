@@ -100,6 +100,22 @@ public sealed class InternalKeyTests(PlatformFixture platform)
             || log.Scope.Values.Any(value => value?.ToString()?.Contains(someonesKey, StringComparison.Ordinal) == true));
     }
 
+    [Fact]
+    public async Task A_refused_path_cannot_forge_a_log_line()
+    {
+        var requestId = $"forged-{Guid.NewGuid():N}";
+        using var client = new HttpClient { BaseAddress = platform.Router.BaseAddress };
+        client.DefaultRequestHeaders.Add("x-request-id", requestId);
+
+        using var response = await client.GetAsync("/v1/x%0D%0Ainfo:%20forged%20line");
+
+        Assert.Equal(HttpStatusCode.Unauthorized, response.StatusCode);
+        var refusal = Assert.Single(platform.RouterLogs.Logs, log => log.EventId.Id == 1040 && Equals(log.Scope.GetValueOrDefault("RequestId"), requestId));
+        Assert.DoesNotContain('\n', refusal.Message);
+        Assert.DoesNotContain('\r', refusal.Message);
+        Assert.Contains("\\u000d\\u000ainfo: forged line", refusal.Message);
+    }
+
     [Theory]
     [InlineData("")]
     [InlineData("too-short")]
