@@ -27,6 +27,9 @@ internal static partial class Log
     [LoggerMessage(EventId = 2011, Level = LogLevel.Warning, Message = "A request's reservation could not be settled in Redis; it stays counted as reserved.")]
     public static partial void SettleFailed(ILogger logger, Exception exception);
 
+    [LoggerMessage(EventId = 2016, Level = LogLevel.Warning, Message = "A request's concurrency slot could not be renewed in Redis; it lapses if no later renewal succeeds.")]
+    public static partial void LeaseNotRenewed(ILogger logger, Exception exception);
+
     [LoggerMessage(EventId = 2012, Level = LogLevel.Warning, Message = "The Router's worst-case prices could not be read; budgets use the last known ones.")]
     public static partial void PricesUnavailable(ILogger logger, Exception exception);
 

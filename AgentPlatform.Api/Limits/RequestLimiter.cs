@@ -33,8 +33,12 @@ public readonly record struct Demand(long Tokens, long CostNanoUsd);
 /// </remarks>
 public sealed class RequestLimiter(IConnectionMultiplexer redis, UsageMetrics metrics, TimeProvider timeProvider, ILogger<RequestLimiter> logger)
 {
-    /// <summary>A lease outlives any request (the Router's total time is 10 minutes); it is ended explicitly before.</summary>
-    private static readonly TimeSpan LeaseLifetime = TimeSpan.FromMinutes(15);
+    /// <summary>
+    /// How long a concurrency slot is held without word from its request: renewed while the request (a
+    /// stream, an agent run) lives and ended explicitly when it ends, so this is only how soon a slot
+    /// comes back from a replica that died holding it.
+    /// </summary>
+    internal static readonly TimeSpan LeaseLifetime = TimeSpan.FromMinutes(15);
 
     /// <summary>How long a finished period's spend stays readable after it ends.</summary>
     private static readonly TimeSpan SpendKeptAfterPeriod = TimeSpan.FromDays(35);
@@ -163,9 +167,11 @@ public sealed class RequestLimiter(IConnectionMultiplexer redis, UsageMetrics me
             {
                 return RequestLease.None; // nothing to settle, no slot to give back
             }
-            return new RequestLease(redis, keys, member, demand,
+            var lease = new RequestLease(redis, keys, member, demand,
                 RateLimited(key), key.BudgetUsd is not null, RateLimited(tenant), tenant.BudgetUsd is not null,
                 holdsSlot: key.MaxConcurrent is not null || tenant.MaxConcurrent is not null, logger);
+            lease.RenewSlotWhileHeld(timeProvider, LeaseLifetime);
+            return lease;
         }
         var byKey = (int)result[1] == 0;
         metrics.Refused(LimitName(refused), byKey ? "key" : "tenant");
@@ -353,7 +359,50 @@ public sealed class RequestLease(
         return 0
         """;
 
+    private const string RenewScript = """
+        -- KEYS the key's and the tenant's leases; ARGV[1] the request, ARGV[2] its new expiry (ms), ARGV[3] the lifetime (ms)
+        for i = 1, #KEYS do
+          if redis.call('ZSCORE', KEYS[i], ARGV[1]) then
+            redis.call('ZADD', KEYS[i], ARGV[2], ARGV[1])
+            redis.call('PEXPIRE', KEYS[i], ARGV[3])
+          end
+        end
+        return 0
+        """;
+
     private bool _settled;
+    private ITimer? _renewal;
+
+    /// <summary>The latest renewal of the slot (for tests to wait on).</summary>
+    internal Task LastRenewal { get; private set; } = Task.CompletedTask;
+
+    /// <summary>
+    /// Keeps the concurrency slot held while the request lives, however long: a stream or an agent run
+    /// may outlast the lease, which would free its slot while it still runs. Renewed at a third of the
+    /// lifetime, so a renewal that fails (Redis away) has two more chances before the slot lapses.
+    /// </summary>
+    internal void RenewSlotWhileHeld(TimeProvider timeProvider, TimeSpan lifetime)
+    {
+        if (!holdsSlot || redis is null || keys is null)
+        {
+            return;
+        }
+        RedisKey[] leases = [keys[2], keys[6]];
+        _renewal = timeProvider.CreateTimer(_ => LastRenewal = RenewAsync(leases, timeProvider, lifetime), null, lifetime / 3, lifetime / 3);
+    }
+
+    private async Task RenewAsync(RedisKey[] leases, TimeProvider timeProvider, TimeSpan lifetime)
+    {
+        try
+        {
+            await redis!.GetDatabase().ScriptEvaluateAsync(RenewScript, leases,
+                [member, (timeProvider.GetUtcNow() + lifetime).ToUnixTimeMilliseconds(), (long)lifetime.TotalMilliseconds]);
+        }
+        catch (Exception exception) when (exception is RedisException or TimeoutException)
+        {
+            Log.LeaseNotRenewed(logger!, exception);
+        }
+    }
 
     /// <summary>Replaces the reservation with what the request used (tokens, and cost in nano-dollars).</summary>
     public async ValueTask SettleAsync(long tokens, long costNanoUsd)
@@ -363,6 +412,7 @@ public sealed class RequestLease(
             return;
         }
         _settled = true;
+        _renewal?.Dispose();
         if (tokens == reserved.Tokens && costNanoUsd == reserved.CostNanoUsd && !holdsSlot)
         {
             return; // nothing to correct and no slot to give back (a cache hit, say): no round trip

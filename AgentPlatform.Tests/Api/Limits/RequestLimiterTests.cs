@@ -64,6 +64,27 @@ public sealed class RequestLimiterTests : IAsyncLifetime
         Assert.Equal(["requests,key", "requests,key"], refusals);
     }
 
+    [Fact]
+    public async Task A_request_that_outlives_its_lease_keeps_its_concurrency_slot_until_it_ends()
+    {
+        var client = new ClientIdentity(new VirtualKey { Id = "key_long_stream", Name = "one at a time", MaxConcurrent = 1 }, new Tenant { Id = "ten_long_stream", Name = "t" });
+        using var services = new ServiceCollection().AddMetrics().BuildServiceProvider();
+        var limiter = new RequestLimiter(_connection, new UsageMetrics(services.GetRequiredService<IMeterFactory>()), _time, NullLogger<RequestLimiter>.Instance);
+        var held = await limiter.AcquireAsync(new DefaultHttpContext { Response = { Body = new MemoryStream() } }, client, default);
+        Assert.NotNull(held);
+
+        // Twenty minutes of a long stream or agent run: past the 15-minute lease, renewed a third of it at a time.
+        for (var elapsed = TimeSpan.Zero; elapsed < TimeSpan.FromMinutes(20); elapsed += RequestLimiter.LeaseLifetime / 3)
+        {
+            _time.Advance(RequestLimiter.LeaseLifetime / 3);
+            await held.LastRenewal;
+        }
+
+        Assert.Equal([429], await AcquireAsync(limiter, client, times: 1));
+        await held.DisposeAsync();
+        Assert.Equal([200], await AcquireAsync(limiter, client, times: 1));
+    }
+
     private static async Task<List<int>> AcquireAsync(RequestLimiter limiter, ClientIdentity client, int times)
     {
         var statuses = new List<int>();
