@@ -44,6 +44,10 @@ public static class AgentsApi
             await OpenAIError.WriteAsync(context, StatusCodes.Status404NotFound, $"There is no agent '{name}' this key may run.", OpenAIError.InvalidRequest, "agent_not_found");
             return;
         }
+        if (await limiter.RefusedBeforeBodyAsync(context, client))
+        {
+            return;
+        }
         var (request, problem) = await AgentRunRequest.ReadAsync(context);
         if (request is null && problem is null)
         {

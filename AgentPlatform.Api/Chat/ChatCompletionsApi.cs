@@ -52,6 +52,10 @@ public static class ChatCompletionsApi
             record.TenantId = client.Tenant?.Id;
             record.KeyId = client.Key?.Id;
 
+            if (await limiter.RefusedBeforeBodyAsync(context, client))
+            {
+                return;
+            }
             var maxBytes = options.Value.MaxRequestBodyBytes;
             using var body = await PooledRequestBody.ReadOrDrainAsync(context, maxBytes);
             if (body is null)

@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Globalization;
 using AgentPlatform.Api.Tenancy;
 using AgentPlatform.Api.Usage;
@@ -123,6 +124,56 @@ public sealed class RequestLimiter(IConnectionMultiplexer redis, UsageMetrics me
         return {0, 0, 0, state[1], state[2], state[3], state[4], state[5], state[6], state[7], state[8]}
         """;
 
+    /// <summary>Per key and tenant id (their prefixes keep them apart): until when (Unix ms) their requests per minute are used up, as Redis last said.</summary>
+    private readonly ConcurrentDictionary<string, long> _requestsFullUntil = new(StringComparer.Ordinal);
+
+    /// <summary>Per key and tenant id with a concurrency limit: the slots this replica's requests hold.</summary>
+    private readonly ConcurrentDictionary<string, int> _slotsHeldHere = new(StringComparer.Ordinal);
+
+    /// <summary>
+    /// Refuses, before its body is read and sized, a request its limits refuse whatever it asks — so a
+    /// throttled client cannot make the Api read, parse and tokenize its bodies: its requests per minute
+    /// are used up (until the Retry-After Redis gave this replica at its last refusal, which holds for any
+    /// request: refused ones do not enter the window), or this replica alone holds all its concurrency
+    /// slots. Decided here, without a round trip; the full check in Redis follows for the rest.
+    /// </summary>
+    public async ValueTask<bool> RefusedBeforeBodyAsync(HttpContext context, ClientIdentity client)
+    {
+        if (client is not { Key: { } key, Tenant: { } tenant } || !client.IsLimited)
+        {
+            return false;
+        }
+        var now = timeProvider.GetUtcNow().ToUnixTimeMilliseconds();
+        foreach (var (limits, id, scope) in (ReadOnlySpan<(TenancyLimits, string, string)>)[(key, key.Id, "key"), (tenant, tenant.Id, "tenant")])
+        {
+            if (limits.Rpm is not null && _requestsFullUntil.TryGetValue(id, out var until))
+            {
+                if (until > now)
+                {
+                    metrics.Refused(LimitName(1), scope);
+                    await RefuseAsync(context, 1, limits, until - now, default);
+                    return true;
+                }
+                _requestsFullUntil.TryRemove(KeyValuePair.Create(id, until));
+            }
+            if (limits.MaxConcurrent is { } max && _slotsHeldHere.TryGetValue(id, out var held) && held >= max)
+            {
+                metrics.Refused(LimitName(4), scope);
+                await RefuseAsync(context, 4, limits, 1000, default);
+                return true;
+            }
+        }
+        return false;
+    }
+
+    private void HoldSlotHere(TenancyLimits limits, string id, int change)
+    {
+        if (limits.MaxConcurrent is not null)
+        {
+            _slotsHeldHere.AddOrUpdate(id, Math.Max(0, change), (_, held) => Math.Max(0, held + change));
+        }
+    }
+
     /// <summary>
     /// Takes a request out of the key's and tenant's limits and budgets. Null (with the refusal written:
     /// 429, or 402 for a budget, naming the limit) when one of them refuses; otherwise a lease to settle
@@ -170,10 +221,25 @@ public sealed class RequestLimiter(IConnectionMultiplexer redis, UsageMetrics me
             var lease = new RequestLease(redis, keys, member, demand,
                 RateLimited(key), key.BudgetUsd is not null, RateLimited(tenant), tenant.BudgetUsd is not null,
                 holdsSlot: key.MaxConcurrent is not null || tenant.MaxConcurrent is not null, logger);
-            lease.RenewSlotWhileHeld(timeProvider, LeaseLifetime);
+            if (lease.HoldsSlot)
+            {
+                HoldSlotHere(key, key.Id, +1);
+                HoldSlotHere(tenant, tenant.Id, +1);
+                lease.Released = () =>
+                {
+                    HoldSlotHere(key, key.Id, -1);
+                    HoldSlotHere(tenant, tenant.Id, -1);
+                };
+                lease.RenewSlotWhileHeld(timeProvider, LeaseLifetime);
+            }
             return lease;
         }
         var byKey = (int)result[1] == 0;
+        if (refused == 1)
+        {
+            // Full until the window's oldest request leaves it: every request until then is refused alike.
+            _requestsFullUntil[byKey ? key.Id : tenant.Id] = now.ToUnixTimeMilliseconds() + (long)result[2];
+        }
         metrics.Refused(LimitName(refused), byKey ? "key" : "tenant");
         await RefuseAsync(context, refused, byKey ? key : tenant, (long)result[2], demand);
         return null;
@@ -373,6 +439,12 @@ public sealed class RequestLease(
     private bool _settled;
     private ITimer? _renewal;
 
+    /// <summary>Whether the lease holds a concurrency slot (given back when it is settled).</summary>
+    internal bool HoldsSlot => holdsSlot;
+
+    /// <summary>Called once when the slot is given back (settled or disposed), for the limiter's count of slots held here.</summary>
+    internal Action? Released { get; set; }
+
     /// <summary>The latest renewal of the slot (for tests to wait on).</summary>
     internal Task LastRenewal { get; private set; } = Task.CompletedTask;
 
@@ -413,6 +485,7 @@ public sealed class RequestLease(
         }
         _settled = true;
         _renewal?.Dispose();
+        Released?.Invoke();
         if (tokens == reserved.Tokens && costNanoUsd == reserved.CostNanoUsd && !holdsSlot)
         {
             return; // nothing to correct and no slot to give back (a cache hit, say): no round trip

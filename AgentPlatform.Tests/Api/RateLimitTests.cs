@@ -78,6 +78,24 @@ public sealed class RateLimitTests(TenancyFixture fixture) : IClassFixture<Tenan
         }
     }
 
+    [Fact]
+    public async Task A_throttled_keys_next_requests_are_refused_before_their_bodies_are_read()
+    {
+        var key = await CreateKeyAsync(tenant: new { name = "Hasty" }, key: new { name = "one a minute", rpm = 1 });
+        using var client = TenancyFixture.Client(fixture.First, key);
+        using var first = await client.PostAsync("/v1/chat/completions", Json.Chat());
+        using var refused = await client.PostAsync("/v1/chat/completions", Json.Chat());
+
+        // Not parsed, so not found wrong: the Api has not looked at it.
+        using var unread = await client.PostAsync("/v1/chat/completions", Json.Body("{not json"));
+
+        Assert.Equal(HttpStatusCode.OK, first.StatusCode);
+        Assert.Equal(HttpStatusCode.TooManyRequests, refused.StatusCode);
+        Assert.Equal(HttpStatusCode.TooManyRequests, unread.StatusCode);
+        Assert.StartsWith("Rate limit reached for key 'one a minute': 1 requests per minute.", (await Json.ReadErrorAsync(unread)).GetProperty("message").GetString());
+        Assert.InRange(unread.Headers.RetryAfter!.Delta!.Value.TotalSeconds, 1, 60);
+    }
+
     private async Task<string> CreateKeyAsync(object tenant, object key) =>
         (await fixture.CreateKeyAsync(await fixture.CreateTenantAsync(tenant), key)).Key;
 }
