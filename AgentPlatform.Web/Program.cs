@@ -13,6 +13,7 @@ if (!app.Environment.IsDevelopment())
 {
     app.UseExceptionHandler("/error", createScopeForErrors: true);
 }
+app.UseConsoleHeaders();
 app.UseAuthentication();
 app.UseAuthorization();
 app.UseAntiforgery();
@@ -21,6 +22,8 @@ app.MapDefaultEndpoints();
 app.MapConsoleSignIn();
 app.MapUsageExport();
 // Every page needs a signed-in operator, but the sign-in page itself ([AllowAnonymous]).
-app.MapRazorComponents<App>().AddInteractiveServerRenderMode().RequireAuthorization();
+app.MapRazorComponents<App>()
+    .AddInteractiveServerRenderMode(options => options.ContentSecurityFrameAncestorsPolicy = "'none'")
+    .RequireAuthorization();
 
 app.Run();
