@@ -150,6 +150,36 @@ public sealed class ChatCompletionsApiTests(PlatformFixture platform)
     }
 
     [Fact]
+    public async Task A_body_trickled_slower_than_the_minimum_data_rate_is_cut_off()
+    {
+        using var socket = new System.Net.Sockets.TcpClient();
+        await socket.ConnectAsync(platform.Api.BaseAddress.Host, platform.Api.BaseAddress.Port);
+        var stream = socket.GetStream();
+        var head = $"POST /v1/chat/completions HTTP/1.1\r\nHost: api\r\nAuthorization: Bearer {PlatformFixture.MasterKey}\r\nContent-Type: application/json\r\nContent-Length: 100000\r\n\r\n{{";
+        await stream.WriteAsync(Encoding.ASCII.GetBytes(head));
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+
+        // A byte a second, far under Kestrel's 240 bytes/s once its 5-second grace is over: it gives up on the body.
+        var cut = false;
+        while (!cut && clock.Elapsed < TimeSpan.FromSeconds(30))
+        {
+            try
+            {
+                await stream.WriteAsync(" "u8.ToArray());
+                await Task.Delay(1000);
+                cut = socket.Client.Poll(0, System.Net.Sockets.SelectMode.SelectRead); // an answer or the close
+            }
+            catch (IOException)
+            {
+                cut = true;
+            }
+        }
+
+        Assert.True(cut, "the slow body was still being read after 30 s");
+        Assert.InRange(clock.Elapsed, TimeSpan.FromSeconds(4), TimeSpan.FromSeconds(20));
+    }
+
+    [Fact]
     public async Task Unknown_url_is_an_openai_404()
     {
         using var client = platform.CreateApiClient();

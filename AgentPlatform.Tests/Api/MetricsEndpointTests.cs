@@ -71,13 +71,16 @@ public sealed class MetricsEndpointTests(PlatformFixture platform)
     [Fact]
     public async Task A_streamed_answer_shows_in_the_Apis_request_token_latency_and_first_token_metrics()
     {
-        using var client = platform.CreateApiClient();
-        var before = await PrometheusScrape.ReadAsync(platform.Api.CreateHttpClient());
+        // An Api process of its own: in this process every Api host's meters reach every host's
+        // exporter, and another test's host going away takes its series out between two scrapes.
+        await using var api = await ServiceProcess.StartAsync("AgentPlatform.Api", PlatformFixture.ApiSettings(platform.Redis, platform.Router.BaseAddress));
+        using var client = api.Client(PlatformFixture.MasterKey);
+        var before = await PrometheusScrape.ReadAsync(api.CreateHttpClient());
 
         using var chat = await client.PostAsync("/v1/chat/completions", Json.Chat(stream: true));
         Assert.Equal(HttpStatusCode.OK, chat.StatusCode);
         await chat.Content.ReadAsStringAsync();
-        var after = await PrometheusScrape.ReadUntilAsync(platform.Api.CreateHttpClient,
+        var after = await PrometheusScrape.ReadUntilAsync(api.CreateHttpClient,
             scrape => scrape.Sum("gen_ai_server_time_to_first_token_seconds_count") > before.Sum("gen_ai_server_time_to_first_token_seconds_count"));
         double Grew(string series, params string[] labels) => after.Sum(series, labels) - before.Sum(series, labels);
         Assert.True(Grew("agentplatform_requests_total", "agentplatform_outcome=\"success\"", "http_response_status_code=\"200\"") >= 1);

@@ -91,6 +91,16 @@ public sealed partial class ServiceProcess : IRunningService, IAsyncDisposable
     [GeneratedRegex(@"Now listening on: (http://127\.0\.0\.1:\d+)")]
     private static partial Regex ListeningOn();
 
+    /// <summary>The process's working set now, in bytes.</summary>
+    public long WorkingSetBytes
+    {
+        get
+        {
+            _process.Refresh();
+            return _process.WorkingSet64;
+        }
+    }
+
     public string Output
     {
         get
