@@ -74,8 +74,8 @@ public sealed class HostileClientSuiteTests(ITestOutputHelper output) : IAsyncLi
     public async Task Hostile_clients_cannot_grow_redis_or_memory_overspend_or_reach_inside_and_every_refusal_is_an_openai_error()
     {
         using var admin = _api.Client(PlatformFixture.MasterKey);
-        var tenant = await CreateAsync(admin, "/admin/v1/tenants", new { name = "hostile" });
-        var (keyId, key) = await CreateKeyAsync(admin, tenant, new { name = "spender", budgetUsd = Budget, budgetPeriod = "daily" });
+        var tenant = await ApiCalls.CreateTenantAsync(_api, new { name = "hostile" });
+        var (keyId, key) = await ApiCalls.CreateKeyAsync(_api, tenant, new { name = "spender", budgetUsd = Budget, budgetPeriod = "daily" });
         using var redis = await ConnectionMultiplexer.ConnectAsync(_redis.ConnectionString);
         var redisBefore = await UsedMemoryAsync(redis);
         using var client = _api.Client(key);
@@ -226,21 +226,4 @@ public sealed class HostileClientSuiteTests(ITestOutputHelper output) : IAsyncLi
         model = "chat",
         tools = new[] { new { mcpServerUrl = url, allowedTools = new[] { "lookup" } } },
     };
-
-    private static async Task<string> CreateAsync(HttpClient admin, string path, object body)
-    {
-        using var response = await admin.PostAsJsonAsync(path, body);
-        Assert.Equal(HttpStatusCode.Created, response.StatusCode);
-        return (await response.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("id").GetString()!;
-    }
-
-    private static async Task<(string Id, string Key)> CreateKeyAsync(HttpClient admin, string tenantId, object key)
-    {
-        var body = JsonSerializer.SerializeToNode(key)!.AsObject();
-        body["tenantId"] = tenantId;
-        using var response = await admin.PostAsJsonAsync("/admin/v1/keys", body);
-        Assert.Equal(HttpStatusCode.Created, response.StatusCode);
-        var created = await response.Content.ReadFromJsonAsync<JsonElement>();
-        return (created.GetProperty("id").GetString()!, created.GetProperty("key").GetString()!);
-    }
 }
