@@ -155,7 +155,7 @@ public sealed class ChatCompletionsApiTests(PlatformFixture platform)
         using var socket = new System.Net.Sockets.TcpClient();
         await socket.ConnectAsync(platform.Api.BaseAddress.Host, platform.Api.BaseAddress.Port);
         var stream = socket.GetStream();
-        var head = $"POST /v1/chat/completions HTTP/1.1\r\nHost: api\r\nAuthorization: Bearer {PlatformFixture.MasterKey}\r\nContent-Type: application/json\r\nContent-Length: 100000\r\n\r\n{{";
+        var head = $"POST /v1/chat/completions HTTP/1.1\r\nHost: api\r\nAuthorization: Bearer {PlatformFixture.MasterKey}\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{{";
         await stream.WriteAsync(Encoding.ASCII.GetBytes(head));
         var clock = System.Diagnostics.Stopwatch.StartNew();
 
