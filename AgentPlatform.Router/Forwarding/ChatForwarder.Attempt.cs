@@ -25,12 +25,12 @@ public sealed partial class ChatForwarder
             {
                 _metrics.BreakerRejections(request.Group, now); // once per request and group, not per retry
             }
-            var picked = request.Group.PickNext(request.Tried, now, request.Tokens);
+            var picked = request.Group.PickNext(request.Tried, now, request.Size);
             if (picked is null)
             {
                 // A backoff planned to end with a Retry-After may wake a few ms early (timers tick
                 // coarsely); wait out the rest instead of spending an attempt on finding nothing.
-                if (request.Group.EarliestAvailableTicks(now, request.Tokens) is { } earliest && earliest > now && earliest - now <= TimerSlack.Ticks)
+                if (request.Group.EarliestAvailableTicks(now, request.Size) is { } earliest && earliest > now && earliest - now <= TimerSlack.Ticks)
                 {
                     await Task.Delay(TimeSpan.FromTicks(earliest - now + 1), _timeProvider, request.Context.RequestAborted);
                     continue;
@@ -42,7 +42,7 @@ public sealed partial class ChatForwarder
             {
                 continue; // lost the half-open probe to another request
             }
-            if (await _capacity.TryReserveAsync(picked, request.Tokens) is { } wait)
+            if (await _capacity.TryReserveAsync(picked, request.Size.PerMinute) is { } wait)
             {
                 // At its Rpm/Tpm: left alone (by this replica) until the reservation would fit.
                 picked.Breaker.OnAbandoned();
@@ -347,7 +347,7 @@ public sealed partial class ChatForwarder
                 var report = (measured ?? Measure(request, deployment, usage, estimatedOutput)) with { Interrupted = interrupted };
                 _metrics.TokenUsage(request.Group.Name, deployment.Name, deployment.Model, report.Tokens, report.Estimated);
                 TagUsage(Activity.Current, report);
-                _capacity.Settle(deployment, request.Tokens, report.Tokens.InputTokens + report.Tokens.OutputTokens);
+                _capacity.Settle(deployment, request.Size.PerMinute, report.Tokens.InputTokens + report.Tokens.OutputTokens);
                 if (isEventStream && request.ReportsUsage && !context.RequestAborted.IsCancellationRequested)
                 {
                     await EndStreamWithUsageAsync(context, report);

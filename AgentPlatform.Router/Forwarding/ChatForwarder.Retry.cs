@@ -23,9 +23,9 @@ public sealed partial class ChatForwarder
         var now = NowTicks;
         var delay = TimeSpan.Zero;
         var newRound = false;
-        if (group.PickNext(request.Tried, now, request.Tokens) is null)
+        if (group.PickNext(request.Tried, now, request.Size) is null)
         {
-            if (group.EarliestAvailableTicks(now, request.Tokens) is not { } earliest
+            if (group.EarliestAvailableTicks(now, request.Size) is not { } earliest
                 || TimeSpan.FromTicks(earliest - now) > TimeSpan.FromSeconds(_retry.MaxRetryAfterSeconds))
             {
                 return false;
@@ -66,7 +66,7 @@ public sealed partial class ChatForwarder
         }
         Log.AllDeploymentsFailed(_logger, group.Name, request.Attempts, failure);
 
-        var earliest = group.EarliestAvailableTicks(now, request.Tokens);
+        var earliest = group.EarliestAvailableTicks(now, request.Size);
         if (last.Status == AttemptStatus.Throttled || (last.Status == AttemptStatus.NoneAvailable && earliest > now))
         {
             SetRetryAfter(context, (earliest ?? now) - now);

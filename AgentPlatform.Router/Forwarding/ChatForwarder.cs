@@ -110,6 +110,7 @@ public sealed partial class ChatForwarder
         {
             StreamOptions = scan.StreamOptions,
             ReportsUsage = context.Request.Headers.ContainsKey(UsageReport.RequestHeaderName),
+            Choices = scan.Choices,
             Client = context.Request.Headers[RouterRequestHeaders.Client],
         };
         // Groups still to try after this one; made only when a group fails, so an answer from the
@@ -239,13 +240,13 @@ public sealed partial class ChatForwarder
     /// <summary>Estimates the request's tokens (once) and says whether some deployment of <paramref name="group"/> can take them.</summary>
     private bool TryEstimate(ForwardingRequest request, ModelGroup group)
     {
-        if (request.Tokens == 0)
+        if (request.Size == default)
         {
             var (prompt, maxOutput) = _estimator.Estimate(request.Body.Span, group.Deployments[0].Model);
             request.PromptTokens = prompt;
-            request.Tokens = prompt + maxOutput;
+            request.Size = RequestSize.Of(prompt, maxOutput, request.Choices);
         }
-        return group.Fits(request.Tokens);
+        return group.Fits(request.Size);
     }
 
     /// <summary>
@@ -266,7 +267,7 @@ public sealed partial class ChatForwarder
             }
         }
         await OpenAIError.WriteAsync(request.Context, StatusCodes.Status400BadRequest,
-            $"The request is about {request.Tokens} tokens (prompt and max output), more than any deployment of model '{request.RequestedGroup.Name}' or its context-window fallbacks takes. Shorten the messages or lower max_tokens.",
+            $"The request is about {request.Size.Context} tokens (prompt and max output){(request.Choices > 1 ? $", {request.Size.PerMinute} with all {request.Choices} answers," : "")} more than any deployment of model '{request.RequestedGroup.Name}' or its context-window fallbacks takes. Shorten the messages or lower max_tokens{(request.Choices > 1 ? " or n" : "")}.",
             OpenAIError.InvalidRequest, "context_length_exceeded", "messages");
         return null;
     }

@@ -29,8 +29,11 @@ internal sealed class ForwardingRequest(
     /// <summary>The prompt's estimated tokens; 0 until estimated.</summary>
     public int PromptTokens { get; set; }
 
-    /// <summary>The request's estimated size in tokens (prompt + requested output); 0 until estimated.</summary>
-    public int Tokens { get; set; }
+    /// <summary>How many answers the request asks for (<c>n</c>): what it may write is that many times its output.</summary>
+    public int Choices { get; init; } = 1;
+
+    /// <summary>The request's estimated size in tokens (prompt + requested output, per answer and for all); default until estimated.</summary>
+    public RequestSize Size { get; set; }
 
     /// <summary>Whether the context-window fallbacks have been turned to already.</summary>
     public bool UsedContextWindowFallback { get; set; }

@@ -99,8 +99,8 @@ public sealed class Deployment
 
     public bool HasCapacityLimits => Rpm is not null || Tpm is not null;
 
-    /// <summary>Whether a request of <paramref name="tokens"/> (0: not estimated) fits the context window and a minute's tokens.</summary>
-    public bool Fits(int tokens) => (ContextWindow is not { } window || tokens <= window) && (Tpm is not { } tpm || tokens <= tpm);
+    /// <summary>Whether a request fits: its prompt and one answer in the context window, all its answers in a minute's tokens (default size: not estimated).</summary>
+    public bool Fits(RequestSize size) => (ContextWindow is not { } window || size.Context <= window) && (Tpm is not { } tpm || size.PerMinute <= tpm);
 
     /// <summary>What is left of the deployment's minute right now, as this replica last saw it; null where unlimited.</summary>
     public (double? Requests, double? Tokens) Headroom(long nowMs)

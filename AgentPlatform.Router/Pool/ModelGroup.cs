@@ -36,8 +36,8 @@ public sealed class ModelGroup
     /// <summary>Whether any deployment limits its context window or tokens per minute, so requests need a token estimate.</summary>
     public bool NeedsTokenEstimate { get; }
 
-    /// <summary>Whether some deployment of the group can take a request of <paramref name="tokens"/>.</summary>
-    public bool Fits(int tokens) => Deployments.Any(d => d.Fits(tokens));
+    /// <summary>Whether some deployment of the group can take a request of this size.</summary>
+    public bool Fits(RequestSize size) => Deployments.Any(d => d.Fits(size));
 
     public string Name { get; }
 
@@ -53,17 +53,17 @@ public sealed class ModelGroup
     /// deployments the request has not tried (breaker letting requests through, no <c>Retry-After</c>
     /// in force), picked by the group's strategy; null when there is none.
     /// </summary>
-    /// <param name="tokens">The request's estimated size; deployments whose context window is smaller are skipped (0: not estimated).</param>
-    public Deployment? PickNext(IReadOnlyCollection<Deployment> tried, long nowTicks, int tokens = 0)
+    /// <param name="size">The request's estimated size; deployments whose context window or tokens per minute are smaller are skipped (default: not estimated).</param>
+    public Deployment? PickNext(IReadOnlyCollection<Deployment> tried, long nowTicks, RequestSize size = default)
     {
         foreach (var tier in _tiers)
         {
             // The common case — first try, every deployment of the tier up — allocates nothing.
-            if (tried.Count == 0 && AllAvailable(tier, nowTicks, tokens))
+            if (tried.Count == 0 && AllAvailable(tier, nowTicks, size))
             {
                 return Strategy.Pick(tier);
             }
-            var candidates = tier.Where(d => !tried.Contains(d) && d.IsAvailable(nowTicks) && d.Fits(tokens)).ToArray();
+            var candidates = tier.Where(d => !tried.Contains(d) && d.IsAvailable(nowTicks) && d.Fits(size)).ToArray();
             if (candidates.Length > 0)
             {
                 return Strategy.Pick(candidates);
@@ -77,12 +77,12 @@ public sealed class ModelGroup
     /// through: now if one is merely tried, else when the first <c>Retry-After</c> ends. Null when
     /// every breaker is open or every deployment drained, as waiting would hold requests for nothing.
     /// </summary>
-    public long? EarliestAvailableTicks(long nowTicks, int tokens = 0)
+    public long? EarliestAvailableTicks(long nowTicks, RequestSize size = default)
     {
         long? earliest = null;
         foreach (var deployment in Deployments)
         {
-            if (deployment.Drain is null && deployment.Breaker.IsAvailable(nowTicks) && deployment.Fits(tokens))
+            if (deployment.Drain is null && deployment.Breaker.IsAvailable(nowTicks) && deployment.Fits(size))
             {
                 var ticks = Math.Max(nowTicks, deployment.State.CoolDownUntilTicks);
                 earliest = earliest is { } e ? Math.Min(e, ticks) : ticks;
@@ -106,11 +106,11 @@ public sealed class ModelGroup
         return earliest;
     }
 
-    private static bool AllAvailable(Deployment[] tier, long nowTicks, int tokens)
+    private static bool AllAvailable(Deployment[] tier, long nowTicks, RequestSize size)
     {
         foreach (var deployment in tier)
         {
-            if (!deployment.IsAvailable(nowTicks) || !deployment.Fits(tokens))
+            if (!deployment.IsAvailable(nowTicks) || !deployment.Fits(size))
             {
                 return false;
             }

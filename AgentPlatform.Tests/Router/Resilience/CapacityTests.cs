@@ -57,6 +57,25 @@ public sealed class CapacityTests(PlatformFixture platform) : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Tokens_per_minute_count_every_answer_a_request_may_write()
+    {
+        var settings = Single("capped-tpm-n", ("Tpm", "100"));
+        settings["Router:Retry:MaxRetryAfterSeconds"] = "0";
+        await using var router = platform.StartRouter(settings);
+        using var client = router.CreateHttpClient();
+
+        // Each answer alone would fit twice in the minute (about 40 tokens with the prompt); two answers of 40 take most of it.
+        using var first = await client.PostAsync("/v1/chat/completions", Json.Chat(model: "capped-tpm-n", extra: ",\"max_tokens\":40,\"n\":2"));
+        using var second = await client.PostAsync("/v1/chat/completions", Json.Chat(model: "capped-tpm-n", extra: ",\"max_tokens\":40,\"n\":2"));
+        using var tooMany = await client.PostAsync("/v1/chat/completions", Json.Chat(model: "capped-tpm-n", extra: ",\"max_tokens\":40,\"n\":4"));
+
+        Assert.Equal(HttpStatusCode.OK, first.StatusCode);
+        Assert.Equal(HttpStatusCode.TooManyRequests, second.StatusCode);
+        Assert.Equal(HttpStatusCode.BadRequest, tooMany.StatusCode); // 4 x 40 is more than a whole minute's tokens
+        Assert.Contains("with all 4 answers", (await Json.ReadErrorAsync(tooMany)).GetProperty("message").GetString());
+    }
+
+    [Fact]
     public async Task Usage_based_sends_to_the_deployment_with_the_most_headroom()
     {
         var settings = new Dictionary<string, string?>(platform.SimulatorGroup("by-headroom"))
