@@ -1,6 +1,7 @@
 using System.Net.Http.Json;
 using System.Text.Json;
 using Aspire.Hosting.Testing;
+using AgentPlatform.Tests.Infrastructure;
 using StackExchange.Redis;
 
 namespace AgentPlatform.Tests.EndToEnd;
@@ -54,13 +55,9 @@ public sealed class SettingsEndToEndTests(AppHostFixture platform)
         // The run's usage records land in their hour's hash (written by the ledger shortly after the answer;
         // the hour may have turned during the run).
         RedisKey[] hours = [$"agentplatform:usage:records:{started.UtcDateTime:yyyyMMddHH}", $"agentplatform:usage:records:{DateTimeOffset.UtcNow.UtcDateTime:yyyyMMddHH}"];
-        TimeSpan? recordsTtl = null;
-        for (var deadline = DateTime.UtcNow + AppHostFixture.DefaultTimeout; recordsTtl is null && DateTime.UtcNow < deadline; await Task.Delay(100))
-        {
-            recordsTtl = await database.KeyTimeToLiveAsync(hours[0]) ?? await database.KeyTimeToLiveAsync(hours[1]);
-        }
-        Assert.NotNull(recordsTtl);
-        Assert.InRange(recordsTtl.Value, TimeSpan.FromDays(AppHostFixture.UsageRetentionDays - 1), TimeSpan.FromDays(AppHostFixture.UsageRetentionDays) + TimeSpan.FromHours(1));
+        var recordsTtl = await Eventually.ReadAsync(async () => await database.KeyTimeToLiveAsync(hours[0]) ?? await database.KeyTimeToLiveAsync(hours[1]),
+            ttl => ttl is not null, "the run's usage records in their hour's hash", AppHostFixture.DefaultTimeout);
+        Assert.InRange(recordsTtl!.Value, TimeSpan.FromDays(AppHostFixture.UsageRetentionDays - 1), TimeSpan.FromDays(AppHostFixture.UsageRetentionDays) + TimeSpan.FromHours(1));
     }
 
     [Fact]

@@ -224,16 +224,11 @@ public sealed class AgentRunTests(AgentRunFixture fixture) : IClassFixture<Agent
         }
 
         // The run's slot comes back: the next run is admitted within moments, not after the tool's ten seconds.
-        HttpStatusCode status;
-        for (var deadline = DateTime.UtcNow.AddSeconds(5); ; await Task.Delay(100))
+        var status = await Eventually.ReadAsync(async () =>
         {
             using var next = await client.PostAsync("/v1/agents/orders-leaver/runs", Json.Body("""{"input":"Just say hello"}"""));
-            status = next.StatusCode;
-            if (status != HttpStatusCode.TooManyRequests || DateTime.UtcNow > deadline)
-            {
-                break;
-            }
-        }
+            return next.StatusCode;
+        }, status => status != HttpStatusCode.TooManyRequests, "the left run's concurrency slot to come back");
         Assert.Equal(HttpStatusCode.OK, status);
 
         // Its step was recorded, and its summary says it failed because the client went away.

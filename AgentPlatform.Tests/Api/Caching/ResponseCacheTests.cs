@@ -138,19 +138,19 @@ public sealed class ResponseCacheTests(CacheFixture fixture) : IAsyncLifetime
         var server = redis.GetServers().Single();
         // The entries alone (not their fill leases or waiting marks), once all are written: the store is sent
         // before the answer ends but not awaited by the client, so it may land just after the answers.
-        var ttls = new List<double>();
-        for (var deadline = DateTime.UtcNow.AddSeconds(5); ttls.Count < 8 && DateTime.UtcNow < deadline; await Task.Delay(50))
+        var ttls = await Eventually.ReadAsync(async () =>
         {
-            ttls.Clear();
+            var found = new List<double>();
             await foreach (var entry in server.KeysAsync(pattern: $"{ResponseCache.KeyPrefix}{tenantId}:*"))
             {
                 if (!entry.ToString().EndsWith(":fill", StringComparison.Ordinal) && !entry.ToString().EndsWith(":waiting", StringComparison.Ordinal)
                     && await redis.GetDatabase().KeyTimeToLiveAsync(entry) is { } ttl)
                 {
-                    ttls.Add(ttl.TotalSeconds);
+                    found.Add(ttl.TotalSeconds);
                 }
             }
-        }
+            return found;
+        }, found => found.Count >= 8, "the eight answers' cache entries");
         Assert.Equal(8, ttls.Count);
         Assert.All(ttls, ttl => Assert.InRange(ttl, 89, 100));
         Assert.True(ttls.Distinct().Count() > 1, "the jitter spreads their expiries");
