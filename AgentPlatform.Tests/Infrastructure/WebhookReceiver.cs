@@ -48,17 +48,10 @@ public sealed class WebhookReceiver : IAsyncDisposable
     }
 
     /// <summary>The first notification to the webhook at <paramref name="path"/> that matches, once one arrives.</summary>
-    public async Task<JsonElement> WaitForAsync(Func<JsonElement, bool> match, TimeSpan? timeout = null, string path = "json")
-    {
-        for (var deadline = DateTime.UtcNow + (timeout ?? TimeSpan.FromSeconds(20)); DateTime.UtcNow < deadline; await Task.Delay(100))
-        {
-            if (Received.Where(r => r.Path == path).Select(r => r.Body).FirstOrDefault(match) is { ValueKind: JsonValueKind.Object } found)
-            {
-                return found;
-            }
-        }
-        throw new TimeoutException($"No matching notification reached '{path}'.");
-    }
+    /// <remarks>20 s unless said: an alert waits out its rule's <c>for</c> and the evaluation rounds first.</remarks>
+    public Task<JsonElement> WaitForAsync(Func<JsonElement, bool> match, TimeSpan? timeout = null, string path = "json") =>
+        Eventually.ReadAsync(() => Task.FromResult(Received.Where(r => r.Path == path).Select(r => r.Body).FirstOrDefault(match)),
+            found => found.ValueKind == JsonValueKind.Object, $"a matching notification at '{path}'", timeout ?? TimeSpan.FromSeconds(20));
 
     /// <summary>The notifications to the webhook at <paramref name="path"/> that match.</summary>
     public List<JsonElement> All(Func<JsonElement, bool> match, string path = "json") =>
