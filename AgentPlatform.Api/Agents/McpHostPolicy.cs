@@ -108,7 +108,6 @@ public sealed class McpHostPolicy(IOptions<AgentOptions> options)
                 || (b[0] == 100 && b[1] is >= 64 and <= 127)                          // shared address space (CGNAT)
                 || (b[0] == 192 && b[1] == 0 && b[2] == 0));                          // IETF protocol assignments
         }
-        return !(address.IsIPv6LinkLocal || address.IsIPv6SiteLocal || address.IsIPv6UniqueLocal || address.IsIPv6Multicast
-            || address.IsIPv4MappedToIPv6 || address.IsIPv6Teredo);
+        return !(address.IsIPv6LinkLocal || address.IsIPv6SiteLocal || address.IsIPv6UniqueLocal || address.IsIPv6Multicast || address.IsIPv6Teredo);
     }
 }

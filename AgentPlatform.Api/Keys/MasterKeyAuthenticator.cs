@@ -42,10 +42,7 @@ public sealed class MasterKeyAuthenticator(IOptions<ApiOptions> options, FailedA
     {
         if (failures.RetryAfter(context) is { } wait)
         {
-            await failures.OnFailureAsync(context, FailedAuthentications.TooManyFailuresCode);
-            FailedAuthentications.SetRetryAfter(context, wait);
-            await OpenAIError.WriteAsync(context, StatusCodes.Status429TooManyRequests,
-                FailedAuthentications.TooManyFailuresMessage, OpenAIError.RateLimit, FailedAuthentications.TooManyFailuresCode);
+            await failures.TurnAwayAsync(context, wait);
             return false;
         }
         var (message, code) = Authenticate(context.Request) switch

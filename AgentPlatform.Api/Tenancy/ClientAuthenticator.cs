@@ -111,7 +111,8 @@ public sealed class ClientAuthenticator
             // An address turned away for its failures may still use a key this replica knows; nothing else is looked up.
             if (_failures.RetryAfter(context) is { } wait)
             {
-                return await TooManyFailuresAsync(context, wait);
+                await _failures.TurnAwayAsync(context, wait);
+                return null;
             }
             if (_unknown.TryGetValue(hash, out var learned) && IsFresh(learned, now, UnknownKeyLifetime))
             {
@@ -259,15 +260,6 @@ public sealed class ClientAuthenticator
     {
         await _failures.OnFailureAsync(context, code);
         await OpenAIError.WriteAsync(context, StatusCodes.Status401Unauthorized, message, OpenAIError.Authentication, code);
-        return null;
-    }
-
-    private async ValueTask<ClientIdentity?> TooManyFailuresAsync(HttpContext context, TimeSpan wait)
-    {
-        await _failures.OnFailureAsync(context, FailedAuthentications.TooManyFailuresCode);
-        FailedAuthentications.SetRetryAfter(context, wait);
-        await OpenAIError.WriteAsync(context, StatusCodes.Status429TooManyRequests,
-            FailedAuthentications.TooManyFailuresMessage, OpenAIError.RateLimit, FailedAuthentications.TooManyFailuresCode);
         return null;
     }
 }

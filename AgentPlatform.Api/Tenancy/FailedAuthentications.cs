@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using System.Diagnostics.Metrics;
 using System.Net;
+using AgentPlatform.ServiceDefaults.OpenAI;
 using AgentPlatform.ServiceDefaults.Telemetry;
 using Microsoft.Extensions.Options;
 using StackExchange.Redis;
@@ -92,10 +93,14 @@ public sealed class FailedAuthentications
 
     public const string TooManyFailuresCode = "too_many_failed_authentications";
 
-    public const string TooManyFailuresMessage = "Too many requests from this address failed authentication; wait before trying again.";
-
-    public static void SetRetryAfter(HttpContext context, TimeSpan wait) =>
+    /// <summary>Answers a request from an address turned away (<see cref="RetryAfter"/>): 429 with <c>Retry-After</c>, counted.</summary>
+    public async ValueTask TurnAwayAsync(HttpContext context, TimeSpan wait)
+    {
+        await OnFailureAsync(context, TooManyFailuresCode);
         context.Response.Headers.RetryAfter = Math.Max(1, (long)Math.Ceiling(wait.TotalSeconds)).ToString(System.Globalization.CultureInfo.InvariantCulture);
+        await OpenAIError.WriteAsync(context, StatusCodes.Status429TooManyRequests,
+            "Too many requests from this address failed authentication; wait before trying again.", OpenAIError.RateLimit, TooManyFailuresCode);
+    }
 
     private void Block(string address, long forMs)
     {

@@ -212,7 +212,7 @@ public sealed partial class ChatForwarder
     {
         var errors = request.ServerErrors;
         request.FailedAlikeEverywhere = false;
-        if (errors.Count == 0)
+        if (errors is not { Count: > 0 })
         {
             return;
         }

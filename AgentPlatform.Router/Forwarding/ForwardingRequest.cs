@@ -44,7 +44,6 @@ internal sealed class ForwardingRequest(
         Group = group;
         Tried.Clear();
         Backoffs = 0;
-        ServerErrors.Clear();
         SawOtherOutcome = false;
     }
 
@@ -85,8 +84,9 @@ internal sealed class ForwardingRequest(
     /// <summary>
     /// The 5xx answers of the current group's attempts, one per deployment, not yet told to the
     /// breakers: whether each is the deployment's failure or the request's is judged from all of them.
+    /// Null until the first: most requests never get one, and allocate nothing for it.
     /// </summary>
-    public List<(Deployment Deployment, AttemptResult Result)> ServerErrors { get; } = [];
+    public List<(Deployment Deployment, AttemptResult Result)>? ServerErrors { get; private set; }
 
     /// <summary>Whether an attempt on the current group ended otherwise than with a 5xx answer.</summary>
     public bool SawOtherOutcome { get; set; }
@@ -97,7 +97,7 @@ internal sealed class ForwardingRequest(
     /// <summary>Keeps a 5xx answer for judging; a deployment that answered one already is counted once.</summary>
     public void HoldServerError(Deployment deployment, AttemptResult result)
     {
-        foreach (var (held, _) in ServerErrors)
+        foreach (var (held, _) in ServerErrors ??= new(capacity: 2))
         {
             if (held == deployment)
             {

@@ -34,7 +34,7 @@ public sealed class PromptTokenEstimator
     /// than their entry, and past the bound not even that (the vocabularies are shared by encoding
     /// inside the library).
     /// </summary>
-    private readonly ConcurrentDictionary<string, Tokenizer> _tokenizers = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, Lazy<Tokenizer>> _tokenizers = new(StringComparer.Ordinal);
 
     /// <summary>The request's prompt tokens and the most it asks to generate (<c>max_completion_tokens</c> or <c>max_tokens</c>; 0 if neither).</summary>
     public (int PromptTokens, int MaxOutputTokens) Estimate(ReadOnlySpan<byte> body, string model)
@@ -79,24 +79,28 @@ public sealed class PromptTokenEstimator
     /// <summary>The tokenizer of <paramref name="model"/>'s family.</summary>
     public Tokenizer For(string model)
     {
-        if (_tokenizers.TryGetValue(model, out var known))
+        if (!_tokenizers.TryGetValue(model, out var tokenizer))
         {
-            return known;
+            if (_tokenizers.Count >= MaxRememberedModels)
+            {
+                return DefaultTokenizer.Value; // not worth a lookup (an exception for an unknown name) per request
+            }
+            // Lazy: the first requests for a model, arriving together, build its tokenizer once.
+            tokenizer = _tokenizers.GetOrAdd(model, static name => new Lazy<Tokenizer>(() => Create(name)));
         }
-        if (_tokenizers.Count >= MaxRememberedModels)
-        {
-            return DefaultTokenizer.Value; // not worth a lookup (an exception for an unknown name) per request
-        }
-        Tokenizer tokenizer;
+        return tokenizer.Value;
+    }
+
+    private static Tokenizer Create(string model)
+    {
         try
         {
-            tokenizer = TiktokenTokenizer.CreateForModel(model);
+            return TiktokenTokenizer.CreateForModel(model);
         }
         catch (NotSupportedException)
         {
-            tokenizer = DefaultTokenizer.Value;
+            return DefaultTokenizer.Value;
         }
-        return _tokenizers.GetOrAdd(model, tokenizer);
     }
 
     /// <summary>How many model names have their tokenizer remembered.</summary>

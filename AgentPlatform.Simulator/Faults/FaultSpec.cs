@@ -23,7 +23,10 @@ public sealed class FaultSpec
 
     /// <summary>Whether the fault may hit a request with this body.</summary>
     public bool Matches(ReadOnlySpan<byte> body) =>
-        BodyContains is null || body.IndexOf(System.Text.Encoding.UTF8.GetBytes(BodyContains)) >= 0;
+        BodyContains is null || body.IndexOf(_bodyContainsBytes ??= System.Text.Encoding.UTF8.GetBytes(BodyContains)) >= 0;
+
+    /// <summary><see cref="BodyContains"/> as UTF-8, made at the first request rather than at every one.</summary>
+    private byte[]? _bodyContainsBytes;
 
     /// <summary>The problem with this spec, or null when it is valid.</summary>
     public string? Validate()
