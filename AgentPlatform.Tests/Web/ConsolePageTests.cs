@@ -90,8 +90,7 @@ public sealed class ConsolePageTests(AppHostFixture platform) : IAsyncLifetime
             }
         };
         await SignInAsync(page, "/playground");
-        // Typing before the circuit connects would be lost: wait until the page is interactive.
-        await Assertions.Expect(page.Locator("[data-interactive=true]")).ToBeVisibleAsync();
+        await InteractiveAsync(page);
         await Assertions.Expect(page.GetByTestId("model")).ToHaveValueAsync("default");
 
         await page.GetByTestId("message").FillAsync("Hello from the browser");
@@ -118,12 +117,12 @@ public sealed class ConsolePageTests(AppHostFixture platform) : IAsyncLifetime
     public async Task A_newcomer_creates_a_key_calls_with_it_in_the_playground_and_finds_the_calls_cost_and_latency()
     {
         var page = await SignedInPageAsync("/tenants");
-        await Assertions.Expect(page.Locator("h1[data-interactive=true]")).ToBeVisibleAsync();
+        await InteractiveAsync(page);
         var tenant = $"Newcomer {Guid.NewGuid():N}"[..20];
         var key = await CreateTenantAndKeyAsync(page, tenant, "first-key");
 
         await page.GetByRole(AriaRole.Link, new() { Name = "Playground", Exact = true }).ClickAsync();
-        await Assertions.Expect(page.Locator("h1[data-interactive=true]")).ToBeVisibleAsync();
+        await InteractiveAsync(page, "Playground");
         await page.GetByTestId("virtual-key").FillAsync(key);
         await page.GetByTestId("message").FillAsync("What does this cost?");
         await page.GetByTestId("send").ClickAsync();
@@ -149,7 +148,7 @@ public sealed class ConsolePageTests(AppHostFixture platform) : IAsyncLifetime
 
         // The key's spend is on the tenants page; given a budget, it gets a bar of its use.
         await page.GetByRole(AriaRole.Link, new() { Name = "Tenants and keys" }).ClickAsync();
-        await Assertions.Expect(page.Locator("h1[data-interactive=true]")).ToBeVisibleAsync();
+        await InteractiveAsync(page, "Tenants and keys");
         await page.GetByTestId($"keys-of-{tenant}").ClickAsync();
         await Assertions.Expect(page.GetByTestId("budget-first-key")).ToHaveTextAsync(new Regex(@"^\$0\.0000\d+ this month, no budget$"));
         await page.GetByTestId("edit-key-first-key").ClickAsync();
@@ -174,7 +173,7 @@ public sealed class ConsolePageTests(AppHostFixture platform) : IAsyncLifetime
         var key = (await keyResponse.Content.ReadFromJsonAsync<System.Text.Json.JsonElement>()).GetProperty("key").GetString();
 
         var page = await SignedInPageAsync("/");
-        await Assertions.Expect(page.Locator("h1[data-interactive=true]")).ToBeVisibleAsync();
+        await InteractiveAsync(page);
         await Assertions.Expect(page.GetByTestId("total-requests")).ToHaveTextAsync(new Regex(@"^[\d,]+$"));
         var before = long.Parse((await page.GetByTestId("total-requests").TextContentAsync())!, System.Globalization.NumberStyles.AllowThousands);
 
@@ -206,7 +205,7 @@ public sealed class ConsolePageTests(AppHostFixture platform) : IAsyncLifetime
     public async Task A_new_key_is_shown_once_works_at_once_and_is_refused_once_revoked()
     {
         var page = await SignedInPageAsync("/tenants");
-        await Assertions.Expect(page.Locator("h1[data-interactive=true]")).ToBeVisibleAsync();
+        await InteractiveAsync(page);
         var tenant = $"Browser {Guid.NewGuid():N}"[..20];
 
         var key = await CreateTenantAndKeyAsync(page, tenant, "browser-key");
@@ -223,7 +222,7 @@ public sealed class ConsolePageTests(AppHostFixture platform) : IAsyncLifetime
         await page.GetByTestId("key-done").ClickAsync();
         await Assertions.Expect(page.GetByTestId("new-key")).ToHaveCountAsync(0);
         await page.ReloadAsync();
-        await Assertions.Expect(page.Locator("h1[data-interactive=true]")).ToBeVisibleAsync();
+        await InteractiveAsync(page);
         await page.GetByTestId($"keys-of-{tenant}").ClickAsync();
         await Assertions.Expect(page.GetByTestId("status-browser-key")).ToHaveTextAsync("active");
         Assert.DoesNotContain(key, await page.ContentAsync());
@@ -240,7 +239,7 @@ public sealed class ConsolePageTests(AppHostFixture platform) : IAsyncLifetime
     public async Task The_alerts_page_lists_the_rules_and_turns_one_off_and_on_again()
     {
         var page = await SignedInPageAsync("/alerts");
-        await Assertions.Expect(page.Locator("h1[data-interactive=true]")).ToBeVisibleAsync();
+        await InteractiveAsync(page);
         // Without rules in configuration the Api writes these three.
         await Assertions.Expect(page.GetByTestId("rule-state-budget")).ToHaveTextAsync("on");
         await Assertions.Expect(page.GetByTestId("rule-state-redis")).ToHaveTextAsync("on");
@@ -253,7 +252,7 @@ public sealed class ConsolePageTests(AppHostFixture platform) : IAsyncLifetime
         await SaveScreenshotAsync(page, "alerts");
         await page.ReloadAsync();
         await Assertions.Expect(page.GetByTestId("rule-state-spool")).ToHaveTextAsync("off");
-        await Assertions.Expect(page.Locator("h1[data-interactive=true]")).ToBeVisibleAsync();
+        await InteractiveAsync(page);
         await page.GetByTestId("rule-toggle-spool").ClickAsync();
         await Assertions.Expect(page.GetByTestId("rule-state-spool")).ToHaveTextAsync("on");
     }
@@ -262,7 +261,7 @@ public sealed class ConsolePageTests(AppHostFixture platform) : IAsyncLifetime
     public async Task An_alert_rule_is_created_edited_and_deleted_in_the_console_with_the_apis_objections_shown()
     {
         var page = await SignedInPageAsync("/alerts");
-        await Assertions.Expect(page.Locator("h1[data-interactive=true]")).ToBeVisibleAsync();
+        await InteractiveAsync(page);
 
         await page.GetByTestId("rule-new").ClickAsync();
         await page.GetByTestId("rule-name").FillAsync("console-latency");
@@ -297,7 +296,7 @@ public sealed class ConsolePageTests(AppHostFixture platform) : IAsyncLifetime
         await using var tools = await TestMcpServer.StartAsync();
         var name = $"console-{Guid.NewGuid():N}"[..16];
         var page = await SignedInPageAsync("/agents");
-        await Assertions.Expect(page.Locator("h1[data-interactive=true]")).ToBeVisibleAsync();
+        await InteractiveAsync(page);
 
         // The API's objections are shown as they are.
         await page.GetByTestId("agent-new").ClickAsync();
@@ -328,7 +327,7 @@ public sealed class ConsolePageTests(AppHostFixture platform) : IAsyncLifetime
 
         // The playground runs it: the reply names its run, and its cost is what its steps cost.
         await page.GetByRole(AriaRole.Link, new() { Name = "Playground", Exact = true }).ClickAsync();
-        await Assertions.Expect(page.Locator("h1[data-interactive=true]")).ToBeVisibleAsync();
+        await InteractiveAsync(page, "Playground");
         await page.GetByTestId("model").SelectOptionAsync($"agent:{name}");
         await page.GetByTestId("message").FillAsync("Please lookup_order 31");
         await page.GetByTestId("send").ClickAsync();
@@ -348,7 +347,7 @@ public sealed class ConsolePageTests(AppHostFixture platform) : IAsyncLifetime
             Assert.Equal(System.Net.HttpStatusCode.OK, chat.StatusCode);
         }
         var page = await SignedInPageAsync("/usage");
-        await Assertions.Expect(page.Locator("h1[data-interactive=true]")).ToBeVisibleAsync();
+        await InteractiveAsync(page);
 
         await page.GetByTestId("usage-tenant").SelectOptionAsync(new SelectOptionValue { Label = "end-to-end tests" });
         await Assertions.Expect(page.GetByTestId("usage-key")).ToBeEnabledAsync();
@@ -373,7 +372,7 @@ public sealed class ConsolePageTests(AppHostFixture platform) : IAsyncLifetime
         using var client = new HttpClient { BaseAddress = platform.ApiBaseAddress };
         client.DefaultRequestHeaders.Authorization = new("Bearer", platform.ClientKey);
         var page = await SignedInPageAsync("/deployments");
-        await Assertions.Expect(page.Locator("h1[data-interactive=true]")).ToBeVisibleAsync();
+        await InteractiveAsync(page);
         await Assertions.Expect(page.GetByTestId("state-default-sim-a")).ToHaveTextAsync("up");
         await Assertions.Expect(page.GetByTestId("state-claude-sim-sim-a-anthropic")).ToHaveTextAsync("up");
 
@@ -457,6 +456,21 @@ public sealed class ConsolePageTests(AppHostFixture platform) : IAsyncLifetime
             seen.Add(focused);
         }
         Assert.Fail($"Shift+Tab never reached '{text}'; it went through: {string.Join(" | ", seen)}");
+    }
+
+    /// <summary>
+    /// Waits until the page is live and settled: interactive, and its heading focused. After the first
+    /// interactive render the router moves focus to the heading (FocusOnNavigate, for screen readers);
+    /// text typed before that lands goes to the heading instead of the field — CI lost a tenant's name so.
+    /// Pass <paramref name="heading"/> after an in-page navigation, when the old page's heading is still there.
+    /// </summary>
+    private static async Task InteractiveAsync(IPage page, string? heading = null)
+    {
+        var h1 = heading is null
+            ? page.Locator("h1[data-interactive=true]")
+            : page.Locator("h1[data-interactive=true]", new() { HasTextString = heading });
+        await Assertions.Expect(h1).ToBeVisibleAsync();
+        await Assertions.Expect(h1).ToBeFocusedAsync();
     }
 
     private async Task<IPage> SignedInPageAsync(string path)
