@@ -1,5 +1,4 @@
 using System.ComponentModel.DataAnnotations;
-using Microsoft.Extensions.Options;
 
 namespace AgentPlatform.Api;
 
@@ -69,5 +68,3 @@ public sealed class ApiOptions
     public int UsageSpoolCapacity { get; set; } = 100_000;
 }
 
-[OptionsValidator]
-public sealed partial class ApiOptionsValidator : IValidateOptions<ApiOptions>;

@@ -31,11 +31,11 @@ public static class ApiServiceCollectionExtensions
         // Bound once, without BindConfiguration's change token: nothing here reloads, and with the token
         // an invalid edit of a reloading source would make the options monitor throw from the reload.
         builder.Services.AddOptionsWithValidateOnStart<ApiOptions>()
-            .Configure<IConfiguration>((options, configuration) => configuration.GetSection(ApiOptions.SectionName).Bind(options));
-        builder.Services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<ApiOptions>, ApiOptionsValidator>());
+            .Configure<IConfiguration>((options, configuration) => configuration.GetSection(ApiOptions.SectionName).Bind(options))
+            .ValidateDataAnnotations();
         builder.Services.AddOptionsWithValidateOnStart<CacheOptions>()
-            .Configure<IConfiguration>((options, configuration) => configuration.GetSection(CacheOptions.SectionName).Bind(options));
-        builder.Services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<CacheOptions>, CacheOptionsValidator>());
+            .Configure<IConfiguration>((options, configuration) => configuration.GetSection(CacheOptions.SectionName).Bind(options))
+            .ValidateDataAnnotations();
         builder.Services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<CacheOptions>, CacheOptionsRulesValidator>());
         // Kestrel refuses bodies over the same limit, so a chunked body cannot get past it either.
         builder.Services.AddOptions<KestrelServerOptions>()
@@ -48,7 +48,10 @@ public static class ApiServiceCollectionExtensions
         builder.Services.TryAddSingleton<MasterKeyAuthenticator>();
         builder.Services.TryAddSingleton<TenancyStore>();
         builder.Services.TryAddSingleton<AgentStore>();
-        builder.Services.AddOptions<AgentOptions>().BindConfiguration(AgentOptions.SectionName);
+        builder.Services.AddOptionsWithValidateOnStart<AgentOptions>()
+            .Configure<IConfiguration>((options, configuration) => configuration.GetSection(AgentOptions.SectionName).Bind(options))
+            .ValidateDataAnnotations();
+        builder.Services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<AgentOptions>, McpAllowedHostsValidator>());
         builder.Services.TryAddSingleton<AgentRunStore>();
         builder.Services.TryAddSingleton<AgentRunner>();
         builder.Services.TryAddSingleton<ClientAuthenticator>();
@@ -66,8 +69,8 @@ public static class ApiServiceCollectionExtensions
         builder.Services.TryAddSingleton<ResponseCache>();
 
         builder.Services.AddOptionsWithValidateOnStart<AlertOptions>()
-            .Configure<IConfiguration>((options, configuration) => configuration.GetSection(AlertOptions.SectionName).Bind(options));
-        builder.Services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<AlertOptions>, AlertOptionsValidator>());
+            .Configure<IConfiguration>((options, configuration) => configuration.GetSection(AlertOptions.SectionName).Bind(options))
+            .ValidateDataAnnotations();
         builder.Services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<AlertOptions>, AlertRulesValidator>());
         builder.Services.TryAddSingleton<AlertStore>();
         builder.Services.TryAddSingleton<BudgetConditions>();

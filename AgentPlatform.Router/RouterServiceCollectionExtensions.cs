@@ -24,14 +24,14 @@ public static class RouterServiceCollectionExtensions
 
         // The key every caller presents; without it the Router refuses to start, naming the setting.
         builder.Services.AddOptionsWithValidateOnStart<InternalAccessOptions>()
-            .Configure<IConfiguration>((options, configuration) => configuration.GetSection(InternalAccessOptions.SectionName).Bind(options));
-        builder.Services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<InternalAccessOptions>, InternalAccessOptionsValidator>());
+            .Configure<IConfiguration>((options, configuration) => configuration.GetSection(InternalAccessOptions.SectionName).Bind(options))
+            .ValidateDataAnnotations();
 
         // Bound once, without BindConfiguration's change token: the ModelPool reloads the pool itself
         // and keeps the last good one, where an options monitor would throw on an invalid edit.
         builder.Services.AddOptionsWithValidateOnStart<RouterOptions>()
-            .Configure<IConfiguration>((options, configuration) => configuration.GetSection(RouterOptions.SectionName).Bind(options));
-        builder.Services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<RouterOptions>, RouterOptionsValidator>());
+            .Configure<IConfiguration>((options, configuration) => configuration.GetSection(RouterOptions.SectionName).Bind(options))
+            .ValidateDataAnnotations();
         builder.Services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<RouterOptions>, RouterPoolValidator>());
 
         builder.Services.TryAddSingleton(TimeProvider.System);

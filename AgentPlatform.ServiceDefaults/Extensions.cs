@@ -120,8 +120,8 @@ public static class Extensions
     {
         builder.Services.AddOptionsWithValidateOnStart<DrainOptions>()
             .Configure<IConfiguration>((options, configuration) =>
-                configuration.GetSection(DrainOptions.SectionName).Bind(options));
-        builder.Services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<DrainOptions>, DrainOptionsValidator>());
+                configuration.GetSection(DrainOptions.SectionName).Bind(options))
+            .ValidateDataAnnotations();
         builder.Services.TryAddSingleton(TimeProvider.System);
         builder.Services.AddSingleton<Drain>();
         builder.Services.AddHostedService(services => services.GetRequiredService<Drain>());

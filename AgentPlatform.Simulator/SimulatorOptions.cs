@@ -10,26 +10,26 @@ public sealed class SimulatorOptions
     public const string SectionName = "Simulator";
 
     /// <summary>Tokens (words) in each answer, unless the request's max_tokens is lower.</summary>
-    [Range(1, 100_000)]
+    [Range(1, 100_000, ErrorMessage = "Simulator:OutputTokens must be between 1 and 100000.")]
     public int OutputTokens { get; set; } = 16;
 
     /// <summary>Delay before the first token (streaming) or before the whole answer (JSON).</summary>
-    [Range(0, 600_000)]
+    [Range(0, 600_000, ErrorMessage = "Simulator:TimeToFirstTokenMs must be between 0 and 600000.")]
     public int TimeToFirstTokenMs { get; set; }
 
     /// <summary>Delay between streamed tokens; a JSON answer waits for all of them.</summary>
-    [Range(0, 60_000)]
+    [Range(0, 60_000, ErrorMessage = "Simulator:TokenIntervalMs must be between 0 and 60000.")]
     public int TokenIntervalMs { get; set; }
 
     /// <summary>How long <c>stall-first</c> and <c>stall-mid</c> stall, unless a fault sets its own.</summary>
-    [Range(0, 3_600_000)]
+    [Range(0, 3_600_000, ErrorMessage = "Simulator:StallMs must be between 0 and 3600000.")]
     public int StallMs { get; set; } = 30_000;
 
     /// <summary>
     /// When set, a request whose prompt (as the simulator counts it) plus <c>max_tokens</c> is larger
     /// answers 400 with OpenAI's <c>context_length_exceeded</c> error, as a real model would.
     /// </summary>
-    [Range(1, int.MaxValue)]
+    [Range(1, int.MaxValue, ErrorMessage = "Simulator:ContextWindow must be between 1 and 2147483647.")]
     public int? ContextWindow { get; set; }
 
     /// <summary>
@@ -49,8 +49,6 @@ public sealed class SimulatorOptions
     public List<FaultSpec> Faults { get; set; } = [];
 }
 
-[OptionsValidator]
-public sealed partial class SimulatorOptionsValidator : IValidateOptions<SimulatorOptions>;
 
 /// <summary>Rules across fields: fault kinds must be known, rates within 0..1.</summary>
 public sealed class SimulatorFaultsValidator : IValidateOptions<SimulatorOptions>

@@ -11,8 +11,8 @@ public static class SimulatorServiceCollectionExtensions
     public static IHostApplicationBuilder AddSimulatorServices(this IHostApplicationBuilder builder)
     {
         builder.Services.AddOptionsWithValidateOnStart<SimulatorOptions>()
-            .BindConfiguration(SimulatorOptions.SectionName);
-        builder.Services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<SimulatorOptions>, SimulatorOptionsValidator>());
+            .BindConfiguration(SimulatorOptions.SectionName)
+            .ValidateDataAnnotations();
         builder.Services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<SimulatorOptions>, SimulatorFaultsValidator>());
         builder.Services.ConfigureHttpJsonOptions(json => json.SerializerOptions.PropertyNamingPolicy = System.Text.Json.JsonNamingPolicy.CamelCase);
 

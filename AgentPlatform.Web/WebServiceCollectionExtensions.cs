@@ -12,7 +12,8 @@ public static class WebServiceCollectionExtensions
         builder.Services.AddRazorComponents().AddInteractiveServerComponents();
         builder.Services.AddConsoleSignIn();
         builder.Services.AddFluentUIComponents();
-        builder.Services.AddOptions<ConsoleOptions>().BindConfiguration("AgentPlatform");
+        // Bound with its change token: rotating AdminCredential must end the sessions signed in with the old one.
+        builder.Services.AddOptionsWithValidateOnStart<ConsoleOptions>().BindConfiguration(ConsoleOptions.SectionName).ValidateDataAnnotations();
 
         // "http://api" is resolved by service discovery: services:api:http:0 in configuration.
         builder.Services.AddHttpClient(PlatformApiClient.HttpClientName, client => client.BaseAddress = new Uri("http://api"));

@@ -40,22 +40,3 @@ public sealed class AgentRunStore(IConnectionMultiplexer redis, IOptions<AgentOp
 
 /// <summary>A conversation: whose it is, and the agent session's own serialized state (its messages).</summary>
 public sealed record AgentThread(string? TenantId, string Agent, JsonElement Session);
-
-/// <summary>Settings of agent runs, under <c>Agents</c>.</summary>
-public sealed class AgentOptions
-{
-    public const string SectionName = "Agents";
-
-    /// <summary>How long a thread may wait between runs before it is forgotten.</summary>
-    public int ThreadTtlHours { get; set; } = 24;
-
-    /// <summary>How long a run stays readable through <c>GET /v1/agents/runs/{id}</c>.</summary>
-    public int RunRetentionHours { get; set; } = 168;
-
-    /// <summary>
-    /// The only hosts agents' MCP servers may be on (<c>tools.example.com</c>, or <c>*.example.com</c>
-    /// for its subdomains), at any address — a private one included. Empty: any host whose addresses
-    /// are all public (see <see cref="McpHostPolicy"/>).
-    /// </summary>
-    public List<string> McpAllowedHosts { get; set; } = [];
-}

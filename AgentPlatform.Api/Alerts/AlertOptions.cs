@@ -53,8 +53,6 @@ public sealed class WebhookOptions
     public string Format { get; set; } = "json";
 }
 
-[OptionsValidator]
-internal sealed partial class AlertOptionsValidator : IValidateOptions<AlertOptions>;
 
 /// <summary>Each configured rule must be valid and named once.</summary>
 internal sealed class AlertRulesValidator : IValidateOptions<AlertOptions>

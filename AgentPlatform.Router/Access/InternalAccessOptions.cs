@@ -1,5 +1,4 @@
 using System.ComponentModel.DataAnnotations;
-using Microsoft.Extensions.Options;
 
 namespace AgentPlatform.Router.Access;
 
@@ -20,5 +19,3 @@ public sealed class InternalAccessOptions
     public string InternalKey { get; set; } = "";
 }
 
-[OptionsValidator]
-public sealed partial class InternalAccessOptionsValidator : IValidateOptions<InternalAccessOptions>;

@@ -18,11 +18,11 @@ public sealed class RouterOptions
     /// How fast old latency samples fade in <c>lowest-latency</c>'s peak-EWMA (after this long a sample
     /// weighs 1/e): Finagle's and Linkerd's 10 s by default. Shorter forgets a one-off slow answer sooner.
     /// </summary>
-    [System.ComponentModel.DataAnnotations.Range(0.1, 3600)]
+    [System.ComponentModel.DataAnnotations.Range(0.1, 3600, ErrorMessage = "Router:LatencyDecaySeconds must be between 0.1 and 3600.")]
     public double LatencyDecaySeconds { get; set; } = DefaultLatencyDecaySeconds;
 
     /// <summary>How often each deployment's attempts, errors and latencies are added to Redis for the Api's alert rules.</summary>
-    [System.ComponentModel.DataAnnotations.Range(0.1, 60)]
+    [System.ComponentModel.DataAnnotations.Range(0.1, 60, ErrorMessage = "Router:StatsFlushSeconds must be between 0.1 and 60.")]
     public double StatsFlushSeconds { get; set; } = 5;
 
     [ValidateObjectMembers]
@@ -118,8 +118,6 @@ public static class ProviderNames
     public static readonly string[] All = [OpenAI, AzureOpenAI, Anthropic];
 }
 
-[OptionsValidator]
-public sealed partial class RouterOptionsValidator : IValidateOptions<RouterOptions>;
 
 /// <summary>The rules across the pool: every group usable, every deployment complete and unique.</summary>
 public sealed class RouterPoolValidator : IValidateOptions<RouterOptions>

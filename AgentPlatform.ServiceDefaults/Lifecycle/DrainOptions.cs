@@ -1,5 +1,4 @@
 using System.ComponentModel.DataAnnotations;
-using Microsoft.Extensions.Options;
 
 namespace AgentPlatform.ServiceDefaults.Lifecycle;
 
@@ -22,5 +21,3 @@ public sealed class DrainOptions
     public TimeSpan DrainTimeout => TimeSpan.FromSeconds(DrainTimeoutSeconds);
 }
 
-[OptionsValidator]
-internal sealed partial class DrainOptionsValidator : IValidateOptions<DrainOptions>;

@@ -27,4 +27,23 @@ public sealed class ApiConfigurationTests(PlatformFixture platform)
         using var response = await client.PostAsync("/v1/chat/completions", Json.Chat());
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
     }
+
+    [Theory]
+    [InlineData("AgentPlatform:MaxChoices", "0", "AgentPlatform:MaxChoices")]
+    [InlineData("Cache:TtlSeconds", "0", "Cache:TtlSeconds")]
+    [InlineData("Alerts:DeliveryAttempts", "0", "Alerts:DeliveryAttempts")]
+    [InlineData("Shutdown:DrainTimeoutSeconds", "-1", "Shutdown:DrainTimeoutSeconds")]
+    [InlineData("Agents:ThreadTtlHours", "0", "Agents:ThreadTtlHours")]
+    [InlineData("Agents:RunRetentionHours", "-1", "Agents:RunRetentionHours")]
+    [InlineData("Agents:McpAllowedHosts:0", "https://tools.example.com", "'https://tools.example.com'")]
+    [InlineData("Agents:McpAllowedHosts:0", "*", "Agents:McpAllowedHosts")]
+    public void An_api_with_an_invalid_setting_refuses_to_start_naming_it(string key, string value, string named)
+    {
+        using var api = new KestrelApp<ApiOptions>(PlatformFixture.ApiSettings(platform.Redis, platform.Router.BaseAddress,
+            new Dictionary<string, string?> { [key] = value }));
+
+        var failure = Assert.ThrowsAny<Exception>(() => api.Start());
+
+        Assert.Contains(named, failure.ToString());
+    }
 }

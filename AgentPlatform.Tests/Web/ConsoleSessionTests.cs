@@ -77,6 +77,24 @@ public sealed partial class ConsoleSessionTests(PlatformFixture platform)
         Assert.Equal(HttpStatusCode.Redirect, (await browser.GetAsync("/health")).StatusCode);
     }
 
+    [Theory]
+    [InlineData("AgentPlatform:MasterKey", "short")]
+    [InlineData("AgentPlatform:AdminCredential", "guessable")]
+    [InlineData("AgentPlatform:DashboardUrl", "javascript:alert(1)")]
+    public void A_console_with_an_invalid_setting_refuses_to_start_naming_it(string key, string value)
+    {
+        using var web = new KestrelApp<ConsoleOptions>(new Dictionary<string, string?>
+        {
+            ["AgentPlatform:MasterKey"] = PlatformFixture.MasterKey,
+            ["services:api:http:0"] = platform.Api.BaseAddress.ToString(),
+            [key] = value,
+        });
+
+        var failure = Assert.ThrowsAny<Exception>(() => web.Start());
+
+        Assert.Contains(key, failure.ToString());
+    }
+
     private KestrelApp<ConsoleOptions> StartWeb(ReloadableConfiguration? configuration = null) =>
         new KestrelApp<ConsoleOptions>(new Dictionary<string, string?>
         {

@@ -6,21 +6,6 @@ using System.Text.Json;
 
 namespace AgentPlatform.Web.Platform;
 
-/// <summary>Configuration section <c>AgentPlatform</c> of the console.</summary>
-public sealed class ConsoleOptions
-{
-    /// <summary>The admin key the console uses to call the Api, server-side only.</summary>
-    public string MasterKey { get; set; } = "";
-
-    /// <summary>What an operator types to sign in to the console, when it should not be the master key itself.</summary>
-    public string? AdminCredential { get; set; }
-
-    /// <summary>The Aspire dashboard (or any UI with its <c>/traces/detail/{traceId}</c> route), for links to a request's trace.</summary>
-    public string? DashboardUrl { get; set; }
-
-    public string AdminCredentialOrMasterKey => string.IsNullOrEmpty(AdminCredential) ? MasterKey : AdminCredential;
-}
-
 /// <summary>The Api's health, as its <c>/health</c> endpoint reports it.</summary>
 public sealed record PlatformHealth(string Status, IReadOnlyDictionary<string, string> Checks, string? Error);
 
