@@ -5,7 +5,7 @@
 # Prints a table and writes bench/results/latest.json. See docs/performance.md.
 #
 #   bench/run.sh              # 10 s per scenario (about 5 minutes in all)
-#   bench/run.sh --warmup 20  # seconds of warm-up before each scenario (three times that for the platform's)
+#   bench/run.sh --warmup 20  # seconds of warm-up before each scenario (three times that for the platform's throughput runs)
 #   bench/run.sh --duration 30
 #   bench/run.sh --smoke      # every scenario for a moment, to check the harness works (CI runs it)
 #   bench/run.sh --throughput-only   # the wrk scenarios alone, for comparing changes quickly
@@ -16,8 +16,9 @@ duration=10
 # Long enough for tiered compilation with dynamic PGO to settle: with 3 s the JIT still took a tenth of
 # the CPU during the measurement and every .NET figure came out 30-60% low. The platform has far more
 # code on its path than the floor: 10 s after its miss path first ran, its JIT still compiled 400
-# methods a second (half of them PGO instrumentation) and took a quarter of a core, so each platform
-# scenario warms up three times as long — steady state is what a gateway that runs for days sees.
+# methods a second (half of them PGO instrumentation) and took a quarter of a core, so the platform's
+# throughput runs warm up three times as long (the latency, first-token and overhead runs that follow
+# find its code already compiled) — steady state is what a gateway that runs for days sees.
 warmup=10
 connections=32
 rate=1000          # requests/s of the fixed-rate latency runs

@@ -22,7 +22,7 @@ public enum RedisKind
 /// <summary>
 /// Picks the Redis in the order the README promises: a configured connection string, a container,
 /// <c>redis-server</c>, embedded Garnet. <c>AgentPlatform:Redis</c> (<c>container</c>,
-/// <c>redis-server</c>, <c>garnet</c>) forces a choice.
+/// <c>redis-server</c>, <c>garnet</c>) forces a choice, over a connection string too.
 /// </summary>
 public static class RedisChoice
 {
@@ -30,10 +30,7 @@ public static class RedisChoice
 
     public static RedisKind Pick(IConfiguration configuration, Func<bool> containerRuntimeAnswers, Func<string?> findRedisServer)
     {
-        if (!string.IsNullOrWhiteSpace(configuration.GetConnectionString("cache")))
-        {
-            return RedisKind.ConnectionString;
-        }
+        // Forced first: a connection string left in user secrets must not quietly win over what was asked for.
         switch (configuration[ForceKey]?.ToLowerInvariant())
         {
             case null or "" or "auto":
@@ -46,6 +43,10 @@ public static class RedisChoice
                 return RedisKind.Garnet;
             case var other:
                 throw new InvalidOperationException($"{ForceKey} is '{other}'; use auto, container, redis-server or garnet.");
+        }
+        if (!string.IsNullOrWhiteSpace(configuration.GetConnectionString("cache")))
+        {
+            return RedisKind.ConnectionString;
         }
         if (containerRuntimeAnswers())
         {

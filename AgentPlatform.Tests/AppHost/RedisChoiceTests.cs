@@ -38,6 +38,11 @@ public sealed class RedisChoiceTests
         Assert.Equal(expected, RedisChoice.Pick(Configuration((RedisChoice.ForceKey, forced)), () => true, () => "/usr/bin/redis-server"));
 
     [Fact]
+    public void A_forced_choice_wins_over_a_connection_string() =>
+        Assert.Equal(RedisKind.Garnet, RedisChoice.Pick(
+            Configuration(("ConnectionStrings:cache", "redis:6379"), (RedisChoice.ForceKey, "garnet")), () => true, () => null));
+
+    [Fact]
     public void An_unknown_forced_choice_says_what_is_allowed()
     {
         var error = Assert.Throws<InvalidOperationException>(() => RedisChoice.Pick(Configuration((RedisChoice.ForceKey, "memcached")), () => false, () => null));
