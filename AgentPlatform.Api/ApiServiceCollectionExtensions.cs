@@ -9,11 +9,11 @@ using AgentPlatform.Api.Limits;
 using AgentPlatform.Api.Routing;
 using AgentPlatform.Api.Tenancy;
 using AgentPlatform.Api.Usage;
-using AgentPlatform.ServiceDefaults.Usage;
-using AgentPlatform.ServiceDefaults.Http;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
+using AgentPlatform.Tokens;
+using AgentPlatform.ServiceDefaults.Http;
 
 namespace Microsoft.Extensions.Hosting;
 

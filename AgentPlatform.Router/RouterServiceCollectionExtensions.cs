@@ -5,10 +5,10 @@ using AgentPlatform.Router.Forwarding;
 using AgentPlatform.Router.Pool;
 using AgentPlatform.Router.Providers;
 using AgentPlatform.Router.Resilience;
-using AgentPlatform.ServiceDefaults.Usage;
 using AgentPlatform.Router.Routing;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
+using AgentPlatform.Tokens;
 
 namespace Microsoft.Extensions.Hosting;
 

@@ -1,9 +1,6 @@
 using AgentPlatform.ServiceDefaults.Health;
-using AgentPlatform.ServiceDefaults.Http;
 using AgentPlatform.ServiceDefaults.Lifecycle;
-using AgentPlatform.ServiceDefaults.OpenAI;
 using AgentPlatform.ServiceDefaults.Security;
-using AgentPlatform.ServiceDefaults.Telemetry;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Diagnostics.HealthChecks;
 using Microsoft.AspNetCore.Http;
@@ -16,6 +13,9 @@ using Microsoft.Extensions.Options;
 using OpenTelemetry;
 using OpenTelemetry.Metrics;
 using OpenTelemetry.Trace;
+using AgentPlatform.Contracts.OpenAI;
+using AgentPlatform.ServiceDefaults.Http;
+using AgentPlatform.ServiceDefaults.Telemetry;
 
 namespace Microsoft.Extensions.Hosting;
 

@@ -1,5 +1,5 @@
-using AgentPlatform.ServiceDefaults.OpenAI;
 using AgentPlatform.Simulator.Faults;
+using AgentPlatform.Contracts.OpenAI;
 
 namespace AgentPlatform.Simulator;
 

@@ -6,8 +6,8 @@ using AgentPlatform.Api.Keys;
 using AgentPlatform.Api.Routing;
 using AgentPlatform.Api.Tenancy;
 using AgentPlatform.Api.Usage;
+using AgentPlatform.Contracts.OpenAI;
 using AgentPlatform.ServiceDefaults.Http;
-using AgentPlatform.ServiceDefaults.OpenAI;
 
 namespace AgentPlatform.Api.Admin;
 

@@ -2,8 +2,8 @@ using System.Buffers;
 using System.Text.Json;
 using AgentPlatform.Api.Limits;
 using AgentPlatform.Api.Tenancy;
-using AgentPlatform.ServiceDefaults.OpenAI;
 using Microsoft.Extensions.AI;
+using AgentPlatform.Contracts.OpenAI;
 
 namespace AgentPlatform.Api.Agents;
 

@@ -1,7 +1,7 @@
 using System.Text.Json;
-using AgentPlatform.ServiceDefaults.Http;
-using AgentPlatform.ServiceDefaults.OpenAI;
 using Microsoft.Extensions.AI;
+using AgentPlatform.Contracts.OpenAI;
+using AgentPlatform.ServiceDefaults.Http;
 
 namespace AgentPlatform.Api.Agents;
 

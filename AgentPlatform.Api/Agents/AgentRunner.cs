@@ -4,11 +4,11 @@ using AgentPlatform.Api.Limits;
 using AgentPlatform.Api.Routing;
 using AgentPlatform.Api.Tenancy;
 using AgentPlatform.Api.Usage;
-using AgentPlatform.ServiceDefaults.Usage;
 using Microsoft.Agents.AI;
 using Microsoft.Extensions.AI;
 using Microsoft.Extensions.Options;
 using AgentPlatform.ServiceDefaults.Telemetry;
+using AgentPlatform.Tokens;
 
 namespace AgentPlatform.Api.Agents;
 

@@ -1,8 +1,8 @@
 using System.Text.Json;
 using AgentPlatform.Api.Admin;
 using AgentPlatform.Api.Tenancy;
+using AgentPlatform.Contracts.OpenAI;
 using AgentPlatform.ServiceDefaults.Http;
-using AgentPlatform.ServiceDefaults.OpenAI;
 
 namespace AgentPlatform.Api.Agents;
 

@@ -1,8 +1,8 @@
 using System.Text.Json;
 using AgentPlatform.Api.Limits;
 using AgentPlatform.Api.Tenancy;
-using AgentPlatform.ServiceDefaults.OpenAI;
 using System.Buffers;
+using AgentPlatform.Contracts.OpenAI;
 
 namespace AgentPlatform.Api.Agents;
 

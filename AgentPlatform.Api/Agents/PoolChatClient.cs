@@ -1,10 +1,10 @@
 using System.ClientModel;
 using System.ClientModel.Primitives;
-using AgentPlatform.ServiceDefaults.Http;
 using AgentPlatform.ServiceDefaults.RequestIds;
-using AgentPlatform.ServiceDefaults.Usage;
 using Microsoft.Extensions.AI;
 using OpenAI;
+using AgentPlatform.Contracts.Http;
+using AgentPlatform.Contracts.Usage;
 
 namespace AgentPlatform.Api.Agents;
 

@@ -4,9 +4,10 @@ using System.Text.Json;
 using AgentPlatform.Api.Limits;
 using AgentPlatform.Api.Tenancy;
 using AgentPlatform.Api.Usage;
-using AgentPlatform.ServiceDefaults.Telemetry;
-using AgentPlatform.ServiceDefaults.Usage;
 using Microsoft.Extensions.AI;
+using AgentPlatform.Contracts.Usage;
+using AgentPlatform.ServiceDefaults.Telemetry;
+using AgentPlatform.Tokens;
 
 namespace AgentPlatform.Api.Agents;
 

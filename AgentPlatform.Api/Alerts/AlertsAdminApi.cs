@@ -1,8 +1,8 @@
 using AgentPlatform.Api.Admin;
 using System.Text.Json;
-using AgentPlatform.ServiceDefaults.Http;
-using AgentPlatform.ServiceDefaults.OpenAI;
 using Microsoft.Extensions.Options;
+using AgentPlatform.Contracts.OpenAI;
+using AgentPlatform.ServiceDefaults.Http;
 
 namespace AgentPlatform.Api.Alerts;
 

@@ -1,6 +1,6 @@
 using System.Globalization;
-using AgentPlatform.ServiceDefaults.Telemetry;
 using StackExchange.Redis;
+using AgentPlatform.Contracts.Telemetry;
 
 namespace AgentPlatform.Api.Alerts;
 

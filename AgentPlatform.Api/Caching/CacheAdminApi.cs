@@ -1,5 +1,5 @@
-using AgentPlatform.ServiceDefaults.OpenAI;
 using StackExchange.Redis;
+using AgentPlatform.Contracts.OpenAI;
 
 namespace AgentPlatform.Api.Caching;
 

@@ -3,6 +3,7 @@ using System.Buffers.Text;
 using System.Globalization;
 using System.Text;
 using System.Text.Json;
+using AgentPlatform.Contracts.OpenAI;
 
 namespace AgentPlatform.Api.Caching;
 
@@ -108,32 +109,31 @@ public sealed class CachedAnswer(ReadOnlyMemory<byte> body, long promptTokens, l
             var index = choice.TryGetProperty("index", out var i) ? i.GetInt32() : 0;
             var message = choice.GetProperty("message");
             var role = message.TryGetProperty("role", out var r) && r.ValueKind == JsonValueKind.String ? r.GetString() : "assistant";
-            WriteChunk(output, writer, root, index, delta =>
+            WriteChunk(output, writer, root, index, role, static (delta, role) =>
             {
                 delta.WriteString("role", role);
                 delta.WriteString("content", "");
             });
             if (message.TryGetProperty("content", out var content) && content.ValueKind == JsonValueKind.String && content.GetString() is { Length: > 0 })
             {
-                WriteChunk(output, writer, root, index, delta => delta.WriteString("content", content.GetString()),
-                    choice.TryGetProperty("logprobs", out var logprobs) && logprobs.ValueKind == JsonValueKind.Object ? logprobs : null);
+                WriteChunk(output, writer, root, index, content, static (delta, content) => delta.WriteString("content", content.GetString()),
+                    logprobs: choice.TryGetProperty("logprobs", out var logprobs) && logprobs.ValueKind == JsonValueKind.Object ? logprobs : null);
             }
             if (message.TryGetProperty("refusal", out var refusal) && refusal.ValueKind == JsonValueKind.String)
             {
-                WriteChunk(output, writer, root, index, delta => delta.WriteString("refusal", refusal.GetString()));
+                WriteChunk(output, writer, root, index, refusal, static (delta, refusal) => delta.WriteString("refusal", refusal.GetString()));
             }
             if (message.TryGetProperty("tool_calls", out var toolCalls) && toolCalls.ValueKind == JsonValueKind.Array)
             {
                 var callIndex = 0;
                 foreach (var call in toolCalls.EnumerateArray())
                 {
-                    var at = callIndex++;
-                    WriteChunk(output, writer, root, index, delta =>
+                    WriteChunk(output, writer, root, index, (call, at: callIndex++), static (delta, state) =>
                     {
                         delta.WriteStartArray("tool_calls");
                         delta.WriteStartObject();
-                        delta.WriteNumber("index", at);
-                        foreach (var property in call.EnumerateObject())
+                        delta.WriteNumber("index", state.at);
+                        foreach (var property in state.call.EnumerateObject())
                         {
                             property.WriteTo(delta);
                         }
@@ -143,59 +143,32 @@ public sealed class CachedAnswer(ReadOnlyMemory<byte> body, long promptTokens, l
                 }
             }
             var finish = choice.TryGetProperty("finish_reason", out var f) && f.ValueKind == JsonValueKind.String ? f.GetString() : "stop";
-            WriteChunk(output, writer, root, index, _ => { }, finishReason: finish);
+            WriteChunk(output, writer, root, index, 0, static (_, _) => { }, finishReason: finish);
         }
         if (includeUsage && root.TryGetProperty("usage", out var usage) && usage.ValueKind == JsonValueKind.Object)
         {
-            WriteEvent(output, writer, root, json =>
-            {
-                json.WriteStartArray("choices");
-                json.WriteEndArray();
-                json.WritePropertyName("usage");
-                usage.WriteTo(json);
-            });
+            BeginChunk(output, writer, root);
+            ChatCompletionJson.WriteNoChoices(writer);
+            writer.WritePropertyName("usage");
+            usage.WriteTo(writer);
+            ChatCompletionJson.EndEvent(output, writer);
         }
-        Write(output, "data: [DONE]\n\n"u8);
+        Write(output, ChatCompletionJson.Done);
     }
 
-    private static void WriteChunk(
-        IBufferWriter<byte> output, Utf8JsonWriter writer, JsonElement root, int index, Action<Utf8JsonWriter> delta,
-        JsonElement? logprobs = null, string? finishReason = null) =>
-        WriteEvent(output, writer, root, json =>
-        {
-            json.WriteStartArray("choices");
-            json.WriteStartObject();
-            json.WriteNumber("index", index);
-            json.WriteStartObject("delta");
-            delta(json);
-            json.WriteEndObject();
-            json.WritePropertyName("logprobs");
-            if (logprobs is { } value)
-            {
-                value.WriteTo(json);
-            }
-            else
-            {
-                json.WriteNullValue();
-            }
-            if (finishReason is null)
-            {
-                json.WriteNull("finish_reason");
-            }
-            else
-            {
-                json.WriteString("finish_reason", finishReason);
-            }
-            json.WriteEndObject();
-            json.WriteEndArray();
-        });
-
-    /// <summary>One <c>data: {chunk}</c> event carrying the completion's id, created, model and fingerprint.</summary>
-    private static void WriteEvent(IBufferWriter<byte> output, Utf8JsonWriter writer, JsonElement root, Action<Utf8JsonWriter> body)
+    private static void WriteChunk<TState>(
+        IBufferWriter<byte> output, Utf8JsonWriter writer, JsonElement root, int index, TState state, Action<Utf8JsonWriter, TState> delta,
+        JsonElement? logprobs = null, string? finishReason = null)
     {
-        Write(output, "data: "u8);
-        writer.Reset(output);
-        writer.WriteStartObject();
+        BeginChunk(output, writer, root);
+        ChatCompletionJson.WriteChoiceDelta(writer, index, state, delta, finishReason, logprobs);
+        ChatCompletionJson.EndEvent(output, writer);
+    }
+
+    /// <summary>Starts a <c>data: {chunk}</c> event carrying the completion's own id, created, model, fingerprint and tier.</summary>
+    private static void BeginChunk(IBufferWriter<byte> output, Utf8JsonWriter writer, JsonElement root)
+    {
+        ChatCompletionJson.BeginEvent(output, writer);
         foreach (var name in (ReadOnlySpan<string>)["id", "created", "model", "system_fingerprint", "service_tier"])
         {
             if (root.TryGetProperty(name, out var value))
@@ -205,10 +178,6 @@ public sealed class CachedAnswer(ReadOnlyMemory<byte> body, long promptTokens, l
             }
         }
         writer.WriteString("object", "chat.completion.chunk");
-        body(writer);
-        writer.WriteEndObject();
-        writer.Flush();
-        Write(output, "\n\n"u8);
     }
 
     private static void Write(IBufferWriter<byte> output, ReadOnlySpan<byte> bytes)

@@ -1,7 +1,8 @@
 using System.Buffers;
 using System.Text;
 using System.Text.Json;
-using AgentPlatform.ServiceDefaults.Usage;
+using AgentPlatform.Contracts.OpenAI;
+using AgentPlatform.Contracts.Usage;
 
 namespace AgentPlatform.Api.Caching;
 
@@ -106,14 +107,7 @@ public static class StreamedAnswer
             using (var json = new Utf8JsonWriter(output))
             {
                 json.WriteStartObject();
-                json.WriteString("id", _id);
-                json.WriteString("object", "chat.completion");
-                json.WriteNumber("created", _created);
-                json.WriteString("model", _model);
-                if (_fingerprint is not null)
-                {
-                    json.WriteString("system_fingerprint", _fingerprint);
-                }
+                ChatCompletionJson.WriteCompletionHeader(json, _id, _created, _model, _fingerprint);
                 if (_serviceTier is not null)
                 {
                     json.WriteString("service_tier", _serviceTier);
@@ -131,14 +125,7 @@ public static class StreamedAnswer
                 }
                 else if (reported is { Tokens: var tokens })
                 {
-                    json.WriteStartObject("usage");
-                    json.WriteNumber("prompt_tokens", tokens.InputTokens);
-                    json.WriteNumber("completion_tokens", tokens.OutputTokens);
-                    json.WriteNumber("total_tokens", tokens.InputTokens + tokens.OutputTokens);
-                    json.WriteStartObject("prompt_tokens_details");
-                    json.WriteNumber("cached_tokens", tokens.CachedInputTokens);
-                    json.WriteEndObject();
-                    json.WriteEndObject();
+                    ChatCompletionJson.WriteUsage(json, tokens.InputTokens, tokens.CachedInputTokens, tokens.OutputTokens);
                 }
                 json.WriteEndObject();
             }

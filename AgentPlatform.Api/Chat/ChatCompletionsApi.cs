@@ -7,9 +7,9 @@ using AgentPlatform.Api.Limits;
 using AgentPlatform.Api.Tenancy;
 using AgentPlatform.Api.Routing;
 using AgentPlatform.Api.Usage;
-using AgentPlatform.ServiceDefaults.Http;
-using AgentPlatform.ServiceDefaults.OpenAI;
 using Microsoft.Extensions.Options;
+using AgentPlatform.Contracts.OpenAI;
+using AgentPlatform.ServiceDefaults.Http;
 
 namespace AgentPlatform.Api.Chat;
 

@@ -1,5 +1,5 @@
-using AgentPlatform.ServiceDefaults.OpenAI;
 using Microsoft.AspNetCore.Diagnostics;
+using AgentPlatform.Contracts.OpenAI;
 
 namespace AgentPlatform.Api.Errors;
 

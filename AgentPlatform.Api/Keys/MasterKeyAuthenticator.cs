@@ -1,8 +1,8 @@
 using System.Security.Cryptography;
 using System.Text;
 using AgentPlatform.Api.Tenancy;
-using AgentPlatform.ServiceDefaults.OpenAI;
 using Microsoft.Extensions.Options;
+using AgentPlatform.Contracts.OpenAI;
 
 namespace AgentPlatform.Api.Keys;
 

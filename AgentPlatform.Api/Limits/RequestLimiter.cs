@@ -3,8 +3,8 @@ using System.Globalization;
 using AgentPlatform.Api.Tenancy;
 using AgentPlatform.Api.Usage;
 using TenancyLimits = AgentPlatform.Api.Tenancy.Limits;
-using AgentPlatform.ServiceDefaults.OpenAI;
 using StackExchange.Redis;
+using AgentPlatform.Contracts.OpenAI;
 
 namespace AgentPlatform.Api.Limits;
 

@@ -1,5 +1,5 @@
 using System.Buffers;
-using AgentPlatform.ServiceDefaults.Usage;
+using AgentPlatform.Contracts.Usage;
 
 namespace AgentPlatform.Api.Routing;
 

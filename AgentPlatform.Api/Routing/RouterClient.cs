@@ -3,13 +3,13 @@ using System.Diagnostics;
 using System.Globalization;
 using System.IO.Pipelines;
 using System.Net.Http.Headers;
-using AgentPlatform.ServiceDefaults.Http;
 using AgentPlatform.ServiceDefaults.Lifecycle;
-using AgentPlatform.ServiceDefaults.OpenAI;
 using AgentPlatform.ServiceDefaults.RequestIds;
-using AgentPlatform.ServiceDefaults.Usage;
 using AgentPlatform.Api.Usage;
 using Microsoft.Extensions.Options;
+using AgentPlatform.Contracts.Http;
+using AgentPlatform.Contracts.OpenAI;
+using AgentPlatform.Contracts.Usage;
 
 namespace AgentPlatform.Api.Routing;
 

@@ -2,7 +2,7 @@ using StackExchange.Redis;
 using System.Collections.Concurrent;
 using System.Runtime.CompilerServices;
 using AgentPlatform.Api.Keys;
-using AgentPlatform.ServiceDefaults.OpenAI;
+using AgentPlatform.Contracts.OpenAI;
 
 namespace AgentPlatform.Api.Tenancy;
 

@@ -1,10 +1,10 @@
 using System.Collections.Concurrent;
 using System.Diagnostics.Metrics;
 using System.Net;
-using AgentPlatform.ServiceDefaults.OpenAI;
-using AgentPlatform.ServiceDefaults.Telemetry;
 using Microsoft.Extensions.Options;
 using StackExchange.Redis;
+using AgentPlatform.Contracts.OpenAI;
+using AgentPlatform.ServiceDefaults.Telemetry;
 
 namespace AgentPlatform.Api.Tenancy;
 

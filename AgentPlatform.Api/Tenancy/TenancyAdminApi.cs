@@ -1,8 +1,8 @@
 using AgentPlatform.Api.Admin;
 using System.Text.Json.Nodes;
-using AgentPlatform.ServiceDefaults.Http;
-using AgentPlatform.ServiceDefaults.OpenAI;
 using StackExchange.Redis;
+using AgentPlatform.Contracts.OpenAI;
+using AgentPlatform.ServiceDefaults.Http;
 
 namespace AgentPlatform.Api.Tenancy;
 

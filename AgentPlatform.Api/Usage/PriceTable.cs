@@ -1,6 +1,6 @@
 using System.Collections.Frozen;
 using AgentPlatform.Api.Routing;
-using AgentPlatform.ServiceDefaults.Usage;
+using AgentPlatform.Contracts.Usage;
 
 namespace AgentPlatform.Api.Usage;
 

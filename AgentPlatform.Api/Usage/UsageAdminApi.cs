@@ -2,8 +2,8 @@ using System.Buffers;
 using System.Globalization;
 using System.Text;
 using System.Text.Json;
-using AgentPlatform.ServiceDefaults.OpenAI;
 using StackExchange.Redis;
+using AgentPlatform.Contracts.OpenAI;
 
 namespace AgentPlatform.Api.Usage;
 

@@ -2,9 +2,9 @@ using System.Diagnostics.Metrics;
 using System.Globalization;
 using System.Text.Json;
 using System.Threading.Channels;
-using AgentPlatform.ServiceDefaults.Telemetry;
 using Microsoft.Extensions.Options;
 using StackExchange.Redis;
+using AgentPlatform.ServiceDefaults.Telemetry;
 
 namespace AgentPlatform.Api.Usage;
 

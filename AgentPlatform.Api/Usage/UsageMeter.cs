@@ -2,11 +2,12 @@ using System.Diagnostics;
 using AgentPlatform.Api.Limits;
 using AgentPlatform.Api.Routing;
 using AgentPlatform.Api.Tenancy;
-using AgentPlatform.ServiceDefaults.OpenAI;
-using AgentPlatform.ServiceDefaults.Usage;
 using Microsoft.AspNetCore.Http.Features;
 using Microsoft.Extensions.Options;
+using AgentPlatform.Contracts.OpenAI;
+using AgentPlatform.Contracts.Usage;
 using AgentPlatform.ServiceDefaults.Telemetry;
+using AgentPlatform.Tokens;
 
 namespace AgentPlatform.Api.Usage;
 

@@ -1,6 +1,6 @@
-using AgentPlatform.ServiceDefaults.OpenAI;
 using AgentPlatform.ServiceDefaults.Security;
 using Microsoft.Extensions.Options;
+using AgentPlatform.Contracts.OpenAI;
 using AgentPlatform.ServiceDefaults.Telemetry;
 
 namespace AgentPlatform.Router.Access;

@@ -1,7 +1,7 @@
 using AgentPlatform.Router.Pool;
 using AgentPlatform.Router.Resilience;
-using AgentPlatform.ServiceDefaults.OpenAI;
 using StackExchange.Redis;
+using AgentPlatform.Contracts.OpenAI;
 
 namespace AgentPlatform.Router.Admin;
 

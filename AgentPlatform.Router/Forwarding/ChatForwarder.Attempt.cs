@@ -5,9 +5,9 @@ using System.Text.Json;
 using AgentPlatform.Router.Pool;
 using AgentPlatform.Router.Providers;
 using AgentPlatform.Router.Resilience;
-using AgentPlatform.ServiceDefaults.Http;
-using AgentPlatform.ServiceDefaults.OpenAI;
-using AgentPlatform.ServiceDefaults.Usage;
+using AgentPlatform.Contracts.Http;
+using AgentPlatform.Contracts.OpenAI;
+using AgentPlatform.Contracts.Usage;
 
 namespace AgentPlatform.Router.Forwarding;
 

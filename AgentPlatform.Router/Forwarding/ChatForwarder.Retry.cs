@@ -1,6 +1,6 @@
 using System.Globalization;
 using AgentPlatform.Router.Resilience;
-using AgentPlatform.ServiceDefaults.OpenAI;
+using AgentPlatform.Contracts.OpenAI;
 
 namespace AgentPlatform.Router.Forwarding;
 

@@ -1,13 +1,14 @@
 using System.Net;
 using AgentPlatform.Router.Pool;
 using AgentPlatform.Router.Resilience;
-using AgentPlatform.ServiceDefaults.Http;
 using AgentPlatform.ServiceDefaults.Lifecycle;
-using AgentPlatform.ServiceDefaults.Usage;
-using AgentPlatform.ServiceDefaults.OpenAI;
 using Microsoft.Extensions.Options;
 using Polly;
 using Polly.Retry;
+using AgentPlatform.Contracts.Http;
+using AgentPlatform.Contracts.OpenAI;
+using AgentPlatform.Contracts.Usage;
+using AgentPlatform.Tokens;
 
 namespace AgentPlatform.Router.Forwarding;
 

@@ -1,5 +1,6 @@
 using AgentPlatform.Router.Pool;
-using AgentPlatform.ServiceDefaults.OpenAI;
+using AgentPlatform.Contracts.OpenAI;
+using AgentPlatform.Contracts.Usage;
 
 namespace AgentPlatform.Router.Forwarding;
 
@@ -23,7 +24,7 @@ internal sealed class ForwardingRequest(
     /// <summary>What the client said of <c>stream_options</c>: whether it wants the usage chunk.</summary>
     public StreamOptionsKind StreamOptions { get; init; }
 
-    /// <summary>Whether the caller (the Api) asked for the stream's usage line (<see cref="AgentPlatform.ServiceDefaults.Usage.UsageReport"/>).</summary>
+    /// <summary>Whether the caller (the Api) asked for the stream's usage line (<see cref="UsageReport"/>).</summary>
     public bool ReportsUsage { get; init; }
 
     /// <summary>The prompt's estimated tokens; 0 until estimated.</summary>

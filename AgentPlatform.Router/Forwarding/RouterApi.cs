@@ -1,6 +1,6 @@
 using AgentPlatform.Router.Pool;
+using AgentPlatform.Contracts.OpenAI;
 using AgentPlatform.ServiceDefaults.Http;
-using AgentPlatform.ServiceDefaults.OpenAI;
 
 namespace AgentPlatform.Router.Forwarding;
 

@@ -3,8 +3,8 @@ using System.Diagnostics;
 using System.Diagnostics.Metrics;
 using AgentPlatform.Router.Pool;
 using AgentPlatform.Router.Resilience;
+using AgentPlatform.Contracts.Usage;
 using AgentPlatform.ServiceDefaults.Telemetry;
-using AgentPlatform.ServiceDefaults.Usage;
 
 namespace AgentPlatform.Router.Forwarding;
 

@@ -4,7 +4,7 @@ using System.Text.Json;
 using AgentPlatform.Router.Providers;
 using AgentPlatform.Router.Resilience;
 using AgentPlatform.Router.Routing;
-using AgentPlatform.ServiceDefaults.Usage;
+using AgentPlatform.Contracts.Usage;
 
 namespace AgentPlatform.Router.Pool;
 

@@ -1,5 +1,6 @@
 using System.Buffers;
 using System.Text.Json;
+using AgentPlatform.Contracts.OpenAI;
 
 namespace AgentPlatform.Router.Providers;
 
@@ -11,10 +12,7 @@ public static class AnthropicAnswerTranslator
     {
         using var writer = new Utf8JsonWriter(output);
         writer.WriteStartObject();
-        writer.WriteString("id", String(message, "id") ?? "");
-        writer.WriteString("object", "chat.completion");
-        writer.WriteNumber("created", created);
-        writer.WriteString("model", String(message, "model") ?? "");
+        ChatCompletionJson.WriteCompletionHeader(writer, String(message, "id") ?? "", created, String(message, "model") ?? "");
         writer.WriteStartArray("choices");
         writer.WriteStartObject();
         writer.WriteNumber("index", 0);
@@ -49,14 +47,8 @@ public static class AnthropicAnswerTranslator
             writer.WriteStartArray("tool_calls");
             foreach (var block in content.EnumerateArray().Where(b => String(b, "type") == "tool_use"))
             {
-                writer.WriteStartObject();
-                writer.WriteString("id", String(block, "id"));
-                writer.WriteString("type", "function");
-                writer.WriteStartObject("function");
-                writer.WriteString("name", String(block, "name"));
-                writer.WriteString("arguments", block.TryGetProperty("input", out var input) ? input.GetRawText() : "{}");
-                writer.WriteEndObject();
-                writer.WriteEndObject();
+                ChatCompletionJson.WriteToolCall(writer, index: null, String(block, "id") ?? "", String(block, "name") ?? "",
+                    block.TryGetProperty("input", out var input) ? input.GetRawText() : "{}");
             }
             writer.WriteEndArray();
         }
@@ -81,19 +73,10 @@ public static class AnthropicAnswerTranslator
         WriteErrorObject(writer, String(inner, "message") ?? "The provider returned an error.", String(inner, "type") ?? "api_error");
     }
 
-    public static void WriteErrorObject(Utf8JsonWriter writer, string message, string type)
-    {
-        writer.WriteStartObject();
-        writer.WriteStartObject("error");
-        writer.WriteString("message", message);
-        // Anthropic's error types (invalid_request_error, authentication_error, rate_limit_error...)
-        // are OpenAI's names too, apart from api_error and overloaded_error.
-        writer.WriteString("type", type);
-        writer.WriteNull("param");
-        writer.WriteString("code", type);
-        writer.WriteEndObject();
-        writer.WriteEndObject();
-    }
+    // Anthropic's error types (invalid_request_error, authentication_error, rate_limit_error...) are
+    // OpenAI's names too, apart from api_error and overloaded_error: the type is the code as well.
+    public static void WriteErrorObject(Utf8JsonWriter writer, string message, string type) =>
+        OpenAIError.WriteObject(writer, message, type, code: type);
 
     /// <summary>Anthropic's stop reasons in OpenAI's words.</summary>
     public static string? FinishReason(string? stopReason) => stopReason switch
@@ -105,17 +88,8 @@ public static class AnthropicAnswerTranslator
         _ => "stop", // end_turn, stop_sequence, pause_turn
     };
 
-    public static void WriteUsage(Utf8JsonWriter writer, Usage usage)
-    {
-        writer.WriteStartObject("usage");
-        writer.WriteNumber("prompt_tokens", usage.PromptTokens);
-        writer.WriteNumber("completion_tokens", usage.OutputTokens);
-        writer.WriteNumber("total_tokens", usage.PromptTokens + usage.OutputTokens);
-        writer.WriteStartObject("prompt_tokens_details");
-        writer.WriteNumber("cached_tokens", usage.CacheReadTokens);
-        writer.WriteEndObject();
-        writer.WriteEndObject();
-    }
+    public static void WriteUsage(Utf8JsonWriter writer, Usage usage) =>
+        ChatCompletionJson.WriteUsage(writer, usage.PromptTokens, usage.CacheReadTokens, usage.OutputTokens);
 
     public static string? String(JsonElement element, string name) =>
         element.ValueKind == JsonValueKind.Object && element.TryGetProperty(name, out var value) && value.ValueKind == JsonValueKind.String

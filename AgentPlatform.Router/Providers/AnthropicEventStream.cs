@@ -1,6 +1,6 @@
 using System.Buffers;
 using System.Text.Json;
-using AgentPlatform.ServiceDefaults.OpenAI;
+using AgentPlatform.Contracts.OpenAI;
 
 namespace AgentPlatform.Router.Providers;
 
@@ -17,6 +17,8 @@ internal sealed class AnthropicEventStream(Stream inner, bool includeUsage, long
     private const int ReadSize = 16 * 1024;
 
     private readonly ArrayBufferWriter<byte> _translated = new(ReadSize);
+    /// <summary>One writer for the stream's chunks, reset onto <see cref="_translated"/> for each.</summary>
+    private readonly Utf8JsonWriter _writer = new(Stream.Null);
     private byte[] _events = ArrayPool<byte>.Shared.Rent(ReadSize);
     private int _eventBytes;
     private int _translatedRead;
@@ -101,14 +103,14 @@ internal sealed class AnthropicEventStream(Stream inner, bool includeUsage, long
                 {
                     _usage = AnthropicAnswerTranslator.Usage.From(startUsage);
                 }
-                WriteChunk(static w => { w.WriteString("role", "assistant"); w.WriteString("content", ""); }, finishReason: null);
+                WriteChunk(0, static (w, _) => { w.WriteString("role", "assistant"); w.WriteString("content", ""); }, finishReason: null);
                 break;
             case "content_block_start" when data.GetProperty("content_block") is var block && AnthropicAnswerTranslator.String(block, "type") == "tool_use":
                 var index = _toolCallIndex.Count;
                 _toolCallIndex[data.GetProperty("index").GetInt32()] = index;
                 var id = AnthropicAnswerTranslator.String(block, "id");
                 var name = AnthropicAnswerTranslator.String(block, "name");
-                WriteChunk(w => WriteToolCall(w, index, id, name, ""), finishReason: null);
+                WriteChunk((index, id, name, ""), WriteToolCall, finishReason: null);
                 break;
             case "content_block_delta":
                 var delta = data.GetProperty("delta");
@@ -116,11 +118,11 @@ internal sealed class AnthropicEventStream(Stream inner, bool includeUsage, long
                 {
                     case "text_delta":
                         var text = AnthropicAnswerTranslator.String(delta, "text");
-                        WriteChunk(w => w.WriteString("content", text), finishReason: null);
+                        WriteChunk(text, static (w, text) => w.WriteString("content", text), finishReason: null);
                         break;
                     case "input_json_delta" when _toolCallIndex.TryGetValue(data.GetProperty("index").GetInt32(), out var toolIndex):
                         var json = AnthropicAnswerTranslator.String(delta, "partial_json") ?? "";
-                        WriteChunk(w => WriteToolCall(w, toolIndex, null, null, json), finishReason: null);
+                        WriteChunk((toolIndex, (string?)null, (string?)null, json), WriteToolCall, finishReason: null);
                         break;
                 }
                 break;
@@ -130,14 +132,14 @@ internal sealed class AnthropicEventStream(Stream inner, bool includeUsage, long
                     _usage = _usage.Merge(deltaUsage);
                 }
                 var stopReason = data.TryGetProperty("delta", out var messageDelta) ? AnthropicAnswerTranslator.String(messageDelta, "stop_reason") : null;
-                WriteChunk(static _ => { }, AnthropicAnswerTranslator.FinishReason(stopReason) ?? "stop");
+                WriteChunk(0, static (_, _) => { }, AnthropicAnswerTranslator.FinishReason(stopReason) ?? "stop");
                 break;
             case "message_stop":
                 if (includeUsage)
                 {
                     WriteUsageChunk();
                 }
-                _translated.Write("data: [DONE]\n\n"u8);
+                _translated.Write(ChatCompletionJson.Done);
                 break;
             case "error":
                 var error = data.TryGetProperty("error", out var e) ? e : data;
@@ -150,75 +152,28 @@ internal sealed class AnthropicEventStream(Stream inner, bool includeUsage, long
         }
     }
 
-    private void WriteChunk(Action<Utf8JsonWriter> writeDelta, string? finishReason)
+    private void WriteChunk<TState>(TState state, Action<Utf8JsonWriter, TState> writeDelta, string? finishReason)
     {
-        _translated.Write("data: "u8);
-        using (var writer = new Utf8JsonWriter(_translated))
-        {
-            WriteChunkHeader(writer);
-            writer.WriteStartArray("choices");
-            writer.WriteStartObject();
-            writer.WriteNumber("index", 0);
-            writer.WriteStartObject("delta");
-            writeDelta(writer);
-            writer.WriteEndObject();
-            writer.WriteNull("logprobs");
-            if (finishReason is null)
-            {
-                writer.WriteNull("finish_reason");
-            }
-            else
-            {
-                writer.WriteString("finish_reason", finishReason);
-            }
-            writer.WriteEndObject();
-            writer.WriteEndArray();
-            writer.WriteEndObject();
-        }
-        _translated.Write("\n\n"u8);
+        ChatCompletionJson.BeginEvent(_translated, _writer);
+        ChatCompletionJson.WriteChunkHeader(_writer, _id, created, _model);
+        ChatCompletionJson.WriteChoiceDelta(_writer, 0, state, writeDelta, finishReason);
+        ChatCompletionJson.EndEvent(_translated, _writer);
     }
 
     private void WriteUsageChunk()
     {
-        _translated.Write("data: "u8);
-        using (var writer = new Utf8JsonWriter(_translated))
-        {
-            WriteChunkHeader(writer);
-            writer.WriteStartArray("choices");
-            writer.WriteEndArray();
-            AnthropicAnswerTranslator.WriteUsage(writer, _usage);
-            writer.WriteEndObject();
-        }
-        _translated.Write("\n\n"u8);
+        ChatCompletionJson.BeginEvent(_translated, _writer);
+        ChatCompletionJson.WriteChunkHeader(_writer, _id, created, _model);
+        ChatCompletionJson.WriteNoChoices(_writer);
+        AnthropicAnswerTranslator.WriteUsage(_writer, _usage);
+        ChatCompletionJson.EndEvent(_translated, _writer);
     }
 
-    private void WriteChunkHeader(Utf8JsonWriter writer)
-    {
-        writer.WriteStartObject();
-        writer.WriteString("id", _id);
-        writer.WriteString("object", "chat.completion.chunk");
-        writer.WriteNumber("created", created);
-        writer.WriteString("model", _model);
-    }
-
-    private static void WriteToolCall(Utf8JsonWriter writer, int index, string? id, string? name, string arguments)
+    /// <summary>A stream's one tool-call piece: <c>"tool_calls":[{…}]</c>.</summary>
+    private static void WriteToolCall(Utf8JsonWriter writer, (int Index, string? Id, string? Name, string Arguments) call)
     {
         writer.WriteStartArray("tool_calls");
-        writer.WriteStartObject();
-        writer.WriteNumber("index", index);
-        if (id is not null)
-        {
-            writer.WriteString("id", id);
-            writer.WriteString("type", "function");
-        }
-        writer.WriteStartObject("function");
-        if (name is not null)
-        {
-            writer.WriteString("name", name);
-        }
-        writer.WriteString("arguments", arguments);
-        writer.WriteEndObject();
-        writer.WriteEndObject();
+        ChatCompletionJson.WriteToolCall(writer, call.Index, call.Id, call.Name, call.Arguments);
         writer.WriteEndArray();
     }
 
@@ -236,6 +191,7 @@ internal sealed class AnthropicEventStream(Stream inner, bool includeUsage, long
         {
             ArrayPool<byte>.Shared.Return(_events);
             _events = [];
+            _writer.Dispose();
             inner.Dispose();
         }
         base.Dispose(disposing);

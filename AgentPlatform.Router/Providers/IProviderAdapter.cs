@@ -1,5 +1,5 @@
 using AgentPlatform.Router.Pool;
-using AgentPlatform.ServiceDefaults.OpenAI;
+using AgentPlatform.Contracts.OpenAI;
 
 namespace AgentPlatform.Router.Providers;
 

@@ -1,7 +1,7 @@
 using System.Text.Json;
 using AgentPlatform.Router.Pool;
-using AgentPlatform.ServiceDefaults.Telemetry;
 using StackExchange.Redis;
+using AgentPlatform.Contracts.Telemetry;
 
 namespace AgentPlatform.Router.Resilience;
 

@@ -1,8 +1,8 @@
 using System.Collections.Concurrent;
 using AgentPlatform.Router.Pool;
-using AgentPlatform.ServiceDefaults.Telemetry;
 using Microsoft.Extensions.Options;
 using StackExchange.Redis;
+using AgentPlatform.Contracts.Telemetry;
 
 namespace AgentPlatform.Router.Stats;
 

@@ -1,7 +1,7 @@
 using System.Text.Json;
 using System.Text.Json.Nodes;
-using AgentPlatform.ServiceDefaults.OpenAI;
 using Microsoft.Extensions.Options;
+using AgentPlatform.Contracts.OpenAI;
 
 namespace AgentPlatform.Simulator.Completions;
 

@@ -1,5 +1,5 @@
-using AgentPlatform.ServiceDefaults.OpenAI;
 using Microsoft.Extensions.Options;
+using AgentPlatform.Contracts.OpenAI;
 
 namespace AgentPlatform.Simulator.Completions;
 

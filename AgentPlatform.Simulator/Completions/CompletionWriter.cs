@@ -1,21 +1,22 @@
 using System.Buffers;
 using System.Text.Json;
+using AgentPlatform.Contracts.OpenAI;
 
 namespace AgentPlatform.Simulator.Completions;
 
 /// <summary>Writes a <see cref="SimulatedCompletion"/> in OpenAI's wire formats.</summary>
 public static class CompletionWriter
 {
-    private static ReadOnlySpan<byte> DataPrefix => "data: "u8;
-    private static ReadOnlySpan<byte> EventEnd => "\n\n"u8;
-    public static ReadOnlySpan<byte> Done => "data: [DONE]\n\n"u8;
+    private const string Fingerprint = "fp_agentplatform_sim";
+
+    public static ReadOnlySpan<byte> Done => ChatCompletionJson.Done;
 
     /// <summary>A <c>chat.completion</c> object.</summary>
     public static void WriteJson(IBufferWriter<byte> output, SimulatedCompletion completion)
     {
         using var writer = new Utf8JsonWriter(output);
         writer.WriteStartObject();
-        WriteHeader(writer, completion, "chat.completion");
+        ChatCompletionJson.WriteCompletionHeader(writer, completion.Id, completion.Created, completion.Model, Fingerprint);
         writer.WriteStartArray("choices");
         writer.WriteStartObject();
         writer.WriteNumber("index", 0);
@@ -25,7 +26,7 @@ public static class CompletionWriter
         {
             writer.WriteNull("content");
             writer.WriteStartArray("tool_calls");
-            WriteToolCall(writer, call, index: null);
+            ChatCompletionJson.WriteToolCall(writer, index: null, call.Id, call.Name, call.Arguments);
             writer.WriteEndArray();
         }
         else
@@ -58,7 +59,7 @@ public static class CompletionWriter
         WriteChunk(output, completion, static (writer, call) =>
         {
             writer.WriteStartArray("tool_calls");
-            WriteToolCall(writer, call, index: 0);
+            ChatCompletionJson.WriteToolCall(writer, index: 0, call.Id, call.Name, call.Arguments);
             writer.WriteEndArray();
         }, finishReason: null, state: completion.ToolCall!);
 
@@ -68,87 +69,28 @@ public static class CompletionWriter
     /// <summary>The last chunk when <c>stream_options.include_usage</c> is set: no choices, only usage.</summary>
     public static void WriteUsageChunk(IBufferWriter<byte> output, SimulatedCompletion completion)
     {
-        output.Write(DataPrefix);
-        using (var writer = new Utf8JsonWriter(output))
-        {
-            writer.WriteStartObject();
-            WriteHeader(writer, completion, "chat.completion.chunk");
-            writer.WriteStartArray("choices");
-            writer.WriteEndArray();
-            WriteUsage(writer, completion);
-            writer.WriteEndObject();
-        }
-        output.Write(EventEnd);
+        using var writer = new Utf8JsonWriter(output);
+        ChatCompletionJson.BeginEvent(output, writer);
+        ChatCompletionJson.WriteChunkHeader(writer, completion.Id, completion.Created, completion.Model, Fingerprint);
+        ChatCompletionJson.WriteNoChoices(writer);
+        WriteUsage(writer, completion);
+        ChatCompletionJson.EndEvent(output, writer);
     }
 
     private static void WriteChunk<TState>(
         IBufferWriter<byte> output, SimulatedCompletion completion, Action<Utf8JsonWriter, TState> writeDelta, string? finishReason, TState state)
     {
-        output.Write(DataPrefix);
-        using (var writer = new Utf8JsonWriter(output))
+        using var writer = new Utf8JsonWriter(output);
+        ChatCompletionJson.BeginEvent(output, writer);
+        ChatCompletionJson.WriteChunkHeader(writer, completion.Id, completion.Created, completion.Model, Fingerprint);
+        ChatCompletionJson.WriteChoiceDelta(writer, 0, state, writeDelta, finishReason);
+        if (completion.IncludeUsage)
         {
-            writer.WriteStartObject();
-            WriteHeader(writer, completion, "chat.completion.chunk");
-            writer.WriteStartArray("choices");
-            writer.WriteStartObject();
-            writer.WriteNumber("index", 0);
-            writer.WriteStartObject("delta");
-            writeDelta(writer, state);
-            writer.WriteEndObject();
-            writer.WriteNull("logprobs");
-            if (finishReason is null)
-            {
-                writer.WriteNull("finish_reason");
-            }
-            else
-            {
-                writer.WriteString("finish_reason", finishReason);
-            }
-            writer.WriteEndObject();
-            writer.WriteEndArray();
-            if (completion.IncludeUsage)
-            {
-                writer.WriteNull("usage");
-            }
-            writer.WriteEndObject();
+            writer.WriteNull("usage");
         }
-        output.Write(EventEnd);
+        ChatCompletionJson.EndEvent(output, writer);
     }
 
-    private static void WriteHeader(Utf8JsonWriter writer, SimulatedCompletion completion, string objectType)
-    {
-        writer.WriteString("id", completion.Id);
-        writer.WriteString("object", objectType);
-        writer.WriteNumber("created", completion.Created);
-        writer.WriteString("model", completion.Model);
-        writer.WriteString("system_fingerprint", "fp_agentplatform_sim");
-    }
-
-    private static void WriteToolCall(Utf8JsonWriter writer, SimulatedToolCall call, int? index)
-    {
-        writer.WriteStartObject();
-        if (index is { } i)
-        {
-            writer.WriteNumber("index", i);
-        }
-        writer.WriteString("id", call.Id);
-        writer.WriteString("type", "function");
-        writer.WriteStartObject("function");
-        writer.WriteString("name", call.Name);
-        writer.WriteString("arguments", call.Arguments);
-        writer.WriteEndObject();
-        writer.WriteEndObject();
-    }
-
-    private static void WriteUsage(Utf8JsonWriter writer, SimulatedCompletion completion)
-    {
-        writer.WriteStartObject("usage");
-        writer.WriteNumber("prompt_tokens", completion.PromptTokens);
-        writer.WriteNumber("completion_tokens", completion.CompletionTokens);
-        writer.WriteNumber("total_tokens", completion.PromptTokens + completion.CompletionTokens);
-        writer.WriteStartObject("prompt_tokens_details");
-        writer.WriteNumber("cached_tokens", completion.CachedTokens);
-        writer.WriteEndObject();
-        writer.WriteEndObject();
-    }
+    private static void WriteUsage(Utf8JsonWriter writer, SimulatedCompletion completion) =>
+        ChatCompletionJson.WriteUsage(writer, completion.PromptTokens, completion.CachedTokens, completion.CompletionTokens);
 }

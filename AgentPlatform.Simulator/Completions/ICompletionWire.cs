@@ -29,7 +29,7 @@ public sealed class OpenAIWire : ICompletionWire
     public static readonly OpenAIWire Instance = new();
 
     public Task WriteErrorAsync(HttpContext context, int status, string message, string type, string? code = null) =>
-        ServiceDefaults.OpenAI.OpenAIError.WriteAsync(context, status, message, type, code);
+        Contracts.OpenAI.OpenAIError.WriteAsync(context, status, message, type, code);
 
     public void WriteJson(IBufferWriter<byte> output, SimulatedCompletion completion) => CompletionWriter.WriteJson(output, completion);
 

@@ -1,9 +1,9 @@
 using System.Net;
 using System.Text;
 using AgentPlatform.Api;
-using AgentPlatform.ServiceDefaults.OpenAI;
-using AgentPlatform.ServiceDefaults.Usage;
 using AgentPlatform.Tests.Infrastructure;
+using AgentPlatform.Contracts.OpenAI;
+using AgentPlatform.Tokens;
 
 namespace AgentPlatform.Tests.Api;
 

@@ -2,7 +2,7 @@ using System.Buffers;
 using System.Text;
 using System.Text.Json;
 using AgentPlatform.Api.Caching;
-using AgentPlatform.ServiceDefaults.Usage;
+using AgentPlatform.Contracts.Usage;
 
 namespace AgentPlatform.Tests.Api.Caching;
 

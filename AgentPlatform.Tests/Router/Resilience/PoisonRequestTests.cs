@@ -2,9 +2,9 @@ using System.Net;
 using System.Text;
 using AgentPlatform.Router.Pool;
 using AgentPlatform.Router.Resilience;
-using AgentPlatform.ServiceDefaults.Http;
 using AgentPlatform.Tests.Infrastructure;
 using Microsoft.Extensions.DependencyInjection;
+using AgentPlatform.Contracts.Http;
 
 namespace AgentPlatform.Tests.Router.Resilience;
 

@@ -1,4 +1,4 @@
-namespace AgentPlatform.ServiceDefaults.Http;
+namespace AgentPlatform.Contracts.Http;
 
 /// <summary>Headers the Api sends the Router beside a chat completion.</summary>
 public static class RouterRequestHeaders

@@ -1,6 +1,6 @@
 using System.Globalization;
 
-namespace AgentPlatform.ServiceDefaults.Usage;
+namespace AgentPlatform.Contracts.Usage;
 
 /// <summary>
 /// A deployment's prices in USD per million tokens, and their form on the wire from the Router to

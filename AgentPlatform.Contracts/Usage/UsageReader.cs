@@ -1,6 +1,6 @@
 using System.Text.Json;
 
-namespace AgentPlatform.ServiceDefaults.Usage;
+namespace AgentPlatform.Contracts.Usage;
 
 /// <summary>The tokens of one answer, as the provider reported them.</summary>
 public readonly record struct TokenUsage(long InputTokens, long OutputTokens, long CachedInputTokens);

@@ -1,4 +1,4 @@
-namespace AgentPlatform.ServiceDefaults.Telemetry;
+namespace AgentPlatform.Contracts.Telemetry;
 
 /// <summary>
 /// The deployments' recent attempts as every Router replica writes them to Redis and the Api's alert

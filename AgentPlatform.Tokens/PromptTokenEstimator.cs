@@ -2,7 +2,7 @@ using System.Collections.Concurrent;
 using System.Text.Json;
 using Microsoft.ML.Tokenizers;
 
-namespace AgentPlatform.ServiceDefaults.Usage;
+namespace AgentPlatform.Tokens;
 
 /// <summary>
 /// Estimates how many tokens a chat request takes before it is sent, with the model family's own

@@ -1,6 +1,6 @@
 using System.Text.Json;
 
-namespace AgentPlatform.ServiceDefaults.OpenAI;
+namespace AgentPlatform.Contracts.OpenAI;
 
 /// <summary>What a chat completion body is checked for before it is forwarded.</summary>
 public enum ChatRequestProblem

@@ -1,7 +1,7 @@
 using System.Text;
-using AgentPlatform.ServiceDefaults.Usage;
+using AgentPlatform.Tokens;
 
-namespace AgentPlatform.Tests.ServiceDefaults.Usage;
+namespace AgentPlatform.Tests.Tokens;
 
 public sealed class PromptTokenEstimatorTests
 {

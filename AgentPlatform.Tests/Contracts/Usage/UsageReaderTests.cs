@@ -1,7 +1,7 @@
 using System.Text;
-using AgentPlatform.ServiceDefaults.Usage;
+using AgentPlatform.Contracts.Usage;
 
-namespace AgentPlatform.Tests.ServiceDefaults.Usage;
+namespace AgentPlatform.Tests.Contracts.Usage;
 
 public sealed class UsageReaderTests
 {

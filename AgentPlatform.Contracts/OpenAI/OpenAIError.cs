@@ -2,7 +2,7 @@ using System.Buffers;
 using System.Text.Json;
 using Microsoft.AspNetCore.Http;
 
-namespace AgentPlatform.ServiceDefaults.OpenAI;
+namespace AgentPlatform.Contracts.OpenAI;
 
 /// <summary>
 /// Errors in OpenAI's shape, <c>{"error":{"message","type","param","code"}}</c>, so the official
@@ -43,6 +43,12 @@ public static class OpenAIError
     private static void WriteJson(IBufferWriter<byte> output, string message, string type, string? code, string? param)
     {
         using var writer = new Utf8JsonWriter(output);
+        WriteObject(writer, message, type, code, param);
+    }
+
+    /// <summary>The error object itself, for a caller that writes it inside its own JSON.</summary>
+    public static void WriteObject(Utf8JsonWriter writer, string message, string type, string? code = null, string? param = null)
+    {
         writer.WriteStartObject();
         writer.WriteStartObject("error");
         writer.WriteString("message", message);

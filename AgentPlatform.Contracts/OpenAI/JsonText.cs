@@ -1,6 +1,6 @@
 using System.Text.Unicode;
 
-namespace AgentPlatform.ServiceDefaults.OpenAI;
+namespace AgentPlatform.Contracts.OpenAI;
 
 /// <summary>
 /// Whether a JSON body is text every provider can read: valid UTF-8 with no escaped lone surrogate

@@ -2,7 +2,7 @@ using System.Buffers;
 using System.Buffers.Text;
 using System.Text;
 
-namespace AgentPlatform.ServiceDefaults.Usage;
+namespace AgentPlatform.Contracts.Usage;
 
 /// <summary>
 /// What an answer used, as the Router tells the Api (which prices and records it):

@@ -1,7 +1,7 @@
 using System.Text;
-using AgentPlatform.ServiceDefaults.OpenAI;
+using AgentPlatform.Contracts.OpenAI;
 
-namespace AgentPlatform.Tests.ServiceDefaults.OpenAI;
+namespace AgentPlatform.Tests.Contracts.OpenAI;
 
 public sealed class ChatRequestScannerTests
 {

@@ -1,7 +1,7 @@
 using System.IO.Pipelines;
 using Microsoft.AspNetCore.Http;
 
-namespace AgentPlatform.ServiceDefaults.Http;
+namespace AgentPlatform.Contracts.Http;
 
 /// <summary>
 /// Copies an upstream response to the client as it arrives: status, content headers, the platform's
