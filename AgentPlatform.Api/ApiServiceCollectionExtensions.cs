@@ -1,19 +1,19 @@
+using AgentPlatform.Api;
 using AgentPlatform.Api.Agents;
 using AgentPlatform.Api.Alerts;
-using StackExchange.Redis;
-using AgentPlatform.Api;
 using AgentPlatform.Api.Caching;
 using AgentPlatform.Api.Errors;
 using AgentPlatform.Api.Keys;
 using AgentPlatform.Api.Limits;
-using AgentPlatform.Api.Routing;
 using AgentPlatform.Api.Tenancy;
+using AgentPlatform.Api.Upstream;
 using AgentPlatform.Api.Usage;
+using AgentPlatform.ServiceDefaults.Http;
+using AgentPlatform.Tokens;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
-using AgentPlatform.Tokens;
-using AgentPlatform.ServiceDefaults.Http;
+using StackExchange.Redis;
 
 namespace Microsoft.Extensions.Hosting;
 

@@ -1,14 +1,15 @@
-using AgentPlatform.Router.Stats;
-using StackExchange.Redis;
 using AgentPlatform.Router.Access;
+using AgentPlatform.Router.Configuration;
 using AgentPlatform.Router.Forwarding;
 using AgentPlatform.Router.Pool;
 using AgentPlatform.Router.Providers;
 using AgentPlatform.Router.Resilience;
 using AgentPlatform.Router.Routing;
+using AgentPlatform.Router.Telemetry;
+using AgentPlatform.Tokens;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
-using AgentPlatform.Tokens;
+using StackExchange.Redis;
 
 namespace Microsoft.Extensions.Hosting;
 

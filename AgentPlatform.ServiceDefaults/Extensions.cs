@@ -1,21 +1,21 @@
+using AgentPlatform.Contracts.OpenAI;
 using AgentPlatform.ServiceDefaults.Health;
+using AgentPlatform.ServiceDefaults.Http;
 using AgentPlatform.ServiceDefaults.Lifecycle;
 using AgentPlatform.ServiceDefaults.Security;
+using AgentPlatform.ServiceDefaults.Telemetry;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Diagnostics.HealthChecks;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using OpenTelemetry;
 using OpenTelemetry.Metrics;
 using OpenTelemetry.Trace;
-using AgentPlatform.Contracts.OpenAI;
-using AgentPlatform.ServiceDefaults.Http;
-using AgentPlatform.ServiceDefaults.Telemetry;
 
 namespace Microsoft.Extensions.Hosting;
 

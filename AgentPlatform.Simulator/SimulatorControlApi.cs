@@ -1,5 +1,5 @@
-using AgentPlatform.Simulator.Faults;
 using AgentPlatform.Contracts.OpenAI;
+using AgentPlatform.Simulator.Faults;
 
 namespace AgentPlatform.Simulator;
 

@@ -49,7 +49,6 @@ public sealed class SimulatorOptions
     public List<FaultSpec> Faults { get; set; } = [];
 }
 
-
 /// <summary>Rules across fields: fault kinds must be known, rates within 0..1.</summary>
 public sealed class SimulatorFaultsValidator : IValidateOptions<SimulatorOptions>
 {

@@ -1,7 +1,7 @@
 using AgentPlatform.Web.Platform;
 using AgentPlatform.Web.SignIn;
-using Microsoft.FluentUI.AspNetCore.Components;
 using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.FluentUI.AspNetCore.Components;
 
 namespace Microsoft.Extensions.Hosting;
 

@@ -24,7 +24,6 @@ public sealed class AgentOptions
     public List<string> McpAllowedHosts { get; set; } = [];
 }
 
-
 /// <summary>
 /// Each allowed MCP host is a host name, or <c>*.</c> and one: a URL, a port or a bare <c>*</c> would
 /// never match what it was meant to (or would match everything), so it stops the start instead.

@@ -1,7 +1,7 @@
 using System.Text.Json;
-using Microsoft.Extensions.AI;
 using AgentPlatform.Contracts.OpenAI;
 using AgentPlatform.ServiceDefaults.Http;
+using Microsoft.Extensions.AI;
 
 namespace AgentPlatform.Api.Agents;
 

@@ -1,14 +1,14 @@
 using System.ClientModel;
 using System.Diagnostics;
 using AgentPlatform.Api.Limits;
-using AgentPlatform.Api.Routing;
 using AgentPlatform.Api.Tenancy;
+using AgentPlatform.Api.Upstream;
 using AgentPlatform.Api.Usage;
+using AgentPlatform.ServiceDefaults.Telemetry;
+using AgentPlatform.Tokens;
 using Microsoft.Agents.AI;
 using Microsoft.Extensions.AI;
 using Microsoft.Extensions.Options;
-using AgentPlatform.ServiceDefaults.Telemetry;
-using AgentPlatform.Tokens;
 
 namespace AgentPlatform.Api.Agents;
 

@@ -1,7 +1,7 @@
+using System.Buffers;
 using System.Text.Json;
 using AgentPlatform.Api.Limits;
 using AgentPlatform.Api.Tenancy;
-using System.Buffers;
 using AgentPlatform.Contracts.OpenAI;
 
 namespace AgentPlatform.Api.Agents;

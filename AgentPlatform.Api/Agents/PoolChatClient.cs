@@ -1,10 +1,10 @@
 using System.ClientModel;
 using System.ClientModel.Primitives;
+using AgentPlatform.Contracts.Http;
+using AgentPlatform.Contracts.Usage;
 using AgentPlatform.ServiceDefaults.RequestIds;
 using Microsoft.Extensions.AI;
 using OpenAI;
-using AgentPlatform.Contracts.Http;
-using AgentPlatform.Contracts.Usage;
 
 namespace AgentPlatform.Api.Agents;
 

@@ -4,10 +4,10 @@ using System.Text.Json;
 using AgentPlatform.Api.Limits;
 using AgentPlatform.Api.Tenancy;
 using AgentPlatform.Api.Usage;
-using Microsoft.Extensions.AI;
 using AgentPlatform.Contracts.Usage;
 using AgentPlatform.ServiceDefaults.Telemetry;
 using AgentPlatform.Tokens;
+using Microsoft.Extensions.AI;
 
 namespace AgentPlatform.Api.Agents;
 

@@ -53,7 +53,6 @@ public sealed class WebhookOptions
     public string Format { get; set; } = "json";
 }
 
-
 /// <summary>Each configured rule must be valid and named once.</summary>
 internal sealed class AlertRulesValidator : IValidateOptions<AlertOptions>
 {

@@ -1,8 +1,8 @@
-using AgentPlatform.Api.Admin;
 using System.Text.Json;
-using Microsoft.Extensions.Options;
+using AgentPlatform.Api.Admin;
 using AgentPlatform.Contracts.OpenAI;
 using AgentPlatform.ServiceDefaults.Http;
+using Microsoft.Extensions.Options;
 
 namespace AgentPlatform.Api.Alerts;
 

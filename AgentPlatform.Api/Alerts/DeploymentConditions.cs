@@ -1,6 +1,6 @@
 using System.Globalization;
-using StackExchange.Redis;
 using AgentPlatform.Contracts.Telemetry;
+using StackExchange.Redis;
 
 namespace AgentPlatform.Api.Alerts;
 

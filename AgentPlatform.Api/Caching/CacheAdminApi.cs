@@ -1,5 +1,5 @@
-using StackExchange.Redis;
 using AgentPlatform.Contracts.OpenAI;
+using StackExchange.Redis;
 
 namespace AgentPlatform.Api.Caching;
 

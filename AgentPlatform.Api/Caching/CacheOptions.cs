@@ -71,7 +71,6 @@ public sealed class ModelGroupCacheOptions
     public int? MaxEntryBytes { get; set; }
 }
 
-
 /// <summary>The rules across fields, and the per-group values (which DataAnnotations do not reach in a dictionary).</summary>
 public sealed class CacheOptionsRulesValidator : IValidateOptions<CacheOptions>
 {

@@ -5,11 +5,11 @@ using AgentPlatform.Api.Agents;
 using AgentPlatform.Api.Caching;
 using AgentPlatform.Api.Limits;
 using AgentPlatform.Api.Tenancy;
-using AgentPlatform.Api.Routing;
+using AgentPlatform.Api.Upstream;
 using AgentPlatform.Api.Usage;
-using Microsoft.Extensions.Options;
 using AgentPlatform.Contracts.OpenAI;
 using AgentPlatform.ServiceDefaults.Http;
+using Microsoft.Extensions.Options;
 
 namespace AgentPlatform.Api.Chat;
 

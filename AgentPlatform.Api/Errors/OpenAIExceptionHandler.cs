@@ -1,5 +1,5 @@
-using Microsoft.AspNetCore.Diagnostics;
 using AgentPlatform.Contracts.OpenAI;
+using Microsoft.AspNetCore.Diagnostics;
 
 namespace AgentPlatform.Api.Errors;
 

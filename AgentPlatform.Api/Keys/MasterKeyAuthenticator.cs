@@ -1,8 +1,8 @@
 using System.Security.Cryptography;
 using System.Text;
 using AgentPlatform.Api.Tenancy;
-using Microsoft.Extensions.Options;
 using AgentPlatform.Contracts.OpenAI;
+using Microsoft.Extensions.Options;
 
 namespace AgentPlatform.Api.Keys;
 

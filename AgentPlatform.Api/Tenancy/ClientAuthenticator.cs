@@ -1,8 +1,8 @@
-using StackExchange.Redis;
 using System.Collections.Concurrent;
 using System.Runtime.CompilerServices;
 using AgentPlatform.Api.Keys;
 using AgentPlatform.Contracts.OpenAI;
+using StackExchange.Redis;
 
 namespace AgentPlatform.Api.Tenancy;
 

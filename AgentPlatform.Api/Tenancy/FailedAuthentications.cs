@@ -1,10 +1,10 @@
 using System.Collections.Concurrent;
 using System.Diagnostics.Metrics;
 using System.Net;
-using Microsoft.Extensions.Options;
-using StackExchange.Redis;
 using AgentPlatform.Contracts.OpenAI;
 using AgentPlatform.ServiceDefaults.Telemetry;
+using Microsoft.Extensions.Options;
+using StackExchange.Redis;
 
 namespace AgentPlatform.Api.Tenancy;
 

@@ -1,8 +1,8 @@
-using AgentPlatform.Api.Admin;
 using System.Text.Json.Nodes;
-using StackExchange.Redis;
+using AgentPlatform.Api.Admin;
 using AgentPlatform.Contracts.OpenAI;
 using AgentPlatform.ServiceDefaults.Http;
+using StackExchange.Redis;
 
 namespace AgentPlatform.Api.Tenancy;
 
@@ -206,7 +206,6 @@ public static class TenancyAdminApi
         updatedAt = key.UpdatedAt,
         revokedAt = key.RevokedAt,
     };
-
 
     private static async Task<(Limits Limits, JsonObject Body)?> ReadAsync(HttpContext context, Limits current, bool requireName, string[] otherFields)
     {

@@ -1,5 +1,5 @@
 using System.Collections.Frozen;
-using AgentPlatform.Api.Routing;
+using AgentPlatform.Api.Upstream;
 using AgentPlatform.Contracts.Usage;
 
 namespace AgentPlatform.Api.Usage;

@@ -2,8 +2,8 @@ using System.Buffers;
 using System.Globalization;
 using System.Text;
 using System.Text.Json;
-using StackExchange.Redis;
 using AgentPlatform.Contracts.OpenAI;
+using StackExchange.Redis;
 
 namespace AgentPlatform.Api.Usage;
 

@@ -1,13 +1,13 @@
 using System.Diagnostics;
 using AgentPlatform.Api.Limits;
-using AgentPlatform.Api.Routing;
 using AgentPlatform.Api.Tenancy;
-using Microsoft.AspNetCore.Http.Features;
-using Microsoft.Extensions.Options;
+using AgentPlatform.Api.Upstream;
 using AgentPlatform.Contracts.OpenAI;
 using AgentPlatform.Contracts.Usage;
 using AgentPlatform.ServiceDefaults.Telemetry;
 using AgentPlatform.Tokens;
+using Microsoft.AspNetCore.Http.Features;
+using Microsoft.Extensions.Options;
 
 namespace AgentPlatform.Api.Usage;
 

@@ -1,5 +1,5 @@
-using Microsoft.Extensions.Configuration;
 using System.Diagnostics;
+using Microsoft.Extensions.Configuration;
 
 namespace AgentPlatform.AppHost.Redis;
 

@@ -1,7 +1,7 @@
-using AgentPlatform.ServiceDefaults.Security;
-using Microsoft.Extensions.Options;
 using AgentPlatform.Contracts.OpenAI;
+using AgentPlatform.ServiceDefaults.Security;
 using AgentPlatform.ServiceDefaults.Telemetry;
+using Microsoft.Extensions.Options;
 
 namespace AgentPlatform.Router.Access;
 

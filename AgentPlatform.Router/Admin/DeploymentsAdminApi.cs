@@ -1,7 +1,7 @@
+using AgentPlatform.Contracts.OpenAI;
 using AgentPlatform.Router.Pool;
 using AgentPlatform.Router.Resilience;
 using StackExchange.Redis;
-using AgentPlatform.Contracts.OpenAI;
 
 namespace AgentPlatform.Router.Admin;
 

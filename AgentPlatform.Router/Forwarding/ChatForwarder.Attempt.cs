@@ -2,12 +2,13 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Net;
 using System.Text.Json;
-using AgentPlatform.Router.Pool;
-using AgentPlatform.Router.Providers;
-using AgentPlatform.Router.Resilience;
 using AgentPlatform.Contracts.Http;
 using AgentPlatform.Contracts.OpenAI;
 using AgentPlatform.Contracts.Usage;
+using AgentPlatform.Router.Pool;
+using AgentPlatform.Router.Providers;
+using AgentPlatform.Router.Resilience;
+using AgentPlatform.Router.Telemetry;
 
 namespace AgentPlatform.Router.Forwarding;
 
@@ -23,7 +24,7 @@ public sealed partial class ChatForwarder
             var now = NowTicks;
             if (request.Tried.Count == 0 && request.Backoffs == 0)
             {
-                _metrics.BreakerRejections(request.Group, now); // once per request and group, not per retry
+                CountBreakerRejections(request.Group, now); // once per request and group, not per retry
             }
             var picked = request.Group.PickNext(request.Tried, now, request.Size);
             if (picked is null)
@@ -135,7 +136,7 @@ public sealed partial class ChatForwarder
         HttpRequestMessage message;
         try
         {
-            message = deployment.Adapter.CreateRequest(deployment, new ChatRequestBody(request.Body, request.ModelToken, request.Stream, request.StreamOptions));
+            message = deployment.Adapter.CreateRequest(deployment.Endpoint, new ChatRequestBody(request.Body, request.ModelToken, request.Stream, request.StreamOptions));
         }
         catch (UntranslatableRequestException exception)
         {
@@ -454,4 +455,15 @@ public sealed partial class ChatForwarder
         error.IndexOf("context_length_exceeded"u8) >= 0
         || error.IndexOf("maximum context length"u8) >= 0
         || error.IndexOf("prompt is too long"u8) >= 0;
+
+    private void CountBreakerRejections(ModelGroup group, long nowTicks)
+    {
+        foreach (var deployment in group.Deployments)
+        {
+            if (!deployment.Breaker.IsAvailable(nowTicks))
+            {
+                _metrics.BreakerRejection(group.Name, deployment.Name);
+            }
+        }
+    }
 }

@@ -1,6 +1,6 @@
 using System.Globalization;
-using AgentPlatform.Router.Resilience;
 using AgentPlatform.Contracts.OpenAI;
+using AgentPlatform.Router.Configuration;
 
 namespace AgentPlatform.Router.Forwarding;
 

@@ -1,14 +1,15 @@
 using System.Net;
-using AgentPlatform.Router.Pool;
-using AgentPlatform.Router.Resilience;
-using AgentPlatform.ServiceDefaults.Lifecycle;
-using Microsoft.Extensions.Options;
-using Polly;
-using Polly.Retry;
 using AgentPlatform.Contracts.Http;
 using AgentPlatform.Contracts.OpenAI;
 using AgentPlatform.Contracts.Usage;
+using AgentPlatform.Router.Configuration;
+using AgentPlatform.Router.Pool;
+using AgentPlatform.Router.Telemetry;
+using AgentPlatform.ServiceDefaults.Lifecycle;
 using AgentPlatform.Tokens;
+using Microsoft.Extensions.Options;
+using Polly;
+using Polly.Retry;
 
 namespace AgentPlatform.Router.Forwarding;
 

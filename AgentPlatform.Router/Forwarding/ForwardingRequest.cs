@@ -1,6 +1,6 @@
-using AgentPlatform.Router.Pool;
 using AgentPlatform.Contracts.OpenAI;
 using AgentPlatform.Contracts.Usage;
+using AgentPlatform.Router.Pool;
 
 namespace AgentPlatform.Router.Forwarding;
 

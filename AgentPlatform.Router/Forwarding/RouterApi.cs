@@ -1,5 +1,5 @@
-using AgentPlatform.Router.Pool;
 using AgentPlatform.Contracts.OpenAI;
+using AgentPlatform.Router.Pool;
 using AgentPlatform.ServiceDefaults.Http;
 
 namespace AgentPlatform.Router.Forwarding;

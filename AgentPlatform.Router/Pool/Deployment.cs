@@ -1,10 +1,7 @@
-using System.Net.Http.Headers;
-using System.Text.Encodings.Web;
-using System.Text.Json;
+using AgentPlatform.Contracts.Usage;
+using AgentPlatform.Router.Configuration;
 using AgentPlatform.Router.Providers;
 using AgentPlatform.Router.Resilience;
-using AgentPlatform.Router.Routing;
-using AgentPlatform.Contracts.Usage;
 
 namespace AgentPlatform.Router.Pool;
 
@@ -38,12 +35,7 @@ public sealed class Deployment
         Rpm = options.Rpm;
         Tpm = options.Tpm;
         Adapter = adapter;
-        RequestUri = adapter.RequestUri(options);
-        ApiKey = options.ApiKey;
-        BearerAuthorization = string.IsNullOrEmpty(options.ApiKey) ? null : new AuthenticationHeaderValue("Bearer", options.ApiKey);
-        // Relaxed escaping: the token goes into a JSON body for an API, never into HTML, so a quote is
-        // written \" as a person would write it rather than \u0022.
-        ModelJsonToken = JsonSerializer.SerializeToUtf8Bytes(options.Model, new JsonSerializerOptions { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping });
+        Endpoint = new ProviderEndpoint(options, adapter.RequestUri(options));
     }
 
     public string Name { get; }
@@ -116,16 +108,8 @@ public sealed class Deployment
     /// <summary>Speaks the deployment's provider API.</summary>
     public IProviderAdapter Adapter { get; }
 
-    public Uri RequestUri { get; }
-
-    /// <summary>The provider key, for adapters to put where their provider wants it; never logged or shown.</summary>
-    internal string? ApiKey { get; }
-
-    /// <summary><c>Authorization: Bearer</c> with the key, computed once, for providers that take it so.</summary>
-    public AuthenticationHeaderValue? BearerAuthorization { get; }
-
-    /// <summary>The model name as a JSON string token (quoted, escaped), spliced into each request.</summary>
-    public byte[] ModelJsonToken { get; }
+    /// <summary>What the adapter calls: the request URI, the provider's model name, the key.</summary>
+    public ProviderEndpoint Endpoint { get; }
 
     // The key stays out of every string form of the deployment.
     public override string ToString() => $"{Name} ({Provider}, {Model})";

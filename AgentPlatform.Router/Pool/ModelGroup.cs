@@ -1,5 +1,4 @@
 using AgentPlatform.Router.Resilience;
-using AgentPlatform.Router.Routing;
 
 namespace AgentPlatform.Router.Pool;
 

@@ -1,8 +1,8 @@
 using System.Diagnostics.CodeAnalysis;
 using System.Text.Json;
+using AgentPlatform.Router.Configuration;
 using AgentPlatform.Router.Providers;
 using AgentPlatform.Router.Resilience;
-using AgentPlatform.Router.Routing;
 using Microsoft.Extensions.Options;
 using Microsoft.Extensions.Primitives;
 

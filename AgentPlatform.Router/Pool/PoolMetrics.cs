@@ -1,12 +1,13 @@
 using System.Diagnostics.Metrics;
 using AgentPlatform.Router.Resilience;
+using AgentPlatform.Router.Telemetry;
 using AgentPlatform.ServiceDefaults.Telemetry;
 
 namespace AgentPlatform.Router.Pool;
 
 /// <summary>
 /// The pool's live state as gauges, read when metrics are collected: each deployment's breaker state,
-/// requests in flight and whether it is drained. (Apart from <see cref="Forwarding.RouterMetrics"/>, which the pool's breakers
+/// requests in flight and whether it is drained. (Apart from <see cref="RouterMetrics"/>, which the pool's breakers
 /// report to, so that neither needs the other to be built.)
 /// </summary>
 public sealed class PoolMetrics : IHostedService

@@ -1,6 +1,6 @@
 using System.Net.Http.Headers;
 using System.Text.Json;
-using AgentPlatform.Router.Pool;
+using AgentPlatform.Router.Configuration;
 
 namespace AgentPlatform.Router.Providers;
 
@@ -22,12 +22,12 @@ public sealed class AnthropicAdapter(TimeProvider timeProvider) : IProviderAdapt
 
     public Uri RequestUri(DeploymentOptions options) => new(options.BaseUrl.TrimEnd('/') + "/v1/messages");
 
-    public HttpRequestMessage CreateRequest(Deployment deployment, ChatRequestBody request)
+    public HttpRequestMessage CreateRequest(ProviderEndpoint endpoint, ChatRequestBody request)
     {
         System.Text.Json.Nodes.JsonObject translated;
         try
         {
-            translated = AnthropicRequestTranslator.Translate(request.Body.Span, deployment.Model, deployment.MaxOutputTokens, out _);
+            translated = AnthropicRequestTranslator.Translate(request.Body.Span, endpoint.Model, endpoint.MaxOutputTokens, out _);
         }
         catch (JsonException exception)
         {
@@ -35,9 +35,9 @@ public sealed class AnthropicAdapter(TimeProvider timeProvider) : IProviderAdapt
         }
         var content = new ByteArrayContent(JsonSerializer.SerializeToUtf8Bytes(translated));
         content.Headers.ContentType = JsonContentType;
-        var message = new HttpRequestMessage(HttpMethod.Post, deployment.RequestUri) { Content = content };
+        var message = new HttpRequestMessage(HttpMethod.Post, endpoint.RequestUri) { Content = content };
         message.Headers.TryAddWithoutValidation("anthropic-version", ApiVersion);
-        if (deployment.ApiKey is { Length: > 0 } key)
+        if (endpoint.ApiKey is { Length: > 0 } key)
         {
             message.Headers.TryAddWithoutValidation("x-api-key", key);
         }

@@ -1,5 +1,4 @@
-using AgentPlatform.Router.Forwarding;
-using AgentPlatform.Router.Pool;
+using AgentPlatform.Router.Configuration;
 
 namespace AgentPlatform.Router.Providers;
 
@@ -21,15 +20,15 @@ public sealed class AzureOpenAIAdapter : IProviderAdapter
         $"{options.BaseUrl.TrimEnd('/')}/openai/deployments/{Uri.EscapeDataString(options.Model)}/chat/completions" +
         $"?api-version={Uri.EscapeDataString(options.ApiVersion ?? DefaultApiVersion)}");
 
-    public HttpRequestMessage CreateRequest(Deployment deployment, ChatRequestBody request)
+    public HttpRequestMessage CreateRequest(ProviderEndpoint endpoint, ChatRequestBody request)
     {
-        var message = new HttpRequestMessage(HttpMethod.Post, deployment.RequestUri)
+        var message = new HttpRequestMessage(HttpMethod.Post, endpoint.RequestUri)
         {
             // Azure routes by the URL and ignores the body's model; it is rewritten all the same so
             // the provider never sees the client's group name.
-            Content = new ModelRewriteContent(request.Body, request.ModelToken, deployment.ModelJsonToken, request.AddIncludeUsage),
+            Content = new ModelRewriteContent(request.Body, request.ModelToken, endpoint.ModelJsonToken, request.AddIncludeUsage),
         };
-        if (deployment.ApiKey is { Length: > 0 } key)
+        if (endpoint.ApiKey is { Length: > 0 } key)
         {
             message.Headers.TryAddWithoutValidation("api-key", key);
         }

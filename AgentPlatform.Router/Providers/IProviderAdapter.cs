@@ -1,5 +1,5 @@
-using AgentPlatform.Router.Pool;
 using AgentPlatform.Contracts.OpenAI;
+using AgentPlatform.Router.Configuration;
 
 namespace AgentPlatform.Router.Providers;
 
@@ -20,10 +20,10 @@ public interface IProviderAdapter
     Uri RequestUri(DeploymentOptions options);
 
     /// <summary>
-    /// The request for one attempt on <paramref name="deployment"/>. Throws
+    /// The request for one attempt on <paramref name="endpoint"/>. Throws
     /// <see cref="UntranslatableRequestException"/> when the request cannot be said in the provider's API.
     /// </summary>
-    HttpRequestMessage CreateRequest(Deployment deployment, ChatRequestBody request);
+    HttpRequestMessage CreateRequest(ProviderEndpoint endpoint, ChatRequestBody request);
 
     /// <summary>The answer in OpenAI's format: <paramref name="answer"/> itself when the provider speaks it.</summary>
     Stream ReadAnswer(HttpResponseMessage response, Stream answer);

@@ -1,5 +1,4 @@
-using AgentPlatform.Router.Forwarding;
-using AgentPlatform.Router.Pool;
+using AgentPlatform.Router.Configuration;
 
 namespace AgentPlatform.Router.Providers;
 
@@ -15,13 +14,13 @@ public sealed class OpenAIAdapter : IProviderAdapter
 
     public Uri RequestUri(DeploymentOptions options) => new(options.BaseUrl.TrimEnd('/') + "/chat/completions");
 
-    public HttpRequestMessage CreateRequest(Deployment deployment, ChatRequestBody request)
+    public HttpRequestMessage CreateRequest(ProviderEndpoint endpoint, ChatRequestBody request)
     {
-        var message = new HttpRequestMessage(HttpMethod.Post, deployment.RequestUri)
+        var message = new HttpRequestMessage(HttpMethod.Post, endpoint.RequestUri)
         {
-            Content = new ModelRewriteContent(request.Body, request.ModelToken, deployment.ModelJsonToken, request.AddIncludeUsage),
+            Content = new ModelRewriteContent(request.Body, request.ModelToken, endpoint.ModelJsonToken, request.AddIncludeUsage),
         };
-        message.Headers.Authorization = deployment.BearerAuthorization;
+        message.Headers.Authorization = endpoint.BearerAuthorization;
         return message;
     }
 

@@ -1,3 +1,5 @@
+using AgentPlatform.Router.Configuration;
+
 namespace AgentPlatform.Router.Resilience;
 
 public enum CircuitState

@@ -1,3 +1,4 @@
+using AgentPlatform.Router.Configuration;
 using AgentPlatform.Router.Pool;
 
 namespace AgentPlatform.Router.Routing;

@@ -1,7 +1,7 @@
 using System.Text.Json;
 using System.Text.Json.Nodes;
-using Microsoft.Extensions.Options;
 using AgentPlatform.Contracts.OpenAI;
+using Microsoft.Extensions.Options;
 
 namespace AgentPlatform.Simulator.Completions;
 

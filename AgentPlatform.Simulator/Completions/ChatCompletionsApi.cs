@@ -1,5 +1,5 @@
-using Microsoft.Extensions.Options;
 using AgentPlatform.Contracts.OpenAI;
+using Microsoft.Extensions.Options;
 
 namespace AgentPlatform.Simulator.Completions;
 

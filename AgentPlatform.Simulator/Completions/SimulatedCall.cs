@@ -1,7 +1,7 @@
 using System.Buffers;
+using AgentPlatform.Contracts.OpenAI;
 using AgentPlatform.Simulator.Faults;
 using Microsoft.Extensions.Options;
-using AgentPlatform.Contracts.OpenAI;
 
 namespace AgentPlatform.Simulator.Completions;
 

@@ -6,9 +6,10 @@ using AgentPlatform.Api.Agents;
 using AgentPlatform.Api.Alerts;
 using AgentPlatform.Api.Caching;
 using AgentPlatform.Router.Access;
-using AgentPlatform.Router.Pool;
+using AgentPlatform.Router.Configuration;
 using AgentPlatform.ServiceDefaults.Lifecycle;
 using AgentPlatform.Simulator;
+using AgentPlatform.Tests.Infrastructure;
 using AgentPlatform.Web.Platform;
 
 namespace AgentPlatform.Tests.Docs;
@@ -42,7 +43,7 @@ public sealed partial class ConfigurationDocTests
     [Fact]
     public void Every_key_the_code_reads_is_documented()
     {
-        var documented = DocumentedKeys(File.ReadAllText(Path.Combine(RepositoryRoot(), "docs", "configuration.md")));
+        var documented = DocumentedKeys(File.ReadAllText(Path.Combine(Repository.Root, "docs", "configuration.md")));
         var read = Sections.SelectMany(s => KeysOf(s.Options, s.Section)).Concat(ReadWithoutOptions).Select(Normalize).ToHashSet(StringComparer.OrdinalIgnoreCase);
 
         var missing = read.Where(key => !documented.Contains(key)).Order(StringComparer.Ordinal).ToList();
@@ -131,16 +132,6 @@ public sealed partial class ConfigurationDocTests
             segments.RemoveAt(segments.Count - 1);
         }
         return string.Join(':', segments);
-    }
-
-    private static string RepositoryRoot()
-    {
-        var directory = new DirectoryInfo(AppContext.BaseDirectory);
-        while (directory is not null && !File.Exists(Path.Combine(directory.FullName, "AgentPlatform.sln")))
-        {
-            directory = directory.Parent;
-        }
-        return directory?.FullName ?? throw new InvalidOperationException("No AgentPlatform.sln above the test's directory.");
     }
 
     [GeneratedRegex("`([^`\n]+)`")]

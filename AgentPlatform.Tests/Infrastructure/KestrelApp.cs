@@ -44,7 +44,7 @@ public sealed class KestrelApp<TMarker> : WebApplicationFactory<TMarker>, IRunni
     }
 
     /// <summary>A client of the service; of a Router, one that presents the internal key as the Api does.</summary>
-    public HttpClient CreateHttpClient() => TestKeys.Client(BaseAddress, isRouter: typeof(TMarker).Assembly == typeof(AgentPlatform.Router.Pool.RouterOptions).Assembly);
+    public HttpClient CreateHttpClient() => TestKeys.Client(BaseAddress, isRouter: typeof(TMarker).Assembly == typeof(AgentPlatform.Router.Configuration.RouterOptions).Assembly);
 
     protected override void ConfigureWebHost(IWebHostBuilder builder)
     {

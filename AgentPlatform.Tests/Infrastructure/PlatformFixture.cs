@@ -1,6 +1,6 @@
 using System.Net.Http.Json;
 using AgentPlatform.Api;
-using AgentPlatform.Router.Pool;
+using AgentPlatform.Router.Configuration;
 using AgentPlatform.Simulator;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;

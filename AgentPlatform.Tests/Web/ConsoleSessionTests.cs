@@ -1,8 +1,8 @@
 using System.Net;
 using System.Text.RegularExpressions;
+using AgentPlatform.Tests.Infrastructure;
 using AgentPlatform.Web.Platform;
 using AgentPlatform.Web.SignIn;
-using AgentPlatform.Tests.Infrastructure;
 
 namespace AgentPlatform.Tests.Web;
 

@@ -4,7 +4,7 @@ using System.Net.Http.Json;
 using System.Text;
 using System.Text.Json;
 using AgentPlatform.Api;
-using AgentPlatform.Router.Pool;
+using AgentPlatform.Router.Configuration;
 using AgentPlatform.Simulator;
 using AgentPlatform.Tests.Infrastructure;
 using OpenAI;

@@ -2,7 +2,7 @@ using System.Net.Http.Json;
 using System.Text.Json;
 using AgentPlatform.Api;
 using AgentPlatform.Api.Alerts;
-using AgentPlatform.Router.Pool;
+using AgentPlatform.Router.Configuration;
 using AgentPlatform.Simulator;
 using AgentPlatform.Tests.Infrastructure;
 using Microsoft.Extensions.DependencyInjection;

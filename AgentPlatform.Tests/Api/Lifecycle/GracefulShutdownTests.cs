@@ -3,7 +3,7 @@ using System.Net;
 using System.Text;
 using AgentPlatform.Api;
 using AgentPlatform.Api.Caching;
-using AgentPlatform.Router.Pool;
+using AgentPlatform.Router.Configuration;
 using AgentPlatform.Simulator;
 using AgentPlatform.Tests.Infrastructure;
 using Microsoft.Extensions.DependencyInjection;

@@ -2,7 +2,7 @@ using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json;
 using AgentPlatform.Api;
-using AgentPlatform.Router.Pool;
+using AgentPlatform.Router.Configuration;
 using AgentPlatform.Tests.Infrastructure;
 
 namespace AgentPlatform.Tests.Router.Access;

@@ -1,7 +1,7 @@
 using System.ClientModel;
 using System.Text;
 using AgentPlatform.Api;
-using AgentPlatform.Router.Pool;
+using AgentPlatform.Router.Configuration;
 using AgentPlatform.Simulator;
 using AgentPlatform.Tests.Infrastructure;
 using Microsoft.Extensions.DependencyInjection;

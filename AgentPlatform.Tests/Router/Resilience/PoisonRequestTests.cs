@@ -1,10 +1,10 @@
 using System.Net;
 using System.Text;
+using AgentPlatform.Contracts.Http;
 using AgentPlatform.Router.Pool;
 using AgentPlatform.Router.Resilience;
 using AgentPlatform.Tests.Infrastructure;
 using Microsoft.Extensions.DependencyInjection;
-using AgentPlatform.Contracts.Http;
 
 namespace AgentPlatform.Tests.Router.Resilience;
 
@@ -148,6 +148,6 @@ public sealed class PoisonRequestTests(PlatformFixture platform) : IAsyncLifetim
     private static StringContent PoisonedChat(string group, int i) =>
         Json.Body($$"""{"model":"{{group}}","seed":{{i}},"messages":[{"role":"user","content":"this {{Poison}} crashes the model"}]}""");
 
-    private static IReadOnlyList<Deployment> Deployments(KestrelApp<AgentPlatform.Router.Pool.RouterOptions> router, string group) =>
+    private static IReadOnlyList<Deployment> Deployments(KestrelApp<AgentPlatform.Router.Configuration.RouterOptions> router, string group) =>
         router.Services.GetRequiredService<ModelPool>().Groups.Single(g => g.Name == group).Deployments;
 }

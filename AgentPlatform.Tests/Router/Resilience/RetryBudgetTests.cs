@@ -1,3 +1,4 @@
+using AgentPlatform.Router.Configuration;
 using AgentPlatform.Router.Resilience;
 using Microsoft.Extensions.Time.Testing;
 

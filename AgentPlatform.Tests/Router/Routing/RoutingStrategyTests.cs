@@ -1,3 +1,4 @@
+using AgentPlatform.Router.Configuration;
 using AgentPlatform.Router.Pool;
 using AgentPlatform.Router.Providers;
 using AgentPlatform.Router.Routing;

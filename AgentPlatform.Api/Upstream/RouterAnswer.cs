@@ -1,0 +1,65 @@
+using System.Buffers;
+using AgentPlatform.Contracts.Usage;
+
+namespace AgentPlatform.Api.Upstream;
+
+/// <summary>What the Api learned from the Router's answer to a chat completion, for limits and the usage ledger.</summary>
+public sealed class RouterAnswer
+{
+    /// <summary>The deployment that answered, if one did.</summary>
+    public string? Deployment { get; set; }
+
+    /// <summary>The answering deployment's prices.</summary>
+    public Prices? Prices { get; set; }
+
+    /// <summary>The usage the Router reported; null when none arrived (the client or the connection went first).</summary>
+    public UsageReport? Usage { get; set; }
+
+    /// <summary>Events with answer text passed to the client: about one token each, for an estimate when no usage arrived.</summary>
+    public int ContentEvents { get; set; }
+
+    /// <summary>When the first of those reached the client (a <see cref="System.Diagnostics.Stopwatch"/> timestamp); 0 before.</summary>
+    public long FirstContentAt { get; set; }
+
+    public double? OverheadMs { get; set; }
+
+    /// <summary>The Router's status code; 0 when it could not be reached.</summary>
+    public int Status { get; set; }
+
+    public bool IsEventStream { get; set; }
+
+    /// <summary>What the <c>x-agentplatform-cache</c> header says of this answer (<c>miss</c> when the cache will keep it).</summary>
+    public string CacheOutcome { get; set; } = "bypass";
+
+    /// <summary>
+    /// Set to receive a copy of every byte the client is sent (for the response cache), up to
+    /// <see cref="CaptureLimit"/> bytes; set back to null when the answer is larger.
+    /// </summary>
+    public ArrayBufferWriter<byte>? Capture { get; set; }
+
+    public int CaptureLimit { get; set; } = int.MaxValue;
+
+    /// <summary>Copies what the client is sent into <see cref="Capture"/>, giving up when it grows past the limit.</summary>
+    public void Captured(ReadOnlySpan<byte> bytes)
+    {
+        if (Capture is null)
+        {
+            return;
+        }
+        if (Capture.WrittenCount + bytes.Length > CaptureLimit)
+        {
+            Capture = null;
+            return;
+        }
+        Capture.Write(bytes);
+    }
+
+    /// <summary>The whole answer reached the client (the copy ended without a break or the client leaving).</summary>
+    public bool Delivered { get; set; }
+
+    /// <summary>The Router's answer broke off (its connection failed) and the client's response was aborted.</summary>
+    public bool Broken { get; set; }
+
+    /// <summary>The answer was still coming when this replica's shutdown drain ended, and was cut (a stream with an error event).</summary>
+    public bool EndedByShutdown { get; set; }
+}

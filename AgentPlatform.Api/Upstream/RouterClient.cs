@@ -1,0 +1,314 @@
+using System.Buffers;
+using System.Diagnostics;
+using System.Globalization;
+using System.IO.Pipelines;
+using System.Net.Http.Headers;
+using AgentPlatform.Api.Usage;
+using AgentPlatform.Contracts.Http;
+using AgentPlatform.Contracts.OpenAI;
+using AgentPlatform.Contracts.Usage;
+using AgentPlatform.ServiceDefaults.Lifecycle;
+using AgentPlatform.ServiceDefaults.RequestIds;
+using Microsoft.Extensions.Options;
+
+namespace AgentPlatform.Api.Upstream;
+
+/// <summary>
+/// Carries a request to the Router (found by service discovery under <c>router</c>) and streams its
+/// answer back. The Router owns retries and failover across deployments, so this client never
+/// retries: a second layer of retries would multiply load on a struggling provider, and a
+/// completion must not be re-sent once its answer has begun.
+/// </summary>
+public sealed class RouterClient(IHttpClientFactory httpClientFactory, Drain drain, IOptions<ApiOptions> options, ILogger<RouterClient> logger)
+{
+    public const string HttpClientName = "router";
+    public const string OverheadHeader = "x-agentplatform-overhead-ms";
+    public const string CacheHeader = "x-agentplatform-cache";
+
+    private const string ShuttingDownCode = "shutting_down";
+    private const string ShuttingDownMessage = "This gateway replica is shutting down and could not finish the answer in time; send the request again.";
+
+    private static readonly MediaTypeHeaderValue JsonContentType = new("application/json");
+    private readonly TimeSpan _timeout = TimeSpan.FromSeconds(options.Value.RouterTimeoutSeconds);
+
+    /// <summary>Forwards a request to the Router and copies the answer to the client as it arrives.</summary>
+    /// <param name="started">When the Api began handling the request (a <see cref="Stopwatch"/> timestamp).</param>
+    /// <param name="answer">Filled with what the answer tells the Api (deployment, prices, usage), when given.</param>
+    /// <param name="client">Who the request is from, for the Router's breakers (<see cref="RouterRequestHeaders.Client"/>).</param>
+    public async Task ForwardAsync(
+        HttpContext context, HttpMethod method, string path, ReadOnlyMemory<byte>? body, long started, RouterAnswer? answer = null, string? client = null)
+    {
+        // Ended by the client leaving, by the Router's time running out, or by the end of a shutdown's drain.
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(context.RequestAborted, drain.Deadline);
+        timeout.CancelAfter(_timeout);
+        using var request = new HttpRequestMessage(method, path);
+        if (body is { } content)
+        {
+            request.Content = new ReadOnlyMemoryContent(content);
+            request.Content.Headers.ContentType = JsonContentType;
+        }
+        request.Headers.TryAddWithoutValidation(RequestId.HeaderName, context.TraceIdentifier);
+        if (answer is not null)
+        {
+            request.Headers.TryAddWithoutValidation(UsageReport.RequestHeaderName, "1");
+        }
+        if (client is not null)
+        {
+            request.Headers.TryAddWithoutValidation(RouterRequestHeaders.Client, client);
+        }
+
+        HttpResponseMessage response;
+        try
+        {
+            response = await httpClientFactory.CreateClient(HttpClientName)
+                .SendAsync(request, HttpCompletionOption.ResponseHeadersRead, timeout.Token);
+        }
+        catch (OperationCanceledException) when (drain.Deadline.IsCancellationRequested && !context.RequestAborted.IsCancellationRequested)
+        {
+            context.Response.Headers.RetryAfter = "1";
+            await OpenAIError.WriteAsync(context, StatusCodes.Status503ServiceUnavailable,
+                ShuttingDownMessage, OpenAIError.Server, ShuttingDownCode);
+            return;
+        }
+        catch (OperationCanceledException) when (!context.RequestAborted.IsCancellationRequested)
+        {
+            Log.RouterTimedOut(logger, _timeout.TotalSeconds);
+            await OpenAIError.WriteAsync(context, StatusCodes.Status504GatewayTimeout,
+                $"The router did not answer within {_timeout.TotalSeconds:0} s.", OpenAIError.Upstream, "router_timeout");
+            return;
+        }
+        catch (HttpRequestException exception)
+        {
+            Log.RouterUnreachable(logger, exception.HttpRequestError, exception);
+            await OpenAIError.WriteAsync(context, StatusCodes.Status503ServiceUnavailable,
+                "The router is unreachable; try again shortly.", OpenAIError.Upstream, "router_unavailable");
+            return;
+        }
+
+        using (response)
+        {
+            timeout.CancelAfter(Timeout.InfiniteTimeSpan);
+            ProxyResponse.CopyHeaders(response, context.Response);
+            var overhead = Overhead(response, started);
+            context.Response.Headers[OverheadHeader] = overhead.ToString("0.###", CultureInfo.InvariantCulture);
+            context.Response.Headers[CacheHeader] = answer?.CacheOutcome ?? "bypass";
+            var isEventStream = response.Content.Headers.ContentType?.MediaType == "text/event-stream";
+            if (answer is not null)
+            {
+                answer.Status = (int)response.StatusCode;
+                answer.IsEventStream = isEventStream;
+                answer.OverheadMs = overhead;
+                answer.Deployment = response.Headers.TryGetValues(ProxyResponse.DeploymentHeader, out var deployment) ? deployment.First() : null;
+                answer.Prices = response.Headers.TryGetValues(ProxyResponse.PriceHeader, out var prices) ? Prices.Parse(prices.First()) : null;
+                if (response.Headers.TryGetValues(UsageReport.HeaderName, out var usage) && UsageReport.TryParse(usage.First(), out var report))
+                {
+                    answer.Usage = report;
+                }
+            }
+            try
+            {
+                if (isEventStream && answer is not null)
+                {
+                    await using var stream = await response.Content.ReadAsStreamAsync(timeout.Token);
+                    await CopyEventStreamAsync(stream, context.Response.BodyWriter, answer, timeout.Token);
+                }
+                else if (answer?.Capture is not null)
+                {
+                    await CopyAndCaptureAsync(response, context.Response.BodyWriter, answer, timeout.Token);
+                }
+                else
+                {
+                    await ProxyResponse.CopyBodyAsync(response, context.Response, timeout.Token);
+                }
+                answer?.Delivered = true;
+            }
+            catch (OperationCanceledException) when (drain.Deadline.IsCancellationRequested && !context.RequestAborted.IsCancellationRequested)
+            {
+                // The drain is over and the answer is still coming: a stream ends with an error event the
+                // SDKs can read (the Router passes whole events, so none is cut in half); JSON can only break.
+                Log.AnswerEndedByShutdown(logger);
+                answer?.EndedByShutdown = true;
+                if (isEventStream)
+                {
+                    OpenAIError.WriteEvent(context.Response.BodyWriter, ShuttingDownMessage, OpenAIError.Server, ShuttingDownCode);
+                    await context.Response.BodyWriter.FlushAsync(CancellationToken.None);
+                }
+                else
+                {
+                    answer?.Broken = true;
+                    context.Abort();
+                }
+            }
+            catch (Exception exception) when (exception is HttpRequestException or IOException && !context.RequestAborted.IsCancellationRequested)
+            {
+                // The Router aborted a broken stream; pass the break on rather than end it cleanly.
+                Log.RouterStreamBroken(logger, exception);
+                answer?.Broken = true;
+                context.Abort();
+            }
+        }
+    }
+
+    /// <summary>
+    /// Copies a stream to the client as it arrives, except the Router's usage line at its end
+    /// (<see cref="UsageReport"/>), which is read into <paramref name="answer"/> instead. Nothing is held
+    /// back but the few bytes that may begin that line when a read ends inside it.
+    /// </summary>
+    internal static async Task CopyEventStreamAsync(Stream upstream, PipeWriter output, RouterAnswer answer, CancellationToken cancellationToken)
+    {
+        var buffer = ArrayPool<byte>.Shared.Rent(16 * 1024);
+        try
+        {
+            var held = 0;
+            var atLineStart = true;
+            while (true)
+            {
+                var read = await upstream.ReadAsync(buffer.AsMemory(held), cancellationToken);
+                var count = held + read;
+                var (usageAt, keep) = FindUsageLine(buffer.AsSpan(0, count), atLineStart, ended: read == 0);
+                var write = usageAt >= 0 ? usageAt : count - keep;
+                if (write > 0)
+                {
+                    answer.ContentEvents += UsageReader.CountContentEvents(buffer.AsSpan(0, write));
+                    answer.Captured(buffer.AsSpan(0, write));
+                    atLineStart = buffer[write - 1] == '\n';
+                    await output.WriteAsync(buffer.AsMemory(0, write), cancellationToken);
+                    if (answer.FirstContentAt == 0 && answer.ContentEvents > 0)
+                    {
+                        answer.FirstContentAt = Stopwatch.GetTimestamp();
+                    }
+                }
+                if (usageAt >= 0)
+                {
+                    answer.Usage = await ReadUsageLineAsync(upstream, buffer, usageAt, count, cancellationToken) ?? answer.Usage;
+                    return;
+                }
+                if (read == 0)
+                {
+                    return;
+                }
+                buffer.AsSpan(write, keep).CopyTo(buffer);
+                held = keep;
+            }
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+        }
+    }
+
+    /// <summary>Copies a JSON answer to the client as it arrives, keeping a copy for the response cache.</summary>
+    private static async Task CopyAndCaptureAsync(HttpResponseMessage response, PipeWriter output, RouterAnswer answer, CancellationToken cancellationToken)
+    {
+        await using var upstream = await response.Content.ReadAsStreamAsync(cancellationToken);
+        var buffer = ArrayPool<byte>.Shared.Rent(16 * 1024);
+        try
+        {
+            int read;
+            while ((read = await upstream.ReadAsync(buffer, cancellationToken)) > 0)
+            {
+                answer.Captured(buffer.AsSpan(0, read));
+                await output.WriteAsync(buffer.AsMemory(0, read), cancellationToken);
+            }
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+        }
+    }
+
+    /// <summary>
+    /// Where the usage line begins in <paramref name="data"/> (-1 if not there), and otherwise how many
+    /// bytes at its end could be the start of it and must wait for the next read.
+    /// </summary>
+    internal static (int UsageAt, int Keep) FindUsageLine(ReadOnlySpan<byte> data, bool atLineStart, bool ended)
+    {
+        var comment = UsageReport.CommentPrefix;
+        if (atLineStart && data.StartsWith(comment))
+        {
+            return (0, 0);
+        }
+        var at = data.IndexOf(UsageReport.LinePrefix);
+        if (at >= 0)
+        {
+            return (at + 1, 0);
+        }
+        if (ended)
+        {
+            return (-1, 0);
+        }
+        if (atLineStart && data.Length < comment.Length && comment.StartsWith(data))
+        {
+            return (-1, data.Length);
+        }
+        // A newline alone is never held (every event ends with one, and holding it would hold the event back).
+        var line = UsageReport.LinePrefix;
+        for (var keep = Math.Min(line.Length - 1, data.Length); keep >= 2; keep--)
+        {
+            if (data[^keep..].SequenceEqual(line[..keep]))
+            {
+                return (-1, keep);
+            }
+        }
+        return (-1, 0);
+    }
+
+    /// <summary>Reads the rest of the usage line (from <paramref name="start"/> in the buffer) and the little after it.</summary>
+    private static async Task<UsageReport?> ReadUsageLineAsync(Stream upstream, byte[] buffer, int start, int count, CancellationToken cancellationToken)
+    {
+        var length = count - start;
+        buffer.AsSpan(start, length).CopyTo(buffer);
+        const int MaxLine = 1024;
+        while (buffer.AsSpan(0, length).IndexOf((byte)'\n') < 0 && length < MaxLine)
+        {
+            var read = await upstream.ReadAsync(buffer.AsMemory(length, MaxLine - length), cancellationToken);
+            if (read == 0)
+            {
+                break;
+            }
+            length += read;
+        }
+        var line = buffer.AsSpan(0, length);
+        var end = line.IndexOf((byte)'\n');
+        var parsed = UsageReport.TryParse(line[UsageReport.CommentPrefix.Length..(end < 0 ? length : end)], out var report);
+        // What follows is the blank line that ends the comment; read to the end so the connection is reused.
+        while (await upstream.ReadAsync(buffer.AsMemory(0, MaxLine), cancellationToken) > 0)
+        {
+        }
+        return parsed ? report : null;
+    }
+
+    /// <summary>The model groups the Router serves (for a key that may use only some of them).</summary>
+    public async Task<IReadOnlyList<ModelEntry>> GetModelsAsync(CancellationToken cancellationToken)
+    {
+        var list = await httpClientFactory.CreateClient(HttpClientName).GetFromJsonAsync<ModelList>("/v1/models", cancellationToken);
+        return list?.Data ?? [];
+    }
+
+    public sealed record ModelList(IReadOnlyList<ModelEntry> Data);
+
+    /// <summary>One entry of OpenAI's model list.</summary>
+    public sealed record ModelEntry(
+        [property: System.Text.Json.Serialization.JsonPropertyName("id")] string Id,
+        [property: System.Text.Json.Serialization.JsonPropertyName("object")] string Object,
+        [property: System.Text.Json.Serialization.JsonPropertyName("created")] long Created,
+        [property: System.Text.Json.Serialization.JsonPropertyName("owned_by")] string OwnedBy);
+
+    /// <summary>Time in the platform before the answer started: Api time minus the deployment's time.</summary>
+    private static double Overhead(HttpResponseMessage response, long started)
+    {
+        var total = Stopwatch.GetElapsedTime(started).TotalMilliseconds;
+        var upstream = response.Headers.TryGetValues(ProxyResponse.UpstreamTimeHeader, out var values)
+            && double.TryParse(values.First(), NumberStyles.Float, CultureInfo.InvariantCulture, out var ms) ? ms : 0;
+        return Math.Max(0, total - upstream);
+    }
+
+    /// <summary>Per model group, the worst case a request could cost (for budget reservations).</summary>
+    public async Task<IReadOnlyList<WorstCase>> GetWorstCasePricesAsync(CancellationToken cancellationToken)
+    {
+        var list = await httpClientFactory.CreateClient(HttpClientName).GetFromJsonAsync<WorstCaseList>("/v1/model-groups/prices", cancellationToken);
+        return list?.Data ?? [];
+    }
+
+    private sealed record WorstCaseList(IReadOnlyList<WorstCase> Data);
+}

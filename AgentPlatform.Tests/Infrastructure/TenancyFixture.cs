@@ -1,0 +1,83 @@
+using AgentPlatform.Api;
+using AgentPlatform.Router.Configuration;
+using AgentPlatform.Simulator;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+
+namespace AgentPlatform.Tests.Infrastructure;
+
+/// <summary>
+/// A Redis of its own (creating a key turns the master key into an admin-only credential, which the
+/// other tests still use as a client key), a simulator, a Router and two Api replicas.
+/// </summary>
+public sealed class TenancyFixture : IAsyncLifetime
+{
+    public TestRedis Redis { get; private set; } = null!;
+    public KestrelApp<SimulatorOptions> Simulator { get; private set; } = null!;
+    public KestrelApp<SimulatorOptions> SlowSimulator { get; private set; } = null!;
+
+    /// <summary>Streams a token every 200 ms, so a client can leave mid-answer.</summary>
+    public KestrelApp<SimulatorOptions> DribblingSimulator { get; private set; } = null!;
+
+    /// <summary>Prices of the <c>priced</c> group's deployment, USD per million tokens.</summary>
+    public const double InputPrice = 100, OutputPrice = 200;
+    public KestrelApp<RouterOptions> Router { get; private set; } = null!;
+    public KestrelApp<ApiOptions> First { get; private set; } = null!;
+    public KestrelApp<ApiOptions> Second { get; private set; } = null!;
+    public CapturingLoggerProvider Logs { get; } = new();
+
+    public async Task InitializeAsync()
+    {
+        Redis = await TestRedis.StartAsync();
+        Simulator = PlatformFixture.StartSimulator();
+        SlowSimulator = PlatformFixture.StartSimulator(new Dictionary<string, string?> { ["Simulator:TimeToFirstTokenMs"] = "500" });
+        DribblingSimulator = PlatformFixture.StartSimulator(new Dictionary<string, string?> { ["Simulator:TokenIntervalMs"] = "200" });
+        Router = new KestrelApp<RouterOptions>(new Dictionary<string, string?>
+        {
+            ["ConnectionStrings:cache"] = Redis.ConnectionString,
+            ["Logging:LogLevel:Default"] = "Warning",
+            ["Router:ModelGroups:default:Deployments:0:Name"] = "sim",
+            ["Router:ModelGroups:default:Deployments:0:BaseUrl"] = $"{Simulator.BaseAddress}v1",
+            ["Router:ModelGroups:default:Deployments:0:Model"] = "sim-model",
+            ["Router:ModelGroups:other:Deployments:0:Name"] = "sim",
+            ["Router:ModelGroups:other:Deployments:0:BaseUrl"] = $"{Simulator.BaseAddress}v1",
+            ["Router:ModelGroups:other:Deployments:0:Model"] = "sim-model",
+            ["Router:ModelGroups:slow:Deployments:0:Name"] = "slow-sim",
+            ["Router:ModelGroups:slow:Deployments:0:BaseUrl"] = $"{SlowSimulator.BaseAddress}v1",
+            ["Router:ModelGroups:slow:Deployments:0:Model"] = "sim-model",
+            ["Router:ModelGroups:priced:Deployments:0:Name"] = "priced-sim",
+            ["Router:ModelGroups:priced:Deployments:0:BaseUrl"] = $"{Simulator.BaseAddress}v1",
+            ["Router:ModelGroups:priced:Deployments:0:Model"] = "sim-model",
+            ["Router:ModelGroups:priced:Deployments:0:InputPricePerMillion"] = InputPrice.ToString(System.Globalization.CultureInfo.InvariantCulture),
+            ["Router:ModelGroups:priced:Deployments:0:OutputPricePerMillion"] = OutputPrice.ToString(System.Globalization.CultureInfo.InvariantCulture),
+            ["Router:ModelGroups:dribble:Deployments:0:Name"] = "dribbling-sim",
+            ["Router:ModelGroups:dribble:Deployments:0:BaseUrl"] = $"{DribblingSimulator.BaseAddress}v1",
+            ["Router:ModelGroups:dribble:Deployments:0:Model"] = "sim-model",
+        }).Start();
+        First = StartApi();
+        Second = StartApi();
+    }
+
+    private KestrelApp<ApiOptions> StartApi() => new KestrelApp<ApiOptions>(
+        PlatformFixture.ApiSettings(Redis, Router.BaseAddress, new Dictionary<string, string?> { ["Logging:LogLevel:Default"] = "Information" }),
+        services => services.AddSingleton<ILoggerProvider>(Logs)).Start();
+
+    public HttpClient Admin(KestrelApp<ApiOptions>? api = null) => ApiCalls.Admin(api ?? First);
+
+    public Task<string> CreateTenantAsync(object tenant) => ApiCalls.CreateTenantAsync(First, tenant);
+
+    public Task<(string Id, string Key)> CreateKeyAsync(string tenantId, object key) => ApiCalls.CreateKeyAsync(First, tenantId, key);
+
+    public static HttpClient Client(KestrelApp<ApiOptions> api, string key) => ApiCalls.Client(api, key);
+
+    public async Task DisposeAsync()
+    {
+        await First.DisposeAsync();
+        await Second.DisposeAsync();
+        await Router.DisposeAsync();
+        await Simulator.DisposeAsync();
+        await SlowSimulator.DisposeAsync();
+        await DribblingSimulator.DisposeAsync();
+        await Redis.DisposeAsync();
+    }
+}

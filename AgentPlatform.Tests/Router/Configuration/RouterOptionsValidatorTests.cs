@@ -1,0 +1,116 @@
+using AgentPlatform.Router.Configuration;
+using AgentPlatform.Router.Pool;
+using AgentPlatform.Router.Providers;
+
+namespace AgentPlatform.Tests.Router.Configuration;
+
+public sealed class RouterOptionsValidatorTests
+{
+    [Fact]
+    public void A_complete_pool_is_valid()
+    {
+        var options = Pool(new DeploymentOptions { Name = "a", BaseUrl = "https://api.openai.com/v1", Model = "gpt-4o" });
+
+        Assert.True(new RouterPoolValidator().Validate(null, options).Succeeded);
+    }
+
+    [Fact]
+    public void An_empty_pool_is_refused()
+    {
+        var result = new RouterPoolValidator().Validate(null, new RouterOptions());
+
+        Assert.Contains("Router:ModelGroups is empty", result.FailureMessage);
+    }
+
+    [Fact]
+    public void Every_broken_field_is_named_by_its_configuration_key()
+    {
+        var options = Pool(
+            new DeploymentOptions { Name = "a", Provider = "openia", BaseUrl = "not a url", Model = "", Weight = 0 },
+            new DeploymentOptions { Name = "a", BaseUrl = "ftp://x", Model = "m" });
+
+        var failures = new RouterPoolValidator().Validate(null, options).Failures!.ToList();
+
+        Assert.Contains(failures, f => f.StartsWith("Router:ModelGroups:g:Deployments:0:Provider 'openia'", StringComparison.Ordinal));
+        Assert.Contains(failures, f => f.StartsWith("Router:ModelGroups:g:Deployments:0:BaseUrl", StringComparison.Ordinal));
+        Assert.Contains(failures, f => f.StartsWith("Router:ModelGroups:g:Deployments:0:Model", StringComparison.Ordinal));
+        Assert.Contains(failures, f => f.StartsWith("Router:ModelGroups:g:Deployments:0:Weight", StringComparison.Ordinal));
+        Assert.Contains(failures, f => f.StartsWith("Router:ModelGroups:g:Deployments:1:Name 'a' is used twice", StringComparison.Ordinal));
+        Assert.Contains(failures, f => f.StartsWith("Router:ModelGroups:g:Deployments:1:BaseUrl 'ftp://x'", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void Provider_settings_that_do_not_fit_are_named()
+    {
+        var options = Pool(
+            new DeploymentOptions { Name = "a", Provider = "anthropic", BaseUrl = "https://api.anthropic.com", Model = "m", MaxOutputTokens = 0 },
+            new DeploymentOptions { Name = "b", Provider = "openai", BaseUrl = "https://api.openai.com/v1", Model = "m", ApiVersion = "2024-10-21" },
+            new DeploymentOptions { Name = "c", Provider = "azure-openai", BaseUrl = "https://r.openai.azure.com", Model = "d", ApiVersion = "2024-10-21" });
+
+        var failures = new RouterPoolValidator().Validate(null, options).Failures!.ToList();
+
+        Assert.Equal(2, failures.Count);
+        Assert.Contains(failures, f => f.StartsWith("Router:ModelGroups:g:Deployments:0:MaxOutputTokens 0 must be at least 1", StringComparison.Ordinal));
+        Assert.Contains(failures, f => f.StartsWith("Router:ModelGroups:g:Deployments:1:ApiVersion is only used by provider 'azure-openai'", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void Fallbacks_must_name_other_groups_that_exist()
+    {
+        var options = Pool(new DeploymentOptions { Name = "a", BaseUrl = "http://x/v1", Model = "m", ContextWindow = 0 });
+        options.ModelGroups["g"].Fallbacks = ["g", "nowhere"];
+        options.ModelGroups["g"].ContextWindowFallbacks = ["missing"];
+
+        var failures = new RouterPoolValidator().Validate(null, options).Failures!.ToList();
+
+        Assert.Contains("Router:ModelGroups:g:Fallbacks:0 names the group itself.", failures);
+        Assert.Contains("Router:ModelGroups:g:Fallbacks:1 'nowhere' is not a model group.", failures);
+        Assert.Contains("Router:ModelGroups:g:ContextWindowFallbacks:0 'missing' is not a model group.", failures);
+        Assert.Contains(failures, f => f.StartsWith("Router:ModelGroups:g:Deployments:0:ContextWindow 0 must be at least 1", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void Unknown_strategy_and_negative_prices_are_named()
+    {
+        var options = Pool(new DeploymentOptions { Name = "a", BaseUrl = "http://x/v1", Model = "m", OutputPricePerMillion = -1 });
+        options.ModelGroups["g"].Strategy = "fastest";
+
+        var failures = new RouterPoolValidator().Validate(null, options).Failures!.ToList();
+
+        Assert.Contains(failures, f => f.StartsWith("Router:ModelGroups:g:Strategy 'fastest' is not one of weighted, least-busy", StringComparison.Ordinal));
+        Assert.Contains(failures, f => f.StartsWith("Router:ModelGroups:g:Deployments:0:OutputPricePerMillion -1", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void The_api_key_never_appears_in_a_deployments_text()
+    {
+        var deployment = new Deployment("g", new DeploymentOptions { Name = "a", BaseUrl = "https://x/v1", Model = "m", ApiKey = "sk-secret-123" }, new OpenAIAdapter(), TimeProvider.System);
+
+        Assert.DoesNotContain("sk-secret-123", deployment.ToString());
+        Assert.Equal(new Uri("https://x/v1/chat/completions"), deployment.Endpoint.RequestUri);
+    }
+
+    [Theory]
+    [InlineData("openai", "https://api.openai.com/v1/", "gpt-4o", null, "https://api.openai.com/v1/chat/completions")]
+    [InlineData("azure-openai", "https://res.openai.azure.com/", "my deployment", null, "https://res.openai.azure.com/openai/deployments/my%20deployment/chat/completions?api-version=2024-10-21")]
+    [InlineData("azure-openai", "https://res.openai.azure.com", "d", "2025-01-01-preview", "https://res.openai.azure.com/openai/deployments/d/chat/completions?api-version=2025-01-01-preview")]
+    [InlineData("anthropic", "https://api.anthropic.com", "claude-sonnet-4-5", null, "https://api.anthropic.com/v1/messages")]
+    public void Each_provider_puts_requests_at_its_own_url(string provider, string baseUrl, string model, string? apiVersion, string expected)
+    {
+        IProviderAdapter adapter = provider switch
+        {
+            "openai" => new OpenAIAdapter(),
+            "azure-openai" => new AzureOpenAIAdapter(),
+            _ => new AnthropicAdapter(TimeProvider.System),
+        };
+
+        var uri = adapter.RequestUri(new DeploymentOptions { Name = "d", Provider = provider, BaseUrl = baseUrl, Model = model, ApiVersion = apiVersion });
+
+        Assert.Equal(expected, uri.AbsoluteUri);
+    }
+
+    private static RouterOptions Pool(params DeploymentOptions[] deployments) => new()
+    {
+        ModelGroups = { ["g"] = new ModelGroupOptions { Deployments = [.. deployments] } },
+    };
+}
