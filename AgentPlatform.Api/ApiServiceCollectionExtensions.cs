@@ -45,6 +45,9 @@ public static class ApiServiceCollectionExtensions
         builder.Services.AddProblemDetails();
         builder.Services.AddExceptionHandler<OpenAIExceptionHandler>();
         builder.Services.TryAddSingleton(TimeProvider.System);
+#pragma warning disable RS0030 // The composition root hands out the one thread-safe Random; everything else takes it injected.
+        builder.Services.TryAddSingleton(Random.Shared);
+#pragma warning restore RS0030
         builder.Services.TryAddSingleton<MasterKeyAuthenticator>();
         builder.Services.TryAddSingleton<TenancyStore>();
         builder.Services.TryAddSingleton<AgentStore>();

@@ -37,7 +37,9 @@ public static class RouterServiceCollectionExtensions
 
         builder.Services.TryAddSingleton(TimeProvider.System);
         // Random.Shared is thread-safe; tests give the strategies a seeded Random instead.
+#pragma warning disable RS0030 // The composition root hands out the one thread-safe Random; everything else takes it injected.
         builder.Services.TryAddSingleton(Random.Shared);
+#pragma warning restore RS0030
         builder.Services.TryAddSingleton<WeightedRoutingStrategy>();
         builder.Services.TryAddEnumerable(ServiceDescriptor.Singleton<IRoutingStrategy, WeightedRoutingStrategy>(s => s.GetRequiredService<WeightedRoutingStrategy>()));
         builder.Services.TryAddEnumerable(ServiceDescriptor.Singleton<IRoutingStrategy, LeastBusyRoutingStrategy>());

@@ -2,8 +2,8 @@ using System.Buffers;
 using System.Text.Json;
 using AgentPlatform.Api.Limits;
 using AgentPlatform.Api.Tenancy;
-using Microsoft.Extensions.AI;
 using AgentPlatform.Contracts.OpenAI;
+using Microsoft.Extensions.AI;
 
 namespace AgentPlatform.Api.Agents;
 
@@ -21,7 +21,7 @@ public static class AgentCompletions
     public static bool IsAgentModel(string model) => model.StartsWith(ModelPrefix, StringComparison.Ordinal);
 
     public static async Task CreateAsync(
-        HttpContext context, ClientIdentity client, ReadOnlyMemory<byte> body, ChatRequestScan scan, AgentStore agents, AgentRunner runner, RequestLimiter limiter)
+        HttpContext context, ClientIdentity client, ReadOnlyMemory<byte> body, ChatRequestScan scan, AgentStore agents, AgentRunner runner, RequestLimiter limiter, TimeProvider timeProvider)
     {
         var name = scan.Model![ModelPrefix.Length..];
         if (await agents.GetAsync(name) is not { } agent || !client.MayRun(agent))
@@ -49,7 +49,7 @@ public static class AgentCompletions
 
         var response = context.Response;
         var id = "chatcmpl-" + context.TraceIdentifier;
-        var created = DateTimeOffset.UtcNow.ToUnixTimeSeconds();
+        var created = timeProvider.GetUtcNow().ToUnixTimeSeconds();
         if (scan.Stream)
         {
             response.ContentType = "text/event-stream";

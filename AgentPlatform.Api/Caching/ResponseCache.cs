@@ -89,10 +89,12 @@ public sealed class ResponseCache : IDisposable
     private readonly CancellationTokenSource _stopping = new();
     private readonly Lock _subscribing = new();
     private Task? _subscription;
+    private readonly Random _random;
 
     public ResponseCache(
-        IConnectionMultiplexer redis, IOptions<CacheOptions> options, CacheMetrics metrics, Drain drain, TimeProvider timeProvider, ILogger<ResponseCache> logger)
+        IConnectionMultiplexer redis, IOptions<CacheOptions> options, CacheMetrics metrics, Drain drain, TimeProvider timeProvider, Random random, ILogger<ResponseCache> logger)
     {
+        _random = random;
         _drain = drain;
         _redis = redis;
         _options = options.Value;
@@ -299,7 +301,7 @@ public sealed class ResponseCache : IDisposable
         _filling.TryRemove(fill, out _);
         var token = fill.Token;
         // Shortened by a random share, so entries written together are not refilled together.
-        var jittered = ttl * (1 - _options.TtlJitter * Random.Shared.NextDouble());
+        var jittered = ttl * (1 - _options.TtlJitter * _random.NextDouble());
         var milliseconds = Math.Max(1, (long)jittered.TotalMilliseconds);
         try
         {

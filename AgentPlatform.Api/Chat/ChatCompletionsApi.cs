@@ -79,7 +79,7 @@ public static class ChatCompletionsApi
                 meter.Metrics.HandedOver();
                 var services = context.RequestServices;
                 await AgentCompletions.CreateAsync(context, client, body.Memory, scan,
-                    services.GetRequiredService<AgentStore>(), services.GetRequiredService<AgentRunner>(), limiter);
+                    services.GetRequiredService<AgentStore>(), services.GetRequiredService<AgentRunner>(), limiter, services.GetRequiredService<TimeProvider>());
                 return;
             }
             record.Stream = scan.Stream;

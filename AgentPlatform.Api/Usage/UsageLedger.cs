@@ -2,9 +2,9 @@ using System.Diagnostics.Metrics;
 using System.Globalization;
 using System.Text.Json;
 using System.Threading.Channels;
+using AgentPlatform.ServiceDefaults.Telemetry;
 using Microsoft.Extensions.Options;
 using StackExchange.Redis;
-using AgentPlatform.ServiceDefaults.Telemetry;
 
 namespace AgentPlatform.Api.Usage;
 
@@ -106,8 +106,11 @@ public sealed class UsageLedger : BackgroundService
     private readonly long _dailyTtlSeconds;
     private int _writing;
 
-    public UsageLedger(IConnectionMultiplexer redis, IOptions<ApiOptions> options, IMeterFactory meterFactory, ILogger<UsageLedger> logger)
+    private readonly TimeProvider _timeProvider;
+
+    public UsageLedger(IConnectionMultiplexer redis, IOptions<ApiOptions> options, IMeterFactory meterFactory, TimeProvider timeProvider, ILogger<UsageLedger> logger)
     {
+        _timeProvider = timeProvider;
         _redis = redis;
         _logger = logger;
         _spool = Channel.CreateBounded<UsageRecord>(new BoundedChannelOptions(options.Value.UsageSpoolCapacity)
@@ -139,7 +142,7 @@ public sealed class UsageLedger : BackgroundService
                 // Lets records gather into full batches: a write per request would make Redis the bottleneck.
                 if (_spool.Reader.Count < BatchSize)
                 {
-                    await Task.Delay(Linger, stoppingToken);
+                    await Task.Delay(Linger, _timeProvider, stoppingToken);
                 }
                 await WriteAvailableAsync(batch, stoppingToken);
             }
@@ -198,7 +201,7 @@ public sealed class UsageLedger : BackgroundService
                     Log.UsageWriteFailed(_logger, batch.Count, SpoolDepth, exception);
                 }
                 // Keeps trying while stopping too: the records must not be lost. The host's shutdown timeout bounds it.
-                await Task.Delay(backoff, CancellationToken.None);
+                await Task.Delay(backoff, _timeProvider, CancellationToken.None);
                 if (cancellationToken.IsCancellationRequested && failures > 50)
                 {
                     Log.UsageSpoolAbandoned(_logger, SpoolDepth);

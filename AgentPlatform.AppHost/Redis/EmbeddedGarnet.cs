@@ -22,7 +22,7 @@ internal sealed class EmbeddedGarnet(GarnetResource resource, string dataDirecto
         await notifications.PublishUpdateAsync(resource, state => state with
         {
             State = KnownResourceStates.Running,
-            StartTimeStamp = DateTime.UtcNow,
+            StartTimeStamp = TimeProvider.System.GetUtcNow().UtcDateTime,
             Properties = [.. state.Properties, new("redis.port", resource.Port)],
         });
     }

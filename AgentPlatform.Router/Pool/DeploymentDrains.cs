@@ -47,7 +47,7 @@ public sealed class DeploymentDrains(IConnectionMultiplexer redis, ModelPool poo
         await LoadAsync();
         try
         {
-            await Task.Delay(Timeout.Infinite, stoppingToken);
+            await Task.Delay(Timeout.InfiniteTimeSpan, TimeProvider.System, stoppingToken); // no timer: it ends when the service stops
         }
         catch (OperationCanceledException)
         {

@@ -77,7 +77,7 @@ public static class ConsoleSignIn
         {
             sessions.OnFailedSignIn(address);
             loggers.CreateLogger(typeof(ConsoleSignIn)).LogWarning("A console sign-in was refused: wrong credential.");
-            await Task.Delay(WrongCredentialDelay, context.RequestAborted);
+            await Task.Delay(WrongCredentialDelay, context.RequestServices.GetRequiredService<TimeProvider>(), context.RequestAborted);
             return Results.LocalRedirect($"{SignInPath}?error=wrong&returnUrl={Uri.EscapeDataString(back)}");
         }
         var admin = new ClaimsPrincipal(new ClaimsIdentity(

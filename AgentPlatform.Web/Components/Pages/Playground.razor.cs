@@ -22,6 +22,9 @@ public sealed partial class Playground : IDisposable
     [Inject]
     public required AdminApiClient Admin { get; init; }
 
+    [Inject]
+    public required TimeProvider TimeProvider { get; init; }
+
     private IReadOnlyList<string> Models { get; set; } = [];
 
     /// <summary>The agents the console may run, as their models (<c>agent:{name}</c>): chatting with one runs it.</summary>
@@ -126,7 +129,7 @@ public sealed partial class Playground : IDisposable
         {
             for (var i = 0; i < RecordLookups && reply.Record is null; i++)
             {
-                await Task.Delay(250, _closed.Token);
+                await Task.Delay(TimeSpan.FromMilliseconds(250), TimeProvider, _closed.Token);
                 reply.Record = Combined(await Admin.FindRequestAsync(reply.RequestId!, _closed.Token), expected: reply.AgentRun is null ? 1 : 2);
             }
         }
