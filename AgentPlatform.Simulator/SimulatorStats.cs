@@ -17,6 +17,9 @@ public sealed class SimulatorStats
 
     private const int RecentArrivals = 100;
 
+    /// <summary>Requests received since the start (or the last reset).</summary>
+    public long Requests => Interlocked.Read(ref _requests);
+
     public void RequestStarted(bool stream, DateTimeOffset arrival)
     {
         _arrivals.Enqueue(arrival);

@@ -46,8 +46,13 @@ public sealed class AlertEvaluator(
     /// <summary>Alerts fired while Redis was away, with their deliveries, until they are recorded in it.</summary>
     private readonly Dictionary<string, (Alert Alert, Task<List<AlertEvent>> Deliveries)> _decidedWithoutRedis = new(StringComparer.Ordinal);
 
+    private long _rounds;
+
     /// <summary>Whether this replica evaluates the rules now.</summary>
     public bool IsLeading { get; private set; }
+
+    /// <summary>Rounds this replica has finished, leading or not: that its evaluator is alive (and what tests wait on).</summary>
+    public long Rounds => Interlocked.Read(ref _rounds);
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
@@ -63,6 +68,7 @@ public sealed class AlertEvaluator(
             do
             {
                 await RoundAsync(stoppingToken);
+                Interlocked.Increment(ref _rounds);
             }
             while (await timer.WaitForNextTickAsync(stoppingToken));
         }

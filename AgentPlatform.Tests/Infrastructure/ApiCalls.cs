@@ -38,21 +38,15 @@ public static class ApiCalls
     }
 
     /// <summary>
-    /// The usage ledger's records matching <paramref name="query"/> (e.g. <c>keyId=key_...</c>), once
-    /// <paramref name="expected"/> of them have been written (records reach Redis shortly after their
-    /// requests end), or whatever is there after 30 seconds.
+    /// The usage ledger's records matching <paramref name="query"/> (e.g. <c>keyId=key_...</c>), once at
+    /// least <paramref name="expected"/> of them have been written (records reach Redis shortly after
+    /// their requests end, later under the suite's load).
     /// </summary>
     public static async Task<List<JsonElement>> LedgerAsync(HttpClient admin, string query, int expected)
     {
-        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(30);
-        while (true)
-        {
-            var lines = (await admin.GetStringAsync($"/admin/v1/usage?{query}&format=jsonl")).Split('\n', StringSplitOptions.RemoveEmptyEntries);
-            if (lines.Length >= expected || DateTime.UtcNow > deadline)
-            {
-                return lines.Select(line => JsonDocument.Parse(line).RootElement.Clone()).ToList();
-            }
-            await Task.Delay(200);
-        }
+        var lines = await Eventually.ReadAsync(
+            async () => (await admin.GetStringAsync($"/admin/v1/usage?{query}&format=jsonl")).Split('\n', StringSplitOptions.RemoveEmptyEntries),
+            lines => lines.Length >= expected, $"{expected} usage records of {query}", Eventually.Slowly);
+        return lines.Select(line => JsonDocument.Parse(line).RootElement.Clone()).ToList();
     }
 }

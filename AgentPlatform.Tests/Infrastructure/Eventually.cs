@@ -11,13 +11,14 @@ public static class Eventually
     /// <summary>What one process does for another over Redis or HTTP: a ledger write, a pub/sub message, a slot given back.</summary>
     public static readonly TimeSpan Soon = TimeSpan.FromSeconds(10);
 
-    /// <summary>What a whole AppHost does: processes behind proxies, exporters with their own intervals.</summary>
-    public static readonly TimeSpan Slowly = TimeSpan.FromSeconds(60);
+    /// <summary>What a whole AppHost does, or a platform under the suite's load: processes behind proxies, exporters with their own intervals.</summary>
+    public static readonly TimeSpan Slowly = TimeSpan.FromSeconds(90);
 
     private static readonly TimeSpan Every = TimeSpan.FromMilliseconds(50);
 
     /// <summary>Reads <paramref name="read"/> until <paramref name="done"/> says yes; its last value.</summary>
-    public static async Task<T> ReadAsync<T>(Func<Task<T>> read, Func<T, bool> done, string waitingFor, TimeSpan? timeout = null)
+    /// <param name="describe">How a failure shows the last value (by default its <c>ToString</c>; a collection's count).</param>
+    public static async Task<T> ReadAsync<T>(Func<Task<T>> read, Func<T, bool> done, string waitingFor, TimeSpan? timeout = null, Func<T, string>? describe = null)
     {
         var deadline = DateTime.UtcNow + (timeout ?? Soon);
         while (true)
@@ -29,7 +30,7 @@ public static class Eventually
             }
             if (DateTime.UtcNow > deadline)
             {
-                Assert.Fail($"Waited {timeout ?? Soon} for {waitingFor}; the last value was {value}.");
+                Assert.Fail($"Waited {timeout ?? Soon} for {waitingFor}; the last value was {(describe is not null ? describe(value) : value is System.Collections.ICollection items ? $"{items.Count} items" : value)}.");
             }
             await Task.Delay(Every);
         }

@@ -22,19 +22,11 @@ public sealed class PrometheusScrape(string text)
     }
 
     /// <summary>
-    /// Scrapes until <paramref name="done"/> holds or 10 s pass: the exporter serves the same page for
+    /// Scrapes until <paramref name="done"/> holds (within <see cref="Eventually.Soon"/>): the exporter serves the same page for
     /// 300 ms, and a request is counted as its bookkeeping ends, just after its answer.
     /// </summary>
-    public static async Task<PrometheusScrape> ReadUntilAsync(Func<HttpClient> client, Func<PrometheusScrape, bool> done)
-    {
-        var scrape = await ReadAsync(client());
-        for (var deadline = DateTime.UtcNow.AddSeconds(10); !done(scrape) && DateTime.UtcNow < deadline;)
-        {
-            await Task.Delay(100);
-            scrape = await ReadAsync(client());
-        }
-        return scrape;
-    }
+    public static Task<PrometheusScrape> ReadUntilAsync(Func<HttpClient> client, Func<PrometheusScrape, bool> done) =>
+        Eventually.ReadAsync(() => ReadAsync(client()), done, "a scrape with the series wanted", describe: scrape => $"a scrape of:\n{scrape.Text}");
 
     public bool Contains(string text) => Text.Contains(text, StringComparison.Ordinal);
 

@@ -113,16 +113,9 @@ public sealed partial class ServiceProcess : IRunningService, IAsyncDisposable
     }
 
     /// <summary>Waits until the process has written <paramref name="text"/> to its output.</summary>
-    public async Task WaitForOutputAsync(string text, TimeSpan timeout)
-    {
-        for (var deadline = DateTime.UtcNow + timeout; !Output.Contains(text, StringComparison.Ordinal); await Task.Delay(10))
-        {
-            if (DateTime.UtcNow > deadline)
-            {
-                throw new TimeoutException($"{_name} did not write '{text}' within {timeout}:\n{Output}");
-            }
-        }
-    }
+    public Task WaitForOutputAsync(string text, TimeSpan timeout) =>
+        Eventually.ReadAsync(() => Task.FromResult(Output), output => output.Contains(text, StringComparison.Ordinal),
+            $"{_name} to write '{text}'", timeout, describe: output => $"its output:\n{output}");
 
     /// <summary>A client of the service; of a Router, one that presents the internal key as the Api does.</summary>
     public HttpClient CreateHttpClient() => TestKeys.Client(BaseAddress, isRouter: _name == "AgentPlatform.Router");

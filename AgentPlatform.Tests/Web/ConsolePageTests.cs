@@ -188,7 +188,7 @@ public sealed class ConsolePageTests(AppHostFixture platform) : IAsyncLifetime
         }
 
         // No reload: the page reads again every two seconds.
-        await WaitUntilAsync(async () => long.Parse((await page.GetByTestId("total-requests").TextContentAsync())!, System.Globalization.NumberStyles.AllowThousands) >= before + 5,
+        await Eventually.TrueAsync(async () => long.Parse((await page.GetByTestId("total-requests").TextContentAsync())!, System.Globalization.NumberStyles.AllowThousands) >= before + 5,
             "the overview to count the five calls");
         await Assertions.Expect(page.GetByTestId("top-keys")).ToContainTextAsync(keyName);
         await Assertions.Expect(page.GetByTestId("top-models")).ToContainTextAsync("claude-sim");
@@ -391,7 +391,7 @@ public sealed class ConsolePageTests(AppHostFixture platform) : IAsyncLifetime
                 Assert.Equal(System.Net.HttpStatusCode.OK, chat.StatusCode);
                 Assert.Equal("sim-a", chat.Headers.GetValues("x-agentplatform-deployment").Single());
             }
-            await WaitUntilAsync(async () => int.Parse(await page.GetByTestId("calls-default-sim-a").TextContentAsync() ?? "0", System.Globalization.NumberStyles.AllowThousands) >= 10,
+            await Eventually.TrueAsync(async () => int.Parse(await page.GetByTestId("calls-default-sim-a").TextContentAsync() ?? "0", System.Globalization.NumberStyles.AllowThousands) >= 10,
                 "the page to show the 10 calls without a reload");
             await Assertions.Expect(page.GetByTestId("group-default")).ToContainTextAsync(new Regex(@"\d+(\.\d)? ms"));
             await SaveScreenshotAsync(page, "deployments");
@@ -519,16 +519,6 @@ public sealed class ConsolePageTests(AppHostFixture platform) : IAsyncLifetime
         await field.Locator("input").BlurAsync();
         // The value attribute is the server's rendering of the bound value (the live one is current-value).
         await Assertions.Expect(field).ToHaveAttributeAsync("value", value);
-    }
-
-    private static async Task WaitUntilAsync(Func<Task<bool>> condition, string what)
-    {
-        var deadline = DateTime.UtcNow.AddSeconds(15);
-        while (!await condition())
-        {
-            Assert.True(DateTime.UtcNow < deadline, $"waited 15 s for {what}");
-            await Task.Delay(200);
-        }
     }
 
     /// <summary>A screenshot beside the test results (<c>screenshots/</c> in the test output), kept by CI as an artifact.</summary>

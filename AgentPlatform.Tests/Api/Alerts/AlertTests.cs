@@ -26,7 +26,7 @@ public sealed class AlertTests(AlertFixture fixture)
         Assert.Contains("past 80%", fired.GetProperty("summary").GetString());
         Assert.Equal("key", fired.GetProperty("labels").GetProperty("scope").GetString());
         // Rounds go on on both replicas (every 0.2 s): still one notification.
-        await Task.Delay(TimeSpan.FromSeconds(2));
+        await AlertRounds.PassAsync(5, fixture.First, fixture.Second);
         Assert.Single(fixture.Notifications("json", keyId, "80", AlertFixtureStatus.Firing));
         var slack = Assert.Single(fixture.Receiver.Received, r => r.Path == "slack"
             && r.Body.GetProperty("text").GetString()!.Contains(keyId, StringComparison.Ordinal)
@@ -39,7 +39,7 @@ public sealed class AlertTests(AlertFixture fixture)
 
         var resolved = await fixture.WaitForAsync("json", keyId, "80", AlertFixtureStatus.Resolved);
         Assert.NotNull(resolved.GetProperty("endsAt").GetString());
-        await Task.Delay(TimeSpan.FromSeconds(1));
+        await AlertRounds.PassAsync(3, fixture.First, fixture.Second);
         Assert.Single(fixture.Notifications("json", keyId, "80", AlertFixtureStatus.Resolved));
         Assert.Single(fixture.Notifications("json", keyId, "80", AlertFixtureStatus.Firing));
 
@@ -153,7 +153,7 @@ public sealed class AlertTests(AlertFixture fixture)
         // Each call is 16 tokens at $1,000 a million: at ~$0.05 an hour, the $0.95 left lasts ~20 h, within 24; $99.95 lasts ~2,000 h.
         Assert.Equal($"burn|key|{fastId}", fired.GetProperty("fingerprint").GetString());
         Assert.Matches(@"Key 'fast' \(key_\w+\) is spending \$0\.0\d+/h; at that rate its \$1 budget \(\$0\.0\d+ spent\) runs out in \d+(\.\d)? h", fired.GetProperty("summary").GetString());
-        await Task.Delay(TimeSpan.FromSeconds(1));
+        await AlertRounds.PassAsync(3, fixture.First, fixture.Second);
         Assert.Single(fixture.Receiver.All(b => BurnOf(b, fastId)));
         Assert.Empty(fixture.Receiver.All(b => BurnOf(b, slowId)));
     }

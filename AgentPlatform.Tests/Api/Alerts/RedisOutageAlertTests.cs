@@ -6,6 +6,7 @@ using AgentPlatform.Router.Configuration;
 using AgentPlatform.Simulator;
 using AgentPlatform.Tests.Infrastructure;
 using Microsoft.Extensions.DependencyInjection;
+using StackExchange.Redis;
 
 namespace AgentPlatform.Tests.Api.Alerts;
 
@@ -45,7 +46,7 @@ public sealed class RedisOutageAlertTests(RedisOutageAlertFixture fixture) : ICl
         static bool Is(JsonElement b, string rule, string status) =>
             b.GetProperty("rule").GetString() == rule && b.GetProperty("status").GetString() == status;
 
-        await Task.Delay(TimeSpan.FromSeconds(1)); // a replica has taken the lease
+        await AlertRounds.LeaderAsync(fixture.First, fixture.Second);
         using var first = ApiCalls.Admin(fixture.First);
         using var second = ApiCalls.Admin(fixture.Second);
         // Each replica has authenticated a client before Redis goes (one it never saw gets 503 and, unauthenticated, leaves no record).
@@ -55,7 +56,8 @@ public sealed class RedisOutageAlertTests(RedisOutageAlertFixture fixture) : ICl
             Assert.Equal(System.Net.HttpStatusCode.OK, warm.StatusCode);
         }
         var outage = fixture.Redis.RestartAsync(downFor: TimeSpan.FromSeconds(10));
-        await Task.Delay(300);
+        var connections = new[] { fixture.First, fixture.Second }.Select(api => api.Services.GetRequiredService<IConnectionMultiplexer>()).ToList();
+        await Eventually.TrueAsync(() => connections.All(c => !c.IsConnected), "both replicas to lose Redis");
         // Requests go on meanwhile; their usage records wait in each replica's spool.
         var traffic = Task.WhenAll(Enumerable.Range(0, 12).Select(async i =>
         {
@@ -75,7 +77,7 @@ public sealed class RedisOutageAlertTests(RedisOutageAlertFixture fixture) : ICl
         var up = await fixture.Receiver.WaitForAsync(b => Is(b, "redis", "resolved"), TimeSpan.FromSeconds(30));
         await fixture.Receiver.WaitForAsync(b => Is(b, "spool", "resolved") && b.GetProperty("fingerprint").GetString() == $"spool|replica|{replica}",
             TimeSpan.FromSeconds(30));
-        await Task.Delay(TimeSpan.FromSeconds(1));
+        await AlertRounds.PassAsync(3, fixture.First, fixture.Second);
 
         Assert.Equal("redis|redis", up.GetProperty("fingerprint").GetString());
         // Two replicas, one notification each way.

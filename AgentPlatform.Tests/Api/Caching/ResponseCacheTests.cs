@@ -113,12 +113,13 @@ public sealed class ResponseCacheTests(CacheFixture fixture) : IAsyncLifetime
 
         await SendAsync(first, Json.Body(alone));
         var filling = SendAsync(first, Json.Body(awaited));
-        await Task.Delay(100); // the fill is under way (the simulator takes 300 ms)
+        await Eventually.TrueAsync(() => redis.GetDatabase().KeyExistsAsync(Entry(awaited) + ":fill"), "the fill's lease (the simulator takes 300 ms)");
         var clock = System.Diagnostics.Stopwatch.StartNew();
         var waiter = await SendAsync(second, Json.Body(awaited));
         var waited = clock.Elapsed;
         await filling;
-        await Task.Delay(300);
+        // Announcements of one replica arrive in order: the awaited one's means the other's would be in already.
+        await Eventually.TrueAsync(() => announced.Contains(Entry(awaited)), "the awaited fill's announcement");
 
         Assert.Equal("hit", waiter.Cache);
         Assert.True(waited < TimeSpan.FromMilliseconds(900), $"woken by the announcement, not its one-second poll: {waited}");
@@ -319,8 +320,8 @@ public sealed class ResponseCacheTests(CacheFixture fixture) : IAsyncLifetime
 
         var stored = await SendAsync(client, Chat("Short-lived"), ttl: "1");
         var hit = await SendAsync(client, Chat("Short-lived"));
-        await Task.Delay(TimeSpan.FromSeconds(1.2));
-        var expired = await SendAsync(client, Chat("Short-lived"));
+        // Hits until the second is over; the first miss (which stores it again) ends the wait.
+        var expired = await Eventually.ReadAsync(() => SendAsync(client, Chat("Short-lived")), answer => answer.Cache == "miss", "the one-second entry to expire");
         using var bad = new HttpRequestMessage(HttpMethod.Post, "/v1/chat/completions") { Content = Chat("Short-lived") };
         bad.Headers.Add("x-agentplatform-cache-ttl", "soon");
         using var refused = await client.SendAsync(bad);
@@ -365,8 +366,8 @@ public sealed class ResponseCacheTests(CacheFixture fixture) : IAsyncLifetime
         using var admin = fixture.Admin();
         using var purge = await admin.DeleteAsync($"/admin/v1/cache?tenantId={tenantId}");
         var purged = await Json.ReadAsync(purge);
-        await Task.Delay(300); // the purge reaches the other replica's memory through Redis pub/sub
-        var afterPurge = await SendAsync(second, Chat("Purge me"));
+        // The purge reaches the other replica's memory through Redis pub/sub; until then it may still hit.
+        var afterPurge = await Eventually.ReadAsync(() => SendAsync(second, Chat("Purge me")), answer => answer.Cache == "miss", "the purge to reach the second replica");
         var othersKept = await SendAsync(otherClient, Chat("Purge me"));
         using var bad = await admin.DeleteAsync("/admin/v1/cache?tenantId=*");
 
@@ -516,11 +517,11 @@ public sealed class ResponseCacheTests(CacheFixture fixture) : IAsyncLifetime
         // A miss the provider holds for 2 s takes the key's only slot.
         await fixture.InjectAsync(new { kind = "stall-first", rate = 1.0, delayMs = 2_000, count = 1 });
         var slow = SendAsync(client, Chat("The slow one"));
-        while (await redis.GetDatabase().SortedSetLengthAsync(leases) == 0)
+        await Eventually.TrueAsync(async () =>
         {
             Assert.False(slow.IsCompleted, "the slow request ended before it was seen holding its slot");
-            await Task.Delay(10);
-        }
+            return await redis.GetDatabase().SortedSetLengthAsync(leases) > 0;
+        }, "the slow request to hold the key's slot");
         var refused = await SendAsync(client, Chat("Cached before the slow one"));
         Assert.Equal(HttpStatusCode.OK, (await slow).Status);
 

@@ -1,5 +1,7 @@
 using System.Net;
+using AgentPlatform.Simulator;
 using AgentPlatform.Tests.Infrastructure;
+using Microsoft.Extensions.DependencyInjection;
 
 namespace AgentPlatform.Tests.Api.Limits;
 
@@ -62,8 +64,10 @@ public sealed class RateLimitTests(TenancyFixture fixture) : IClassFixture<Tenan
         var key = await CreateKeyAsync(tenant: new { name = "Parallel" }, key: new { name = "two at a time", maxConcurrent = 2 });
         using var client = TenancyFixture.Client(fixture.First, key);
 
+        var slow = fixture.SlowSimulator.Services.GetRequiredService<SimulatorStats>();
+        var before = slow.Requests;
         var running = Enumerable.Range(0, 2).Select(i => client.PostAsync("/v1/chat/completions", Json.Chat(model: "slow", extra: $",\"seed\":{i}"))).ToList();
-        await Task.Delay(200); // both are waiting on the slow simulator
+        await Eventually.TrueAsync(() => slow.Requests >= before + 2, "both requests at the slow simulator, holding the key's two slots");
         using var third = await client.PostAsync("/v1/chat/completions", Json.Chat(model: "slow"));
         var finished = await Task.WhenAll(running);
         using var after = await client.PostAsync("/v1/chat/completions", Json.Chat(model: "slow"));

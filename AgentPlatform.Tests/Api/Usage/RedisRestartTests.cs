@@ -1,5 +1,7 @@
 using System.Net;
 using AgentPlatform.Tests.Infrastructure;
+using Microsoft.Extensions.DependencyInjection;
+using StackExchange.Redis;
 
 namespace AgentPlatform.Tests.Api.Usage;
 
@@ -49,7 +51,7 @@ public sealed class RedisRestartTests(TenancyFixture fixture) : IClassFixture<Te
                 await Task.Delay(50);
             }
         });
-        await Task.Delay(1500);
+        await Eventually.TrueAsync(() => { lock (statuses) { return statuses.Count >= 40; } }, "the load's first ten rounds before Redis goes");
         await fixture.Redis.RestartAsync(downFor: TimeSpan.FromSeconds(6)); // longer than the Redis client waits for a command
         await load;
 
@@ -86,7 +88,8 @@ public sealed class RedisRestartTests(TenancyFixture fixture) : IClassFixture<Te
         }
 
         var restart = fixture.Redis.RestartAsync(downFor: TimeSpan.FromSeconds(10)); // longer than the Redis client waits for a command
-        await Task.Delay(1500);
+        var connection = fixture.First.Services.GetRequiredService<IConnectionMultiplexer>();
+        await Eventually.TrueAsync(() => !connection.IsConnected, "the replica to lose Redis");
         using var knownWhileAway = await knownClient.PostAsync("/v1/chat/completions", Json.Chat());
         using var unseenWhileAway = await unseenClient.PostAsync("/v1/chat/completions", Json.Chat());
         await restart;

@@ -91,22 +91,12 @@ public sealed class OtlpTraceReceiver : IAsyncDisposable
     }
 
     /// <summary>
-    /// The spans of one trace, once <paramref name="complete"/> says all that are wanted have arrived (or
-    /// 90 s pass: generous, as the whole suite runs beside the AppHost's processes on two cores).
+    /// The spans of one trace, once <paramref name="complete"/> says all that are wanted have arrived
+    /// (within <see cref="Eventually.Slowly"/>: the whole suite runs beside the AppHost's processes on two cores).
     /// </summary>
-    public async Task<List<ReceivedSpan>> TraceAsync(string traceId, Func<List<ReceivedSpan>, bool> complete)
-    {
-        var spans = new List<ReceivedSpan>();
-        for (var deadline = DateTime.UtcNow.AddSeconds(90); DateTime.UtcNow < deadline; await Task.Delay(200))
-        {
-            spans = Spans.Where(s => s.TraceId == traceId).ToList();
-            if (complete(spans))
-            {
-                break;
-            }
-        }
-        return spans;
-    }
+    public Task<List<ReceivedSpan>> TraceAsync(string traceId, Func<List<ReceivedSpan>, bool> complete) =>
+        Eventually.ReadAsync(() => Task.FromResult(Spans.Where(s => s.TraceId == traceId).ToList()), complete,
+            $"the spans of trace {traceId}", Eventually.Slowly, describe: spans => $"{spans.Count} spans of it; {Describe()}");
 
     /// <summary>What arrived, for a failing test's message: spans per service, and exports refused.</summary>
     public string Describe() =>

@@ -6,6 +6,7 @@ using AgentPlatform.Router.Pool;
 using AgentPlatform.Router.Resilience;
 using AgentPlatform.Tests.Infrastructure;
 using Microsoft.Extensions.DependencyInjection;
+using StackExchange.Redis;
 
 namespace AgentPlatform.Tests.Router.Resilience;
 
@@ -210,10 +211,13 @@ public sealed class PoolResilienceTests(PlatformFixture platform) : IAsyncLifeti
             ["Router:CircuitBreaker:ConsecutiveFailures"] = "3",
             ["Router:CircuitBreaker:BreakDurationSeconds"] = "30",
         };
+        await using var redis = await ConnectionMultiplexer.ConnectAsync(platform.Redis.ConnectionString);
+        Task<long> Subscribers() => redis.GetServer(redis.GetEndPoints()[0]).SubscriptionSubscriberCountAsync(SharedBreakerState.Channel);
+        var subscribedBefore = await Subscribers();
         await using var first = platform.StartRouter(settings);
         await using var second = platform.StartRouter(settings);
         var onSecond = second.Services.GetRequiredService<ModelPool>().Groups.Single(g => g.Name == group).Deployments.Single(d => d.Name == "sim-b");
-        await Task.Delay(200); // both replicas subscribed
+        await Eventually.TrueAsync(async () => await Subscribers() >= subscribedBefore + 2, "both replicas subscribed to breaker changes");
         await _simB.PostAsJsonAsync("/sim/faults", new { kind = "500", rate = 1.0 });
         using var firstClient = first.CreateHttpClient();
 
@@ -221,13 +225,7 @@ public sealed class PoolResilienceTests(PlatformFixture platform) : IAsyncLifeti
         {
             Assert.True((await SendAsync(firstClient, group, stream: false)).Complete);
         }
-        var opened = Stopwatch.StartNew();
-        while (onSecond.Breaker.State != CircuitState.Open && opened.Elapsed < TimeSpan.FromSeconds(1))
-        {
-            await Task.Delay(10);
-        }
-
-        Assert.Equal(CircuitState.Open, onSecond.Breaker.State);
+        await Eventually.TrueAsync(() => onSecond.Breaker.State == CircuitState.Open, "the other replica's breaker to open", TimeSpan.FromSeconds(1));
         await _simB.PostAsync("/sim/stats/reset", null);
         using var secondClient = second.CreateHttpClient();
         var results = await SendManyAsync(secondClient, group, count: 50, concurrency: 4);
