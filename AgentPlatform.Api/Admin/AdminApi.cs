@@ -6,8 +6,10 @@ using AgentPlatform.Api.Keys;
 using AgentPlatform.Api.Tenancy;
 using AgentPlatform.Api.Upstream;
 using AgentPlatform.Api.Usage;
+using AgentPlatform.Contracts.Admin;
 using AgentPlatform.Contracts.OpenAI;
 using AgentPlatform.ServiceDefaults.Http;
+using Microsoft.AspNetCore.Http.HttpResults;
 
 namespace AgentPlatform.Api.Admin;
 
@@ -39,8 +41,8 @@ public static class AdminApi
         return app;
     }
 
-    /// <summary>OpenAI's list shape, <c>{"object":"list","data":[...]}</c>, for every admin listing.</summary>
-    internal static object List<T>(IEnumerable<T> items) => new { @object = "list", data = items };
+    /// <summary>OpenAI's list shape (<see cref="ListOf{T}"/>) for every admin listing.</summary>
+    internal static Ok<ListOf<T>> List<T>(IEnumerable<T> items) => TypedResults.Ok(new ListOf<T>([.. items]));
 
     private static Task ListDeploymentsAsync(HttpContext context, RouterClient router) =>
         router.ForwardAsync(context, HttpMethod.Get, "/admin/v1/deployments", body: null, Stopwatch.GetTimestamp());

@@ -80,7 +80,7 @@ public static class AgentsAdminApi
             await NotFoundAsync(context, name);
             return;
         }
-        await WriteAsync(context, StatusCodes.Status200OK, AdminApi.List(versions));
+        await WriteAsync(context, StatusCodes.Status200OK, AdminApi.List(versions).Value!);
     }
 
     private static async Task VersionAsync(HttpContext context, AgentStore store, string name, int version)

@@ -1,7 +1,9 @@
 using System.Text.Json;
 using AgentPlatform.Api.Admin;
-using AgentPlatform.Contracts.OpenAI;
+using AgentPlatform.Api.Errors;
+using AgentPlatform.Contracts.Admin;
 using AgentPlatform.ServiceDefaults.Http;
+using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.Extensions.Options;
 
 namespace AgentPlatform.Api.Alerts;
@@ -21,7 +23,7 @@ public static class AlertsAdminApi
             .WithName("ListFiringAlerts").WithSummary("The alerts firing now.");
         alerts.MapGet("/history", async (AlertStore store, int? limit) => AdminApi.List(await store.ReadHistoryAsync(Math.Clamp(limit ?? 100, 1, 10_000))))
             .WithName("ReadAlertHistory").WithSummary("Alerts fired and resolved, and their notifications delivered or failed, newest first.");
-        alerts.MapGet("/webhooks", (IOptions<AlertOptions> options) => AdminApi.List(options.Value.Webhooks.Select(w => new { name = w.Name, format = w.Format })))
+        alerts.MapGet("/webhooks", (IOptions<AlertOptions> options) => AdminApi.List(options.Value.Webhooks.Select(w => new WebhookView(w.Name, w.Format))))
             .WithName("ListAlertWebhooks").WithSummary("Where notifications go: names and formats (URLs are secrets and never shown).");
         alerts.MapGet("/rules", async (AlertStore store) => AdminApi.List(await store.ListRulesAsync())).WithName("ListAlertRules");
         alerts.MapGet("/rules/{name}", GetRuleAsync).WithName("GetAlertRule");
@@ -32,17 +34,16 @@ public static class AlertsAdminApi
         return admin;
     }
 
-    private static async Task GetRuleAsync(HttpContext context, AlertStore store, string name)
-    {
-        if (await store.GetRuleAsync(name) is { } rule)
-        {
-            await context.Response.WriteAsJsonAsync(rule, AlertJsonContext.Default.AlertRule, cancellationToken: context.RequestAborted);
-            return;
-        }
-        await NotFoundAsync(context, name);
-    }
+    /// <summary>A webhook as the admin API shows it: its URL is a secret and never shown.</summary>
+    public sealed record WebhookView(string Name, string Format);
 
-    private static async Task PutRuleAsync(HttpContext context, AlertStore store, string name)
+    // A rule is written as it is stored (AlertJsonContext: fields it does not set are left out), the form the console edits.
+    private static JsonHttpResult<AlertRule> Rule(AlertRule rule) => TypedResults.Json(rule, AlertJsonContext.Default.AlertRule);
+
+    private static async Task<Results<JsonHttpResult<AlertRule>, OpenAIErrorResult>> GetRuleAsync(AlertStore store, string name) =>
+        await store.GetRuleAsync(name) is { } rule ? Rule(rule) : NotFound(name);
+
+    private static async Task<Results<JsonHttpResult<AlertRule>, OpenAIErrorResult>> PutRuleAsync(HttpContext context, AlertStore store, string name)
     {
         using var body = await PooledRequestBody.ReadAsync(context.Request, MaxBodyBytes, context.RequestAborted);
         AlertRule? rule = null;
@@ -82,11 +83,10 @@ public static class AlertsAdminApi
         }
         if (problems.Count > 0)
         {
-            await OpenAIError.WriteAsync(context, StatusCodes.Status400BadRequest, string.Join(" ", problems), OpenAIError.InvalidRequest, "invalid_alert_rule");
-            return;
+            return OpenAIErrorResult.BadRequest(string.Join(" ", problems), "invalid_alert_rule");
         }
         await store.SaveRuleAsync(rule!);
-        await context.Response.WriteAsJsonAsync(rule!, AlertJsonContext.Default.AlertRule, cancellationToken: context.RequestAborted);
+        return Rule(rule!);
     }
 
     private static bool HasProperty(ReadOnlySpan<byte> json, string name)
@@ -96,17 +96,8 @@ public static class AlertsAdminApi
             && document.RootElement.TryGetProperty(name, out _);
     }
 
-    private static async Task DeleteRuleAsync(HttpContext context, AlertStore store, string name)
-    {
-        if (await store.DeleteRuleAsync(name))
-        {
-            await context.Response.WriteAsJsonAsync(new { name, deleted = true }, context.RequestAborted);
-            return;
-        }
-        await NotFoundAsync(context, name);
-    }
+    private static async Task<Results<Ok<Deletion>, OpenAIErrorResult>> DeleteRuleAsync(AlertStore store, string name) =>
+        await store.DeleteRuleAsync(name) ? TypedResults.Ok(new Deletion(name)) : NotFound(name);
 
-    private static Task NotFoundAsync(HttpContext context, string name) =>
-        OpenAIError.WriteAsync(context, StatusCodes.Status404NotFound, $"No alert rule is named '{name}'.", OpenAIError.NotFound, "alert_rule_not_found");
-
+    private static OpenAIErrorResult NotFound(string name) => OpenAIErrorResult.NotFound($"No alert rule is named '{name}'.", "alert_rule_not_found");
 }

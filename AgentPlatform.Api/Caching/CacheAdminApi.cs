@@ -1,4 +1,6 @@
-using AgentPlatform.Contracts.OpenAI;
+using AgentPlatform.Api.Errors;
+using AgentPlatform.Contracts.Admin;
+using Microsoft.AspNetCore.Http.HttpResults;
 using StackExchange.Redis;
 
 namespace AgentPlatform.Api.Caching;
@@ -14,25 +16,19 @@ public static class CacheAdminApi
         return admin;
     }
 
-    private static async Task PurgeAsync(HttpContext context, ResponseCache cache, string? tenantId)
+    private static async Task<Results<Ok<CachePurge>, OpenAIErrorResult>> PurgeAsync(ResponseCache cache, string? tenantId)
     {
         if (tenantId is not null && (tenantId.Length == 0 || tenantId.AsSpan().IndexOfAny("*?[]\\:") >= 0))
         {
-            await OpenAIError.WriteAsync(context, StatusCodes.Status400BadRequest,
-                "'tenantId' must be a tenant's id (or absent to empty every tenant's cache).", OpenAIError.InvalidRequest, "invalid_query", "tenantId");
-            return;
+            return OpenAIErrorResult.BadRequest("'tenantId' must be a tenant's id (or absent to empty every tenant's cache).", "invalid_query", "tenantId");
         }
-        long deleted;
         try
         {
-            deleted = await cache.PurgeAsync(tenantId);
+            return TypedResults.Ok(new CachePurge(tenantId, await cache.PurgeAsync(tenantId)));
         }
         catch (Exception exception) when (exception is RedisException or TimeoutException)
         {
-            await OpenAIError.WriteAsync(context, StatusCodes.Status503ServiceUnavailable,
-                "The cache cannot be emptied right now (Redis is unreachable); try again shortly.", OpenAIError.Server, "cache_unavailable");
-            return;
+            return OpenAIErrorResult.Unavailable("The cache cannot be emptied right now (Redis is unreachable); try again shortly.", "cache_unavailable");
         }
-        await context.Response.WriteAsJsonAsync(new { @object = "cache.purge", tenantId, deleted }, context.RequestAborted);
     }
 }

@@ -131,7 +131,7 @@ public static class TenancyAdminApi
                 spentUsd = AgentPlatform.Api.Limits.BudgetPeriod.FromNanoUsd(fromLedger ? charged.GetValueOrDefault(owner.Id) : spend[i].SpentNanoUsd),
                 source = fromLedger ? "ledger" : "budget",
             };
-        })));
+        })).Value!);
     }
 
     private static async Task CreateKeyAsync(HttpContext context, TenancyStore store)
@@ -154,7 +154,7 @@ public static class TenancyAdminApi
     private static async Task ListKeysAsync(HttpContext context, TenancyStore store, string? tenantId)
     {
         var keys = await store.ListKeysAsync();
-        await WriteAsync(context, StatusCodes.Status200OK, AdminApi.List(keys.Where(k => tenantId is null || k.TenantId == tenantId).Select(k => View(k))));
+        await WriteAsync(context, StatusCodes.Status200OK, AdminApi.List(keys.Where(k => tenantId is null || k.TenantId == tenantId).Select(k => View(k))).Value!);
     }
 
     private static async Task GetKeyAsync(HttpContext context, TenancyStore store, string id)

@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Net.Http.Headers;
 using System.Text.Json;
 using System.Text.Json.Serialization;
+using AgentPlatform.Contracts.Admin;
 using Microsoft.Extensions.Options;
 
 namespace AgentPlatform.Web.Platform;
@@ -400,6 +401,4 @@ public sealed class AdminApiClient(IHttpClientFactory httpClientFactory, IOption
             return $"The admin API refused ({(int)response.StatusCode}).";
         }
     }
-
-    private sealed record ListOf<T>(List<T> Data);
 }

@@ -190,8 +190,12 @@ public sealed class AlertTests(AlertFixture fixture)
         Assert.Equal(["breaker", "budget", "burn", "errors", "latency"], all.GetProperty("data").EnumerateArray().Select(r => r.GetProperty("name").GetString()).Where(n => n != "strict"));
         Assert.False(seenOff.GetProperty("enabled").GetBoolean());
         Assert.Equal(HttpStatusCode.OK, deleted.StatusCode);
+        Assert.Equal("""{"name":"strict","deleted":true}""", await deleted.Content.ReadAsStringAsync());
         Assert.Equal(HttpStatusCode.NotFound, gone.StatusCode);
-        Assert.Contains("ops-slack", webhooks);
+        Assert.Equal("alert_rule_not_found", (await Json.ReadErrorAsync(gone)).GetProperty("code").GetString());
+        var hooks = JsonDocument.Parse(webhooks).RootElement;
+        Assert.Equal("list", hooks.GetProperty("object").GetString());
+        Assert.Contains(hooks.GetProperty("data").EnumerateArray(), h => h.GetProperty("name").GetString() == "ops-slack" && h.GetProperty("format").GetString() == "slack");
         Assert.DoesNotContain(fixture.Receiver.BaseAddress.Authority, webhooks);
     }
 }

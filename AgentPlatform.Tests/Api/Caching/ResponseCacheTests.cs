@@ -374,6 +374,8 @@ public sealed class ResponseCacheTests(CacheFixture fixture) : IAsyncLifetime
         Assert.Equal("hit", inSecondsMemory.Cache);
         Assert.Equal(HttpStatusCode.OK, purge.StatusCode);
         Assert.Equal(1, purged.GetProperty("deleted").GetInt64());
+        Assert.Equal("cache.purge", purged.GetProperty("object").GetString());
+        Assert.Equal(tenantId, purged.GetProperty("tenantId").GetString());
         Assert.Equal(("miss", "hit"), (afterPurge.Cache, othersKept.Cache));
         Assert.Equal(HttpStatusCode.BadRequest, bad.StatusCode);
     }

@@ -1,0 +1,19 @@
+namespace AgentPlatform.Contracts.Admin;
+
+/// <summary>OpenAI's list shape, <c>{"data":[...],"object":"list"}</c>: every admin listing, as the Api writes it and the console reads it.</summary>
+public sealed record ListOf<T>(IReadOnlyList<T> Data)
+{
+    public string Object => "list";
+}
+
+/// <summary>What <c>DELETE /admin/v1/cache</c> did: the tenant whose answers went (null: every tenant's) and how many.</summary>
+public sealed record CachePurge(string? TenantId, long Deleted)
+{
+    public string Object => "cache.purge";
+}
+
+/// <summary>A named thing the admin API deleted.</summary>
+public sealed record Deletion(string Name)
+{
+    public bool Deleted => true;
+}
