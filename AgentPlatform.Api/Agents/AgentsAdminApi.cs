@@ -1,8 +1,11 @@
 using System.Text.Json;
 using AgentPlatform.Api.Admin;
+using AgentPlatform.Api.Errors;
 using AgentPlatform.Api.Tenancy;
+using AgentPlatform.Contracts.Admin;
 using AgentPlatform.Contracts.OpenAI;
 using AgentPlatform.ServiceDefaults.Http;
+using Microsoft.AspNetCore.Http.HttpResults;
 
 namespace AgentPlatform.Api.Agents;
 
@@ -27,75 +30,51 @@ public static class AgentsAdminApi
         return admin;
     }
 
-    private static async Task CreateAsync(HttpContext context, AgentStore store, TenancyStore tenancy)
+    private static async Task<Results<JsonHttpResult<AgentDefinition>, OpenAIErrorResult>> CreateAsync(HttpContext context, AgentStore store, TenancyStore tenancy)
     {
-        if (await ReadAsync(context, tenancy, nameFromUrl: null) is not { } definition)
+        var (definition, refusal) = await ReadAsync(context, tenancy, nameFromUrl: null);
+        if (refusal is not null)
         {
-            return;
+            return refusal;
         }
-        if (await store.GetAsync(definition.Name) is not null)
+        if (await store.GetAsync(definition!.Name) is not null)
         {
-            await OpenAIError.WriteAsync(context, StatusCodes.Status409Conflict,
+            return new OpenAIErrorResult(StatusCodes.Status409Conflict,
                 $"An agent named '{definition.Name}' exists already: PUT /admin/v1/agents/{definition.Name} to change it.", OpenAIError.InvalidRequest, "agent_exists", "name");
-            return;
         }
-        await WriteAsync(context, StatusCodes.Status201Created, await store.SaveAsync(definition));
+        return Written(await store.SaveAsync(definition), StatusCodes.Status201Created);
     }
 
-    private static async Task PutAsync(HttpContext context, AgentStore store, TenancyStore tenancy, string name)
+    private static async Task<Results<JsonHttpResult<AgentDefinition>, OpenAIErrorResult>> PutAsync(HttpContext context, AgentStore store, TenancyStore tenancy, string name)
     {
-        if (await ReadAsync(context, tenancy, nameFromUrl: name) is not { } definition)
+        var (definition, refusal) = await ReadAsync(context, tenancy, nameFromUrl: name);
+        if (refusal is not null)
         {
-            return;
+            return refusal;
         }
         var created = await store.GetAsync(name) is null;
-        await WriteAsync(context, created ? StatusCodes.Status201Created : StatusCodes.Status200OK, await store.SaveAsync(definition));
+        return Written(await store.SaveAsync(definition!), created ? StatusCodes.Status201Created : StatusCodes.Status200OK);
     }
 
-    private static async Task GetAsync(HttpContext context, AgentStore store, string name)
-    {
-        if (await store.GetAsync(name) is { } definition)
-        {
-            await WriteAsync(context, StatusCodes.Status200OK, definition);
-            return;
-        }
-        await NotFoundAsync(context, name);
-    }
+    private static async Task<Results<JsonHttpResult<AgentDefinition>, OpenAIErrorResult>> GetAsync(AgentStore store, string name) =>
+        await store.GetAsync(name) is { } definition ? Written(definition) : NotFound(name);
 
-    private static async Task DeleteAsync(HttpContext context, AgentStore store, string name)
-    {
-        if (await store.DeleteAsync(name))
-        {
-            await WriteAsync(context, StatusCodes.Status200OK, new { name, deleted = true });
-            return;
-        }
-        await NotFoundAsync(context, name);
-    }
+    private static async Task<Results<Ok<Deletion>, OpenAIErrorResult>> DeleteAsync(AgentStore store, string name) =>
+        await store.DeleteAsync(name) ? TypedResults.Ok(new Deletion(name)) : NotFound(name);
 
-    private static async Task VersionsAsync(HttpContext context, AgentStore store, string name)
+    private static async Task<Results<JsonHttpResult<ListOf<AgentDefinition>>, OpenAIErrorResult>> VersionsAsync(AgentStore store, string name)
     {
         var versions = await store.ListVersionsAsync(name);
-        if (versions.Count == 0)
-        {
-            await NotFoundAsync(context, name);
-            return;
-        }
-        await WriteAsync(context, StatusCodes.Status200OK, AdminApi.List(versions).Value!);
+        return versions.Count == 0 ? NotFound(name) : TypedResults.Json(AdminApi.List(versions).Value!, AgentDefinition.Json);
     }
 
-    private static async Task VersionAsync(HttpContext context, AgentStore store, string name, int version)
-    {
-        if (await store.GetVersionAsync(name, version) is { } definition)
-        {
-            await WriteAsync(context, StatusCodes.Status200OK, definition);
-            return;
-        }
-        await OpenAIError.WriteAsync(context, StatusCodes.Status404NotFound,
-            $"Agent '{name}' has no version {version}.", OpenAIError.NotFound, "agent_version_not_found");
-    }
+    private static async Task<Results<JsonHttpResult<AgentDefinition>, OpenAIErrorResult>> VersionAsync(AgentStore store, string name, int version) =>
+        await store.GetVersionAsync(name, version) is { } definition
+            ? Written(definition)
+            : OpenAIErrorResult.NotFound($"Agent '{name}' has no version {version}.", "agent_version_not_found");
 
-    /// <summary>The body as a definition, or null after answering 400 with every problem found.</summary>
-    private static async Task<AgentDefinition?> ReadAsync(HttpContext context, TenancyStore tenancy, string? nameFromUrl)
+    /// <summary>The body as a definition, or the 400 that names every problem found.</summary>
+    private static async Task<(AgentDefinition? Definition, OpenAIErrorResult? Refusal)> ReadAsync(HttpContext context, TenancyStore tenancy, string? nameFromUrl)
     {
         using var body = await PooledRequestBody.ReadAsync(context.Request, MaxBodyBytes, context.RequestAborted);
         var problems = new List<string>();
@@ -148,20 +127,12 @@ public static class AgentsAdminApi
                 }
             }
         }
-        if (problems.Count > 0)
-        {
-            await OpenAIError.WriteAsync(context, StatusCodes.Status400BadRequest, string.Join(" ", problems), OpenAIError.InvalidRequest, "invalid_agent");
-            return null;
-        }
-        return definition;
+        return problems.Count > 0 ? (null, OpenAIErrorResult.BadRequest(string.Join(" ", problems), "invalid_agent")) : (definition, null);
     }
 
-    private static Task NotFoundAsync(HttpContext context, string name) =>
-        OpenAIError.WriteAsync(context, StatusCodes.Status404NotFound, $"No agent is named '{name}'.", OpenAIError.NotFound, "agent_not_found");
+    private static OpenAIErrorResult NotFound(string name) => OpenAIErrorResult.NotFound($"No agent is named '{name}'.", "agent_not_found");
 
-    private static Task WriteAsync(HttpContext context, int status, object value)
-    {
-        context.Response.StatusCode = status;
-        return context.Response.WriteAsJsonAsync(value, value.GetType(), AgentDefinition.Json, context.RequestAborted);
-    }
+    // Definitions are written as stored (AgentDefinition.Json: unset fields left out), the form the console edits.
+    private static JsonHttpResult<AgentDefinition> Written(AgentDefinition definition, int status = StatusCodes.Status200OK) =>
+        TypedResults.Json(definition, AgentDefinition.Json, statusCode: status);
 }
