@@ -71,8 +71,8 @@ public sealed class ClientAuthenticator
 
     /// <summary>Keys that exist (revoked and expired ones too), by hash: bounded by the keys in Redis.</summary>
     private readonly ConcurrentDictionary<string, CachedKey> _byHash = new(StringComparer.Ordinal);
-    /// <summary>Hashes Redis had no key for, and when that was learned.</summary>
-    private readonly ConcurrentDictionary<string, long> _unknown = new(StringComparer.Ordinal);
+    /// <summary>Hashes Redis had no key for, until their "no such key" lapses.</summary>
+    private readonly BoundedExpirySet _unknown = new(MaxUnknownKeys);
     /// <summary>Whether any virtual key exists (then the master key is for admin only); null when not known.</summary>
     private volatile StrongBox<bool>? _anyKeys;
 
@@ -114,7 +114,7 @@ public sealed class ClientAuthenticator
                 await _failures.TurnAwayAsync(context, wait);
                 return null;
             }
-            if (_unknown.TryGetValue(hash, out var learned) && IsFresh(learned, now, UnknownKeyLifetime))
+            if (_unknown.TryGetUntil(hash, now, out _))
             {
                 return await RefuseAsync(context, "Incorrect API key provided.", "invalid_api_key");
             }
@@ -127,7 +127,10 @@ public sealed class ClientAuthenticator
                 if (key is null)
                 {
                     _byHash.TryRemove(hash, out _);
-                    RememberUnknown(hash, now);
+                    if (now >= Volatile.Read(ref _staleBefore)) // not what was learned before Redis came back
+                    {
+                        _unknown.Add(hash, now + (long)(UnknownKeyLifetime.TotalSeconds * _timeProvider.TimestampFrequency), now);
+                    }
                     return await RefuseAsync(context, "Incorrect API key provided.", "invalid_api_key");
                 }
                 cached = new CachedKey(key, tenant, now);
@@ -188,25 +191,6 @@ public sealed class ClientAuthenticator
     private bool IsFresh(long fetchedAt, long now, TimeSpan lifetime) =>
         _timeProvider.GetElapsedTime(fetchedAt, now) <= lifetime && fetchedAt >= Volatile.Read(ref _staleBefore);
 
-    private void RememberUnknown(string hash, long now)
-    {
-        if (_unknown.Count >= MaxUnknownKeys)
-        {
-            foreach (var (known, learned) in _unknown)
-            {
-                if (!IsFresh(learned, now, UnknownKeyLifetime))
-                {
-                    _unknown.TryRemove(KeyValuePair.Create(known, learned));
-                }
-            }
-            if (_unknown.Count >= MaxUnknownKeys)
-            {
-                _unknown.Clear(); // a flood of fresh made-up keys: start over rather than sweep at every one
-            }
-        }
-        _unknown[hash] = now;
-    }
-
     public void ForgetTenant(string id)
     {
         foreach (var (hash, cached) in _byHash)
@@ -225,6 +209,7 @@ public sealed class ClientAuthenticator
     public void MarkAllStale()
     {
         Volatile.Write(ref _staleBefore, _timeProvider.GetTimestamp());
+        _unknown.Clear();
         _anyKeys = null;
     }
 

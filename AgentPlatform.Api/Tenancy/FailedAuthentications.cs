@@ -1,4 +1,3 @@
-using System.Collections.Concurrent;
 using System.Diagnostics.Metrics;
 using System.Net;
 using AgentPlatform.Contracts.OpenAI;
@@ -37,7 +36,7 @@ public sealed class FailedAuthentications
     private readonly ILogger<FailedAuthentications> _logger;
     private readonly int _limit;
     private readonly long _windowMs;
-    private readonly ConcurrentDictionary<string, long> _blockedUntil = new(StringComparer.Ordinal);
+    private readonly BoundedExpirySet _blockedUntil = new(MaxBlockedAddresses);
     private readonly Counter<long> _failures;
 
     public FailedAuthentications(
@@ -55,17 +54,10 @@ public sealed class FailedAuthentications
     /// <summary>How long <paramref name="context"/>'s address is still turned away; null when it is not.</summary>
     public TimeSpan? RetryAfter(HttpContext context)
     {
-        if (_limit == 0 || _blockedUntil.IsEmpty || Address(context) is not { } address || !_blockedUntil.TryGetValue(address, out var until))
-        {
-            return null;
-        }
-        var left = until - _timeProvider.GetUtcNow().UtcTicks;
-        if (left > 0)
-        {
-            return TimeSpan.FromTicks(left);
-        }
-        _blockedUntil.TryRemove(KeyValuePair.Create(address, until));
-        return null;
+        var now = _timeProvider.GetUtcNow().UtcTicks;
+        return _limit == 0 || _blockedUntil.IsEmpty || Address(context) is not { } address || !_blockedUntil.TryGetUntil(address, now, out var until)
+            ? null
+            : TimeSpan.FromTicks(until - now);
     }
 
     /// <summary>Counts a refused credential (<paramref name="code"/>: the error code the client got) against its address.</summary>
@@ -105,23 +97,8 @@ public sealed class FailedAuthentications
     private void Block(string address, long forMs)
     {
         var now = _timeProvider.GetUtcNow().UtcTicks;
-        if (_blockedUntil.Count >= MaxBlockedAddresses)
-        {
-            foreach (var (blocked, until) in _blockedUntil)
-            {
-                if (until <= now)
-                {
-                    _blockedUntil.TryRemove(KeyValuePair.Create(blocked, until));
-                }
-            }
-            if (_blockedUntil.Count >= MaxBlockedAddresses)
-            {
-                // Full of live blocks: start over rather than sweep at every one. Each address is blocked
-                // again at its next failure, whose count in Redis is still over the limit.
-                _blockedUntil.Clear();
-            }
-        }
-        _blockedUntil[address] = now + TimeSpan.FromMilliseconds(forMs).Ticks;
+        // Full of live blocks, it starts over: each address is blocked again at its next failure, whose count in Redis is still over the limit.
+        _blockedUntil.Add(address, now + TimeSpan.FromMilliseconds(forMs).Ticks, now);
     }
 
     private static RedisKey CounterKey(string address) => $"agentplatform:authfail:{address}";
