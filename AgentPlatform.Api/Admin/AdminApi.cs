@@ -42,7 +42,7 @@ public static class AdminApi
     }
 
     /// <summary>OpenAI's list shape (<see cref="ListOf{T}"/>) for every admin listing.</summary>
-    internal static Ok<ListOf<T>> List<T>(IEnumerable<T> items) => TypedResults.Ok(new ListOf<T>([.. items]));
+    internal static Ok<ListOf<T>> List<T>(IEnumerable<T> items) => TypedResults.Ok(ListOf.Of(items));
 
     private static Task ListDeploymentsAsync(HttpContext context, RouterClient router) =>
         router.ForwardAsync(context, HttpMethod.Get, "/admin/v1/deployments", body: null, Stopwatch.GetTimestamp());

@@ -65,7 +65,7 @@ public static class AgentsAdminApi
     private static async Task<Results<JsonHttpResult<ListOf<AgentDefinition>>, OpenAIErrorResult>> VersionsAsync(AgentStore store, string name)
     {
         var versions = await store.ListVersionsAsync(name);
-        return versions.Count == 0 ? NotFound(name) : TypedResults.Json(AdminApi.List(versions).Value!, AgentDefinition.Json);
+        return versions.Count == 0 ? NotFound(name) : TypedResults.Json(ListOf.Of(versions), AgentDefinition.Json);
     }
 
     private static async Task<Results<JsonHttpResult<AgentDefinition>, OpenAIErrorResult>> VersionAsync(AgentStore store, string name, int version) =>

@@ -13,10 +13,6 @@ public sealed class OpenAIErrorResult(int status, string message, string type, s
 
     int? IStatusCodeHttpResult.StatusCode => status;
 
-    public string Message => message;
-
-    public string? Code => code;
-
     public Task ExecuteAsync(HttpContext httpContext) => OpenAIError.WriteAsync(httpContext, status, message, type, code, param);
 
     public static OpenAIErrorResult BadRequest(string message, string code, string? param = null) =>

@@ -54,10 +54,12 @@ public sealed class FailedAuthentications
     /// <summary>How long <paramref name="context"/>'s address is still turned away; null when it is not.</summary>
     public TimeSpan? RetryAfter(HttpContext context)
     {
+        if (_limit == 0 || _blockedUntil.IsEmpty || Address(context) is not { } address)
+        {
+            return null; // every request asks: no clock read while no address is turned away
+        }
         var now = _timeProvider.GetUtcNow().UtcTicks;
-        return _limit == 0 || _blockedUntil.IsEmpty || Address(context) is not { } address || !_blockedUntil.TryGetUntil(address, now, out var until)
-            ? null
-            : TimeSpan.FromTicks(until - now);
+        return _blockedUntil.TryGetUntil(address, now, out var until) ? TimeSpan.FromTicks(until - now) : null;
     }
 
     /// <summary>Counts a refused credential (<paramref name="code"/>: the error code the client got) against its address.</summary>

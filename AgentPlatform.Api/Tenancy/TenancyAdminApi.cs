@@ -1,5 +1,6 @@
 using System.Text.Json.Nodes;
 using AgentPlatform.Api.Admin;
+using AgentPlatform.Contracts.Admin;
 using AgentPlatform.Contracts.OpenAI;
 using AgentPlatform.ServiceDefaults.Http;
 using StackExchange.Redis;
@@ -116,7 +117,7 @@ public static class TenancyAdminApi
         var charged = owners.Any(o => o.Limits.BudgetUsd is null)
             ? await Usage.UsageLedger.CostThisMonthAsync(redis.GetDatabase(), now)
             : [];
-        await WriteAsync(context, StatusCodes.Status200OK, AdminApi.List(owners.Select((owner, i) =>
+        await WriteAsync(context, StatusCodes.Status200OK, ListOf.Of(owners.Select((owner, i) =>
         {
             var fromLedger = owner.Limits.BudgetUsd is null;
             var period = fromLedger ? month : spend[i].Period;
@@ -131,7 +132,7 @@ public static class TenancyAdminApi
                 spentUsd = AgentPlatform.Api.Limits.BudgetPeriod.FromNanoUsd(fromLedger ? charged.GetValueOrDefault(owner.Id) : spend[i].SpentNanoUsd),
                 source = fromLedger ? "ledger" : "budget",
             };
-        })).Value!);
+        })));
     }
 
     private static async Task CreateKeyAsync(HttpContext context, TenancyStore store)
@@ -154,7 +155,7 @@ public static class TenancyAdminApi
     private static async Task ListKeysAsync(HttpContext context, TenancyStore store, string? tenantId)
     {
         var keys = await store.ListKeysAsync();
-        await WriteAsync(context, StatusCodes.Status200OK, AdminApi.List(keys.Where(k => tenantId is null || k.TenantId == tenantId).Select(k => View(k))).Value!);
+        await WriteAsync(context, StatusCodes.Status200OK, ListOf.Of(keys.Where(k => tenantId is null || k.TenantId == tenantId).Select(k => View(k))));
     }
 
     private static async Task GetKeyAsync(HttpContext context, TenancyStore store, string id)

@@ -6,6 +6,12 @@ public sealed record ListOf<T>(IReadOnlyList<T> Data)
     public string Object => "list";
 }
 
+public static class ListOf
+{
+    /// <summary>A list of <paramref name="items"/> (their type inferred, anonymous ones too).</summary>
+    public static ListOf<T> Of<T>(IEnumerable<T> items) => new([.. items]);
+}
+
 /// <summary>What <c>DELETE /admin/v1/cache</c> did: the tenant whose answers went (null: every tenant's) and how many.</summary>
 public sealed record CachePurge(string? TenantId, long Deleted)
 {
