@@ -3,8 +3,9 @@ using AgentPlatform.Api.Agents;
 using AgentPlatform.Api.Alerts;
 using AgentPlatform.Api.Caching;
 using AgentPlatform.Api.Errors;
-using AgentPlatform.Api.Keys;
+using AgentPlatform.Api.Access;
 using AgentPlatform.Api.Limits;
+using AgentPlatform.Api.Pipeline;
 using AgentPlatform.Api.Tenancy;
 using AgentPlatform.Api.Upstream;
 using AgentPlatform.Api.Usage;
@@ -48,6 +49,8 @@ public static class ApiServiceCollectionExtensions
 #pragma warning disable RS0030 // The composition root hands out the one thread-safe Random; everything else takes it injected.
         builder.Services.TryAddSingleton(Random.Shared);
 #pragma warning restore RS0030
+        // Who calls: a virtual key on /v1, the master key on /admin/v1 (AccessPolicies on the route groups).
+        builder.Services.AddKeyAuthentication();
         builder.Services.TryAddSingleton<MasterKeyAuthenticator>();
         builder.Services.TryAddSingleton<TenancyStore>();
         builder.Services.TryAddSingleton<AgentStore>();
@@ -57,12 +60,15 @@ public static class ApiServiceCollectionExtensions
         builder.Services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<AgentOptions>, McpAllowedHostsValidator>());
         builder.Services.TryAddSingleton<AgentRunStore>();
         builder.Services.TryAddSingleton<AgentRunner>();
+        builder.Services.TryAddSingleton<AgentCompletions>();
         builder.Services.TryAddSingleton<ClientAuthenticator>();
         builder.Services.TryAddSingleton<FailedAuthentications>();
         builder.Services.TryAddSingleton<RequestLimiter>();
         builder.Services.TryAddSingleton<PromptTokenEstimator>();
         builder.Services.TryAddSingleton<PriceTable>();
         builder.Services.TryAddSingleton<UsageMeter>();
+        builder.Services.TryAddSingleton<CacheStage>();
+        builder.Services.TryAddSingleton<ChatPipeline>();
         builder.Services.TryAddSingleton<UsageMetrics>();
         builder.Services.TryAddSingleton<UsageLedger>();
         builder.Services.AddHostedService(services => services.GetRequiredService<UsageLedger>());

@@ -10,6 +10,9 @@ builder.AddApiServices();
 var app = builder.Build();
 
 app.UseExceptionHandler();
+// After the exception handler, so a failure while authenticating is answered in OpenAI's shape too.
+app.UseAuthentication();
+app.UseAuthorization();
 app.MapDefaultEndpoints();
 app.MapAdminApi();
 app.MapChatCompletionsApi();

@@ -2,14 +2,12 @@ using System.Diagnostics;
 using AgentPlatform.Api.Agents;
 using AgentPlatform.Api.Alerts;
 using AgentPlatform.Api.Caching;
-using AgentPlatform.Api.Keys;
+using AgentPlatform.Api.Access;
 using AgentPlatform.Api.Tenancy;
 using AgentPlatform.Api.Upstream;
 using AgentPlatform.Api.Usage;
-using AgentPlatform.Contracts.Admin;
 using AgentPlatform.Contracts.OpenAI;
 using AgentPlatform.ServiceDefaults.Http;
-using Microsoft.AspNetCore.Http.HttpResults;
 
 namespace AgentPlatform.Api.Admin;
 
@@ -18,12 +16,8 @@ public static class AdminApi
 {
     public static IEndpointRouteBuilder MapAdminApi(this IEndpointRouteBuilder app)
     {
-        var admin = app.MapGroup("/admin/v1").WithTags("Admin");
         // The master key, and nothing else, opens every admin endpoint.
-        admin.AddEndpointFilter(async (invocation, next) =>
-            await invocation.HttpContext.RequestServices.GetRequiredService<MasterKeyAuthenticator>().AuthenticateAsync(invocation.HttpContext)
-                ? await next(invocation)
-                : Results.Empty);
+        var admin = app.MapGroup("/admin/v1").WithTags("Admin").RequireAuthorization(AccessPolicies.Admin);
         admin.MapTenancyAdminApi();
         admin.MapUsageAdminApi();
         admin.MapCacheAdminApi();
@@ -40,9 +34,6 @@ public static class AdminApi
             .WithSummary("Puts a drained deployment back into rotation on every Router replica.");
         return app;
     }
-
-    /// <summary>OpenAI's list shape (<see cref="ListOf{T}"/>) for every admin listing.</summary>
-    internal static Ok<ListOf<T>> List<T>(IEnumerable<T> items) => TypedResults.Ok(ListOf.Of(items));
 
     private static Task ListDeploymentsAsync(HttpContext context, RouterClient router) =>
         router.ForwardAsync(context, HttpMethod.Get, "/admin/v1/deployments", body: null, Stopwatch.GetTimestamp());

@@ -1,7 +1,7 @@
 using System.Buffers;
 using System.Text.Json;
 using AgentPlatform.Api.Limits;
-using AgentPlatform.Api.Tenancy;
+using AgentPlatform.Api.Access;
 using AgentPlatform.Contracts.OpenAI;
 using Microsoft.Extensions.AI;
 
@@ -13,15 +13,14 @@ namespace AgentPlatform.Api.Agents;
 /// an agent unchanged. The conversation is the messages the client sends, as with any model; the run's id
 /// is in the <c>x-agentplatform-agent-run</c> header for <c>GET /v1/agents/runs/{id}</c>.
 /// </summary>
-public static class AgentCompletions
+public sealed class AgentCompletions(AgentStore agents, AgentRunner runner, RequestLimiter limiter, TimeProvider timeProvider)
 {
     public const string ModelPrefix = "agent:";
     public const string RunHeader = "x-agentplatform-agent-run";
 
     public static bool IsAgentModel(string model) => model.StartsWith(ModelPrefix, StringComparison.Ordinal);
 
-    public static async Task CreateAsync(
-        HttpContext context, ClientIdentity client, ReadOnlyMemory<byte> body, ChatRequestScan scan, AgentStore agents, AgentRunner runner, RequestLimiter limiter, TimeProvider timeProvider)
+    public async Task CreateAsync(HttpContext context, ClientIdentity client, ReadOnlyMemory<byte> body, ChatRequestScan scan)
     {
         var name = scan.Model![ModelPrefix.Length..];
         if (await agents.GetAsync(name) is not { } agent || !client.MayRun(agent))
@@ -41,11 +40,13 @@ public static class AgentCompletions
             await OpenAIError.WriteAsync(context, StatusCodes.Status400BadRequest, refusal, OpenAIError.InvalidRequest, "client_instructions_not_allowed", "messages");
             return;
         }
-        await using var lease = await limiter.AcquireAsync(context, client, default);
-        if (lease is null)
+        var (reserved, refused) = await limiter.AcquireAsync(client, default, context.Response.Headers);
+        if (refused is not null)
         {
+            await refused.ExecuteAsync(context);
             return;
         }
+        await using var lease = reserved!;
 
         var response = context.Response;
         var id = "chatcmpl-" + context.TraceIdentifier;
@@ -56,6 +57,7 @@ public static class AgentCompletions
             response.Headers.CacheControl = "no-cache";
         }
         var first = true;
+        using var chunk = new Utf8JsonWriter(Stream.Null);
         async ValueTask EmitAsync(AgentRunEvent runEvent)
         {
             if (runEvent is { Type: AgentRunEvent.RunStarted, Data: AgentRun started })
@@ -64,7 +66,7 @@ public static class AgentCompletions
             }
             else if (scan.Stream && runEvent.Data is TextDelta delta && !context.RequestAborted.IsCancellationRequested)
             {
-                WriteChunk(response.BodyWriter, id, created, scan.Model!, first ? "assistant" : null, delta.Text, finishReason: null, usage: null);
+                WriteChunk(response.BodyWriter, chunk, id, created, scan.Model!, first ? "assistant" : null, delta.Text, finishReason: null);
                 first = false;
                 await response.BodyWriter.FlushAsync(context.RequestAborted);
             }
@@ -87,13 +89,17 @@ public static class AgentCompletions
             }
             else
             {
-                WriteChunk(response.BodyWriter, id, created, scan.Model!, role: null, content: null, finishReason, usage: null);
+                WriteChunk(response.BodyWriter, chunk, id, created, scan.Model!, role: null, content: null, finishReason);
                 if (scan.StreamOptions == StreamOptionsKind.IncludeUsage)
                 {
-                    WriteChunk(response.BodyWriter, id, created, scan.Model!, role: null, content: null, finishReason: null, run.Usage);
+                    ChatCompletionJson.BeginEvent(response.BodyWriter, chunk);
+                    ChatCompletionJson.WriteChunkHeader(chunk, id, created, scan.Model);
+                    ChatCompletionJson.WriteNoChoices(chunk);
+                    ChatCompletionJson.WriteUsage(chunk, run.Usage.PromptTokens, cachedTokens: 0, run.Usage.CompletionTokens);
+                    ChatCompletionJson.EndEvent(response.BodyWriter, chunk);
                 }
             }
-            response.BodyWriter.Write("data: [DONE]\n\n"u8);
+            response.BodyWriter.Write(ChatCompletionJson.Done);
             await response.BodyWriter.FlushAsync(context.RequestAborted);
             return;
         }
@@ -105,10 +111,7 @@ public static class AgentCompletions
         response.ContentType = "application/json";
         using var json = new Utf8JsonWriter(response.BodyWriter);
         json.WriteStartObject();
-        json.WriteString("id", id);
-        json.WriteString("object", "chat.completion");
-        json.WriteNumber("created", created);
-        json.WriteString("model", scan.Model);
+        ChatCompletionJson.WriteCompletionHeader(json, id, created, scan.Model);
         json.WriteStartArray("choices");
         json.WriteStartObject();
         json.WriteNumber("index", 0);
@@ -119,56 +122,27 @@ public static class AgentCompletions
         json.WriteString("finish_reason", finishReason);
         json.WriteEndObject();
         json.WriteEndArray();
-        WriteUsage(json, run.Usage);
+        ChatCompletionJson.WriteUsage(json, run.Usage.PromptTokens, cachedTokens: 0, run.Usage.CompletionTokens);
         json.WriteEndObject();
         await json.FlushAsync(context.RequestAborted);
     }
 
-    private static void WriteChunk(IBufferWriter<byte> output, string id, long created, string model, string? role, string? content, string? finishReason, AgentRunUsage? usage)
+    private static void WriteChunk(IBufferWriter<byte> output, Utf8JsonWriter json, string id, long created, string model, string? role, string? content, string? finishReason)
     {
-        output.Write("data: "u8);
-        using (var json = new Utf8JsonWriter(output))
+        ChatCompletionJson.BeginEvent(output, json);
+        ChatCompletionJson.WriteChunkHeader(json, id, created, model);
+        ChatCompletionJson.WriteChoiceDelta(json, 0, (role, content), static (delta, part) =>
         {
-            json.WriteStartObject();
-            json.WriteString("id", id);
-            json.WriteString("object", "chat.completion.chunk");
-            json.WriteNumber("created", created);
-            json.WriteString("model", model);
-            json.WriteStartArray("choices");
-            if (usage is null)
+            if (part.role is not null)
             {
-                json.WriteStartObject();
-                json.WriteNumber("index", 0);
-                json.WriteStartObject("delta");
-                if (role is not null)
-                {
-                    json.WriteString("role", role);
-                }
-                if (content is not null)
-                {
-                    json.WriteString("content", content);
-                }
-                json.WriteEndObject();
-                json.WriteString("finish_reason", finishReason);
-                json.WriteEndObject();
+                delta.WriteString("role", part.role);
             }
-            json.WriteEndArray();
-            if (usage is not null)
+            if (part.content is not null)
             {
-                WriteUsage(json, usage);
+                delta.WriteString("content", part.content);
             }
-            json.WriteEndObject();
-        }
-        output.Write("\n\n"u8);
-    }
-
-    private static void WriteUsage(Utf8JsonWriter json, AgentRunUsage usage)
-    {
-        json.WriteStartObject("usage");
-        json.WriteNumber("prompt_tokens", usage.PromptTokens);
-        json.WriteNumber("completion_tokens", usage.CompletionTokens);
-        json.WriteNumber("total_tokens", usage.TotalTokens);
-        json.WriteEndObject();
+        }, finishReason);
+        ChatCompletionJson.EndEvent(output, json);
     }
 
     /// <summary>The request's messages as the agent takes them, or null when one is not plain text of a known role or the last is not the user's.</summary>

@@ -1,7 +1,8 @@
 using System.ClientModel;
 using System.Diagnostics;
 using AgentPlatform.Api.Limits;
-using AgentPlatform.Api.Tenancy;
+using AgentPlatform.Api.Access;
+using AgentPlatform.Api.Pipeline;
 using AgentPlatform.Api.Upstream;
 using AgentPlatform.Api.Usage;
 using AgentPlatform.ServiceDefaults.Telemetry;
@@ -24,12 +25,12 @@ namespace AgentPlatform.Api.Agents;
 /// the same internal hop a plain chat completion takes.
 /// </remarks>
 public sealed class AgentRunner(
-    AgentRunStore store, RequestLimiter limiter, PriceTable prices, PromptTokenEstimator estimator, UsageLedger ledger, UsageMeter meter,
+    AgentRunStore store, RequestLimiter limiter, PromptTokenEstimator estimator, UsageLedger ledger, UsageMeter meter,
     IHttpClientFactory httpClientFactory, IOptions<ApiOptions> apiOptions, ILoggerFactory loggerFactory, TimeProvider timeProvider)
 {
     public const string McpHttpClientName = "mcp";
 
-    private readonly RunServices _services = new(limiter, prices, estimator, ledger, meter.Metrics, timeProvider, apiOptions.Value.DefaultMaxOutputTokens);
+    private readonly RunServices _services = new(limiter, meter, estimator, timeProvider);
     private readonly ILogger _logger = loggerFactory.CreateLogger<AgentRunner>();
 
     /// <summary>

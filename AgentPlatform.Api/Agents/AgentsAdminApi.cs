@@ -1,5 +1,4 @@
 using System.Text.Json;
-using AgentPlatform.Api.Admin;
 using AgentPlatform.Api.Errors;
 using AgentPlatform.Api.Tenancy;
 using AgentPlatform.Contracts.Admin;
@@ -20,7 +19,7 @@ public static class AgentsAdminApi
     public static RouteGroupBuilder MapAgentsAdminApi(this RouteGroupBuilder admin)
     {
         var agents = admin.MapGroup("/agents");
-        agents.MapGet("", async (AgentStore store) => AdminApi.List(await store.ListAsync())).WithName("ListAgents");
+        agents.MapGet("", async (AgentStore store) => TypedResults.Ok(ListOf.Of(await store.ListAsync()))).WithName("ListAgents");
         agents.MapPost("", CreateAsync).WithName("CreateAgent").WithSummary("Creates an agent (409 if the name is taken); version 1.");
         agents.MapGet("/{name}", GetAsync).WithName("GetAgent");
         agents.MapPut("/{name}", PutAsync).WithName("PutAgent").WithSummary("Creates or replaces the agent: a new version every time.");

@@ -1,7 +1,7 @@
 using System.Buffers;
 using System.Text.Json;
 using AgentPlatform.Api.Limits;
-using AgentPlatform.Api.Tenancy;
+using AgentPlatform.Api.Access;
 using AgentPlatform.Contracts.OpenAI;
 
 namespace AgentPlatform.Api.Agents;
@@ -16,36 +16,31 @@ public static class AgentsApi
 {
     public static IEndpointRouteBuilder MapAgentsApi(this IEndpointRouteBuilder app)
     {
-        app.MapGet("/v1/agents", ListAsync)
-            .WithTags("Agents")
+        var agents = app.MapGroup("/v1/agents").WithTags("Agents").RequireAuthorization(AccessPolicies.Client);
+        agents.MapGet("", ListAsync)
             .WithName("ListAgentsForClient")
             .WithSummary("Lists the agents this key may run.");
-        app.MapPost("/v1/agents/{name}/runs", RunAsync)
-            .WithTags("Agents")
+        agents.MapPost("/{name}/runs", RunAsync)
             .WithName("RunAgent")
             .WithSummary("Runs an agent: its model and tool steps through the pool, every step within the key's limits and budget.");
-        app.MapGet("/v1/agents/runs/{id}", GetRunAsync)
-            .WithTags("Agents")
+        agents.MapGet("/runs/{id}", GetRunAsync)
             .WithName("GetAgentRun")
             .WithSummary("Reads a run back: its output, steps, usage, cost and status.");
         return app;
     }
 
     private static async Task RunAsync(
-        HttpContext context, string name, ClientAuthenticator authenticator, AgentStore agents, AgentRunStore runs, AgentRunner runner, RequestLimiter limiter)
+        HttpContext context, string name, ClientIdentity client, AgentStore agents, AgentRunStore runs, AgentRunner runner, RequestLimiter limiter)
     {
-        if (await authenticator.AuthenticateAsync(context) is not { } client)
-        {
-            return;
-        }
         if (await agents.GetAsync(name) is not { } agent || !client.MayRun(agent))
         {
             // Not 403 for an agent of another tenant: its existence is not the caller's to know.
             await OpenAIError.WriteAsync(context, StatusCodes.Status404NotFound, $"There is no agent '{name}' this key may run.", OpenAIError.InvalidRequest, "agent_not_found");
             return;
         }
-        if (await limiter.RefusedBeforeBodyAsync(context, client))
+        if (limiter.RefusedBeforeBody(client) is { } throttled)
         {
+            await throttled.ExecuteAsync(context);
             return;
         }
         var (request, problem) = await AgentRunRequest.ReadAsync(context);
@@ -84,11 +79,13 @@ public static class AgentsApi
         }
 
         // The run is one request for the request limits and one concurrent request; its steps reserve tokens and budget one by one.
-        await using var lease = await limiter.AcquireAsync(context, client, default);
-        if (lease is null)
+        var (reserved, refused) = await limiter.AcquireAsync(client, default, context.Response.Headers);
+        if (refused is not null)
         {
+            await refused.ExecuteAsync(context);
             return;
         }
+        await using var lease = reserved!;
         var response = context.Response;
         Func<AgentRunEvent, ValueTask> emit = _ => ValueTask.CompletedTask;
         if (request.Stream)
@@ -133,12 +130,8 @@ public static class AgentsApi
         }
     }
 
-    private static async Task GetRunAsync(HttpContext context, string id, ClientAuthenticator authenticator, AgentRunStore runs)
+    private static async Task GetRunAsync(HttpContext context, string id, ClientIdentity client, AgentRunStore runs)
     {
-        if (await authenticator.AuthenticateAsync(context) is not { } client)
-        {
-            return;
-        }
         var run = await runs.GetRunAsync(id);
         if (run is null || (client.Tenant is not null && run.TenantId != client.Tenant.Id))
         {
@@ -149,12 +142,8 @@ public static class AgentsApi
         await context.Response.WriteAsJsonAsync(run, AgentRun.Json, context.RequestAborted);
     }
 
-    private static async Task ListAsync(HttpContext context, ClientAuthenticator authenticator, AgentStore store)
+    private static async Task ListAsync(HttpContext context, ClientIdentity client, AgentStore store)
     {
-        if (await authenticator.AuthenticateAsync(context) is not { } client)
-        {
-            return;
-        }
         var agents = (await store.ListAsync()).Where(agent => client.MayRun(agent));
         await context.Response.WriteAsJsonAsync(new
         {

@@ -2,9 +2,9 @@ using System.Diagnostics;
 using System.Text;
 using System.Text.Json;
 using AgentPlatform.Api.Limits;
-using AgentPlatform.Api.Tenancy;
+using AgentPlatform.Api.Access;
+using AgentPlatform.Api.Pipeline;
 using AgentPlatform.Api.Usage;
-using AgentPlatform.Contracts.Usage;
 using AgentPlatform.ServiceDefaults.Telemetry;
 using AgentPlatform.Tokens;
 using Microsoft.Extensions.AI;
@@ -41,18 +41,15 @@ internal sealed class RunContext(
     public async Task<ModelStep> BeginStepAsync(IEnumerable<ChatMessage> messages, ChatOptions? options, CancellationToken cancellationToken)
     {
         var prompt = EstimatePrompt(messages, options);
-        var worst = await services.Prices.GetAsync(agent.Model, cancellationToken);
-        if (worst is null && !services.Prices.IsKnown && (client.HasBudget || agent.MaxCostUsd is not null))
+        // A step may write only what is left of the run's tokens: the model is told so (max_tokens), and the reservation is exact.
+        var sizing = await services.Meter.SizeAsync(agent.Model, prompt, requestedOutput: 0, choices: 1,
+            outputCap: agent.MaxTokens - _guard.Tokens - prompt,
+            client.HasBudget || agent.MaxCostUsd is not null ? Pricing.Required : Pricing.IfKnown, cancellationToken);
+        if (sizing is not { } size)
         {
-            throw new AgentRunStoppedException("budget_unavailable", "The budget cannot be checked right now (the model pool's prices are unknown); the run stopped before its next step.");
+            throw new AgentRunStoppedException(UsageMeter.BudgetUnavailable.Code!, UsageMeter.BudgetUnavailable.Message);
         }
-        long output = worst?.MaxOutputTokens ?? services.DefaultMaxOutputTokens;
-        if (agent.MaxTokens is { } maxTokens)
-        {
-            // A step may write only what is left of the run's tokens: the model is told so (max_tokens), and the reservation is exact.
-            output = Math.Min(output, maxTokens - _guard.Tokens - prompt);
-        }
-        var worstCost = worst?.Prices.CostOf(new TokenUsage(prompt, Math.Max(0, output), CachedInputTokens: 0)) ?? 0;
+        var (output, worstCost) = (size.OutputTokens, size.WorstCostUsd);
         if ((output <= 0 ? RunStopReasons.MaxTokens : _guard.BeforeStep(prompt + output, worstCost)) is { } reason)
         {
             throw new AgentRunStoppedException(reason, reason switch
@@ -62,10 +59,10 @@ internal sealed class RunContext(
                 _ => $"The next step could take the run past the agent's maximum cost of ${agent.MaxCostUsd} (${_guard.CostUsd:0.######} spent, up to ${worstCost:0.######} more).",
             });
         }
-        var reservation = await services.Limiter.ReserveStepAsync(client, lease, new Demand(prompt + output, BudgetPeriod.ToNanoUsd(worstCost)));
+        var reservation = await services.Limiter.ReserveStepAsync(client, lease, size.Demand);
         if (reservation.Lease is not { } stepLease)
         {
-            throw new AgentRunStoppedException(reservation.StopReason!, reservation.Message!);
+            throw new AgentRunStoppedException(reservation.StopReason!, reservation.Refusal!.Message);
         }
 
         var index = run.Steps.Count;
@@ -76,7 +73,7 @@ internal sealed class RunContext(
         var stepOptions = options?.Clone() ?? new ChatOptions();
         stepOptions.MaxOutputTokens = (int)Math.Min(output, int.MaxValue);
         Answer.Clear();
-        services.Metrics.Started();
+        services.Meter.Metrics.Started();
         return new ModelStep(index, _guard.Steps + 1, prompt, stepOptions, stepLease, activity, Stopwatch.GetTimestamp(), services.Time.GetUtcNow());
     }
 
@@ -87,19 +84,20 @@ internal sealed class RunContext(
     public async Task EndStepAsync(ModelStep step, string text, List<AgentToolCall> toolCalls, UsageDetails? usage, Exception? failure, bool aborted)
     {
         var answered = Answer.Deployment is not null;
-        long prompt = 0, completion = 0, cached = 0;
-        var estimated = false;
+        var record = run.NewRecord(step.Activity, step.Time, agent.Model);
+        record.Deployment = Answer.Deployment;
         if (usage is { InputTokenCount: { } input })
         {
-            (prompt, completion, cached) = (input, usage.OutputTokenCount ?? 0, usage.CachedInputTokenCount ?? 0);
+            (record.PromptTokens, record.CompletionTokens, record.CachedTokens) = (input, usage.OutputTokenCount ?? 0, usage.CachedInputTokenCount ?? 0);
         }
         else if (answered)
         {
             // The stream broke, or the client left, before the usage arrived: what reached us is counted.
-            (prompt, completion, estimated) = (step.PromptEstimate, services.Estimator.For(agent.Model).CountTokens(text), true);
+            (record.PromptTokens, record.CompletionTokens, record.Estimated) = (step.PromptEstimate, services.Estimator.For(agent.Model).CountTokens(text), true);
         }
-        var cost = Answer.Prices?.CostOf(new TokenUsage(prompt, completion, cached)) ?? 0;
-        await step.Lease.SettleAsync(prompt + completion, BudgetPeriod.ToNanoUsd(cost));
+        UsageMeter.Price(record, Answer.Prices);
+        await UsageMeter.SettleAsync(step.Lease, record);
+        var (prompt, completion, cost) = (record.PromptTokens, record.CompletionTokens, record.CostUsd);
         _guard.AfterStep(prompt + completion, cost);
 
         var latency = Math.Round(Stopwatch.GetElapsedTime(step.Started).TotalMilliseconds, 3);
@@ -123,20 +121,12 @@ internal sealed class RunContext(
         _output.Append(text);
         run.Output = _output.ToString();
 
-        var record = run.NewRecord(step.Activity, step.Time, agent.Model);
-        record.Deployment = Answer.Deployment;
-        record.PromptTokens = prompt;
-        record.CachedTokens = cached;
-        record.CompletionTokens = completion;
-        record.Estimated = estimated;
-        record.CostUsd = cost;
         record.LatencyMs = latency;
         record.Status = failure is null ? StatusCodes.Status200OK : aborted ? 499 : StatusCodes.Status502BadGateway;
         record.Outcome = failure is null ? UsageOutcomes.Success : aborted ? UsageOutcomes.ClientAborted : answered ? UsageOutcomes.Interrupted : UsageOutcomes.Error;
         record.Stream = true;
         record.Step = step.Number;
-        services.Metrics.Finished(record, knownModel: true);
-        await services.Ledger.RecordAsync(record);
+        await services.Meter.RecordAsync(record, knownModel: true);
 
         if (step.Activity is { } activity)
         {
@@ -235,5 +225,4 @@ internal sealed record ModelStep(
     int Index, int Number, long PromptEstimate, ChatOptions Options, RequestLease Lease, Activity? Activity, long Started, DateTimeOffset Time);
 
 /// <summary>The Api's services a run uses, gathered so a run's parts take one argument.</summary>
-internal sealed record RunServices(
-    RequestLimiter Limiter, PriceTable Prices, PromptTokenEstimator Estimator, UsageLedger Ledger, UsageMetrics Metrics, TimeProvider Time, int DefaultMaxOutputTokens);
+internal sealed record RunServices(RequestLimiter Limiter, UsageMeter Meter, PromptTokenEstimator Estimator, TimeProvider Time);

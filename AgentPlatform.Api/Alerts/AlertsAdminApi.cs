@@ -1,5 +1,4 @@
 using System.Text.Json;
-using AgentPlatform.Api.Admin;
 using AgentPlatform.Api.Errors;
 using AgentPlatform.Contracts.Admin;
 using AgentPlatform.ServiceDefaults.Http;
@@ -19,13 +18,13 @@ public static class AlertsAdminApi
     public static RouteGroupBuilder MapAlertsAdminApi(this RouteGroupBuilder admin)
     {
         var alerts = admin.MapGroup("/alerts");
-        alerts.MapGet("", async (AlertStore store) => AdminApi.List(await store.ListActiveAsync()))
+        alerts.MapGet("", async (AlertStore store) => TypedResults.Ok(ListOf.Of(await store.ListActiveAsync())))
             .WithName("ListFiringAlerts").WithSummary("The alerts firing now.");
-        alerts.MapGet("/history", async (AlertStore store, int? limit) => AdminApi.List(await store.ReadHistoryAsync(Math.Clamp(limit ?? 100, 1, 10_000))))
+        alerts.MapGet("/history", async (AlertStore store, int? limit) => TypedResults.Ok(ListOf.Of(await store.ReadHistoryAsync(Math.Clamp(limit ?? 100, 1, 10_000)))))
             .WithName("ReadAlertHistory").WithSummary("Alerts fired and resolved, and their notifications delivered or failed, newest first.");
-        alerts.MapGet("/webhooks", (IOptions<AlertOptions> options) => AdminApi.List(options.Value.Webhooks.Select(w => new WebhookView(w.Name, w.Format))))
+        alerts.MapGet("/webhooks", (IOptions<AlertOptions> options) => TypedResults.Ok(ListOf.Of(options.Value.Webhooks.Select(w => new WebhookView(w.Name, w.Format)))))
             .WithName("ListAlertWebhooks").WithSummary("Where notifications go: names and formats (URLs are secrets and never shown).");
-        alerts.MapGet("/rules", async (AlertStore store) => AdminApi.List(await store.ListRulesAsync())).WithName("ListAlertRules");
+        alerts.MapGet("/rules", async (AlertStore store) => TypedResults.Ok(ListOf.Of(await store.ListRulesAsync()))).WithName("ListAlertRules");
         alerts.MapGet("/rules/{name}", GetRuleAsync).WithName("GetAlertRule");
         alerts.MapPut("/rules/{name}", PutRuleAsync).WithName("PutAlertRule")
             .WithSummary("Creates or replaces a rule; the next evaluation on any replica uses it.");

@@ -1,5 +1,4 @@
 using System.Globalization;
-using AgentPlatform.Api.Limits;
 using AgentPlatform.Api.Tenancy;
 using AgentPlatform.Api.Usage;
 using StackExchange.Redis;

@@ -1,5 +1,5 @@
 using System.Globalization;
-using AgentPlatform.Api.Tenancy;
+using AgentPlatform.Api.Access;
 using Microsoft.Extensions.Primitives;
 
 namespace AgentPlatform.Api.Caching;

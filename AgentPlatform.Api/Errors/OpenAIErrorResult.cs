@@ -4,7 +4,8 @@ namespace AgentPlatform.Api.Errors;
 
 /// <summary>
 /// An error answer in OpenAI's shape as a typed result: a handler returns it among its
-/// <c>Results&lt;Ok&lt;T&gt;, OpenAIErrorResult&gt;</c> rather than writing the response itself.
+/// <c>Results&lt;Ok&lt;T&gt;, OpenAIErrorResult&gt;</c>, and a stage of a request returns it as its refusal,
+/// rather than writing the response itself.
 /// </summary>
 public sealed class OpenAIErrorResult(int status, string message, string type, string? code = null, string? param = null)
     : IResult, IStatusCodeHttpResult
@@ -13,7 +14,21 @@ public sealed class OpenAIErrorResult(int status, string message, string type, s
 
     int? IStatusCodeHttpResult.StatusCode => status;
 
-    public Task ExecuteAsync(HttpContext httpContext) => OpenAIError.WriteAsync(httpContext, status, message, type, code, param);
+    public string Message => message;
+
+    public string? Code => code;
+
+    /// <summary>Headers the answer carries beside the error: <c>Retry-After</c>, <c>x-ratelimit-*</c>.</summary>
+    public IReadOnlyList<KeyValuePair<string, string>> Headers { get; init; } = [];
+
+    public Task ExecuteAsync(HttpContext httpContext)
+    {
+        foreach (var (name, value) in Headers)
+        {
+            httpContext.Response.Headers[name] = value;
+        }
+        return OpenAIError.WriteAsync(httpContext, status, message, type, code, param);
+    }
 
     public static OpenAIErrorResult BadRequest(string message, string code, string? param = null) =>
         new(StatusCodes.Status400BadRequest, message, OpenAIError.InvalidRequest, code, param);

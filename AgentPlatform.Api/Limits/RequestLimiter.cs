@@ -1,5 +1,7 @@
 using System.Collections.Concurrent;
 using System.Globalization;
+using AgentPlatform.Api.Access;
+using AgentPlatform.Api.Errors;
 using AgentPlatform.Api.Tenancy;
 using AgentPlatform.Api.Usage;
 using TenancyLimits = AgentPlatform.Api.Tenancy.Limits;
@@ -8,8 +10,19 @@ using AgentPlatform.Contracts.OpenAI;
 
 namespace AgentPlatform.Api.Limits;
 
-/// <summary>A step's reservation: its lease, or why the run stops (<c>budget_exceeded</c>, <c>rate_limited</c>, <c>limits_unavailable</c>) and the words for it.</summary>
-public sealed record StepReservation(RequestLease? Lease, string? StopReason, string? Message);
+/// <summary>A request's (or a step's) place in its limits: its lease, or the refusal the client is answered with.</summary>
+public readonly record struct Reservation(RequestLease? Lease, OpenAIErrorResult? Refusal)
+{
+    /// <summary>Why an agent run stops when its step is refused: <c>budget_exceeded</c>, <c>limits_unavailable</c> or <c>rate_limited</c>.</summary>
+    public string? StopReason => Refusal?.Code switch
+    {
+        null => null,
+        "budget_exceeded" or LimitsUnavailable => Refusal.Code,
+        _ => "rate_limited",
+    };
+
+    internal const string LimitsUnavailable = "limits_unavailable";
+}
 
 /// <summary>What a request takes out of its limits before it is sent: its token estimate and its worst-case cost.</summary>
 /// <param name="Tokens">Estimated prompt tokens plus the most it may generate.</param>
@@ -137,11 +150,11 @@ public sealed class RequestLimiter(IConnectionMultiplexer redis, UsageMetrics me
     /// request: refused ones do not enter the window), or this replica alone holds all its concurrency
     /// slots. Decided here, without a round trip; the full check in Redis follows for the rest.
     /// </summary>
-    public async ValueTask<bool> RefusedBeforeBodyAsync(HttpContext context, ClientIdentity client)
+    public OpenAIErrorResult? RefusedBeforeBody(ClientIdentity client)
     {
         if (client is not { Key: { } key, Tenant: { } tenant } || !client.IsLimited)
         {
-            return false;
+            return null;
         }
         var now = timeProvider.GetUtcNow().ToUnixTimeMilliseconds();
         foreach (var (limits, id, scope) in (ReadOnlySpan<(TenancyLimits, string, string)>)[(key, key.Id, "key"), (tenant, tenant.Id, "tenant")])
@@ -151,19 +164,17 @@ public sealed class RequestLimiter(IConnectionMultiplexer redis, UsageMetrics me
                 if (until > now)
                 {
                     metrics.Refused(LimitName(1), scope);
-                    await RefuseAsync(context, 1, limits, until - now, default);
-                    return true;
+                    return Refusal(1, limits, until - now, default);
                 }
                 _requestsFullUntil.TryRemove(KeyValuePair.Create(id, until));
             }
             if (limits.MaxConcurrent is { } max && _slotsHeldHere.TryGetValue(id, out var held) && held >= max)
             {
                 metrics.Refused(LimitName(4), scope);
-                await RefuseAsync(context, 4, limits, 1000, default);
-                return true;
+                return Refusal(4, limits, 1000, default);
             }
         }
-        return false;
+        return null;
     }
 
     private void HoldSlotHere(TenancyLimits limits, string id, int change)
@@ -175,17 +186,17 @@ public sealed class RequestLimiter(IConnectionMultiplexer redis, UsageMetrics me
     }
 
     /// <summary>
-    /// Takes a request out of the key's and tenant's limits and budgets. Null (with the refusal written:
-    /// 429, or 402 for a budget, naming the limit) when one of them refuses; otherwise a lease to settle
-    /// when the request ends. OpenAI's <c>x-ratelimit-*</c> headers are set either way. A
+    /// Takes a request out of the key's and tenant's limits and budgets: a lease to settle when the request
+    /// ends, or the refusal (429, or 402 for a budget, naming the limit) when one of them refuses. OpenAI's
+    /// <c>x-ratelimit-*</c> headers are set on <paramref name="headers"/>, or carried by the refusal. A
     /// <paramref name="momentary"/> request (a cache hit, answered at once) needs a free concurrency slot
     /// but holds none, so its lease has nothing to settle and the hit pays one round trip, not two.
     /// </summary>
-    public async ValueTask<RequestLease?> AcquireAsync(HttpContext context, ClientIdentity client, Demand demand, bool momentary = false)
+    public async ValueTask<Reservation> AcquireAsync(ClientIdentity client, Demand demand, IHeaderDictionary headers, bool momentary = false)
     {
         if (client is not { Key: { } key, Tenant: { } tenant } || !client.IsLimited)
         {
-            return RequestLease.None;
+            return new(RequestLease.None, null);
         }
         var now = timeProvider.GetUtcNow();
         var member = Guid.NewGuid().ToString("N");
@@ -205,18 +216,16 @@ public sealed class RequestLimiter(IConnectionMultiplexer redis, UsageMetrics me
         {
             // Limits cannot be checked: refuse rather than let a limited key through unlimited.
             Log.LimitsUnavailable(logger, exception);
-            await OpenAIError.WriteAsync(context, StatusCodes.Status503ServiceUnavailable,
-                "Rate limits cannot be checked right now; try again shortly.", OpenAIError.Server, "limits_unavailable");
-            return null;
+            return new(null, Unavailable);
         }
 
         var refused = (int)result[0];
         if (refused == 0)
         {
-            SetHeaders(context.Response.Headers, key, tenant, result, demand);
+            SetHeaders(headers, key, tenant, result, demand);
             if (momentary)
             {
-                return RequestLease.None; // nothing to settle, no slot to give back
+                return new(RequestLease.None, null); // nothing to settle, no slot to give back
             }
             var lease = new RequestLease(redis, keys, member, demand,
                 RateLimited(key), key.BudgetUsd is not null, RateLimited(tenant), tenant.BudgetUsd is not null,
@@ -232,7 +241,7 @@ public sealed class RequestLimiter(IConnectionMultiplexer redis, UsageMetrics me
                 };
                 lease.RenewSlotWhileHeld(timeProvider, LeaseLifetime);
             }
-            return lease;
+            return new(lease, null);
         }
         var byKey = (int)result[1] == 0;
         if (refused == 1)
@@ -241,20 +250,22 @@ public sealed class RequestLimiter(IConnectionMultiplexer redis, UsageMetrics me
             _requestsFullUntil[byKey ? key.Id : tenant.Id] = now.ToUnixTimeMilliseconds() + (long)result[2];
         }
         metrics.Refused(LimitName(refused), byKey ? "key" : "tenant");
-        await RefuseAsync(context, refused, byKey ? key : tenant, (long)result[2], demand);
-        return null;
+        return new(null, Refusal(refused, byKey ? key : tenant, (long)result[2], demand));
     }
+
+    private static readonly OpenAIErrorResult Unavailable = OpenAIErrorResult.Unavailable(
+        "Rate limits and budgets cannot be checked right now; try again shortly.", Reservation.LimitsUnavailable);
 
     /// <summary>
     /// Takes one step of an admitted request — an agent run's model call — out of the key's and tenant's
     /// tokens per minute and budgets: not another request, nor another concurrent one (the run counts
     /// once for those). Its tokens join the run's entry in the last minute's log, which moves to now.
     /// </summary>
-    public async ValueTask<StepReservation> ReserveStepAsync(ClientIdentity client, RequestLease request, Demand demand)
+    public async ValueTask<Reservation> ReserveStepAsync(ClientIdentity client, RequestLease request, Demand demand)
     {
         if (client is not { Key: { } key, Tenant: { } tenant } || request.Keys is not { } keys)
         {
-            return new StepReservation(RequestLease.None, null, null);
+            return new(RequestLease.None, null);
         }
         RedisResult[] result;
         try
@@ -264,18 +275,17 @@ public sealed class RequestLimiter(IConnectionMultiplexer redis, UsageMetrics me
         catch (Exception exception) when (exception is RedisException or TimeoutException)
         {
             Log.LimitsUnavailable(logger, exception);
-            return new StepReservation(null, "limits_unavailable", "Rate limits and budgets cannot be checked right now; the run stopped before its next step.");
+            return new(null, Unavailable);
         }
         var refused = (int)result[0];
         if (refused == 0)
         {
-            return new StepReservation(new RequestLease(redis, keys, request.Member, demand,
-                RateLimited(key), key.BudgetUsd is not null, RateLimited(tenant), tenant.BudgetUsd is not null, holdsSlot: false, logger), null, null);
+            return new(new RequestLease(redis, keys, request.Member, demand,
+                RateLimited(key), key.BudgetUsd is not null, RateLimited(tenant), tenant.BudgetUsd is not null, holdsSlot: false, logger), null);
         }
         var byKey = (int)result[1] == 0;
         metrics.Refused(LimitName(refused), byKey ? "key" : "tenant");
-        var refusal = Describe(refused, byKey ? key : tenant, (long)result[2], demand);
-        return new StepReservation(null, refused == 5 ? "budget_exceeded" : "rate_limited", refusal.Message);
+        return new(null, Refusal(refused, byKey ? key : tenant, (long)result[2], demand));
     }
 
     /// <summary>The reserve script's kinds of reservation (its ARGV[16]).</summary>
@@ -301,22 +311,23 @@ public sealed class RequestLimiter(IConnectionMultiplexer redis, UsageMetrics me
         period.End is { } end ? (long)(end - now + SpendKeptAfterPeriod).TotalSeconds : 0,
     ];
 
-    private static Task RefuseAsync(HttpContext context, int refused, TenancyLimits limits, long value, Demand demand)
+    /// <summary>The answer to a refused request: the limit named, with OpenAI's <c>x-ratelimit-*</c> headers and <c>Retry-After</c>.</summary>
+    private static OpenAIErrorResult Refusal(int refused, TenancyLimits limits, long value, Demand demand)
     {
-        var headers = context.Response.Headers;
+        var headers = new List<KeyValuePair<string, string>>(4);
         var unit = refused switch { 1 => "requests", 2 => "tokens", _ => null };
         if (unit is not null)
         {
-            headers[$"x-ratelimit-limit-{unit}"] = (refused == 1 ? limits.Rpm : limits.Tpm)!.Value.ToString(CultureInfo.InvariantCulture);
-            headers[$"x-ratelimit-remaining-{unit}"] = "0";
-            headers[$"x-ratelimit-reset-{unit}"] = Duration(value);
+            headers.Add(new($"x-ratelimit-limit-{unit}", (refused == 1 ? limits.Rpm : limits.Tpm)!.Value.ToString(CultureInfo.InvariantCulture)));
+            headers.Add(new($"x-ratelimit-remaining-{unit}", "0"));
+            headers.Add(new($"x-ratelimit-reset-{unit}", Duration(value)));
         }
-        var refusal = Describe(refused, limits, value, demand);
-        if (refusal.Status == StatusCodes.Status429TooManyRequests)
+        var (status, message, type, code, param) = Describe(refused, limits, value, demand);
+        if (status == StatusCodes.Status429TooManyRequests)
         {
-            headers.RetryAfter = Math.Max(1, (long)Math.Ceiling(value / 1000.0)).ToString(CultureInfo.InvariantCulture);
+            headers.Add(new("Retry-After", Math.Max(1, (long)Math.Ceiling(value / 1000.0)).ToString(CultureInfo.InvariantCulture)));
         }
-        return OpenAIError.WriteAsync(context, refusal.Status, refusal.Message, refusal.Type, refusal.Code, refusal.Param);
+        return new OpenAIErrorResult(status, message, type, code, param) { Headers = headers };
     }
 
     /// <summary>What a refusal says (status, message, OpenAI error type and code), for a request's answer or a run's status.</summary>

@@ -1,5 +1,4 @@
 using System.Text.Json.Nodes;
-using AgentPlatform.Api.Admin;
 using AgentPlatform.Contracts.Admin;
 using AgentPlatform.Contracts.OpenAI;
 using AgentPlatform.ServiceDefaults.Http;
@@ -18,7 +17,7 @@ public static class TenancyAdminApi
     public static RouteGroupBuilder MapTenancyAdminApi(this RouteGroupBuilder admin)
     {
         admin.MapPost("/tenants", CreateTenantAsync).WithName("CreateTenant").WithSummary("Creates a tenant with its limits and budget.");
-        admin.MapGet("/tenants", async (TenancyStore store) => AdminApi.List(await store.ListTenantsAsync())).WithName("ListTenants");
+        admin.MapGet("/tenants", async (TenancyStore store) => TypedResults.Ok(ListOf.Of(await store.ListTenantsAsync()))).WithName("ListTenants");
         admin.MapGet("/tenants/{id}", GetTenantAsync).WithName("GetTenant");
         admin.MapPatch("/tenants/{id}", UpdateTenantAsync).WithName("UpdateTenant").WithSummary("Changes the fields given; null clears a limit.");
         admin.MapDelete("/tenants/{id}", DeleteTenantAsync).WithName("DeleteTenant").WithSummary("Deletes the tenant and revokes its keys.");
@@ -33,7 +32,7 @@ public static class TenancyAdminApi
         admin.MapGet("/keys/{id}", GetKeyAsync).WithName("GetKey");
         admin.MapPatch("/keys/{id}", UpdateKeyAsync).WithName("UpdateKey");
         admin.MapDelete("/keys/{id}", RevokeKeyAsync).WithName("RevokeKey").WithSummary("Revokes the key on every Api replica.");
-        admin.MapGet("/audit", async (TenancyStore store, int? limit) => AdminApi.List(await store.ReadAuditAsync(Math.Clamp(limit ?? 100, 1, 10_000))))
+        admin.MapGet("/audit", async (TenancyStore store, int? limit) => TypedResults.Ok(ListOf.Of(await store.ReadAuditAsync(Math.Clamp(limit ?? 100, 1, 10_000)))))
             .WithName("ReadAudit").WithSummary("Admin changes, newest first.");
         return admin;
     }
@@ -113,7 +112,7 @@ public static class TenancyAdminApi
         }
         var spend = await store.ReadSpendAsync(owners);
         var now = timeProvider.GetUtcNow();
-        var month = AgentPlatform.Api.Limits.BudgetPeriod.Current(BudgetPeriods.Monthly, now);
+        var month = BudgetPeriod.Current(BudgetPeriods.Monthly, now);
         var charged = owners.Any(o => o.Limits.BudgetUsd is null)
             ? await Usage.UsageLedger.CostThisMonthAsync(redis.GetDatabase(), now)
             : [];
@@ -129,7 +128,7 @@ public static class TenancyAdminApi
                 budgetPeriod = owner.Limits.BudgetPeriod,
                 periodStart = period.End is null ? (DateTimeOffset?)null : period.Start, // all time has no start
                 periodEnd = period.End,
-                spentUsd = AgentPlatform.Api.Limits.BudgetPeriod.FromNanoUsd(fromLedger ? charged.GetValueOrDefault(owner.Id) : spend[i].SpentNanoUsd),
+                spentUsd = BudgetPeriod.FromNanoUsd(fromLedger ? charged.GetValueOrDefault(owner.Id) : spend[i].SpentNanoUsd),
                 source = fromLedger ? "ledger" : "budget",
             };
         })));

@@ -4,7 +4,7 @@ namespace AgentPlatform.Api.Tenancy;
 
 /// <summary>
 /// What a tenant and a key can each carry. A request must pass both its key's and its tenant's
-/// (enforced by <see cref="AgentPlatform.Api.Limits.RequestLimiter"/>).
+/// (enforced by the limiter, <c>Limits/RequestLimiter</c>).
 /// </summary>
 public record Limits
 {

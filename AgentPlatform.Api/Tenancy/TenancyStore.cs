@@ -112,11 +112,11 @@ public sealed class TenancyStore(IConnectionMultiplexer redis, TimeProvider time
     /// spent in its current budget period, in nano-USD, with the period — in one read. Spend includes
     /// what requests in flight have reserved.
     /// </summary>
-    public async Task<IReadOnlyList<(AgentPlatform.Api.Limits.BudgetPeriod Period, long SpentNanoUsd)>> ReadSpendAsync(
+    public async Task<IReadOnlyList<(BudgetPeriod Period, long SpentNanoUsd)>> ReadSpendAsync(
         IReadOnlyList<(string Scope, Limits Limits, string Id)> owners)
     {
         var now = timeProvider.GetUtcNow();
-        var periods = owners.Select(o => AgentPlatform.Api.Limits.BudgetPeriod.Current(o.Limits.BudgetPeriod, now)).ToList();
+        var periods = owners.Select(o => BudgetPeriod.Current(o.Limits.BudgetPeriod, now)).ToList();
         var values = owners.Count == 0 ? [] : await Database.StringGetAsync(owners.Select((o, i) => (RedisKey)periods[i].SpendKey(o.Scope, o.Id)).ToArray());
         return periods.Select((period, i) => (period, values[i].HasValue ? (long)values[i] : 0L)).ToList();
     }
@@ -130,7 +130,7 @@ public sealed class TenancyStore(IConnectionMultiplexer redis, TimeProvider time
     {
         var now = timeProvider.GetUtcNow();
         var transaction = Database.CreateTransaction();
-        _ = transaction.KeyDeleteAsync(AgentPlatform.Api.Limits.BudgetPeriod.Current(limits.BudgetPeriod, now).SpendKey(scope, id));
+        _ = transaction.KeyDeleteAsync(BudgetPeriod.Current(limits.BudgetPeriod, now).SpendKey(scope, id));
         AddAudit(transaction, $"{scope}.spend_reset", id, now);
         await transaction.ExecuteAsync();
     }

@@ -3,7 +3,7 @@ using System.Diagnostics;
 using System.Globalization;
 using System.IO.Pipelines;
 using System.Net.Http.Headers;
-using AgentPlatform.Api.Usage;
+using AgentPlatform.Contracts.Admin;
 using AgentPlatform.Contracts.Http;
 using AgentPlatform.Contracts.OpenAI;
 using AgentPlatform.Contracts.Usage;
@@ -306,9 +306,7 @@ public sealed class RouterClient(IHttpClientFactory httpClientFactory, Drain dra
     /// <summary>Per model group, the worst case a request could cost (for budget reservations).</summary>
     public async Task<IReadOnlyList<WorstCase>> GetWorstCasePricesAsync(CancellationToken cancellationToken)
     {
-        var list = await httpClientFactory.CreateClient(HttpClientName).GetFromJsonAsync<WorstCaseList>("/v1/model-groups/prices", cancellationToken);
+        var list = await httpClientFactory.CreateClient(HttpClientName).GetFromJsonAsync<ListOf<WorstCase>>("/v1/model-groups/prices", cancellationToken);
         return list?.Data ?? [];
     }
-
-    private sealed record WorstCaseList(IReadOnlyList<WorstCase> Data);
 }

@@ -4,12 +4,6 @@ using AgentPlatform.Contracts.Usage;
 
 namespace AgentPlatform.Api.Usage;
 
-/// <summary>A model group's worst case: the highest prices of any deployment a request to it could reach, and the most it may write.</summary>
-public sealed record WorstCase(string Model, double InputPerMillion, double CachedInputPerMillion, double OutputPerMillion, int? MaxOutputTokens)
-{
-    public Prices Prices => new(InputPerMillion, CachedInputPerMillion, OutputPerMillion);
-}
-
 /// <summary>
 /// The Router's worst-case prices per model group, which budget reservations are made against.
 /// Fetched on first need and refreshed in the background every <see cref="RefreshInterval"/>, so a

@@ -2,6 +2,7 @@ using System.Buffers;
 using System.Globalization;
 using System.Text;
 using System.Text.Json;
+using AgentPlatform.Api.Tenancy;
 using AgentPlatform.Contracts.OpenAI;
 using StackExchange.Redis;
 
@@ -207,10 +208,10 @@ public static class UsageAdminApi
                     promptTokens = measures.GetValueOrDefault("prompt_tokens"),
                     cachedTokens = measures.GetValueOrDefault("cached_tokens"),
                     completionTokens = measures.GetValueOrDefault("completion_tokens"),
-                    costUsd = Limits.BudgetPeriod.FromNanoUsd(measures.GetValueOrDefault("cost_nano_usd")),
+                    costUsd = BudgetPeriod.FromNanoUsd(measures.GetValueOrDefault("cost_nano_usd")),
                     cacheHits = measures.GetValueOrDefault("cache_hits"),
                     savedTokens = measures.GetValueOrDefault("saved_tokens"),
-                    savedCostUsd = Limits.BudgetPeriod.FromNanoUsd(measures.GetValueOrDefault("saved_cost_nano_usd")),
+                    savedCostUsd = BudgetPeriod.FromNanoUsd(measures.GetValueOrDefault("saved_cost_nano_usd")),
                 });
             }
         }
@@ -290,7 +291,7 @@ public static class UsageAdminApi
         spend.Where(e => e.Key.Part == part)
             .OrderByDescending(e => e.Value.CostNano).ThenByDescending(e => e.Value.Requests).ThenBy(e => e.Key.Id, StringComparer.Ordinal)
             .Take(TopCount)
-            .Select(e => new { id = e.Key.Id, costUsd = Limits.BudgetPeriod.FromNanoUsd(e.Value.CostNano), requests = e.Value.Requests });
+            .Select(e => new { id = e.Key.Id, costUsd = BudgetPeriod.FromNanoUsd(e.Value.CostNano), requests = e.Value.Requests });
 
     private static async Task<Filter?> ReadFilterAsync(HttpContext context, TimeProvider timeProvider,
         string? tenantId, string? keyId, string? model, string? from, string? to, TimeSpan? defaultRange = null)

@@ -1,3 +1,4 @@
+using AgentPlatform.Api.Tenancy;
 using StackExchange.Redis;
 
 namespace AgentPlatform.Api.Usage;
@@ -168,7 +169,7 @@ public static class UsageTimeline
             promptTokens = PromptTokens,
             cachedTokens = CachedTokens,
             completionTokens = CompletionTokens,
-            costUsd = Limits.BudgetPeriod.FromNanoUsd(CostNanoUsd),
+            costUsd = BudgetPeriod.FromNanoUsd(CostNanoUsd),
             cacheHits = CacheHits,
             cacheMisses = CacheMisses,
             latencyP50Ms = Percentile(Latency, 0.5),

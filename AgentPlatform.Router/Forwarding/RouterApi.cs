@@ -1,6 +1,9 @@
+using AgentPlatform.Contracts.Admin;
 using AgentPlatform.Contracts.OpenAI;
+using AgentPlatform.Contracts.Usage;
 using AgentPlatform.Router.Pool;
 using AgentPlatform.ServiceDefaults.Http;
+using Microsoft.AspNetCore.Http.HttpResults;
 
 namespace AgentPlatform.Router.Forwarding;
 
@@ -57,26 +60,20 @@ public static class RouterApi
     /// of any group it falls back to (fallbacks are not transitive, so one level). <c>maxOutputTokens</c>
     /// is the largest any of them may write, null when one of them has no limit.
     /// </summary>
-    private static IResult ListWorstCasePrices(ModelPool pool) => TypedResults.Ok(new
+    private static Ok<ListOf<WorstCase>> ListWorstCasePrices(ModelPool pool) => TypedResults.Ok(ListOf.Of(pool.Groups.Select(group =>
     {
-        @object = "list",
-        data = pool.Groups.Select(group =>
-        {
-            var reachable = group.Fallbacks.Concat(group.ContextWindowFallbacks)
-                .Select(name => pool.TryGetGroup(name, out var fallback) ? fallback : null)
-                .Prepend(group)
-                .SelectMany(g => g?.Deployments ?? [])
-                .ToArray();
-            return new
-            {
-                model = group.Name,
-                inputPerMillion = reachable.Max(d => d.InputPricePerMillion),
-                cachedInputPerMillion = reachable.Max(d => d.CachedInputPricePerMillion),
-                outputPerMillion = reachable.Max(d => d.OutputPricePerMillion),
-                maxOutputTokens = reachable.All(d => d.MaxOutputTokens is not null) ? reachable.Max(d => d.MaxOutputTokens) : null,
-            };
-        }),
-    });
+        var reachable = group.Fallbacks.Concat(group.ContextWindowFallbacks)
+            .Select(name => pool.TryGetGroup(name, out var fallback) ? fallback : null)
+            .Prepend(group)
+            .SelectMany(g => g?.Deployments ?? [])
+            .ToArray();
+        return new WorstCase(
+            group.Name,
+            reachable.Max(d => d.InputPricePerMillion),
+            reachable.Max(d => d.CachedInputPricePerMillion),
+            reachable.Max(d => d.OutputPricePerMillion),
+            reachable.All(d => d.MaxOutputTokens is not null) ? reachable.Max(d => d.MaxOutputTokens) : null);
+    })));
 
     private static IResult ListModels(ModelPool pool) => TypedResults.Ok(new
     {

@@ -11,6 +11,7 @@ public sealed class FolderDependencyTests
 {
     [Theory]
     [InlineData("AgentPlatform.Router")]
+    [InlineData("AgentPlatform.Api")]
     public void No_two_folders_of_a_service_use_each_other(string project)
     {
         var uses = FolderUses(Path.Combine(Repository.Root, project), project);

@@ -1,4 +1,5 @@
 using System.Diagnostics.Metrics;
+using AgentPlatform.Api.Access;
 using AgentPlatform.Api.Limits;
 using AgentPlatform.Api.Tenancy;
 using AgentPlatform.Api.Usage;
@@ -70,7 +71,7 @@ public sealed class RequestLimiterTests : IAsyncLifetime
         var client = new ClientIdentity(new VirtualKey { Id = "key_long_stream", Name = "one at a time", MaxConcurrent = 1 }, new Tenant { Id = "ten_long_stream", Name = "t" });
         using var services = new ServiceCollection().AddMetrics().BuildServiceProvider();
         var limiter = new RequestLimiter(_connection, new UsageMetrics(services.GetRequiredService<IMeterFactory>()), _time, NullLogger<RequestLimiter>.Instance);
-        var held = await limiter.AcquireAsync(new DefaultHttpContext { Response = { Body = new MemoryStream() } }, client, default);
+        var held = (await limiter.AcquireAsync(client, default, new HeaderDictionary())).Lease;
         Assert.NotNull(held);
 
         // Twenty minutes of a long stream or agent run: past the 15-minute lease, renewed a third of it at a time.
@@ -90,9 +91,8 @@ public sealed class RequestLimiterTests : IAsyncLifetime
         var statuses = new List<int>();
         for (var i = 0; i < times; i++)
         {
-            var context = new DefaultHttpContext { Response = { Body = new MemoryStream() } };
-            await using var lease = await limiter.AcquireAsync(context, client, default);
-            statuses.Add(lease is null ? context.Response.StatusCode : 200);
+            var (lease, refusal) = await limiter.AcquireAsync(client, default, new HeaderDictionary());
+            statuses.Add(refusal?.StatusCode ?? 200);
             if (lease is not null)
             {
                 await lease.SettleAsync(0, 0);

@@ -1,11 +1,11 @@
 using System.Net;
+using AgentPlatform.Api.Access;
 using AgentPlatform.Api;
-using AgentPlatform.Api.Tenancy;
 using AgentPlatform.Tests.Infrastructure;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.DependencyInjection;
 
-namespace AgentPlatform.Tests.Api.Tenancy;
+namespace AgentPlatform.Tests.Api.Access;
 
 /// <summary>
 /// Requests with a credential the Api refuses: what they may cost it, Redis and the other clients. A
@@ -104,9 +104,9 @@ public sealed class FailedAuthenticationTests(PlatformFixture platform) : IAsync
         {
             var context = new DefaultHttpContext { RequestServices = api.Services };
             context.Request.Headers.Authorization = $"Bearer ap-flood-{i}";
-            context.Response.Body = Stream.Null;
-            Assert.Null(await authenticator.AuthenticateAsync(context));
-            Assert.Equal(StatusCodes.Status401Unauthorized, context.Response.StatusCode);
+            var (client, refusal) = await authenticator.AuthenticateAsync(context);
+            Assert.Null(client);
+            Assert.Equal(StatusCodes.Status401Unauthorized, refusal?.Status);
         }
 
         Assert.InRange(authenticator.UnknownKeyCount, 1, ClientAuthenticator.MaxUnknownKeys);

@@ -1,6 +1,6 @@
 using System.Collections.Concurrent;
 
-namespace AgentPlatform.Api.Tenancy;
+namespace AgentPlatform.Api.Access;
 
 /// <summary>
 /// Strings that each hold until a moment (in the caller's clock), at most <c>capacity</c> of them: what

@@ -1,6 +1,7 @@
+using AgentPlatform.Api.Tenancy;
 using StackExchange.Redis;
 
-namespace AgentPlatform.Api.Tenancy;
+namespace AgentPlatform.Api.Access;
 
 /// <summary>
 /// Hears every tenant and key change made on any Api replica and drops it from this replica's cache;

@@ -1,35 +1,9 @@
 using System.Collections.Concurrent;
 using System.Runtime.CompilerServices;
-using AgentPlatform.Api.Keys;
-using AgentPlatform.Contracts.OpenAI;
+using AgentPlatform.Api.Tenancy;
 using StackExchange.Redis;
 
-namespace AgentPlatform.Api.Tenancy;
-
-/// <summary>Who is calling <c>/v1</c>: a virtual key and its tenant, or — until any key exists — the master key.</summary>
-public sealed record ClientIdentity(VirtualKey? Key, Tenant? Tenant)
-{
-    public static readonly ClientIdentity MasterKey = new(null, null);
-
-    /// <summary>Both the key and its tenant must allow the model group.</summary>
-    public bool AllowsModel(string model) => (Key?.AllowsModel(model) ?? true) && (Tenant?.AllowsModel(model) ?? true);
-
-    public bool RestrictsModels => Key?.Models.Count > 0 || Tenant?.Models.Count > 0;
-
-    /// <summary>Whether the key or its tenant carries any limit or budget (or the request can skip Redis).</summary>
-    public bool IsLimited => Limited(Key) || Limited(Tenant);
-
-    /// <summary>Whether a request must be sized before it is sent: a tokens-per-minute limit or a budget.</summary>
-    public bool NeedsDemand => Key?.Tpm is not null || Key?.BudgetUsd is not null || Tenant?.Tpm is not null || Tenant?.BudgetUsd is not null;
-
-    public bool HasBudget => Key?.BudgetUsd is not null || Tenant?.BudgetUsd is not null;
-
-    /// <summary>Who the Router's breakers take the request to be from: the tenant, else the key (else the master key).</summary>
-    public string RouterClientId => Tenant?.Id ?? Key?.Id ?? "master";
-
-    private static bool Limited(Limits? limits) =>
-        limits is not null && (limits.Rpm is not null || limits.Tpm is not null || limits.MaxConcurrent is not null || limits.BudgetUsd is not null);
-}
+namespace AgentPlatform.Api.Access;
 
 /// <summary>
 /// Authenticates client calls by virtual key: the key's SHA-256 is looked up in Redis once, then served
@@ -76,20 +50,26 @@ public sealed class ClientAuthenticator
     /// <summary>Whether any virtual key exists (then the master key is for admin only); null when not known.</summary>
     private volatile StrongBox<bool>? _anyKeys;
 
-    private sealed record CachedKey(VirtualKey Key, Tenant? Tenant, long FetchedAt);
+    private sealed record CachedKey(VirtualKey Key, Tenant? Tenant, long FetchedAt)
+    {
+        /// <summary>Made once per fetch, so an authenticated request allocates no principal of its own.</summary>
+        public ClientPrincipal Principal { get; } = new(new ClientIdentity(Key, Tenant), AccessSchemes.VirtualKey);
+    }
 
-    /// <summary>The caller, or null after answering 401 (missing, wrong, revoked or expired key).</summary>
-    public async ValueTask<ClientIdentity?> AuthenticateAsync(HttpContext context)
+    private static readonly ClientPrincipal MasterKeyClient = new(ClientIdentity.MasterKey, AccessSchemes.VirtualKey);
+
+    /// <summary>The caller (<see cref="ClientPrincipal"/>), or why it is refused: a missing, wrong, revoked or expired key.</summary>
+    public async ValueTask<(ClientPrincipal? Client, AccessRefusal? Refusal)> AuthenticateAsync(HttpContext context)
     {
         var header = context.Request.Headers.Authorization.ToString();
         const string Scheme = "Bearer ";
         if (header.Length == 0)
         {
-            return await RefuseAsync(context, "You didn't provide an API key. Send it as 'Authorization: Bearer <key>'.", "missing_api_key");
+            return (null, AccessRefusal.Missing);
         }
         if (!header.StartsWith(Scheme, StringComparison.OrdinalIgnoreCase) || header.Length > 600)
         {
-            return await RefuseAsync(context, "Incorrect API key provided.", "invalid_api_key");
+            return (null, AccessRefusal.Invalid);
         }
         var presented = header.AsSpan(Scheme.Length).Trim();
 
@@ -97,9 +77,9 @@ public sealed class ClientAuthenticator
         {
             return await AnyKeysAsync() switch
             {
-                true => await RefuseAsync(context, "The master key is the admin credential. Call /v1 with a virtual key (create one with POST /admin/v1/keys).", "master_key_not_a_client_key"),
-                false => ClientIdentity.MasterKey,
-                null => await UnavailableAsync(context),
+                true => (null, MasterKeyIsForAdmin),
+                false => (MasterKeyClient, null),
+                null => (null, AccessRefusal.Unavailable),
             };
         }
 
@@ -111,12 +91,11 @@ public sealed class ClientAuthenticator
             // An address turned away for its failures may still use a key this replica knows; nothing else is looked up.
             if (_failures.RetryAfter(context) is { } wait)
             {
-                await _failures.TurnAwayAsync(context, wait);
-                return null;
+                return (null, AccessRefusal.TurnedAway(wait));
             }
             if (_unknown.TryGetUntil(hash, now, out _))
             {
-                return await RefuseAsync(context, "Incorrect API key provided.", "invalid_api_key");
+                return (null, AccessRefusal.Invalid);
             }
         }
         if (cached is null || !IsFresh(cached.FetchedAt, now, CacheLifetime))
@@ -131,7 +110,7 @@ public sealed class ClientAuthenticator
                     {
                         _unknown.Add(hash, now + (long)(UnknownKeyLifetime.TotalSeconds * _timeProvider.TimestampFrequency), now);
                     }
-                    return await RefuseAsync(context, "Incorrect API key provided.", "invalid_api_key");
+                    return (null, AccessRefusal.Invalid);
                 }
                 cached = new CachedKey(key, tenant, now);
                 _byHash[hash] = cached;
@@ -141,7 +120,7 @@ public sealed class ClientAuthenticator
                 Log.KeysUnavailable(_logger, known: cached is not null, exception);
                 if (cached is null)
                 {
-                    return await UnavailableAsync(context);
+                    return (null, AccessRefusal.Unavailable);
                 }
                 // Known before Redis went away: it stands as it was until Redis answers again.
             }
@@ -150,13 +129,20 @@ public sealed class ClientAuthenticator
         var utcNow = _timeProvider.GetUtcNow();
         return cached switch
         {
-            { Key.RevokedAt: not null } => await RefuseAsync(context, "This API key has been revoked.", "key_revoked"),
-            { Tenant: null } => await RefuseAsync(context, "This API key's tenant no longer exists.", "key_revoked"),
-            _ when cached.Key.HasExpired(utcNow) => await RefuseAsync(context, "This API key has expired.", "key_expired"),
-            _ when cached.Tenant.HasExpired(utcNow) => await RefuseAsync(context, "This API key's tenant has expired.", "key_expired"),
-            _ => new ClientIdentity(cached.Key, cached.Tenant),
+            { Key.RevokedAt: not null } => (null, Revoked),
+            { Tenant: null } => (null, TenantGone),
+            _ when cached.Key.HasExpired(utcNow) => (null, Expired),
+            _ when cached.Tenant.HasExpired(utcNow) => (null, TenantExpired),
+            _ => (cached.Principal, null),
         };
     }
+
+    private static readonly AccessRefusal MasterKeyIsForAdmin = AccessRefusal.Unauthorized(
+        "The master key is the admin credential. Call /v1 with a virtual key (create one with POST /admin/v1/keys).", "master_key_not_a_client_key");
+    private static readonly AccessRefusal Revoked = AccessRefusal.Unauthorized("This API key has been revoked.", "key_revoked");
+    private static readonly AccessRefusal TenantGone = AccessRefusal.Unauthorized("This API key's tenant no longer exists.", "key_revoked");
+    private static readonly AccessRefusal Expired = AccessRefusal.Unauthorized("This API key has expired.", "key_expired");
+    private static readonly AccessRefusal TenantExpired = AccessRefusal.Unauthorized("This API key's tenant has expired.", "key_expired");
 
     /// <summary>Drops what a change (<c>key:{id}</c> or <c>tenant:{id}</c>, made here or on another replica) makes stale.</summary>
     public void Apply(string change)
@@ -231,20 +217,5 @@ public sealed class ClientAuthenticator
             Log.KeysUnavailable(_logger, known: false, exception);
             return null;
         }
-    }
-
-    private static async ValueTask<ClientIdentity?> UnavailableAsync(HttpContext context)
-    {
-        context.Response.Headers.RetryAfter = "1";
-        await OpenAIError.WriteAsync(context, StatusCodes.Status503ServiceUnavailable,
-            "API keys cannot be checked right now; try again shortly.", OpenAIError.Server, "keys_unavailable");
-        return null;
-    }
-
-    private async ValueTask<ClientIdentity?> RefuseAsync(HttpContext context, string message, string code)
-    {
-        await _failures.OnFailureAsync(context, code);
-        await OpenAIError.WriteAsync(context, StatusCodes.Status401Unauthorized, message, OpenAIError.Authentication, code);
-        return null;
     }
 }

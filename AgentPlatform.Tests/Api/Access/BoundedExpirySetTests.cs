@@ -1,6 +1,6 @@
-using AgentPlatform.Api.Tenancy;
+using AgentPlatform.Api.Access;
 
-namespace AgentPlatform.Tests.Api.Tenancy;
+namespace AgentPlatform.Tests.Api.Access;
 
 public sealed class BoundedExpirySetTests
 {

@@ -1,11 +1,10 @@
 using System.Diagnostics.Metrics;
 using System.Net;
-using AgentPlatform.Contracts.OpenAI;
 using AgentPlatform.ServiceDefaults.Telemetry;
 using Microsoft.Extensions.Options;
 using StackExchange.Redis;
 
-namespace AgentPlatform.Api.Tenancy;
+namespace AgentPlatform.Api.Access;
 
 /// <summary>
 /// Failed authentications per client address: counted (metric <c>agentplatform.auth.failures</c>,
@@ -86,15 +85,6 @@ public sealed class FailedAuthentications
     }
 
     public const string TooManyFailuresCode = "too_many_failed_authentications";
-
-    /// <summary>Answers a request from an address turned away (<see cref="RetryAfter"/>): 429 with <c>Retry-After</c>, counted.</summary>
-    public async ValueTask TurnAwayAsync(HttpContext context, TimeSpan wait)
-    {
-        await OnFailureAsync(context, TooManyFailuresCode);
-        context.Response.Headers.RetryAfter = Math.Max(1, (long)Math.Ceiling(wait.TotalSeconds)).ToString(System.Globalization.CultureInfo.InvariantCulture);
-        await OpenAIError.WriteAsync(context, StatusCodes.Status429TooManyRequests,
-            "Too many requests from this address failed authentication; wait before trying again.", OpenAIError.RateLimit, TooManyFailuresCode);
-    }
 
     private void Block(string address, long forMs)
     {

@@ -1,7 +1,6 @@
 using System.Globalization;
-using AgentPlatform.Api.Tenancy;
 
-namespace AgentPlatform.Api.Limits;
+namespace AgentPlatform.Api.Tenancy;
 
 /// <summary>
 /// The budget period a moment falls in, in UTC: the day, the ISO week (from Monday), the calendar

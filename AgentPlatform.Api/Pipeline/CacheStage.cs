@@ -1,0 +1,139 @@
+using System.Buffers;
+using System.Diagnostics;
+using System.Globalization;
+using AgentPlatform.Api.Caching;
+using AgentPlatform.Api.Errors;
+using AgentPlatform.Api.Limits;
+using AgentPlatform.Api.Upstream;
+using AgentPlatform.Api.Usage;
+using AgentPlatform.Contracts.OpenAI;
+
+namespace AgentPlatform.Api.Pipeline;
+
+/// <summary>
+/// The exact-match cache's part of a chat completion: what the request may read and write
+/// (<see cref="CachePolicy"/>), a hit answered at once, a miss's answer captured and stored for the
+/// requests waiting on it, and the outcome counted.
+/// </summary>
+public sealed class CacheStage(ResponseCache cache, RequestLimiter limiter)
+{
+    /// <summary>The request's cache policy; a refusal when its cache headers are wrong.</summary>
+    public OpenAIErrorResult? Decide(ChatCall call)
+    {
+        var (policy, error) = CachePolicy.For(call.Context.Request, call.Client, call.Scan.Model!, cache.Options);
+        if (error is not null)
+        {
+            return OpenAIErrorResult.BadRequest(error, "invalid_cache_ttl");
+        }
+        call.CachePolicy = policy;
+        call.CacheOutcome = "bypass";
+        return null;
+    }
+
+    /// <summary>
+    /// Answers from the cache when it holds the request's answer (true), else prepares the miss: the fill
+    /// it owes to others asking for the same, and the capture of the answer to store.
+    /// </summary>
+    public async ValueTask<bool> TryServeHitAsync(ChatCall call)
+    {
+        var policy = call.CachePolicy;
+        if (policy.Bypasses)
+        {
+            return false;
+        }
+        var entryKey = ResponseCache.EntryKey(policy.Scope, CacheKey.Compute(call.Body.Memory));
+        if (policy.Reads)
+        {
+            var lookup = await cache.LookupAsync(entryKey, policy.Writes, call.Context.RequestAborted);
+            if (lookup.Hit is { } hit)
+            {
+                (call.CacheOutcome, call.HitLevel) = ("hit", lookup.Level);
+                await ServeHitAsync(call, hit);
+                return true;
+            }
+            call.Fill = lookup.Fill;
+        }
+        if (policy.Writes)
+        {
+            call.Fill ??= cache.WriteOnly(entryKey);
+            call.Answer.Capture = new ArrayBufferWriter<byte>(4096);
+            // A stream's events are larger than the JSON kept from them; the JSON's size is checked again.
+            call.Answer.CaptureLimit = policy.MaxEntryBytes * 4;
+        }
+        call.Answer.CacheOutcome = call.CacheOutcome = "miss";
+        return false;
+    }
+
+    /// <summary>Stores the answer for the requests waiting on it and the ones to come, when it may be kept.</summary>
+    public Task StoreAsync(ChatCall call) =>
+        call.Fill is not null && Cacheable(call) is { } entry ? call.Fill.StoreAsync(entry, call.CachePolicy.Ttl) : Task.CompletedTask;
+
+    /// <summary>Gives up the fill if it was not stored (the requests waiting on it go to the Router) and counts the outcome.</summary>
+    public async ValueTask FinishAsync(ChatCall call)
+    {
+        if (call.Fill is not null)
+        {
+            await call.Fill.DisposeAsync();
+        }
+        if (call.CacheOutcome is not null)
+        {
+            cache.Metrics.Request(call.CacheOutcome, call.HitLevel);
+        }
+    }
+
+    /// <summary>The entry an answer makes, or null when it must not be kept: not a whole successful answer, or too large.</summary>
+    private static CachedAnswer? Cacheable(ChatCall call)
+    {
+        var (answer, record, policy) = (call.Answer, call.Record, call.CachePolicy);
+        if (answer is not { Status: StatusCodes.Status200OK, Delivered: true, Broken: false, Capture: { } capture }
+            || record.Outcome != UsageOutcomes.Success)
+        {
+            return null;
+        }
+        var json = answer.IsEventStream ? StreamedAnswer.Assemble(capture.WrittenSpan, answer.Usage) : capture.WrittenSpan.ToArray();
+        if (json is null || json.Length > policy.MaxEntryBytes || (!answer.IsEventStream && !CachedAnswer.IsComplete(json)))
+        {
+            return null;
+        }
+        return new CachedAnswer(json, record.PromptTokens, record.CachedTokens, record.CompletionTokens, record.CostUsd, record.Deployment);
+    }
+
+    /// <summary>
+    /// Answers from the cache: as JSON, or replayed as a stream for a streaming request. It costs the
+    /// client nothing; whether it counts against the rate limits is <see cref="CacheOptions.HitsCountTowardRequests"/>.
+    /// </summary>
+    private async Task ServeHitAsync(ChatCall call, CachedAnswer hit)
+    {
+        var (context, record, scan) = (call.Context, call.Record, call.Scan);
+        if (cache.Options.HitsCountTowardRequests && call.Client.IsLimited)
+        {
+            var demand = new Demand(cache.Options.HitsCountTowardTokens ? hit.TotalTokens : 0, CostNanoUsd: 0);
+            if ((await limiter.AcquireAsync(call.Client, demand, context.Response.Headers, momentary: true)).Refusal is { } refusal)
+            {
+                await refusal.ExecuteAsync(context);
+                return;
+            }
+        }
+        var response = context.Response;
+        response.Headers[RouterClient.CacheHeader] = "hit";
+        var overhead = Stopwatch.GetElapsedTime(call.Started).TotalMilliseconds;
+        response.Headers[RouterClient.OverheadHeader] = overhead.ToString("0.###", CultureInfo.InvariantCulture);
+        record.OverheadMs = overhead;
+        record.SavedTokens = hit.TotalTokens;
+        record.SavedCostUsd = hit.CostUsd;
+        cache.Metrics.Saved(hit, scan.Model!);
+        if (scan.Stream)
+        {
+            response.ContentType = "text/event-stream";
+            response.Headers.CacheControl = "no-cache";
+            hit.WriteEventStream(response.BodyWriter, includeUsage: scan.StreamOptions == StreamOptionsKind.IncludeUsage);
+        }
+        else
+        {
+            response.ContentType = "application/json";
+            response.ContentLength = hit.Body.Length;
+            await response.BodyWriter.WriteAsync(hit.Body, context.RequestAborted);
+        }
+        await response.BodyWriter.FlushAsync(context.RequestAborted);
+    }
+}

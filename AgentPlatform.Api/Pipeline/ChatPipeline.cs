@@ -1,0 +1,141 @@
+using System.Diagnostics;
+using AgentPlatform.Api.Access;
+using AgentPlatform.Api.Errors;
+using AgentPlatform.Api.Limits;
+using AgentPlatform.Api.Upstream;
+using AgentPlatform.Api.Usage;
+using Microsoft.Extensions.Options;
+
+namespace AgentPlatform.Api.Pipeline;
+
+/// <summary>
+/// The stages a chat completion passes at the edge, in order: authenticated already (the
+/// <see cref="AccessPolicies.Client"/> policy), admitted before its body is read, read and checked,
+/// answered from the cache, reserved in its limits and budgets, forwarded to the Router, then settled,
+/// stored and recorded. A stage that refuses the request returns the answer that says why; the stages
+/// themselves are small classes and functions of their own (<see cref="ChatRequestChecks"/>,
+/// <see cref="CacheStage"/>, <see cref="UsageMeter"/>, <see cref="RequestLimiter"/>).
+/// </summary>
+public sealed class ChatPipeline(RequestLimiter limiter, CacheStage cache, UsageMeter meter, RouterClient router, IOptions<ApiOptions> options)
+{
+    private readonly ApiOptions _options = options.Value;
+
+    /// <summary>A call for an authenticated request: it leaves a usage record, whatever ends it, when disposed.</summary>
+    public ChatCall Start(HttpContext context, ClientIdentity client)
+    {
+        var started = Stopwatch.GetTimestamp();
+        var record = meter.Start(context);
+        record.TenantId = client.Tenant?.Id;
+        record.KeyId = client.Key?.Id;
+        return new ChatCall(context, client, record, started, this);
+    }
+
+    /// <summary>Admits the request before its body is read (a throttled client costs no parsing), then reads and scans the body.</summary>
+    public async ValueTask<OpenAIErrorResult?> ReadAsync(ChatCall call) =>
+        limiter.RefusedBeforeBody(call.Client) ?? await ChatRequestChecks.ReadAsync(call, _options.MaxRequestBodyBytes);
+
+    /// <summary>An agent run takes the request over: its model steps are the requests counted and recorded.</summary>
+    public void HandOver(ChatCall call)
+    {
+        call.HandOver();
+        meter.Metrics.HandedOver();
+    }
+
+    /// <summary>The rest of the stages, for a request to a model group: checks, cache, reservation, the Router, bookkeeping.</summary>
+    public async Task CompleteAsync(ChatCall call)
+    {
+        call.Record.Stream = call.Scan.Stream;
+        if ((ChatRequestChecks.Check(call, _options.MaxChoices) ?? cache.Decide(call)) is { } refusal)
+        {
+            await refusal.ExecuteAsync(call.Context);
+            return;
+        }
+        if (await cache.TryServeHitAsync(call))
+        {
+            return;
+        }
+        if (await ReserveAsync(call) is not { } lease)
+        {
+            return;
+        }
+        await using (lease)
+        {
+            await ForwardAsync(call, lease);
+            // The bookkeeping (settling the limits, storing the answer) is sent to Redis before the response
+            // ends, so the client's next call sees it, but the client does not wait for Redis to confirm it.
+            var settling = UsageMeter.SettleAsync(lease, call.Record);
+            var storing = cache.StoreAsync(call);
+            if (!call.Answer.Broken && !call.Context.RequestAborted.IsCancellationRequested)
+            {
+                await call.Context.Response.CompleteAsync();
+            }
+            await settling;
+            await storing;
+        }
+    }
+
+    /// <summary>Sizes the request and takes it out of its limits; null (with the refusal answered) when they refuse it.</summary>
+    private async ValueTask<RequestLease?> ReserveAsync(ChatCall call)
+    {
+        if (await meter.SizeRequestAsync(call) is not { } sizing)
+        {
+            await UsageMeter.BudgetUnavailable.ExecuteAsync(call.Context);
+            return null;
+        }
+        var (lease, refusal) = await limiter.AcquireAsync(call.Client, sizing.Demand, call.Context.Response.Headers);
+        if (refusal is not null)
+        {
+            await refusal.ExecuteAsync(call.Context);
+        }
+        return lease;
+    }
+
+    /// <summary>Sends the request to the Router and streams its answer back; what it used is measured however it ends.</summary>
+    private async Task ForwardAsync(ChatCall call, RequestLease lease)
+    {
+        call.Forwarded = true;
+        var (answer, record) = (call.Answer, call.Record);
+        var delivered = false;
+        if (call.Scan.Stream)
+        {
+            meter.Metrics.StreamStarted();
+        }
+        try
+        {
+            await router.ForwardAsync(call.Context, HttpMethod.Post, "/v1/chat/completions", call.Body.Memory, call.Started, answer, call.Client.RouterClientId);
+            delivered = true;
+            if (answer is { Status: StatusCodes.Status404NotFound, Deployment: null })
+            {
+                record.Model = UsageRecord.UnknownModel; // no such model group: a name the client made up is not kept
+            }
+        }
+        finally
+        {
+            if (call.Scan.Stream)
+            {
+                meter.Metrics.StreamEnded();
+            }
+            record.LatencyMs = Math.Round(Stopwatch.GetElapsedTime(call.Started).TotalMilliseconds, 3);
+            if (answer.FirstContentAt > 0)
+            {
+                record.TimeToFirstTokenMs = Math.Round(Stopwatch.GetElapsedTime(call.Started, answer.FirstContentAt).TotalMilliseconds, 3);
+            }
+            // Also when the client left mid-answer: what it got is counted and paid for.
+            meter.Measure(call);
+            if (!delivered)
+            {
+                await UsageMeter.SettleAsync(lease, record);
+            }
+        }
+    }
+
+    /// <summary>Ends the call: the cache fill is given up if not stored, the cache outcome counted, the record kept.</summary>
+    internal async ValueTask FinishAsync(ChatCall call)
+    {
+        await cache.FinishAsync(call);
+        if (!call.HandedOver)
+        {
+            await meter.FinishAsync(call);
+        }
+    }
+}
