@@ -1,6 +1,5 @@
 using System.Buffers;
 using System.Text.Json;
-using AgentPlatform.Api.Limits;
 using AgentPlatform.Api.Access;
 using AgentPlatform.Contracts.OpenAI;
 using Microsoft.Extensions.AI;
@@ -13,7 +12,7 @@ namespace AgentPlatform.Api.Agents;
 /// an agent unchanged. The conversation is the messages the client sends, as with any model; the run's id
 /// is in the <c>x-agentplatform-agent-run</c> header for <c>GET /v1/agents/runs/{id}</c>.
 /// </summary>
-public sealed class AgentCompletions(AgentStore agents, AgentRunner runner, RequestLimiter limiter, TimeProvider timeProvider)
+public sealed class AgentCompletions(AgentStore agents, AgentRunner runner, TimeProvider timeProvider)
 {
     public const string ModelPrefix = "agent:";
     public const string RunHeader = "x-agentplatform-agent-run";
@@ -40,13 +39,11 @@ public sealed class AgentCompletions(AgentStore agents, AgentRunner runner, Requ
             await OpenAIError.WriteAsync(context, StatusCodes.Status400BadRequest, refusal, OpenAIError.InvalidRequest, "client_instructions_not_allowed", "messages");
             return;
         }
-        var (reserved, refused) = await limiter.AcquireAsync(client, default, context.Response.Headers);
-        if (refused is not null)
+        if (await runner.AdmitAsync(context, client) is not { } admitted)
         {
-            await refused.ExecuteAsync(context);
             return;
         }
-        await using var lease = reserved!;
+        await using var lease = admitted;
 
         var response = context.Response;
         var id = "chatcmpl-" + context.TraceIdentifier;

@@ -34,6 +34,21 @@ public sealed class AgentRunner(
     private readonly ILogger _logger = loggerFactory.CreateLogger<AgentRunner>();
 
     /// <summary>
+    /// Takes a run out of the client's limits: one request for the requests per minute and one concurrent
+    /// request, whatever its steps (which reserve tokens and budget one by one). Null, with the refusal
+    /// answered, when a limit refuses it.
+    /// </summary>
+    public async ValueTask<RequestLease?> AdmitAsync(HttpContext context, ClientIdentity client)
+    {
+        var (lease, refusal) = await limiter.AcquireAsync(client, default, context.Response.Headers);
+        if (refusal is not null)
+        {
+            await refusal.ExecuteAsync(context);
+        }
+        return lease;
+    }
+
+    /// <summary>
     /// Runs <paramref name="agent"/> on <paramref name="input"/>, continuing <paramref name="thread"/> when given,
     /// and returns the run however it ended (its status says how). Events go to <paramref name="emit"/> as the run goes.
     /// </summary>

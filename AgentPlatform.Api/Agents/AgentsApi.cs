@@ -78,14 +78,11 @@ public static class AgentsApi
             }
         }
 
-        // The run is one request for the request limits and one concurrent request; its steps reserve tokens and budget one by one.
-        var (reserved, refused) = await limiter.AcquireAsync(client, default, context.Response.Headers);
-        if (refused is not null)
+        if (await runner.AdmitAsync(context, client) is not { } admitted)
         {
-            await refused.ExecuteAsync(context);
             return;
         }
-        await using var lease = reserved!;
+        await using var lease = admitted;
         var response = context.Response;
         Func<AgentRunEvent, ValueTask> emit = _ => ValueTask.CompletedTask;
         if (request.Stream)
