@@ -1,4 +1,3 @@
-using System.Security.Claims;
 using AgentPlatform.Api.Tenancy;
 
 namespace AgentPlatform.Api.Access;
@@ -40,7 +39,7 @@ public sealed record ClientIdentity(VirtualKey? Key, Tenant? Tenant)
 /// The principal of an authenticated client: made once per key this replica knows (not per request)
 /// and carrying the <see cref="ClientIdentity"/> the handlers read.
 /// </summary>
-public sealed class ClientPrincipal(ClientIdentity client, string scheme) : ClaimsPrincipal(new ClaimsIdentity(scheme))
+public sealed class ClientPrincipal(ClientIdentity client, string scheme) : KeyPrincipal(scheme)
 {
     public ClientIdentity Client => client;
 }

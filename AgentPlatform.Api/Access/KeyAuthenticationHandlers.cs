@@ -49,27 +49,38 @@ public static class AccessPolicies
 /// </remarks>
 internal abstract class KeyAuthenticationHandler(FailedAuthentications failures) : IAuthenticationHandler
 {
+    private static readonly Task<AuthenticateResult> NotAuthenticated = Task.FromResult(AuthenticateResult.NoResult());
+
     private HttpContext _context = null!;
-    private string _scheme = "";
     private Task<AuthenticateResult>? _result;
     private AccessRefusal? _refusal;
 
-    protected abstract ValueTask<(ClaimsPrincipal? Principal, AccessRefusal? Refusal)> CheckAsync(HttpContext context);
+    /// <summary>The caller's principal (one made once per key, whose <see cref="KeyPrincipal.Authenticated"/> is reused), or why it is refused.</summary>
+    protected abstract ValueTask<(KeyPrincipal? Principal, AccessRefusal? Refusal)> CheckAsync(HttpContext context);
 
     public Task InitializeAsync(AuthenticationScheme scheme, HttpContext context)
     {
-        (_scheme, _context) = (scheme.Name, context);
+        _context = context;
         return Task.CompletedTask;
     }
 
-    /// <summary>Checks the key once per request, however often it is asked.</summary>
-    public Task<AuthenticateResult> AuthenticateAsync() => _result ??= CheckOnceAsync();
-
-    private async Task<AuthenticateResult> CheckOnceAsync()
+    /// <summary>Checks the key once per request, however often it is asked; a key this replica knows costs no allocation.</summary>
+    public Task<AuthenticateResult> AuthenticateAsync()
     {
-        var (principal, refusal) = await CheckAsync(_context);
-        _refusal = refusal;
-        return principal is null ? AuthenticateResult.NoResult() : AuthenticateResult.Success(new AuthenticationTicket(principal, _scheme));
+        if (_result is null)
+        {
+            var check = CheckAsync(_context);
+            _result = check.IsCompletedSuccessfully ? Outcome(check.Result) : AwaitCheckAsync(check);
+        }
+        return _result;
+    }
+
+    private async Task<AuthenticateResult> AwaitCheckAsync(ValueTask<(KeyPrincipal? Principal, AccessRefusal? Refusal)> check) => await Outcome(await check);
+
+    private Task<AuthenticateResult> Outcome((KeyPrincipal? Principal, AccessRefusal? Refusal) outcome)
+    {
+        _refusal = outcome.Refusal;
+        return outcome.Principal?.Authenticated ?? NotAuthenticated;
     }
 
     public Task ChallengeAsync(AuthenticationProperties? properties) => (_refusal ?? AccessRefusal.Missing).WriteAsync(_context, failures);
@@ -82,18 +93,34 @@ internal abstract class KeyAuthenticationHandler(FailedAuthentications failures)
     }
 }
 
+/// <summary>
+/// An authenticated caller of one scheme, made once per key (not per request) with its authentication
+/// result: the framework reads the result and builds its own from it, and never changes it.
+/// </summary>
+public class KeyPrincipal : ClaimsPrincipal
+{
+    public KeyPrincipal(string scheme) : base(new ClaimsIdentity(scheme)) =>
+        Authenticated = Task.FromResult(AuthenticateResult.Success(new AuthenticationTicket(this, scheme)));
+
+    internal Task<AuthenticateResult> Authenticated { get; }
+}
+
 /// <summary>Authenticates <c>/v1</c> callers by virtual key (<see cref="ClientAuthenticator"/>).</summary>
 internal sealed class VirtualKeyAuthenticationHandler(FailedAuthentications failures, ClientAuthenticator authenticator) : KeyAuthenticationHandler(failures)
 {
-    protected override async ValueTask<(ClaimsPrincipal? Principal, AccessRefusal? Refusal)> CheckAsync(HttpContext context) =>
-        await authenticator.AuthenticateAsync(context);
+    protected override async ValueTask<(KeyPrincipal? Principal, AccessRefusal? Refusal)> CheckAsync(HttpContext context)
+    {
+        var check = authenticator.AuthenticateAsync(context);
+        // Synchronous for a key this replica knows: no state machine.
+        return check.IsCompletedSuccessfully ? check.Result : await check;
+    }
 }
 
 /// <summary>Authenticates admin callers by the master key (<see cref="MasterKeyAuthenticator"/>).</summary>
 internal sealed class MasterKeyAuthenticationHandler(FailedAuthentications failures, MasterKeyAuthenticator authenticator) : KeyAuthenticationHandler(failures)
 {
-    private static readonly ClaimsPrincipal Admin = new(new ClaimsIdentity(AccessSchemes.MasterKey));
+    private static readonly KeyPrincipal Admin = new(AccessSchemes.MasterKey);
 
-    protected override ValueTask<(ClaimsPrincipal? Principal, AccessRefusal? Refusal)> CheckAsync(HttpContext context) =>
-        ValueTask.FromResult(authenticator.Authenticate(context) is { } refusal ? ((ClaimsPrincipal?)null, refusal) : (Admin, null));
+    protected override ValueTask<(KeyPrincipal? Principal, AccessRefusal? Refusal)> CheckAsync(HttpContext context) =>
+        ValueTask.FromResult(authenticator.Authenticate(context) is { } refusal ? ((KeyPrincipal?)null, refusal) : (Admin, null));
 }
