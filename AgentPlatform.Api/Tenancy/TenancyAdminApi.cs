@@ -1,7 +1,9 @@
 using System.Text.Json.Nodes;
+using AgentPlatform.Api.Errors;
 using AgentPlatform.Contracts.Admin;
 using AgentPlatform.Contracts.OpenAI;
 using AgentPlatform.ServiceDefaults.Http;
+using Microsoft.AspNetCore.Http.HttpResults;
 using StackExchange.Redis;
 
 namespace AgentPlatform.Api.Tenancy;
@@ -37,56 +39,58 @@ public static class TenancyAdminApi
         return admin;
     }
 
-    private static async Task CreateTenantAsync(HttpContext context, TenancyStore store)
+    private static async Task<Results<Created<Tenant>, OpenAIErrorResult>> CreateTenantAsync(HttpContext context, TenancyStore store)
     {
-        if (await ReadAsync(context, new Tenant(), requireName: true, otherFields: []) is { } limits)
+        var (input, problem) = await ReadAsync(context, new Tenant(), requireName: true, otherFields: []);
+        if (problem is not null)
         {
-            await WriteAsync(context, StatusCodes.Status201Created, await store.CreateTenantAsync((Tenant)limits.Limits));
+            return problem;
         }
+        var tenant = await store.CreateTenantAsync((Tenant)input!.Value.Limits);
+        return TypedResults.Created($"/admin/v1/tenants/{tenant.Id}", tenant);
     }
 
-    private static async Task GetTenantAsync(HttpContext context, TenancyStore store, string id)
+    private static async Task<Results<Ok<Tenant>, OpenAIErrorResult>> GetTenantAsync(TenancyStore store, string id) =>
+        await store.GetTenantAsync(id) is { } tenant ? TypedResults.Ok(tenant) : TenantNotFound(id);
+
+    private static async Task<Results<Ok<Tenant>, OpenAIErrorResult>> UpdateTenantAsync(HttpContext context, TenancyStore store, string id)
     {
-        if (await FindTenantAsync(context, store, id) is { } tenant)
+        if (await store.GetTenantAsync(id) is not { } tenant)
         {
-            await WriteAsync(context, StatusCodes.Status200OK, tenant);
+            return TenantNotFound(id);
         }
+        var (input, problem) = await ReadAsync(context, tenant, requireName: false, otherFields: []);
+        return problem ?? (Results<Ok<Tenant>, OpenAIErrorResult>)TypedResults.Ok(await store.UpdateTenantAsync((Tenant)input!.Value.Limits));
     }
 
-    private static async Task UpdateTenantAsync(HttpContext context, TenancyStore store, string id)
+    private static async Task<Results<Ok<TenantDeletion>, OpenAIErrorResult>> DeleteTenantAsync(TenancyStore store, string id)
     {
-        if (await FindTenantAsync(context, store, id) is { } tenant
-            && await ReadAsync(context, tenant, requireName: false, otherFields: []) is { } update)
+        if (await store.GetTenantAsync(id) is not { } tenant)
         {
-            await WriteAsync(context, StatusCodes.Status200OK, await store.UpdateTenantAsync((Tenant)update.Limits));
+            return TenantNotFound(id);
         }
+        await store.DeleteTenantAsync(tenant);
+        return TypedResults.Ok(new TenantDeletion(id));
     }
 
-    private static async Task DeleteTenantAsync(HttpContext context, TenancyStore store, string id)
+    private static async Task<Results<Ok<ResetSpend>, OpenAIErrorResult>> ResetTenantSpendAsync(TenancyStore store, string id)
     {
-        if (await FindTenantAsync(context, store, id) is { } tenant)
+        if (await store.GetTenantAsync(id) is not { } tenant)
         {
-            await store.DeleteTenantAsync(tenant);
-            await WriteAsync(context, StatusCodes.Status200OK, new { id, deleted = true });
+            return TenantNotFound(id);
         }
+        await store.ResetSpendAsync("tenant", tenant, tenant.Id);
+        return TypedResults.Ok(new ResetSpend(id));
     }
 
-    private static async Task ResetTenantSpendAsync(HttpContext context, TenancyStore store, string id)
+    private static async Task<Results<Ok<ResetSpend>, OpenAIErrorResult>> ResetKeySpendAsync(TenancyStore store, string id)
     {
-        if (await FindTenantAsync(context, store, id) is { } tenant)
+        if (await store.GetKeyAsync(id) is not { } key)
         {
-            await store.ResetSpendAsync("tenant", tenant, tenant.Id);
-            await WriteAsync(context, StatusCodes.Status200OK, new { id, spendReset = true });
+            return KeyNotFound(id);
         }
-    }
-
-    private static async Task ResetKeySpendAsync(HttpContext context, TenancyStore store, string id)
-    {
-        if (await FindKeyAsync(context, store, id) is { } key)
-        {
-            await store.ResetSpendAsync("key", key, key.Id);
-            await WriteAsync(context, StatusCodes.Status200OK, new { id, spendReset = true });
-        }
+        await store.ResetSpendAsync("key", key, key.Id);
+        return TypedResults.Ok(new ResetSpend(id));
     }
 
     /// <summary>
@@ -94,21 +98,22 @@ public static class TenancyAdminApi
     /// in flight reserved included); without one there is no counter, so the ledger's charges this
     /// calendar month stand in (<c>source</c> says which).
     /// </summary>
-    private static async Task ReadSpendAsync(HttpContext context, TenancyStore store, IConnectionMultiplexer redis, TimeProvider timeProvider, string? tenantId)
+    private static async Task<Results<Ok<ListOf<SpendView>>, OpenAIErrorResult>> ReadSpendAsync(
+        TenancyStore store, IConnectionMultiplexer redis, TimeProvider timeProvider, string? tenantId)
     {
         var owners = new List<(string Scope, Limits Limits, string Id)>();
         if (tenantId is null)
         {
             owners.AddRange((await store.ListTenantsAsync()).Select(t => ("tenant", (Limits)t, t.Id)));
         }
-        else if (await FindTenantAsync(context, store, tenantId) is { } tenant)
+        else if (await store.GetTenantAsync(tenantId) is { } tenant)
         {
             owners.Add(("tenant", tenant, tenant.Id));
             owners.AddRange((await store.ListKeysAsync()).Where(k => k.TenantId == tenant.Id && k.RevokedAt is null).Select(k => ("key", (Limits)k, k.Id)));
         }
         else
         {
-            return; // FindTenantAsync answered 404
+            return TenantNotFound(tenantId);
         }
         var spend = await store.ReadSpendAsync(owners);
         var now = timeProvider.GetUtcNow();
@@ -116,98 +121,75 @@ public static class TenancyAdminApi
         var charged = owners.Any(o => o.Limits.BudgetUsd is null)
             ? await Usage.UsageLedger.CostThisMonthAsync(redis.GetDatabase(), now)
             : [];
-        await WriteAsync(context, StatusCodes.Status200OK, ListOf.Of(owners.Select((owner, i) =>
+        return TypedResults.Ok(ListOf.Of(owners.Select((owner, i) =>
         {
             var fromLedger = owner.Limits.BudgetUsd is null;
             var period = fromLedger ? month : spend[i].Period;
-            return new
-            {
-                scope = owner.Scope,
-                id = owner.Id,
-                budgetUsd = owner.Limits.BudgetUsd,
-                budgetPeriod = owner.Limits.BudgetPeriod,
-                periodStart = period.End is null ? (DateTimeOffset?)null : period.Start, // all time has no start
-                periodEnd = period.End,
-                spentUsd = BudgetPeriod.FromNanoUsd(fromLedger ? charged.GetValueOrDefault(owner.Id) : spend[i].SpentNanoUsd),
-                source = fromLedger ? "ledger" : "budget",
-            };
+            return new SpendView(
+                owner.Scope,
+                owner.Id,
+                owner.Limits.BudgetUsd,
+                owner.Limits.BudgetPeriod,
+                period.End is null ? null : period.Start, // all time has no start
+                period.End,
+                BudgetPeriod.FromNanoUsd(fromLedger ? charged.GetValueOrDefault(owner.Id) : spend[i].SpentNanoUsd),
+                fromLedger ? "ledger" : "budget");
         })));
     }
 
-    private static async Task CreateKeyAsync(HttpContext context, TenancyStore store)
+    private static async Task<Results<Created<KeyView>, OpenAIErrorResult>> CreateKeyAsync(HttpContext context, TenancyStore store)
     {
-        if (await ReadAsync(context, new VirtualKey(), requireName: true, otherFields: ["tenantId"]) is not { } input)
+        var (input, problem) = await ReadAsync(context, new VirtualKey(), requireName: true, otherFields: ["tenantId"]);
+        if (problem is not null)
         {
-            return;
+            return problem;
         }
-        if (input.Body["tenantId"] is not JsonValue tenantId || !tenantId.TryGetValue<string>(out var tenantIdText)
+        if (input!.Value.Body["tenantId"] is not JsonValue tenantId || !tenantId.TryGetValue<string>(out var tenantIdText)
             || await store.GetTenantAsync(tenantIdText) is not { } tenant)
         {
-            await OpenAIError.WriteAsync(context, StatusCodes.Status400BadRequest,
+            return new OpenAIErrorResult(StatusCodes.Status400BadRequest,
                 "'tenantId' must name an existing tenant (create one with POST /admin/v1/tenants).", OpenAIError.InvalidRequest, param: "tenantId");
-            return;
         }
-        var (key, plaintext) = await store.CreateKeyAsync(tenant, (VirtualKey)input.Limits);
-        await WriteAsync(context, StatusCodes.Status201Created, View(key, plaintext));
+        var (key, plaintext) = await store.CreateKeyAsync(tenant, (VirtualKey)input.Value.Limits);
+        return TypedResults.Created($"/admin/v1/keys/{key.Id}", View(key, plaintext));
     }
 
-    private static async Task ListKeysAsync(HttpContext context, TenancyStore store, string? tenantId)
-    {
-        var keys = await store.ListKeysAsync();
-        await WriteAsync(context, StatusCodes.Status200OK, ListOf.Of(keys.Where(k => tenantId is null || k.TenantId == tenantId).Select(k => View(k))));
-    }
+    private static async Task<Ok<ListOf<KeyView>>> ListKeysAsync(TenancyStore store, string? tenantId) =>
+        TypedResults.Ok(ListOf.Of((await store.ListKeysAsync()).Where(k => tenantId is null || k.TenantId == tenantId).Select(k => View(k))));
 
-    private static async Task GetKeyAsync(HttpContext context, TenancyStore store, string id)
+    private static async Task<Results<Ok<KeyView>, OpenAIErrorResult>> GetKeyAsync(TenancyStore store, string id) =>
+        await store.GetKeyAsync(id) is { } key ? TypedResults.Ok(View(key)) : KeyNotFound(id);
+
+    private static async Task<Results<Ok<KeyView>, OpenAIErrorResult>> UpdateKeyAsync(HttpContext context, TenancyStore store, string id)
     {
-        if (await FindKeyAsync(context, store, id) is { } key)
+        if (await store.GetKeyAsync(id) is not { } key)
         {
-            await WriteAsync(context, StatusCodes.Status200OK, View(key));
+            return KeyNotFound(id);
         }
+        var (input, problem) = await ReadAsync(context, key, requireName: false, otherFields: []);
+        return problem ?? (Results<Ok<KeyView>, OpenAIErrorResult>)TypedResults.Ok(View(await store.UpdateKeyAsync((VirtualKey)input!.Value.Limits)));
     }
 
-    private static async Task UpdateKeyAsync(HttpContext context, TenancyStore store, string id)
+    private static async Task<Results<Ok<KeyView>, OpenAIErrorResult>> RevokeKeyAsync(TenancyStore store, TimeProvider timeProvider, string id)
     {
-        if (await FindKeyAsync(context, store, id) is { } key
-            && await ReadAsync(context, key, requireName: false, otherFields: []) is { } update)
+        if (await store.GetKeyAsync(id) is not { } key)
         {
-            await WriteAsync(context, StatusCodes.Status200OK, View(await store.UpdateKeyAsync((VirtualKey)update.Limits)));
+            return KeyNotFound(id);
         }
-    }
-
-    private static async Task RevokeKeyAsync(HttpContext context, TenancyStore store, TimeProvider timeProvider, string id)
-    {
-        if (await FindKeyAsync(context, store, id) is { } key)
-        {
-            var revoked = key.RevokedAt is null ? await store.UpdateKeyAsync(key with { RevokedAt = timeProvider.GetUtcNow() }, "key.revoked") : key;
-            await WriteAsync(context, StatusCodes.Status200OK, View(revoked));
-        }
+        var revoked = key.RevokedAt is null ? await store.UpdateKeyAsync(key with { RevokedAt = timeProvider.GetUtcNow() }, "key.revoked") : key;
+        return TypedResults.Ok(View(revoked));
     }
 
     /// <summary>A key as the admin API shows it: never its hash; the key itself only in the answer that created it.</summary>
-    private static object View(VirtualKey key, string? plaintext = null) => new
-    {
-        id = key.Id,
-        @object = "key",
-        key = plaintext,
-        keyHint = key.KeyHint,
-        tenantId = key.TenantId,
-        name = key.Name,
-        rpm = key.Rpm,
-        tpm = key.Tpm,
-        maxConcurrent = key.MaxConcurrent,
-        budgetUsd = key.BudgetUsd,
-        budgetPeriod = key.BudgetPeriod,
-        models = key.Models,
-        expiresAt = key.ExpiresAt,
-        metadata = key.Metadata,
-        cacheEnabled = key.CacheEnabled,
-        cacheTtlSeconds = key.CacheTtlSeconds,
-        createdAt = key.CreatedAt,
-        updatedAt = key.UpdatedAt,
-        revokedAt = key.RevokedAt,
-    };
+    private static KeyView View(VirtualKey key, string? plaintext = null) => new(
+        key.Id, plaintext, key.KeyHint, key.TenantId, key.Name,
+        key.Rpm, key.Tpm, key.MaxConcurrent, key.BudgetUsd, key.BudgetPeriod, key.Models,
+        key.ExpiresAt, key.Metadata, key.CacheEnabled, key.CacheTtlSeconds,
+        key.CreatedAt, key.UpdatedAt, key.RevokedAt);
 
-    private static async Task<(Limits Limits, JsonObject Body)?> ReadAsync(HttpContext context, Limits current, bool requireName, string[] otherFields)
+    /// <summary>The body's fields applied to <paramref name="current"/>, or the 400 naming every field that is wrong.</summary>
+    private static async Task<((Limits Limits, JsonObject Body)? Input, OpenAIErrorResult? Problem)> ReadAsync(
+        HttpContext context, Limits current, bool requireName, string[] otherFields)
     {
         var errors = new List<string>();
         using var body = await PooledRequestBody.ReadAsync(context.Request, MaxBodyBytes, context.RequestAborted);
@@ -221,37 +203,12 @@ public static class TenancyAdminApi
         {
             errors.Add("'name' is required.");
         }
-        if (errors.Count > 0)
-        {
-            await OpenAIError.WriteAsync(context, StatusCodes.Status400BadRequest, string.Join(" ", errors), OpenAIError.InvalidRequest);
-            return null;
-        }
-        return (limits, json!);
+        return errors.Count > 0
+            ? (null, new OpenAIErrorResult(StatusCodes.Status400BadRequest, string.Join(" ", errors), OpenAIError.InvalidRequest))
+            : ((limits, json!), null);
     }
 
-    private static async Task<Tenant?> FindTenantAsync(HttpContext context, TenancyStore store, string id)
-    {
-        var tenant = await store.GetTenantAsync(id);
-        if (tenant is null)
-        {
-            await OpenAIError.WriteAsync(context, StatusCodes.Status404NotFound, $"No tenant has the id '{id}'.", OpenAIError.NotFound, "tenant_not_found");
-        }
-        return tenant;
-    }
+    private static OpenAIErrorResult TenantNotFound(string id) => OpenAIErrorResult.NotFound($"No tenant has the id '{id}'.", "tenant_not_found");
 
-    private static async Task<VirtualKey?> FindKeyAsync(HttpContext context, TenancyStore store, string id)
-    {
-        var key = await store.GetKeyAsync(id);
-        if (key is null)
-        {
-            await OpenAIError.WriteAsync(context, StatusCodes.Status404NotFound, $"No key has the id '{id}'.", OpenAIError.NotFound, "key_not_found");
-        }
-        return key;
-    }
-
-    private static Task WriteAsync(HttpContext context, int status, object value)
-    {
-        context.Response.StatusCode = status;
-        return context.Response.WriteAsJsonAsync(value, context.RequestAborted);
-    }
+    private static OpenAIErrorResult KeyNotFound(string id) => OpenAIErrorResult.NotFound($"No key has the id '{id}'.", "key_not_found");
 }

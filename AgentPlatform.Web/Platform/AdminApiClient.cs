@@ -10,11 +10,6 @@ namespace AgentPlatform.Web.Platform;
 /// <summary>A tenant as the admin API shows it.</summary>
 public sealed record TenantView(string Id, string Name, int? Rpm, int? Tpm, decimal? BudgetUsd, string BudgetPeriod, DateTimeOffset CreatedAt);
 
-/// <summary>A virtual key as the admin API shows it: never the key, only its hint.</summary>
-public sealed record KeyView(
-    string Id, string TenantId, string Name, string KeyHint, int? Rpm, int? Tpm, decimal? BudgetUsd, string BudgetPeriod,
-    DateTimeOffset CreatedAt, DateTimeOffset? RevokedAt);
-
 /// <summary>An alert rule: its name, kind and whether it is on, with the rest of its fields as the admin API gave them.</summary>
 public sealed record AlertRuleView(string Name, string Kind, bool Enabled, IReadOnlyList<KeyValuePair<string, string>> Settings);
 
@@ -104,9 +99,6 @@ public sealed record TopSpenders(IReadOnlyList<Spender> Tenants, IReadOnlyList<S
 public sealed record TimelineView(string Window, int StepSeconds, DateTimeOffset From, DateTimeOffset SpendSince,
     TimelineSums Totals, IReadOnlyList<TimelinePoint> Points, TopSpenders Top);
 
-/// <summary>What a tenant or key has spent in its current budget period (reservations of requests in flight included).</summary>
-public sealed record SpendView(string Scope, string Id, decimal? BudgetUsd, string BudgetPeriod, DateTimeOffset? PeriodStart, DateTimeOffset? PeriodEnd, decimal SpentUsd);
-
 /// <summary>One row of the admin API's hourly roll-ups: a period, for one tenant, key and model group.</summary>
 public sealed record UsageSummaryRow(DateTimeOffset Period, string? TenantId, string? KeyId, string? Model, long Requests, long Errors, decimal CostUsd);
 
@@ -176,8 +168,8 @@ public sealed class AdminApiClient(IHttpClientFactory httpClientFactory, IOption
 
     public async Task<CreatedKey> CreateKeyAsync(string tenantId, LimitsForm form, CancellationToken cancellationToken)
     {
-        var created = await SendAsync<JsonElement>(HttpMethod.Post, "/admin/v1/keys", Body(form, tenantId), cancellationToken);
-        return new CreatedKey(created.Deserialize<KeyView>(Json)!, created.GetProperty("key").GetString()!);
+        var created = await SendAsync<KeyView>(HttpMethod.Post, "/admin/v1/keys", Body(form, tenantId), cancellationToken);
+        return new CreatedKey(created, created.Key!);
     }
 
     /// <summary>Sets the tenant's name, requests per minute and budget as the form has them; an empty field clears its limit.</summary>
@@ -193,7 +185,7 @@ public sealed class AdminApiClient(IHttpClientFactory httpClientFactory, IOption
             tenantId is null ? "/admin/v1/spend" : $"/admin/v1/spend?tenantId={Uri.EscapeDataString(tenantId)}", null, cancellationToken)).Data;
 
     public Task RevokeKeyAsync(string keyId, CancellationToken cancellationToken) =>
-        SendAsync<JsonElement>(HttpMethod.Delete, $"/admin/v1/keys/{Uri.EscapeDataString(keyId)}", null, cancellationToken);
+        SendAsync<KeyView>(HttpMethod.Delete, $"/admin/v1/keys/{Uri.EscapeDataString(keyId)}", null, cancellationToken);
 
     public async Task<IReadOnlyList<AlertRuleView>> ListAlertRulesAsync(CancellationToken cancellationToken) =>
         (await SendAsync<ListOf<JsonElement>>(HttpMethod.Get, "/admin/v1/alerts/rules", null, cancellationToken)).Data.Select(RuleView).ToList();

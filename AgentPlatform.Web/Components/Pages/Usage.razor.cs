@@ -1,3 +1,4 @@
+using AgentPlatform.Contracts.Admin;
 using AgentPlatform.Web.Platform;
 using Microsoft.AspNetCore.Components;
 
