@@ -2,8 +2,10 @@ using System.Buffers;
 using System.Globalization;
 using System.Text;
 using System.Text.Json;
+using AgentPlatform.Api.Errors;
 using AgentPlatform.Api.Tenancy;
-using AgentPlatform.Contracts.OpenAI;
+using AgentPlatform.Contracts.Admin;
+using Microsoft.AspNetCore.Http.HttpResults;
 using StackExchange.Redis;
 
 namespace AgentPlatform.Api.Usage;
@@ -54,14 +56,16 @@ public static class UsageAdminApi
         // A request id is looked up over the whole retention unless a range is given: whoever pastes one
         // rarely knows when it was made.
         var defaultRange = string.IsNullOrEmpty(requestId) ? TimeSpan.FromDays(1) : MaxRange;
-        if (await ReadFilterAsync(context, timeProvider, tenantId, keyId, model, from, to, defaultRange) is not { } filter)
+        var (range, problem) = ReadFilter(timeProvider, tenantId, keyId, model, from, to, defaultRange);
+        if (problem is not null)
         {
+            await problem.ExecuteAsync(context);
             return;
         }
-        filter = filter with { RequestId = Blank(requestId) };
+        var filter = range! with { RequestId = Blank(requestId) };
         if (limit is < 1 or > MaxLimit)
         {
-            await BadRequestAsync(context, $"'limit' must be between 1 and {MaxLimit}.", "limit");
+            await BadQuery($"'limit' must be between 1 and {MaxLimit}.", "limit").ExecuteAsync(context);
             return;
         }
         var database = redis.GetDatabase();
@@ -100,7 +104,7 @@ public static class UsageAdminApi
                 }
                 return;
             default:
-                await BadRequestAsync(context, "'format' must be json, jsonl or csv.", "format");
+                await BadQuery("'format' must be json, jsonl or csv.", "format").ExecuteAsync(context);
                 return;
         }
     }
@@ -162,23 +166,23 @@ public static class UsageAdminApi
         }
     }
 
-    private static async Task SummaryAsync(HttpContext context, IConnectionMultiplexer redis, TimeProvider timeProvider,
+    private static async Task<Results<Ok<UsageSummary>, OpenAIErrorResult>> SummaryAsync(IConnectionMultiplexer redis, TimeProvider timeProvider,
         string? tenantId, string? keyId, string? model, string? from, string? to, string? granularity)
     {
-        if (await ReadFilterAsync(context, timeProvider, tenantId, keyId, model, from, to) is not { } filter)
+        var (found, problem) = ReadFilter(timeProvider, tenantId, keyId, model, from, to);
+        if (found is not { } filter)
         {
-            return;
+            return problem!;
         }
         var daily = granularity == "day";
         if (!daily && granularity is not (null or "hour"))
         {
-            await BadRequestAsync(context, "'granularity' must be hour or day.", "granularity");
-            return;
+            return BadQuery("'granularity' must be hour or day.", "granularity");
         }
         var database = redis.GetDatabase();
-        var rows = new List<object>();
+        var rows = new List<UsageSummaryRow>();
         var step = daily ? TimeSpan.FromDays(1) : TimeSpan.FromHours(1);
-        var start = daily ? new DateTimeOffset(filter.From.UtcDateTime.Date, TimeSpan.Zero) : UsageLedger.HourOf(filter.From);
+        var start = daily ? new DateTimeOffset(filter!.From.UtcDateTime.Date, TimeSpan.Zero) : UsageLedger.HourOf(filter.From);
         for (var period = start; period < filter.To; period += step)
         {
             var fields = await database.HashGetAllAsync(daily ? UsageLedger.DailyKey(period) : UsageLedger.HourlyKey(period));
@@ -197,35 +201,29 @@ public static class UsageAdminApi
             }
             foreach (var (owner, measures) in groups.Values)
             {
-                rows.Add(new
-                {
-                    period,
-                    tenantId = owner.TenantId,
-                    keyId = owner.KeyId,
-                    model = owner.Model,
-                    requests = measures.GetValueOrDefault("requests"),
-                    errors = measures.GetValueOrDefault("errors"),
-                    promptTokens = measures.GetValueOrDefault("prompt_tokens"),
-                    cachedTokens = measures.GetValueOrDefault("cached_tokens"),
-                    completionTokens = measures.GetValueOrDefault("completion_tokens"),
-                    costUsd = BudgetPeriod.FromNanoUsd(measures.GetValueOrDefault("cost_nano_usd")),
-                    cacheHits = measures.GetValueOrDefault("cache_hits"),
-                    savedTokens = measures.GetValueOrDefault("saved_tokens"),
-                    savedCostUsd = BudgetPeriod.FromNanoUsd(measures.GetValueOrDefault("saved_cost_nano_usd")),
-                });
+                rows.Add(new UsageSummaryRow(
+                    period, owner.TenantId, owner.KeyId, owner.Model,
+                    measures.GetValueOrDefault("requests"),
+                    measures.GetValueOrDefault("errors"),
+                    measures.GetValueOrDefault("prompt_tokens"),
+                    measures.GetValueOrDefault("cached_tokens"),
+                    measures.GetValueOrDefault("completion_tokens"),
+                    BudgetPeriod.FromNanoUsd(measures.GetValueOrDefault("cost_nano_usd")),
+                    measures.GetValueOrDefault("cache_hits"),
+                    measures.GetValueOrDefault("saved_tokens"),
+                    BudgetPeriod.FromNanoUsd(measures.GetValueOrDefault("saved_cost_nano_usd"))));
             }
         }
-        await context.Response.WriteAsJsonAsync(new { @object = "list", granularity = daily ? "day" : "hour", data = rows }, context.RequestAborted);
+        return TypedResults.Ok(new UsageSummary(daily ? "day" : "hour", rows));
     }
 
     private const int TopCount = 5;
 
-    private static async Task TimelineAsync(HttpContext context, IConnectionMultiplexer redis, TimeProvider timeProvider, string? window)
+    private static async Task<Results<Ok<TimelineView>, OpenAIErrorResult>> TimelineAsync(IConnectionMultiplexer redis, TimeProvider timeProvider, string? window)
     {
         if (UsageTimeline.Window.Parse(window) is not { } shown)
         {
-            await BadRequestAsync(context, "'window' must be hour, day or week.", "window");
-            return;
+            return BadQuery("'window' must be hour, day or week.", "window");
         }
         var now = timeProvider.GetUtcNow();
         var points = shown.Points(now).ToList();
@@ -241,13 +239,13 @@ public static class UsageAdminApi
         var hourReads = hours.Select(hour => database.HashGetAllAsync(UsageLedger.HourlyKey(hour))).ToList();
 
         var totals = new UsageTimeline.Sums();
-        var buckets = new List<object>(points.Count);
+        var buckets = new List<TimelinePoint>(points.Count);
         for (var i = 0; i < points.Count; i++)
         {
             var sums = new UsageTimeline.Sums();
             sums.Add(await pointReads[i]);
             totals.Add(sums);
-            buckets.Add(new { start = points[i], sums = sums.Describe() });
+            buckets.Add(new TimelinePoint(points[i], sums.Describe()));
         }
         var spend = new Dictionary<(int Part, string Id), (long CostNano, long Requests)>();
         foreach (var read in hourReads)
@@ -270,49 +268,35 @@ public static class UsageAdminApi
                 }
             }
         }
-        await context.Response.WriteAsJsonAsync(new
-        {
-            window = shown.Name,
-            stepSeconds = (int)shown.Step.TotalSeconds,
-            from = points[0],
-            spendSince = hours[0],
-            totals = totals.Describe(),
-            points = buckets,
-            top = new
-            {
-                tenants = Top(spend, 0),
-                keys = Top(spend, 1),
-                models = Top(spend, 2),
-            },
-        }, context.RequestAborted);
+        return TypedResults.Ok(new TimelineView(shown.Name, (int)shown.Step.TotalSeconds, points[0], hours[0], totals.Describe(), buckets,
+            new TopSpenders(Top(spend, 0), Top(spend, 1), Top(spend, 2))));
     }
 
-    private static IEnumerable<object> Top(Dictionary<(int Part, string Id), (long CostNano, long Requests)> spend, int part) =>
+    private static List<Spender> Top(Dictionary<(int Part, string Id), (long CostNano, long Requests)> spend, int part) =>
         spend.Where(e => e.Key.Part == part)
             .OrderByDescending(e => e.Value.CostNano).ThenByDescending(e => e.Value.Requests).ThenBy(e => e.Key.Id, StringComparer.Ordinal)
             .Take(TopCount)
-            .Select(e => new { id = e.Key.Id, costUsd = BudgetPeriod.FromNanoUsd(e.Value.CostNano), requests = e.Value.Requests });
+            .Select(e => new Spender(e.Key.Id, BudgetPeriod.FromNanoUsd(e.Value.CostNano), e.Value.Requests))
+            .ToList();
 
-    private static async Task<Filter?> ReadFilterAsync(HttpContext context, TimeProvider timeProvider,
+    /// <summary>The query's filter, or the 400 naming the parameter that is wrong.</summary>
+    private static (Filter? Filter, OpenAIErrorResult? Problem) ReadFilter(TimeProvider timeProvider,
         string? tenantId, string? keyId, string? model, string? from, string? to, TimeSpan? defaultRange = null)
     {
         var now = timeProvider.GetUtcNow();
         if (!TryParseTime(to, now, out var end))
         {
-            await BadRequestAsync(context, "'to' must be a date and time in ISO 8601, such as 2026-11-27T12:00:00Z.", "to");
-            return null;
+            return (null, BadQuery("'to' must be a date and time in ISO 8601, such as 2026-11-27T12:00:00Z.", "to"));
         }
         if (!TryParseTime(from, end - (defaultRange ?? TimeSpan.FromDays(1)), out var start))
         {
-            await BadRequestAsync(context, "'from' must be a date and time in ISO 8601, such as 2026-11-27T00:00:00Z.", "from");
-            return null;
+            return (null, BadQuery("'from' must be a date and time in ISO 8601, such as 2026-11-27T00:00:00Z.", "from"));
         }
         if (start >= end || end - start > MaxRange)
         {
-            await BadRequestAsync(context, $"'from' must be before 'to', and at most {MaxRange.TotalDays:0} days before it.", "from");
-            return null;
+            return (null, BadQuery($"'from' must be before 'to', and at most {MaxRange.TotalDays:0} days before it.", "from"));
         }
-        return new Filter(Blank(tenantId), Blank(keyId), Blank(model), start.ToUniversalTime(), end.ToUniversalTime());
+        return (new Filter(Blank(tenantId), Blank(keyId), Blank(model), start.ToUniversalTime(), end.ToUniversalTime()), null);
     }
 
     private static string? Blank(string? value) => string.IsNullOrEmpty(value) ? null : value;
@@ -327,8 +311,7 @@ public static class UsageAdminApi
         return DateTimeOffset.TryParse(text, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal, out time);
     }
 
-    private static Task BadRequestAsync(HttpContext context, string message, string param) =>
-        OpenAIError.WriteAsync(context, StatusCodes.Status400BadRequest, message, OpenAIError.InvalidRequest, "invalid_query", param);
+    private static OpenAIErrorResult BadQuery(string message, string param) => OpenAIErrorResult.BadRequest(message, "invalid_query", param);
 
     private const string CsvHeader =
         "id,requestId,time,tenantId,keyId,model,deployment,promptTokens,cachedTokens,completionTokens,estimated,costUsd,latencyMs,overheadMs,status,outcome,cache,stream,savedTokens,savedCostUsd,traceId";

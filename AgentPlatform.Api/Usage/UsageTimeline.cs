@@ -1,4 +1,5 @@
 using AgentPlatform.Api.Tenancy;
+using AgentPlatform.Contracts.Admin;
 using StackExchange.Redis;
 
 namespace AgentPlatform.Api.Usage;
@@ -162,20 +163,8 @@ public static class UsageTimeline
         }
 
         /// <summary>The JSON shape of the sums: counts, cost in USD, and the percentiles read from the histograms.</summary>
-        public object Describe() => new
-        {
-            requests = Requests,
-            errors = Errors,
-            promptTokens = PromptTokens,
-            cachedTokens = CachedTokens,
-            completionTokens = CompletionTokens,
-            costUsd = BudgetPeriod.FromNanoUsd(CostNanoUsd),
-            cacheHits = CacheHits,
-            cacheMisses = CacheMisses,
-            latencyP50Ms = Percentile(Latency, 0.5),
-            latencyP99Ms = Percentile(Latency, 0.99),
-            overheadP50Ms = Percentile(Overhead, 0.5),
-            overheadP99Ms = Percentile(Overhead, 0.99),
-        };
+        public TimelineSums Describe() => new(
+            Requests, Errors, PromptTokens, CachedTokens, CompletionTokens, BudgetPeriod.FromNanoUsd(CostNanoUsd), CacheHits, CacheMisses,
+            Percentile(Latency, 0.5), Percentile(Latency, 0.99), Percentile(Overhead, 0.5), Percentile(Overhead, 0.99));
     }
 }

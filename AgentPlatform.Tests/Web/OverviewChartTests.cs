@@ -1,6 +1,6 @@
+using AgentPlatform.Contracts.Admin;
 using AgentPlatform.Web.Components.Overview;
 using AgentPlatform.Web.Overview;
-using AgentPlatform.Web.Platform;
 using Bunit;
 
 namespace AgentPlatform.Tests.Web;
@@ -45,9 +45,9 @@ public sealed class OverviewChartTests : BunitContext
     {
         UsageSummaryRow[] rows =
         [
-            new(Start, "t1", "k1", "default", 3, 0, 0.5m),
-            new(Start, "t2", "k2", "claude", 1, 1, 1.25m),
-            new(Start.AddHours(2), "t1", "k1", "default", 2, 0, 0.25m),
+            Row(Start, "t1", "k1", "default", 3, 0, 0.5m),
+            Row(Start, "t2", "k2", "claude", 1, 1, 1.25m),
+            Row(Start.AddHours(2), "t1", "k1", "default", 2, 0, 0.25m),
         ];
 
         var series = OverviewSeries.SpendByHour(rows, Start.AddMinutes(30), Start.AddHours(3));
@@ -87,4 +87,7 @@ public sealed class OverviewChartTests : BunitContext
         "test", stepSeconds, Start, Start, TimelineSums.Empty,
         points.Select((sums, i) => new TimelinePoint(Start.AddSeconds(stepSeconds * i), sums)).ToList(),
         new TopSpenders([], [], []));
+
+    private static UsageSummaryRow Row(DateTimeOffset period, string tenantId, string keyId, string model, long requests, long errors, decimal costUsd) =>
+        new(period, tenantId, keyId, model, requests, errors, PromptTokens: 0, CachedTokens: 0, CompletionTokens: 0, costUsd, CacheHits: 0, SavedTokens: 0, SavedCostUsd: 0);
 }

@@ -74,34 +74,6 @@ public sealed record LastErrorView(string Message, DateTimeOffset At);
 
 public sealed record CapacityView(int? Rpm, double? RpmInUse, int? Tpm, double? TpmInUse);
 
-/// <summary>The sums of a point of the timeline, or of its whole window; percentiles are null where nothing was timed.</summary>
-public sealed record TimelineSums(
-    long Requests, long Errors, long PromptTokens, long CachedTokens, long CompletionTokens, decimal CostUsd,
-    long CacheHits, long CacheMisses, double? LatencyP50Ms, double? LatencyP99Ms, double? OverheadP50Ms, double? OverheadP99Ms)
-{
-    public static readonly TimelineSums Empty = new(0, 0, 0, 0, 0, 0, 0, 0, null, null, null, null);
-
-    /// <summary>Share of requests that failed or were refused; null without requests.</summary>
-    public double? ErrorRate => Requests == 0 ? null : (double)Errors / Requests;
-
-    /// <summary>Share of cache lookups answered from the cache; null when the cache was not asked.</summary>
-    public double? CacheHitRate => CacheHits + CacheMisses == 0 ? null : (double)CacheHits / (CacheHits + CacheMisses);
-}
-
-public sealed record TimelinePoint(DateTimeOffset Start, TimelineSums Sums);
-
-/// <summary>A tenant, key or model group and what it spent in the window.</summary>
-public sealed record Spender(string Id, decimal CostUsd, long Requests);
-
-public sealed record TopSpenders(IReadOnlyList<Spender> Tenants, IReadOnlyList<Spender> Keys, IReadOnlyList<Spender> Models);
-
-/// <summary>The platform over the last hour, day or week: the admin API's <c>/usage/timeline</c>.</summary>
-public sealed record TimelineView(string Window, int StepSeconds, DateTimeOffset From, DateTimeOffset SpendSince,
-    TimelineSums Totals, IReadOnlyList<TimelinePoint> Points, TopSpenders Top);
-
-/// <summary>One row of the admin API's hourly roll-ups: a period, for one tenant, key and model group.</summary>
-public sealed record UsageSummaryRow(DateTimeOffset Period, string? TenantId, string? KeyId, string? Model, long Requests, long Errors, decimal CostUsd);
-
 /// <summary>A key just created: the one time its plaintext exists outside the client that asked for it.</summary>
 public sealed record CreatedKey(KeyView Key, string Plaintext);
 

@@ -1,3 +1,4 @@
+using AgentPlatform.Contracts.Admin;
 using System.Globalization;
 using AgentPlatform.Web.Platform;
 
