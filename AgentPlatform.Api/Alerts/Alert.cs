@@ -1,5 +1,6 @@
 using System.Text.Json;
 using System.Text.Json.Serialization;
+using AgentPlatform.Contracts.Admin;
 
 namespace AgentPlatform.Api.Alerts;
 
@@ -87,5 +88,6 @@ public sealed record ReplicaReport
 [JsonSerializable(typeof(Alert))]
 [JsonSerializable(typeof(AlertEvent))]
 [JsonSerializable(typeof(AlertRule))]
+[JsonSerializable(typeof(ListOf<AlertRule>))]
 [JsonSerializable(typeof(ReplicaReport))]
 internal sealed partial class AlertJsonContext : JsonSerializerContext;

@@ -24,7 +24,8 @@ public static class AlertsAdminApi
             .WithName("ReadAlertHistory").WithSummary("Alerts fired and resolved, and their notifications delivered or failed, newest first.");
         alerts.MapGet("/webhooks", (IOptions<AlertOptions> options) => TypedResults.Ok(ListOf.Of(options.Value.Webhooks.Select(w => new WebhookView(w.Name, w.Format)))))
             .WithName("ListAlertWebhooks").WithSummary("Where notifications go: names and formats (URLs are secrets and never shown).");
-        alerts.MapGet("/rules", async (AlertStore store) => TypedResults.Ok(ListOf.Of(await store.ListRulesAsync()))).WithName("ListAlertRules");
+        alerts.MapGet("/rules", async (AlertStore store) => TypedResults.Json(ListOf.Of(await store.ListRulesAsync()), AlertJsonContext.Default.ListOfAlertRule))
+            .WithName("ListAlertRules");
         alerts.MapGet("/rules/{name}", GetRuleAsync).WithName("GetAlertRule");
         alerts.MapPut("/rules/{name}", PutRuleAsync).WithName("PutAlertRule")
             .WithSummary("Creates or replaces a rule; the next evaluation on any replica uses it.");
@@ -36,7 +37,8 @@ public static class AlertsAdminApi
     /// <summary>A webhook as the admin API shows it: its URL is a secret and never shown.</summary>
     public sealed record WebhookView(string Name, string Format);
 
-    // A rule is written as it is stored (AlertJsonContext: fields it does not set are left out), the form the console edits.
+    // A rule is written as it is stored (AlertJsonContext: fields it does not set are left out), the form the console edits;
+    // the list writes each rule the same way.
     private static JsonHttpResult<AlertRule> Rule(AlertRule rule) => TypedResults.Json(rule, AlertJsonContext.Default.AlertRule);
 
     private static async Task<Results<JsonHttpResult<AlertRule>, OpenAIErrorResult>> GetRuleAsync(AlertStore store, string name) =>

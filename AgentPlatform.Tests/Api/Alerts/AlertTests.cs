@@ -188,6 +188,8 @@ public sealed class AlertTests(AlertFixture fixture)
         Assert.Equal(["name", "kind", "enabled", "thresholdsPercent"], seen.EnumerateObject().Select(p => p.Name));
         Assert.True(seen.GetProperty("enabled").GetBoolean()); // a rule is on unless the body turns it off
         Assert.Equal(["breaker", "budget", "burn", "errors", "latency"], all.GetProperty("data").EnumerateArray().Select(r => r.GetProperty("name").GetString()).Where(n => n != "strict"));
+        // The list shows each rule as reading it alone does.
+        Assert.Equal(seen.GetRawText(), all.GetProperty("data").EnumerateArray().Single(r => r.GetProperty("name").GetString() == "strict").GetRawText());
         Assert.False(seenOff.GetProperty("enabled").GetBoolean());
         Assert.Equal(HttpStatusCode.OK, deleted.StatusCode);
         Assert.Equal("""{"name":"strict","deleted":true}""", await deleted.Content.ReadAsStringAsync());
