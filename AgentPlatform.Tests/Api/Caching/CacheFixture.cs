@@ -58,8 +58,10 @@ public sealed class CacheFixture : IAsyncLifetime
         ["Cache:Enabled"] = "true",
         ["Cache:ModelGroups:uncached:Enabled"] = "false",
         ["Cache:ModelGroups:tiny:MaxEntryBytes"] = "1024",
-        // Short, so a fill that outlives its lease shows whether the lease is renewed.
-        ["Cache:FillLeaseSeconds"] = "2",
+        // Short, so a fill that outlives its lease shows whether the lease is renewed (every third of it).
+        // Not shorter: at 2 s the two thirds left as margin (1.3 s) were once not enough for a renewal
+        // tick on a CI machine running the whole suite on two cores.
+        ["Cache:FillLeaseSeconds"] = "4",
     })).Start();
 
     public HttpClient Admin() => ApiCalls.Admin(First);

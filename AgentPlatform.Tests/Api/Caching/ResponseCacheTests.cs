@@ -68,8 +68,8 @@ public sealed class ResponseCacheTests(CacheFixture fixture) : IAsyncLifetime
         var (_, _, key) = await fixture.NewKeyAsync();
         using var first = CacheFixture.Client(fixture.First, key);
         using var second = CacheFixture.Client(fixture.Second, key);
-        // The first answer takes 5 s: two and a half times the fixture's two-second lease.
-        await fixture.InjectAsync(new { kind = "stall-first", rate = 1.0, count = 1, delayMs = 5000 });
+        // The first answer takes 10 s: two and a half times the fixture's four-second lease.
+        await fixture.InjectAsync(new { kind = "stall-first", rate = 1.0, count = 1, delayMs = 10_000 });
 
         var answers = await Task.WhenAll(Enumerable.Range(0, 10).Select(i => SendAsync(i % 2 == 0 ? first : second, Chat("A slow answer"))));
 
