@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using System.Runtime.CompilerServices;
+using AgentPlatform.Api.Errors;
 using AgentPlatform.Api.Tenancy;
 using StackExchange.Redis;
 
@@ -59,7 +60,7 @@ public sealed class ClientAuthenticator
     private static readonly ClientPrincipal MasterKeyClient = new(ClientIdentity.MasterKey, AccessSchemes.VirtualKey);
 
     /// <summary>The caller (<see cref="ClientPrincipal"/>), or why it is refused: a missing, wrong, revoked or expired key.</summary>
-    public async ValueTask<(ClientPrincipal? Client, AccessRefusal? Refusal)> AuthenticateAsync(HttpContext context)
+    public async ValueTask<(ClientPrincipal? Client, OpenAIErrorResult? Refusal)> AuthenticateAsync(HttpContext context)
     {
         var header = context.Request.Headers.Authorization.ToString();
         const string Scheme = "Bearer ";
@@ -137,12 +138,12 @@ public sealed class ClientAuthenticator
         };
     }
 
-    private static readonly AccessRefusal MasterKeyIsForAdmin = AccessRefusal.Unauthorized(
+    private static readonly OpenAIErrorResult MasterKeyIsForAdmin = AccessRefusal.Unauthorized(
         "The master key is the admin credential. Call /v1 with a virtual key (create one with POST /admin/v1/keys).", "master_key_not_a_client_key");
-    private static readonly AccessRefusal Revoked = AccessRefusal.Unauthorized("This API key has been revoked.", "key_revoked");
-    private static readonly AccessRefusal TenantGone = AccessRefusal.Unauthorized("This API key's tenant no longer exists.", "key_revoked");
-    private static readonly AccessRefusal Expired = AccessRefusal.Unauthorized("This API key has expired.", "key_expired");
-    private static readonly AccessRefusal TenantExpired = AccessRefusal.Unauthorized("This API key's tenant has expired.", "key_expired");
+    private static readonly OpenAIErrorResult Revoked = AccessRefusal.Unauthorized("This API key has been revoked.", "key_revoked");
+    private static readonly OpenAIErrorResult TenantGone = AccessRefusal.Unauthorized("This API key's tenant no longer exists.", "key_revoked");
+    private static readonly OpenAIErrorResult Expired = AccessRefusal.Unauthorized("This API key has expired.", "key_expired");
+    private static readonly OpenAIErrorResult TenantExpired = AccessRefusal.Unauthorized("This API key's tenant has expired.", "key_expired");
 
     /// <summary>Drops what a change (<c>key:{id}</c> or <c>tenant:{id}</c>, made here or on another replica) makes stale.</summary>
     public void Apply(string change)

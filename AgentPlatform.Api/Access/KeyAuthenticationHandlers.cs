@@ -1,4 +1,5 @@
 using System.Security.Claims;
+using AgentPlatform.Api.Errors;
 using Microsoft.AspNetCore.Authentication;
 
 namespace AgentPlatform.Api.Access;
@@ -53,10 +54,10 @@ internal abstract class KeyAuthenticationHandler(FailedAuthentications failures)
 
     private HttpContext _context = null!;
     private Task<AuthenticateResult>? _result;
-    private AccessRefusal? _refusal;
+    private OpenAIErrorResult? _refusal;
 
     /// <summary>The caller's principal (one made once per key, whose <see cref="KeyPrincipal.Authenticated"/> is reused), or why it is refused.</summary>
-    protected abstract ValueTask<(KeyPrincipal? Principal, AccessRefusal? Refusal)> CheckAsync(HttpContext context);
+    protected abstract ValueTask<(KeyPrincipal? Principal, OpenAIErrorResult? Refusal)> CheckAsync(HttpContext context);
 
     public Task InitializeAsync(AuthenticationScheme scheme, HttpContext context)
     {
@@ -75,15 +76,23 @@ internal abstract class KeyAuthenticationHandler(FailedAuthentications failures)
         return _result;
     }
 
-    private async Task<AuthenticateResult> AwaitCheckAsync(ValueTask<(KeyPrincipal? Principal, AccessRefusal? Refusal)> check) => await Outcome(await check);
+    private async Task<AuthenticateResult> AwaitCheckAsync(ValueTask<(KeyPrincipal? Principal, OpenAIErrorResult? Refusal)> check) => await Outcome(await check);
 
-    private Task<AuthenticateResult> Outcome((KeyPrincipal? Principal, AccessRefusal? Refusal) outcome)
+    private Task<AuthenticateResult> Outcome((KeyPrincipal? Principal, OpenAIErrorResult? Refusal) outcome)
     {
         _refusal = outcome.Refusal;
         return outcome.Principal?.Authenticated ?? NotAuthenticated;
     }
 
-    public Task ChallengeAsync(AuthenticationProperties? properties) => (_refusal ?? AccessRefusal.Missing).WriteAsync(_context, failures);
+    public async Task ChallengeAsync(AuthenticationProperties? properties)
+    {
+        var refusal = _refusal ?? AccessRefusal.Missing;
+        if (AccessRefusal.CountsAsFailure(refusal))
+        {
+            await failures.OnFailureAsync(_context, refusal.Code!);
+        }
+        await refusal.ExecuteAsync(_context);
+    }
 
     /// <summary>Not reached: the policies only ask for an authenticated caller.</summary>
     public Task ForbidAsync(AuthenticationProperties? properties)
@@ -108,7 +117,7 @@ public class KeyPrincipal : ClaimsPrincipal
 /// <summary>Authenticates <c>/v1</c> callers by virtual key (<see cref="ClientAuthenticator"/>).</summary>
 internal sealed class VirtualKeyAuthenticationHandler(FailedAuthentications failures, ClientAuthenticator authenticator) : KeyAuthenticationHandler(failures)
 {
-    protected override async ValueTask<(KeyPrincipal? Principal, AccessRefusal? Refusal)> CheckAsync(HttpContext context)
+    protected override async ValueTask<(KeyPrincipal? Principal, OpenAIErrorResult? Refusal)> CheckAsync(HttpContext context)
     {
         var check = authenticator.AuthenticateAsync(context);
         // Synchronous for a key this replica knows: no state machine.
@@ -121,6 +130,6 @@ internal sealed class MasterKeyAuthenticationHandler(FailedAuthentications failu
 {
     private static readonly KeyPrincipal Admin = new(AccessSchemes.MasterKey);
 
-    protected override ValueTask<(KeyPrincipal? Principal, AccessRefusal? Refusal)> CheckAsync(HttpContext context) =>
+    protected override ValueTask<(KeyPrincipal? Principal, OpenAIErrorResult? Refusal)> CheckAsync(HttpContext context) =>
         ValueTask.FromResult(authenticator.Authenticate(context) is { } refusal ? ((KeyPrincipal?)null, refusal) : (Admin, null));
 }

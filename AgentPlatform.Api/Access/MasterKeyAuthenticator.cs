@@ -1,5 +1,6 @@
 using System.Security.Cryptography;
 using System.Text;
+using AgentPlatform.Api.Errors;
 using Microsoft.Extensions.Options;
 
 namespace AgentPlatform.Api.Access;
@@ -18,7 +19,7 @@ public sealed class MasterKeyAuthenticator(IOptions<ApiOptions> options, FailedA
     /// refused even the right key until its window ends: the master key may be one a person chose, and a
     /// guess that is let through when right is a guess that can be made.
     /// </remarks>
-    public AccessRefusal? Authenticate(HttpContext context)
+    public OpenAIErrorResult? Authenticate(HttpContext context)
     {
         if (failures.RetryAfter(context) is { } wait)
         {

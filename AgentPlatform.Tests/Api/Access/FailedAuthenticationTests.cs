@@ -106,7 +106,7 @@ public sealed class FailedAuthenticationTests(PlatformFixture platform) : IAsync
             context.Request.Headers.Authorization = $"Bearer ap-flood-{i}";
             var (client, refusal) = await authenticator.AuthenticateAsync(context);
             Assert.Null(client);
-            Assert.Equal(StatusCodes.Status401Unauthorized, refusal?.Status);
+            Assert.Equal(StatusCodes.Status401Unauthorized, refusal?.StatusCode);
         }
 
         Assert.InRange(authenticator.UnknownKeyCount, 1, ClientAuthenticator.MaxUnknownKeys);
