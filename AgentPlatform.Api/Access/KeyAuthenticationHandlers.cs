@@ -1,6 +1,8 @@
 using System.Security.Claims;
 using AgentPlatform.Api.Errors;
 using Microsoft.AspNetCore.Authentication;
+using Microsoft.AspNetCore.Authorization.Policy;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 
 namespace AgentPlatform.Api.Access;
 
@@ -25,68 +27,60 @@ public static class AccessPolicies
         // No default scheme: only a route that requires a policy authenticates, and only with its own scheme.
         services.AddAuthentication(options =>
         {
-            options.AddScheme<VirtualKeyAuthenticationHandler>(AccessSchemes.VirtualKey, displayName: null);
-            options.AddScheme<MasterKeyAuthenticationHandler>(AccessSchemes.MasterKey, displayName: null);
+            options.AddScheme<KeyAuthenticationHandler>(AccessSchemes.VirtualKey, displayName: null);
+            options.AddScheme<KeyAuthenticationHandler>(AccessSchemes.MasterKey, displayName: null);
         });
         // One per request and scheme (a handler holds its request), made by the container rather than by reflection.
-        services.AddTransient<VirtualKeyAuthenticationHandler>();
-        services.AddTransient<MasterKeyAuthenticationHandler>();
+        services.AddTransient<KeyAuthenticationHandler>();
+        services.AddSingleton<KeyChecks>();
         services.AddAuthorizationBuilder()
             .AddPolicy(Client, policy => policy.AddAuthenticationSchemes(AccessSchemes.VirtualKey).RequireAuthenticatedUser())
             .AddPolicy(Admin, policy => policy.AddAuthenticationSchemes(AccessSchemes.MasterKey).RequireAuthenticatedUser());
+        services.Replace(ServiceDescriptor.Singleton<IPolicyEvaluator, KeyPolicyEvaluator>());
         return services;
     }
 }
 
 /// <summary>
-/// A bearer key checked by one of the Api's authenticators; a refusal is answered in OpenAI's error
-/// shape (the SDKs raise it as an authentication error) and counted against the caller's address.
+/// A bearer key checked by one of the Api's authenticators (<see cref="KeyChecks"/>); a refusal is
+/// answered in OpenAI's error shape (the SDKs raise it as an authentication error) and counted against
+/// the caller's address.
 /// </summary>
 /// <remarks>
 /// <see cref="IAuthenticationHandler"/> itself rather than <c>AuthenticationHandler&lt;TOptions&gt;</c>:
 /// these schemes have no options, events or forwarding, and the base class would create a logger and
-/// look its options up on every request — this is the hot path of every call. Nothing is logged for a
-/// refusal either (made-up keys must not fill the logs); each is counted (<c>agentplatform.auth.failures</c>).
+/// look its options up on every request. The route groups' policies are evaluated without it
+/// (<see cref="KeyPolicyEvaluator"/>); it answers their challenge, and anything that authenticates a
+/// request by scheme. Nothing is logged for a refusal (made-up keys must not fill the logs); each is
+/// counted (<c>agentplatform.auth.failures</c>).
 /// </remarks>
-internal abstract class KeyAuthenticationHandler(FailedAuthentications failures) : IAuthenticationHandler
+internal sealed class KeyAuthenticationHandler(FailedAuthentications failures, KeyChecks checks) : IAuthenticationHandler
 {
-    private static readonly Task<AuthenticateResult> NotAuthenticated = Task.FromResult(AuthenticateResult.NoResult());
-
     private HttpContext _context = null!;
+    private string _scheme = null!;
     private Task<AuthenticateResult>? _result;
     private OpenAIErrorResult? _refusal;
-
-    /// <summary>The caller's principal (one made once per key, whose <see cref="KeyPrincipal.Authenticated"/> is reused), or why it is refused.</summary>
-    protected abstract ValueTask<(KeyPrincipal? Principal, OpenAIErrorResult? Refusal)> CheckAsync(HttpContext context);
 
     public Task InitializeAsync(AuthenticationScheme scheme, HttpContext context)
     {
         _context = context;
+        _scheme = scheme.Name;
         return Task.CompletedTask;
     }
 
-    /// <summary>Checks the key once per request, however often it is asked; a key this replica knows costs no allocation.</summary>
-    public Task<AuthenticateResult> AuthenticateAsync()
-    {
-        if (_result is null)
-        {
-            var check = CheckAsync(_context);
-            _result = check.IsCompletedSuccessfully ? Outcome(check.Result) : AwaitCheckAsync(check);
-        }
-        return _result;
-    }
+    /// <summary>Checks the key once per request, however often it is asked.</summary>
+    public Task<AuthenticateResult> AuthenticateAsync() => _result ??= CheckAsync();
 
-    private async Task<AuthenticateResult> AwaitCheckAsync(ValueTask<(KeyPrincipal? Principal, OpenAIErrorResult? Refusal)> check) => await Outcome(await check);
-
-    private Task<AuthenticateResult> Outcome((KeyPrincipal? Principal, OpenAIErrorResult? Refusal) outcome)
+    private async Task<AuthenticateResult> CheckAsync()
     {
-        _refusal = outcome.Refusal;
-        return outcome.Principal?.Authenticated ?? NotAuthenticated;
+        var (principal, refusal) = await checks.CheckAsync(_scheme, _context);
+        _refusal = refusal;
+        return principal is null ? AuthenticateResult.NoResult() : await principal.Authenticated;
     }
 
     public async Task ChallengeAsync(AuthenticationProperties? properties)
     {
-        var refusal = _refusal ?? AccessRefusal.Missing;
+        var refusal = _refusal ?? _context.Features.Get<KeyRefusalFeature>()?.Refusal ?? AccessRefusal.Missing;
         if (AccessRefusal.CountsAsFailure(refusal))
         {
             await failures.OnFailureAsync(_context, refusal.Code!);
@@ -102,6 +96,30 @@ internal abstract class KeyAuthenticationHandler(FailedAuthentications failures)
     }
 }
 
+/// <summary>Why a request's key was refused, for the scheme's challenge to answer with.</summary>
+internal sealed class KeyRefusalFeature(OpenAIErrorResult refusal)
+{
+    public OpenAIErrorResult Refusal => refusal;
+}
+
+/// <summary>The two schemes' checks of the bearer key: the caller's principal (made once per key), or why it is refused.</summary>
+internal sealed class KeyChecks(ClientAuthenticator clients, MasterKeyAuthenticator master)
+{
+    private static readonly KeyPrincipal Admin = new(AccessSchemes.MasterKey);
+
+    public static bool Checks(string scheme) => scheme is AccessSchemes.VirtualKey or AccessSchemes.MasterKey;
+
+    public ValueTask<(KeyPrincipal? Principal, OpenAIErrorResult? Refusal)> CheckAsync(string scheme, HttpContext context) => scheme switch
+    {
+        AccessSchemes.VirtualKey => VirtualKeyAsync(context),
+        AccessSchemes.MasterKey => ValueTask.FromResult(master.Authenticate(context) is { } refusal ? ((KeyPrincipal?)null, (OpenAIErrorResult?)refusal) : (Admin, null)),
+        _ => throw new ArgumentOutOfRangeException(nameof(scheme), scheme, "Not a key scheme."),
+    };
+
+    /// <summary>Synchronous, and allocating nothing, for a key this replica knows.</summary>
+    private async ValueTask<(KeyPrincipal? Principal, OpenAIErrorResult? Refusal)> VirtualKeyAsync(HttpContext context) => await clients.AuthenticateAsync(context);
+}
+
 /// <summary>
 /// An authenticated caller of one scheme, made once per key (not per request) with its authentication
 /// result: the framework reads the result and builds its own from it, and never changes it.
@@ -112,24 +130,4 @@ public class KeyPrincipal : ClaimsPrincipal
         Authenticated = Task.FromResult(AuthenticateResult.Success(new AuthenticationTicket(this, scheme)));
 
     internal Task<AuthenticateResult> Authenticated { get; }
-}
-
-/// <summary>Authenticates <c>/v1</c> callers by virtual key (<see cref="ClientAuthenticator"/>).</summary>
-internal sealed class VirtualKeyAuthenticationHandler(FailedAuthentications failures, ClientAuthenticator authenticator) : KeyAuthenticationHandler(failures)
-{
-    protected override async ValueTask<(KeyPrincipal? Principal, OpenAIErrorResult? Refusal)> CheckAsync(HttpContext context)
-    {
-        var check = authenticator.AuthenticateAsync(context);
-        // Synchronous for a key this replica knows: no state machine.
-        return check.IsCompletedSuccessfully ? check.Result : await check;
-    }
-}
-
-/// <summary>Authenticates admin callers by the master key (<see cref="MasterKeyAuthenticator"/>).</summary>
-internal sealed class MasterKeyAuthenticationHandler(FailedAuthentications failures, MasterKeyAuthenticator authenticator) : KeyAuthenticationHandler(failures)
-{
-    private static readonly KeyPrincipal Admin = new(AccessSchemes.MasterKey);
-
-    protected override ValueTask<(KeyPrincipal? Principal, OpenAIErrorResult? Refusal)> CheckAsync(HttpContext context) =>
-        ValueTask.FromResult(authenticator.Authenticate(context) is { } refusal ? ((KeyPrincipal?)null, refusal) : (Admin, null));
 }

@@ -200,13 +200,7 @@ public sealed class RequestLimiter(IConnectionMultiplexer redis, UsageMetrics me
         }
         var now = timeProvider.GetUtcNow();
         var member = Guid.NewGuid().ToString("N");
-        RedisKey[] keys =
-        [
-            $"agentplatform:limits:key:{key.Id}:requests", $"agentplatform:limits:key:{key.Id}:tokens",
-            $"agentplatform:limits:key:{key.Id}:leases", BudgetPeriod.Current(key.BudgetPeriod, now).SpendKey("key", key.Id),
-            $"agentplatform:limits:tenant:{tenant.Id}:requests", $"agentplatform:limits:tenant:{tenant.Id}:tokens",
-            $"agentplatform:limits:tenant:{tenant.Id}:leases", BudgetPeriod.Current(tenant.BudgetPeriod, now).SpendKey("tenant", tenant.Id),
-        ];
+        var keys = LimitKeys.Of(key, tenant, now);
         RedisResult[] result;
         try
         {
@@ -291,11 +285,12 @@ public sealed class RequestLimiter(IConnectionMultiplexer redis, UsageMetrics me
     /// <summary>The reserve script's kinds of reservation (its ARGV[16]).</summary>
     private const int Request = 0, Step = 1, Momentary = 2;
 
-    private async Task<RedisResult[]> ReserveAsync(VirtualKey key, Tenant tenant, RedisKey[] keys, string member, Demand demand, int kind, DateTimeOffset now) =>
-        (RedisResult[])(await redis.GetDatabase().ScriptEvaluateAsync(ReserveScript, keys,
+    private async Task<RedisResult[]> ReserveAsync(VirtualKey key, Tenant tenant, LimitKeys keys, string member, Demand demand, int kind, DateTimeOffset now) =>
+        (RedisResult[])(await redis.GetDatabase().ScriptEvaluateAsync(ReserveScript, keys.Keys,
         [
             now.ToUnixTimeMilliseconds(), member, (long)LeaseLifetime.TotalMilliseconds, demand.Tokens, demand.CostNanoUsd,
-            .. Arguments(key, BudgetPeriod.Current(key.BudgetPeriod, now), now), .. Arguments(tenant, BudgetPeriod.Current(tenant.BudgetPeriod, now), now),
+            key.Rpm ?? 0, key.Tpm ?? 0, key.MaxConcurrent ?? 0, Budget(key), SpendTtlSeconds(keys.KeyPeriodEnd, now),
+            tenant.Rpm ?? 0, tenant.Tpm ?? 0, tenant.MaxConcurrent ?? 0, Budget(tenant), SpendTtlSeconds(keys.TenantPeriodEnd, now),
             kind,
         ]))!;
 
@@ -304,12 +299,12 @@ public sealed class RequestLimiter(IConnectionMultiplexer redis, UsageMetrics me
 
     private static bool RateLimited(TenancyLimits limits) => limits.Rpm is not null || limits.Tpm is not null;
 
-    private static RedisValue[] Arguments(TenancyLimits limits, BudgetPeriod period, DateTimeOffset now) =>
-    [
-        limits.Rpm ?? 0, limits.Tpm ?? 0, limits.MaxConcurrent ?? 0,
-        limits.BudgetUsd is { } budget ? BudgetPeriod.ToNanoUsd(budget) : -1,
-        period.End is { } end ? (long)(end - now + SpendKeptAfterPeriod).TotalSeconds : 0,
-    ];
+    /// <summary>The reserve script's budget argument: nano-dollars, or -1 for none.</summary>
+    private static long Budget(TenancyLimits limits) => limits.BudgetUsd is { } budget ? BudgetPeriod.ToNanoUsd(budget) : -1;
+
+    /// <summary>How long a period's spend is kept: until a while after the period ends (0: a budget for all time, kept).</summary>
+    private static long SpendTtlSeconds(DateTimeOffset? periodEnd, DateTimeOffset now) =>
+        periodEnd is { } end ? (long)(end - now + SpendKeptAfterPeriod).TotalSeconds : 0;
 
     /// <summary>The answer to a refused request: the limit named, with OpenAI's <c>x-ratelimit-*</c> headers and <c>Retry-After</c>.</summary>
     private static OpenAIErrorResult Refusal(int refused, TenancyLimits limits, long value, Demand demand)
@@ -369,11 +364,15 @@ public sealed class RequestLimiter(IConnectionMultiplexer redis, UsageMetrics me
     private static void SetHeaders(IHeaderDictionary headers, VirtualKey key, Tenant tenant, RedisResult[] result, Demand demand)
     {
         // result[3..6]: the key's requests, tokens, reset (ms) and spend; result[7..10]: the tenant's.
-        SetTrio(headers, "requests", key.Rpm, (long)result[3] + 1, tenant.Rpm, (long)result[7] + 1, (long)result[5], (long)result[9]);
-        SetTrio(headers, "tokens", key.Tpm, (long)result[4] + demand.Tokens, tenant.Tpm, (long)result[8] + demand.Tokens, (long)result[5], (long)result[9]);
+        SetTrio(headers, RequestsHeaders, key.Rpm, (long)result[3] + 1, tenant.Rpm, (long)result[7] + 1, (long)result[5], (long)result[9]);
+        SetTrio(headers, TokensHeaders, key.Tpm, (long)result[4] + demand.Tokens, tenant.Tpm, (long)result[8] + demand.Tokens, (long)result[5], (long)result[9]);
     }
 
-    private static void SetTrio(IHeaderDictionary headers, string unit, int? keyLimit, long keyUsed, int? tenantLimit, long tenantUsed, long keyResetMs, long tenantResetMs)
+    private static readonly (string Limit, string Remaining, string Reset)
+        RequestsHeaders = ("x-ratelimit-limit-requests", "x-ratelimit-remaining-requests", "x-ratelimit-reset-requests"),
+        TokensHeaders = ("x-ratelimit-limit-tokens", "x-ratelimit-remaining-tokens", "x-ratelimit-reset-tokens");
+
+    private static void SetTrio(IHeaderDictionary headers, (string Limit, string Remaining, string Reset) names, int? keyLimit, long keyUsed, int? tenantLimit, long tenantUsed, long keyResetMs, long tenantResetMs)
     {
         var keyRemaining = keyLimit is { } k ? k - keyUsed : long.MaxValue;
         var tenantRemaining = tenantLimit is { } t ? t - tenantUsed : long.MaxValue;
@@ -382,10 +381,10 @@ public sealed class RequestLimiter(IConnectionMultiplexer redis, UsageMetrics me
             return;
         }
         var useKey = keyRemaining <= tenantRemaining;
-        headers[$"x-ratelimit-limit-{unit}"] = (useKey ? keyLimit : tenantLimit)!.Value.ToString(CultureInfo.InvariantCulture);
-        headers[$"x-ratelimit-remaining-{unit}"] = Math.Max(0, useKey ? keyRemaining : tenantRemaining).ToString(CultureInfo.InvariantCulture);
+        headers[names.Limit] = (useKey ? keyLimit : tenantLimit)!.Value.ToString(CultureInfo.InvariantCulture);
+        headers[names.Remaining] = Math.Max(0, useKey ? keyRemaining : tenantRemaining).ToString(CultureInfo.InvariantCulture);
         var reset = useKey ? keyResetMs : tenantResetMs;
-        headers[$"x-ratelimit-reset-{unit}"] = Duration(reset > 0 ? reset : 60_000);
+        headers[names.Reset] = Duration(reset > 0 ? reset : 60_000);
     }
 
     /// <summary>OpenAI's reset format: <c>1s</c>, <c>6m0s</c>, <c>250ms</c>.</summary>
@@ -410,13 +409,13 @@ public sealed class RequestLimiter(IConnectionMultiplexer redis, UsageMetrics me
 /// slot comes back when its lease expires.
 /// </summary>
 public sealed class RequestLease(
-    IConnectionMultiplexer? redis, RedisKey[]? keys, string member, Demand reserved,
+    IConnectionMultiplexer? redis, LimitKeys? keys, string member, Demand reserved,
     bool keyRate, bool keyBudget, bool tenantRate, bool tenantBudget, bool holdsSlot, ILogger? logger) : IAsyncDisposable
 {
     public static readonly RequestLease None = new(null, null, "", default, false, false, false, false, false, null);
 
     /// <summary>The limits' Redis keys, null for a client without limits.</summary>
-    internal RedisKey[]? Keys => keys;
+    internal LimitKeys? Keys => keys;
 
     /// <summary>The request's entry in the limits' logs and leases.</summary>
     internal string Member => member;
@@ -470,7 +469,7 @@ public sealed class RequestLease(
         {
             return;
         }
-        RedisKey[] leases = [keys[2], keys[6]];
+        var leases = keys.Leases;
         _renewal = timeProvider.CreateTimer(_ => LastRenewal = RenewAsync(leases, timeProvider, lifetime), null, lifetime / 3, lifetime / 3);
     }
 
@@ -503,7 +502,7 @@ public sealed class RequestLease(
         }
         try
         {
-            await redis.GetDatabase().ScriptEvaluateAsync(SettleScript, keys,
+            await redis.GetDatabase().ScriptEvaluateAsync(SettleScript, keys.Keys,
             [
                 member, tokens - reserved.Tokens, costNanoUsd - reserved.CostNanoUsd,
                 keyRate ? 1 : 0, keyBudget ? 1 : 0, tenantRate ? 1 : 0, tenantBudget ? 1 : 0, holdsSlot ? 1 : 0,

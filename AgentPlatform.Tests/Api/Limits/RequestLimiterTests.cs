@@ -86,6 +86,37 @@ public sealed class RequestLimiterTests : IAsyncLifetime
         Assert.Equal([200], await AcquireAsync(limiter, client, times: 1));
     }
 
+    [Fact]
+    public async Task A_daily_budget_spent_today_is_whole_again_at_midnight_and_a_monthly_one_is_not()
+    {
+        // The same key and tenant objects all along, as a replica's authenticator keeps them: the limits'
+        // Redis keys it makes once per key and period must move to the new day's spend at midnight.
+        var client = new ClientIdentity(
+            new VirtualKey { Id = "key_daily", Name = "daily", BudgetUsd = 1m, BudgetPeriod = BudgetPeriods.Daily },
+            new Tenant { Id = "ten_monthly", Name = "t", BudgetUsd = 1.5m, BudgetPeriod = BudgetPeriods.Monthly });
+        using var services = new ServiceCollection().AddMetrics().BuildServiceProvider();
+        var limiter = new RequestLimiter(_connection, new UsageMetrics(services.GetRequiredService<IMeterFactory>()), _time, NullLogger<RequestLimiter>.Instance);
+        var dollar = new Demand(1, BudgetPeriod.ToNanoUsd(1m));
+        var quarter = new Demand(1, BudgetPeriod.ToNanoUsd(0.25m));
+
+        var today = await limiter.AcquireAsync(client, dollar, new HeaderDictionary());
+        await today.Lease!.SettleAsync(1, BudgetPeriod.ToNanoUsd(1m));
+        var todayAgain = await limiter.AcquireAsync(client, quarter, new HeaderDictionary());
+        _time.Advance(TimeSpan.FromHours(12)); // 2026-11-28 00:00
+        var tomorrow = await limiter.AcquireAsync(client, quarter, new HeaderDictionary());
+        await tomorrow.Lease!.SettleAsync(1, BudgetPeriod.ToNanoUsd(0.25m));
+        var tomorrowPastTheTenant = await limiter.AcquireAsync(client, new Demand(1, BudgetPeriod.ToNanoUsd(0.5m)), new HeaderDictionary());
+
+        Assert.Equal("budget_exceeded", todayAgain.Refusal?.Code);
+        Assert.Contains("key 'daily'", todayAgain.Refusal!.Message);
+        Assert.Null(tomorrow.Refusal);
+        // The tenant's month goes on: $1.25 of $1.50 spent, so $0.50 more is refused, by the tenant.
+        Assert.Contains("tenant 't'", tomorrowPastTheTenant.Refusal?.Message);
+        var db = _connection.GetDatabase();
+        Assert.Equal(BudgetPeriod.ToNanoUsd(1m), (long)await db.StringGetAsync("agentplatform:spend:key:key_daily:2026-11-27"));
+        Assert.Equal(BudgetPeriod.ToNanoUsd(0.25m), (long)await db.StringGetAsync("agentplatform:spend:key:key_daily:2026-11-28"));
+    }
+
     private static async Task<List<int>> AcquireAsync(RequestLimiter limiter, ClientIdentity client, int times)
     {
         var statuses = new List<int>();
