@@ -50,7 +50,8 @@ public static class UsageAdminApi
             (TenantId is null || tenantId == TenantId) && (KeyId is null || keyId == KeyId) && (Model is null || model == Model);
     }
 
-    private static async Task ListAsync(HttpContext context, IConnectionMultiplexer redis, TimeProvider timeProvider,
+    private static async Task<Results<Ok<Page<UsageRecord>>, UsageExport, OpenAIErrorResult>> ListAsync(
+        IConnectionMultiplexer redis, TimeProvider timeProvider, CancellationToken cancellationToken,
         string? requestId, string? tenantId, string? keyId, string? model, string? from, string? to, string? format, int? limit)
     {
         // A request id is looked up over the whole retention unless a range is given: whoever pastes one
@@ -59,53 +60,45 @@ public static class UsageAdminApi
         var (range, problem) = ReadFilter(timeProvider, tenantId, keyId, model, from, to, defaultRange);
         if (problem is not null)
         {
-            await problem.ExecuteAsync(context);
-            return;
+            return problem;
         }
         var filter = range! with { RequestId = Blank(requestId) };
         if (limit is < 1 or > MaxLimit)
         {
-            await BadQuery($"'limit' must be between 1 and {MaxLimit}.", "limit").ExecuteAsync(context);
-            return;
+            return BadQuery($"'limit' must be between 1 and {MaxLimit}.", "limit");
         }
         var database = redis.GetDatabase();
-        var response = context.Response;
         switch (format ?? "json")
         {
             case "json":
                 var records = new List<UsageRecord>();
                 var max = limit ?? DefaultLimit;
-                await foreach (var (record, _) in ReadAsync(database, filter, context.RequestAborted))
+                await foreach (var (record, _) in ReadAsync(database, filter, cancellationToken))
                 {
                     if (records.Count == max)
                     {
-                        await response.WriteAsJsonAsync(new { @object = "list", data = records, hasMore = true }, context.RequestAborted);
-                        return;
+                        return TypedResults.Ok(new Page<UsageRecord>(records, HasMore: true));
                     }
                     records.Add(record);
                 }
-                await response.WriteAsJsonAsync(new { @object = "list", data = records, hasMore = false }, context.RequestAborted);
-                return;
+                return TypedResults.Ok(new Page<UsageRecord>(records, HasMore: false));
             case "jsonl":
-                response.ContentType = "application/jsonl; charset=utf-8";
-                response.Headers.ContentDisposition = "attachment; filename=\"usage.jsonl\"";
-                await foreach (var (_, json) in ReadAsync(database, filter, context.RequestAborted))
-                {
-                    await response.WriteAsync(json + "\n", context.RequestAborted); // as stored: no second serialization
-                }
-                return;
+                // As stored: no second serialization.
+                return new UsageExport("application/jsonl; charset=utf-8", "usage.jsonl", null,
+                    cancellation => Lines(ReadAsync(database, filter, cancellation), found => found.Json));
             case "csv":
-                response.ContentType = "text/csv; charset=utf-8";
-                response.Headers.ContentDisposition = "attachment; filename=\"usage.csv\"";
-                await response.WriteAsync(CsvHeader + "\n", context.RequestAborted);
-                await foreach (var (record, _) in ReadAsync(database, filter, context.RequestAborted))
-                {
-                    await response.WriteAsync(ToCsv(record) + "\n", context.RequestAborted);
-                }
-                return;
+                return new UsageExport("text/csv; charset=utf-8", "usage.csv", CsvHeader,
+                    cancellation => Lines(ReadAsync(database, filter, cancellation), found => ToCsv(found.Record)));
             default:
-                await BadQuery("'format' must be json, jsonl or csv.", "format").ExecuteAsync(context);
-                return;
+                return BadQuery("'format' must be json, jsonl or csv.", "format");
+        }
+    }
+
+    private static async IAsyncEnumerable<string> Lines<T>(IAsyncEnumerable<T> items, Func<T, string> line)
+    {
+        await foreach (var item in items)
+        {
+            yield return line(item);
         }
     }
 

@@ -23,3 +23,9 @@ public sealed record Deletion(string Name)
 {
     public bool Deleted => true;
 }
+
+/// <summary>One page of a listing that may go on (<see cref="HasMore"/>): OpenAI's list shape with <c>has_more</c>'s flag.</summary>
+public sealed record Page<T>(IReadOnlyList<T> Data, bool HasMore)
+{
+    public string Object => "list";
+}

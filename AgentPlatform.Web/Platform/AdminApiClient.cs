@@ -220,7 +220,7 @@ public sealed class AdminApiClient(IHttpClientFactory httpClientFactory, IOption
 
     public async Task<(IReadOnlyList<UsageRecordView> Records, bool HasMore)> ReadUsageAsync(UsageQuery query, int limit, DateTimeOffset now, CancellationToken cancellationToken)
     {
-        var page = await SendAsync<UsagePage>(HttpMethod.Get, $"/admin/v1/usage?{query.QueryString(now)}&limit={limit}", null, cancellationToken);
+        var page = await SendAsync<Page<UsageRecordView>>(HttpMethod.Get, $"/admin/v1/usage?{query.QueryString(now)}&limit={limit}", null, cancellationToken);
         return (page.Data, page.HasMore);
     }
 
@@ -245,7 +245,7 @@ public sealed class AdminApiClient(IHttpClientFactory httpClientFactory, IOption
 
     /// <summary>The usage records of one request id (usually one), looked up over the ledger's retention.</summary>
     public async Task<IReadOnlyList<UsageRecordView>> FindRequestAsync(string requestId, CancellationToken cancellationToken) =>
-        (await SendAsync<UsagePage>(HttpMethod.Get, $"/admin/v1/usage?requestId={Uri.EscapeDataString(requestId.Trim())}", null, cancellationToken)).Data;
+        (await SendAsync<Page<UsageRecordView>>(HttpMethod.Get, $"/admin/v1/usage?requestId={Uri.EscapeDataString(requestId.Trim())}", null, cancellationToken)).Data;
 
     public async Task<IReadOnlyList<DeploymentView>> ListDeploymentsAsync(CancellationToken cancellationToken) =>
         (await SendAsync<ListOf<DeploymentView>>(HttpMethod.Get, "/admin/v1/deployments", null, cancellationToken)).Data;
@@ -277,8 +277,6 @@ public sealed class AdminApiClient(IHttpClientFactory httpClientFactory, IOption
 
     private static string DrainPath(DeploymentView deployment) =>
         $"/admin/v1/deployments/{Uri.EscapeDataString(deployment.ModelGroup)}/{Uri.EscapeDataString(deployment.Name)}/drain";
-
-    private sealed record UsagePage(List<UsageRecordView> Data, bool HasMore);
 
     private static AlertRuleView RuleView(JsonElement rule) => new(
         rule.GetProperty("name").GetString()!,

@@ -207,8 +207,14 @@ public sealed class UsageTests(TenancyFixture fixture) : IClassFixture<TenancyFi
         var priced = await admin.GetFromJsonAsync<JsonElement>($"/admin/v1/usage?keyId={keyId}&model=priced");
         var future = await admin.GetFromJsonAsync<JsonElement>(
             $"/admin/v1/usage?keyId={keyId}&from={Uri.EscapeDataString($"{DateTimeOffset.UtcNow.AddMinutes(5):O}")}&to={Uri.EscapeDataString($"{DateTimeOffset.UtcNow.AddMinutes(10):O}")}");
-        var csv = await admin.GetStringAsync($"/admin/v1/usage?keyId={keyId}&format=csv");
+        using var export = await admin.GetAsync($"/admin/v1/usage?keyId={keyId}&format=csv");
+        var csv = await export.Content.ReadAsStringAsync();
         using var bad = await admin.GetAsync("/admin/v1/usage?from=yesterday");
+
+        // A download: named, typed, and its records' fields are the header's.
+        Assert.Equal("text/csv", export.Content.Headers.ContentType?.MediaType);
+        Assert.Equal("usage.csv", export.Content.Headers.ContentDisposition?.FileName);
+        Assert.Equal("attachment", export.Content.Headers.ContentDisposition?.DispositionType);
 
         var record = Assert.Single(priced.GetProperty("data").EnumerateArray());
         Assert.Equal("priced-sim", record.GetProperty("deployment").GetString());
