@@ -1,4 +1,3 @@
-using System.Text.Json.Nodes;
 using AgentPlatform.Api.Errors;
 using AgentPlatform.Contracts.Admin;
 using AgentPlatform.Contracts.OpenAI;
@@ -41,7 +40,7 @@ public static class TenancyAdminApi
 
     private static async Task<Results<Created<Tenant>, OpenAIErrorResult>> CreateTenantAsync(HttpContext context, TenancyStore store)
     {
-        var (input, problem) = await ReadAsync(context, new Tenant(), requireName: true, otherFields: []);
+        var (input, problem) = await ReadAsync(context, new Tenant(), creating: true, takesTenantId: false);
         if (problem is not null)
         {
             return problem;
@@ -59,7 +58,7 @@ public static class TenancyAdminApi
         {
             return TenantNotFound(id);
         }
-        var (input, problem) = await ReadAsync(context, tenant, requireName: false, otherFields: []);
+        var (input, problem) = await ReadAsync(context, tenant, creating: false, takesTenantId: false);
         return problem ?? (Results<Ok<Tenant>, OpenAIErrorResult>)TypedResults.Ok(await store.UpdateTenantAsync((Tenant)input!.Value.Limits));
     }
 
@@ -139,13 +138,12 @@ public static class TenancyAdminApi
 
     private static async Task<Results<Created<KeyView>, OpenAIErrorResult>> CreateKeyAsync(HttpContext context, TenancyStore store)
     {
-        var (input, problem) = await ReadAsync(context, new VirtualKey(), requireName: true, otherFields: ["tenantId"]);
+        var (input, problem) = await ReadAsync(context, new VirtualKey(), creating: true, takesTenantId: true);
         if (problem is not null)
         {
             return problem;
         }
-        if (input!.Value.Body["tenantId"] is not JsonValue tenantId || !tenantId.TryGetValue<string>(out var tenantIdText)
-            || await store.GetTenantAsync(tenantIdText) is not { } tenant)
+        if (!input!.Value.Change.TenantId.TryGet(out var tenantId) || await store.GetTenantAsync(tenantId) is not { } tenant)
         {
             return new OpenAIErrorResult(StatusCodes.Status400BadRequest,
                 "'tenantId' must name an existing tenant (create one with POST /admin/v1/tenants).", OpenAIError.InvalidRequest, param: "tenantId");
@@ -166,7 +164,7 @@ public static class TenancyAdminApi
         {
             return KeyNotFound(id);
         }
-        var (input, problem) = await ReadAsync(context, key, requireName: false, otherFields: []);
+        var (input, problem) = await ReadAsync(context, key, creating: false, takesTenantId: false);
         return problem ?? (Results<Ok<KeyView>, OpenAIErrorResult>)TypedResults.Ok(View(await store.UpdateKeyAsync((VirtualKey)input!.Value.Limits)));
     }
 
@@ -188,24 +186,24 @@ public static class TenancyAdminApi
         key.CreatedAt, key.UpdatedAt, key.RevokedAt);
 
     /// <summary>The body's fields applied to <paramref name="current"/>, or the 400 naming every field that is wrong.</summary>
-    private static async Task<((Limits Limits, JsonObject Body)? Input, OpenAIErrorResult? Problem)> ReadAsync(
-        HttpContext context, Limits current, bool requireName, string[] otherFields)
+    private static async Task<((Limits Limits, LimitsChange Change)? Input, OpenAIErrorResult? Problem)> ReadAsync(
+        HttpContext context, Limits current, bool creating, bool takesTenantId)
     {
         var errors = new List<string>();
         using var body = await PooledRequestBody.ReadAsync(context.Request, MaxBodyBytes, context.RequestAborted);
-        var json = body is null ? null : LimitsInput.ReadObject(body.Span, errors);
+        var change = body is null ? null : LimitsInput.Read(body.Span, errors);
         if (body is null)
         {
             errors.Add($"The request body is larger than {MaxBodyBytes} bytes.");
         }
-        var limits = json is null ? current : LimitsInput.Apply(current, json, errors, otherFields);
-        if (requireName && json is not null && !json.ContainsKey("name"))
+        var limits = change is null ? current : LimitsInput.Apply(current, change, errors, takesTenantId);
+        if (creating && change is not null && !change.Name.IsPresent)
         {
             errors.Add("'name' is required.");
         }
         return errors.Count > 0
             ? (null, new OpenAIErrorResult(StatusCodes.Status400BadRequest, string.Join(" ", errors), OpenAIError.InvalidRequest))
-            : ((limits, json!), null);
+            : ((limits, change!), null);
     }
 
     private static OpenAIErrorResult TenantNotFound(string id) => OpenAIErrorResult.NotFound($"No tenant has the id '{id}'.", "tenant_not_found");

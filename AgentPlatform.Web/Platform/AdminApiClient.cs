@@ -293,39 +293,24 @@ public sealed class AdminApiClient(IHttpClientFactory httpClientFactory, IOption
             .ToList());
 
     /// <summary>A PATCH body: every field the form edits, null where it is empty (which clears that limit).</summary>
-    private static Dictionary<string, object?> Changes(LimitsForm form)
+    /// <summary>The form's fields as a change: rpm and budget cleared when left empty.</summary>
+    private static LimitsChange Changes(LimitsForm form) => new()
     {
-        var body = new Dictionary<string, object?>
-        {
-            ["name"] = form.Name.Trim(),
-            ["rpm"] = form.ParsedRpm,
-            ["budgetUsd"] = form.ParsedBudgetUsd,
-        };
-        if (form.ParsedBudgetUsd is not null)
-        {
-            body["budgetPeriod"] = form.BudgetPeriod;
-        }
-        return body;
-    }
+        Name = form.Name.Trim(),
+        Rpm = form.ParsedRpm is { } rpm ? rpm : Patch<int>.Null,
+        BudgetUsd = form.ParsedBudgetUsd is { } budget ? budget : Patch<decimal>.Null,
+        BudgetPeriod = form.ParsedBudgetUsd is null ? default(Patch<string>) : form.BudgetPeriod,
+    };
 
-    private static Dictionary<string, object?> Body(LimitsForm form, string? tenantId)
+    /// <summary>A new tenant or key (of <paramref name="tenantId"/>): the form's fields that are filled in.</summary>
+    private static LimitsChange Body(LimitsForm form, string? tenantId) => new()
     {
-        var body = new Dictionary<string, object?> { ["name"] = form.Name.Trim() };
-        if (tenantId is not null)
-        {
-            body["tenantId"] = tenantId;
-        }
-        if (form.ParsedRpm is { } rpm)
-        {
-            body["rpm"] = rpm;
-        }
-        if (form.ParsedBudgetUsd is { } budget)
-        {
-            body["budgetUsd"] = budget;
-            body["budgetPeriod"] = form.BudgetPeriod;
-        }
-        return body;
-    }
+        Name = form.Name.Trim(),
+        TenantId = tenantId is null ? default(Patch<string>) : tenantId,
+        Rpm = form.ParsedRpm is { } rpm ? rpm : default(Patch<int>),
+        BudgetUsd = form.ParsedBudgetUsd is { } budget ? budget : default(Patch<decimal>),
+        BudgetPeriod = form.ParsedBudgetUsd is null ? default(Patch<string>) : form.BudgetPeriod,
+    };
 
     private async Task<T> SendAsync<T>(HttpMethod method, string path, object? body, CancellationToken cancellationToken)
     {
