@@ -1,5 +1,4 @@
 using System.Globalization;
-using AgentPlatform.Api.Errors;
 using AgentPlatform.Contracts.OpenAI;
 
 namespace AgentPlatform.Api.Access;

@@ -1,7 +1,7 @@
 using System.Collections.Concurrent;
 using System.Runtime.CompilerServices;
-using AgentPlatform.Api.Errors;
 using AgentPlatform.Api.Tenancy;
+using AgentPlatform.Contracts.OpenAI;
 using StackExchange.Redis;
 
 namespace AgentPlatform.Api.Access;

@@ -1,5 +1,5 @@
 using System.Security.Claims;
-using AgentPlatform.Api.Errors;
+using AgentPlatform.Contracts.OpenAI;
 using Microsoft.AspNetCore.Authentication;
 using Microsoft.AspNetCore.Authorization.Policy;
 using Microsoft.Extensions.DependencyInjection.Extensions;

@@ -1,4 +1,4 @@
-using AgentPlatform.Api.Errors;
+using AgentPlatform.Contracts.OpenAI;
 using Microsoft.AspNetCore.Authentication;
 using Microsoft.AspNetCore.Authorization;
 using Microsoft.AspNetCore.Authorization.Infrastructure;

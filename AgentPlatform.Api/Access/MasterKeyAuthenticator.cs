@@ -1,6 +1,6 @@
 using System.Security.Cryptography;
 using System.Text;
-using AgentPlatform.Api.Errors;
+using AgentPlatform.Contracts.OpenAI;
 using Microsoft.Extensions.Options;
 
 namespace AgentPlatform.Api.Access;

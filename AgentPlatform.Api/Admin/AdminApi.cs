@@ -8,6 +8,7 @@ using AgentPlatform.Api.Upstream;
 using AgentPlatform.Api.Usage;
 using AgentPlatform.Contracts.OpenAI;
 using AgentPlatform.ServiceDefaults.Http;
+using Microsoft.AspNetCore.Http.HttpResults;
 
 namespace AgentPlatform.Api.Admin;
 
@@ -23,7 +24,7 @@ public static class AdminApi
         admin.MapCacheAdminApi();
         admin.MapAlertsAdminApi();
         admin.MapAgentsAdminApi();
-        admin.MapGet("/deployments", ListDeploymentsAsync)
+        admin.MapGet("/deployments", ListDeployments)
             .WithName("ListDeployments")
             .WithSummary("Every deployment with its live state: breaker, requests in flight, latency, error rate, last error.");
         admin.MapPost("/deployments/{group}/{name}/drain", DrainAsync)
@@ -35,26 +36,31 @@ public static class AdminApi
         return app;
     }
 
-    private static Task ListDeploymentsAsync(HttpContext context, RouterClient router) =>
-        router.ForwardAsync(context, HttpMethod.Get, "/admin/v1/deployments", body: null, Stopwatch.GetTimestamp());
+    // The deployments are the Router's: their state lives there, so these relay the Router's answer as it is
+    // (a DeploymentView, or its 400/404/503), rather than reading it here only to write it out again.
+    private static RouterRelay ListDeployments(RouterClient router) => new(router, HttpMethod.Get, "/admin/v1/deployments");
 
     private const int MaxDrainBodyBytes = 4 * 1024;
 
-    private static async Task DrainAsync(HttpContext context, RouterClient router, string group, string name)
+    private static async Task<Results<RouterRelay, OpenAIErrorResult>> DrainAsync(HttpContext context, RouterClient router, string group, string name)
     {
         using var body = await PooledRequestBody.ReadAsync(context.Request, MaxDrainBodyBytes, context.RequestAborted);
         if (body is null)
         {
-            await OpenAIError.WriteAsync(context, StatusCodes.Status413PayloadTooLarge,
+            return new OpenAIErrorResult(StatusCodes.Status413PayloadTooLarge,
                 $"The request body is larger than {MaxDrainBodyBytes} bytes.", OpenAIError.InvalidRequest, "request_too_large");
-            return;
         }
-        await router.ForwardAsync(context, HttpMethod.Post, DrainPath(group, name), body.Length > 0 ? body.Memory : null, Stopwatch.GetTimestamp());
+        return new RouterRelay(router, HttpMethod.Post, DrainPath(group, name), body.Length > 0 ? body.Memory.ToArray() : null);
     }
 
-    private static Task UndrainAsync(HttpContext context, RouterClient router, string group, string name) =>
-        router.ForwardAsync(context, HttpMethod.Delete, DrainPath(group, name), body: null, Stopwatch.GetTimestamp());
+    private static RouterRelay UndrainAsync(RouterClient router, string group, string name) => new(router, HttpMethod.Delete, DrainPath(group, name));
 
     private static string DrainPath(string group, string name) =>
         $"/admin/v1/deployments/{Uri.EscapeDataString(group)}/{Uri.EscapeDataString(name)}/drain";
+}
+
+/// <summary>The Router's answer to an admin call, relayed as it is (status and body), or the Api's 502/503 when the Router fails or cannot be reached.</summary>
+public sealed class RouterRelay(RouterClient router, HttpMethod method, string path, ReadOnlyMemory<byte>? body = null) : IResult
+{
+    public Task ExecuteAsync(HttpContext httpContext) => router.ForwardAsync(httpContext, method, path, body, Stopwatch.GetTimestamp());
 }

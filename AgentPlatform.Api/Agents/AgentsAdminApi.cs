@@ -1,5 +1,4 @@
 using System.Text.Json;
-using AgentPlatform.Api.Errors;
 using AgentPlatform.Api.Tenancy;
 using AgentPlatform.Contracts.Admin;
 using AgentPlatform.Contracts.OpenAI;

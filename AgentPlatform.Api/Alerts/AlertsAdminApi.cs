@@ -1,6 +1,6 @@
 using System.Text.Json;
-using AgentPlatform.Api.Errors;
 using AgentPlatform.Contracts.Admin;
+using AgentPlatform.Contracts.OpenAI;
 using AgentPlatform.ServiceDefaults.Http;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.Extensions.Options;

@@ -1,5 +1,5 @@
-using AgentPlatform.Api.Errors;
 using AgentPlatform.Contracts.Admin;
+using AgentPlatform.Contracts.OpenAI;
 using Microsoft.AspNetCore.Http.HttpResults;
 using StackExchange.Redis;
 

@@ -1,12 +1,11 @@
 using System.Collections.Concurrent;
 using System.Globalization;
 using AgentPlatform.Api.Access;
-using AgentPlatform.Api.Errors;
 using AgentPlatform.Api.Tenancy;
 using AgentPlatform.Api.Usage;
-using TenancyLimits = AgentPlatform.Api.Tenancy.Limits;
-using StackExchange.Redis;
 using AgentPlatform.Contracts.OpenAI;
+using StackExchange.Redis;
+using TenancyLimits = AgentPlatform.Api.Tenancy.Limits;
 
 namespace AgentPlatform.Api.Limits;
 

@@ -2,7 +2,6 @@ using System.Buffers;
 using System.Diagnostics;
 using System.Globalization;
 using AgentPlatform.Api.Caching;
-using AgentPlatform.Api.Errors;
 using AgentPlatform.Api.Limits;
 using AgentPlatform.Api.Upstream;
 using AgentPlatform.Api.Usage;

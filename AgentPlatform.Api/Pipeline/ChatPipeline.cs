@@ -1,9 +1,9 @@
 using System.Diagnostics;
 using AgentPlatform.Api.Access;
-using AgentPlatform.Api.Errors;
 using AgentPlatform.Api.Limits;
 using AgentPlatform.Api.Upstream;
 using AgentPlatform.Api.Usage;
+using AgentPlatform.Contracts.OpenAI;
 using Microsoft.Extensions.Options;
 
 namespace AgentPlatform.Api.Pipeline;

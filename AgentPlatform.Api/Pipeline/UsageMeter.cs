@@ -1,9 +1,9 @@
 using System.Diagnostics;
-using AgentPlatform.Api.Errors;
 using AgentPlatform.Api.Limits;
 using AgentPlatform.Api.Tenancy;
 using AgentPlatform.Api.Upstream;
 using AgentPlatform.Api.Usage;
+using AgentPlatform.Contracts.OpenAI;
 using AgentPlatform.Contracts.Usage;
 using AgentPlatform.ServiceDefaults.Telemetry;
 using AgentPlatform.Tokens;

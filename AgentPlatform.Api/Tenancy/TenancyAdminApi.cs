@@ -1,4 +1,3 @@
-using AgentPlatform.Api.Errors;
 using AgentPlatform.Contracts.Admin;
 using AgentPlatform.Contracts.OpenAI;
 using AgentPlatform.ServiceDefaults.Http;

@@ -2,9 +2,9 @@ using System.Buffers;
 using System.Globalization;
 using System.Text;
 using System.Text.Json;
-using AgentPlatform.Api.Errors;
 using AgentPlatform.Api.Tenancy;
 using AgentPlatform.Contracts.Admin;
+using AgentPlatform.Contracts.OpenAI;
 using Microsoft.AspNetCore.Http.HttpResults;
 using StackExchange.Redis;
 

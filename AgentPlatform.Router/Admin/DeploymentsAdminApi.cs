@@ -1,6 +1,8 @@
+using AgentPlatform.Contracts.Admin;
 using AgentPlatform.Contracts.OpenAI;
 using AgentPlatform.Router.Pool;
 using AgentPlatform.Router.Resilience;
+using Microsoft.AspNetCore.Http.HttpResults;
 using StackExchange.Redis;
 
 namespace AgentPlatform.Router.Admin;
@@ -29,12 +31,10 @@ public static class DeploymentsAdminApi
         return app;
     }
 
-    /// <summary>The optional body of a drain: why, for whoever looks at the deployments next.</summary>
-    public sealed record DrainRequest(string? Reason);
-
     private const int MaxReasonLength = 500;
 
-    private static async Task DrainAsync(HttpContext context, string group, string name, ModelPool pool, DeploymentDrains drains, TimeProvider timeProvider)
+    private static async Task<Results<Ok<DeploymentView>, OpenAIErrorResult>> DrainAsync(
+        HttpContext context, string group, string name, ModelPool pool, DeploymentDrains drains, TimeProvider timeProvider)
     {
         DrainRequest? body = null;
         if (context.Request.ContentLength is > 0 || context.Request.Headers.TransferEncoding.Count > 0)
@@ -45,29 +45,26 @@ public static class DeploymentsAdminApi
             }
             catch (System.Text.Json.JsonException)
             {
-                await OpenAIError.WriteAsync(context, StatusCodes.Status400BadRequest, "The body must be JSON: {\"reason\": \"...\"}, or empty.", OpenAIError.InvalidRequest, "invalid_json");
-                return;
+                return OpenAIErrorResult.BadRequest("The body must be JSON: {\"reason\": \"...\"}, or empty.", "invalid_json");
             }
         }
         var reason = string.IsNullOrWhiteSpace(body?.Reason) ? null : body.Reason.Trim();
         if (reason is { Length: > MaxReasonLength })
         {
-            await OpenAIError.WriteAsync(context, StatusCodes.Status400BadRequest, $"The reason may be at most {MaxReasonLength} characters.", OpenAIError.InvalidRequest, "invalid_value", "reason");
-            return;
+            return OpenAIErrorResult.BadRequest($"The reason may be at most {MaxReasonLength} characters.", "invalid_value", "reason");
         }
-        await ChangeAsync(context, group, name, pool, timeProvider, deployment => drains.DrainAsync(deployment, new DrainNote(timeProvider.GetUtcNow(), reason)));
+        return await ChangeAsync(group, name, pool, timeProvider, deployment => drains.DrainAsync(deployment, new DrainNote(timeProvider.GetUtcNow(), reason)));
     }
 
-    private static Task UndrainAsync(HttpContext context, string group, string name, ModelPool pool, DeploymentDrains drains, TimeProvider timeProvider) =>
-        ChangeAsync(context, group, name, pool, timeProvider, drains.UndrainAsync);
+    private static Task<Results<Ok<DeploymentView>, OpenAIErrorResult>> UndrainAsync(string group, string name, ModelPool pool, DeploymentDrains drains, TimeProvider timeProvider) =>
+        ChangeAsync(group, name, pool, timeProvider, drains.UndrainAsync);
 
-    private static async Task ChangeAsync(HttpContext context, string group, string name, ModelPool pool, TimeProvider timeProvider, Func<Deployment, Task> change)
+    private static async Task<Results<Ok<DeploymentView>, OpenAIErrorResult>> ChangeAsync(
+        string group, string name, ModelPool pool, TimeProvider timeProvider, Func<Deployment, Task> change)
     {
         if (!pool.TryGetGroup(group, out var modelGroup) || modelGroup.Deployments.FirstOrDefault(d => d.Name == name) is not { } deployment)
         {
-            await OpenAIError.WriteAsync(context, StatusCodes.Status404NotFound,
-                $"No deployment '{name}' in model group '{group}'.", OpenAIError.NotFound, "deployment_not_found");
-            return;
+            return OpenAIErrorResult.NotFound($"No deployment '{name}' in model group '{group}'.", "deployment_not_found");
         }
         try
         {
@@ -76,65 +73,41 @@ public static class DeploymentsAdminApi
         catch (RedisException)
         {
             // A drain must hold on every replica or be reported as not made: the caller can try again.
-            await OpenAIError.WriteAsync(context, StatusCodes.Status503ServiceUnavailable,
-                "Redis is unreachable, so the change could not be shared with every Router replica; try again.", OpenAIError.Server, "redis_unavailable");
-            return;
+            return OpenAIErrorResult.Unavailable(
+                "Redis is unreachable, so the change could not be shared with every Router replica; try again.", "redis_unavailable");
         }
-        await context.Response.WriteAsJsonAsync(Describe(modelGroup, deployment, timeProvider.GetUtcNow()), context.RequestAborted);
+        return TypedResults.Ok(Describe(modelGroup, deployment, timeProvider.GetUtcNow()));
     }
 
-    private static IResult ListDeployments(ModelPool pool, TimeProvider timeProvider)
+    private static Ok<ListOf<DeploymentView>> ListDeployments(ModelPool pool, TimeProvider timeProvider)
     {
         var now = timeProvider.GetUtcNow();
-        return TypedResults.Ok(new
-        {
-            @object = "list",
-            data = pool.Groups.OrderBy(g => g.Name, StringComparer.Ordinal).SelectMany(group => group.Deployments.Select(d => Describe(group, d, now))),
-        });
+        return TypedResults.Ok(ListOf.Of(pool.Groups.OrderBy(g => g.Name, StringComparer.Ordinal).SelectMany(group => group.Deployments.Select(d => Describe(group, d, now)))));
     }
 
-    private static object Describe(ModelGroup group, Deployment deployment, DateTimeOffset now)
+    private static DeploymentView Describe(ModelGroup group, Deployment deployment, DateTimeOffset now)
     {
         var (attempts, errorRate) = deployment.State.RecentOutcomes();
         var (requestsLeft, tokensLeft) = deployment.Headroom(now.ToUnixTimeMilliseconds());
         var breaker = deployment.Breaker;
         var coolDownUntil = new DateTimeOffset(deployment.State.CoolDownUntilTicks, TimeSpan.Zero);
-        return new
-        {
-            modelGroup = group.Name,
-            strategy = group.Strategy.Name,
-            name = deployment.Name,
-            provider = deployment.Provider,
-            model = deployment.Model,
-            priority = deployment.Priority,
-            weight = deployment.Weight,
-            available = deployment.IsAvailable(now.UtcTicks),
-            drained = deployment.Drain is { } drain ? new { at = drain.At, reason = drain.Reason } : null,
-            breaker = new
-            {
-                state = breaker.State switch { CircuitState.Open => "open", CircuitState.HalfOpen => "half_open", _ => "closed" },
-                openUntil = breaker.State == CircuitState.Open ? breaker.OpenUntil : (DateTimeOffset?)null,
-                breaks = breaker.Breaks,
-            },
-            coolingDownUntil = coolDownUntil > now ? coolDownUntil : (DateTimeOffset?)null,
-            inFlight = deployment.State.InFlight,
-            latencyEwmaMs = Math.Round(deployment.State.LatencyEwmaMs, 3),
-            attemptsLastMinute = attempts,
-            errorRateLastMinute = Math.Round(errorRate, 4),
-            lastError = deployment.State.LatestError is { } error ? new { message = error.Message, at = error.At } : null,
-            capacity = new
-            {
-                rpm = deployment.Rpm,
-                rpmInUse = deployment.Rpm - requestsLeft is { } rpmUsed ? Math.Round(rpmUsed, 1) : (double?)null,
-                tpm = deployment.Tpm,
-                tpmInUse = deployment.Tpm - tokensLeft is { } tpmUsed ? Math.Round(tpmUsed) : (double?)null,
-            },
-            prices = new
-            {
-                inputPerMillion = deployment.InputPricePerMillion,
-                cachedInputPerMillion = deployment.CachedInputPricePerMillion,
-                outputPerMillion = deployment.OutputPricePerMillion,
-            },
-        };
+        return new DeploymentView(
+            group.Name, group.Strategy.Name, deployment.Name, deployment.Provider, deployment.Model, deployment.Priority, deployment.Weight,
+            Available: deployment.IsAvailable(now.UtcTicks),
+            Drained: deployment.Drain is { } drain ? new DrainView(drain.At, drain.Reason) : null,
+            Breaker: new BreakerView(
+                breaker.State switch { CircuitState.Open => "open", CircuitState.HalfOpen => "half_open", _ => "closed" },
+                breaker.State == CircuitState.Open ? breaker.OpenUntil : null,
+                breaker.Breaks),
+            CoolingDownUntil: coolDownUntil > now ? coolDownUntil : null,
+            InFlight: deployment.State.InFlight,
+            LatencyEwmaMs: Math.Round(deployment.State.LatencyEwmaMs, 3),
+            AttemptsLastMinute: attempts,
+            ErrorRateLastMinute: Math.Round(errorRate, 4),
+            LastError: deployment.State.LatestError is { } error ? new LastErrorView(error.Message, error.At) : null,
+            Capacity: new CapacityView(
+                deployment.Rpm, deployment.Rpm - requestsLeft is { } rpmUsed ? Math.Round(rpmUsed, 1) : null,
+                deployment.Tpm, deployment.Tpm - tokensLeft is { } tpmUsed ? Math.Round(tpmUsed) : null),
+            Prices: new PricesView(deployment.InputPricePerMillion, deployment.CachedInputPricePerMillion, deployment.OutputPricePerMillion));
     }
 }

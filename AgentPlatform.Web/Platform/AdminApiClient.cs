@@ -52,28 +52,6 @@ public sealed record UsageQuery(string? TenantId, string? Model, int Hours, stri
     }
 }
 
-/// <summary>A deployment and its live state, as the Router replica that answered sees it.</summary>
-public sealed record DeploymentView(
-    string ModelGroup, string Strategy, string Name, string Provider, string Model, int Priority, double Weight, bool Available,
-    DrainView? Drained, BreakerView Breaker, DateTimeOffset? CoolingDownUntil, long InFlight, double LatencyEwmaMs,
-    long AttemptsLastMinute, double ErrorRateLastMinute, LastErrorView? LastError, CapacityView Capacity)
-{
-    /// <summary>One word for the state an operator acts on, worst first: drained, open, half-open, cooling down, or up.</summary>
-    public string State => Drained is not null ? "drained"
-        : Breaker.State == "open" ? "breaker open"
-        : Breaker.State == "half_open" ? "probing"
-        : CoolingDownUntil is not null ? "cooling down"
-        : "up";
-}
-
-public sealed record DrainView(DateTimeOffset At, string? Reason);
-
-public sealed record BreakerView(string State, DateTimeOffset? OpenUntil, int Breaks);
-
-public sealed record LastErrorView(string Message, DateTimeOffset At);
-
-public sealed record CapacityView(int? Rpm, double? RpmInUse, int? Tpm, double? TpmInUse);
-
 /// <summary>A key just created: the one time its plaintext exists outside the client that asked for it.</summary>
 public sealed record CreatedKey(KeyView Key, string Plaintext);
 
@@ -251,12 +229,12 @@ public sealed class AdminApiClient(IHttpClientFactory httpClientFactory, IOption
         (await SendAsync<ListOf<DeploymentView>>(HttpMethod.Get, "/admin/v1/deployments", null, cancellationToken)).Data;
 
     /// <summary>Takes the deployment out of rotation on every Router replica; requests in flight finish.</summary>
-    public Task DrainAsync(DeploymentView deployment, string? reason, CancellationToken cancellationToken) =>
-        SendAsync<JsonElement>(HttpMethod.Post, DrainPath(deployment),
-            string.IsNullOrWhiteSpace(reason) ? null : new { reason = reason.Trim() }, cancellationToken);
+    public Task<DeploymentView> DrainAsync(DeploymentView deployment, string? reason, CancellationToken cancellationToken) =>
+        SendAsync<DeploymentView>(HttpMethod.Post, DrainPath(deployment),
+            string.IsNullOrWhiteSpace(reason) ? null : new DrainRequest(reason.Trim()), cancellationToken);
 
-    public Task UndrainAsync(DeploymentView deployment, CancellationToken cancellationToken) =>
-        SendAsync<JsonElement>(HttpMethod.Delete, DrainPath(deployment), null, cancellationToken);
+    public Task<DeploymentView> UndrainAsync(DeploymentView deployment, CancellationToken cancellationToken) =>
+        SendAsync<DeploymentView>(HttpMethod.Delete, DrainPath(deployment), null, cancellationToken);
 
     /// <summary>JSON the operator typed; its syntax error, in words, as the page's error.</summary>
     private static JsonElement ParseOperatorJson(string json)

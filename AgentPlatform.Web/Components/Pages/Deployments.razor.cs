@@ -1,4 +1,4 @@
-using AgentPlatform.Web.Platform;
+using AgentPlatform.Contracts.Admin;
 
 namespace AgentPlatform.Web.Components.Pages;
 

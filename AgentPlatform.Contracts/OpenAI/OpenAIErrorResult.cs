@@ -1,6 +1,6 @@
-using AgentPlatform.Contracts.OpenAI;
+using Microsoft.AspNetCore.Http;
 
-namespace AgentPlatform.Api.Errors;
+namespace AgentPlatform.Contracts.OpenAI;
 
 /// <summary>
 /// An error answer in OpenAI's shape as a typed result: a handler returns it among its
