@@ -59,7 +59,7 @@ public sealed class ChatCompletionsApiTests(PlatformFixture platform)
         var body = await Json.ReadAsync(response);
         Assert.Equal("list", body.GetProperty("object").GetString());
         var ids = body.GetProperty("data").EnumerateArray().Select(m => m.GetProperty("id").GetString()).ToList();
-        Assert.Equal(["dead", "default", "recorded", "tiered"], ids.Order());
+        Assert.Equal(["dead", "default", "recorded", PlatformFixture.SkippingGroup, "tiered"], ids.Order());
     }
 
     [Theory]

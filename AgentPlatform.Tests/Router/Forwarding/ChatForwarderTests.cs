@@ -66,7 +66,7 @@ public sealed class ChatForwarderTests(PlatformFixture platform)
             var requestIds = new List<string>();
             for (var i = 0; i < 12; i++)
             {
-                using var response = await client.PostAsync("/v1/chat/completions", Json.Chat(extra: $",\"seed\":{i}"));
+                using var response = await client.PostAsync("/v1/chat/completions", Json.Chat(model: PlatformFixture.SkippingGroup, extra: $",\"seed\":{i}"));
                 Assert.Equal(HttpStatusCode.OK, response.StatusCode);
                 Assert.Equal("sim-b", response.Headers.GetValues("x-agentplatform-deployment").Single());
                 requestIds.Add(response.Headers.GetValues("x-request-id").Single());
