@@ -21,22 +21,10 @@ public sealed class AgentCompletions(AgentStore agents, AgentRunner runner, Time
 
     public async Task CreateAsync(HttpContext context, ClientIdentity client, ReadOnlyMemory<byte> body, ChatRequestScan scan)
     {
-        var name = scan.Model![ModelPrefix.Length..];
-        if (await agents.GetAsync(name) is not { } agent || !client.MayRun(agent))
+        var (agent, messages, refusal) = await ReadAsync(client, body, scan);
+        if (refusal is not null)
         {
-            await OpenAIError.WriteAsync(context, StatusCodes.Status404NotFound,
-                $"The model '{scan.Model}' does not exist or you do not have access to it.", OpenAIError.InvalidRequest, "model_not_found", "model");
-            return;
-        }
-        if (Messages(body) is not { } messages)
-        {
-            await OpenAIError.WriteAsync(context, StatusCodes.Status400BadRequest,
-                "An agent takes 'messages' of roles system, user and assistant with text content, ending with a user message.", OpenAIError.InvalidRequest, "invalid_messages", "messages");
-            return;
-        }
-        if (agent.RefusesInstructionsIn(messages) is { } refusal)
-        {
-            await OpenAIError.WriteAsync(context, StatusCodes.Status400BadRequest, refusal, OpenAIError.InvalidRequest, "client_instructions_not_allowed", "messages");
+            await refusal.ExecuteAsync(context);
             return;
         }
         if (await runner.AdmitAsync(context, client) is not { } admitted)
@@ -69,7 +57,7 @@ public sealed class AgentCompletions(AgentStore agents, AgentRunner runner, Time
             }
         }
 
-        var run = await runner.RunAsync(agent, messages, threadId: null, thread: null, client, lease,
+        var run = await runner.RunAsync(agent!, messages!, threadId: null, thread: null, client, lease,
             context.TraceIdentifier, EmitAsync, context.RequestAborted);
         await lease.SettleAsync(0, 0);
         if (context.RequestAborted.IsCancellationRequested)
@@ -80,35 +68,68 @@ public sealed class AgentCompletions(AgentStore agents, AgentRunner runner, Time
         var finishReason = run.Status == AgentRunStatuses.Completed ? "stop" : "length";
         if (scan.Stream)
         {
-            if (run.Status == AgentRunStatuses.Failed)
-            {
-                OpenAIError.WriteEvent(response.BodyWriter, run.Error ?? "The agent run failed.", OpenAIError.Upstream, "agent_run_failed");
-            }
-            else
-            {
-                WriteChunk(response.BodyWriter, chunk, id, created, scan.Model!, role: null, content: null, finishReason);
-                if (scan.StreamOptions == StreamOptionsKind.IncludeUsage)
-                {
-                    ChatCompletionJson.BeginEvent(response.BodyWriter, chunk);
-                    ChatCompletionJson.WriteChunkHeader(chunk, id, created, scan.Model);
-                    ChatCompletionJson.WriteNoChoices(chunk);
-                    ChatCompletionJson.WriteUsage(chunk, run.Usage.PromptTokens, cachedTokens: 0, run.Usage.CompletionTokens);
-                    ChatCompletionJson.EndEvent(response.BodyWriter, chunk);
-                }
-            }
-            response.BodyWriter.Write(ChatCompletionJson.Done);
-            await response.BodyWriter.FlushAsync(context.RequestAborted);
-            return;
+            await EndStreamAsync(response, chunk, id, created, scan, run, finishReason, context.RequestAborted);
         }
-        if (run.Status == AgentRunStatuses.Failed)
+        else if (run.Status == AgentRunStatuses.Failed)
         {
             await OpenAIError.WriteAsync(context, StatusCodes.Status502BadGateway, run.Error ?? "The agent run failed.", OpenAIError.Upstream, "agent_run_failed");
-            return;
         }
+        else
+        {
+            await WriteCompletionAsync(response, id, created, scan.Model!, run, finishReason, context.RequestAborted);
+        }
+    }
+
+    /// <summary>The agent asked for (one the key may run) and the conversation it is given; or why it is refused.</summary>
+    private async Task<(AgentDefinition? Agent, List<ChatMessage>? Messages, OpenAIErrorResult? Refusal)> ReadAsync(ClientIdentity client, ReadOnlyMemory<byte> body, ChatRequestScan scan)
+    {
+        var name = scan.Model![ModelPrefix.Length..];
+        if (await agents.GetAsync(name) is not { } agent || !client.MayRun(agent))
+        {
+            return (null, null, new(StatusCodes.Status404NotFound,
+                $"The model '{scan.Model}' does not exist or you do not have access to it.", OpenAIError.InvalidRequest, "model_not_found", "model"));
+        }
+        if (Messages(body) is not { } messages)
+        {
+            return (null, null, OpenAIErrorResult.BadRequest(
+                "An agent takes 'messages' of roles system, user and assistant with text content, ending with a user message.", "invalid_messages", "messages"));
+        }
+        return agent.RefusesInstructionsIn(messages) is { } refusal
+            ? (null, null, OpenAIErrorResult.BadRequest(refusal, "client_instructions_not_allowed", "messages"))
+            : (agent, messages, null);
+    }
+
+    /// <summary>A stream's end: the finish chunk and the usage chunk (if asked for), or the error event of a failed run; then <c>[DONE]</c>.</summary>
+    private static async Task EndStreamAsync(
+        HttpResponse response, Utf8JsonWriter chunk, string id, long created, ChatRequestScan scan, AgentRun run, string finishReason, CancellationToken cancellationToken)
+    {
+        if (run.Status == AgentRunStatuses.Failed)
+        {
+            OpenAIError.WriteEvent(response.BodyWriter, run.Error ?? "The agent run failed.", OpenAIError.Upstream, "agent_run_failed");
+        }
+        else
+        {
+            WriteChunk(response.BodyWriter, chunk, id, created, scan.Model!, role: null, content: null, finishReason);
+            if (scan.StreamOptions == StreamOptionsKind.IncludeUsage)
+            {
+                ChatCompletionJson.BeginEvent(response.BodyWriter, chunk);
+                ChatCompletionJson.WriteChunkHeader(chunk, id, created, scan.Model);
+                ChatCompletionJson.WriteNoChoices(chunk);
+                ChatCompletionJson.WriteUsage(chunk, run.Usage.PromptTokens, cachedTokens: 0, run.Usage.CompletionTokens);
+                ChatCompletionJson.EndEvent(response.BodyWriter, chunk);
+            }
+        }
+        response.BodyWriter.Write(ChatCompletionJson.Done);
+        await response.BodyWriter.FlushAsync(cancellationToken);
+    }
+
+    /// <summary>The run's answer as one chat completion.</summary>
+    private static async Task WriteCompletionAsync(HttpResponse response, string id, long created, string model, AgentRun run, string finishReason, CancellationToken cancellationToken)
+    {
         response.ContentType = "application/json";
         using var json = new Utf8JsonWriter(response.BodyWriter);
         json.WriteStartObject();
-        ChatCompletionJson.WriteCompletionHeader(json, id, created, scan.Model);
+        ChatCompletionJson.WriteCompletionHeader(json, id, created, model);
         json.WriteStartArray("choices");
         json.WriteStartObject();
         json.WriteNumber("index", 0);
@@ -121,7 +142,7 @@ public sealed class AgentCompletions(AgentStore agents, AgentRunner runner, Time
         json.WriteEndArray();
         ChatCompletionJson.WriteUsage(json, run.Usage.PromptTokens, cachedTokens: 0, run.Usage.CompletionTokens);
         json.WriteEndObject();
-        await json.FlushAsync(context.RequestAborted);
+        await json.FlushAsync(cancellationToken);
     }
 
     private static void WriteChunk(IBufferWriter<byte> output, Utf8JsonWriter json, string id, long created, string model, string? role, string? content, string? finishReason)

@@ -32,52 +32,12 @@ public static class AgentsApi
     private static async Task RunAsync(
         HttpContext context, string name, ClientIdentity client, AgentStore agents, AgentRunStore runs, AgentRunner runner, RequestLimiter limiter)
     {
-        if (await agents.GetAsync(name) is not { } agent || !client.MayRun(agent))
+        var (agent, request, thread, refusal) = await ReadRunAsync(context, name, client, agents, runs, limiter);
+        if (refusal is not null)
         {
-            // Not 403 for an agent of another tenant: its existence is not the caller's to know.
-            await OpenAIError.WriteAsync(context, StatusCodes.Status404NotFound, $"There is no agent '{name}' this key may run.", OpenAIError.InvalidRequest, "agent_not_found");
+            await refusal.ExecuteAsync(context);
             return;
         }
-        if (limiter.RefusedBeforeBody(client) is { } throttled)
-        {
-            await throttled.ExecuteAsync(context);
-            return;
-        }
-        var (request, problem) = await AgentRunRequest.ReadAsync(context);
-        if (request is null && problem is null)
-        {
-            await OpenAIError.WriteAsync(context, StatusCodes.Status413PayloadTooLarge,
-                $"The body is larger than the limit of {AgentRunRequest.MaxBodyBytes} bytes.", OpenAIError.InvalidRequest, "request_too_large");
-            return;
-        }
-        if (request is null)
-        {
-            await OpenAIError.WriteAsync(context, StatusCodes.Status400BadRequest, problem!, OpenAIError.InvalidRequest, "invalid_run");
-            return;
-        }
-        if (agent.RefusesInstructionsIn(request.Messages) is { } refusal)
-        {
-            await OpenAIError.WriteAsync(context, StatusCodes.Status400BadRequest, refusal, OpenAIError.InvalidRequest, "client_instructions_not_allowed", "messages");
-            return;
-        }
-        AgentThread? thread = null;
-        if (request.ThreadId is { } threadId)
-        {
-            thread = await runs.GetThreadAsync(threadId);
-            if (thread is null || (client.Tenant is not null && thread.TenantId != client.Tenant.Id))
-            {
-                await OpenAIError.WriteAsync(context, StatusCodes.Status404NotFound,
-                    $"There is no thread '{threadId}' (threads are kept for a while after their last run, then forgotten).", OpenAIError.InvalidRequest, "thread_not_found", "threadId");
-                return;
-            }
-            if (thread.Agent != agent.Name)
-            {
-                await OpenAIError.WriteAsync(context, StatusCodes.Status400BadRequest,
-                    $"Thread '{threadId}' is a conversation with agent '{thread.Agent}', not '{agent.Name}'.", OpenAIError.InvalidRequest, "thread_of_other_agent", "threadId");
-                return;
-            }
-        }
-
         if (await runner.AdmitAsync(context, client) is not { } admitted)
         {
             return;
@@ -85,13 +45,13 @@ public static class AgentsApi
         await using var lease = admitted;
         var response = context.Response;
         Func<AgentRunEvent, ValueTask> emit = _ => ValueTask.CompletedTask;
-        if (request.Stream)
+        if (request!.Stream)
         {
             response.ContentType = "text/event-stream";
             response.Headers.CacheControl = "no-cache";
             emit = runEvent => WriteEventAsync(context, runEvent);
         }
-        var run = await runner.RunAsync(agent, request.Messages, request.ThreadId, thread,
+        var run = await runner.RunAsync(agent!, request!.Messages, request.ThreadId, thread,
             client, lease, context.TraceIdentifier, emit, context.RequestAborted);
         await lease.SettleAsync(0, 0);
         if (!request.Stream && !context.RequestAborted.IsCancellationRequested)
@@ -100,6 +60,50 @@ public static class AgentsApi
             response.StatusCode = run.Status == AgentRunStatuses.Failed ? StatusCodes.Status502BadGateway : StatusCodes.Status200OK;
             await response.WriteAsJsonAsync(run, AgentRun.Json, context.RequestAborted);
         }
+    }
+
+    /// <summary>The run asked for, before it is admitted: the agent (one the key may run), the body, and the thread it goes on; or why it is refused.</summary>
+    private static async Task<(AgentDefinition? Agent, AgentRunRequest? Request, AgentThread? Thread, OpenAIErrorResult? Refusal)> ReadRunAsync(
+        HttpContext context, string name, ClientIdentity client, AgentStore agents, AgentRunStore runs, RequestLimiter limiter)
+    {
+        if (await agents.GetAsync(name) is not { } agent || !client.MayRun(agent))
+        {
+            // Not 403 for an agent of another tenant: its existence is not the caller's to know.
+            return Refused(new(StatusCodes.Status404NotFound, $"There is no agent '{name}' this key may run.", OpenAIError.InvalidRequest, "agent_not_found"));
+        }
+        if (limiter.RefusedBeforeBody(client) is { } throttled)
+        {
+            return Refused(throttled);
+        }
+        var (request, problem) = await AgentRunRequest.ReadAsync(context);
+        if (request is null)
+        {
+            return Refused(problem is null
+                ? new(StatusCodes.Status413PayloadTooLarge, $"The body is larger than the limit of {AgentRunRequest.MaxBodyBytes} bytes.", OpenAIError.InvalidRequest, "request_too_large")
+                : OpenAIErrorResult.BadRequest(problem, "invalid_run"));
+        }
+        if (agent.RefusesInstructionsIn(request.Messages) is { } refusal)
+        {
+            return Refused(OpenAIErrorResult.BadRequest(refusal, "client_instructions_not_allowed", "messages"));
+        }
+        if (request.ThreadId is not { } threadId)
+        {
+            return (agent, request, null, null);
+        }
+        var thread = await runs.GetThreadAsync(threadId);
+        if (thread is null || (client.Tenant is not null && thread.TenantId != client.Tenant.Id))
+        {
+            return Refused(new(StatusCodes.Status404NotFound,
+                $"There is no thread '{threadId}' (threads are kept for a while after their last run, then forgotten).", OpenAIError.InvalidRequest, "thread_not_found", "threadId"));
+        }
+        if (thread.Agent != agent.Name)
+        {
+            return Refused(OpenAIErrorResult.BadRequest(
+                $"Thread '{threadId}' is a conversation with agent '{thread.Agent}', not '{agent.Name}'.", "thread_of_other_agent", "threadId"));
+        }
+        return (agent, request, thread, null);
+
+        static (AgentDefinition?, AgentRunRequest?, AgentThread?, OpenAIErrorResult?) Refused(OpenAIErrorResult refusal) => (null, null, null, refusal);
     }
 
     private static async ValueTask WriteEventAsync(HttpContext context, AgentRunEvent runEvent)
