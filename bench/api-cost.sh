@@ -6,6 +6,8 @@
 # while these figures move far less; run each tree twice, alternating.
 #
 #   bench/api-cost.sh [TREE] [LABEL]     # TREE: a checkout (default: this one); built in Release first
+#   TRACE=hit bench/api-cost.sh          # also: where the hits' allocations come from, by type and stack
+#                                        # (bench/AgentPlatform.Bench.Allocations over the measured window); TRACE=miss alike
 set -euo pipefail
 repo=$(cd "${1:-$(dirname "$0")/..}" && pwd); label=${2:-$(basename "$repo")}
 for project in AgentPlatform.Api AgentPlatform.Router; do
@@ -49,13 +51,24 @@ function request() c = c + 1; return wrk.format(nil, nil, nil, '{"model":"bench"
 LUA
 cpu() { awk '{ print $14 + $15 }' "/proc/$apipid/stat"; }
 allocated() { curl -fsS -H "Authorization: Bearer metrics-key-0123456789abcdef" "$api/metrics" | awk '/^dotnet_gc_heap_total_allocated_bytes_total/ { print $2 }'; }
-measure() { # script, warm-up seconds: prints "req/s cpu-us-per-request bytes-per-request"
+allocations="$(dirname "$0")/AgentPlatform.Bench.Allocations"
+[ -n "${TRACE:-}" ] && dotnet build -c Release -v quiet -nologo "$allocations" >/dev/null
+measure() { # script, warm-up seconds[, trace]: prints "req/s cpu-us-per-request bytes-per-request"
   wrk -t2 -c32 -d"$2s" -s "$1" "$api/v1/chat/completions" >/dev/null
-  local c0 a0 rps c1 a1
+  local c0 a0 rps c1 a1 tracer=""
   c0=$(cpu); a0=$(allocated)
+  # Traced, the window's figures are the trace's load: compare untraced runs with each other only.
+  [ -n "${3:-}" ] && { dotnet "$allocations/bin/Release/net10.0/AgentPlatform.Bench.Allocations.dll" collect "$apipid" 10 "$work/trace.nettrace" & tracer=$!; }
   rps=$(wrk -t2 -c32 -d10s -s "$1" "$api/v1/chat/completions" | awk '/Requests\/sec/ { print $2 }')
+  [ -n "$tracer" ] && wait "$tracer"
   c1=$(cpu); a1=$(allocated)
   awk -v r="$rps" -v c0="$c0" -v c1="$c1" -v a0="$a0" -v a1="$a1" -v hz="$(getconf CLK_TCK)" \
     'BEGIN { printf "%6.0f req/s %5.0f us %6.0f B", r, (c1 - c0) / hz * 1e6 / (r * 10), (a1 - a0) / (r * 10) }'
 }
-echo "$label  hit: $(measure "$work/static.lua" 30)  miss: $(measure "$work/miss.lua" 20)"
+hit=$(measure "$work/static.lua" 30 "$([ "${TRACE:-}" = hit ] && echo 1)")
+[ "${TRACE:-}" = hit ] && requests=$(awk '{ print $1 * 10 }' <<<"$hit")
+miss=$(measure "$work/miss.lua" 20 "$([ "${TRACE:-}" = miss ] && echo 1)")
+[ "${TRACE:-}" = miss ] && requests=$(awk '{ print $1 * 10 }' <<<"$miss")
+echo "$label  hit: $hit  miss: $miss"
+[ -n "${TRACE:-}" ] && dotnet "$allocations/bin/Release/net10.0/AgentPlatform.Bench.Allocations.dll" report "$work/trace.nettrace" "$requests"
+true
