@@ -11,8 +11,8 @@ namespace AgentPlatform.Api.Access;
 /// scheme's check, so that an admitted request allocates nothing here (the key's principal and its result
 /// are made once per key). The framework's evaluator reaches the same handler through the request's
 /// authentication service (a scoped handler provider, a handler, a new ticket and result per request),
-/// then runs the authorization service's general requirement loop: 1.2 KB and ~10 µs per request measured
-/// on the hit path (<c>bench/api-cost.sh</c>), on every call the gateway serves. Any other policy goes to
+/// then runs the authorization service's general requirement loop: about 1.2 KB per request, measured
+/// on the hit path (<c>TRACE=hit bench/api-cost.sh</c>), on every call the gateway serves. Any other policy goes to
 /// the framework's evaluator; a refusal is challenged as usual, by the scheme's handler
 /// (<see cref="KeyAuthenticationHandler"/>), which answers with the refusal found here.
 /// </summary>
