@@ -1,4 +1,4 @@
-using System.Globalization;
+using AgentPlatform.Contracts.Http;
 using AgentPlatform.Contracts.OpenAI;
 
 namespace AgentPlatform.Api.Access;
@@ -15,7 +15,7 @@ public static class AccessRefusal
     public static readonly OpenAIErrorResult Invalid = Unauthorized("Incorrect API key provided.", "invalid_api_key");
 
     public static readonly OpenAIErrorResult Unavailable = new(StatusCodes.Status503ServiceUnavailable,
-        "API keys cannot be checked right now; try again shortly.", OpenAIError.Server, "keys_unavailable") { Headers = [new("Retry-After", "1")] };
+        "API keys cannot be checked right now; try again shortly.", OpenAIError.Server, "keys_unavailable") { Headers = [new(RetryAfterHeader.Name, RetryAfterHeader.Seconds(TimeSpan.FromSeconds(1)))] };
 
     public static OpenAIErrorResult Unauthorized(string message, string code) =>
         new(StatusCodes.Status401Unauthorized, message, OpenAIError.Authentication, code);
@@ -24,7 +24,7 @@ public static class AccessRefusal
         new(StatusCodes.Status429TooManyRequests, "Too many requests from this address failed authentication; wait before trying again.",
             OpenAIError.RateLimit, FailedAuthentications.TooManyFailuresCode)
         {
-            Headers = [new("Retry-After", Math.Max(1, (long)Math.Ceiling(wait.TotalSeconds)).ToString(CultureInfo.InvariantCulture))],
+            Headers = [new(RetryAfterHeader.Name, RetryAfterHeader.Seconds(wait))],
         };
 
     /// <summary>Whether the refusal counts as a failed authentication of its address (all but "keys cannot be checked").</summary>

@@ -3,6 +3,7 @@ using System.Globalization;
 using AgentPlatform.Api.Access;
 using AgentPlatform.Api.Tenancy;
 using AgentPlatform.Api.Usage;
+using AgentPlatform.Contracts.Http;
 using AgentPlatform.Contracts.OpenAI;
 using StackExchange.Redis;
 using TenancyLimits = AgentPlatform.Api.Tenancy.Limits;
@@ -319,7 +320,7 @@ public sealed class RequestLimiter(IConnectionMultiplexer redis, UsageMetrics me
         var (status, message, type, code, param) = Describe(refused, limits, value, demand);
         if (status == StatusCodes.Status429TooManyRequests)
         {
-            headers.Add(new("Retry-After", Math.Max(1, (long)Math.Ceiling(value / 1000.0)).ToString(CultureInfo.InvariantCulture)));
+            headers.Add(new(RetryAfterHeader.Name, RetryAfterHeader.Seconds(TimeSpan.FromMilliseconds(value))));
         }
         return new OpenAIErrorResult(status, message, type, code, param) { Headers = headers };
     }

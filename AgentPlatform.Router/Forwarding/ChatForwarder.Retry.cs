@@ -1,4 +1,4 @@
-using System.Globalization;
+using AgentPlatform.Contracts.Http;
 using AgentPlatform.Contracts.OpenAI;
 using AgentPlatform.Router.Configuration;
 
@@ -101,5 +101,5 @@ public sealed partial class ChatForwarder
     }
 
     private static void SetRetryAfter(HttpContext context, long ticks) =>
-        context.Response.Headers.RetryAfter = Math.Max(1, (long)Math.Ceiling(TimeSpan.FromTicks(ticks).TotalSeconds)).ToString(CultureInfo.InvariantCulture);
+        context.Response.Headers.RetryAfter = RetryAfterHeader.Seconds(TimeSpan.FromTicks(ticks));
 }
