@@ -3,7 +3,10 @@ using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.AspNetCore.Mvc.Testing;
 using Microsoft.Extensions.Configuration;
+using System.Runtime.ExceptionServices;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
 
 namespace AgentPlatform.Tests.Infrastructure;
 
@@ -17,6 +20,7 @@ public sealed class KestrelApp<TMarker> : WebApplicationFactory<TMarker>, IRunni
     private readonly IReadOnlyDictionary<string, string?> _settings;
     private readonly Action<IServiceCollection>? _configureServices;
     private readonly IConfigurationSource? _extraConfiguration;
+    private readonly StartFailure _startFailure = new();
 
     /// <param name="extraConfiguration">A source added last (it wins), e.g. one the test edits while the service runs.</param>
     public KestrelApp(
@@ -37,7 +41,18 @@ public sealed class KestrelApp<TMarker> : WebApplicationFactory<TMarker>, IRunni
 
     public KestrelApp<TMarker> Start()
     {
-        StartServer();
+        try
+        {
+            StartServer();
+        }
+        catch (ObjectDisposedException) when (_startFailure.Exception is { } cause)
+        {
+            // The service's own Program starts the host on its own thread; when that start fails fast
+            // (an invalid setting), the host disposes itself before WebApplicationFactory has looked up
+            // its lifetime, and the factory throws ObjectDisposedException in place of the cause. The
+            // host logged the cause before disposing, so it is the one thrown here.
+            ExceptionDispatchInfo.Throw(cause);
+        }
         var address = Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
         BaseAddress = new Uri(address.Replace("[::]", "127.0.0.1", StringComparison.Ordinal));
         return this;
@@ -50,6 +65,7 @@ public sealed class KestrelApp<TMarker> : WebApplicationFactory<TMarker>, IRunni
     {
         builder.UseEnvironment("Production");
         builder.UseSetting("urls", "http://127.0.0.1:0");
+        builder.ConfigureLogging(logging => logging.AddProvider(_startFailure));
         foreach (var (key, value) in TestKeys.Settings)
         {
             builder.UseSetting(key, value);
@@ -65,6 +81,38 @@ public sealed class KestrelApp<TMarker> : WebApplicationFactory<TMarker>, IRunni
         if (_extraConfiguration is not null)
         {
             builder.ConfigureAppConfiguration(configuration => configuration.Add(_extraConfiguration));
+        }
+    }
+}
+
+/// <summary>Keeps the exception with which the host reported that it failed to start.</summary>
+internal sealed class StartFailure : ILoggerProvider
+{
+    private const string HostCategory = "Microsoft.Extensions.Hosting.Internal.Host";
+
+    private Exception? _exception;
+
+    /// <summary>Set on the thread that started the host, read on the test's.</summary>
+    public Exception? Exception => Volatile.Read(ref _exception);
+
+    public ILogger CreateLogger(string categoryName) => categoryName == HostCategory ? new HostLogger(this) : NullLogger.Instance;
+
+    public void Dispose()
+    {
+    }
+
+    private sealed class HostLogger(StartFailure failure) : ILogger
+    {
+        public IDisposable? BeginScope<TState>(TState state) where TState : notnull => null;
+
+        public bool IsEnabled(LogLevel logLevel) => logLevel >= LogLevel.Error;
+
+        public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter)
+        {
+            if (logLevel >= LogLevel.Error && exception is not null)
+            {
+                Interlocked.CompareExchange(ref failure._exception, exception, null);
+            }
         }
     }
 }
