@@ -45,6 +45,9 @@ internal static partial class Log
     [LoggerMessage(EventId = 2022, Level = LogLevel.Critical, Message = "Stopping with Redis unreachable: {SpoolDepth} usage records could not be written.")]
     public static partial void UsageSpoolAbandoned(ILogger logger, int spoolDepth);
 
+    [LoggerMessage(EventId = 2023, Level = LogLevel.Critical, Message = "Stopping after the Redis connection was closed: {SpoolDepth} usage records could not be written.")]
+    public static partial void UsageConnectionClosed(ILogger logger, int spoolDepth);
+
     [LoggerMessage(EventId = 2030, Level = LogLevel.Warning, Message = "The response cache could not be read in Redis; the request goes upstream.")]
     public static partial void CacheUnavailable(ILogger logger, Exception exception);
 

@@ -175,12 +175,17 @@ public sealed class UsageLedger : BackgroundService
                 return;
             }
             Volatile.Write(ref _writing, batch.Count);
-            await WriteWithRetriesAsync(batch, cancellationToken);
+            var written = await WriteWithRetriesAsync(batch, cancellationToken);
             Volatile.Write(ref _writing, 0);
+            if (!written)
+            {
+                return;
+            }
         }
     }
 
-    private async Task WriteWithRetriesAsync(List<UsageRecord> batch, CancellationToken cancellationToken)
+    /// <returns>False when the records were given up: the writes kept failing while stopping, or the connection is gone.</returns>
+    private async Task<bool> WriteWithRetriesAsync(List<UsageRecord> batch, CancellationToken cancellationToken)
     {
         var backoff = TimeSpan.FromMilliseconds(100);
         for (var failures = 0; ; failures++)
@@ -192,7 +197,14 @@ public sealed class UsageLedger : BackgroundService
                 {
                     Log.UsageWritesResumed(_logger, failures);
                 }
-                return;
+                return true;
+            }
+            catch (ObjectDisposedException)
+            {
+                // The connection was disposed with the host's services (only ever on the way out): no
+                // retry can succeed, and retrying would hold the shutdown for minutes.
+                Log.UsageConnectionClosed(_logger, SpoolDepth);
+                return false;
             }
             catch (Exception exception) when (exception is not OperationCanceledException)
             {
@@ -206,7 +218,7 @@ public sealed class UsageLedger : BackgroundService
                 if (cancellationToken.IsCancellationRequested && failures > 50)
                 {
                     Log.UsageSpoolAbandoned(_logger, SpoolDepth);
-                    return;
+                    return false;
                 }
                 backoff = TimeSpan.FromTicks(Math.Min(backoff.Ticks * 2, MaxBackoff.Ticks));
             }
