@@ -8,8 +8,6 @@ using AgentPlatform.Router.Telemetry;
 using AgentPlatform.ServiceDefaults.Lifecycle;
 using AgentPlatform.Tokens;
 using Microsoft.Extensions.Options;
-using Polly;
-using Polly.Retry;
 
 namespace AgentPlatform.Router.Forwarding;
 
@@ -19,9 +17,8 @@ namespace AgentPlatform.Router.Forwarding;
 /// Each attempt goes to a deployment the group picks (lowest priority first, then its strategy) among
 /// those whose breaker lets requests through and that have not asked to be left alone. An attempt that
 /// gets no usable answer — connection failure, timeout, 408, 429, 5xx, a break before the answer
-/// began — is retried by Polly: at once on a deployment the request has not tried, else after an
-/// exponential backoff with full jitter that never ends before a throttled deployment's
-/// <c>Retry-After</c>; within the attempt limit, the retry budget and the request's total time.
+/// began — is tried again as <see cref="AttemptRetry"/> decides, within the attempt limit, the retry
+/// budget and the request's total time.
 /// </para>
 /// <para>
 /// Nothing reaches the client until the answer has begun (a stream's first bytes; a JSON answer
@@ -39,23 +36,20 @@ public sealed partial class ChatForwarder
 
     private static readonly TimeSpan TimerSlack = TimeSpan.FromMilliseconds(20);
 
-    private static readonly ResiliencePropertyKey<ForwardingRequest> RequestKey = new("agentplatform.forwarding-request");
-
     private readonly UpstreamInvoker _upstream;
     private readonly ModelPool _pool;
     private readonly PromptTokenEstimator _estimator;
     private readonly CapacityLimiter _capacity;
     private readonly RouterMetrics _metrics;
     private readonly TimeProvider _timeProvider;
-    private readonly Random _random;
     private readonly Drain _drain;
     private readonly ILogger<ChatForwarder> _logger;
-    private readonly RetryOptions _retry;
     private readonly TimeSpan _total;
     private readonly TimeSpan _firstToken;
     private readonly TimeSpan _response;
     private readonly TimeSpan _idle;
-    private readonly ResiliencePipeline<AttemptResult> _pipeline;
+    private readonly AttemptRetry _retry;
+    private readonly Func<ForwardingRequest, ValueTask<AttemptResult>> _attempt;
 
     public ChatForwarder(
         UpstreamInvoker upstream,
@@ -76,39 +70,24 @@ public sealed partial class ChatForwarder
         _capacity = capacity;
         _metrics = metrics;
         _timeProvider = timeProvider;
-        _random = random;
         _logger = logger;
         var router = options.Value;
-        _retry = router.Retry;
         _total = TimeSpan.FromSeconds(router.Timeouts.TotalSeconds);
         _firstToken = TimeSpan.FromSeconds(router.Timeouts.FirstTokenSeconds);
         _response = TimeSpan.FromSeconds(router.Timeouts.ResponseSeconds);
         _idle = TimeSpan.FromSeconds(router.Timeouts.IdleSeconds);
 
-        var pipeline = new ResiliencePipelineBuilder<AttemptResult> { TimeProvider = timeProvider };
-        if (_retry.MaxAttempts > 1)
+        _retry = new AttemptRetry(router.Retry, random, timeProvider, onRetry: (request, delay, attempt) =>
         {
-            pipeline.AddRetry(new RetryStrategyOptions<AttemptResult>
-            {
-                MaxRetryAttempts = _retry.MaxAttempts - 1,
-                ShouldHandle = static args => ValueTask.FromResult(
-                    args.Outcome.Exception is null && Request(args.Context).Forwarder.ShouldRetry(Request(args.Context), args.Outcome.Result)),
-                DelayGenerator = static args => ValueTask.FromResult<TimeSpan?>(Request(args.Context).NextDelay),
-                OnRetry = args =>
-                {
-                    var request = Request(args.Context);
-                    _metrics.Retry(request.Group.Name, request.LastDeployment ?? "");
-                    Log.Retrying(_logger, request.Group.Name, args.RetryDelay.TotalMilliseconds, args.AttemptNumber + 2);
-                    return default;
-                },
-            });
-        }
-        _pipeline = pipeline.Build();
+            _metrics.Retry(request.Group.Name, request.LastDeployment ?? "");
+            Log.Retrying(_logger, request.Group.Name, delay.TotalMilliseconds, attempt);
+        });
+        _attempt = AttemptAsync;
     }
 
     public async Task ForwardAsync(HttpContext context, ModelGroup group, ReadOnlyMemory<byte> body, ChatRequestScan scan)
     {
-        using var request = new ForwardingRequest(this, context, group, body, scan.ModelToken, scan.Stream, NowTicks + _total.Ticks)
+        using var request = new ForwardingRequest(context, group, body, scan.ModelToken, scan.Stream, NowTicks + _total.Ticks)
         {
             StreamOptions = scan.StreamOptions,
             ReportsUsage = context.Request.Headers.ContainsKey(UsageReport.RequestHeaderName),
@@ -179,18 +158,13 @@ public sealed partial class ChatForwarder
         }
     }
 
-    /// <summary>The attempts on the request's current group, retried by Polly; null when the client left.</summary>
+    /// <summary>The attempts on the request's current group, with their retries; null when the client left.</summary>
     private async Task<AttemptResult?> RunAttemptsAsync(ForwardingRequest request)
     {
-        var resilience = ResilienceContextPool.Shared.Get(request.Context.RequestAborted);
-        resilience.Properties.Set(RequestKey, request);
         AttemptResult? result = null;
         try
         {
-            return result = await _pipeline.ExecuteAsync(
-                static (resilience, request) => request.Forwarder.AttemptAsync(request),
-                resilience,
-                request);
+            return result = await _retry.ExecuteAsync(request, _attempt);
         }
         catch (OperationCanceledException) when (request.Context.RequestAborted.IsCancellationRequested)
         {
@@ -198,7 +172,6 @@ public sealed partial class ChatForwarder
         }
         finally
         {
-            ResilienceContextPool.Shared.Return(resilience);
             SettleServerErrors(request, judged: result is not null);
         }
     }
@@ -273,8 +246,6 @@ public sealed partial class ChatForwarder
             OpenAIError.InvalidRequest, "context_length_exceeded", "messages");
         return null;
     }
-
-    private static ForwardingRequest Request(ResilienceContext context) => context.Properties.GetValue(RequestKey, null!);
 
     private long NowTicks => _timeProvider.GetUtcNow().UtcTicks;
 

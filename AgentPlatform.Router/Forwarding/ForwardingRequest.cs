@@ -6,12 +6,10 @@ namespace AgentPlatform.Router.Forwarding;
 
 /// <summary>One client request on its way through the pool: what it carries and what its attempts have seen.</summary>
 internal sealed class ForwardingRequest(
-    ChatForwarder forwarder, HttpContext context, ModelGroup group, ReadOnlyMemory<byte> body, Range modelToken, bool stream, long deadlineTicks)
+    HttpContext context, ModelGroup group, ReadOnlyMemory<byte> body, Range modelToken, bool stream, long deadlineTicks)
     : IDisposable
 {
     private CancellationTokenSource _attemptTimeout = CancellationTokenSource.CreateLinkedTokenSource(context.RequestAborted);
-
-    public ChatForwarder Forwarder { get; } = forwarder;
 
     public HttpContext Context { get; } = context;
 
@@ -63,9 +61,6 @@ internal sealed class ForwardingRequest(
 
     /// <summary>Rounds of backoff so far, which set the next one's length.</summary>
     public int Backoffs { get; set; }
-
-    /// <summary>What the retry strategy waits before the next attempt, decided with the decision to retry.</summary>
-    public TimeSpan NextDelay { get; set; }
 
     /// <summary>The deployment of the last attempt, for retry metrics.</summary>
     public string? LastDeployment { get; set; }

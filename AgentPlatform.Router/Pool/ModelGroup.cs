@@ -71,6 +71,19 @@ public sealed class ModelGroup
         return null;
     }
 
+    /// <summary>Whether <see cref="PickNext"/> would find a deployment, without picking one (a strategy's pick may count).</summary>
+    public bool HasUntried(IReadOnlyCollection<Deployment> tried, long nowTicks, RequestSize size = default)
+    {
+        foreach (var deployment in Deployments)
+        {
+            if (!tried.Contains(deployment) && deployment.IsAvailable(nowTicks) && deployment.Fits(size))
+            {
+                return true;
+            }
+        }
+        return false;
+    }
+
     /// <summary>
     /// The earliest time a request could be sent again to a deployment whose breaker lets requests
     /// through: now if one is merely tried, else when the first <c>Retry-After</c> ends. Null when

@@ -1,58 +1,11 @@
 using AgentPlatform.Contracts.Http;
 using AgentPlatform.Contracts.OpenAI;
-using AgentPlatform.Router.Configuration;
 
 namespace AgentPlatform.Router.Forwarding;
 
-/// <summary>Whether and when to try again, and what the client hears when nothing more can be tried.</summary>
+/// <summary>What the client hears when nothing more can be tried.</summary>
 public sealed partial class ChatForwarder
 {
-    /// <summary>
-    /// Polly's <c>ShouldHandle</c>: whether to try again and, if so, how long to wait first — nothing
-    /// when an untried deployment is available, else a backoff that also outlasts the earliest
-    /// <c>Retry-After</c>. No retry when every breaker is open, when the wait would pass the request's
-    /// total time or <see cref="RetryOptions.MaxRetryAfterSeconds"/>, or when the retry budget is spent.
-    /// </summary>
-    private bool ShouldRetry(ForwardingRequest request, AttemptResult result)
-    {
-        if (!result.IsRetryable)
-        {
-            return false;
-        }
-        var group = request.Group;
-        var now = NowTicks;
-        var delay = TimeSpan.Zero;
-        var newRound = false;
-        if (group.PickNext(request.Tried, now, request.Size) is null)
-        {
-            if (group.EarliestAvailableTicks(now, request.Size) is not { } earliest
-                || TimeSpan.FromTicks(earliest - now) > TimeSpan.FromSeconds(_retry.MaxRetryAfterSeconds))
-            {
-                return false;
-            }
-            var cap = Math.Min(_retry.MaxDelayMs, _retry.BaseDelayMs * Math.Pow(2, request.Backoffs));
-            var backoff = TimeSpan.FromMilliseconds(_random.NextDouble() * cap);
-            delay = TimeSpan.FromTicks(Math.Max(earliest - now, backoff.Ticks));
-            newRound = true;
-        }
-        if (now + delay.Ticks >= request.DeadlineTicks)
-        {
-            return false;
-        }
-        if (!group.RetryBudget.TryWithdraw())
-        {
-            request.OutOfRetryBudget = true;
-            return false;
-        }
-        if (newRound)
-        {
-            request.Backoffs++;
-            request.Tried.Clear();
-        }
-        request.NextDelay = delay;
-        return true;
-    }
-
     /// <summary>The answer when no attempt got one: why, with the status that tells the client what to do.</summary>
     private async Task WriteFailureAsync(ForwardingRequest request, AttemptResult last)
     {
