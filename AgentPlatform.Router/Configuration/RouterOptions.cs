@@ -71,7 +71,7 @@ public sealed class DeploymentOptions
     /// <summary>The provider key; from secrets only, never logged.</summary>
     public string? ApiKey { get; set; }
 
-    /// <summary>Azure OpenAI's <c>api-version</c>; see <see cref="Providers.AzureOpenAIAdapter.DefaultApiVersion"/>.</summary>
+    /// <summary>Azure OpenAI's <c>api-version</c>; see <see cref="Providers.AzureOpenAI.AzureOpenAIAdapter.DefaultApiVersion"/>.</summary>
     public string? ApiVersion { get; set; }
 
     /// <summary>Requests per minute the deployment takes; the Router sends no more, across all its replicas.</summary>

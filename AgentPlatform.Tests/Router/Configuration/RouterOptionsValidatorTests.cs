@@ -1,6 +1,9 @@
 using AgentPlatform.Router.Configuration;
 using AgentPlatform.Router.Pool;
 using AgentPlatform.Router.Providers;
+using AgentPlatform.Router.Providers.Anthropic;
+using AgentPlatform.Router.Providers.AzureOpenAI;
+using AgentPlatform.Router.Providers.OpenAI;
 
 namespace AgentPlatform.Tests.Router.Configuration;
 

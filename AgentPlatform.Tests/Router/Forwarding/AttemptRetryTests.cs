@@ -1,7 +1,7 @@
 using AgentPlatform.Router.Configuration;
 using AgentPlatform.Router.Forwarding;
 using AgentPlatform.Router.Pool;
-using AgentPlatform.Router.Providers;
+using AgentPlatform.Router.Providers.OpenAI;
 using AgentPlatform.Router.Resilience;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Time.Testing;

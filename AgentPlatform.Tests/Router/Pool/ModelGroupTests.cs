@@ -1,6 +1,6 @@
 using AgentPlatform.Router.Configuration;
 using AgentPlatform.Router.Pool;
-using AgentPlatform.Router.Providers;
+using AgentPlatform.Router.Providers.OpenAI;
 using AgentPlatform.Router.Resilience;
 using AgentPlatform.Router.Routing;
 using Microsoft.Extensions.Time.Testing;

@@ -1,7 +1,7 @@
 using System.Buffers;
 using System.Text.Json;
 
-namespace AgentPlatform.Router.Providers;
+namespace AgentPlatform.Router.Providers.Anthropic;
 
 /// <summary>
 /// A JSON answer read whole from the provider and rewritten in one go (a message to a completion, an

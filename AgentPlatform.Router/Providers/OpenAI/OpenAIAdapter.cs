@@ -1,6 +1,6 @@
 using AgentPlatform.Router.Configuration;
 
-namespace AgentPlatform.Router.Providers;
+namespace AgentPlatform.Router.Providers.OpenAI;
 
 /// <summary>
 /// OpenAI and every server that speaks its Chat Completions API (vLLM, Ollama's <c>/v1</c>, LM Studio,

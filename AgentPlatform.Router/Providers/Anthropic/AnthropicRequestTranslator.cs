@@ -1,7 +1,7 @@
 using System.Text.Json;
 using System.Text.Json.Nodes;
 
-namespace AgentPlatform.Router.Providers;
+namespace AgentPlatform.Router.Providers.Anthropic;
 
 /// <summary>
 /// An OpenAI chat request said in Anthropic's Messages API: system and developer messages become the

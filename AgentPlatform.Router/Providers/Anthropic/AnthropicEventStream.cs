@@ -2,7 +2,7 @@ using System.Buffers;
 using System.Text.Json;
 using AgentPlatform.Contracts.OpenAI;
 
-namespace AgentPlatform.Router.Providers;
+namespace AgentPlatform.Router.Providers.Anthropic;
 
 /// <summary>
 /// Reads Anthropic's streaming events and gives OpenAI's chunk stream: <c>message_start</c> becomes the

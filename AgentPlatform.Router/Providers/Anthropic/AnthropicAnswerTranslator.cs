@@ -2,7 +2,7 @@ using System.Buffers;
 using System.Text.Json;
 using AgentPlatform.Contracts.OpenAI;
 
-namespace AgentPlatform.Router.Providers;
+namespace AgentPlatform.Router.Providers.Anthropic;
 
 /// <summary>Anthropic's answers — messages, errors and their pieces — written in OpenAI's format.</summary>
 public static class AnthropicAnswerTranslator

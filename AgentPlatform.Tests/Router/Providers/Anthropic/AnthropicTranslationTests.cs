@@ -3,8 +3,9 @@ using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using AgentPlatform.Router.Providers;
+using AgentPlatform.Router.Providers.Anthropic;
 
-namespace AgentPlatform.Tests.Router.Providers;
+namespace AgentPlatform.Tests.Router.Providers.Anthropic;
 
 /// <summary>What the simulator cannot show: the parts of Anthropic's format it does not produce or check.</summary>
 public sealed class AnthropicTranslationTests

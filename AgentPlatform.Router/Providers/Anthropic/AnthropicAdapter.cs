@@ -2,7 +2,7 @@ using System.Net.Http.Headers;
 using System.Text.Json;
 using AgentPlatform.Router.Configuration;
 
-namespace AgentPlatform.Router.Providers;
+namespace AgentPlatform.Router.Providers.Anthropic;
 
 /// <summary>
 /// Anthropic's Messages API (<c>{BaseUrl}/v1/messages</c>, <c>x-api-key</c>, <c>anthropic-version</c>),

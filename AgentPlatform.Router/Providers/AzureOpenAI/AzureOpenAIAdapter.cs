@@ -1,6 +1,6 @@
 using AgentPlatform.Router.Configuration;
 
-namespace AgentPlatform.Router.Providers;
+namespace AgentPlatform.Router.Providers.AzureOpenAI;
 
 /// <summary>
 /// Azure OpenAI: OpenAI's body and answer, at
