@@ -38,6 +38,17 @@ public sealed class DeploymentDrains(IConnectionMultiplexer redis, ModelPool poo
         await redis.GetSubscriber().PublishAsync(Channel, "changed");
     }
 
+    /// <summary>
+    /// Reads the drains before the host goes on to start serving: a replica that starts after a drain
+    /// must not send a single request to the drained deployment (it could, while the read was still on
+    /// its way). The read after subscribing, below, catches a change made in between.
+    /// </summary>
+    public override async Task StartAsync(CancellationToken cancellationToken)
+    {
+        await LoadAsync();
+        await base.StartAsync(cancellationToken);
+    }
+
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         var subscription = await redis.GetSubscriber().SubscribeAsync(Channel);
