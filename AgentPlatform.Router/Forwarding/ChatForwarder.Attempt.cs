@@ -18,43 +18,10 @@ public sealed partial class ChatForwarder
     /// <summary>One attempt: picks a deployment and calls it, reporting the result to its breaker exactly once.</summary>
     private async ValueTask<AttemptResult> AttemptAsync(ForwardingRequest request)
     {
-        Deployment deployment;
-        while (true)
+        if (await PickAsync(request) is not { } deployment)
         {
-            var now = NowTicks;
-            if (request.Tried.Count == 0 && request.Backoffs == 0)
-            {
-                CountBreakerRejections(request.Group, now); // once per request and group, not per retry
-            }
-            var picked = request.Group.PickNext(request.Tried, now, request.Size);
-            if (picked is null)
-            {
-                // A backoff planned to end with a Retry-After may wake a few ms early (timers tick
-                // coarsely); wait out the rest instead of spending an attempt on finding nothing.
-                if (request.Group.EarliestAvailableTicks(now, request.Size) is { } earliest && earliest > now && earliest - now <= TimerSlack.Ticks)
-                {
-                    await Task.Delay(TimeSpan.FromTicks(earliest - now + 1), _timeProvider, request.Context.RequestAborted);
-                    continue;
-                }
-                return AttemptResult.NoneAvailable;
-            }
-            request.Tried.Add(picked);
-            if (!picked.Breaker.TryAcquire())
-            {
-                continue; // lost the half-open probe to another request
-            }
-            if (await _capacity.TryReserveAsync(picked, request.Size.PerMinute) is { } wait)
-            {
-                // At its Rpm/Tpm: left alone (by this replica) until the reservation would fit.
-                picked.Breaker.OnAbandoned();
-                picked.State.CoolDown(_timeProvider.GetUtcNow() + wait);
-                request.LastFailure = $"deployment '{picked.Name}' is at its capacity (Rpm/Tpm) for another {Seconds(wait)}";
-                continue;
-            }
-            deployment = picked;
-            break;
+            return AttemptResult.NoneAvailable;
         }
-
         request.LastDeployment = deployment.Name;
         request.Attempts++;
         using var inFlight = deployment.State.BeginRequest();
@@ -97,6 +64,48 @@ public sealed partial class ChatForwarder
         }
     }
 
+    /// <summary>
+    /// The deployment the attempt goes to: the group's next pick whose breaker grants the call and that
+    /// has room for it; null when there is none. Each deployment looked at counts as tried.
+    /// </summary>
+    private async ValueTask<Deployment?> PickAsync(ForwardingRequest request)
+    {
+        while (true)
+        {
+            var now = NowTicks;
+            if (request.Tried.Count == 0 && request.Backoffs == 0)
+            {
+                CountBreakerRejections(request.Group, now); // once per request and group, not per retry
+            }
+            var picked = request.Group.PickNext(request.Tried, now, request.Size);
+            if (picked is null)
+            {
+                // A backoff planned to end with a Retry-After may wake a few ms early (timers tick
+                // coarsely); wait out the rest instead of spending an attempt on finding nothing.
+                if (request.Group.EarliestAvailableTicks(now, request.Size) is { } earliest && earliest > now && earliest - now <= TimerSlack.Ticks)
+                {
+                    await Task.Delay(TimeSpan.FromTicks(earliest - now + 1), _timeProvider, request.Context.RequestAborted);
+                    continue;
+                }
+                return null;
+            }
+            request.Tried.Add(picked);
+            if (!picked.Breaker.TryAcquire())
+            {
+                continue; // lost the half-open probe to another request
+            }
+            if (await _capacity.TryReserveAsync(picked, request.Size.PerMinute) is { } wait)
+            {
+                // At its Rpm/Tpm: left alone (by this replica) until the reservation would fit.
+                picked.Breaker.OnAbandoned();
+                picked.State.CoolDown(_timeProvider.GetUtcNow() + wait);
+                request.LastFailure = $"deployment '{picked.Name}' is at its capacity (Rpm/Tpm) for another {Seconds(wait)}";
+                continue;
+            }
+            return picked;
+        }
+    }
+
     /// <summary>One span per attempt (the provider call's HTTP span is its child), with OpenTelemetry's GenAI attributes.</summary>
     private static Activity? StartAttemptSpan(ForwardingRequest request, Deployment deployment)
     {
@@ -127,22 +136,12 @@ public sealed partial class ChatForwarder
     private async Task<AttemptResult> CallAsync(ForwardingRequest request, Deployment deployment)
     {
         var context = request.Context;
-        var group = request.Group;
         var timeout = request.AttemptTimeout();
-        var phase = request.Stream ? _firstToken : _response;
-        var limit = Bounded(request, phase);
+        var limit = Bounded(request, request.Stream ? _firstToken : _response);
         timeout.CancelAfter(limit);
 
-        HttpRequestMessage message;
-        try
+        if (await CreateRequestAsync(request, deployment) is not { } message)
         {
-            message = deployment.Adapter.CreateRequest(deployment.Endpoint, new ChatRequestBody(request.Body, request.ModelToken, request.Stream, request.StreamOptions));
-        }
-        catch (UntranslatableRequestException exception)
-        {
-            await OpenAIError.WriteAsync(context, StatusCodes.Status400BadRequest,
-                $"Deployment '{deployment.Name}' ({deployment.Adapter.Name}) cannot take this request: {exception.Message}",
-                OpenAIError.InvalidRequest, "unsupported_by_provider", exception.Param);
             return AttemptResult.Rejected;
         }
         using var _ = message;
@@ -164,73 +163,122 @@ public sealed partial class ChatForwarder
         {
             var elapsed = _timeProvider.GetElapsedTime(started);
             deployment.State.RecordLatency(elapsed);
-            var status = (int)response.StatusCode;
-            if (IsRetryable(response.StatusCode))
+            if (await RefusalAsync(request, deployment, response, elapsed, timeout.Token) is { } refused)
             {
-                var now = _timeProvider.GetUtcNow();
-                if (response.StatusCode is HttpStatusCode.TooManyRequests or HttpStatusCode.ServiceUnavailable
-                    && RetryAfter.From(response.Headers, now) is { } wait && wait > TimeSpan.Zero)
-                {
-                    deployment.State.CoolDown(now + wait);
-                }
-                _metrics.Attempt(group.Name, deployment.Name, "refused", status, elapsed);
-                Log.DeploymentRefused(_logger, deployment.Name, group.Name, response.StatusCode);
-                var failure = request.LastFailure = $"deployment '{deployment.Name}' answered {status}";
-                return response.StatusCode == HttpStatusCode.TooManyRequests ? AttemptResult.Throttled(failure, status) : AttemptResult.Failed(failure, status);
+                return refused;
             }
 
-            if (response.StatusCode is HttpStatusCode.Unauthorized or HttpStatusCode.Forbidden)
-            {
-                // The platform's own key for the deployment is wrong or revoked: not the client's error,
-                // and the provider's message may hint at the key. Logged here, never relayed.
-                _metrics.Attempt(group.Name, deployment.Name, "refused", status, elapsed);
-                Log.DeploymentCredentialRefused(_logger, deployment.Name, group.Name, status, await ProviderErrorTypeAsync(response, timeout.Token));
-                var failure = request.LastFailure = $"deployment '{deployment.Name}' refused the platform's credential ({status})";
-                return AttemptResult.Failed(failure, status);
-            }
+            return await AnswerAsync(request, deployment, response, started, elapsed, limit, timeout);
+        }
+    }
 
-            // An answer, or an error that is the request's own (400, 404, 422...): the client gets it
-            // unchanged. Either way the deployment works.
-            using var buffer = new AnswerBuffer(BufferBytes);
-            Stream answer;
-            bool ended;
-            try
-            {
-                answer = deployment.Adapter.ReadAnswer(response, await response.Content.ReadAsStreamAsync(timeout.Token));
-                ended = await HoldAsync(request, answer, buffer, holdWhole: !IsEventStream(response), timeout);
-            }
-            catch (Exception exception) when (IsUpstreamFailure(exception, context))
-            {
-                return Failed(request, deployment, status, started, exception is OperationCanceledException
-                    ? AttemptResult.TimedOut($"deployment '{deployment.Name}' sent no answer within {Seconds(limit)}")
-                    : AttemptResult.Failed($"deployment '{deployment.Name}' broke off before its answer began"));
-            }
+    /// <summary>
+    /// An answer, or an error that is the request's own (400, 404, 422...): held until it has begun,
+    /// then relayed to the client unchanged. Either way the deployment works.
+    /// </summary>
+    private async Task<AttemptResult> AnswerAsync(
+        ForwardingRequest request, Deployment deployment, HttpResponseMessage response, long started, TimeSpan elapsed, TimeSpan limit, CancellationTokenSource timeout)
+    {
+        var group = request.Group;
+        var status = (int)response.StatusCode;
+        using var buffer = new AnswerBuffer(BufferBytes);
+        Stream answer;
+        bool ended;
+        try
+        {
+            answer = deployment.Adapter.ReadAnswer(response, await response.Content.ReadAsStreamAsync(timeout.Token));
+            ended = await HoldAsync(request, answer, buffer, holdWhole: !IsEventStream(response), timeout);
+        }
+        catch (Exception exception) when (IsUpstreamFailure(exception, request.Context))
+        {
+            return Failed(request, deployment, status, started, exception is OperationCanceledException
+                ? AttemptResult.TimedOut($"deployment '{deployment.Name}' sent no answer within {Seconds(limit)}")
+                : AttemptResult.Failed($"deployment '{deployment.Name}' broke off before its answer began"));
+        }
 
-            if (status == StatusCodes.Status400BadRequest && !request.UsedContextWindowFallback
-                && request.RequestedGroup.ContextWindowFallbacks.Count > 0 && IsContextLengthError(buffer.Held.Span))
+        if (status == StatusCodes.Status400BadRequest && !request.UsedContextWindowFallback
+            && request.RequestedGroup.ContextWindowFallbacks.Count > 0 && IsContextLengthError(buffer.Held.Span))
+        {
+            await answer.DisposeAsync();
+            _metrics.Attempt(group.Name, deployment.Name, "context_too_long", status, elapsed);
+            return AttemptResult.ContextTooLong($"deployment '{deployment.Name}' says the prompt is over its context length");
+        }
+        _metrics.Attempt(group.Name, deployment.Name, response.IsSuccessStatusCode ? "success" : "rejected", status, elapsed);
+        WriteAnswerHeaders(request, deployment, response, elapsed);
+        await using (answer)
+        {
+            return await RelayAsync(request, deployment, answer, buffer, ended, IsEventStream(response), response.IsSuccessStatusCode, timeout);
+        }
+    }
+
+    /// <summary>The provider's request message for the deployment; null, with a 400 written, when its provider cannot express the request.</summary>
+    private static async ValueTask<HttpRequestMessage?> CreateRequestAsync(ForwardingRequest request, Deployment deployment)
+    {
+        try
+        {
+            return deployment.Adapter.CreateRequest(deployment.Endpoint, new ChatRequestBody(request.Body, request.ModelToken, request.Stream, request.StreamOptions));
+        }
+        catch (UntranslatableRequestException exception)
+        {
+            await OpenAIError.WriteAsync(request.Context, StatusCodes.Status400BadRequest,
+                $"Deployment '{deployment.Name}' ({deployment.Adapter.Name}) cannot take this request: {exception.Message}",
+                OpenAIError.InvalidRequest, "unsupported_by_provider", exception.Param);
+            return null;
+        }
+    }
+
+    /// <summary>
+    /// The attempt's result when the deployment turned the call away — a retryable status (5xx, 429,
+    /// 408; its <c>Retry-After</c> kept) or the platform's credential refused (401, 403); null when it
+    /// answered.
+    /// </summary>
+    private async ValueTask<AttemptResult?> RefusalAsync(
+        ForwardingRequest request, Deployment deployment, HttpResponseMessage response, TimeSpan elapsed, CancellationToken cancellationToken)
+    {
+        var group = request.Group;
+        var status = (int)response.StatusCode;
+        if (IsRetryable(response.StatusCode))
+        {
+            var now = _timeProvider.GetUtcNow();
+            if (response.StatusCode is HttpStatusCode.TooManyRequests or HttpStatusCode.ServiceUnavailable
+                && RetryAfter.From(response.Headers, now) is { } wait && wait > TimeSpan.Zero)
             {
-                await answer.DisposeAsync();
-                _metrics.Attempt(group.Name, deployment.Name, "context_too_long", status, elapsed);
-                return AttemptResult.ContextTooLong($"deployment '{deployment.Name}' says the prompt is over its context length");
+                deployment.State.CoolDown(now + wait);
             }
-            _metrics.Attempt(group.Name, deployment.Name, response.IsSuccessStatusCode ? "success" : "rejected", status, elapsed);
-            ProxyResponse.CopyHeaders(response, context.Response);
-            context.Response.Headers[ProxyResponse.DeploymentHeader] = deployment.Name;
-            context.Response.Headers[ProxyResponse.UpstreamTimeHeader] = elapsed.TotalMilliseconds.ToString("0.###", CultureInfo.InvariantCulture);
-            context.Response.Headers[ProxyResponse.AttemptsHeader] = request.Attempts == 1 ? "1" : request.Attempts.ToString(CultureInfo.InvariantCulture);
-            context.Response.Headers[ProxyResponse.PriceHeader] = deployment.PriceHeaderValue;
-            if (deployment.Adapter.TranslatesAnswer)
-            {
-                context.Response.ContentLength = null;
-            }
-            if (group != request.RequestedGroup)
-            {
-                context.Response.Headers[ProxyResponse.FallbackHeader] = group.Name;
-            }
-            await using (answer)
-            {
-                return await RelayAsync(request, deployment, answer, buffer, ended, IsEventStream(response), response.IsSuccessStatusCode, timeout);
-            }
+            _metrics.Attempt(group.Name, deployment.Name, "refused", status, elapsed);
+            Log.DeploymentRefused(_logger, deployment.Name, group.Name, response.StatusCode);
+            var failure = request.LastFailure = $"deployment '{deployment.Name}' answered {status}";
+            return response.StatusCode == HttpStatusCode.TooManyRequests ? AttemptResult.Throttled(failure, status) : AttemptResult.Failed(failure, status);
+        }
+
+        if (response.StatusCode is HttpStatusCode.Unauthorized or HttpStatusCode.Forbidden)
+        {
+            // The platform's own key for the deployment is wrong or revoked: not the client's error,
+            // and the provider's message may hint at the key. Logged here, never relayed.
+            _metrics.Attempt(group.Name, deployment.Name, "refused", status, elapsed);
+            Log.DeploymentCredentialRefused(_logger, deployment.Name, group.Name, status, await ProviderErrorTypeAsync(response, cancellationToken));
+            var failure = request.LastFailure = $"deployment '{deployment.Name}' refused the platform's credential ({status})";
+            return AttemptResult.Failed(failure, status);
+        }
+        return null;
+    }
+
+    /// <summary>The answer's headers: the provider's, and the platform's about the deployment, its time, price and attempts.</summary>
+    private static void WriteAnswerHeaders(ForwardingRequest request, Deployment deployment, HttpResponseMessage response, TimeSpan elapsed)
+    {
+        var answer = request.Context.Response;
+        ProxyResponse.CopyHeaders(response, answer);
+        answer.Headers[ProxyResponse.DeploymentHeader] = deployment.Name;
+        answer.Headers[ProxyResponse.UpstreamTimeHeader] = elapsed.TotalMilliseconds.ToString("0.###", CultureInfo.InvariantCulture);
+        answer.Headers[ProxyResponse.AttemptsHeader] = request.Attempts == 1 ? "1" : request.Attempts.ToString(CultureInfo.InvariantCulture);
+        answer.Headers[ProxyResponse.PriceHeader] = deployment.PriceHeaderValue;
+        if (deployment.Adapter.TranslatesAnswer)
+        {
+            answer.ContentLength = null;
+        }
+        if (request.Group != request.RequestedGroup)
+        {
+            answer.Headers[ProxyResponse.FallbackHeader] = request.Group.Name;
         }
     }
 
@@ -274,24 +322,13 @@ public sealed partial class ChatForwarder
         TokenUsage? usage = null;
         var estimatedOutput = 0;
         // A JSON answer held whole is measured before its headers go; a stream, once it has ended.
-        UsageReport? measured = null;
+        UsageReport? measured = isAnswer && !isEventStream && ended ? MeasureWhole(request, deployment, buffer.Held.Span) : null;
         var interrupted = false;
         try
         {
-            if (isAnswer && !isEventStream && ended)
-            {
-                usage = UsageReader.FromJson(buffer.Held.Span);
-                estimatedOutput = usage is null ? _estimator.CountAnswerTokens(buffer.Held.Span, deployment.Model) : 0;
-                measured = Measure(request, deployment, usage, estimatedOutput);
-                context.Response.Headers[UsageReport.HeaderName] = measured.Value.Format();
-            }
             while (true)
             {
-                var complete = ended || !isEventStream ? buffer.Count : EndOfLastEvent(buffer.Held.Span);
-                if (complete == 0 && buffer.IsFull)
-                {
-                    complete = buffer.Count; // one event larger than the buffer: pass it on in pieces
-                }
+                var complete = Passable(buffer, ended, isEventStream);
                 if (complete > 0)
                 {
                     var events = buffer.Held[..complete];
@@ -329,10 +366,7 @@ public sealed partial class ChatForwarder
                 }
                 catch (Exception exception) when (IsUpstreamFailure(exception, context))
                 {
-                    var reason = exception is not OperationCanceledException ? "the connection broke"
-                        : endsWithDrain ? "this Router replica is shutting down and its drain time is over"
-                        : limit < _idle ? $"the request reached its total time of {Seconds(_total)}"
-                        : $"it sent nothing for {Seconds(limit)}";
+                    var reason = BrokenOffBecause(exception, endsWithDrain, limit);
                     await EndBrokenAnswerAsync(request, deployment, isEventStream, reason);
                     interrupted = true;
                     return AttemptResult.BrokeOff($"deployment '{deployment.Name}' broke off its answer: {reason}");
@@ -345,17 +379,48 @@ public sealed partial class ChatForwarder
         {
             if (isAnswer)
             {
-                var report = (measured ?? Measure(request, deployment, usage, estimatedOutput)) with { Interrupted = interrupted };
-                _metrics.TokenUsage(request.Group.Name, deployment.Name, deployment.Model, report.Tokens, report.Estimated);
-                TagUsage(Activity.Current, report);
-                _capacity.Settle(deployment, request.Size.PerMinute, report.Tokens.InputTokens + report.Tokens.OutputTokens);
-                if (isEventStream && request.ReportsUsage && !context.RequestAborted.IsCancellationRequested)
-                {
-                    await EndStreamWithUsageAsync(context, report);
-                }
+                await SettleAsync(request, deployment, (measured ?? Measure(request, deployment, usage, estimatedOutput)) with { Interrupted = interrupted }, isEventStream);
             }
         }
     }
+
+    /// <summary>A JSON answer's usage, read (or estimated) from it whole and put on its headers for the Api.</summary>
+    private UsageReport MeasureWhole(ForwardingRequest request, Deployment deployment, ReadOnlySpan<byte> answer)
+    {
+        var usage = UsageReader.FromJson(answer);
+        var report = Measure(request, deployment, usage, usage is null ? _estimator.CountAnswerTokens(answer, deployment.Model) : 0);
+        request.Context.Response.Headers[UsageReport.HeaderName] = report.Format();
+        return report;
+    }
+
+    /// <summary>
+    /// How much of what is held may go to the client now: all of it, but of a stream still coming only
+    /// its whole events — unless one event fills the buffer, which then goes on in pieces.
+    /// </summary>
+    private static int Passable(AnswerBuffer buffer, bool ended, bool isEventStream)
+    {
+        var complete = ended || !isEventStream ? buffer.Count : EndOfLastEvent(buffer.Held.Span);
+        return complete == 0 && buffer.IsFull ? buffer.Count : complete;
+    }
+
+    /// <summary>An answer's tokens told to the metrics, its span, the deployment's capacity and, after a stream, the Api.</summary>
+    private async Task SettleAsync(ForwardingRequest request, Deployment deployment, UsageReport report, bool isEventStream)
+    {
+        _metrics.TokenUsage(request.Group.Name, deployment.Name, deployment.Model, report.Tokens, report.Estimated);
+        TagUsage(Activity.Current, report);
+        _capacity.Settle(deployment, request.Size.PerMinute, report.Tokens.InputTokens + report.Tokens.OutputTokens);
+        if (isEventStream && request.ReportsUsage && !request.Context.RequestAborted.IsCancellationRequested)
+        {
+            await EndStreamWithUsageAsync(request.Context, report);
+        }
+    }
+
+    /// <summary>Why an answer that had begun stopped coming, for the client's error event and the log.</summary>
+    private string BrokenOffBecause(Exception exception, bool endedWithDrain, TimeSpan limit) =>
+        exception is not OperationCanceledException ? "the connection broke"
+        : endedWithDrain ? "this Router replica is shutting down and its drain time is over"
+        : limit < _idle ? $"the request reached its total time of {Seconds(_total)}"
+        : $"it sent nothing for {Seconds(limit)}";
 
     /// <summary>
     /// The answer's tokens: as the provider reported them, or — when it reported none (a stream cut

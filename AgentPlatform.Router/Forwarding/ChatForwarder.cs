@@ -106,32 +106,28 @@ public sealed partial class ChatForwarder
                 _metrics.Fallback(request.Group.Name, next.Name, fallbackReason);
                 request.SwitchTo(next);
             }
-            if (next.NeedsTokenEstimate && !TryEstimate(request, next))
+            // Too long for this group, by the estimate or by the deployment's word: only the context-window fallbacks can take it.
+            var tooLong = next.NeedsTokenEstimate && !TryEstimate(request, next);
+            if (!tooLong)
             {
-                // Too long for this group: only the context-window fallbacks can take it.
-                fallbackReason = "context_window";
-                if (await TurnToContextWindowFallbackAsync(request) is not { } wider)
+                next.RetryBudget.OnRequest();
+                if (await RunAttemptsAsync(request) is not { } result)
+                {
+                    return; // the client left; nobody to answer
+                }
+                last = result;
+                if (last.HasAnswered)
                 {
                     return;
                 }
-                (pending ??= new()).Enqueue(wider);
-                continue;
+                tooLong = last.Status == AttemptStatus.ContextTooLong;
+                if (tooLong)
+                {
+                    pending?.Clear();
+                }
             }
-
-            next.RetryBudget.OnRequest();
-            var outcome = await RunAttemptsAsync(request);
-            if (outcome is not { } result)
+            if (tooLong)
             {
-                return; // the client left; nobody to answer
-            }
-            last = result;
-            if (last.HasAnswered)
-            {
-                return;
-            }
-            if (last.Status == AttemptStatus.ContextTooLong)
-            {
-                pending?.Clear();
                 fallbackReason = "context_window";
                 if (await TurnToContextWindowFallbackAsync(request) is not { } wider)
                 {
@@ -143,18 +139,24 @@ public sealed partial class ChatForwarder
             fallbackReason = "exhausted";
             if (next == group)
             {
-                foreach (var name in group.Fallbacks)
-                {
-                    if (_pool.TryGetGroup(name, out var fallback))
-                    {
-                        (pending ??= new()).Enqueue(fallback);
-                    }
-                }
+                QueueFallbacks(group, ref pending);
             }
         }
         if (!last.HasAnswered && !context.Response.HasStarted)
         {
             await WriteFailureAsync(request, last);
+        }
+    }
+
+    /// <summary>The group's fallbacks, in order, after those already queued.</summary>
+    private void QueueFallbacks(ModelGroup group, ref Queue<ModelGroup>? pending)
+    {
+        foreach (var name in group.Fallbacks)
+        {
+            if (_pool.TryGetGroup(name, out var fallback))
+            {
+                (pending ??= new()).Enqueue(fallback);
+            }
         }
     }
 

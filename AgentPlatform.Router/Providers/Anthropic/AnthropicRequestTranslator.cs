@@ -28,6 +28,41 @@ public static class AnthropicRequestTranslator
         }
         includeUsage = request["stream_options"]?["include_usage"] is JsonValue include && include.GetValueKind() == JsonValueKind.True;
 
+        var (system, turns) = Messages(messages);
+        var maxTokens = Integer(request["max_completion_tokens"]) ?? Integer(request["max_tokens"]) ?? deploymentMaxOutputTokens ?? DefaultMaxTokens;
+        var result = new JsonObject
+        {
+            ["model"] = model,
+            ["max_tokens"] = maxTokens,
+            ["messages"] = turns,
+        };
+        if (system.Count > 0)
+        {
+            result["system"] = string.Join("\n\n", system);
+        }
+        CopySampling(request, result);
+        if (request["stream"] is JsonValue stream && stream.GetValueKind() == JsonValueKind.True)
+        {
+            result["stream"] = true;
+        }
+        if (String(request["user"]) is { } user)
+        {
+            result["metadata"] = new JsonObject { ["user_id"] = user };
+        }
+        if (request["tools"] is JsonArray { Count: > 0 } tools)
+        {
+            result["tools"] = new JsonArray(tools.Select((tool, index) => (JsonNode?)Tool(tool, index)).ToArray());
+            if (ToolChoice(request["tool_choice"], request["parallel_tool_calls"]) is { } choice)
+            {
+                result["tool_choice"] = choice;
+            }
+        }
+        return result;
+    }
+
+    /// <summary>OpenAI's messages as Anthropic's system text and turns (a tool's result is a user turn).</summary>
+    private static (List<string> System, JsonArray Turns) Messages(JsonArray messages)
+    {
         var system = new List<string>();
         var turns = new JsonArray();
         for (var i = 0; i < messages.Count; i++)
@@ -60,18 +95,12 @@ public static class AnthropicRequestTranslator
                         $"messages[{i}].role '{role}' is not one of system, developer, user, assistant, tool.", $"messages[{i}].role");
             }
         }
+        return (system, turns);
+    }
 
-        var maxTokens = Integer(request["max_completion_tokens"]) ?? Integer(request["max_tokens"]) ?? deploymentMaxOutputTokens ?? DefaultMaxTokens;
-        var result = new JsonObject
-        {
-            ["model"] = model,
-            ["max_tokens"] = maxTokens,
-            ["messages"] = turns,
-        };
-        if (system.Count > 0)
-        {
-            result["system"] = string.Join("\n\n", system);
-        }
+    /// <summary>Temperature, top_p and stop, in Anthropic's ranges and names.</summary>
+    private static void CopySampling(JsonObject request, JsonObject result)
+    {
         if (request["temperature"] is JsonValue temperature && temperature.TryGetValue<double>(out var t))
         {
             result["temperature"] = Math.Min(t, 1.0); // OpenAI's scale runs to 2, Anthropic's to 1
@@ -89,23 +118,6 @@ public static class AnthropicRequestTranslator
                 result["stop_sequences"] = new JsonArray(stops.Select(s => (JsonNode?)String(s)).ToArray());
                 break;
         }
-        if (request["stream"] is JsonValue stream && stream.GetValueKind() == JsonValueKind.True)
-        {
-            result["stream"] = true;
-        }
-        if (String(request["user"]) is { } user)
-        {
-            result["metadata"] = new JsonObject { ["user_id"] = user };
-        }
-        if (request["tools"] is JsonArray { Count: > 0 } tools)
-        {
-            result["tools"] = new JsonArray(tools.Select((tool, index) => (JsonNode?)Tool(tool, index)).ToArray());
-            if (ToolChoice(request["tool_choice"], request["parallel_tool_calls"]) is { } choice)
-            {
-                result["tool_choice"] = choice;
-            }
-        }
-        return result;
     }
 
     /// <summary>Adds a turn, or merges it into the previous one when the role is the same.</summary>
