@@ -29,98 +29,119 @@ public static class ApiServiceCollectionExtensions
         // cost a quarter of the cache-hit throughput and ~500 MB when loaded (bench/run.sh).
         builder.AddRedisClient("cache", configureOptions: options => options.SocketManager = SocketManager.ThreadPool);
 
-        // Bound once, without BindConfiguration's change token: nothing here reloads, and with the token
-        // an invalid edit of a reloading source would make the options monitor throw from the reload.
-        builder.Services.AddOptionsWithValidateOnStart<ApiOptions>()
-            .Configure<IConfiguration>((options, configuration) => configuration.GetSection(ApiOptions.SectionName).Bind(options))
-            .ValidateDataAnnotations();
-        builder.Services.AddOptionsWithValidateOnStart<CacheOptions>()
-            .Configure<IConfiguration>((options, configuration) => configuration.GetSection(CacheOptions.SectionName).Bind(options))
-            .ValidateDataAnnotations();
-        builder.Services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<CacheOptions>, CacheOptionsRulesValidator>());
+        var services = builder.Services;
+        services.BindValidated<ApiOptions>(ApiOptions.SectionName);
         // Kestrel refuses bodies over the same limit, so a chunked body cannot get past it either.
-        builder.Services.AddOptions<KestrelServerOptions>()
+        services.AddOptions<KestrelServerOptions>()
             .Configure<IOptions<ApiOptions>>((kestrel, api) => kestrel.Limits.MaxRequestBodySize = api.Value.MaxRequestBodyBytes);
-
         // UseExceptionHandler() needs ProblemDetails registered even though our handler always answers.
-        builder.Services.AddProblemDetails();
-        builder.Services.AddExceptionHandler<OpenAIExceptionHandler>();
-        builder.Services.TryAddSingleton(TimeProvider.System);
+        services.AddProblemDetails();
+        services.AddExceptionHandler<OpenAIExceptionHandler>();
+        services.TryAddSingleton(TimeProvider.System);
 #pragma warning disable RS0030 // The composition root hands out the one thread-safe Random; everything else takes it injected.
-        builder.Services.TryAddSingleton(Random.Shared);
+        services.TryAddSingleton(Random.Shared);
 #pragma warning restore RS0030
-        // Who calls: a virtual key on /v1, the master key on /admin/v1 (AccessPolicies on the route groups).
-        builder.Services.AddKeyAuthentication();
-        builder.Services.TryAddSingleton<MasterKeyAuthenticator>();
-        builder.Services.TryAddSingleton<TenancyStore>();
-        builder.Services.TryAddSingleton<AgentStore>();
-        builder.Services.AddOptionsWithValidateOnStart<AgentOptions>()
-            .Configure<IConfiguration>((options, configuration) => configuration.GetSection(AgentOptions.SectionName).Bind(options))
-            .ValidateDataAnnotations();
-        builder.Services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<AgentOptions>, McpAllowedHostsValidator>());
-        builder.Services.TryAddSingleton<AgentRunStore>();
-        builder.Services.TryAddSingleton<AgentRunner>();
-        builder.Services.TryAddSingleton<AgentCompletions>();
-        builder.Services.TryAddSingleton<ClientAuthenticator>();
-        builder.Services.TryAddSingleton<FailedAuthentications>();
-        builder.Services.TryAddSingleton<RequestLimiter>();
-        builder.Services.TryAddSingleton<PromptTokenEstimator>();
-        builder.Services.TryAddSingleton<PriceTable>();
-        builder.Services.TryAddSingleton<UsageMeter>();
-        builder.Services.TryAddSingleton<CacheStage>();
-        builder.Services.TryAddSingleton<ChatPipeline>();
-        builder.Services.TryAddSingleton<UsageMetrics>();
-        builder.Services.TryAddSingleton<UsageLedger>();
-        builder.Services.AddHostedService(services => services.GetRequiredService<UsageLedger>());
-        builder.Services.AddHostedService<TenancyChangesListener>();
-        builder.Services.TryAddSingleton<RouterClient>();
-        builder.Services.TryAddSingleton<CacheMetrics>();
-        builder.Services.TryAddSingleton<ResponseCache>();
 
-        builder.Services.AddOptionsWithValidateOnStart<AlertOptions>()
-            .Configure<IConfiguration>((options, configuration) => configuration.GetSection(AlertOptions.SectionName).Bind(options))
-            .ValidateDataAnnotations();
-        builder.Services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<AlertOptions>, AlertRulesValidator>());
-        builder.Services.TryAddSingleton<AlertStore>();
-        builder.Services.TryAddSingleton<BudgetConditions>();
-        builder.Services.TryAddSingleton<DeploymentConditions>();
-        builder.Services.TryAddSingleton<AlertNotifier>();
-        builder.Services.TryAddSingleton<ReplicaConditions>();
-        builder.Services.TryAddSingleton<AlertEvaluator>();
-        builder.Services.AddHostedService(services => services.GetRequiredService<AlertEvaluator>());
-        // Webhooks get our own retries (AlertNotifier), not the default pipeline's on top of them, and no
-        // request logging: a webhook's URL is its credential (Slack's are) and must not reach the logs.
-        var alerts = builder.Services.AddHttpClient(AlertNotifier.HttpClientName, client => client.Timeout = TimeSpan.FromSeconds(10))
-            .RemoveAllLoggers()
-            .RedactUrlInTraces();
-#pragma warning disable EXTEXP0001 // experimental, but the documented way to opt one client out of the default resilience
-        alerts.RemoveAllResilienceHandlers();
-#pragma warning restore EXTEXP0001
+        AddGateway(services);
+        AddAgents(services);
+        AddAlerts(services);
+        AddRouterClient(services);
+        return builder;
+    }
+
+    /// <summary>The chat door's stages: who calls, their limits and budgets, the cache, the usage ledger.</summary>
+    private static void AddGateway(IServiceCollection services)
+    {
+        // Who calls: a virtual key on /v1, the master key on /admin/v1 (AccessPolicies on the route groups).
+        services.AddKeyAuthentication();
+        services.TryAddSingleton<MasterKeyAuthenticator>();
+        services.TryAddSingleton<TenancyStore>();
+        services.TryAddSingleton<ClientAuthenticator>();
+        services.TryAddSingleton<FailedAuthentications>();
+        services.TryAddSingleton<RequestLimiter>();
+        services.TryAddSingleton<PromptTokenEstimator>();
+        services.TryAddSingleton<PriceTable>();
+        services.TryAddSingleton<UsageMeter>();
+        services.TryAddSingleton<UsageMetrics>();
+        services.TryAddSingleton<UsageLedger>();
+        // Stopped after the listener (hosted services stop in reverse): the last requests' records are written last.
+        services.AddHostedService(provider => provider.GetRequiredService<UsageLedger>());
+        services.AddHostedService<TenancyChangesListener>();
+        services.BindValidated<CacheOptions>(CacheOptions.SectionName);
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<CacheOptions>, CacheOptionsRulesValidator>());
+        services.TryAddSingleton<CacheMetrics>();
+        services.TryAddSingleton<ResponseCache>();
+        services.TryAddSingleton<CacheStage>();
+        services.TryAddSingleton<ChatPipeline>();
+    }
+
+    private static void AddAgents(IServiceCollection services)
+    {
+        services.BindValidated<AgentOptions>(AgentOptions.SectionName);
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<AgentOptions>, McpAllowedHostsValidator>());
+        services.TryAddSingleton<AgentStore>();
+        services.TryAddSingleton<AgentRunStore>();
+        services.TryAddSingleton<AgentRunner>();
+        services.TryAddSingleton<AgentCompletions>();
 
         // MCP servers hold a stream open for their session: no total timeout or retries of the default pipeline
         // (a tool call has its own timeout, and a call must not be repeated on a server that may have acted on it);
         // no request logging either: a server's URL may carry its credential, as a webhook's does.
         // And it connects only where McpHostPolicy allows (no proxy, which would connect elsewhere).
-        builder.Services.TryAddSingleton<McpHostPolicy>();
-        var mcp = builder.Services.AddHttpClient(AgentRunner.McpHttpClientName, client => client.Timeout = Timeout.InfiniteTimeSpan)
-            .ConfigurePrimaryHttpMessageHandler(services => new SocketsHttpHandler
+        services.TryAddSingleton<McpHostPolicy>();
+        var mcp = services.AddHttpClient(AgentRunner.McpHttpClientName, client => client.Timeout = Timeout.InfiniteTimeSpan)
+            .ConfigurePrimaryHttpMessageHandler(provider => new SocketsHttpHandler
             {
-                ConnectCallback = services.GetRequiredService<McpHostPolicy>().ConnectAsync,
+                ConnectCallback = provider.GetRequiredService<McpHostPolicy>().ConnectAsync,
                 UseProxy = false,
             })
             .RemoveAllLoggers()
             .RedactUrlInTraces();
-#pragma warning disable EXTEXP0001
+#pragma warning disable EXTEXP0001 // experimental, but the documented way to opt one client out of the default resilience
         mcp.RemoveAllResilienceHandlers();
 #pragma warning restore EXTEXP0001
+    }
 
+    private static void AddAlerts(IServiceCollection services)
+    {
+        services.BindValidated<AlertOptions>(AlertOptions.SectionName);
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<AlertOptions>, AlertRulesValidator>());
+        services.TryAddSingleton<AlertStore>();
+        services.TryAddSingleton<BudgetConditions>();
+        services.TryAddSingleton<DeploymentConditions>();
+        services.TryAddSingleton<AlertNotifier>();
+        services.TryAddSingleton<ReplicaConditions>();
+        services.TryAddSingleton<AlertEvaluator>();
+        services.AddHostedService(provider => provider.GetRequiredService<AlertEvaluator>());
+        // Webhooks get our own retries (AlertNotifier), not the default pipeline's on top of them, and no
+        // request logging: a webhook's URL is its credential (Slack's are) and must not reach the logs.
+        var alerts = services.AddHttpClient(AlertNotifier.HttpClientName, client => client.Timeout = TimeSpan.FromSeconds(10))
+            .RemoveAllLoggers()
+            .RedactUrlInTraces();
+#pragma warning disable EXTEXP0001 // see AddAgents
+        alerts.RemoveAllResilienceHandlers();
+#pragma warning restore EXTEXP0001
+    }
+
+    private static void AddRouterClient(IServiceCollection services)
+    {
         // "http://router" is resolved by service discovery: services:router:http:0 in configuration. Every
         // call (completions, agents' steps, prices, drains, the readiness probe) carries the internal key.
-        builder.Services.TryAddTransient<InternalKeyHandler>();
-        builder.Services.AddHttpClient(RouterClient.HttpClientName, client => client.BaseAddress = new Uri("http://router"))
+        services.TryAddSingleton<RouterClient>();
+        services.TryAddTransient<InternalKeyHandler>();
+        services.AddHttpClient(RouterClient.HttpClientName, client => client.BaseAddress = new Uri("http://router"))
             .AsCompletionClient()
             .AddHttpMessageHandler<InternalKeyHandler>();
-        builder.Services.AddHealthChecks().AddCheck<RouterHealthCheck>("router");
-        return builder;
+        services.AddHealthChecks().AddCheck<RouterHealthCheck>("router");
     }
+
+    /// <summary>
+    /// Options bound once from their section and validated at start-up. Without BindConfiguration's
+    /// change token: nothing here reloads, and with the token an invalid edit of a reloading source would
+    /// make the options monitor throw from the reload.
+    /// </summary>
+    private static void BindValidated<TOptions>(this IServiceCollection services, string section) where TOptions : class =>
+        services.AddOptionsWithValidateOnStart<TOptions>()
+            .Configure<IConfiguration>((options, configuration) => configuration.GetSection(section).Bind(options))
+            .ValidateDataAnnotations();
 }

@@ -101,32 +101,47 @@ public sealed class ClientAuthenticator
         }
         if (cached is null || !IsFresh(cached.FetchedAt, now, CacheLifetime))
         {
-            try
+            (cached, var refusal) = await FetchAsync(hash, now, cached);
+            if (refusal is not null)
             {
-                var (key, tenant) = await _store.FindByHashAsync(hash);
-                if (key is null)
-                {
-                    _byHash.TryRemove(hash, out _);
-                    if (now >= Volatile.Read(ref _staleBefore)) // not what was learned before Redis came back
-                    {
-                        _unknown.Add(hash, now + (long)(UnknownKeyLifetime.TotalSeconds * _timeProvider.TimestampFrequency), now);
-                    }
-                    return (null, AccessRefusal.Invalid);
-                }
-                cached = new CachedKey(key, tenant, now);
-                _byHash[hash] = cached;
-            }
-            catch (Exception exception) when (exception is RedisException or TimeoutException)
-            {
-                Log.KeysUnavailable(_logger, known: cached is not null, exception);
-                if (cached is null)
-                {
-                    return (null, AccessRefusal.Unavailable);
-                }
-                // Known before Redis went away: it stands as it was until Redis answers again.
+                return (null, refusal);
             }
         }
+        return Judge(cached!);
+    }
 
+    /// <summary>
+    /// The key of <paramref name="hash"/> read from Redis, or why there is none. When Redis cannot be
+    /// read, a key known before (<paramref name="known"/>) stands as it was until Redis answers again.
+    /// </summary>
+    private async ValueTask<(CachedKey? Key, OpenAIErrorResult? Refusal)> FetchAsync(string hash, long now, CachedKey? known)
+    {
+        try
+        {
+            var (key, tenant) = await _store.FindByHashAsync(hash);
+            if (key is null)
+            {
+                _byHash.TryRemove(hash, out _);
+                if (now >= Volatile.Read(ref _staleBefore)) // not what was learned before Redis came back
+                {
+                    _unknown.Add(hash, now + (long)(UnknownKeyLifetime.TotalSeconds * _timeProvider.TimestampFrequency), now);
+                }
+                return (null, AccessRefusal.Invalid);
+            }
+            var fetched = new CachedKey(key, tenant, now);
+            _byHash[hash] = fetched;
+            return (fetched, null);
+        }
+        catch (Exception exception) when (exception is RedisException or TimeoutException)
+        {
+            Log.KeysUnavailable(_logger, known: known is not null, exception);
+            return known is null ? (null, AccessRefusal.Unavailable) : (known, null);
+        }
+    }
+
+    /// <summary>The key's client, or why the key may not be used now.</summary>
+    private (ClientPrincipal? Client, OpenAIErrorResult? Refusal) Judge(CachedKey cached)
+    {
         var utcNow = _timeProvider.GetUtcNow();
         return cached switch
         {

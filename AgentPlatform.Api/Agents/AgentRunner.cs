@@ -60,21 +60,8 @@ public sealed class AgentRunner(
     {
         var started = Stopwatch.GetTimestamp();
         threadId ??= "thread_" + Guid.CreateVersion7().ToString("N");
-        var run = new AgentRun
-        {
-            Agent = agent.Name,
-            AgentVersion = agent.Version,
-            ThreadId = threadId,
-            RequestId = requestId,
-            TenantId = client.Tenant?.Id,
-            KeyId = client.Key?.Id,
-            CreatedAt = timeProvider.GetUtcNow(),
-        };
-        using var activity = RunContext.Source.StartActivity($"invoke_agent {agent.Name}");
-        activity?.SetTag("gen_ai.operation.name", "invoke_agent");
-        activity?.SetTag("gen_ai.agent.name", agent.Name);
-        activity?.SetTag("gen_ai.agent.id", run.Id);
-        activity?.SetTag("gen_ai.conversation.id", threadId);
+        var run = NewRun(agent, threadId, requestId, client);
+        using var activity = StartActivity(agent, run);
         var context = new RunContext(run, agent, client, lease, emit, _services);
         ChatClientAgent? runner = null;
         AgentSession? session = null;
@@ -82,19 +69,7 @@ public sealed class AgentRunner(
         try
         {
             await using var toolbox = await McpToolbox.ConnectAsync(agent, httpClientFactory.CreateClient(McpHttpClientName), loggerFactory, cancellationToken);
-            var pool = PoolChatClient.Create(httpClientFactory.CreateClient(RouterClient.HttpClientName), agent.Model, requestId, client.RouterClientId, context.Answer,
-                TimeSpan.FromSeconds(apiOptions.Value.RouterTimeoutSeconds));
-            runner = new ChatClientAgent(new MeteredStepClient(pool, context), new ChatClientAgentOptions
-            {
-                Name = agent.Name,
-                Description = agent.Description,
-                ChatOptions = new ChatOptions
-                {
-                    Instructions = agent.Instructions,
-                    Temperature = (float?)agent.Temperature,
-                    Tools = [.. toolbox.Tools.Values.Select(tool => new McpToolFunction(tool, context))],
-                },
-            }, loggerFactory);
+            runner = CreateRunner(agent, toolbox, context, requestId, client);
             session = thread is null
                 ? await runner.CreateSessionAsync(cancellationToken)
                 : await runner.DeserializeSessionAsync(thread.Session, cancellationToken: cancellationToken);
@@ -104,30 +79,10 @@ public sealed class AgentRunner(
             }
             run.Status = run.StopReason is null ? AgentRunStatuses.Completed : AgentRunStatuses.Stopped;
         }
-        catch (AgentRunStoppedException stopped)
+        catch (Exception exception) when (Ending(exception, cancellationToken) is { } ending)
         {
-            (run.Status, run.StopReason, run.Error) = (AgentRunStatuses.Stopped, stopped.Reason, stopped.Message);
-        }
-        catch (McpToolboxException exception)
-        {
-            (run.Status, run.Error) = (AgentRunStatuses.Failed, exception.Message);
-        }
-        catch (ClientResultException exception)
-        {
-            (run.Status, run.Error) = (AgentRunStatuses.Failed, $"The model pool could not answer a step (HTTP {exception.Status}): {PoolError(exception)}");
-        }
-        catch (HttpRequestException exception)
-        {
-            (run.Status, run.Error) = (AgentRunStatuses.Failed, $"The model pool could not be reached: {exception.Message}");
-        }
-        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
-        {
-            (run.Status, run.Error) = (AgentRunStatuses.Failed, "The client went away before the run ended.");
-        }
-        catch (OperationCanceledException)
-        {
-            // Not the client: the SDK's network timeout (the Api's RouterTimeoutSeconds) ran out on a step.
-            (run.Status, run.Error) = (AgentRunStatuses.Failed, $"The model pool did not answer a step within {apiOptions.Value.RouterTimeoutSeconds} s.");
+            (run.Status, run.Error) = (ending.Status, ending.Error);
+            run.StopReason = ending.StopReason ?? run.StopReason;
         }
         finally
         {
@@ -152,6 +107,59 @@ public sealed class AgentRunner(
         await emit(new AgentRunEvent(run.Status == AgentRunStatuses.Completed ? AgentRunEvent.RunCompleted : AgentRunEvent.RunFailed, run));
         return run;
     }
+
+    private AgentRun NewRun(AgentDefinition agent, string threadId, string requestId, ClientIdentity client) => new()
+    {
+        Agent = agent.Name,
+        AgentVersion = agent.Version,
+        ThreadId = threadId,
+        RequestId = requestId,
+        TenantId = client.Tenant?.Id,
+        KeyId = client.Key?.Id,
+        CreatedAt = timeProvider.GetUtcNow(),
+    };
+
+    /// <summary>The run's span, with OpenTelemetry's GenAI agent attributes.</summary>
+    private static Activity? StartActivity(AgentDefinition agent, AgentRun run)
+    {
+        var activity = RunContext.Source.StartActivity($"invoke_agent {agent.Name}");
+        activity?.SetTag("gen_ai.operation.name", "invoke_agent");
+        activity?.SetTag("gen_ai.agent.name", agent.Name);
+        activity?.SetTag("gen_ai.agent.id", run.Id);
+        activity?.SetTag("gen_ai.conversation.id", run.ThreadId);
+        return activity;
+    }
+
+    /// <summary>The agent on the model pool: each model call a metered step, each MCP tool a function it may call.</summary>
+    private ChatClientAgent CreateRunner(AgentDefinition agent, McpToolbox toolbox, RunContext context, string requestId, ClientIdentity client)
+    {
+        var pool = PoolChatClient.Create(httpClientFactory.CreateClient(RouterClient.HttpClientName), agent.Model, requestId, client.RouterClientId, context.Answer,
+            TimeSpan.FromSeconds(apiOptions.Value.RouterTimeoutSeconds));
+        return new ChatClientAgent(new MeteredStepClient(pool, context), new ChatClientAgentOptions
+        {
+            Name = agent.Name,
+            Description = agent.Description,
+            ChatOptions = new ChatOptions
+            {
+                Instructions = agent.Instructions,
+                Temperature = (float?)agent.Temperature,
+                Tools = [.. toolbox.Tools.Values.Select(tool => new McpToolFunction(tool, context))],
+            },
+        }, loggerFactory);
+    }
+
+    /// <summary>How an exception ends a run (its status, stop reason and error); null for one nobody expected.</summary>
+    private (string Status, string? StopReason, string Error)? Ending(Exception exception, CancellationToken cancellationToken) => exception switch
+    {
+        AgentRunStoppedException stopped => (AgentRunStatuses.Stopped, stopped.Reason, stopped.Message),
+        McpToolboxException => (AgentRunStatuses.Failed, null, exception.Message),
+        ClientResultException result => (AgentRunStatuses.Failed, null, $"The model pool could not answer a step (HTTP {result.Status}): {PoolError(result)}"),
+        HttpRequestException => (AgentRunStatuses.Failed, null, $"The model pool could not be reached: {exception.Message}"),
+        OperationCanceledException when cancellationToken.IsCancellationRequested => (AgentRunStatuses.Failed, null, "The client went away before the run ended."),
+        // Not the client: the SDK's network timeout (the Api's RouterTimeoutSeconds) ran out on a step.
+        OperationCanceledException => (AgentRunStatuses.Failed, null, $"The model pool did not answer a step within {apiOptions.Value.RouterTimeoutSeconds} s."),
+        _ => null,
+    };
 
     private async Task SaveThreadAsync(ChatClientAgent runner, AgentSession session, AgentThread thread, string threadId, string runId)
     {

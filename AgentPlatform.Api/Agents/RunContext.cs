@@ -84,18 +84,7 @@ internal sealed class RunContext(
     public async Task EndStepAsync(ModelStep step, string text, List<AgentToolCall> toolCalls, UsageDetails? usage, Exception? failure, bool aborted)
     {
         var answered = Answer.Deployment is not null;
-        var record = run.NewRecord(step.Activity, step.Time, agent.Model);
-        record.Deployment = Answer.Deployment;
-        if (usage is { InputTokenCount: { } input })
-        {
-            (record.PromptTokens, record.CompletionTokens, record.CachedTokens) = (input, usage.OutputTokenCount ?? 0, usage.CachedInputTokenCount ?? 0);
-        }
-        else if (answered)
-        {
-            // The stream broke, or the client left, before the usage arrived: what reached us is counted.
-            (record.PromptTokens, record.CompletionTokens, record.Estimated) = (step.PromptEstimate, services.Estimator.For(agent.Model).CountTokens(text), true);
-        }
-        UsageMeter.Price(record, Answer.Prices);
+        var record = Measure(step, text, usage, answered);
         await UsageMeter.SettleAsync(step.Lease, record);
         var (prompt, completion, cost) = (record.PromptTokens, record.CompletionTokens, record.CostUsd);
         _guard.AfterStep(prompt + completion, cost);
@@ -128,18 +117,7 @@ internal sealed class RunContext(
         record.Step = step.Number;
         await services.Meter.RecordAsync(record, knownModel: true);
 
-        if (step.Activity is { } activity)
-        {
-            activity.SetTag("gen_ai.usage.input_tokens", prompt);
-            activity.SetTag("gen_ai.usage.output_tokens", completion);
-            activity.SetTag("agentplatform.deployment", Answer.Deployment);
-            activity.SetTag("agentplatform.cost_usd", (double)cost);
-            if (failure is not null)
-            {
-                activity.SetStatus(ActivityStatusCode.Error, failure.Message);
-            }
-            activity.Dispose();
-        }
+        EndSpan(step.Activity, record, failure);
         await EmitAsync(AgentRunEvent.StepFinished, new
         {
             index = step.Index,
@@ -151,6 +129,42 @@ internal sealed class RunContext(
             costUsd = cost,
             latencyMs = latency,
         });
+    }
+
+    /// <summary>A model step's usage record, priced: its tokens as the pool reported them, or counted from what reached the run.</summary>
+    private UsageRecord Measure(ModelStep step, string text, UsageDetails? usage, bool answered)
+    {
+        var record = run.NewRecord(step.Activity, step.Time, agent.Model);
+        record.Deployment = Answer.Deployment;
+        if (usage is { InputTokenCount: { } input })
+        {
+            (record.PromptTokens, record.CompletionTokens, record.CachedTokens) = (input, usage.OutputTokenCount ?? 0, usage.CachedInputTokenCount ?? 0);
+        }
+        else if (answered)
+        {
+            // The stream broke, or the client left, before the usage arrived: what reached us is counted.
+            (record.PromptTokens, record.CompletionTokens, record.Estimated) = (step.PromptEstimate, services.Estimator.For(agent.Model).CountTokens(text), true);
+        }
+        UsageMeter.Price(record, Answer.Prices);
+        return record;
+    }
+
+    /// <summary>Ends a model step's span with its tokens, deployment and cost.</summary>
+    private static void EndSpan(Activity? activity, UsageRecord record, Exception? failure)
+    {
+        if (activity is null)
+        {
+            return;
+        }
+        activity.SetTag("gen_ai.usage.input_tokens", record.PromptTokens);
+        activity.SetTag("gen_ai.usage.output_tokens", record.CompletionTokens);
+        activity.SetTag("agentplatform.deployment", record.Deployment);
+        activity.SetTag("agentplatform.cost_usd", (double)record.CostUsd);
+        if (failure is not null)
+        {
+            activity.SetStatus(ActivityStatusCode.Error, failure.Message);
+        }
+        activity.Dispose();
     }
 
     /// <summary>

@@ -140,17 +140,7 @@ public sealed class ResponseCache : IDisposable
             if (_flights.TryGetValue(entryKey, out var flight))
             {
                 // Another request on this replica is already finding this entry: share its result.
-                CachedAnswer? shared;
-                try
-                {
-                    using var waiting = WaitToken(cancellationToken);
-                    shared = await flight.Result.WaitAsync(remaining, _timeProvider, waiting.Token);
-                }
-                catch (Exception exception) when (exception is TimeoutException || DrainEnded(exception, cancellationToken))
-                {
-                    shared = null;
-                    remaining = TimeSpan.Zero;
-                }
+                var (shared, outOfTime) = await ShareAsync(flight, remaining, cancellationToken);
                 if (flight.Filled && !waited)
                 {
                     _metrics.FillWaited();
@@ -160,7 +150,7 @@ public sealed class ResponseCache : IDisposable
                 {
                     return new CacheLookup(shared, "shared", waited, null);
                 }
-                if (remaining == TimeSpan.Zero)
+                if (outOfTime)
                 {
                     return new CacheLookup(null, null, waited, null);
                 }
@@ -171,24 +161,43 @@ public sealed class ResponseCache : IDisposable
                 return await ReadAsync(entryKey, waited);
             }
             var mine = new Flight(entryKey);
-            if (!_flights.TryAdd(entryKey, mine))
+            if (_flights.TryAdd(entryKey, mine))
             {
-                continue;
+                return await LeadFlightAsync(mine, deadline, waited, cancellationToken);
             }
-            try
+        }
+    }
+
+    /// <summary>Waits for the result of a flight another request of this replica leads; out of time when the wait ended first.</summary>
+    private async Task<(CachedAnswer? Shared, bool OutOfTime)> ShareAsync(Flight flight, TimeSpan remaining, CancellationToken cancellationToken)
+    {
+        try
+        {
+            using var waiting = WaitToken(cancellationToken);
+            return (await flight.Result.WaitAsync(remaining, _timeProvider, waiting.Token), false);
+        }
+        catch (Exception exception) when (exception is TimeoutException || DrainEnded(exception, cancellationToken))
+        {
+            return (null, true);
+        }
+    }
+
+    /// <summary>Leads the flight: its result is shared with the requests that join it, unless the leader goes on to fill the entry.</summary>
+    private async Task<CacheLookup> LeadFlightAsync(Flight flight, long deadline, bool waited, CancellationToken cancellationToken)
+    {
+        try
+        {
+            var lookup = await LeadAsync(flight, deadline, waited, cancellationToken);
+            if (lookup.Fill is null)
             {
-                var lookup = await LeadAsync(mine, deadline, waited, cancellationToken);
-                if (lookup.Fill is null)
-                {
-                    Finish(mine, lookup.Hit);
-                }
-                return lookup;
+                Finish(flight, lookup.Hit);
             }
-            catch
-            {
-                Finish(mine, null);
-                throw;
-            }
+            return lookup;
+        }
+        catch
+        {
+            Finish(flight, null);
+            throw;
         }
     }
 
@@ -204,16 +213,8 @@ public sealed class ResponseCache : IDisposable
             _fillSignals[flight.EntryKey] = signal;
             try
             {
-                RedisResult[] result;
-                try
+                if (await EvaluateLookupAsync(keys, token) is not { } result)
                 {
-                    result = (RedisResult[])(await _redis.GetDatabase().ScriptEvaluateAsync(LookupScript, keys,
-                        [token, _options.FillLeaseSeconds * 1000L, 1]))!;
-                }
-                catch (Exception exception) when (exception is RedisException or TimeoutException)
-                {
-                    // The cache is an optimisation: without Redis the request simply goes upstream.
-                    Log.CacheUnavailable(_logger, exception);
                     return new CacheLookup(null, null, waited, null);
                 }
                 switch ((int)result[0])
@@ -242,15 +243,7 @@ public sealed class ResponseCache : IDisposable
                 {
                     return new CacheLookup(null, null, waited, null);
                 }
-                try
-                {
-                    using var waiting = WaitToken(cancellationToken);
-                    await signal.Task.WaitAsync(wait, _timeProvider, waiting.Token);
-                }
-                catch (TimeoutException)
-                {
-                }
-                catch (OperationCanceledException exception) when (DrainEnded(exception, cancellationToken))
+                if (!await WaitForFillAsync(signal, wait, cancellationToken))
                 {
                     return new CacheLookup(null, null, waited, null);
                 }
@@ -260,6 +253,38 @@ public sealed class ResponseCache : IDisposable
                 _fillSignals.TryRemove(new KeyValuePair<string, TaskCompletionSource>(flight.EntryKey, signal));
             }
         }
+    }
+
+    /// <summary>The lookup script's result; null, logged, when Redis cannot answer (the cache is an optimisation: the request goes upstream).</summary>
+    private async Task<RedisResult[]?> EvaluateLookupAsync(RedisKey[] keys, string token)
+    {
+        try
+        {
+            return (RedisResult[])(await _redis.GetDatabase().ScriptEvaluateAsync(LookupScript, keys, [token, _options.FillLeaseSeconds * 1000L, 1]))!;
+        }
+        catch (Exception exception) when (exception is RedisException or TimeoutException)
+        {
+            Log.CacheUnavailable(_logger, exception);
+            return null;
+        }
+    }
+
+    /// <summary>Waits for word of a fill, or until <paramref name="wait"/> ends; false when a shutdown's drain ended it.</summary>
+    private async Task<bool> WaitForFillAsync(TaskCompletionSource signal, TimeSpan wait, CancellationToken cancellationToken)
+    {
+        try
+        {
+            using var waiting = WaitToken(cancellationToken);
+            await signal.Task.WaitAsync(wait, _timeProvider, waiting.Token);
+        }
+        catch (TimeoutException)
+        {
+        }
+        catch (OperationCanceledException exception) when (DrainEnded(exception, cancellationToken))
+        {
+            return false;
+        }
+        return true;
     }
 
     /// <summary>

@@ -53,7 +53,7 @@ public static class ChatCompletionsApi
             return;
         }
         var models = await router.GetModelsAsync(context.RequestAborted);
-        await context.Response.WriteAsJsonAsync(new { @object = "list", data = models.Where(m => client.AllowsModel(m.Id)) }, context.RequestAborted);
+        await TypedResults.Ok(new ModelList([.. models.Where(model => client.AllowsModel(model.Id))])).ExecuteAsync(context);
     }
 
     private static Task NotFoundAsync(HttpContext context) =>

@@ -1,4 +1,5 @@
 using System.Buffers;
+using AgentPlatform.Contracts.Http;
 using AgentPlatform.Contracts.Usage;
 
 namespace AgentPlatform.Api.Upstream;
@@ -38,6 +39,20 @@ public sealed class RouterAnswer
     public ArrayBufferWriter<byte>? Capture { get; set; }
 
     public int CaptureLimit { get; set; } = int.MaxValue;
+
+    /// <summary>What the Router's answer says in its status and headers: the deployment, its prices, and the usage of a JSON answer.</summary>
+    public void ReadHeaders(HttpResponseMessage response, bool isEventStream, double overheadMs)
+    {
+        Status = (int)response.StatusCode;
+        IsEventStream = isEventStream;
+        OverheadMs = overheadMs;
+        Deployment = response.Headers.TryGetValues(ProxyResponse.DeploymentHeader, out var deployment) ? deployment.First() : null;
+        Prices = response.Headers.TryGetValues(ProxyResponse.PriceHeader, out var prices) ? Contracts.Usage.Prices.Parse(prices.First()) : null;
+        if (response.Headers.TryGetValues(UsageReport.HeaderName, out var usage) && UsageReport.TryParse(usage.First(), out var report))
+        {
+            Usage = report;
+        }
+    }
 
     /// <summary>Copies what the client is sent into <see cref="Capture"/>, giving up when it grows past the limit.</summary>
     public void Captured(ReadOnlySpan<byte> bytes)

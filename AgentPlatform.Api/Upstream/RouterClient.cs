@@ -41,50 +41,11 @@ public sealed class RouterClient(IHttpClientFactory httpClientFactory, Drain dra
         // Ended by the client leaving, by the Router's time running out, or by the end of a shutdown's drain.
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(context.RequestAborted, drain.Deadline);
         timeout.CancelAfter(_timeout);
-        using var request = new HttpRequestMessage(method, path);
-        if (body is { } content)
+        using var request = CreateRequest(context, method, path, body, reportUsage: answer is not null, client);
+        if (await SendAsync(context, request, timeout.Token) is not { } response)
         {
-            request.Content = new ReadOnlyMemoryContent(content);
-            request.Content.Headers.ContentType = JsonContentType;
-        }
-        request.Headers.TryAddWithoutValidation(RequestId.HeaderName, context.TraceIdentifier);
-        if (answer is not null)
-        {
-            request.Headers.TryAddWithoutValidation(UsageReport.RequestHeaderName, "1");
-        }
-        if (client is not null)
-        {
-            request.Headers.TryAddWithoutValidation(RouterRequestHeaders.Client, client);
-        }
-
-        HttpResponseMessage response;
-        try
-        {
-            response = await httpClientFactory.CreateClient(HttpClientName)
-                .SendAsync(request, HttpCompletionOption.ResponseHeadersRead, timeout.Token);
-        }
-        catch (OperationCanceledException) when (drain.Deadline.IsCancellationRequested && !context.RequestAborted.IsCancellationRequested)
-        {
-            context.Response.Headers.RetryAfter = "1";
-            await OpenAIError.WriteAsync(context, StatusCodes.Status503ServiceUnavailable,
-                ShuttingDownMessage, OpenAIError.Server, ShuttingDownCode);
             return;
         }
-        catch (OperationCanceledException) when (!context.RequestAborted.IsCancellationRequested)
-        {
-            Log.RouterTimedOut(logger, _timeout.TotalSeconds);
-            await OpenAIError.WriteAsync(context, StatusCodes.Status504GatewayTimeout,
-                $"The router did not answer within {_timeout.TotalSeconds:0} s.", OpenAIError.Upstream, "router_timeout");
-            return;
-        }
-        catch (HttpRequestException exception)
-        {
-            Log.RouterUnreachable(logger, exception.HttpRequestError, exception);
-            await OpenAIError.WriteAsync(context, StatusCodes.Status503ServiceUnavailable,
-                "The router is unreachable; try again shortly.", OpenAIError.Upstream, "router_unavailable");
-            return;
-        }
-
         using (response)
         {
             timeout.CancelAfter(Timeout.InfiniteTimeSpan);
@@ -93,59 +54,105 @@ public sealed class RouterClient(IHttpClientFactory httpClientFactory, Drain dra
             context.Response.Headers[OverheadHeader] = overhead.ToString("0.###", CultureInfo.InvariantCulture);
             context.Response.Headers[CacheHeader] = answer?.CacheOutcome ?? "bypass";
             var isEventStream = response.Content.Headers.ContentType?.MediaType == "text/event-stream";
-            if (answer is not null)
+            answer?.ReadHeaders(response, isEventStream, overhead);
+            await RelayAsync(context, response, answer, isEventStream, timeout.Token);
+        }
+    }
+
+    private static HttpRequestMessage CreateRequest(HttpContext context, HttpMethod method, string path, ReadOnlyMemory<byte>? body, bool reportUsage, string? client)
+    {
+        var request = new HttpRequestMessage(method, path);
+        if (body is { } content)
+        {
+            request.Content = new ReadOnlyMemoryContent(content);
+            request.Content.Headers.ContentType = JsonContentType;
+        }
+        request.Headers.TryAddWithoutValidation(RequestId.HeaderName, context.TraceIdentifier);
+        if (reportUsage)
+        {
+            request.Headers.TryAddWithoutValidation(UsageReport.RequestHeaderName, "1");
+        }
+        if (client is not null)
+        {
+            request.Headers.TryAddWithoutValidation(RouterRequestHeaders.Client, client);
+        }
+        return request;
+    }
+
+    /// <summary>The Router's answer as soon as its headers are in; null, with the client's error written, when none came.</summary>
+    private async Task<HttpResponseMessage?> SendAsync(HttpContext context, HttpRequestMessage request, CancellationToken cancellationToken)
+    {
+        try
+        {
+            return await httpClientFactory.CreateClient(HttpClientName).SendAsync(request, HttpCompletionOption.ResponseHeadersRead, cancellationToken);
+        }
+        catch (OperationCanceledException) when (drain.Deadline.IsCancellationRequested && !context.RequestAborted.IsCancellationRequested)
+        {
+            context.Response.Headers.RetryAfter = "1";
+            await OpenAIError.WriteAsync(context, StatusCodes.Status503ServiceUnavailable,
+                ShuttingDownMessage, OpenAIError.Server, ShuttingDownCode);
+        }
+        catch (OperationCanceledException) when (!context.RequestAborted.IsCancellationRequested)
+        {
+            Log.RouterTimedOut(logger, _timeout.TotalSeconds);
+            await OpenAIError.WriteAsync(context, StatusCodes.Status504GatewayTimeout,
+                $"The router did not answer within {_timeout.TotalSeconds:0} s.", OpenAIError.Upstream, "router_timeout");
+        }
+        catch (HttpRequestException exception)
+        {
+            Log.RouterUnreachable(logger, exception.HttpRequestError, exception);
+            await OpenAIError.WriteAsync(context, StatusCodes.Status503ServiceUnavailable,
+                "The router is unreachable; try again shortly.", OpenAIError.Upstream, "router_unavailable");
+        }
+        return null;
+    }
+
+    /// <summary>
+    /// Copies the answer's body to the client as it arrives. When it stops coming, the client learns:
+    /// a stream cut by the end of a shutdown's drain ends with an error event, anything else broken is aborted.
+    /// </summary>
+    private async Task RelayAsync(HttpContext context, HttpResponseMessage response, RouterAnswer? answer, bool isEventStream, CancellationToken cancellationToken)
+    {
+        try
+        {
+            if (isEventStream && answer is not null)
             {
-                answer.Status = (int)response.StatusCode;
-                answer.IsEventStream = isEventStream;
-                answer.OverheadMs = overhead;
-                answer.Deployment = response.Headers.TryGetValues(ProxyResponse.DeploymentHeader, out var deployment) ? deployment.First() : null;
-                answer.Prices = response.Headers.TryGetValues(ProxyResponse.PriceHeader, out var prices) ? Prices.Parse(prices.First()) : null;
-                if (response.Headers.TryGetValues(UsageReport.HeaderName, out var usage) && UsageReport.TryParse(usage.First(), out var report))
-                {
-                    answer.Usage = report;
-                }
+                await using var stream = await response.Content.ReadAsStreamAsync(cancellationToken);
+                await CopyEventStreamAsync(stream, context.Response.BodyWriter, answer, cancellationToken);
             }
-            try
+            else if (answer?.Capture is not null)
             {
-                if (isEventStream && answer is not null)
-                {
-                    await using var stream = await response.Content.ReadAsStreamAsync(timeout.Token);
-                    await CopyEventStreamAsync(stream, context.Response.BodyWriter, answer, timeout.Token);
-                }
-                else if (answer?.Capture is not null)
-                {
-                    await CopyAndCaptureAsync(response, context.Response.BodyWriter, answer, timeout.Token);
-                }
-                else
-                {
-                    await ProxyResponse.CopyBodyAsync(response, context.Response, timeout.Token);
-                }
-                answer?.Delivered = true;
+                await CopyAndCaptureAsync(response, context.Response.BodyWriter, answer, cancellationToken);
             }
-            catch (OperationCanceledException) when (drain.Deadline.IsCancellationRequested && !context.RequestAborted.IsCancellationRequested)
+            else
             {
-                // The drain is over and the answer is still coming: a stream ends with an error event the
-                // SDKs can read (the Router passes whole events, so none is cut in half); JSON can only break.
-                Log.AnswerEndedByShutdown(logger);
-                answer?.EndedByShutdown = true;
-                if (isEventStream)
-                {
-                    OpenAIError.WriteEvent(context.Response.BodyWriter, ShuttingDownMessage, OpenAIError.Server, ShuttingDownCode);
-                    await context.Response.BodyWriter.FlushAsync(CancellationToken.None);
-                }
-                else
-                {
-                    answer?.Broken = true;
-                    context.Abort();
-                }
+                await ProxyResponse.CopyBodyAsync(response, context.Response, cancellationToken);
             }
-            catch (Exception exception) when (exception is HttpRequestException or IOException && !context.RequestAborted.IsCancellationRequested)
+            answer?.Delivered = true;
+        }
+        catch (OperationCanceledException) when (drain.Deadline.IsCancellationRequested && !context.RequestAborted.IsCancellationRequested)
+        {
+            // The drain is over and the answer is still coming: a stream ends with an error event the
+            // SDKs can read (the Router passes whole events, so none is cut in half); JSON can only break.
+            Log.AnswerEndedByShutdown(logger);
+            answer?.EndedByShutdown = true;
+            if (isEventStream)
             {
-                // The Router aborted a broken stream; pass the break on rather than end it cleanly.
-                Log.RouterStreamBroken(logger, exception);
+                OpenAIError.WriteEvent(context.Response.BodyWriter, ShuttingDownMessage, OpenAIError.Server, ShuttingDownCode);
+                await context.Response.BodyWriter.FlushAsync(CancellationToken.None);
+            }
+            else
+            {
                 answer?.Broken = true;
                 context.Abort();
             }
+        }
+        catch (Exception exception) when (exception is HttpRequestException or IOException && !context.RequestAborted.IsCancellationRequested)
+        {
+            // The Router aborted a broken stream; pass the break on rather than end it cleanly.
+            Log.RouterStreamBroken(logger, exception);
+            answer?.Broken = true;
+            context.Abort();
         }
     }
 
@@ -284,15 +291,6 @@ public sealed class RouterClient(IHttpClientFactory httpClientFactory, Drain dra
         var list = await httpClientFactory.CreateClient(HttpClientName).GetFromJsonAsync<ModelList>("/v1/models", cancellationToken);
         return list?.Data ?? [];
     }
-
-    public sealed record ModelList(IReadOnlyList<ModelEntry> Data);
-
-    /// <summary>One entry of OpenAI's model list.</summary>
-    public sealed record ModelEntry(
-        [property: System.Text.Json.Serialization.JsonPropertyName("id")] string Id,
-        [property: System.Text.Json.Serialization.JsonPropertyName("object")] string Object,
-        [property: System.Text.Json.Serialization.JsonPropertyName("created")] long Created,
-        [property: System.Text.Json.Serialization.JsonPropertyName("owned_by")] string OwnedBy);
 
     /// <summary>Time in the platform before the answer started: Api time minus the deployment's time.</summary>
     private static double Overhead(HttpResponseMessage response, long started)

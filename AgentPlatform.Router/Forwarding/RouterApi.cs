@@ -75,9 +75,6 @@ public static class RouterApi
             reachable.All(d => d.MaxOutputTokens is not null) ? reachable.Max(d => d.MaxOutputTokens) : null);
     })));
 
-    private static IResult ListModels(ModelPool pool) => TypedResults.Ok(new
-    {
-        @object = "list",
-        data = pool.Groups.OrderBy(g => g.Name, StringComparer.Ordinal).Select(g => new { id = g.Name, @object = "model", created = 0, owned_by = "agentplatform" }),
-    });
+    private static Ok<ModelList> ListModels(ModelPool pool) =>
+        TypedResults.Ok(new ModelList([.. pool.Groups.OrderBy(g => g.Name, StringComparer.Ordinal).Select(g => new ModelEntry(g.Name))]));
 }
