@@ -1,5 +1,6 @@
 using System.Net;
 using System.Text.Json;
+using AgentPlatform.Router.Configuration;
 using AgentPlatform.Simulator;
 using AgentPlatform.Tests.Infrastructure;
 
@@ -159,33 +160,17 @@ public sealed class MetricsCoverageFixture : IAsyncLifetime
         var healthy = Simulator(new());
         var faulty = Simulator(new() { ["Simulator:Faults:0:Kind"] = "500", ["Simulator:Faults:0:Rate"] = "1" });
         var slow = Simulator(new() { ["Simulator:TokenIntervalMs"] = "250" });
-        Router = await ServiceProcess.StartAsync("AgentPlatform.Router", new Dictionary<string, string?>
+        Router = await ServiceProcess.StartAsync("AgentPlatform.Router", new RouterSettings
         {
-            ["ConnectionStrings:cache"] = _redis.ConnectionString,
-            ["Logging:LogLevel:Default"] = "Warning",
-            ["Router:Retry:BaseDelayMs"] = "10",
-            ["Router:CircuitBreaker:ConsecutiveFailures"] = "2",
-            ["Router:CircuitBreaker:BreakDurationSeconds"] = "60",
-            ["Router:ModelGroups:priced:Deployments:0:Name"] = "priced-sim",
-            ["Router:ModelGroups:priced:Deployments:0:BaseUrl"] = $"{priced.BaseAddress}v1",
-            ["Router:ModelGroups:priced:Deployments:0:Model"] = "sim-model",
-            ["Router:ModelGroups:priced:Deployments:0:InputPricePerMillion"] = "1000",
-            ["Router:ModelGroups:priced:Deployments:0:CachedInputPricePerMillion"] = "100",
-            ["Router:ModelGroups:priced:Deployments:0:OutputPricePerMillion"] = "1000",
-            ["Router:ModelGroups:pair:Deployments:0:Name"] = "faulty-sim",
-            ["Router:ModelGroups:pair:Deployments:0:BaseUrl"] = $"{faulty.BaseAddress}v1",
-            ["Router:ModelGroups:pair:Deployments:0:Model"] = "sim-model",
-            ["Router:ModelGroups:pair:Deployments:1:Name"] = "healthy-sim",
-            ["Router:ModelGroups:pair:Deployments:1:BaseUrl"] = $"{healthy.BaseAddress}v1",
-            ["Router:ModelGroups:pair:Deployments:1:Model"] = "sim-model",
-            ["Router:ModelGroups:pair:Deployments:1:Priority"] = "1",
-            ["Router:ModelGroups:broken:Deployments:0:Name"] = "broken-sim",
-            ["Router:ModelGroups:broken:Deployments:0:BaseUrl"] = $"{faulty.BaseAddress}v1",
-            ["Router:ModelGroups:broken:Deployments:0:Model"] = "sim-model",
-            ["Router:ModelGroups:broken:Fallbacks:0"] = "priced",
-            ["Router:ModelGroups:slow:Deployments:0:Name"] = "slow-sim",
-            ["Router:ModelGroups:slow:Deployments:0:BaseUrl"] = $"{slow.BaseAddress}v1",
-            ["Router:ModelGroups:slow:Deployments:0:Model"] = "sim-model",
+            { "ConnectionStrings:cache", _redis.ConnectionString },
+            { "Logging:LogLevel:Default", "Warning" },
+            { "Router:Retry:BaseDelayMs", "10" },
+            { "Router:CircuitBreaker:ConsecutiveFailures", "2" },
+            { "Router:CircuitBreaker:BreakDurationSeconds", "60" },
+            { "priced", new ModelGroupOptions { Deployments = [new() { Name = "priced-sim", BaseUrl = $"{priced.BaseAddress}v1", Model = "sim-model", InputPricePerMillion = 1000, CachedInputPricePerMillion = 100, OutputPricePerMillion = 1000 }] } },
+            { "pair", new ModelGroupOptions { Deployments = [RouterSettings.Deployment("faulty-sim", faulty.BaseAddress), RouterSettings.Deployment("healthy-sim", healthy.BaseAddress, priority: 1)] } },
+            { "broken", new ModelGroupOptions { Fallbacks = ["priced"], Deployments = [RouterSettings.Deployment("broken-sim", faulty.BaseAddress)] } },
+            { "slow", new ModelGroupOptions { Deployments = [RouterSettings.Deployment("slow-sim", slow.BaseAddress)] } },
         });
         Api = await ServiceProcess.StartAsync("AgentPlatform.Api", PlatformFixture.ApiSettings(_redis, Router.BaseAddress, new Dictionary<string, string?>
         {

@@ -1,9 +1,9 @@
+using System.Runtime.ExceptionServices;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.AspNetCore.Mvc.Testing;
 using Microsoft.Extensions.Configuration;
-using System.Runtime.ExceptionServices;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
@@ -17,14 +17,14 @@ namespace AgentPlatform.Tests.Infrastructure;
 /// </summary>
 public sealed class KestrelApp<TMarker> : WebApplicationFactory<TMarker>, IRunningService where TMarker : class
 {
-    private readonly IReadOnlyDictionary<string, string?> _settings;
+    private readonly IEnumerable<KeyValuePair<string, string?>> _settings;
     private readonly Action<IServiceCollection>? _configureServices;
     private readonly IConfigurationSource? _extraConfiguration;
     private readonly StartFailure _startFailure = new();
 
     /// <param name="extraConfiguration">A source added last (it wins), e.g. one the test edits while the service runs.</param>
     public KestrelApp(
-        IReadOnlyDictionary<string, string?> settings,
+        IEnumerable<KeyValuePair<string, string?>> settings,
         Action<IServiceCollection>? configureServices = null,
         IConfigurationSource? extraConfiguration = null)
     {

@@ -37,29 +37,25 @@ public sealed class PlatformFixture : IAsyncLifetime
         // "skipping" is the default pool again for the one test that fails sim-a on purpose and needs it
         // picked: breakers are shared through Redis, and another test's open breaker on default's sim-a
         // would keep it from being tried at all.
-        Router = StartRouter(new Dictionary<string, string?>(SimulatorGroup(SkippingGroup))
+        Router = StartRouter(new RouterSettings
         {
-            ["Router:ModelGroups:default:Deployments:0:Name"] = "sim-a",
-            ["Router:ModelGroups:default:Deployments:0:BaseUrl"] = $"{SimA.BaseAddress}v1",
-            ["Router:ModelGroups:default:Deployments:0:Model"] = "sim-model",
-            ["Router:ModelGroups:default:Deployments:1:Name"] = "sim-b",
-            ["Router:ModelGroups:default:Deployments:1:BaseUrl"] = $"{SimB.BaseAddress}v1",
-            ["Router:ModelGroups:default:Deployments:1:Model"] = "sim-model",
-            ["Router:ModelGroups:recorded:Deployments:0:Name"] = "recorder",
-            ["Router:ModelGroups:recorded:Deployments:0:BaseUrl"] = $"{Recorder.BaseAddress}v1/",
-            ["Router:ModelGroups:recorded:Deployments:0:Model"] = "upstream-model \"quoted\"",
-            ["Router:ModelGroups:recorded:Deployments:0:ApiKey"] = "sk-provider-secret",
-            ["Router:ModelGroups:dead:Deployments:0:Name"] = "nobody",
-            ["Router:ModelGroups:dead:Deployments:0:BaseUrl"] = $"http://127.0.0.1:{FreePort.Next()}/v1",
-            ["Router:ModelGroups:dead:Deployments:0:Model"] = "none",
-            ["Router:ModelGroups:tiered:Strategy"] = "least-busy",
-            ["Router:ModelGroups:tiered:Deployments:0:Name"] = "down",
-            ["Router:ModelGroups:tiered:Deployments:0:BaseUrl"] = $"http://127.0.0.1:{FreePort.Next()}/v1",
-            ["Router:ModelGroups:tiered:Deployments:0:Model"] = "none",
-            ["Router:ModelGroups:tiered:Deployments:1:Name"] = "backup",
-            ["Router:ModelGroups:tiered:Deployments:1:BaseUrl"] = $"{SimB.BaseAddress}v1",
-            ["Router:ModelGroups:tiered:Deployments:1:Model"] = "sim-model",
-            ["Router:ModelGroups:tiered:Deployments:1:Priority"] = "1",
+            { SkippingGroup, SimulatorGroupOptions() },
+            { "default", SimulatorGroupOptions() },
+            {
+                "recorded", new ModelGroupOptions
+                {
+                    // A base URL ending in '/', and a model name that needs escaping in JSON.
+                    Deployments = [new() { Name = "recorder", BaseUrl = $"{Recorder.BaseAddress}v1/", Model = "upstream-model \"quoted\"", ApiKey = "sk-provider-secret" }],
+                }
+            },
+            { "dead", new ModelGroupOptions { Deployments = [RouterSettings.Unreachable("nobody")] } },
+            {
+                "tiered", new ModelGroupOptions
+                {
+                    Strategy = RoutingStrategyNames.LeastBusy,
+                    Deployments = [RouterSettings.Unreachable("down"), RouterSettings.Deployment("backup", SimB.BaseAddress, priority: 1)],
+                }
+            },
         }, RouterLogs);
 
         Api = StartApi(Router.BaseAddress, ApiLogs);
@@ -73,7 +69,7 @@ public sealed class PlatformFixture : IAsyncLifetime
     /// timeouts, backoffs and breaks short enough for tests.
     /// </summary>
     public KestrelApp<RouterOptions> StartRouter(
-        IReadOnlyDictionary<string, string?> settings, CapturingLoggerProvider? logs = null, ReloadableConfiguration? reloadable = null)
+        IEnumerable<KeyValuePair<string, string?>> settings, CapturingLoggerProvider? logs = null, ReloadableConfiguration? reloadable = null)
     {
         var all = new Dictionary<string, string?>
         {
@@ -100,14 +96,12 @@ public sealed class PlatformFixture : IAsyncLifetime
     }
 
     /// <summary>Settings for a model group of sim-a and sim-b (in that order).</summary>
-    public Dictionary<string, string?> SimulatorGroup(string group) => new()
+    public Dictionary<string, string?> SimulatorGroup(string group) => new RouterSettings { { group, SimulatorGroupOptions() } }.ToDictionary();
+
+    /// <summary>A model group of sim-a and sim-b, in that order.</summary>
+    public ModelGroupOptions SimulatorGroupOptions() => new()
     {
-        [$"Router:ModelGroups:{group}:Deployments:0:Name"] = "sim-a",
-        [$"Router:ModelGroups:{group}:Deployments:0:BaseUrl"] = $"{SimA.BaseAddress}v1",
-        [$"Router:ModelGroups:{group}:Deployments:0:Model"] = "sim-model",
-        [$"Router:ModelGroups:{group}:Deployments:1:Name"] = "sim-b",
-        [$"Router:ModelGroups:{group}:Deployments:1:BaseUrl"] = $"{SimB.BaseAddress}v1",
-        [$"Router:ModelGroups:{group}:Deployments:1:Model"] = "sim-model",
+        Deployments = [RouterSettings.Deployment("sim-a", SimA.BaseAddress), RouterSettings.Deployment("sim-b", SimB.BaseAddress)],
     };
 
     /// <summary>What every Api of the tests needs: its Redis, its Router, the master key, and logs at Warning; plus <paramref name="more"/>.</summary>

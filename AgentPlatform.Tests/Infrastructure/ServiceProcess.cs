@@ -30,7 +30,7 @@ public sealed partial class ServiceProcess : IRunningService, IAsyncDisposable
 
     /// <param name="assembly">The service's assembly, e.g. <c>AgentPlatform.Router</c>.</param>
     /// <param name="settings">Its configuration, as <c>Section:Key</c> names (passed as environment variables).</param>
-    public static async Task<ServiceProcess> StartAsync(string assembly, IReadOnlyDictionary<string, string?> settings)
+    public static async Task<ServiceProcess> StartAsync(string assembly, IEnumerable<KeyValuePair<string, string?>> settings)
     {
         // An empty content root: every setting comes from the environment, none from an appsettings.json.
         var contentRoot = Directory.CreateTempSubdirectory("agentplatform-process-").FullName;

@@ -32,27 +32,15 @@ public sealed class TenancyFixture : IAsyncLifetime
         Simulator = PlatformFixture.StartSimulator();
         SlowSimulator = PlatformFixture.StartSimulator(new Dictionary<string, string?> { ["Simulator:TimeToFirstTokenMs"] = "500" });
         DribblingSimulator = PlatformFixture.StartSimulator(new Dictionary<string, string?> { ["Simulator:TokenIntervalMs"] = "200" });
-        Router = new KestrelApp<RouterOptions>(new Dictionary<string, string?>
+        Router = new KestrelApp<RouterOptions>(new RouterSettings
         {
-            ["ConnectionStrings:cache"] = Redis.ConnectionString,
-            ["Logging:LogLevel:Default"] = "Warning",
-            ["Router:ModelGroups:default:Deployments:0:Name"] = "sim",
-            ["Router:ModelGroups:default:Deployments:0:BaseUrl"] = $"{Simulator.BaseAddress}v1",
-            ["Router:ModelGroups:default:Deployments:0:Model"] = "sim-model",
-            ["Router:ModelGroups:other:Deployments:0:Name"] = "sim",
-            ["Router:ModelGroups:other:Deployments:0:BaseUrl"] = $"{Simulator.BaseAddress}v1",
-            ["Router:ModelGroups:other:Deployments:0:Model"] = "sim-model",
-            ["Router:ModelGroups:slow:Deployments:0:Name"] = "slow-sim",
-            ["Router:ModelGroups:slow:Deployments:0:BaseUrl"] = $"{SlowSimulator.BaseAddress}v1",
-            ["Router:ModelGroups:slow:Deployments:0:Model"] = "sim-model",
-            ["Router:ModelGroups:priced:Deployments:0:Name"] = "priced-sim",
-            ["Router:ModelGroups:priced:Deployments:0:BaseUrl"] = $"{Simulator.BaseAddress}v1",
-            ["Router:ModelGroups:priced:Deployments:0:Model"] = "sim-model",
-            ["Router:ModelGroups:priced:Deployments:0:InputPricePerMillion"] = InputPrice.ToString(System.Globalization.CultureInfo.InvariantCulture),
-            ["Router:ModelGroups:priced:Deployments:0:OutputPricePerMillion"] = OutputPrice.ToString(System.Globalization.CultureInfo.InvariantCulture),
-            ["Router:ModelGroups:dribble:Deployments:0:Name"] = "dribbling-sim",
-            ["Router:ModelGroups:dribble:Deployments:0:BaseUrl"] = $"{DribblingSimulator.BaseAddress}v1",
-            ["Router:ModelGroups:dribble:Deployments:0:Model"] = "sim-model",
+            { "ConnectionStrings:cache", Redis.ConnectionString },
+            { "Logging:LogLevel:Default", "Warning" },
+            { "default", new ModelGroupOptions { Deployments = [RouterSettings.Deployment("sim", Simulator.BaseAddress)] } },
+            { "other", new ModelGroupOptions { Deployments = [RouterSettings.Deployment("sim", Simulator.BaseAddress)] } },
+            { "slow", new ModelGroupOptions { Deployments = [RouterSettings.Deployment("slow-sim", SlowSimulator.BaseAddress)] } },
+            { "priced", new ModelGroupOptions { Deployments = [RouterSettings.Priced(RouterSettings.Deployment("priced-sim", Simulator.BaseAddress), InputPrice, OutputPrice)] } },
+            { "dribble", new ModelGroupOptions { Deployments = [RouterSettings.Deployment("dribbling-sim", DribblingSimulator.BaseAddress)] } },
         }).Start();
         First = StartApi();
         Second = StartApi();

@@ -270,8 +270,7 @@ public sealed class AdminApiClient(IHttpClientFactory httpClientFactory, IOption
                 : p.Value.ToString()))
             .ToList());
 
-    /// <summary>A PATCH body: every field the form edits, null where it is empty (which clears that limit).</summary>
-    /// <summary>The form's fields as a change: rpm and budget cleared when left empty.</summary>
+    /// <summary>The form's fields as a PATCH: rpm and budget cleared (null) when left empty.</summary>
     private static LimitsChange Changes(LimitsForm form) => new()
     {
         Name = form.Name.Trim(),

@@ -1,6 +1,7 @@
 using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json;
+using AgentPlatform.Router.Configuration;
 using AgentPlatform.Tests.Infrastructure;
 
 namespace AgentPlatform.Tests.Api.Admin;
@@ -12,13 +13,11 @@ public sealed class AdminDeploymentsTests(PlatformFixture platform)
     public async Task Deployments_show_their_live_state_and_never_a_provider_key()
     {
         // A Router and Api of its own: the failures below open sim-a's breaker, which must not leak into other tests.
-        await using var router = platform.StartRouter(new Dictionary<string, string?>(platform.SimulatorGroup("default"))
+        await using var router = platform.StartRouter(new RouterSettings
         {
-            ["Router:ModelGroups:default:Deployments:1:Priority"] = "1", // sim-a first, always: it is the one that fails
-            ["Router:ModelGroups:recorded:Deployments:0:Name"] = "recorder",
-            ["Router:ModelGroups:recorded:Deployments:0:BaseUrl"] = $"{platform.Recorder.BaseAddress}v1/",
-            ["Router:ModelGroups:recorded:Deployments:0:Model"] = "upstream-model",
-            ["Router:ModelGroups:recorded:Deployments:0:ApiKey"] = "sk-provider-secret",
+            // sim-a first, always: it is the one that fails
+            { "default", new ModelGroupOptions { Deployments = [RouterSettings.Deployment("sim-a", platform.SimA.BaseAddress), RouterSettings.Deployment("sim-b", platform.SimB.BaseAddress, priority: 1)] } },
+            { "recorded", new ModelGroupOptions { Deployments = [new() { Name = "recorder", BaseUrl = $"{platform.Recorder.BaseAddress}v1/", Model = "upstream-model", ApiKey = "sk-provider-secret" }] } },
         });
         await using var api = platform.StartApi(router.BaseAddress);
         using var client = api.CreateHttpClient();

@@ -229,27 +229,16 @@ public sealed class AlertFixture : IAsyncLifetime
         Healthy = PlatformFixture.StartSimulator();
         Faulty = PlatformFixture.StartSimulator();
         Slow = PlatformFixture.StartSimulator(new Dictionary<string, string?> { ["Simulator:TimeToFirstTokenMs"] = "300" });
-        Router = new KestrelApp<RouterOptions>(new Dictionary<string, string?>
+        Router = new KestrelApp<RouterOptions>(new RouterSettings
         {
-            ["ConnectionStrings:cache"] = Redis.ConnectionString,
-            ["Logging:LogLevel:Default"] = "Warning",
-            ["Router:StatsFlushSeconds"] = "0.5",
-            ["Router:CircuitBreaker:BreakDurationSeconds"] = "0.5",
-            ["Router:Retry:BaseDelayMs"] = "10",
-            ["Router:ModelGroups:pair:Deployments:0:Name"] = "healthy-sim",
-            ["Router:ModelGroups:pair:Deployments:0:BaseUrl"] = $"{Healthy.BaseAddress}v1",
-            ["Router:ModelGroups:pair:Deployments:0:Model"] = "sim-model",
-            ["Router:ModelGroups:pair:Deployments:1:Name"] = "faulty-sim",
-            ["Router:ModelGroups:pair:Deployments:1:BaseUrl"] = $"{Faulty.BaseAddress}v1",
-            ["Router:ModelGroups:pair:Deployments:1:Model"] = "sim-model",
-            ["Router:ModelGroups:slow:Deployments:0:Name"] = "slow-sim",
-            ["Router:ModelGroups:slow:Deployments:0:BaseUrl"] = $"{Slow.BaseAddress}v1",
-            ["Router:ModelGroups:slow:Deployments:0:Model"] = "sim-model",
-            ["Router:ModelGroups:priced:Deployments:0:Name"] = "priced-sim",
-            ["Router:ModelGroups:priced:Deployments:0:BaseUrl"] = $"{Simulator.BaseAddress}v1",
-            ["Router:ModelGroups:priced:Deployments:0:Model"] = "sim-model",
-            ["Router:ModelGroups:priced:Deployments:0:InputPricePerMillion"] = "1000",
-            ["Router:ModelGroups:priced:Deployments:0:OutputPricePerMillion"] = "1000",
+            { "ConnectionStrings:cache", Redis.ConnectionString },
+            { "Logging:LogLevel:Default", "Warning" },
+            { "Router:StatsFlushSeconds", "0.5" },
+            { "Router:CircuitBreaker:BreakDurationSeconds", "0.5" },
+            { "Router:Retry:BaseDelayMs", "10" },
+            { "pair", new ModelGroupOptions { Deployments = [RouterSettings.Deployment("healthy-sim", Healthy.BaseAddress), RouterSettings.Deployment("faulty-sim", Faulty.BaseAddress)] } },
+            { "slow", new ModelGroupOptions { Deployments = [RouterSettings.Deployment("slow-sim", Slow.BaseAddress)] } },
+            { "priced", new ModelGroupOptions { Deployments = [RouterSettings.Priced(RouterSettings.Deployment("priced-sim", Simulator.BaseAddress), 1000, 1000)] } },
         }).Start();
         First = StartApi();
         Second = StartApi();

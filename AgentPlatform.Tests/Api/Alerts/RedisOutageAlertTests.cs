@@ -111,13 +111,11 @@ public sealed class RedisOutageAlertFixture : IAsyncLifetime
         Redis = await TestRedis.StartAsync();
         Receiver = await WebhookReceiver.StartAsync();
         _simulator = PlatformFixture.StartSimulator();
-        _router = new KestrelApp<RouterOptions>(new Dictionary<string, string?>
+        _router = new KestrelApp<RouterOptions>(new RouterSettings
         {
-            ["ConnectionStrings:cache"] = Redis.ConnectionString,
-            ["Logging:LogLevel:Default"] = "Warning",
-            ["Router:ModelGroups:default:Deployments:0:Name"] = "sim",
-            ["Router:ModelGroups:default:Deployments:0:BaseUrl"] = $"{_simulator.BaseAddress}v1",
-            ["Router:ModelGroups:default:Deployments:0:Model"] = "sim-model",
+            { "ConnectionStrings:cache", Redis.ConnectionString },
+            { "Logging:LogLevel:Default", "Warning" },
+            { "default", new ModelGroupOptions { Deployments = [RouterSettings.Deployment("sim", _simulator.BaseAddress)] } },
         }).Start();
         First = StartApi();
         Second = StartApi();

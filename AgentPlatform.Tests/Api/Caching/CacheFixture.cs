@@ -27,25 +27,15 @@ public sealed class CacheFixture : IAsyncLifetime
     {
         Redis = await TestRedis.StartAsync();
         Simulator = PlatformFixture.StartSimulator(new Dictionary<string, string?> { ["Simulator:TimeToFirstTokenMs"] = "300" });
-        Router = new KestrelApp<RouterOptions>(new Dictionary<string, string?>
+        Router = new KestrelApp<RouterOptions>(new RouterSettings
         {
-            ["ConnectionStrings:cache"] = Redis.ConnectionString,
-            ["Logging:LogLevel:Default"] = "Warning",
-            ["Router:Retry:MaxAttempts"] = "1",
-            ["Router:ModelGroups:default:Deployments:0:Name"] = "sim",
-            ["Router:ModelGroups:default:Deployments:0:BaseUrl"] = $"{Simulator.BaseAddress}v1",
-            ["Router:ModelGroups:default:Deployments:0:Model"] = "sim-model",
-            ["Router:ModelGroups:priced:Deployments:0:Name"] = "priced-sim",
-            ["Router:ModelGroups:priced:Deployments:0:BaseUrl"] = $"{Simulator.BaseAddress}v1",
-            ["Router:ModelGroups:priced:Deployments:0:Model"] = "sim-model",
-            ["Router:ModelGroups:priced:Deployments:0:InputPricePerMillion"] = InputPrice.ToString(System.Globalization.CultureInfo.InvariantCulture),
-            ["Router:ModelGroups:priced:Deployments:0:OutputPricePerMillion"] = OutputPrice.ToString(System.Globalization.CultureInfo.InvariantCulture),
-            ["Router:ModelGroups:tiny:Deployments:0:Name"] = "sim",
-            ["Router:ModelGroups:tiny:Deployments:0:BaseUrl"] = $"{Simulator.BaseAddress}v1",
-            ["Router:ModelGroups:tiny:Deployments:0:Model"] = "sim-model",
-            ["Router:ModelGroups:uncached:Deployments:0:Name"] = "sim",
-            ["Router:ModelGroups:uncached:Deployments:0:BaseUrl"] = $"{Simulator.BaseAddress}v1",
-            ["Router:ModelGroups:uncached:Deployments:0:Model"] = "sim-model",
+            { "ConnectionStrings:cache", Redis.ConnectionString },
+            { "Logging:LogLevel:Default", "Warning" },
+            { "Router:Retry:MaxAttempts", "1" },
+            { "default", new ModelGroupOptions { Deployments = [RouterSettings.Deployment("sim", Simulator.BaseAddress)] } },
+            { "priced", new ModelGroupOptions { Deployments = [RouterSettings.Priced(RouterSettings.Deployment("priced-sim", Simulator.BaseAddress), InputPrice, OutputPrice)] } },
+            { "tiny", new ModelGroupOptions { Deployments = [RouterSettings.Deployment("sim", Simulator.BaseAddress)] } },
+            { "uncached", new ModelGroupOptions { Deployments = [RouterSettings.Deployment("sim", Simulator.BaseAddress)] } },
         }).Start();
         First = StartApi();
         Second = StartApi();

@@ -22,36 +22,19 @@ public sealed class FallbackTests(PlatformFixture platform) : IAsyncLifetime
     public async Task InitializeAsync()
     {
         _smallModel = PlatformFixture.StartSimulator(new Dictionary<string, string?> { ["Simulator:ContextWindow"] = "100" });
-        _router = platform.StartRouter(new Dictionary<string, string?>
+        var (simA, simB) = (platform.SimA.BaseAddress, platform.SimB.BaseAddress);
+        _router = platform.StartRouter(new RouterSettings
         {
             // primary (sim-b) falls back to backup (sim-a)
-            ["Router:ModelGroups:primary:Fallbacks:0"] = "backup",
-            ["Router:ModelGroups:primary:Deployments:0:Name"] = "primary-b",
-            ["Router:ModelGroups:primary:Deployments:0:BaseUrl"] = $"{platform.SimB.BaseAddress}v1",
-            ["Router:ModelGroups:primary:Deployments:0:Model"] = "sim-model",
-            ["Router:ModelGroups:backup:Deployments:0:Name"] = "backup-a",
-            ["Router:ModelGroups:backup:Deployments:0:BaseUrl"] = $"{platform.SimA.BaseAddress}v1",
-            ["Router:ModelGroups:backup:Deployments:0:Model"] = "sim-model",
+            { "primary", new ModelGroupOptions { Fallbacks = ["backup"], Deployments = [RouterSettings.Deployment("primary-b", simB)] } },
+            { "backup", new ModelGroupOptions { Deployments = [RouterSettings.Deployment("backup-a", simA)] } },
             // small (sim-a, a declared 100-token window) turns long prompts over to large (sim-b)
-            ["Router:ModelGroups:small:ContextWindowFallbacks:0"] = "large",
-            ["Router:ModelGroups:small:Deployments:0:Name"] = "small-a",
-            ["Router:ModelGroups:small:Deployments:0:BaseUrl"] = $"{platform.SimA.BaseAddress}v1",
-            ["Router:ModelGroups:small:Deployments:0:Model"] = "gpt-4o",
-            ["Router:ModelGroups:small:Deployments:0:ContextWindow"] = "100",
-            ["Router:ModelGroups:large:Deployments:0:Name"] = "large-b",
-            ["Router:ModelGroups:large:Deployments:0:BaseUrl"] = $"{platform.SimB.BaseAddress}v1",
-            ["Router:ModelGroups:large:Deployments:0:Model"] = "sim-model",
-            ["Router:ModelGroups:large:Deployments:0:ContextWindow"] = "100000",
+            { "small", new ModelGroupOptions { ContextWindowFallbacks = ["large"], Deployments = [RouterSettings.Deployment("small-a", simA, "gpt-4o", contextWindow: 100)] } },
+            { "large", new ModelGroupOptions { Deployments = [RouterSettings.Deployment("large-b", simB, contextWindow: 100_000)] } },
             // unaware: no window declared, but the model refuses long prompts; large takes over
-            ["Router:ModelGroups:unaware:ContextWindowFallbacks:0"] = "large",
-            ["Router:ModelGroups:unaware:Deployments:0:Name"] = "unaware-small",
-            ["Router:ModelGroups:unaware:Deployments:0:BaseUrl"] = $"{_smallModel.BaseAddress}v1",
-            ["Router:ModelGroups:unaware:Deployments:0:Model"] = "sim-model",
+            { "unaware", new ModelGroupOptions { ContextWindowFallbacks = ["large"], Deployments = [RouterSettings.Deployment("unaware-small", _smallModel.BaseAddress)] } },
             // tiny: nothing anywhere takes a long prompt
-            ["Router:ModelGroups:tiny:Deployments:0:Name"] = "tiny-a",
-            ["Router:ModelGroups:tiny:Deployments:0:BaseUrl"] = $"{platform.SimA.BaseAddress}v1",
-            ["Router:ModelGroups:tiny:Deployments:0:Model"] = "gpt-4o",
-            ["Router:ModelGroups:tiny:Deployments:0:ContextWindow"] = "100",
+            { "tiny", new ModelGroupOptions { Deployments = [RouterSettings.Deployment("tiny-a", simA, "gpt-4o", contextWindow: 100)] } },
         });
         await platform.ResetSimulatorsAsync();
     }

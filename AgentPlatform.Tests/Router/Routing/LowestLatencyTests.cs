@@ -1,6 +1,7 @@
 using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json;
+using AgentPlatform.Router.Configuration;
 using AgentPlatform.Simulator;
 using AgentPlatform.Tests.Infrastructure;
 
@@ -15,20 +16,18 @@ public sealed class LowestLatencyTests(PlatformFixture platform)
         // 30 and 150 ms: far enough above the few-ms stalls of a busy test machine that the difference shows.
         await using var fast = Simulator(timeToFirstTokenMs: 30);
         await using var slow = Simulator(timeToFirstTokenMs: 150);
-        await using var router = platform.StartRouter(new Dictionary<string, string?>
+        await using var router = platform.StartRouter(new RouterSettings
         {
             // A busy test machine stalls now and then; a short memory lets a stalled sample fade within the test.
-            ["Router:LatencyDecaySeconds"] = "1",
-            ["Router:ModelGroups:latency:Strategy"] = "lowest-latency",
-            ["Router:ModelGroups:latency:Deployments:0:Name"] = "slow",
-            ["Router:ModelGroups:latency:Deployments:0:BaseUrl"] = $"{slow.BaseAddress}v1",
-            ["Router:ModelGroups:latency:Deployments:0:Model"] = "sim-model",
-            ["Router:ModelGroups:latency:Deployments:1:Name"] = "fast",
-            ["Router:ModelGroups:latency:Deployments:1:BaseUrl"] = $"{fast.BaseAddress}v1",
-            ["Router:ModelGroups:latency:Deployments:1:Model"] = "sim-model",
-            ["Router:ModelGroups:warm-up:Deployments:0:Name"] = "fast",
-            ["Router:ModelGroups:warm-up:Deployments:0:BaseUrl"] = $"{fast.BaseAddress}v1",
-            ["Router:ModelGroups:warm-up:Deployments:0:Model"] = "sim-model",
+            { "Router:LatencyDecaySeconds", "1" },
+            {
+                "latency", new ModelGroupOptions
+                {
+                    Strategy = RoutingStrategyNames.LowestLatency,
+                    Deployments = [RouterSettings.Deployment("slow", slow.BaseAddress), RouterSettings.Deployment("fast", fast.BaseAddress)],
+                }
+            },
+            { "warm-up", new ModelGroupOptions { Deployments = [RouterSettings.Deployment("fast", fast.BaseAddress)] } },
         });
         using var client = router.CreateHttpClient();
         // A fresh Router's first calls run cold code and take longer than the simulators' 30 and 150 ms;

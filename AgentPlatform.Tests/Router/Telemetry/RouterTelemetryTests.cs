@@ -3,6 +3,7 @@ using System.Diagnostics;
 using System.Diagnostics.Metrics;
 using System.Net;
 using System.Net.Http.Json;
+using AgentPlatform.Router.Configuration;
 using AgentPlatform.Tests.Infrastructure;
 using Microsoft.Extensions.DependencyInjection;
 
@@ -18,11 +19,9 @@ public sealed class RouterTelemetryTests(PlatformFixture platform)
     public async Task A_stream_the_client_abandons_is_counted_with_estimated_tokens()
     {
         await using var slow = PlatformFixture.StartSimulator(new Dictionary<string, string?> { ["Simulator:TokenIntervalMs"] = "100", ["Simulator:OutputTokens"] = "50" });
-        await using var router = platform.StartRouter(new Dictionary<string, string?>
+        await using var router = platform.StartRouter(new RouterSettings
         {
-            ["Router:ModelGroups:abandoned:Deployments:0:Name"] = "slow",
-            ["Router:ModelGroups:abandoned:Deployments:0:BaseUrl"] = $"{slow.BaseAddress}v1",
-            ["Router:ModelGroups:abandoned:Deployments:0:Model"] = "gpt-4o",
+            { "abandoned", new ModelGroupOptions { Deployments = [RouterSettings.Deployment("slow", slow.BaseAddress, "gpt-4o")] } },
         });
         var meterFactory = router.Services.GetRequiredService<IMeterFactory>();
         var tokens = new ConcurrentQueue<(long Value, Dictionary<string, object?> Tags)>();

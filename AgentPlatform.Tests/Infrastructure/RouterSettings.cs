@@ -1,0 +1,79 @@
+using System.Collections;
+using System.Globalization;
+using AgentPlatform.Router.Configuration;
+
+namespace AgentPlatform.Tests.Infrastructure;
+
+/// <summary>
+/// A Router's configuration for a test: any setting by its key, and model groups written with the
+/// Router's own options types, turned into the flat keys it reads
+/// (<c>Router:ModelGroups:{group}:Deployments:{i}:{Option}</c>) — a renamed option fails to compile
+/// here instead of being silently ignored by the Router under test. Of a deployment, only what
+/// differs from the option's default is written.
+/// </summary>
+public sealed class RouterSettings : IEnumerable<KeyValuePair<string, string?>>
+{
+    private static readonly ModelGroupOptions DefaultGroup = new();
+    private static readonly DeploymentOptions DefaultDeployment = new();
+
+    private readonly Dictionary<string, string?> _settings = new(StringComparer.Ordinal);
+
+    /// <summary>Adds a setting by its key, e.g. <c>ConnectionStrings:cache</c>.</summary>
+    public RouterSettings Add(string key, string? value)
+    {
+        _settings[key] = value;
+        return this;
+    }
+
+    /// <summary>Adds a model group; its deployments in order, each with at least a name, base URL and model.</summary>
+    public RouterSettings Add(string group, ModelGroupOptions options)
+    {
+        var prefix = $"Router:ModelGroups:{group}:";
+        if (options.Strategy != DefaultGroup.Strategy)
+        {
+            _settings[prefix + nameof(ModelGroupOptions.Strategy)] = options.Strategy;
+        }
+        AddList(prefix + nameof(ModelGroupOptions.Fallbacks), options.Fallbacks);
+        AddList(prefix + nameof(ModelGroupOptions.ContextWindowFallbacks), options.ContextWindowFallbacks);
+        for (var i = 0; i < options.Deployments.Count; i++)
+        {
+            foreach (var property in typeof(DeploymentOptions).GetProperties())
+            {
+                var value = property.GetValue(options.Deployments[i]);
+                if (!Equals(value, property.GetValue(DefaultDeployment)) || property.Name is nameof(DeploymentOptions.Name) or nameof(DeploymentOptions.BaseUrl) or nameof(DeploymentOptions.Model))
+                {
+                    _settings[$"{prefix}Deployments:{i}:{property.Name}"] = Convert.ToString(value, CultureInfo.InvariantCulture);
+                }
+            }
+        }
+        return this;
+    }
+
+    /// <summary>A deployment of a simulator (or any OpenAI-compatible server) at <paramref name="server"/>, serving <c>sim-model</c>.</summary>
+    public static DeploymentOptions Deployment(string name, Uri server, string model = "sim-model", int priority = 0, double weight = 1, int? contextWindow = null) =>
+        new() { Name = name, BaseUrl = $"{server}v1", Model = model, Priority = priority, Weight = weight, ContextWindow = contextWindow };
+
+    /// <summary>The deployment with its prices per million input and output tokens.</summary>
+    public static DeploymentOptions Priced(DeploymentOptions deployment, double inputPerMillion, double outputPerMillion)
+    {
+        deployment.InputPricePerMillion = inputPerMillion;
+        deployment.OutputPricePerMillion = outputPerMillion;
+        return deployment;
+    }
+
+    /// <summary>A deployment at a loopback port nobody listens on: every call to it fails to connect.</summary>
+    public static DeploymentOptions Unreachable(string name) =>
+        new() { Name = name, BaseUrl = $"http://127.0.0.1:{FreePort.Next()}/v1", Model = "none" };
+
+    private void AddList(string prefix, List<string> values)
+    {
+        for (var i = 0; i < values.Count; i++)
+        {
+            _settings[$"{prefix}:{i}"] = values[i];
+        }
+    }
+
+    public IEnumerator<KeyValuePair<string, string?>> GetEnumerator() => _settings.GetEnumerator();
+
+    IEnumerator IEnumerable.GetEnumerator() => GetEnumerator();
+}
