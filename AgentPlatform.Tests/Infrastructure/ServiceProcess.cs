@@ -68,23 +68,19 @@ public sealed partial class ServiceProcess : IRunningService, IAsyncDisposable
         process.BeginOutputReadLine();
         process.BeginErrorReadLine();
 
-        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(60);
         try
         {
-            api.BaseAddress = await listening.Task.WaitAsync(TimeSpan.FromSeconds(60));
+            api.BaseAddress = await listening.Task.WaitAsync(Eventually.Slowly);
         }
         catch (TimeoutException)
         {
             throw new InvalidOperationException($"{assembly} did not start listening:\n{api.Output}");
         }
-        while (await api.HealthAsync() != HttpStatusCode.OK)
+        await Eventually.ReadAsync(async () =>
         {
-            if (process.HasExited || DateTime.UtcNow > deadline)
-            {
-                throw new InvalidOperationException($"{assembly} did not become ready:\n{api.Output}");
-            }
-            await Task.Delay(100);
-        }
+            Assert.False(process.HasExited, $"{assembly} exited before it was ready:\n{api.Output}");
+            return await api.HealthAsync();
+        }, status => status == HttpStatusCode.OK, $"{assembly} to be ready", Eventually.Slowly, describe: status => $"{status}; its output:\n{api.Output}");
         return api;
     }
 

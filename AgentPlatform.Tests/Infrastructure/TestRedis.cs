@@ -87,25 +87,21 @@ public sealed class TestRedis : IAsyncDisposable
         }
     }
 
-    private async Task WaitUntilAnswersAsync()
+    private Task WaitUntilAnswersAsync() => Eventually.TrueAsync(async () =>
     {
-        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(20);
-        while (true)
+        try
         {
-            try
-            {
-                await using var connection = await ConnectionMultiplexer.ConnectAsync(ConnectionString);
-                await connection.GetDatabase().PingAsync();
-                return;
-            }
-            // A restarted redis-server answers LOADING while it replays its append-only file: not back yet.
-            catch (Exception exception) when (DateTime.UtcNow < deadline && (exception is RedisConnectionException
-                || exception is RedisServerException && exception.Message.StartsWith("LOADING", StringComparison.Ordinal)))
-            {
-                await Task.Delay(100);
-            }
+            await using var connection = await ConnectionMultiplexer.ConnectAsync(ConnectionString);
+            await connection.GetDatabase().PingAsync();
+            return true;
         }
-    }
+        // A restarted redis-server answers LOADING while it replays its append-only file: not back yet.
+        catch (Exception exception) when (exception is RedisConnectionException
+            || exception is RedisServerException && exception.Message.StartsWith("LOADING", StringComparison.Ordinal))
+        {
+            return false;
+        }
+    }, $"{Kind} on port {Port} to answer", Eventually.Slowly);
 
     private static string? FindOnPath(string executable) =>
         (Environment.GetEnvironmentVariable("PATH") ?? "").Split(Path.PathSeparator, StringSplitOptions.RemoveEmptyEntries)
