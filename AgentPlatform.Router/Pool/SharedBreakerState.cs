@@ -28,6 +28,17 @@ public sealed class SharedBreakerState(
 
     public static RedisKey Key(CircuitBreaker breaker) => $"agentplatform:router:breaker:{breaker.Group}/{breaker.Deployment}";
 
+    /// <summary>
+    /// Reads the stored states before the host goes on to start serving, so a replica that starts while
+    /// a deployment's breaker is open elsewhere sends it nothing; the read after subscribing, below,
+    /// catches a change made in between.
+    /// </summary>
+    public override async Task StartAsync(CancellationToken cancellationToken)
+    {
+        await LoadAsync();
+        await base.StartAsync(cancellationToken);
+    }
+
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         var subscription = await redis.GetSubscriber().SubscribeAsync(Channel);

@@ -231,6 +231,10 @@ public sealed class PoolResilienceTests(PlatformFixture platform) : IAsyncLifeti
         var results = await SendManyAsync(secondClient, group, count: 50, concurrency: 4);
         Assert.All(results, r => Assert.True(r.Complete));
         Assert.Equal(0, (await StatsAsync(_simB)).GetProperty("requests").GetInt64());
+
+        // A replica that starts during the break has read it before it serves its first request.
+        await using var third = platform.StartRouter(settings);
+        Assert.Equal(CircuitState.Open, third.Services.GetRequiredService<ModelPool>().Groups.Single(g => g.Name == group).Deployments.Single(d => d.Name == "sim-b").Breaker.State);
     }
 
     /// <summary>sim-b first, sim-a only when sim-b cannot answer: the faulty one is always tried.</summary>
