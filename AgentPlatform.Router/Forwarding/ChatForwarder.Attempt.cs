@@ -318,7 +318,6 @@ public sealed partial class ChatForwarder
         ForwardingRequest request, Deployment deployment, Stream answer, AnswerBuffer buffer, bool ended, bool isEventStream, bool isAnswer, CancellationTokenSource timeout)
     {
         var context = request.Context;
-        var output = context.Response.BodyWriter;
         TokenUsage? usage = null;
         var estimatedOutput = 0;
         // A JSON answer held whole is measured before its headers go; a stream, once it has ended.
@@ -331,23 +330,8 @@ public sealed partial class ChatForwarder
                 var complete = Passable(buffer, ended, isEventStream);
                 if (complete > 0)
                 {
-                    var events = buffer.Held[..complete];
-                    if (isAnswer && isEventStream && usage is null)
-                    {
-                        usage = UsageReader.FromEvents(events.Span, out var usageEvent);
-                        var (start, length) = usageEvent.GetOffsetAndLength(events.Length);
-                        if (usage is null)
-                        {
-                            estimatedOutput += UsageReader.CountContentEvents(events.Span);
-                        }
-                        else if (request.StreamOptions != StreamOptionsKind.IncludeUsage)
-                        {
-                            // The Router asked for the usage, not the client: it is counted, not passed on.
-                            await output.WriteAsync(events[..start], context.RequestAborted);
-                            events = events[(start + length)..];
-                        }
-                    }
-                    await output.WriteAsync(events, context.RequestAborted);
+                    var (found, counted) = await PassOnAsync(request, buffer.Held[..complete], readUsage: isAnswer && isEventStream && usage is null);
+                    (usage, estimatedOutput) = (usage ?? found, estimatedOutput + counted);
                     buffer.Consume(complete);
                 }
                 if (ended)
@@ -382,6 +366,35 @@ public sealed partial class ChatForwarder
                 await SettleAsync(request, deployment, (measured ?? Measure(request, deployment, usage, estimatedOutput)) with { Interrupted = interrupted }, isEventStream);
             }
         }
+    }
+
+    /// <summary>
+    /// Passes bytes of the answer on. With <paramref name="readUsage"/> (a stream whose usage has not
+    /// come yet) it reads the usage from them, or counts their content events for an estimate; a usage
+    /// chunk the Router asked for and the client did not is counted, not passed on.
+    /// </summary>
+    private static async ValueTask<(TokenUsage? Usage, int ContentEvents)> PassOnAsync(ForwardingRequest request, ReadOnlyMemory<byte> events, bool readUsage)
+    {
+        var output = request.Context.Response.BodyWriter;
+        var aborted = request.Context.RequestAborted;
+        TokenUsage? usage = null;
+        var counted = 0;
+        if (readUsage)
+        {
+            usage = UsageReader.FromEvents(events.Span, out var usageEvent);
+            var (start, length) = usageEvent.GetOffsetAndLength(events.Length);
+            if (usage is null)
+            {
+                counted = UsageReader.CountContentEvents(events.Span);
+            }
+            else if (request.StreamOptions != StreamOptionsKind.IncludeUsage)
+            {
+                await output.WriteAsync(events[..start], aborted);
+                events = events[(start + length)..];
+            }
+        }
+        await output.WriteAsync(events, aborted);
+        return (usage, counted);
     }
 
     /// <summary>A JSON answer's usage, read (or estimated) from it whole and put on its headers for the Api.</summary>
