@@ -62,7 +62,7 @@ public sealed class ModelGroup
             {
                 return Strategy.Pick(tier);
             }
-            var candidates = tier.Where(d => !tried.Contains(d) && d.IsAvailable(nowTicks) && d.Fits(size)).ToArray();
+            var candidates = tier.Where(d => IsCandidate(d, tried, nowTicks, size)).ToArray();
             if (candidates.Length > 0)
             {
                 return Strategy.Pick(candidates);
@@ -76,13 +76,17 @@ public sealed class ModelGroup
     {
         foreach (var deployment in Deployments)
         {
-            if (!tried.Contains(deployment) && deployment.IsAvailable(nowTicks) && deployment.Fits(size))
+            if (IsCandidate(deployment, tried, nowTicks, size))
             {
                 return true;
             }
         }
         return false;
     }
+
+    /// <summary>A deployment a request may be sent to now: not tried yet, available, and large enough for it.</summary>
+    private static bool IsCandidate(Deployment deployment, IReadOnlyCollection<Deployment> tried, long nowTicks, RequestSize size) =>
+        !tried.Contains(deployment) && deployment.IsAvailable(nowTicks) && deployment.Fits(size);
 
     /// <summary>
     /// The earliest time a request could be sent again to a deployment whose breaker lets requests
