@@ -1,8 +1,8 @@
 using AgentPlatform.Router.Configuration;
 using AgentPlatform.Router.Forwarding;
 using AgentPlatform.Router.Pool;
-using AgentPlatform.Router.Providers.OpenAI;
 using AgentPlatform.Router.Resilience;
+using AgentPlatform.Tests.Router.Pool;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Time.Testing;
 
@@ -119,8 +119,7 @@ public sealed class AttemptRetryTests
     private ModelGroup Group(Deployment[] deployments, IRoutingStrategy? strategy = null) =>
         new("g", deployments, strategy ?? new CountingStrategy(), new RetryBudget(new RetryOptions(), _time));
 
-    private Deployment Deployment(string name) =>
-        new("g", new DeploymentOptions { Name = name, BaseUrl = "http://localhost/v1", Model = "m" }, new OpenAIAdapter(), _time);
+    private Deployment Deployment(string name) => ModelGroupTests.Deployment(name, time: _time);
 
     private sealed class CountingStrategy : IRoutingStrategy
     {
