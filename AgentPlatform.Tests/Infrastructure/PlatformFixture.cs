@@ -68,8 +68,10 @@ public sealed class PlatformFixture : IAsyncLifetime
     /// A Router on this fixture's Redis with the given model groups (and any other settings), and
     /// timeouts, backoffs and breaks short enough for tests.
     /// </summary>
+    /// <param name="time">The Router's clock, when a test controls it (<see cref="SimulatedTime.Measuring"/>).</param>
     public KestrelApp<RouterOptions> StartRouter(
-        IEnumerable<KeyValuePair<string, string?>> settings, CapturingLoggerProvider? logs = null, ReloadableConfiguration? reloadable = null)
+        IEnumerable<KeyValuePair<string, string?>> settings, CapturingLoggerProvider? logs = null, ReloadableConfiguration? reloadable = null,
+        TimeProvider? time = null)
     {
         var all = new Dictionary<string, string?>
         {
@@ -91,6 +93,10 @@ public sealed class PlatformFixture : IAsyncLifetime
             if (logs is not null)
             {
                 services.AddSingleton<ILoggerProvider>(logs);
+            }
+            if (time is not null)
+            {
+                services.AddSingleton(time);
             }
         }, reloadable).Start();
     }
@@ -138,7 +144,8 @@ public sealed class PlatformFixture : IAsyncLifetime
         }).Start();
 
     /// <summary>A simulator answering 8-word answers at once, with any other settings given.</summary>
-    public static KestrelApp<SimulatorOptions> StartSimulator(IReadOnlyDictionary<string, string?>? settings = null)
+    /// <param name="time">The simulator's clock, when a test controls it (<see cref="SimulatedTime.Waiting"/>).</param>
+    public static KestrelApp<SimulatorOptions> StartSimulator(IReadOnlyDictionary<string, string?>? settings = null, TimeProvider? time = null)
     {
         var all = new Dictionary<string, string?>
         {
@@ -149,7 +156,7 @@ public sealed class PlatformFixture : IAsyncLifetime
         {
             all[key] = value;
         }
-        return new KestrelApp<SimulatorOptions>(all).Start();
+        return new KestrelApp<SimulatorOptions>(all, time is null ? null : services => services.AddSingleton(time)).Start();
     }
 
     /// <summary>Injects a fault into a simulator (<c>POST /sim/faults</c>): e.g. <c>new { kind = "500", rate = 1.0 }</c>.</summary>

@@ -315,18 +315,26 @@ public sealed class ResponseCacheTests(CacheFixture fixture) : IAsyncLifetime
     [Fact]
     public async Task A_request_can_shorten_the_ttl_and_a_bad_ttl_is_refused()
     {
-        var (_, _, key) = await fixture.NewKeyAsync();
+        var (tenantId, _, key) = await fixture.NewKeyAsync();
         using var client = CacheFixture.Client(fixture.First, key);
+        await using var redis = await ConnectionMultiplexer.ConnectAsync(fixture.Redis.ConnectionString);
+        const string HalfMinute = """{"model":"default","messages":[{"role":"user","content":"Kept for half a minute"}]}""";
+        var entry = ResponseCache.EntryKey(tenantId, CacheKey.Compute(Encoding.UTF8.GetBytes(HalfMinute)));
 
-        var stored = await SendAsync(client, Chat("Short-lived"), ttl: "1");
-        var hit = await SendAsync(client, Chat("Short-lived"));
-        // Hits until the second is over; the first miss (which stores it again) ends the wait.
+        // Half a minute, against the configured hour: stored for at most that, and a hit meanwhile.
+        var stored = await SendAsync(client, Json.Body(HalfMinute), ttl: "30");
+        var timeLeft = await Eventually.ReadAsync(() => redis.GetDatabase().KeyTimeToLiveAsync(entry), left => left is not null, "the entry to be stored");
+        var hit = await SendAsync(client, Json.Body(HalfMinute));
+        // One second: gone within the wait, and the next request a miss. (Not "a hit, then a miss": on a
+        // loaded machine the second can be over before the hit is asked for.)
+        var shortLived = await SendAsync(client, Chat("Short-lived"), ttl: "1");
         var expired = await Eventually.ReadAsync(() => SendAsync(client, Chat("Short-lived")), answer => answer.Cache == "miss", "the one-second entry to expire");
         using var bad = new HttpRequestMessage(HttpMethod.Post, "/v1/chat/completions") { Content = Chat("Short-lived") };
         bad.Headers.Add("x-agentplatform-cache-ttl", "soon");
         using var refused = await client.SendAsync(bad);
 
-        Assert.Equal("miss,hit,miss", string.Join(',', new[] { stored.Cache, hit.Cache, expired.Cache }));
+        Assert.Equal("miss,hit,miss,miss", string.Join(',', new[] { stored.Cache, hit.Cache, shortLived.Cache, expired.Cache }));
+        Assert.InRange(timeLeft!.Value, TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(30));
         Assert.Equal(HttpStatusCode.BadRequest, refused.StatusCode);
         Assert.Equal("invalid_cache_ttl", (await Json.ReadErrorAsync(refused)).GetProperty("code").GetString());
     }
