@@ -1,6 +1,7 @@
 using System.Buffers;
 using System.Text.Json;
 using AgentPlatform.Api.Access;
+using AgentPlatform.Contracts.Admin;
 using AgentPlatform.Contracts.OpenAI;
 using Microsoft.Extensions.AI;
 

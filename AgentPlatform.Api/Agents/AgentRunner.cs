@@ -5,6 +5,7 @@ using AgentPlatform.Api.Access;
 using AgentPlatform.Api.Pipeline;
 using AgentPlatform.Api.Upstream;
 using AgentPlatform.Api.Usage;
+using AgentPlatform.Contracts.Admin;
 using AgentPlatform.ServiceDefaults.Telemetry;
 using AgentPlatform.Tokens;
 using Microsoft.Agents.AI;

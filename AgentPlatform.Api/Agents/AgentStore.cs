@@ -1,4 +1,5 @@
 using System.Text.Json;
+using AgentPlatform.Contracts.Admin;
 using StackExchange.Redis;
 
 namespace AgentPlatform.Api.Agents;

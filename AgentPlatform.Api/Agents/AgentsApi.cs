@@ -2,6 +2,7 @@ using System.Buffers;
 using System.Text.Json;
 using AgentPlatform.Api.Limits;
 using AgentPlatform.Api.Access;
+using AgentPlatform.Contracts.Admin;
 using AgentPlatform.Contracts.OpenAI;
 
 namespace AgentPlatform.Api.Agents;

@@ -1,4 +1,5 @@
 using System.Text.Json;
+using AgentPlatform.Contracts.Admin;
 using ModelContextProtocol;
 using ModelContextProtocol.Client;
 using ModelContextProtocol.Protocol;

@@ -1,5 +1,6 @@
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using AgentPlatform.Contracts.Admin;
 
 namespace AgentPlatform.Api.Agents;
 

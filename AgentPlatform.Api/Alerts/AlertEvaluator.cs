@@ -1,3 +1,4 @@
+using AgentPlatform.Contracts.Admin;
 using Microsoft.Extensions.Options;
 using StackExchange.Redis;
 

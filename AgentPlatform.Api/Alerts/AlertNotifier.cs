@@ -1,4 +1,5 @@
 using System.Text.Json;
+using AgentPlatform.Contracts.Admin;
 using Microsoft.Extensions.Options;
 using AgentPlatform.ServiceDefaults.Telemetry;
 

@@ -1,4 +1,5 @@
 using System.ComponentModel.DataAnnotations;
+using AgentPlatform.Contracts.Admin;
 using Microsoft.Extensions.Options;
 
 namespace AgentPlatform.Api.Alerts;

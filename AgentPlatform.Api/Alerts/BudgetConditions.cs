@@ -1,6 +1,7 @@
 using System.Globalization;
 using AgentPlatform.Api.Tenancy;
 using AgentPlatform.Api.Usage;
+using AgentPlatform.Contracts.Admin;
 using StackExchange.Redis;
 
 namespace AgentPlatform.Api.Alerts;

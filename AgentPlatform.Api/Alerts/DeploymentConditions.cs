@@ -1,4 +1,5 @@
 using System.Globalization;
+using AgentPlatform.Contracts.Admin;
 using AgentPlatform.Contracts.Telemetry;
 using StackExchange.Redis;
 

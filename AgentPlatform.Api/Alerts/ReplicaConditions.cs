@@ -1,5 +1,6 @@
 using System.Globalization;
 using AgentPlatform.Api.Usage;
+using AgentPlatform.Contracts.Admin;
 using Microsoft.Extensions.Options;
 
 namespace AgentPlatform.Api.Alerts;

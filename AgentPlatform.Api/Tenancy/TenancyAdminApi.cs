@@ -17,7 +17,7 @@ public static class TenancyAdminApi
     public static RouteGroupBuilder MapTenancyAdminApi(this RouteGroupBuilder admin)
     {
         admin.MapPost("/tenants", CreateTenantAsync).WithName("CreateTenant").WithSummary("Creates a tenant with its limits and budget.");
-        admin.MapGet("/tenants", async (TenancyStore store) => TypedResults.Ok(ListOf.Of(await store.ListTenantsAsync()))).WithName("ListTenants");
+        admin.MapGet("/tenants", async (TenancyStore store) => TypedResults.Ok(ListOf.Of((await store.ListTenantsAsync()).Select(View).ToList()))).WithName("ListTenants");
         admin.MapGet("/tenants/{id}", GetTenantAsync).WithName("GetTenant");
         admin.MapPatch("/tenants/{id}", UpdateTenantAsync).WithName("UpdateTenant").WithSummary("Changes the fields given; null clears a limit.");
         admin.MapDelete("/tenants/{id}", DeleteTenantAsync).WithName("DeleteTenant").WithSummary("Deletes the tenant and revokes its keys.");
@@ -37,7 +37,7 @@ public static class TenancyAdminApi
         return admin;
     }
 
-    private static async Task<Results<Created<Tenant>, OpenAIErrorResult>> CreateTenantAsync(HttpContext context, TenancyStore store)
+    private static async Task<Results<Created<TenantView>, OpenAIErrorResult>> CreateTenantAsync(HttpContext context, TenancyStore store)
     {
         var (input, problem) = await ReadAsync(context, new Tenant(), creating: true, takesTenantId: false);
         if (problem is not null)
@@ -45,20 +45,20 @@ public static class TenancyAdminApi
             return problem;
         }
         var tenant = await store.CreateTenantAsync((Tenant)input!.Value.Limits);
-        return TypedResults.Created($"/admin/v1/tenants/{tenant.Id}", tenant);
+        return TypedResults.Created($"/admin/v1/tenants/{tenant.Id}", View(tenant));
     }
 
-    private static async Task<Results<Ok<Tenant>, OpenAIErrorResult>> GetTenantAsync(TenancyStore store, string id) =>
-        await store.GetTenantAsync(id) is { } tenant ? TypedResults.Ok(tenant) : TenantNotFound(id);
+    private static async Task<Results<Ok<TenantView>, OpenAIErrorResult>> GetTenantAsync(TenancyStore store, string id) =>
+        await store.GetTenantAsync(id) is { } tenant ? TypedResults.Ok(View(tenant)) : TenantNotFound(id);
 
-    private static async Task<Results<Ok<Tenant>, OpenAIErrorResult>> UpdateTenantAsync(HttpContext context, TenancyStore store, string id)
+    private static async Task<Results<Ok<TenantView>, OpenAIErrorResult>> UpdateTenantAsync(HttpContext context, TenancyStore store, string id)
     {
         if (await store.GetTenantAsync(id) is not { } tenant)
         {
             return TenantNotFound(id);
         }
         var (input, problem) = await ReadAsync(context, tenant, creating: false, takesTenantId: false);
-        return problem ?? (Results<Ok<Tenant>, OpenAIErrorResult>)TypedResults.Ok(await store.UpdateTenantAsync((Tenant)input!.Value.Limits));
+        return problem ?? (Results<Ok<TenantView>, OpenAIErrorResult>)TypedResults.Ok(View(await store.UpdateTenantAsync((Tenant)input!.Value.Limits)));
     }
 
     private static async Task<Results<Ok<TenantDeletion>, OpenAIErrorResult>> DeleteTenantAsync(TenancyStore store, string id)
@@ -176,6 +176,12 @@ public static class TenancyAdminApi
         var revoked = key.RevokedAt is null ? await store.UpdateKeyAsync(key with { RevokedAt = timeProvider.GetUtcNow() }, "key.revoked") : key;
         return TypedResults.Ok(View(revoked));
     }
+
+    private static TenantView View(Tenant tenant) => new(
+        tenant.Id, tenant.Name,
+        tenant.Rpm, tenant.Tpm, tenant.MaxConcurrent, tenant.BudgetUsd, tenant.BudgetPeriod, tenant.Models,
+        tenant.ExpiresAt, tenant.Metadata, tenant.CacheEnabled, tenant.CacheTtlSeconds,
+        tenant.CreatedAt, tenant.UpdatedAt);
 
     /// <summary>A key as the admin API shows it: never its hash; the key itself only in the answer that created it.</summary>
     private static KeyView View(VirtualKey key, string? plaintext = null) => new(

@@ -4,6 +4,13 @@ using System.Text.Json.Serialization;
 
 namespace AgentPlatform.Contracts.Admin;
 
+/// <summary>A tenant as the admin API shows it: its limits, budget and cache settings, which its keys' requests must pass too.</summary>
+public sealed record TenantView(
+    string Id, string Name,
+    int? Rpm, int? Tpm, int? MaxConcurrent, decimal? BudgetUsd, string BudgetPeriod, IReadOnlyList<string> Models,
+    DateTimeOffset? ExpiresAt, JsonObject? Metadata, bool? CacheEnabled, int? CacheTtlSeconds,
+    DateTimeOffset CreatedAt, DateTimeOffset UpdatedAt);
+
 /// <summary>A virtual key as the admin API shows it: never its hash; the key itself (<see cref="Key"/>) only in the answer that created it.</summary>
 public sealed record KeyView(
     string Id, string? Key, string KeyHint, string TenantId, string Name,

@@ -85,15 +85,10 @@ public sealed partial class ChatForwarder
         _attempt = AttemptAsync;
     }
 
+    /// <summary>Answers the request from its group, else from the group's fallbacks in order, else with why none could.</summary>
     public async Task ForwardAsync(HttpContext context, ModelGroup group, ReadOnlyMemory<byte> body, ChatRequestScan scan)
     {
-        using var request = new ForwardingRequest(context, group, body, scan.ModelToken, scan.Stream, NowTicks + _total.Ticks)
-        {
-            StreamOptions = scan.StreamOptions,
-            ReportsUsage = context.Request.Headers.ContainsKey(UsageReport.RequestHeaderName),
-            Choices = scan.Choices,
-            Client = context.Request.Headers[RouterRequestHeaders.Client],
-        };
+        using var request = NewRequest(context, group, body, scan);
         // Groups still to try after this one; made only when a group fails, so an answer from the
         // requested group allocates nothing for fallbacks.
         Queue<ModelGroup>? pending = null;
@@ -147,6 +142,15 @@ public sealed partial class ChatForwarder
             await WriteFailureAsync(request, last);
         }
     }
+
+    private ForwardingRequest NewRequest(HttpContext context, ModelGroup group, ReadOnlyMemory<byte> body, ChatRequestScan scan) =>
+        new(context, group, body, scan.ModelToken, scan.Stream, NowTicks + _total.Ticks)
+        {
+            StreamOptions = scan.StreamOptions,
+            ReportsUsage = context.Request.Headers.ContainsKey(UsageReport.RequestHeaderName),
+            Choices = scan.Choices,
+            Client = context.Request.Headers[RouterRequestHeaders.Client],
+        };
 
     /// <summary>The group's fallbacks, in order, after those already queued.</summary>
     private void QueueFallbacks(ModelGroup group, ref Queue<ModelGroup>? pending)

@@ -7,18 +7,6 @@ using Microsoft.Extensions.Options;
 
 namespace AgentPlatform.Web.Platform;
 
-/// <summary>A tenant as the admin API shows it.</summary>
-public sealed record TenantView(string Id, string Name, int? Rpm, int? Tpm, decimal? BudgetUsd, string BudgetPeriod, DateTimeOffset CreatedAt);
-
-/// <summary>An alert rule: its name, kind and whether it is on, with the rest of its fields as the admin API gave them.</summary>
-public sealed record AlertRuleView(string Name, string Kind, bool Enabled, IReadOnlyList<KeyValuePair<string, string>> Settings);
-
-/// <summary>An alert firing now.</summary>
-public sealed record AlertView(string Fingerprint, string Rule, string Kind, string Summary, DateTimeOffset StartsAt);
-
-/// <summary>An entry of the alert history: fired, resolved, delivered or failed.</summary>
-public sealed record AlertEventView(DateTimeOffset At, string Event, string Fingerprint, string Rule, string Summary, string? Webhook, int? Attempts, string? Error);
-
 /// <summary>One request's usage record, as the ledger keeps it.</summary>
 public sealed record UsageRecordView(
     string RequestId, DateTimeOffset Time, string? TenantId, string? KeyId, string? Model, string? Deployment,
@@ -54,12 +42,6 @@ public sealed record UsageQuery(string? TenantId, string? Model, int Hours, stri
 
 /// <summary>A key just created: the one time its plaintext exists outside the client that asked for it.</summary>
 public sealed record CreatedKey(KeyView Key, string Plaintext);
-
-public sealed record AgentToolView(string McpServerUrl, IReadOnlyList<string> AllowedTools, int? TimeoutSeconds);
-
-public sealed record AgentView(
-    string Name, string? Description, string Model, IReadOnlyList<AgentToolView> Tools, double? Temperature, int MaxSteps,
-    long? MaxTokens, decimal? MaxCostUsd, IReadOnlyList<string> TenantIds, int Version, DateTimeOffset UpdatedAt);
 
 /// <summary>What the operator fills in for a new tenant or key, as typed; empty fields set no limit.</summary>
 public sealed class LimitsForm
@@ -103,7 +85,7 @@ public sealed class AdminApiException(string message) : Exception(message);
 public sealed class AdminApiClient(IHttpClientFactory httpClientFactory, IOptions<ConsoleOptions> options)
 {
     private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web) { DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull };
-    private static readonly JsonSerializerOptions IndentedJson = new(JsonSerializerDefaults.Web) { WriteIndented = true };
+    private static readonly JsonSerializerOptions IndentedJson = new(Json) { WriteIndented = true };
 
     public async Task<IReadOnlyList<TenantView>> ListTenantsAsync(CancellationToken cancellationToken) =>
         (await SendAsync<ListOf<TenantView>>(HttpMethod.Get, "/admin/v1/tenants", null, cancellationToken)).Data
@@ -137,44 +119,41 @@ public sealed class AdminApiClient(IHttpClientFactory httpClientFactory, IOption
     public Task RevokeKeyAsync(string keyId, CancellationToken cancellationToken) =>
         SendAsync<KeyView>(HttpMethod.Delete, $"/admin/v1/keys/{Uri.EscapeDataString(keyId)}", null, cancellationToken);
 
-    public async Task<IReadOnlyList<AlertRuleView>> ListAlertRulesAsync(CancellationToken cancellationToken) =>
-        (await SendAsync<ListOf<JsonElement>>(HttpMethod.Get, "/admin/v1/alerts/rules", null, cancellationToken)).Data.Select(RuleView).ToList();
+    public async Task<IReadOnlyList<AlertRule>> ListAlertRulesAsync(CancellationToken cancellationToken) =>
+        (await SendAsync<ListOf<AlertRule>>(HttpMethod.Get, "/admin/v1/alerts/rules", null, cancellationToken)).Data;
 
     /// <summary>Turns a rule on or off: the rule as stored, with only <c>enabled</c> changed.</summary>
     public async Task SetAlertRuleEnabledAsync(string name, bool enabled, CancellationToken cancellationToken)
     {
         var path = RulePath(name);
-        var rule = JsonSerializer.SerializeToNode(await SendAsync<JsonElement>(HttpMethod.Get, path, null, cancellationToken))!.AsObject();
-        rule["enabled"] = enabled;
-        await SendAsync<JsonElement>(HttpMethod.Put, path, rule, cancellationToken);
+        var rule = await SendAsync<AlertRule>(HttpMethod.Get, path, null, cancellationToken);
+        await SendAsync<AlertRule>(HttpMethod.Put, path, rule with { Enabled = enabled }, cancellationToken);
     }
 
-    /// <summary>The rule as stored, as indented JSON for the operator to edit.</summary>
-    public async Task<string> GetAlertRuleJsonAsync(string name, CancellationToken cancellationToken)
-    {
-        var rule = await SendAsync<JsonElement>(HttpMethod.Get, RulePath(name), null, cancellationToken);
-        return JsonSerializer.Serialize(rule, IndentedJson);
-    }
+    /// <summary>The rule as stored, as indented JSON for the operator to edit (the fields it leaves unset left out).</summary>
+    public async Task<string> GetAlertRuleJsonAsync(string name, CancellationToken cancellationToken) =>
+        JsonSerializer.Serialize(await SendAsync<AlertRule>(HttpMethod.Get, RulePath(name), null, cancellationToken), IndentedJson);
 
-    /// <summary>Creates or replaces the rule from the operator's JSON; the admin API's refusal names what is wrong.</summary>
-    public async Task PutAlertRuleAsync(string name, string json, CancellationToken cancellationToken)
-    {
-        await SendAsync<JsonElement>(HttpMethod.Put, RulePath(name), ParseOperatorJson(json), cancellationToken);
-    }
+    /// <summary>
+    /// Creates or replaces the rule from the operator's JSON, sent as typed: the admin API, not the
+    /// console, says what is wrong with it (a misspelt field included, which a typed read would drop).
+    /// </summary>
+    public Task PutAlertRuleAsync(string name, string json, CancellationToken cancellationToken) =>
+        SendAsync<AlertRule>(HttpMethod.Put, RulePath(name), ParseOperatorJson(json), cancellationToken);
 
     public Task DeleteAlertRuleAsync(string name, CancellationToken cancellationToken) =>
-        SendAsync<JsonElement>(HttpMethod.Delete, RulePath(name), null, cancellationToken);
+        SendAsync<Deletion>(HttpMethod.Delete, RulePath(name), null, cancellationToken);
 
-    public async Task<IReadOnlyList<AgentView>> ListAgentsAsync(CancellationToken cancellationToken) =>
-        (await SendAsync<ListOf<AgentView>>(HttpMethod.Get, "/admin/v1/agents", null, cancellationToken)).Data;
+    public async Task<IReadOnlyList<AgentDefinition>> ListAgentsAsync(CancellationToken cancellationToken) =>
+        (await SendAsync<ListOf<AgentDefinition>>(HttpMethod.Get, "/admin/v1/agents", null, cancellationToken)).Data;
 
-    public async Task<IReadOnlyList<AgentView>> ListAgentVersionsAsync(string name, CancellationToken cancellationToken) =>
-        (await SendAsync<ListOf<AgentView>>(HttpMethod.Get, $"{AgentPath(name)}/versions", null, cancellationToken)).Data;
+    public async Task<IReadOnlyList<AgentDefinition>> ListAgentVersionsAsync(string name, CancellationToken cancellationToken) =>
+        (await SendAsync<ListOf<AgentDefinition>>(HttpMethod.Get, $"{AgentPath(name)}/versions", null, cancellationToken)).Data;
 
     /// <summary>The agent's definition as indented JSON for the operator to edit: without its name, version and time, which the Api sets.</summary>
     public async Task<string> GetAgentJsonAsync(string name, CancellationToken cancellationToken)
     {
-        var agent = JsonSerializer.SerializeToNode(await SendAsync<JsonElement>(HttpMethod.Get, AgentPath(name), null, cancellationToken))!.AsObject();
+        var agent = JsonSerializer.SerializeToNode(await SendAsync<AgentDefinition>(HttpMethod.Get, AgentPath(name), null, cancellationToken), Json)!.AsObject();
         agent.Remove("name");
         agent.Remove("version");
         agent.Remove("updatedAt");
@@ -182,19 +161,17 @@ public sealed class AdminApiClient(IHttpClientFactory httpClientFactory, IOption
     }
 
     /// <summary>Saves the operator's JSON as the agent's next version; the admin API's refusal names every problem.</summary>
-    public async Task PutAgentAsync(string name, string json, CancellationToken cancellationToken)
-    {
-        await SendAsync<JsonElement>(HttpMethod.Put, AgentPath(name), ParseOperatorJson(json), cancellationToken);
-    }
+    public Task PutAgentAsync(string name, string json, CancellationToken cancellationToken) =>
+        SendAsync<AgentDefinition>(HttpMethod.Put, AgentPath(name), ParseOperatorJson(json), cancellationToken);
 
     public Task DeleteAgentAsync(string name, CancellationToken cancellationToken) =>
-        SendAsync<JsonElement>(HttpMethod.Delete, AgentPath(name), null, cancellationToken);
+        SendAsync<Deletion>(HttpMethod.Delete, AgentPath(name), null, cancellationToken);
 
-    public async Task<IReadOnlyList<AlertView>> ListFiringAlertsAsync(CancellationToken cancellationToken) =>
-        (await SendAsync<ListOf<AlertView>>(HttpMethod.Get, "/admin/v1/alerts", null, cancellationToken)).Data;
+    public async Task<IReadOnlyList<Alert>> ListFiringAlertsAsync(CancellationToken cancellationToken) =>
+        (await SendAsync<ListOf<Alert>>(HttpMethod.Get, "/admin/v1/alerts", null, cancellationToken)).Data;
 
-    public async Task<IReadOnlyList<AlertEventView>> ReadAlertHistoryAsync(int limit, CancellationToken cancellationToken) =>
-        (await SendAsync<ListOf<AlertEventView>>(HttpMethod.Get, $"/admin/v1/alerts/history?limit={limit}", null, cancellationToken)).Data;
+    public async Task<IReadOnlyList<AlertEvent>> ReadAlertHistoryAsync(int limit, CancellationToken cancellationToken) =>
+        (await SendAsync<ListOf<AlertEvent>>(HttpMethod.Get, $"/admin/v1/alerts/history?limit={limit}", null, cancellationToken)).Data;
 
     public async Task<(IReadOnlyList<UsageRecordView> Records, bool HasMore)> ReadUsageAsync(UsageQuery query, int limit, DateTimeOffset now, CancellationToken cancellationToken)
     {
@@ -255,20 +232,6 @@ public sealed class AdminApiClient(IHttpClientFactory httpClientFactory, IOption
 
     private static string DrainPath(DeploymentView deployment) =>
         $"/admin/v1/deployments/{Uri.EscapeDataString(deployment.ModelGroup)}/{Uri.EscapeDataString(deployment.Name)}/drain";
-
-    private static AlertRuleView RuleView(JsonElement rule) => new(
-        rule.GetProperty("name").GetString()!,
-        rule.GetProperty("kind").GetString()!,
-        !rule.TryGetProperty("enabled", out var enabled) || enabled.GetBoolean(),
-        rule.EnumerateObject()
-            // The listing writes unset fields as null or []: only what the rule sets is shown.
-            .Where(p => p.Name is not ("name" or "kind" or "enabled")
-                && p.Value.ValueKind != JsonValueKind.Null
-                && !(p.Value.ValueKind == JsonValueKind.Array && p.Value.GetArrayLength() == 0))
-            .Select(p => KeyValuePair.Create(p.Name, p.Value.ValueKind == JsonValueKind.Array
-                ? string.Join(", ", p.Value.EnumerateArray().Select(v => v.ToString()))
-                : p.Value.ToString()))
-            .ToList());
 
     /// <summary>The form's fields as a PATCH: rpm and budget cleared (null) when left empty.</summary>
     private static LimitsChange Changes(LimitsForm form) => new()

@@ -1,5 +1,5 @@
 using System.Net.Http.Headers;
-using System.Text.Json;
+using AgentPlatform.Contracts.Admin;
 using Microsoft.Extensions.Options;
 
 namespace AgentPlatform.Web.Platform;
@@ -33,16 +33,13 @@ public sealed class ConsoleClientKey(IHttpClientFactory httpClientFactory, IOpti
             }
             var admin = httpClientFactory.CreateClient(PlatformApiClient.HttpClientName);
             var tenantId = await FindOrCreateTenantAsync(admin, cancellationToken);
-            var keys = await SendAsync<JsonElement>(admin, HttpMethod.Get, $"/admin/v1/keys?tenantId={Uri.EscapeDataString(tenantId)}", null, cancellationToken);
-            foreach (var key in keys.GetProperty("data").EnumerateArray())
+            var keys = await SendAsync<ListOf<KeyView>>(admin, HttpMethod.Get, $"/admin/v1/keys?tenantId={Uri.EscapeDataString(tenantId)}", null, cancellationToken);
+            foreach (var key in keys.Data.Where(k => k.Name == KeyName && k.RevokedAt is null))
             {
-                if (key.GetProperty("name").GetString() == KeyName && key.GetProperty("revokedAt").ValueKind == JsonValueKind.Null)
-                {
-                    await SendAsync<JsonElement>(admin, HttpMethod.Delete, $"/admin/v1/keys/{key.GetProperty("id").GetString()}", null, cancellationToken);
-                }
+                await SendAsync<KeyView>(admin, HttpMethod.Delete, $"/admin/v1/keys/{Uri.EscapeDataString(key.Id)}", null, cancellationToken);
             }
-            var created = await SendAsync<JsonElement>(admin, HttpMethod.Post, "/admin/v1/keys", new { tenantId, name = KeyName }, cancellationToken);
-            _virtualKey = created.GetProperty("key").GetString();
+            var created = await SendAsync<KeyView>(admin, HttpMethod.Post, "/admin/v1/keys", new LimitsChange { TenantId = tenantId, Name = KeyName }, cancellationToken);
+            _virtualKey = created.Key;
         }
         finally
         {
@@ -52,16 +49,12 @@ public sealed class ConsoleClientKey(IHttpClientFactory httpClientFactory, IOpti
 
     private async Task<string> FindOrCreateTenantAsync(HttpClient admin, CancellationToken cancellationToken)
     {
-        var tenants = await SendAsync<JsonElement>(admin, HttpMethod.Get, "/admin/v1/tenants", null, cancellationToken);
-        foreach (var tenant in tenants.GetProperty("data").EnumerateArray())
+        var tenants = await SendAsync<ListOf<TenantView>>(admin, HttpMethod.Get, "/admin/v1/tenants", null, cancellationToken);
+        if (tenants.Data.FirstOrDefault(t => t.Name == TenantName) is { } tenant)
         {
-            if (tenant.GetProperty("name").GetString() == TenantName)
-            {
-                return tenant.GetProperty("id").GetString()!;
-            }
+            return tenant.Id;
         }
-        var created = await SendAsync<JsonElement>(admin, HttpMethod.Post, "/admin/v1/tenants", new { name = TenantName }, cancellationToken);
-        return created.GetProperty("id").GetString()!;
+        return (await SendAsync<TenantView>(admin, HttpMethod.Post, "/admin/v1/tenants", new LimitsChange { Name = TenantName }, cancellationToken)).Id;
     }
 
     private async Task<T> SendAsync<T>(HttpClient admin, HttpMethod method, string path, object? body, CancellationToken cancellationToken)

@@ -1,4 +1,5 @@
 using AgentPlatform.Api.Agents;
+using AgentPlatform.Contracts.Admin;
 using AgentPlatform.Tests.Infrastructure;
 using Microsoft.Extensions.Logging.Abstractions;
 

@@ -1,4 +1,5 @@
 using AgentPlatform.Api.Agents;
+using AgentPlatform.Contracts.Admin;
 
 namespace AgentPlatform.Tests.Api.Agents;
 

@@ -1,5 +1,5 @@
 using System.Globalization;
-using AgentPlatform.Web.Platform;
+using AgentPlatform.Contracts.Admin;
 
 namespace AgentPlatform.Web.Components.Pages;
 
@@ -21,7 +21,7 @@ public sealed partial class Agents : AdminPage
 
     private bool _confirmingDelete;
 
-    private IReadOnlyList<AgentView>? AgentList { get; set; }
+    private IReadOnlyList<AgentDefinition>? AgentList { get; set; }
 
     /// <summary>The agent open in the editor (for a new one, the name typed so far); null when closed.</summary>
     private string? EditedAgent { get; set; }
@@ -34,7 +34,7 @@ public sealed partial class Agents : AdminPage
 
     private string? VersionsOf { get; set; }
 
-    private IReadOnlyList<AgentView>? Versions { get; set; }
+    private IReadOnlyList<AgentDefinition>? Versions { get; set; }
 
     protected override Task OnInitializedAsync() => RunAsync(ReadAgentsAsync);
 
@@ -86,10 +86,10 @@ public sealed partial class Agents : AdminPage
         VersionsOf = name;
     });
 
-    private static string Tools(AgentView agent) =>
+    private static string Tools(AgentDefinition agent) =>
         agent.Tools.Count == 0 ? "none" : string.Join("; ", agent.Tools.Select(t => $"{string.Join(", ", t.AllowedTools)} at {t.McpServerUrl}"));
 
-    private static string Limits(AgentView agent)
+    private static string Limits(AgentDefinition agent)
     {
         var limits = new List<string> { $"{agent.MaxSteps} steps" };
         if (agent.MaxTokens is { } tokens)

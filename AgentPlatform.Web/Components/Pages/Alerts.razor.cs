@@ -1,3 +1,5 @@
+using System.Globalization;
+using AgentPlatform.Contracts.Admin;
 using AgentPlatform.Web.Platform;
 
 namespace AgentPlatform.Web.Components.Pages;
@@ -10,11 +12,11 @@ public sealed partial class Alerts : AdminPage
 {
     private const int HistoryShown = 100;
 
-    private IReadOnlyList<AlertView>? Firing { get; set; }
+    private IReadOnlyList<Alert>? Firing { get; set; }
 
-    private IReadOnlyList<AlertRuleView>? Rules { get; set; }
+    private IReadOnlyList<AlertRule>? Rules { get; set; }
 
-    private IReadOnlyList<AlertEventView>? History { get; set; }
+    private IReadOnlyList<AlertEvent>? History { get; set; }
 
     protected override Task OnInitializedAsync() => LoadAsync();
 
@@ -25,7 +27,7 @@ public sealed partial class Alerts : AdminPage
         History = await Admin.ReadAlertHistoryAsync(HistoryShown, CancellationToken.None);
     });
 
-    private Task ToggleAsync(AlertRuleView rule) => RunAsync(async () =>
+    private Task ToggleAsync(AlertRule rule) => RunAsync(async () =>
     {
         await Admin.SetAlertRuleEnabledAsync(rule.Name, !rule.Enabled, CancellationToken.None);
         Rules = await Admin.ListAlertRulesAsync(CancellationToken.None);
@@ -87,10 +89,36 @@ public sealed partial class Alerts : AdminPage
         Rules = await Admin.ListAlertRulesAsync(CancellationToken.None);
     });
 
-    private static string Settings(AlertRuleView rule) =>
-        rule.Settings.Count == 0 ? "defaults" : string.Join("; ", rule.Settings.Select(s => $"{s.Key} {s.Value}"));
+    /// <summary>What the rule sets beyond its name, kind and state, by the fields' JSON names; "defaults" when nothing.</summary>
+    private static string Settings(AlertRule rule)
+    {
+        var settings = new List<string>();
+        void Add(string name, IFormattable? value)
+        {
+            if (value is not null)
+            {
+                settings.Add($"{name} {value.ToString(null, CultureInfo.InvariantCulture)}");
+            }
+        }
+        if (rule.ThresholdsPercent is [_, ..])
+        {
+            settings.Add($"thresholdsPercent {string.Join(", ", rule.ThresholdsPercent)}");
+        }
+        if (rule.Scope is not null)
+        {
+            settings.Add($"scope {rule.Scope}");
+        }
+        Add("thresholdPercent", rule.ThresholdPercent);
+        Add("thresholdMs", rule.ThresholdMs);
+        Add("windowSeconds", rule.WindowSeconds);
+        Add("minRequests", rule.MinRequests);
+        Add("forSeconds", rule.ForSeconds);
+        Add("withinHours", rule.WithinHours);
+        Add("thresholdRecords", rule.ThresholdRecords);
+        return settings.Count == 0 ? "defaults" : string.Join("; ", settings);
+    }
 
-    private static string Delivery(AlertEventView entry) => entry.Webhook is null ? ""
+    private static string Delivery(AlertEvent entry) => entry.Webhook is null ? ""
         : entry.Error is null ? $"{entry.Webhook}, {entry.Attempts} {(entry.Attempts == 1 ? "try" : "tries")}"
         : $"{entry.Webhook}: {entry.Error} after {entry.Attempts} tries";
 }

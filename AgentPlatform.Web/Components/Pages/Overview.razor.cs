@@ -1,6 +1,5 @@
-using AgentPlatform.Contracts.Admin;
 using System.Globalization;
-using AgentPlatform.Web.Platform;
+using AgentPlatform.Contracts.Admin;
 
 namespace AgentPlatform.Web.Components.Pages;
 
@@ -21,7 +20,7 @@ public sealed partial class Overview : AdminPage
 
     private TimelineView? Timeline { get; set; }
 
-    private IReadOnlyList<AlertView>? Firing { get; set; }
+    private IReadOnlyList<Alert>? Firing { get; set; }
 
     protected override Task OnInitializedAsync() => RunAsync(() => ReadAsync(Closed));
 

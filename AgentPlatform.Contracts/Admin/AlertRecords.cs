@@ -1,8 +1,64 @@
 using System.Text.Json.Serialization;
 
-namespace AgentPlatform.Api.Alerts;
+namespace AgentPlatform.Contracts.Admin;
 
-/// <summary>An alert rule, as configured and as the admin API reads and writes it.</summary>
+/// <summary>
+/// One alert: a rule's condition that holds for one subject (a key's 80% budget, say). It fires once
+/// when the condition begins to hold and resolves once when it stops; <see cref="Fingerprint"/> says
+/// which condition it is, across evaluations and replicas.
+/// </summary>
+public sealed record Alert
+{
+    public string Fingerprint { get; init; } = "";
+
+    public string Rule { get; init; } = "";
+
+    public string Kind { get; init; } = "";
+
+    /// <summary><c>firing</c> or <c>resolved</c>.</summary>
+    public string Status { get; init; } = AlertStatus.Firing;
+
+    /// <summary>One line for a person: what crossed what.</summary>
+    public string Summary { get; init; } = "";
+
+    /// <summary>What the alert is about (scope, ids, names, threshold): bounded, never a key or a secret.</summary>
+    public Dictionary<string, string> Labels { get; init; } = [];
+
+    public DateTimeOffset StartsAt { get; init; }
+
+    public DateTimeOffset? EndsAt { get; init; }
+}
+
+public static class AlertStatus
+{
+    public const string Firing = "firing";
+    public const string Resolved = "resolved";
+}
+
+/// <summary>An entry of the alert history: an alert fired or resolved, or a notification of it delivered or failed.</summary>
+public sealed record AlertEvent
+{
+    public DateTimeOffset At { get; init; }
+
+    /// <summary><c>fired</c>, <c>resolved</c>, <c>delivered</c> or <c>failed</c>.</summary>
+    public string Event { get; init; } = "";
+
+    public string Fingerprint { get; init; } = "";
+
+    public string Rule { get; init; } = "";
+
+    public string Summary { get; init; } = "";
+
+    /// <summary>For a delivery: the webhook's name (never its URL) and how many tries it took.</summary>
+    public string? Webhook { get; init; }
+
+    public int? Attempts { get; init; }
+
+    /// <summary>For a failed delivery: the last status or error.</summary>
+    public string? Error { get; init; }
+}
+
+/// <summary>An alert rule, as configured and as the admin API (and the console through it) reads and writes it.</summary>
 public sealed record AlertRule
 {
     /// <summary>Unique; the rule's id in the admin API.</summary>

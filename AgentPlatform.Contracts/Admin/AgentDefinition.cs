@@ -1,11 +1,11 @@
 using System.Text.Json;
 using System.Text.Json.Serialization;
 
-namespace AgentPlatform.Api.Agents;
+namespace AgentPlatform.Contracts.Admin;
 
 /// <summary>
-/// An agent: instructions, a model group and tools, with the limits of one run. Written by the Api's
-/// admin API (<c>/admin/v1/agents</c>) and run by <see cref="AgentRunner"/>; every change is a new
+/// An agent: instructions, a model group and tools, with the limits of one run. Written through the
+/// Api's admin API (<c>/admin/v1/agents</c>, by the console too) and run by the Api; every change is a new
 /// <see cref="Version"/>, and a run records the version it used. The field names are the admin API's contract.
 /// </summary>
 public sealed record AgentDefinition
@@ -56,23 +56,6 @@ public sealed record AgentDefinition
         DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
         UnmappedMemberHandling = JsonUnmappedMemberHandling.Disallow,
     };
-
-    /// <summary>Why a run of this agent may not take <paramref name="messages"/> (a client's own instructions); null when it may.</summary>
-    public string? RefusesInstructionsIn(IReadOnlyList<Microsoft.Extensions.AI.ChatMessage> messages)
-    {
-        if (AllowClientInstructions)
-        {
-            return null;
-        }
-        for (var i = 0; i < messages.Count; i++)
-        {
-            if (messages[i].Role == Microsoft.Extensions.AI.ChatRole.System)
-            {
-                return $"messages[{i}] is a system or developer message: agent '{Name}' follows only its own instructions (its definition's allowClientInstructions is off).";
-            }
-        }
-        return null;
-    }
 
     public bool AllowsTenant(string? tenantId) => TenantIds.Count == 0 || (tenantId is not null && TenantIds.Contains(tenantId, StringComparer.Ordinal));
 
