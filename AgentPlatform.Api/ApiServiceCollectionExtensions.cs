@@ -56,6 +56,8 @@ public static class ApiServiceCollectionExtensions
         services.AddKeyAuthentication();
         services.TryAddSingleton<MasterKeyAuthenticator>();
         services.TryAddSingleton<TenancyStore>();
+        // First of the hosted services: tenants and keys are where this version reads them before anything serves.
+        services.AddHostedService<TenancyKeyMigration>();
         services.TryAddSingleton<ClientAuthenticator>();
         services.TryAddSingleton<FailedAuthentications>();
         services.TryAddSingleton<RequestLimiter>();

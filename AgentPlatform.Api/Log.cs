@@ -1,6 +1,6 @@
 namespace AgentPlatform.Api;
 
-/// <summary>Every message the Api logs, with its event id: 200x the Router, 201x limits, 202x usage, 203x cache.</summary>
+/// <summary>Every message the Api logs, with its event id: 200x the Router, 201x limits, 202x usage, 203x cache, 204x alerts, 205x agents, 206x tenancy.</summary>
 internal static partial class Log
 {
     [LoggerMessage(EventId = 2001, Level = LogLevel.Error, Message = "The router is unreachable ({Error}).")]
@@ -77,4 +77,8 @@ internal static partial class Log
 
     [LoggerMessage(EventId = 2052, Level = LogLevel.Warning, Message = "Thread {ThreadId} of agent run {RunId} could not be saved in Redis; it cannot be continued.")]
     public static partial void AgentThreadNotSaved(ILogger logger, string threadId, string runId, Exception exception);
+
+    [LoggerMessage(EventId = 2060, Level = LogLevel.Warning,
+        Message = "Moved {Tenants} tenants and {Keys} keys (and the audit log) to the hash-tagged key names of this version.")]
+    public static partial void TenancyKeysMoved(ILogger logger, int tenants, int keys);
 }

@@ -16,16 +16,20 @@ public sealed class TenancyStore(IConnectionMultiplexer redis, TimeProvider time
     /// <summary>Every virtual key starts so: easy to spot in a config file, and for secret scanners.</summary>
     public const string KeyPrefix = "ap-";
 
-    private const int AuditEntriesKept = 10_000;
+    internal const int AuditEntriesKept = 10_000;
 
     private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web);
 
-    private static RedisKey TenantKey(string id) => $"agentplatform:tenant:{id}";
-    private static RedisKey VirtualKeyKey(string id) => $"agentplatform:key:{id}";
-    private static RedisKey HashIndex(string hash) => $"agentplatform:keyhash:{hash}";
-    private static readonly RedisKey Tenants = "agentplatform:tenants";
-    private static readonly RedisKey Keys = "agentplatform:keys";
-    private static readonly RedisKey Audit = "agentplatform:audit";
+    // One hash slot ({tenancy}) for every record, index and the audit log: each change is one MULTI, which
+    // a Redis Cluster runs only on keys of one slot. Admin changes are rare and replicas cache what they
+    // read, so the one slot is never busy (docs/redis.md).
+    internal const string Tag = "agentplatform:{tenancy}:";
+    internal static RedisKey TenantKey(string id) => $"{Tag}tenant:{id}";
+    internal static RedisKey VirtualKeyKey(string id) => $"{Tag}key:{id}";
+    internal static RedisKey HashIndex(string hash) => $"{Tag}keyhash:{hash}";
+    internal static readonly RedisKey Tenants = Tag + "tenants";
+    internal static readonly RedisKey Keys = Tag + "keys";
+    internal static readonly RedisKey Audit = Tag + "audit";
 
     private IDatabase Database => redis.GetDatabase();
 
@@ -117,20 +121,23 @@ public sealed class TenancyStore(IConnectionMultiplexer redis, TimeProvider time
     {
         var now = timeProvider.GetUtcNow();
         var periods = owners.Select(o => BudgetPeriod.Current(o.Limits.BudgetPeriod, now)).ToList();
-        var values = owners.Count == 0 ? [] : await Database.StringGetAsync(owners.Select((o, i) => (RedisKey)periods[i].SpendKey(o.Scope, o.Id)).ToArray());
+        // One GET each, pipelined, not an MGET: the counters live in their owners' hash slots.
+        var database = Database;
+        var values = await Task.WhenAll(owners.Select((o, i) => database.StringGetAsync(periods[i].SpendKey(o.Scope, o.Id))));
         return periods.Select((period, i) => (period, values[i].HasValue ? (long)values[i] : 0L)).ToList();
     }
 
     /// <summary>
     /// Sets a key's or tenant's spend in the current budget period back to zero (a budget reset by
-    /// hand: after a refund, say), with its audit entry, in one transaction. Requests in flight settle
-    /// against the new count.
+    /// hand: after a refund, say), then writes its audit entry. Two steps, as the counter and the log
+    /// live in different hash slots: if the second fails the admin is told (500) and the reset, done,
+    /// is safe to ask again. Requests in flight settle against the new count.
     /// </summary>
     public async Task ResetSpendAsync(string scope, Limits limits, string id)
     {
         var now = timeProvider.GetUtcNow();
+        await Database.KeyDeleteAsync(BudgetPeriod.Current(limits.BudgetPeriod, now).SpendKey(scope, id));
         var transaction = Database.CreateTransaction();
-        _ = transaction.KeyDeleteAsync(BudgetPeriod.Current(limits.BudgetPeriod, now).SpendKey(scope, id));
         AddAudit(transaction, $"{scope}.spend_reset", id, now);
         await transaction.ExecuteAsync();
     }

@@ -111,11 +111,15 @@ public sealed class PlatformFixture : IAsyncLifetime
     };
 
     /// <summary>What every Api of the tests needs: its Redis, its Router, the master key, and logs at Warning; plus <paramref name="more"/>.</summary>
-    public static Dictionary<string, string?> ApiSettings(TestRedis redis, Uri routerAddress, IReadOnlyDictionary<string, string?>? more = null)
+    public static Dictionary<string, string?> ApiSettings(TestRedis redis, Uri routerAddress, IReadOnlyDictionary<string, string?>? more = null) =>
+        ApiSettings(redis.ConnectionString, routerAddress, more);
+
+    /// <summary>An Api's settings on any Redis (a cluster's seed nodes, say).</summary>
+    public static Dictionary<string, string?> ApiSettings(string redisConnectionString, Uri routerAddress, IReadOnlyDictionary<string, string?>? more = null)
     {
         var settings = new Dictionary<string, string?>
         {
-            ["ConnectionStrings:cache"] = redis.ConnectionString,
+            ["ConnectionStrings:cache"] = redisConnectionString,
             ["services:router:http:0"] = routerAddress.ToString(),
             ["AgentPlatform:MasterKey"] = MasterKey,
             ["Logging:LogLevel:Default"] = "Warning",

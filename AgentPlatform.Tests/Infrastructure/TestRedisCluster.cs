@@ -1,0 +1,164 @@
+using System.Diagnostics;
+using StackExchange.Redis;
+
+namespace AgentPlatform.Tests.Infrastructure;
+
+/// <summary>
+/// A real Redis Cluster for a test run, as a user's managed cluster would be: six <c>redis-server</c>
+/// processes on loopback (three masters, each with a replica), joined by <c>redis-cli --cluster
+/// create</c>. Its <see cref="ConnectionString"/> lists the masters as seed nodes, the way an operator
+/// points <c>ConnectionStrings:cache</c> at a cluster. Needs <c>redis-server</c> and <c>redis-cli</c>
+/// on PATH (CI installs them).
+/// </summary>
+public sealed class TestRedisCluster : IAsyncDisposable
+{
+    private const int Masters = 3;
+
+    private readonly string _dataDirectory = Path.Combine(Path.GetTempPath(), "agentplatform-tests", "cluster-" + Guid.NewGuid().ToString("N"));
+    private readonly List<Node> _nodes = [];
+
+    private TestRedisCluster()
+    {
+    }
+
+    /// <summary>The seed nodes: the three first masters.</summary>
+    public string ConnectionString => string.Join(',', _nodes.Take(Masters).Select(n => $"127.0.0.1:{n.Port}"));
+
+    public static async Task<TestRedisCluster> StartAsync()
+    {
+        var cluster = new TestRedisCluster();
+        try
+        {
+            for (var i = 0; i < Masters * 2; i++)
+            {
+                cluster._nodes.Add(Node.Start(cluster._dataDirectory));
+            }
+            await cluster.CreateAsync();
+            return cluster;
+        }
+        catch
+        {
+            await cluster.DisposeAsync();
+            throw;
+        }
+    }
+
+    /// <summary>Joins the nodes (the first three masters, the others their replicas) and waits until every slot is served.</summary>
+    private async Task CreateAsync()
+    {
+        foreach (var node in _nodes)
+        {
+            await Eventually.TrueAsync(() => node.AnswersAsync(), $"redis-server on port {node.Port} to answer", Eventually.Slowly);
+        }
+        var endpoints = string.Join(' ', _nodes.Select(n => $"127.0.0.1:{n.Port}"));
+        using var create = Process.Start(new ProcessStartInfo("redis-cli", $"--cluster create {endpoints} --cluster-replicas 1 --cluster-yes")
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+        })!;
+        var output = create.StandardOutput.ReadToEndAsync();
+        var errors = create.StandardError.ReadToEndAsync();
+        await create.WaitForExitAsync().WaitAsync(Eventually.Slowly);
+        if (create.ExitCode != 0)
+        {
+            throw new InvalidOperationException($"redis-cli --cluster create failed ({create.ExitCode}): {await output}{await errors}");
+        }
+        // Every node must agree before a client's first command, or it is sent MOVED/CLUSTERDOWN.
+        foreach (var node in _nodes)
+        {
+            await Eventually.TrueAsync(() => node.ClusterIsOkAsync(), $"node {node.Port} to see the cluster ok", Eventually.Slowly);
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        foreach (var node in _nodes)
+        {
+            node.Dispose();
+        }
+        try
+        {
+            Directory.Delete(_dataDirectory, recursive: true);
+        }
+        catch (IOException)
+        {
+            // A file still held open; the temporary directory is cleaned by the OS.
+        }
+        await Task.CompletedTask;
+    }
+
+    /// <summary>One <c>redis-server</c> of the cluster, with its own data directory and cluster bus port.</summary>
+    private sealed class Node : IDisposable
+    {
+        private readonly Process _process;
+
+        private Node(int port, int busPort, Process process)
+        {
+            Port = port;
+            BusPort = busPort;
+            _process = process;
+        }
+
+        public int Port { get; }
+
+        /// <summary>Given, not port + 10000 (Redis' default), which could be taken or past 65535.</summary>
+        public int BusPort { get; }
+
+        public static Node Start(string dataDirectory)
+        {
+            var (port, busPort) = (FreePort.Hold(), FreePort.Hold());
+            var directory = Path.Combine(dataDirectory, port.ToString());
+            Directory.CreateDirectory(directory);
+            // No persistence: a node that dies is replaced by its replica, which is what the tests are about.
+            var process = Process.Start(new ProcessStartInfo("redis-server",
+                $"--port {port} --cluster-port {busPort} --bind 127.0.0.1 --cluster-enabled yes --cluster-config-file nodes.conf " +
+                $"--cluster-node-timeout 2000 --save \"\" --appendonly no --dir {directory}")
+            {
+                RedirectStandardOutput = true,
+                RedirectStandardError = true,
+                UseShellExecute = false,
+            })!;
+            _ = process.StandardOutput.ReadToEndAsync();
+            _ = process.StandardError.ReadToEndAsync();
+            return new Node(port, busPort, process);
+        }
+
+        public async Task<bool> AnswersAsync()
+        {
+            try
+            {
+                await using var connection = await ConnectAsync();
+                await connection.GetServer($"127.0.0.1:{Port}").PingAsync();
+                return true;
+            }
+            catch (RedisConnectionException)
+            {
+                return false;
+            }
+        }
+
+        public async Task<bool> ClusterIsOkAsync()
+        {
+            await using var connection = await ConnectAsync();
+            var info = (string?)await connection.GetServer($"127.0.0.1:{Port}").ExecuteAsync("CLUSTER", "INFO");
+            return info?.Contains("cluster_state:ok", StringComparison.Ordinal) == true;
+        }
+
+        /// <summary>A connection to this node alone, not the cluster (the node may not be in one yet).</summary>
+        private Task<ConnectionMultiplexer> ConnectAsync() =>
+            ConnectionMultiplexer.ConnectAsync(new ConfigurationOptions { EndPoints = { $"127.0.0.1:{Port}" }, AbortOnConnectFail = false, ConnectTimeout = 2000 });
+
+        public void Dispose()
+        {
+            if (!_process.HasExited)
+            {
+                _process.Kill(entireProcessTree: true);
+                _process.WaitForExit(5000);
+            }
+            _process.Dispose();
+            FreePort.Release(Port);
+            FreePort.Release(BusPort);
+        }
+    }
+}
