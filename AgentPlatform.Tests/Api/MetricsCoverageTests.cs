@@ -52,7 +52,7 @@ public sealed class MetricsCoverageTests(MetricsCoverageFixture fixture) : IClas
             await SpendUntilAsync(brokeClient, HttpStatusCode.PaymentRequired);
         }
 
-        // A stream held open while the gauges are read.
+        // A stream held open while the gauges are read (a long one: the scrapes may take a while on a busy machine).
         using var streaming = new HttpRequestMessage(HttpMethod.Post, "/v1/chat/completions") { Content = Json.Chat(model: "slow", stream: true) };
         using var stream = await client.SendAsync(streaming, HttpCompletionOption.ResponseHeadersRead);
         Assert.Equal(HttpStatusCode.OK, stream.StatusCode);
@@ -61,7 +61,7 @@ public sealed class MetricsCoverageTests(MetricsCoverageFixture fixture) : IClas
             && s.Sum("agentplatform_limits_refusals_total", "agentplatform_limit=\"budget\"") > 0);
         var router = await PrometheusScrape.ReadUntilAsync(fixture.Router.CreateHttpClient,
             s => s.Sum("agentplatform_router_deployment_in_flight", "agentplatform_deployment=\"slow-sim\"") > 0);
-        await stream.Content.ReadAsStringAsync();
+        stream.Dispose(); // the client leaves the stream: what it was for is read
 
         var missing = new List<string>();
         void Expect(PrometheusScrape scrape, string series, params string[] labels)
@@ -159,7 +159,8 @@ public sealed class MetricsCoverageFixture : IAsyncLifetime
         var priced = Simulator(new() { ["Simulator:PromptCaching"] = "true" });
         var healthy = Simulator(new());
         var faulty = Simulator(new() { ["Simulator:Faults:0:Kind"] = "500", ["Simulator:Faults:0:Rate"] = "1" });
-        var slow = Simulator(new() { ["Simulator:TokenIntervalMs"] = "250" });
+        // A stream of 400 tokens a quarter second apart: still going however long the scrapes take.
+        var slow = Simulator(new() { ["Simulator:TokenIntervalMs"] = "250", ["Simulator:OutputTokens"] = "400" });
         Router = await ServiceProcess.StartAsync("AgentPlatform.Router", new RouterSettings
         {
             { "ConnectionStrings:cache", _redis.ConnectionString },

@@ -4,7 +4,7 @@ using Microsoft.Extensions.Logging;
 namespace AgentPlatform.Tests.Infrastructure;
 
 /// <summary>A log line as a structured logger sees it: level, event, message and the scope values.</summary>
-public sealed record CapturedLog(string Category, LogLevel Level, EventId EventId, string Message, IReadOnlyDictionary<string, object?> Scope);
+public sealed record CapturedLog(string Category, LogLevel Level, EventId EventId, string Message, IReadOnlyDictionary<string, object?> Scope, Exception? Exception = null);
 
 /// <summary>Keeps every log line with the values of its scopes, so tests can assert what operators will see.</summary>
 public sealed class CapturingLoggerProvider : ILoggerProvider, ISupportExternalScope
@@ -40,7 +40,7 @@ public sealed class CapturingLoggerProvider : ILoggerProvider, ISupportExternalS
                     }
                 }
             }, scope);
-            provider.Logs.Enqueue(new CapturedLog(category, logLevel, eventId, formatter(state, exception), scope));
+            provider.Logs.Enqueue(new CapturedLog(category, logLevel, eventId, formatter(state, exception), scope, exception));
         }
     }
 }

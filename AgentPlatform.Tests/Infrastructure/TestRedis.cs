@@ -103,7 +103,7 @@ public sealed class TestRedis : IAsyncDisposable
         }
     }, $"{Kind} on port {Port} to answer", Eventually.Slowly);
 
-    private static string? FindOnPath(string executable) =>
+    internal static string? FindOnPath(string executable) =>
         (Environment.GetEnvironmentVariable("PATH") ?? "").Split(Path.PathSeparator, StringSplitOptions.RemoveEmptyEntries)
             .Select(directory => Path.Combine(directory, executable))
             .FirstOrDefault(File.Exists);

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using Garnet;
 using StackExchange.Redis;
 
 namespace AgentPlatform.Tests.Infrastructure;
@@ -7,8 +8,9 @@ namespace AgentPlatform.Tests.Infrastructure;
 /// A real Redis Cluster for a test run, as a user's managed cluster would be: six <c>redis-server</c>
 /// processes on loopback (three masters, each with a replica), joined by <c>redis-cli --cluster
 /// create</c>. Its <see cref="ConnectionString"/> lists the masters as seed nodes, the way an operator
-/// points <c>ConnectionStrings:cache</c> at a cluster. Needs <c>redis-server</c> and <c>redis-cli</c>
-/// on PATH (CI installs them).
+/// points <c>ConnectionStrings:cache</c> at a cluster. Without <c>redis-server</c> and <c>redis-cli</c>
+/// on PATH (CI installs them), three embedded Garnet servers in cluster mode, masters only, so the tests
+/// need nothing but the .NET SDK.
 /// </summary>
 public sealed class TestRedisCluster : IAsyncDisposable
 {
@@ -16,19 +18,26 @@ public sealed class TestRedisCluster : IAsyncDisposable
 
     private readonly string _dataDirectory = Path.Combine(Path.GetTempPath(), "agentplatform-tests", "cluster-" + Guid.NewGuid().ToString("N"));
     private readonly List<Node> _nodes = [];
+    private readonly List<(GarnetServer Server, int Port)> _garnets = [];
 
     private TestRedisCluster()
     {
     }
 
-    /// <summary>The seed nodes: the three first masters.</summary>
-    public string ConnectionString => string.Join(',', _nodes.Take(Masters).Select(n => $"127.0.0.1:{n.Port}"));
+    /// <summary>The seed nodes: the three masters.</summary>
+    public string ConnectionString => string.Join(',',
+        _garnets.Count > 0 ? _garnets.Select(g => $"127.0.0.1:{g.Port}") : _nodes.Take(Masters).Select(n => $"127.0.0.1:{n.Port}"));
 
     public static async Task<TestRedisCluster> StartAsync()
     {
         var cluster = new TestRedisCluster();
         try
         {
+            if (TestRedis.FindOnPath("redis-server") is null || TestRedis.FindOnPath("redis-cli") is null)
+            {
+                await cluster.StartGarnetsAsync();
+                return cluster;
+            }
             for (var i = 0; i < Masters * 2; i++)
             {
                 cluster._nodes.Add(Node.Start(cluster._dataDirectory));
@@ -71,8 +80,48 @@ public sealed class TestRedisCluster : IAsyncDisposable
         }
     }
 
+    /// <summary>Three Garnet servers in cluster mode, each given a third of the slots and introduced to the others.</summary>
+    private async Task StartGarnetsAsync()
+    {
+        for (var i = 0; i < Masters; i++)
+        {
+            var port = FreePort.Hold();
+            var server = new GarnetServer(["--port", port.ToString(), "--bind", "127.0.0.1", "--lua", "true", "--cluster",
+                "--checkpointdir", Path.Combine(_dataDirectory, port.ToString()), "--device-type", "RandomAccess"]);
+            _garnets.Add((server, port));
+            server.Start();
+        }
+        await using var first = await ConnectionMultiplexer.ConnectAsync(new ConfigurationOptions { EndPoints = { $"127.0.0.1:{_garnets[0].Port}" } });
+        for (var i = 0; i < Masters; i++)
+        {
+            await using var node = await ConnectionMultiplexer.ConnectAsync(new ConfigurationOptions { EndPoints = { $"127.0.0.1:{_garnets[i].Port}" } });
+            var server = node.GetServer($"127.0.0.1:{_garnets[i].Port}");
+            var (from, to) = (16384 * i / Masters, 16384 * (i + 1) / Masters - 1);
+            await server.ExecuteAsync("CLUSTER", "ADDSLOTSRANGE", from, to);
+            await server.ExecuteAsync("CLUSTER", "SET-CONFIG-EPOCH", i + 1);
+            if (i > 0)
+            {
+                await first.GetServer($"127.0.0.1:{_garnets[0].Port}").ExecuteAsync("CLUSTER", "MEET", "127.0.0.1", _garnets[i].Port);
+            }
+        }
+        foreach (var (_, port) in _garnets)
+        {
+            await Eventually.TrueAsync(async () =>
+            {
+                await using var node = await ConnectionMultiplexer.ConnectAsync(new ConfigurationOptions { EndPoints = { $"127.0.0.1:{port}" } });
+                var info = (string?)await node.GetServer($"127.0.0.1:{port}").ExecuteAsync("CLUSTER", "INFO");
+                return info?.Contains("cluster_state:ok", StringComparison.Ordinal) == true && info.Contains($"cluster_known_nodes:{Masters}", StringComparison.Ordinal);
+            }, $"garnet {port} to see the cluster ok", Eventually.Slowly);
+        }
+    }
+
     public async ValueTask DisposeAsync()
     {
+        foreach (var (server, port) in _garnets)
+        {
+            server.Dispose();
+            FreePort.Release(port);
+        }
         foreach (var node in _nodes)
         {
             node.Dispose();

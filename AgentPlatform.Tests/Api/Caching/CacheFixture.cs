@@ -77,6 +77,13 @@ public sealed class CacheFixture : IAsyncLifetime
         return (await client.GetFromJsonAsync<JsonElement>("/sim/stats")).GetProperty("requests").GetInt32();
     }
 
+    /// <summary>Requests the simulator is answering now.</summary>
+    public async Task<int> UpstreamInFlightAsync()
+    {
+        using var client = Simulator.CreateHttpClient();
+        return (await client.GetFromJsonAsync<JsonElement>("/sim/stats")).GetProperty("inFlight").GetInt32();
+    }
+
     public async Task ResetSimulatorAsync()
     {
         using var client = Simulator.CreateHttpClient();

@@ -1,6 +1,7 @@
 using System.Net;
 using AgentPlatform.Tests.Infrastructure;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
 using StackExchange.Redis;
 
 namespace AgentPlatform.Tests.Api.Usage;
@@ -59,7 +60,8 @@ public sealed class RedisRestartTests(TenancyFixture fixture) : IClassFixture<Te
         Assert.Equal(30 + 2 + 320, records.Count);
         // A request that arrived while Redis was down waited for it (the client queues commands while it
         // reconnects) or, past that, was refused with 503; either way its record is in the ledger.
-        Assert.All(statuses, s => Assert.True(s is HttpStatusCode.OK or HttpStatusCode.ServiceUnavailable, $"{s}"));
+        Assert.All(statuses, s => Assert.True(s is HttpStatusCode.OK or HttpStatusCode.ServiceUnavailable,
+            $"{s}; the Api's errors: {string.Join(" | ", fixture.Logs.Logs.Where(l => l.Level >= LogLevel.Error).Select(l => $"{l.Message} {l.Exception}"))}"));
         Assert.Equal(statuses.Count(s => s == HttpStatusCode.ServiceUnavailable), records.Count(r => r.GetProperty("status").GetInt32() == 503));
         Assert.True(statuses.Count(s => s == HttpStatusCode.OK) > 100, "the load went on after the restart");
 
