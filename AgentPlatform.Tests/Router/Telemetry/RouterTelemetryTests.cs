@@ -21,6 +21,11 @@ public sealed class RouterTelemetryTests(PlatformFixture platform)
         await using var slow = PlatformFixture.StartSimulator(new Dictionary<string, string?> { ["Simulator:TokenIntervalMs"] = "100", ["Simulator:OutputTokens"] = "50" });
         await using var router = platform.StartRouter(new RouterSettings
         {
+            // Not the fixture's one-second timeouts: on a busy machine a first token that late would end the
+            // stream with a timeout before the client has read its four events and left.
+            { "Router:Timeouts:FirstTokenSeconds", "30" },
+            { "Router:Timeouts:IdleSeconds", "30" },
+            { "Router:Timeouts:ResponseSeconds", "60" },
             { "abandoned", new ModelGroupOptions { Deployments = [RouterSettings.Deployment("slow", slow.BaseAddress, "gpt-4o")] } },
         });
         var meterFactory = router.Services.GetRequiredService<IMeterFactory>();
@@ -40,10 +45,12 @@ public sealed class RouterTelemetryTests(PlatformFixture platform)
         using (var request = new HttpRequestMessage(HttpMethod.Post, "/v1/chat/completions") { Content = Json.Chat(model: "abandoned", stream: true) })
         using (var response = await client.SendAsync(request, HttpCompletionOption.ResponseHeadersRead))
         {
+            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
             using var reader = new StreamReader(await response.Content.ReadAsStreamAsync());
             for (var events = 0; events < 4;)
             {
-                events += (await reader.ReadLineAsync())!.StartsWith("data: ", StringComparison.Ordinal) ? 1 : 0;
+                var line = await reader.ReadLineAsync() ?? throw new Xunit.Sdk.XunitException($"The stream ended after {events} events, before the client left.");
+                events += line.StartsWith("data: ", StringComparison.Ordinal) ? 1 : 0;
             }
         }
 
