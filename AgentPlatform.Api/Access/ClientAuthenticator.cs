@@ -1,8 +1,8 @@
 using System.Collections.Concurrent;
 using System.Runtime.CompilerServices;
+using AgentPlatform.Api.Errors;
 using AgentPlatform.Api.Tenancy;
 using AgentPlatform.Contracts.OpenAI;
-using StackExchange.Redis;
 
 namespace AgentPlatform.Api.Access;
 
@@ -132,7 +132,7 @@ public sealed class ClientAuthenticator
             _byHash[hash] = fetched;
             return (fetched, null);
         }
-        catch (Exception exception) when (exception is RedisException or TimeoutException)
+        catch (Exception exception) when (RedisFailure.Is(exception))
         {
             Log.KeysUnavailable(_logger, known: known is not null, exception);
             return known is null ? (null, AccessRefusal.Unavailable) : (known, null);
@@ -228,7 +228,7 @@ public sealed class ClientAuthenticator
             _anyKeys = new StrongBox<bool>(any);
             return any;
         }
-        catch (Exception exception) when (exception is RedisException or TimeoutException)
+        catch (Exception exception) when (RedisFailure.Is(exception))
         {
             Log.KeysUnavailable(_logger, known: false, exception);
             return null;

@@ -1,5 +1,6 @@
 using System.Diagnostics.Metrics;
 using System.Net;
+using AgentPlatform.Api.Errors;
 using AgentPlatform.ServiceDefaults.Telemetry;
 using Microsoft.Extensions.Options;
 using StackExchange.Redis;
@@ -77,7 +78,7 @@ public sealed class FailedAuthentications
                 Block(address, Math.Max(1, (long)result[1]));
             }
         }
-        catch (Exception exception) when (exception is RedisException or TimeoutException)
+        catch (Exception exception) when (RedisFailure.Is(exception))
         {
             // The refusal stands; only the count is lost.
             Log.FailedAuthenticationNotCounted(_logger, exception);

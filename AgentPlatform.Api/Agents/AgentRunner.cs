@@ -1,5 +1,6 @@
 using System.ClientModel;
 using System.Diagnostics;
+using AgentPlatform.Api.Errors;
 using AgentPlatform.Api.Limits;
 using AgentPlatform.Api.Access;
 using AgentPlatform.Api.Pipeline;
@@ -169,7 +170,7 @@ public sealed class AgentRunner(
             var saved = await runner.SerializeSessionAsync(session);
             await store.SaveThreadAsync(threadId, thread with { Session = saved });
         }
-        catch (Exception exception) when (exception is StackExchange.Redis.RedisException or TimeoutException)
+        catch (Exception exception) when (RedisFailure.Is(exception))
         {
             // The run stands; only continuing its conversation is lost.
             Log.AgentThreadNotSaved(_logger, threadId, runId, exception);
@@ -200,7 +201,7 @@ public sealed class AgentRunner(
         {
             await store.SaveRunAsync(run);
         }
-        catch (Exception exception) when (exception is StackExchange.Redis.RedisException or TimeoutException)
+        catch (Exception exception) when (RedisFailure.Is(exception))
         {
             // The client still gets the run in the answer; only reading it back later is lost.
             Log.AgentRunNotSaved(_logger, run.Id, exception);

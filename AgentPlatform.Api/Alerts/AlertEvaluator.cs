@@ -1,3 +1,4 @@
+using AgentPlatform.Api.Errors;
 using AgentPlatform.Contracts.Admin;
 using Microsoft.Extensions.Options;
 using StackExchange.Redis;
@@ -84,7 +85,7 @@ public sealed class AlertEvaluator(
             // Hands the lease on at once rather than letting it run out.
             await redis.GetDatabase().ScriptEvaluateAsync(ReleaseScript, [LeaseKey], [_token]);
         }
-        catch (Exception exception) when (exception is RedisException or TimeoutException)
+        catch (Exception exception) when (RedisFailure.Is(exception))
         {
         }
     }

@@ -1,7 +1,7 @@
+using AgentPlatform.Api.Errors;
 using AgentPlatform.Contracts.Admin;
 using AgentPlatform.Contracts.OpenAI;
 using Microsoft.AspNetCore.Http.HttpResults;
-using StackExchange.Redis;
 
 namespace AgentPlatform.Api.Caching;
 
@@ -26,7 +26,7 @@ public static class CacheAdminApi
         {
             return TypedResults.Ok(new CachePurge(tenantId, await cache.PurgeAsync(tenantId)));
         }
-        catch (Exception exception) when (exception is RedisException or TimeoutException)
+        catch (Exception exception) when (RedisFailure.Is(exception))
         {
             return OpenAIErrorResult.Unavailable("The cache cannot be emptied right now (Redis is unreachable); try again shortly.", "cache_unavailable");
         }

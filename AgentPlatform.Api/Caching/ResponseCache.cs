@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using AgentPlatform.Api.Errors;
 using AgentPlatform.ServiceDefaults.Lifecycle;
 using Microsoft.Extensions.Caching.Memory;
 using Microsoft.Extensions.Options;
@@ -262,7 +263,7 @@ public sealed class ResponseCache : IDisposable
         {
             return (RedisResult[])(await _redis.GetDatabase().ScriptEvaluateAsync(LookupScript, keys, [token, _options.FillLeaseSeconds * 1000L, 1]))!;
         }
-        catch (Exception exception) when (exception is RedisException or TimeoutException)
+        catch (Exception exception) when (RedisFailure.Is(exception))
         {
             Log.CacheUnavailable(_logger, exception);
             return null;
@@ -311,7 +312,7 @@ public sealed class ResponseCache : IDisposable
                 return new CacheLookup(answer, "shared", waited, null);
             }
         }
-        catch (Exception exception) when (exception is RedisException or TimeoutException)
+        catch (Exception exception) when (RedisFailure.Is(exception))
         {
             Log.CacheUnavailable(_logger, exception);
         }
@@ -337,7 +338,7 @@ public sealed class ResponseCache : IDisposable
             // every answer into the GC's oldest generation and made the miss path pay for gen-2 collections.
             await AnnounceAsync(flight.EntryKey, toOtherReplicas: waited == 1);
         }
-        catch (Exception exception) when (exception is RedisException or TimeoutException)
+        catch (Exception exception) when (RedisFailure.Is(exception))
         {
             Log.CacheStoreFailed(_logger, exception);
         }
@@ -359,7 +360,7 @@ public sealed class ResponseCache : IDisposable
             var waited = (long)await _redis.GetDatabase().ScriptEvaluateAsync(ReleaseScript, [LeaseKey(flight.EntryKey), WaitingKey(flight.EntryKey)], [token]);
             await AnnounceAsync(flight.EntryKey, toOtherReplicas: waited == 1);
         }
-        catch (Exception exception) when (exception is RedisException or TimeoutException)
+        catch (Exception exception) when (RedisFailure.Is(exception))
         {
             Log.CacheStoreFailed(_logger, exception);
         }
@@ -394,7 +395,7 @@ public sealed class ResponseCache : IDisposable
                 {
                     await Task.WhenAll(renewals);
                 }
-                catch (Exception exception) when (exception is RedisException or TimeoutException)
+                catch (Exception exception) when (RedisFailure.Is(exception))
                 {
                     // Redis is away: the leases may run out, and a waiter elsewhere may fill too; harmless.
                 }
@@ -478,7 +479,7 @@ public sealed class ResponseCache : IDisposable
         {
             await subscription;
         }
-        catch (Exception exception) when (exception is RedisException or TimeoutException)
+        catch (Exception exception) when (RedisFailure.Is(exception))
         {
             // Waiters still poll the entry and its lease every second.
         }

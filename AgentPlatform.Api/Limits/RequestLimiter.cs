@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using System.Globalization;
 using AgentPlatform.Api.Access;
+using AgentPlatform.Api.Errors;
 using AgentPlatform.Api.Tenancy;
 using AgentPlatform.Api.Usage;
 using AgentPlatform.Contracts.Http;
@@ -206,7 +207,7 @@ public sealed class RequestLimiter(IConnectionMultiplexer redis, UsageMetrics me
         {
             result = await ReserveAsync(key, tenant, keys, member, demand, momentary ? Momentary : Request, now);
         }
-        catch (Exception exception) when (exception is RedisException or TimeoutException)
+        catch (Exception exception) when (RedisFailure.Is(exception))
         {
             // Limits cannot be checked: refuse rather than let a limited key through unlimited.
             Log.LimitsUnavailable(logger, exception);
@@ -266,7 +267,7 @@ public sealed class RequestLimiter(IConnectionMultiplexer redis, UsageMetrics me
         {
             result = await ReserveAsync(key, tenant, keys, request.Member, demand, Step, timeProvider.GetUtcNow());
         }
-        catch (Exception exception) when (exception is RedisException or TimeoutException)
+        catch (Exception exception) when (RedisFailure.Is(exception))
         {
             Log.LimitsUnavailable(logger, exception);
             return new(null, Unavailable);
@@ -480,7 +481,7 @@ public sealed class RequestLease(
             await redis!.GetDatabase().ScriptEvaluateAsync(RenewScript, leases,
                 [member, (timeProvider.GetUtcNow() + lifetime).ToUnixTimeMilliseconds(), (long)lifetime.TotalMilliseconds]);
         }
-        catch (Exception exception) when (exception is RedisException or TimeoutException)
+        catch (Exception exception) when (RedisFailure.Is(exception))
         {
             Log.LeaseNotRenewed(logger!, exception);
         }
@@ -508,7 +509,7 @@ public sealed class RequestLease(
                 keyRate ? 1 : 0, keyBudget ? 1 : 0, tenantRate ? 1 : 0, tenantBudget ? 1 : 0, holdsSlot ? 1 : 0,
             ]);
         }
-        catch (Exception exception) when (exception is RedisException or TimeoutException)
+        catch (Exception exception) when (RedisFailure.Is(exception))
         {
             Log.SettleFailed(logger!, exception);
         }
