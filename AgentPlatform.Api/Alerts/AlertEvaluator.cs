@@ -130,7 +130,7 @@ public sealed class AlertEvaluator(
             // Nothing is decided on a failed read: no shared alert fires or resolves this round.
             // Never let it out: an exception leaving a background service stops the whole Api.
             Log.AlertEvaluationFailed(logger, exception);
-            if (exception is RedisException or TimeoutException)
+            if (RedisFailure.Is(exception))
             {
                 RedisAway(now, stoppingToken);
             }

@@ -1,4 +1,3 @@
-using System.Text.Json;
 using StackExchange.Redis;
 
 namespace AgentPlatform.Api.Tenancy;
@@ -12,7 +11,7 @@ namespace AgentPlatform.Api.Tenancy;
 /// one, an index or the audit log is merged into the new one, and a start that dies halfway finishes
 /// the move at the next start (the indexes, which say what to move, go last).
 /// </summary>
-public sealed class TenancyKeyMigration(IConnectionMultiplexer redis, ILogger<TenancyKeyMigration> logger) : IHostedService
+public sealed class TenancyKeyMigration(IConnectionMultiplexer redis, TenancyStore store, ILogger<TenancyKeyMigration> logger) : IHostedService
 {
     private const string OldPrefix = "agentplatform:";
     private static readonly RedisKey OldTenants = OldPrefix + "tenants";
@@ -53,8 +52,7 @@ public sealed class TenancyKeyMigration(IConnectionMultiplexer redis, ILogger<Te
         foreach (var id in keys)
         {
             await database.ScriptEvaluateAsync(MoveRecordScript, [OldPrefix + "key:" + id, TenancyStore.VirtualKeyKey(id!)]);
-            if (await database.StringGetAsync(TenancyStore.VirtualKeyKey(id!)) is { HasValue: true } json
-                && JsonDocument.Parse((string)json!).RootElement.TryGetProperty("hash", out var hash) && hash.GetString() is { } keyHash)
+            if (await store.GetKeyAsync(id!) is { Hash: { Length: > 0 } keyHash })
             {
                 await database.ScriptEvaluateAsync(MoveRecordScript, [OldPrefix + "keyhash:" + keyHash, TenancyStore.HashIndex(keyHash)]);
             }
