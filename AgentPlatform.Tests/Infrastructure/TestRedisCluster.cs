@@ -76,7 +76,7 @@ public sealed class TestRedisCluster : IAsyncDisposable
         // Every node must agree before a client's first command, or it is sent MOVED/CLUSTERDOWN.
         foreach (var node in _nodes)
         {
-            await Eventually.TrueAsync(() => node.ClusterIsOkAsync(), $"node {node.Port} to see the cluster ok", Eventually.Slowly);
+            await Eventually.TrueAsync(() => SeesClusterOkAsync(node.Port, _nodes.Count), $"node {node.Port} to see the cluster ok", Eventually.Slowly);
         }
     }
 
@@ -91,10 +91,10 @@ public sealed class TestRedisCluster : IAsyncDisposable
             _garnets.Add((server, port));
             server.Start();
         }
-        await using var first = await ConnectionMultiplexer.ConnectAsync(new ConfigurationOptions { EndPoints = { $"127.0.0.1:{_garnets[0].Port}" } });
+        await using var first = await ConnectToNodeAsync(_garnets[0].Port);
         for (var i = 0; i < Masters; i++)
         {
-            await using var node = await ConnectionMultiplexer.ConnectAsync(new ConfigurationOptions { EndPoints = { $"127.0.0.1:{_garnets[i].Port}" } });
+            await using var node = await ConnectToNodeAsync(_garnets[i].Port);
             var server = node.GetServer($"127.0.0.1:{_garnets[i].Port}");
             var (from, to) = (16384 * i / Masters, 16384 * (i + 1) / Masters - 1);
             await server.ExecuteAsync("CLUSTER", "ADDSLOTSRANGE", from, to);
@@ -106,14 +106,22 @@ public sealed class TestRedisCluster : IAsyncDisposable
         }
         foreach (var (_, port) in _garnets)
         {
-            await Eventually.TrueAsync(async () =>
-            {
-                await using var node = await ConnectionMultiplexer.ConnectAsync(new ConfigurationOptions { EndPoints = { $"127.0.0.1:{port}" } });
-                var info = (string?)await node.GetServer($"127.0.0.1:{port}").ExecuteAsync("CLUSTER", "INFO");
-                return info?.Contains("cluster_state:ok", StringComparison.Ordinal) == true && info.Contains($"cluster_known_nodes:{Masters}", StringComparison.Ordinal);
-            }, $"garnet {port} to see the cluster ok", Eventually.Slowly);
+            await Eventually.TrueAsync(() => SeesClusterOkAsync(port, _garnets.Count), $"garnet {port} to see the cluster ok", Eventually.Slowly);
         }
     }
+
+    /// <summary>Whether the node says the cluster is ok, every slot served, and knows all <paramref name="nodes"/> of it.</summary>
+    private static async Task<bool> SeesClusterOkAsync(int port, int nodes)
+    {
+        await using var connection = await ConnectToNodeAsync(port);
+        var info = (string?)await connection.GetServer($"127.0.0.1:{port}").ExecuteAsync("CLUSTER", "INFO");
+        return info?.Contains("cluster_state:ok", StringComparison.Ordinal) == true
+            && info.Contains($"cluster_known_nodes:{nodes}", StringComparison.Ordinal);
+    }
+
+    /// <summary>A connection to one node alone, not the cluster (the node may not be in one yet).</summary>
+    private static Task<ConnectionMultiplexer> ConnectToNodeAsync(int port) =>
+        ConnectionMultiplexer.ConnectAsync(new ConfigurationOptions { EndPoints = { $"127.0.0.1:{port}" }, AbortOnConnectFail = false, ConnectTimeout = 2000 });
 
     public async ValueTask DisposeAsync()
     {
@@ -177,7 +185,7 @@ public sealed class TestRedisCluster : IAsyncDisposable
         {
             try
             {
-                await using var connection = await ConnectAsync();
+                await using var connection = await ConnectToNodeAsync(Port);
                 await connection.GetServer($"127.0.0.1:{Port}").PingAsync();
                 return true;
             }
@@ -186,17 +194,6 @@ public sealed class TestRedisCluster : IAsyncDisposable
                 return false;
             }
         }
-
-        public async Task<bool> ClusterIsOkAsync()
-        {
-            await using var connection = await ConnectAsync();
-            var info = (string?)await connection.GetServer($"127.0.0.1:{Port}").ExecuteAsync("CLUSTER", "INFO");
-            return info?.Contains("cluster_state:ok", StringComparison.Ordinal) == true;
-        }
-
-        /// <summary>A connection to this node alone, not the cluster (the node may not be in one yet).</summary>
-        private Task<ConnectionMultiplexer> ConnectAsync() =>
-            ConnectionMultiplexer.ConnectAsync(new ConfigurationOptions { EndPoints = { $"127.0.0.1:{Port}" }, AbortOnConnectFail = false, ConnectTimeout = 2000 });
 
         public void Dispose()
         {
