@@ -1,8 +1,8 @@
 using System.Collections.Concurrent;
 using System.Runtime.CompilerServices;
-using AgentPlatform.Api.Errors;
 using AgentPlatform.Api.Tenancy;
 using AgentPlatform.Contracts.OpenAI;
+using AgentPlatform.Redis;
 
 namespace AgentPlatform.Api.Access;
 

@@ -1,6 +1,6 @@
 using System.Diagnostics.Metrics;
 using System.Net;
-using AgentPlatform.Api.Errors;
+using AgentPlatform.Redis;
 using AgentPlatform.ServiceDefaults.Telemetry;
 using Microsoft.Extensions.Options;
 using StackExchange.Redis;

@@ -1,12 +1,12 @@
 using System.ClientModel;
 using System.Diagnostics;
-using AgentPlatform.Api.Errors;
 using AgentPlatform.Api.Limits;
 using AgentPlatform.Api.Access;
 using AgentPlatform.Api.Pipeline;
 using AgentPlatform.Api.Upstream;
 using AgentPlatform.Api.Usage;
 using AgentPlatform.Contracts.Admin;
+using AgentPlatform.Redis;
 using AgentPlatform.ServiceDefaults.Telemetry;
 using AgentPlatform.Tokens;
 using Microsoft.Agents.AI;

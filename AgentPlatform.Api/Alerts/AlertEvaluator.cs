@@ -1,5 +1,5 @@
-using AgentPlatform.Api.Errors;
 using AgentPlatform.Contracts.Admin;
+using AgentPlatform.Redis;
 using Microsoft.Extensions.Options;
 using StackExchange.Redis;
 

@@ -1,6 +1,6 @@
-using AgentPlatform.Api.Errors;
 using AgentPlatform.Contracts.Admin;
 using AgentPlatform.Contracts.OpenAI;
+using AgentPlatform.Redis;
 using Microsoft.AspNetCore.Http.HttpResults;
 
 namespace AgentPlatform.Api.Caching;

@@ -1,5 +1,5 @@
 using System.Collections.Concurrent;
-using AgentPlatform.Api.Errors;
+using AgentPlatform.Redis;
 using AgentPlatform.ServiceDefaults.Lifecycle;
 using Microsoft.Extensions.Caching.Memory;
 using Microsoft.Extensions.Options;

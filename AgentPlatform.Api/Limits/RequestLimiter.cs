@@ -1,11 +1,11 @@
 using System.Collections.Concurrent;
 using System.Globalization;
 using AgentPlatform.Api.Access;
-using AgentPlatform.Api.Errors;
 using AgentPlatform.Api.Tenancy;
 using AgentPlatform.Api.Usage;
 using AgentPlatform.Contracts.Http;
 using AgentPlatform.Contracts.OpenAI;
+using AgentPlatform.Redis;
 using StackExchange.Redis;
 using TenancyLimits = AgentPlatform.Api.Tenancy.Limits;
 

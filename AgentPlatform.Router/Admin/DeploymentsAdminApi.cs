@@ -1,9 +1,9 @@
 using AgentPlatform.Contracts.Admin;
 using AgentPlatform.Contracts.OpenAI;
+using AgentPlatform.Redis;
 using AgentPlatform.Router.Pool;
 using AgentPlatform.Router.Resilience;
 using Microsoft.AspNetCore.Http.HttpResults;
-using StackExchange.Redis;
 
 namespace AgentPlatform.Router.Admin;
 
@@ -70,7 +70,7 @@ public static class DeploymentsAdminApi
         {
             await change(deployment);
         }
-        catch (RedisException)
+        catch (Exception exception) when (RedisFailure.Is(exception))
         {
             // A drain must hold on every replica or be reported as not made: the caller can try again.
             return OpenAIErrorResult.Unavailable(

@@ -1,3 +1,4 @@
+using AgentPlatform.Redis;
 using StackExchange.Redis;
 
 namespace AgentPlatform.Router.Pool;
@@ -70,7 +71,7 @@ public sealed class CapacityLimiter(IConnectionMultiplexer redis, TimeProvider t
                 double.Parse((string)result[3]!, System.Globalization.CultureInfo.InvariantCulture));
             return (long)result[0] == 1 ? null : TimeSpan.FromMilliseconds((long)result[1]);
         }
-        catch (Exception exception) when (exception is RedisException or TimeoutException)
+        catch (Exception exception) when (RedisFailure.Is(exception))
         {
             Log.CapacityUnchecked(logger, deployment.Name, deployment.Group, exception);
             return null;

@@ -1,5 +1,6 @@
 using System.Text.Json;
 using AgentPlatform.Contracts.Telemetry;
+using AgentPlatform.Redis;
 using AgentPlatform.Router.Resilience;
 using AgentPlatform.Router.Telemetry;
 using StackExchange.Redis;
@@ -93,7 +94,7 @@ public sealed class SharedBreakerState(
             }
             await redis.GetSubscriber().PublishAsync(Channel, json);
         }
-        catch (RedisException exception)
+        catch (Exception exception) when (RedisFailure.Is(exception))
         {
             // The breaker still works on this replica; the others decide for themselves until Redis is back.
             Log.BreakerNotShared(logger, breaker.Deployment, breaker.Group, exception);

@@ -1,6 +1,6 @@
 using StackExchange.Redis;
 
-namespace AgentPlatform.Api.Errors;
+namespace AgentPlatform.Redis;
 
 /// <summary>What a failed Redis call can throw, for the catches that turn it into a 503 or a retry instead of a 500.</summary>
 public static class RedisFailure
