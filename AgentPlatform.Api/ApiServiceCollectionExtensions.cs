@@ -66,6 +66,7 @@ public static class ApiServiceCollectionExtensions
         services.TryAddSingleton<UsageMeter>();
         services.TryAddSingleton<UsageMetrics>();
         services.TryAddSingleton<UsageLedger>();
+        services.AddHostedService<UsageKeyMigration>();
         // Stopped after the listener (hosted services stop in reverse): the last requests' records are written last.
         services.AddHostedService(provider => provider.GetRequiredService<UsageLedger>());
         services.AddHostedService<TenancyChangesListener>();

@@ -79,6 +79,10 @@ internal static partial class Log
     public static partial void AgentThreadNotSaved(ILogger logger, string threadId, string runId, Exception exception);
 
     [LoggerMessage(EventId = 2060, Level = LogLevel.Warning,
-        Message = "Moved {Tenants} tenants and {Keys} keys (and the audit log) to the hash-tagged key names of this version.")]
-    public static partial void TenancyKeysMoved(ILogger logger, int tenants, int keys);
+        Message = "Moved {Tenants} tenants, {Keys} keys (and the audit log) and {SpendCounters} spend counters to the hash-tagged key names of this version.")]
+    public static partial void TenancyKeysMoved(ILogger logger, int tenants, int keys, int spendCounters);
+
+    [LoggerMessage(EventId = 2024, Level = LogLevel.Warning,
+        Message = "Moved {Keys} usage ledger keys (records, roll-ups, timeline) to the hash-tagged key names of this version.")]
+    public static partial void UsageKeysMoved(ILogger logger, int keys);
 }

@@ -8,7 +8,7 @@ namespace AgentPlatform.Api.Alerts;
 
 /// <summary>
 /// The rules on budgets, over every key and tenant with one. Spend this period is read as the limiter
-/// keeps it (one <c>MGET</c> for all), so what alerts is what refuses.
+/// keeps it (<see cref="TenancyStore.ReadSpendAsync"/>), so what alerts is what refuses.
 /// <list type="bullet">
 /// <item><c>budget</c>: spend has reached one of the rule's thresholds — one alert per subject and
 /// threshold, so 50%, 80% and 100% each notify once.</item>
@@ -89,16 +89,15 @@ public sealed class BudgetConditions(IConnectionMultiplexer redis, TenancyStore 
     {
         var keys = (await tenancy.ListKeysAsync()).Where(k => k.RevokedAt is null && k.BudgetUsd > 0);
         var tenants = await tenancy.ListTenantsAsync();
-        var budgeted = keys.Select(k => (Scope: "key", k.Id, Limits: (Tenancy.Limits)k))
-            .Concat(tenants.Where(t => t.BudgetUsd > 0).Select(t => (Scope: "tenant", t.Id, Limits: (Tenancy.Limits)t)))
-            .Select(s => (s.Scope, s.Id, s.Limits, Period: BudgetPeriod.Current(s.Limits.BudgetPeriod, now)))
+        var budgeted = keys.Select(k => (Scope: "key", Limits: (Tenancy.Limits)k, k.Id))
+            .Concat(tenants.Where(t => t.BudgetUsd > 0).Select(t => (Scope: "tenant", Limits: (Tenancy.Limits)t, t.Id)))
             .ToList();
         if (budgeted.Count == 0)
         {
             return [];
         }
-        var spent = await redis.GetDatabase().StringGetAsync(budgeted.Select(s => (RedisKey)s.Period.SpendKey(s.Scope, s.Id)).ToArray());
-        return budgeted.Select((s, i) => new Subject(s.Scope, s.Id, s.Limits, s.Period, BudgetPeriod.FromNanoUsd(spent[i].HasValue ? (long)spent[i] : 0))).ToList();
+        var spent = await tenancy.ReadSpendAsync(budgeted, now);
+        return budgeted.Select((s, i) => new Subject(s.Scope, s.Id, s.Limits, spent[i].Period, BudgetPeriod.FromNanoUsd(spent[i].SpentNanoUsd))).ToList();
     }
 
     /// <summary>

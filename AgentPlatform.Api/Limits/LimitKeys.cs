@@ -24,12 +24,14 @@ public sealed class LimitKeys
         TenantPeriodEnd = tenantPeriod.End;
         _validFrom = keyPeriod.Start > tenantPeriod.Start ? keyPeriod.Start : tenantPeriod.Start;
         _validUntil = Earliest(keyPeriod.End, tenantPeriod.End);
+        // All in the tenant's hash slot: the limiter's scripts take the key's and the tenant's together.
+        var slot = TenantSlot.Prefix(tenant.Id);
         Keys =
         [
-            $"agentplatform:limits:key:{key.Id}:requests", $"agentplatform:limits:key:{key.Id}:tokens",
-            $"agentplatform:limits:key:{key.Id}:leases", keyPeriod.SpendKey("key", key.Id),
-            $"agentplatform:limits:tenant:{tenant.Id}:requests", $"agentplatform:limits:tenant:{tenant.Id}:tokens",
-            $"agentplatform:limits:tenant:{tenant.Id}:leases", tenantPeriod.SpendKey("tenant", tenant.Id),
+            $"{slot}limits:key:{key.Id}:requests", $"{slot}limits:key:{key.Id}:tokens",
+            $"{slot}limits:key:{key.Id}:leases", keyPeriod.SpendKey(key),
+            $"{slot}limits:tenant:{tenant.Id}:requests", $"{slot}limits:tenant:{tenant.Id}:tokens",
+            $"{slot}limits:tenant:{tenant.Id}:leases", tenantPeriod.SpendKey(tenant),
         ];
         Leases = [Keys[2], Keys[6]];
     }

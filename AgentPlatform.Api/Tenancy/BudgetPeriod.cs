@@ -27,8 +27,13 @@ public readonly record struct BudgetPeriod(string Id, DateTimeOffset Start, Date
         }
     }
 
-    /// <summary>The Redis key of a key's (<paramref name="scope"/> <c>key</c>) or tenant's spend in this period.</summary>
-    public string SpendKey(string scope, string id) => $"agentplatform:spend:{scope}:{id}:{Id}";
+    /// <summary>The Redis key of a key's or tenant's spend in this period, in its tenant's slot (<see cref="TenantSlot"/>).</summary>
+    public string SpendKey(Limits owner) => owner switch
+    {
+        VirtualKey key => $"{TenantSlot.Prefix(key.TenantId)}spend:key:{key.Id}:{Id}",
+        Tenant tenant => $"{TenantSlot.Prefix(tenant.Id)}spend:tenant:{tenant.Id}:{Id}",
+        _ => throw new ArgumentException("Spend is counted for a key or a tenant.", nameof(owner)),
+    };
 
     /// <summary>Spend is kept in Redis as whole nano-dollars, so reservations and settlements add up exactly.</summary>
     public static long ToNanoUsd(decimal usd) => (long)Math.Ceiling(usd * 1_000_000_000m);

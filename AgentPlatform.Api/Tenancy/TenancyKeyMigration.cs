@@ -1,15 +1,15 @@
+using AgentPlatform.Redis;
 using StackExchange.Redis;
 
 namespace AgentPlatform.Api.Tenancy;
 
 /// <summary>
-/// Moves tenants, keys and the audit log written before the keys had a hash tag
-/// (<c>agentplatform:tenant:{id}</c> …) to their tagged names (<see cref="TenancyStore.Tag"/>) before the
-/// Api serves: an upgrade must not lose a tenant or a key. Only a single Redis can hold the old names (no
-/// cluster ran a version that wrote them), so the scripts may touch an old and a new key together. Safe
-/// to run again and beside replicas already upgraded: a record found under both names keeps the new
-/// one, an index or the audit log is merged into the new one, and a start that dies halfway finishes
-/// the move at the next start (the indexes, which say what to move, go last).
+/// Moves tenants, keys, the audit log and budget spend written before the keys had hash tags
+/// (<c>agentplatform:tenant:{id}</c>, <c>agentplatform:spend:key:{id}:{period}</c> …) to their tagged
+/// names (<see cref="TenancyStore.Tag"/>, <see cref="TenantSlot"/>) before the Api serves: an upgrade
+/// must not lose a tenant, a key or what a budget has spent. Safe to run again and beside replicas
+/// already upgraded (<see cref="KeyMoves"/>), and a start that dies halfway finishes the move at the
+/// next start (the indexes, which say what to move, go last).
 /// </summary>
 public sealed class TenancyKeyMigration(IConnectionMultiplexer redis, TenancyStore store, ILogger<TenancyKeyMigration> logger) : IHostedService
 {
@@ -18,49 +18,67 @@ public sealed class TenancyKeyMigration(IConnectionMultiplexer redis, TenancySto
     private static readonly RedisKey OldKeys = OldPrefix + "keys";
     private static readonly RedisKey OldAudit = OldPrefix + "audit";
 
-    private const string MoveRecordScript = """
-        if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
-        if redis.call('EXISTS', KEYS[2]) == 1 then redis.call('DEL', KEYS[1]) else redis.call('RENAME', KEYS[1], KEYS[2]) end
-        return 1
-        """;
-
-    private const string MergeSetScript = """
-        redis.call('SUNIONSTORE', KEYS[2], KEYS[2], KEYS[1])
-        return redis.call('DEL', KEYS[1])
-        """;
-
-    // The old entries are older than any under the new name: they go after them (the log is newest first).
-    private const string MergeListScript = """
-        local old = redis.call('LRANGE', KEYS[1], 0, -1)
-        for i = 1, #old do redis.call('RPUSH', KEYS[2], old[i]) end
-        redis.call('LTRIM', KEYS[2], 0, tonumber(ARGV[1]) - 1)
-        return redis.call('DEL', KEYS[1])
-        """;
-
     public async Task StartAsync(CancellationToken cancellationToken)
     {
-        var database = redis.GetDatabase();
-        var (tenants, keys) = (await database.SetMembersAsync(OldTenants), await database.SetMembersAsync(OldKeys));
-        if (tenants.Length == 0 && keys.Length == 0 && !await database.KeyExistsAsync(OldAudit))
+        if (!KeyMoves.MayHoldOldNames(redis))
         {
             return;
         }
+        var (tenants, keys) = await MoveTenancyAsync(redis.GetDatabase());
+        var counters = await MoveSpendAsync(redis.GetDatabase());
+        if (tenants + keys + counters > 0)
+        {
+            Log.TenancyKeysMoved(logger, tenants, keys, counters);
+        }
+    }
+
+    private async Task<(int Tenants, int Keys)> MoveTenancyAsync(IDatabase database)
+    {
+        var (tenants, keys) = (await database.SetMembersAsync(OldTenants), await database.SetMembersAsync(OldKeys));
+        if (tenants.Length == 0 && keys.Length == 0 && !await database.KeyExistsAsync(OldAudit))
+        {
+            return (0, 0);
+        }
         foreach (var id in tenants)
         {
-            await database.ScriptEvaluateAsync(MoveRecordScript, [OldPrefix + "tenant:" + id, TenancyStore.TenantKey(id!)]);
+            await KeyMoves.MoveRecordAsync(database, OldPrefix + "tenant:" + id, TenancyStore.TenantKey(id!));
         }
         foreach (var id in keys)
         {
-            await database.ScriptEvaluateAsync(MoveRecordScript, [OldPrefix + "key:" + id, TenancyStore.VirtualKeyKey(id!)]);
+            await KeyMoves.MoveRecordAsync(database, OldPrefix + "key:" + id, TenancyStore.VirtualKeyKey(id!));
             if (await store.GetKeyAsync(id!) is { Hash: { Length: > 0 } keyHash })
             {
-                await database.ScriptEvaluateAsync(MoveRecordScript, [OldPrefix + "keyhash:" + keyHash, TenancyStore.HashIndex(keyHash)]);
+                await KeyMoves.MoveRecordAsync(database, OldPrefix + "keyhash:" + keyHash, TenancyStore.HashIndex(keyHash));
             }
         }
-        await database.ScriptEvaluateAsync(MergeListScript, [OldAudit, TenancyStore.Audit], [TenancyStore.AuditEntriesKept]);
-        await database.ScriptEvaluateAsync(MergeSetScript, [OldTenants, TenancyStore.Tenants]);
-        await database.ScriptEvaluateAsync(MergeSetScript, [OldKeys, TenancyStore.Keys]);
-        Log.TenancyKeysMoved(logger, tenants.Length, keys.Length);
+        await KeyMoves.MergeListAsync(database, OldAudit, TenancyStore.Audit, TenancyStore.AuditEntriesKept);
+        await KeyMoves.MergeSetAsync(database, OldTenants, TenancyStore.Tenants);
+        await KeyMoves.MergeSetAsync(database, OldKeys, TenancyStore.Keys);
+        return (tenants.Length, keys.Length);
+    }
+
+    /// <summary>
+    /// Every period's spend counter (<c>agentplatform:spend:&lt;scope&gt;:&lt;id&gt;:&lt;period&gt;</c>), summed
+    /// into its tenant's slot. One scan of the node at each start: once moved, it finds nothing.
+    /// </summary>
+    private async Task<int> MoveSpendAsync(IDatabase database)
+    {
+        var moved = 0;
+        await foreach (var old in KeyMoves.FindAsync(redis, OldPrefix + "spend:*"))
+        {
+            // Ids and period ids hold no ':' (TenancyStore.NewId, BudgetPeriod).
+            var parts = ((string)old!).Split(':');
+            Limits? owner = parts is [_, _, "key", var keyId, _] ? await store.GetKeyAsync(keyId)
+                : parts is [_, _, "tenant", var tenantId, _] ? await store.GetTenantAsync(tenantId)
+                : null;
+            if (owner is null)
+            {
+                continue; // its key or tenant is gone, and nothing reads it: it expires with its period
+            }
+            var to = new BudgetPeriod(parts[4], default, null).SpendKey(owner);
+            moved += await KeyMoves.MoveCounterAsync(database, old, to) ? 1 : 0;
+        }
+        return moved;
     }
 
     public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;

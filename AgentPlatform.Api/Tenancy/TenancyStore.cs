@@ -113,17 +113,17 @@ public sealed class TenancyStore(IConnectionMultiplexer redis, TimeProvider time
 
     /// <summary>
     /// What each of <paramref name="owners"/> (scope <c>tenant</c> or <c>key</c>, its limits, its id) has
-    /// spent in its current budget period, in nano-USD, with the period — in one read. Spend includes
-    /// what requests in flight have reserved.
+    /// spent in its budget period current <paramref name="at"/> (default: now), in nano-USD, with the
+    /// period — in one read. Spend includes what requests in flight have reserved.
     /// </summary>
     public async Task<IReadOnlyList<(BudgetPeriod Period, long SpentNanoUsd)>> ReadSpendAsync(
-        IReadOnlyList<(string Scope, Limits Limits, string Id)> owners)
+        IReadOnlyList<(string Scope, Limits Limits, string Id)> owners, DateTimeOffset? at = null)
     {
-        var now = timeProvider.GetUtcNow();
+        var now = at ?? timeProvider.GetUtcNow();
         var periods = owners.Select(o => BudgetPeriod.Current(o.Limits.BudgetPeriod, now)).ToList();
         // One GET each, pipelined, not an MGET: the counters live in their owners' hash slots.
         var database = Database;
-        var values = await Task.WhenAll(owners.Select((o, i) => database.StringGetAsync(periods[i].SpendKey(o.Scope, o.Id))));
+        var values = await Task.WhenAll(owners.Select((o, i) => database.StringGetAsync(periods[i].SpendKey(o.Limits))));
         return periods.Select((period, i) => (period, values[i].HasValue ? (long)values[i] : 0L)).ToList();
     }
 
@@ -136,7 +136,7 @@ public sealed class TenancyStore(IConnectionMultiplexer redis, TimeProvider time
     public async Task ResetSpendAsync(string scope, Limits limits, string id)
     {
         var now = timeProvider.GetUtcNow();
-        await Database.KeyDeleteAsync(BudgetPeriod.Current(limits.BudgetPeriod, now).SpendKey(scope, id));
+        await Database.KeyDeleteAsync(BudgetPeriod.Current(limits.BudgetPeriod, now).SpendKey(limits));
         var transaction = Database.CreateTransaction();
         AddAudit(transaction, $"{scope}.spend_reset", id, now);
         await transaction.ExecuteAsync();

@@ -25,17 +25,23 @@ namespace AgentPlatform.Api.Usage;
 /// </remarks>
 public sealed class UsageLedger : BackgroundService
 {
-    public const string KeyPrefix = "agentplatform:usage:";
+    /// <summary>
+    /// A UTC day's ledger keys (records, request ids, roll-ups and timeline) share one hash slot,
+    /// <c>{usage:yyyyMMdd}</c>: a batch is written by one script, which a Redis Cluster runs only on one
+    /// slot. So one shard takes a day's ledger writes (batched, a few commands per record), and the next
+    /// day's go to another (docs/redis.md).
+    /// </summary>
+    internal static string DaySlot(DateTimeOffset time) => $"agentplatform:{{usage:{time.UtcDateTime:yyyyMMdd}}}:";
 
     /// <summary>Records of one hour: a hash of record id to JSON.</summary>
-    public static string RecordsKey(DateTimeOffset hour) => $"{KeyPrefix}records:{hour.UtcDateTime:yyyyMMddHH}";
+    public static string RecordsKey(DateTimeOffset hour) => $"{DaySlot(hour)}records:{hour.UtcDateTime:yyyyMMddHH}";
 
     /// <summary>Request ids of one hour's records: a hash of request id to its record ids (space-separated), for looking a request up.</summary>
-    public static string RequestIdsKey(DateTimeOffset hour) => $"{KeyPrefix}requestids:{hour.UtcDateTime:yyyyMMddHH}";
+    public static string RequestIdsKey(DateTimeOffset hour) => $"{DaySlot(hour)}requestids:{hour.UtcDateTime:yyyyMMddHH}";
 
-    public static string HourlyKey(DateTimeOffset hour) => $"{KeyPrefix}hourly:{hour.UtcDateTime:yyyyMMddHH}";
+    public static string HourlyKey(DateTimeOffset hour) => $"{DaySlot(hour)}hourly:{hour.UtcDateTime:yyyyMMddHH}";
 
-    public static string DailyKey(DateTimeOffset day) => $"{KeyPrefix}daily:{day.UtcDateTime:yyyyMMdd}";
+    public static string DailyKey(DateTimeOffset day) => $"{DaySlot(day)}daily:{day.UtcDateTime:yyyyMMdd}";
 
     /// <summary>
     /// Writes a batch of one hour's records in one call: each stored under its id only if absent, and

@@ -25,9 +25,9 @@ public static class UsageTimeline
     /// <summary>Bucket 63 is 0.1 ms × 10^(63/8) ≈ 7 million s: nothing is slower.</summary>
     private const int MaxBucket = 63;
 
-    public static string MinuteKey(DateTimeOffset minute) => $"{UsageLedger.KeyPrefix}timeline:m:{minute.UtcDateTime:yyyyMMddHHmm}";
+    public static string MinuteKey(DateTimeOffset minute) => $"{UsageLedger.DaySlot(minute)}timeline:m:{minute.UtcDateTime:yyyyMMddHHmm}";
 
-    public static string HourKey(DateTimeOffset hour) => $"{UsageLedger.KeyPrefix}timeline:h:{hour.UtcDateTime:yyyyMMddHH}";
+    public static string HourKey(DateTimeOffset hour) => $"{UsageLedger.DaySlot(hour)}timeline:h:{hour.UtcDateTime:yyyyMMddHH}";
 
     public static DateTimeOffset MinuteOf(DateTimeOffset time)
     {

@@ -90,7 +90,8 @@ public sealed class CapacityLimiter(IConnectionMultiplexer redis, TimeProvider t
         _ = redis.GetDatabase().ScriptEvaluateAsync(SettleScript, [TokensKey(deployment)], [now, deltaMs], CommandFlags.FireAndForget);
     }
 
-    private static RedisKey RequestsKey(Deployment deployment) => $"agentplatform:router:capacity:{deployment.Group}/{deployment.Name}:requests";
+    // Both in the deployment's hash slot: the reserve script takes from the two together (docs/redis.md).
+    internal static RedisKey RequestsKey(Deployment deployment) => $"agentplatform:{{capacity:{deployment.Group}/{deployment.Name}}}:requests";
 
-    private static RedisKey TokensKey(Deployment deployment) => $"agentplatform:router:capacity:{deployment.Group}/{deployment.Name}:tokens";
+    internal static RedisKey TokensKey(Deployment deployment) => $"agentplatform:{{capacity:{deployment.Group}/{deployment.Name}}}:tokens";
 }

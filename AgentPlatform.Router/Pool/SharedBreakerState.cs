@@ -106,7 +106,9 @@ public sealed class SharedBreakerState(
         try
         {
             var list = pool.Groups.SelectMany(g => g.Deployments).Select(d => d.Breaker).ToList();
-            var values = await redis.GetDatabase().StringGetAsync(list.Select(Key).ToArray());
+            // One GET each, pipelined, not an MGET: on a Redis Cluster the breakers' keys are in different slots.
+            var database = redis.GetDatabase();
+            var values = await Task.WhenAll(list.Select(breaker => database.StringGetAsync(Key(breaker))));
             for (var i = 0; i < list.Count; i++)
             {
                 if (values[i].HasValue && Parse(values[i]) is { } state)

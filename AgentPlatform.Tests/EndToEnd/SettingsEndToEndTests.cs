@@ -1,5 +1,6 @@
 using System.Net.Http.Json;
 using System.Text.Json;
+using AgentPlatform.Api.Usage;
 using Aspire.Hosting.Testing;
 using AgentPlatform.Tests.Infrastructure;
 using StackExchange.Redis;
@@ -54,7 +55,7 @@ public sealed class SettingsEndToEndTests(AppHostFixture platform)
 
         // The run's usage records land in their hour's hash (written by the ledger shortly after the answer;
         // the hour may have turned during the run).
-        RedisKey[] hours = [$"agentplatform:usage:records:{started.UtcDateTime:yyyyMMddHH}", $"agentplatform:usage:records:{DateTimeOffset.UtcNow.UtcDateTime:yyyyMMddHH}"];
+        RedisKey[] hours = [UsageLedger.RecordsKey(started), UsageLedger.RecordsKey(DateTimeOffset.UtcNow)];
         var recordsTtl = await Eventually.ReadAsync(async () => await database.KeyTimeToLiveAsync(hours[0]) ?? await database.KeyTimeToLiveAsync(hours[1]),
             ttl => ttl is not null, "the run's usage records in their hour's hash", AppHostFixture.DefaultTimeout);
         Assert.InRange(recordsTtl!.Value, TimeSpan.FromDays(AppHostFixture.UsageRetentionDays - 1), TimeSpan.FromDays(AppHostFixture.UsageRetentionDays) + TimeSpan.FromHours(1));

@@ -49,6 +49,13 @@ public sealed class RouterSettings : IEnumerable<KeyValuePair<string, string?>>
         return this;
     }
 
+    /// <summary>A Router on <paramref name="redis"/> whose <c>default</c> group is one deployment, <c>sim</c>, of <paramref name="simulator"/>.</summary>
+    public static RouterSettings OneSimulator(string redis, Uri simulator, (double Input, double Output)? pricesPerMillion = null) => new()
+    {
+        { "ConnectionStrings:cache", redis },
+        { "default", new ModelGroupOptions { Deployments = [pricesPerMillion is { } prices ? Priced(Deployment("sim", simulator), prices.Input, prices.Output) : Deployment("sim", simulator)] } },
+    };
+
     /// <summary>A deployment of a simulator (or any OpenAI-compatible server) at <paramref name="server"/>, serving <c>sim-model</c>.</summary>
     public static DeploymentOptions Deployment(string name, Uri server, string model = "sim-model", int priority = 0, double weight = 1, int? contextWindow = null) =>
         new() { Name = name, BaseUrl = $"{server}v1", Model = model, Priority = priority, Weight = weight, ContextWindow = contextWindow };

@@ -10,9 +10,19 @@ namespace AgentPlatform.Tests.Infrastructure;
 /// A Redis of its own (creating a key turns the master key into an admin-only credential, which the
 /// other tests still use as a client key), a simulator, a Router and two Api replicas.
 /// </summary>
-public sealed class TenancyFixture : IAsyncLifetime
+public class TenancyFixture : IAsyncLifetime
 {
-    public TestRedis Redis { get; private set; } = null!;
+    private TestRedis? _redis;
+    private IAsyncDisposable _store = null!;
+
+    /// <summary>The one Redis node (for the tests that restart it); not there when the fixture runs on a cluster.</summary>
+    public TestRedis Redis => _redis ?? throw new InvalidOperationException("This fixture runs on a Redis Cluster.");
+
+    /// <summary>What the Api and the Router are given as <c>ConnectionStrings:cache</c>: one node, or a cluster's seeds.</summary>
+    public string RedisConnectionString { get; private set; } = "";
+
+    /// <summary>Whether the Api and the Router keep their state on a Redis Cluster rather than one node.</summary>
+    protected virtual bool OnCluster => false;
     public KestrelApp<SimulatorOptions> Simulator { get; private set; } = null!;
     public KestrelApp<SimulatorOptions> SlowSimulator { get; private set; } = null!;
 
@@ -28,13 +38,22 @@ public sealed class TenancyFixture : IAsyncLifetime
 
     public async Task InitializeAsync()
     {
-        Redis = await TestRedis.StartAsync();
+        if (OnCluster)
+        {
+            var cluster = await TestRedisCluster.StartAsync();
+            (_store, RedisConnectionString) = (cluster, cluster.ConnectionString);
+        }
+        else
+        {
+            _redis = await TestRedis.StartAsync();
+            (_store, RedisConnectionString) = (_redis, _redis.ConnectionString);
+        }
         Simulator = PlatformFixture.StartSimulator();
         SlowSimulator = PlatformFixture.StartSimulator(new Dictionary<string, string?> { ["Simulator:TimeToFirstTokenMs"] = "500" });
         DribblingSimulator = PlatformFixture.StartSimulator(new Dictionary<string, string?> { ["Simulator:TokenIntervalMs"] = "200" });
         Router = new KestrelApp<RouterOptions>(new RouterSettings
         {
-            { "ConnectionStrings:cache", Redis.ConnectionString },
+            { "ConnectionStrings:cache", RedisConnectionString },
             { "Logging:LogLevel:Default", "Warning" },
             { "default", new ModelGroupOptions { Deployments = [RouterSettings.Deployment("sim", Simulator.BaseAddress)] } },
             { "other", new ModelGroupOptions { Deployments = [RouterSettings.Deployment("sim", Simulator.BaseAddress)] } },
@@ -47,7 +66,7 @@ public sealed class TenancyFixture : IAsyncLifetime
     }
 
     private KestrelApp<ApiOptions> StartApi() => new KestrelApp<ApiOptions>(
-        PlatformFixture.ApiSettings(Redis, Router.BaseAddress, new Dictionary<string, string?> { ["Logging:LogLevel:Default"] = "Information" }),
+        PlatformFixture.ApiSettings(RedisConnectionString, Router.BaseAddress, new Dictionary<string, string?> { ["Logging:LogLevel:Default"] = "Information" }),
         services => services.AddSingleton<ILoggerProvider>(Logs)).Start();
 
     public HttpClient Admin(KestrelApp<ApiOptions>? api = null) => ApiCalls.Admin(api ?? First);
@@ -66,6 +85,12 @@ public sealed class TenancyFixture : IAsyncLifetime
         await Simulator.DisposeAsync();
         await SlowSimulator.DisposeAsync();
         await DribblingSimulator.DisposeAsync();
-        await Redis.DisposeAsync();
+        await _store.DisposeAsync();
     }
+}
+
+/// <summary>The same on a Redis Cluster of six nodes (<see cref="TestRedisCluster"/>), for the suites that must hold there too.</summary>
+public sealed class ClusterTenancyFixture : TenancyFixture
+{
+    protected override bool OnCluster => true;
 }

@@ -525,10 +525,10 @@ public sealed class ResponseCacheTests(CacheFixture fixture) : IAsyncLifetime
     [Fact]
     public async Task A_hit_is_refused_while_its_key_has_no_free_concurrency_slot_and_holds_none_itself()
     {
-        var (_, keyId, key) = await fixture.NewKeyAsync(key: new { name = "one at a time", maxConcurrent = 1 });
+        var (tenantId, keyId, key) = await fixture.NewKeyAsync(key: new { name = "one at a time", maxConcurrent = 1 });
         using var client = CacheFixture.Client(fixture.First, key);
         await using var redis = await ConnectionMultiplexer.ConnectAsync(fixture.Redis.ConnectionString);
-        var leases = (RedisKey)$"agentplatform:limits:key:{keyId}:leases";
+        var leases = (RedisKey)$"agentplatform:{{t:{tenantId}}}:limits:key:{keyId}:leases";
         Assert.Equal("miss", (await SendAsync(client, Chat("Cached before the slow one"))).Cache);
 
         // A miss the provider holds for 2 s takes the key's only slot.

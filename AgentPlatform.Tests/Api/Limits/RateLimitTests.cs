@@ -5,8 +5,12 @@ using Microsoft.Extensions.DependencyInjection;
 
 namespace AgentPlatform.Tests.Api.Limits;
 
-/// <summary>Requests per minute and concurrency: exact for a key and its tenant, across two Api replicas.</summary>
-public sealed class RateLimitTests(TenancyFixture fixture) : IClassFixture<TenancyFixture>
+/// <summary>
+/// Requests per minute and concurrency: exact for a key and its tenant, across two Api replicas, on one
+/// Redis node (<see cref="RateLimitTests"/>) and on a Redis Cluster.
+/// </summary>
+public abstract class RateLimitSuite<TFixture>(TFixture fixture) : IClassFixture<TFixture>
+    where TFixture : TenancyFixture
 {
     [Fact]
     public async Task A_key_of_60_requests_a_minute_used_through_two_api_replicas_gets_exactly_60()
@@ -103,3 +107,7 @@ public sealed class RateLimitTests(TenancyFixture fixture) : IClassFixture<Tenan
     private async Task<string> CreateKeyAsync(object tenant, object key) =>
         (await fixture.CreateKeyAsync(await fixture.CreateTenantAsync(tenant), key)).Key;
 }
+
+public sealed class RateLimitTests(TenancyFixture fixture) : RateLimitSuite<TenancyFixture>(fixture);
+
+public sealed class RateLimitOnClusterTests(ClusterTenancyFixture fixture) : RateLimitSuite<ClusterTenancyFixture>(fixture);

@@ -36,7 +36,7 @@ public sealed class RequestLimiterTests : IAsyncLifetime
     {
         // A key with only a requests limit reserves no tokens; when its requests leave the window, the
         // script takes 0 from the running total — which once failed every request after the first minute.
-        var client = new ClientIdentity(new VirtualKey { Id = "key_rpm_only", Name = "rpm only", Rpm = 3 }, new Tenant { Id = "ten_rpm_only", Name = "t" });
+        var client = new ClientIdentity(new VirtualKey { Id = "key_rpm_only", TenantId = "ten_rpm_only", Name = "rpm only", Rpm = 3 }, new Tenant { Id = "ten_rpm_only", Name = "t" });
         using var services = new ServiceCollection().AddMetrics().BuildServiceProvider();
         var factory = services.GetRequiredService<IMeterFactory>();
         var refusals = new List<string>();
@@ -68,7 +68,7 @@ public sealed class RequestLimiterTests : IAsyncLifetime
     [Fact]
     public async Task A_request_that_outlives_its_lease_keeps_its_concurrency_slot_until_it_ends()
     {
-        var client = new ClientIdentity(new VirtualKey { Id = "key_long_stream", Name = "one at a time", MaxConcurrent = 1 }, new Tenant { Id = "ten_long_stream", Name = "t" });
+        var client = new ClientIdentity(new VirtualKey { Id = "key_long_stream", TenantId = "ten_long_stream", Name = "one at a time", MaxConcurrent = 1 }, new Tenant { Id = "ten_long_stream", Name = "t" });
         using var services = new ServiceCollection().AddMetrics().BuildServiceProvider();
         var limiter = new RequestLimiter(_connection, new UsageMetrics(services.GetRequiredService<IMeterFactory>()), _time, NullLogger<RequestLimiter>.Instance);
         var held = (await limiter.AcquireAsync(client, default, new HeaderDictionary())).Lease;
@@ -92,7 +92,7 @@ public sealed class RequestLimiterTests : IAsyncLifetime
         // The same key and tenant objects all along, as a replica's authenticator keeps them: the limits'
         // Redis keys it makes once per key and period must move to the new day's spend at midnight.
         var client = new ClientIdentity(
-            new VirtualKey { Id = "key_daily", Name = "daily", BudgetUsd = 1m, BudgetPeriod = BudgetPeriods.Daily },
+            new VirtualKey { Id = "key_daily", TenantId = "ten_monthly", Name = "daily", BudgetUsd = 1m, BudgetPeriod = BudgetPeriods.Daily },
             new Tenant { Id = "ten_monthly", Name = "t", BudgetUsd = 1.5m, BudgetPeriod = BudgetPeriods.Monthly });
         using var services = new ServiceCollection().AddMetrics().BuildServiceProvider();
         var limiter = new RequestLimiter(_connection, new UsageMetrics(services.GetRequiredService<IMeterFactory>()), _time, NullLogger<RequestLimiter>.Instance);
@@ -113,8 +113,8 @@ public sealed class RequestLimiterTests : IAsyncLifetime
         // The tenant's month goes on: $1.25 of $1.50 spent, so $0.50 more is refused, by the tenant.
         Assert.Contains("tenant 't'", tomorrowPastTheTenant.Refusal?.Message);
         var db = _connection.GetDatabase();
-        Assert.Equal(BudgetPeriod.ToNanoUsd(1m), (long)await db.StringGetAsync("agentplatform:spend:key:key_daily:2026-11-27"));
-        Assert.Equal(BudgetPeriod.ToNanoUsd(0.25m), (long)await db.StringGetAsync("agentplatform:spend:key:key_daily:2026-11-28"));
+        Assert.Equal(BudgetPeriod.ToNanoUsd(1m), (long)await db.StringGetAsync("agentplatform:{t:ten_monthly}:spend:key:key_daily:2026-11-27"));
+        Assert.Equal(BudgetPeriod.ToNanoUsd(0.25m), (long)await db.StringGetAsync("agentplatform:{t:ten_monthly}:spend:key:key_daily:2026-11-28"));
     }
 
     private static async Task<List<int>> AcquireAsync(RequestLimiter limiter, ClientIdentity client, int times)

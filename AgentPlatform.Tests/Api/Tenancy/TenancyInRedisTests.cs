@@ -46,26 +46,10 @@ public sealed class TenancyInRedisTests
     {
         await using var redis = await TestRedis.StartAsync();
         await using var simulator = PlatformFixture.StartSimulator();
-        await using var router = new KestrelApp<RouterOptions>(new RouterSettings
-        {
-            { "ConnectionStrings:cache", redis.ConnectionString },
-            { "default", new ModelGroupOptions { Deployments = [RouterSettings.Deployment("sim", simulator.BaseAddress)] } },
-        }).Start();
-        // What a version before the hash tags wrote: records, the hash index, the two indexes and the audit log.
-        const string Plaintext = "ap-written-before-the-hash-tags-0123456789abcdefghij";
+        await using var router = new KestrelApp<RouterOptions>(RouterSettings.OneSimulator(redis.ConnectionString, simulator.BaseAddress)).Start();
         await using (var connection = await ConnectionMultiplexer.ConnectAsync(redis.ConnectionString))
         {
-            var database = connection.GetDatabase();
-            await database.StringSetAsync("agentplatform:tenant:ten_old", """
-                {"name":"Before the tags","budgetPeriod":"none","models":[],"metadata":{},"id":"ten_old","createdAt":"2026-11-01T00:00:00+00:00","updatedAt":"2026-11-01T00:00:00+00:00"}
-                """);
-            await database.StringSetAsync("agentplatform:key:key_old", $$"""
-                {"name":"old key","budgetPeriod":"none","models":[],"metadata":{},"id":"key_old","tenantId":"ten_old","hash":"{{TenancyStore.HashOf(Plaintext)}}","keyHint":"ap-writ...ghij","createdAt":"2026-11-01T00:00:00+00:00","updatedAt":"2026-11-01T00:00:00+00:00"}
-                """);
-            await database.StringSetAsync($"agentplatform:keyhash:{TenancyStore.HashOf(Plaintext)}", "key_old");
-            await database.SetAddAsync("agentplatform:tenants", "ten_old");
-            await database.SetAddAsync("agentplatform:keys", "key_old");
-            await database.ListLeftPushAsync("agentplatform:audit", """{"at":"2026-11-01T00:00:00+00:00","actor":"admin","action":"key.created","target":"key_old"}""");
+            await WriteAsBeforeTheTagsAsync(connection.GetDatabase(), budget: "");
         }
 
         await using var api = new KestrelApp<ApiOptions>(PlatformFixture.ApiSettings(redis, router.BaseAddress)).Start();
@@ -87,5 +71,55 @@ public sealed class TenancyInRedisTests
         Assert.Equal("Before the tags", Assert.Single(tenants.GetProperty("data").EnumerateArray()).GetProperty("name").GetString());
         Assert.Equal("key_old", Assert.Single(audit.GetProperty("data").EnumerateArray()).GetProperty("target").GetString());
         Assert.Empty(left);
+    }
+
+    [Fact]
+    public async Task Budget_spend_counted_under_the_names_of_before_is_moved_at_start_and_still_refuses()
+    {
+        await using var redis = await TestRedis.StartAsync();
+        const string AllTime = "all"; // the period of a budget with none (no clock in the test)
+        await using var connection = await ConnectionMultiplexer.ConnectAsync(redis.ConnectionString);
+        var database = connection.GetDatabase();
+        await WriteAsBeforeTheTagsAsync(database, budget: "\"budgetUsd\":1,");
+        // The key has spent its dollar; its tenant, a quarter, under a counter that expires (as a month's would).
+        await database.StringSetAsync($"agentplatform:spend:key:key_old:{AllTime}", BudgetPeriod.ToNanoUsd(1m));
+        await database.StringSetAsync($"agentplatform:spend:tenant:ten_old:{AllTime}", BudgetPeriod.ToNanoUsd(0.25m), TimeSpan.FromDays(40));
+        // A replica of this version already counted a cent for the tenant under the new name: both are kept.
+        await database.StringSetAsync($"agentplatform:{{t:ten_old}}:spend:tenant:ten_old:{AllTime}", BudgetPeriod.ToNanoUsd(0.01m));
+
+        // A priced deployment, so a request has a cost for the budget to refuse (before it is sent).
+        await using var simulator = PlatformFixture.StartSimulator();
+        await using var router = new KestrelApp<RouterOptions>(RouterSettings.OneSimulator(redis.ConnectionString, simulator.BaseAddress, pricesPerMillion: (1, 2))).Start();
+        await using var api = new KestrelApp<ApiOptions>(PlatformFixture.ApiSettings(redis, router.BaseAddress)).Start();
+        using var client = ApiCalls.Client(api, Plaintext);
+        using var refused = await client.PostAsync("/v1/chat/completions", Json.Chat());
+        using var admin = ApiCalls.Admin(api);
+        var spend = (await admin.GetFromJsonAsync<JsonElement>("/admin/v1/spend?tenantId=ten_old")).GetProperty("data").EnumerateArray()
+            .ToDictionary(s => s.GetProperty("scope").GetString()!, s => s.GetProperty("spentUsd").GetDecimal());
+
+        Assert.Equal(HttpStatusCode.PaymentRequired, refused.StatusCode);
+        Assert.Equal("budget_exceeded", (await Json.ReadErrorAsync(refused)).GetProperty("code").GetString());
+        Assert.Equal(1m, spend["key"]);
+        Assert.Equal(0.26m, spend["tenant"]);
+        Assert.False(await database.KeyExistsAsync($"agentplatform:spend:key:key_old:{AllTime}"));
+        Assert.False(await database.KeyExistsAsync($"agentplatform:spend:tenant:ten_old:{AllTime}"));
+        Assert.InRange((await database.KeyTimeToLiveAsync($"agentplatform:{{t:ten_old}}:spend:tenant:ten_old:{AllTime}"))!.Value, TimeSpan.FromDays(39), TimeSpan.FromDays(40));
+    }
+
+    private const string Plaintext = "ap-written-before-the-hash-tags-0123456789abcdefghij";
+
+    /// <summary>What a version before the hash tags wrote: records (with <paramref name="budget"/>'s fields), the hash index, the two indexes and the audit log.</summary>
+    private static async Task WriteAsBeforeTheTagsAsync(IDatabase database, string budget)
+    {
+        await database.StringSetAsync("agentplatform:tenant:ten_old", $$"""
+            {"name":"Before the tags",{{budget}}"models":[],"metadata":{},"id":"ten_old","createdAt":"2026-11-01T00:00:00+00:00","updatedAt":"2026-11-01T00:00:00+00:00"}
+            """);
+        await database.StringSetAsync("agentplatform:key:key_old", $$"""
+            {"name":"old key",{{budget}}"models":[],"metadata":{},"id":"key_old","tenantId":"ten_old","hash":"{{TenancyStore.HashOf(Plaintext)}}","keyHint":"ap-writ...ghij","createdAt":"2026-11-01T00:00:00+00:00","updatedAt":"2026-11-01T00:00:00+00:00"}
+            """);
+        await database.StringSetAsync($"agentplatform:keyhash:{TenancyStore.HashOf(Plaintext)}", "key_old");
+        await database.SetAddAsync("agentplatform:tenants", "ten_old");
+        await database.SetAddAsync("agentplatform:keys", "key_old");
+        await database.ListLeftPushAsync("agentplatform:audit", """{"at":"2026-11-01T00:00:00+00:00","actor":"admin","action":"key.created","target":"key_old"}""");
     }
 }

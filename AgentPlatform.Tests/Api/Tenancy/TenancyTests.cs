@@ -6,7 +6,9 @@ using Microsoft.Extensions.DependencyInjection;
 
 namespace AgentPlatform.Tests.Api.Tenancy;
 
-public sealed class TenancyTests(TenancyFixture fixture) : IClassFixture<TenancyFixture>
+/// <summary>Tenants and keys through two Api replicas: on one Redis node (<see cref="TenancyTests"/>) and on a Redis Cluster.</summary>
+public abstract class TenancySuite<TFixture>(TFixture fixture) : IClassFixture<TFixture>
+    where TFixture : TenancyFixture
 {
     [Fact]
     public async Task A_key_created_for_a_tenant_is_shown_once_works_and_makes_the_master_key_admin_only()
@@ -190,3 +192,7 @@ public sealed class TenancyTests(TenancyFixture fixture) : IClassFixture<Tenancy
         return (key, key.GetProperty("key").GetString()!);
     }
 }
+
+public sealed class TenancyTests(TenancyFixture fixture) : TenancySuite<TenancyFixture>(fixture);
+
+public sealed class TenancyOnClusterTests(ClusterTenancyFixture fixture) : TenancySuite<ClusterTenancyFixture>(fixture);
