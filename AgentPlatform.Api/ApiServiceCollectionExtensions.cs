@@ -83,6 +83,7 @@ public static class ApiServiceCollectionExtensions
         services.BindValidated<AgentOptions>(AgentOptions.SectionName);
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<AgentOptions>, McpAllowedHostsValidator>());
         services.TryAddSingleton<AgentStore>();
+        services.AddHostedService<AgentKeyMigration>();
         services.TryAddSingleton<AgentRunStore>();
         services.TryAddSingleton<AgentRunner>();
         services.TryAddSingleton<AgentCompletions>();
@@ -110,6 +111,8 @@ public static class ApiServiceCollectionExtensions
         services.BindValidated<AlertOptions>(AlertOptions.SectionName);
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<AlertOptions>, AlertRulesValidator>());
         services.TryAddSingleton<AlertStore>();
+        // Before the evaluator, which adds the configured rules that are missing.
+        services.AddHostedService<AlertKeyMigration>();
         services.TryAddSingleton<BudgetConditions>();
         services.TryAddSingleton<DeploymentConditions>();
         services.TryAddSingleton<AlertNotifier>();

@@ -69,6 +69,10 @@ internal static partial class Log
     [LoggerMessage(EventId = 2044, Level = LogLevel.Error, Message = "An alert notification could not be delivered to webhook {Webhook} in {Attempts} tries: {Error}.")]
     public static partial void AlertDeliveryFailed(ILogger logger, string webhook, int attempts, string error);
 
+    [LoggerMessage(EventId = 2045, Level = LogLevel.Warning,
+        Message = "Moved {Keys} alerting keys (rules, alerts, history, notifications) to the hash-tagged key names of this version.")]
+    public static partial void AlertKeysMoved(ILogger logger, int keys);
+
     [LoggerMessage(EventId = 2050, Level = LogLevel.Warning, Message = "Agent {Agent} run {RunId} failed: {Error}")]
     public static partial void AgentRunFailed(ILogger logger, string agent, string runId, string? error);
 
@@ -77,6 +81,10 @@ internal static partial class Log
 
     [LoggerMessage(EventId = 2052, Level = LogLevel.Warning, Message = "Thread {ThreadId} of agent run {RunId} could not be saved in Redis; it cannot be continued.")]
     public static partial void AgentThreadNotSaved(ILogger logger, string threadId, string runId, Exception exception);
+
+    [LoggerMessage(EventId = 2053, Level = LogLevel.Warning,
+        Message = "Moved {Keys} agent definition keys to the hash-tagged key names of this version.")]
+    public static partial void AgentKeysMoved(ILogger logger, int keys);
 
     [LoggerMessage(EventId = 2060, Level = LogLevel.Warning,
         Message = "Moved {Tenants} tenants, {Keys} keys (and the audit log) and {SpendCounters} spend counters to the hash-tagged key names of this version.")]

@@ -87,11 +87,15 @@ public static class KeyMoves
     public static async Task<bool> MergeHashAsync(IDatabaseAsync database, RedisKey from, RedisKey to, bool counters) =>
         (long)await database.ScriptEvaluateAsync(HashScript, [from, to], [counters ? 1 : 0]) == 1;
 
-    /// <summary>A set is merged into the new one.</summary>
-    public static Task MergeSetAsync(IDatabaseAsync database, RedisKey from, RedisKey to) =>
-        database.ScriptEvaluateAsync(SetScript, [from, to]);
+    /// <summary>A set is merged into the new one. True if the old name held one.</summary>
+    public static async Task<bool> MergeSetAsync(IDatabaseAsync database, RedisKey from, RedisKey to) =>
+        (long)await database.ScriptEvaluateAsync(SetScript, [from, to]) == 1;
 
-    /// <summary>A list kept newest first is appended to the new one (its entries are older), which keeps its <paramref name="newest"/> (0: all).</summary>
-    public static Task MergeListAsync(IDatabaseAsync database, RedisKey from, RedisKey to, int newest = 0) =>
-        database.ScriptEvaluateAsync(ListScript, [from, to], [newest]);
+    /// <summary>
+    /// A list is appended to the new one, whose <paramref name="newest"/> entries are kept (0: all): its entries are
+    /// older, so they go after a list kept newest first, and are taken first from a queue taken from the right.
+    /// True if the old name held one.
+    /// </summary>
+    public static async Task<bool> MergeListAsync(IDatabaseAsync database, RedisKey from, RedisKey to, int newest = 0) =>
+        (long)await database.ScriptEvaluateAsync(ListScript, [from, to], [newest]) == 1;
 }

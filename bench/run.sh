@@ -9,6 +9,7 @@
 #   bench/run.sh --duration 30
 #   bench/run.sh --smoke      # every scenario for a moment, to check the harness works (CI runs it)
 #   bench/run.sh --throughput-only   # the wrk scenarios alone, for comparing changes quickly
+#   bench/run.sh --cluster    # the platform on a six-node Redis Cluster (3 masters, 3 replicas) instead of one Redis
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -28,12 +29,14 @@ samples=500        # sequential requests of the time-to-first-token and overhead
 streams=9000
 smoke=0
 throughput_only=0
+cluster=0
 while [ $# -gt 0 ]; do
   case "$1" in
     --duration) duration="$2"; shift 2 ;;
     --warmup) warmup="$2"; shift 2 ;;
     --streams) streams="$2"; shift 2 ;;
     --throughput-only) throughput_only=1; shift ;;
+    --cluster) cluster=1; shift ;;
     --smoke) duration=1; warmup=1; samples=30; streams=200; smoke=1; shift ;;
     *) echo "unknown option $1" >&2; exit 2 ;;
   esac
@@ -41,13 +44,13 @@ done
 ulimit -n "$(ulimit -Hn)"
 
 missing=()
-for tool in nginx wrk hey redis-server; do
+for tool in nginx wrk hey redis-server redis-cli; do
   command -v "$tool" >/dev/null 2>&1 || [ -x "/usr/sbin/$tool" ] || missing+=("$tool")
 done
 if [ ${#missing[@]} -gt 0 ]; then
   echo "Installing ${missing[*]} with apt"
   DEBIAN_FRONTEND=noninteractive apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]/redis-cli/redis-tools}" >/dev/null
 fi
 NGINX=$(command -v nginx || echo /usr/sbin/nginx)
 
@@ -94,8 +97,30 @@ http {
 NGINX
 "$NGINX" -c "$work/nginx.conf" -p "$work"
 
-redis-server --port "$redis_port" --bind 127.0.0.1 --save "" --appendonly no --daemonize no >"$work/redis.log" 2>&1 &
-pids+=($!); redis_pid=$!
+# Redis: one node, or (--cluster) six joined into a cluster, the first three masters.
+redis_pids=()
+redis_node() { # port, extra arguments...
+  redis-server --port "$1" --bind 127.0.0.1 --save "" --appendonly no --daemonize no --dir "$work" "${@:2}" >"$work/redis-$1.log" 2>&1 &
+  pids+=($!); redis_pids+=($!)
+}
+if [ "$cluster" = 1 ]; then
+  cluster_ports=()
+  for _ in 1 2 3 4 5 6; do
+    port=$(free_port); cluster_ports+=("$port")
+    redis_node "$port" --cluster-enabled yes --cluster-config-file "nodes-$port.conf"
+  done
+  for port in "${cluster_ports[@]}"; do
+    until redis-cli -p "$port" ping >/dev/null 2>&1; do sleep 0.1; done
+  done
+  redis-cli --cluster create $(printf '127.0.0.1:%s ' "${cluster_ports[@]}") --cluster-replicas 1 --cluster-yes >"$work/cluster-create.log"
+  for port in "${cluster_ports[@]}"; do
+    until redis-cli -p "$port" cluster info | grep -q 'cluster_state:ok'; do sleep 0.2; done
+  done
+  redis_connection=$(printf '127.0.0.1:%s,' "${cluster_ports[@]:0:3}"); redis_connection=${redis_connection%,}
+else
+  redis_node "$redis_port"
+  redis_connection="127.0.0.1:$redis_port"
+fi
 
 ASPNETCORE_URLS="http://127.0.0.1:$floor_port" Upstream="http://127.0.0.1:$upstream_port/v1/chat/completions" \
   dotnet bench/AgentPlatform.Bench.Floor/bin/Release/net10.0/AgentPlatform.Bench.Floor.dll >"$work/floor.log" 2>&1 &
@@ -113,7 +138,7 @@ simulator "$sim_port" Simulator__OutputTokens=16
 simulator "$slow_sim_port" Simulator__OutputTokens=120 Simulator__TokenIntervalMs=1000
 
 # Production settings: each service's own appsettings.json (content root = its output folder).
-export ASPNETCORE_ENVIRONMENT=Production ConnectionStrings__cache="127.0.0.1:$redis_port" AgentPlatform__InternalKey="$internal_key"
+export ASPNETCORE_ENVIRONMENT=Production ConnectionStrings__cache="$redis_connection" AgentPlatform__InternalKey="$internal_key"
 group() { # name, base URL: a model group of one deployment, priced so that budgets apply
   echo "Router__ModelGroups__$1__Deployments__0__Name=$1" "Router__ModelGroups__$1__Deployments__0__BaseUrl=$2" \
     "Router__ModelGroups__$1__Deployments__0__Model=bench-model" \
@@ -152,7 +177,9 @@ chat() { # model, extra curl arguments...: one chat completion with the key; pri
 # (and the first call of a body misses: the miss path below really misses)
 [ "$(chat bench | awk 'tolower($1) == "x-agentplatform-cache:" { print $2 }' | tr -d '\r')" = miss ] \
   || { echo "the platform's first call does not miss the cache" >&2; exit 1; }
-rss_mb() { awk '/VmRSS/ { printf "%.0f", $2 / 1024 }' "/proc/$1/status"; }
+rss_mb() { local files=(); for pid in "$@"; do files+=("/proc/$pid/status"); done; awk '/VmRSS/ { kb += $2 } END { printf "%.0f", kb / 1024 }' "${files[@]}"; }
+# CPU time (clock ticks) the Redis processes have used so far.
+redis_ticks() { local total=0; for pid in "${redis_pids[@]}"; do total=$((total + $(awk '{ print $14 + $15 }' "/proc/$pid/stat"))); done; echo "$total"; }
 api_idle=$(rss_mb "$api_pid"); router_idle=$(rss_mb "$router_pid")
 
 # The miss path: every request unique (run label, thread, counter), so each one is looked up in the
@@ -178,16 +205,21 @@ wrk.headers["Content-Type"] = "application/json"
 wrk.headers["Authorization"] = "Bearer $key"
 LUA
 
-# Throughput at $connections connections. Prints "rps p50_ms p99_ms".
+# Throughput at $connections connections. Prints "rps p50_ms p99_ms redis_cpu_us_per_request" (the
+# last: CPU time all Redis processes used during the run, over the requests answered).
 throughput() { # url, script, label, warm-up seconds
   wrk -t2 -c"$connections" -d"${4:-$warmup}s" -s "$2" "$1" -- "$3-warm" >/dev/null
-  wrk -t2 -c"$connections" -d"${duration}s" --latency -s "$2" "$1" -- "$3" | awk '
+  local ticks_before; ticks_before=$(redis_ticks)
+  wrk -t2 -c"$connections" -d"${duration}s" --latency -s "$2" "$1" -- "$3" >"$work/wrk-$3.out"
+  awk -v ticks="$(( $(redis_ticks) - ticks_before ))" -v hz="$(getconf CLK_TCK)" '
     function ms(v) { if (v ~ /us$/) return v / 1000; if (v ~ /ms$/) return v + 0; if (v ~ /s$/) return v * 1000; return v }
+    /requests in/ { total = $1 }
     /Requests\/sec:/ { rps = $2 }
     $1 == "50.000%" || $1 == "50%" { p50 = ms($2) }
     $1 == "99.000%" || $1 == "99%" { p99 = ms($2) }
     /Non-2xx or 3xx responses/ { errors = $NF }
-    END { if (errors > 0) { print "non-2xx responses: " errors > "/dev/stderr"; exit 1 } printf "%.0f %.3f %.3f\n", rps, p50, p99 }'
+    END { if (errors > 0) { print "non-2xx responses: " errors > "/dev/stderr"; exit 1 }
+          printf "%.0f %.3f %.3f %.1f\n", rps, p50, p99, total > 0 ? ticks * 1000000 / hz / total : 0 }' "$work/wrk-$3.out"
 }
 
 # Latency at a fixed $rate requests/s (hey: 20 workers of rate/20 each). Prints "p50_ms p99_ms".
@@ -212,11 +244,11 @@ floor="http://127.0.0.1:$floor_port/v1/chat/completions"
 platform="$api/v1/chat/completions"
 
 echo "Throughput: ${duration}s per scenario after ${warmup}s of warm-up ($((3 * warmup))s for the platform's), $connections connections..."
-read -r direct_rps direct_p50 direct_p99 < <(throughput "$upstream" "$work/static.lua" direct)
-read -r floor_rps floor_p50 floor_p99 < <(throughput "$floor" "$work/static.lua" floor)
-read -r miss_rps miss_p50 miss_p99 < <(throughput "$platform" "$work/miss.lua" miss $((3 * warmup)))
-read -r hit_rps hit_p50 hit_p99 < <(throughput "$platform" "$work/static.lua" hit $((3 * warmup)))
-api_loaded=$(rss_mb "$api_pid"); router_loaded=$(rss_mb "$router_pid"); redis_loaded=$(rss_mb "$redis_pid")
+read -r direct_rps direct_p50 direct_p99 _ < <(throughput "$upstream" "$work/static.lua" direct)
+read -r floor_rps floor_p50 floor_p99 _ < <(throughput "$floor" "$work/static.lua" floor)
+read -r miss_rps miss_p50 miss_p99 miss_redis_us < <(throughput "$platform" "$work/miss.lua" miss $((3 * warmup)))
+read -r hit_rps hit_p50 hit_p99 hit_redis_us < <(throughput "$platform" "$work/static.lua" hit $((3 * warmup)))
+api_loaded=$(rss_mb "$api_pid"); router_loaded=$(rss_mb "$router_pid"); redis_loaded=$(rss_mb "${redis_pids[@]}")
 if [ "$throughput_only" = 1 ]; then
   printf '%-22s %8s %8s %8s %8s\n' scenario "req/s" "p50 ms" "p99 ms" "vs floor"
   printf '%-22s %8s %8s %8s\n' direct "$direct_rps" "$direct_p50" "$direct_p99"
@@ -224,6 +256,7 @@ if [ "$throughput_only" = 1 ]; then
   printf '%-22s %8s %8s %8s %8s\n' "miss path" "$miss_rps" "$miss_p50" "$miss_p99" "$(awk -v p="$miss_rps" -v f="$floor_rps" 'BEGIN { printf "%.2f", p / f }')"
   printf '%-22s %8s %8s %8s %8s\n' "cache hit" "$hit_rps" "$hit_p50" "$hit_p99" "$(awk -v p="$hit_rps" -v f="$floor_rps" 'BEGIN { printf "%.2f", p / f }')"
   echo "RSS MB: api idle $api_idle, loaded $api_loaded; router idle $router_idle, loaded $router_loaded; redis $redis_loaded"
+  echo "Redis CPU per request ($([ "$cluster" = 1 ] && echo "6-node cluster" || echo "one node")): miss ${miss_redis_us} us, hit ${hit_redis_us} us"
   exit 0
 fi
 
@@ -278,6 +311,7 @@ echo
 echo "overhead header / added latency (p50): $overhead_ratio (target 0.8-1.2)"
 echo "held streams: $held open, Api + Router grew $(awk -v a="$api_held" -v r="$router_held" -v a0="$api_before" -v r0="$router_before" 'BEGIN { print a + r - a0 - r0 }') MB: $per_stream_kb KB per stream (target <= 50)"
 echo "RSS MB idle: api $api_idle, router $router_idle (target <= 150 each); after the throughput runs: api $api_loaded, router $router_loaded, redis $redis_loaded"
+echo "Redis CPU per request ($([ "$cluster" = 1 ] && echo "6-node cluster" || echo "one node")): miss ${miss_redis_us} us, hit ${hit_redis_us} us"
 
 mkdir -p bench/results
 result=bench/results/latest.json
@@ -291,9 +325,10 @@ cat > "$result" <<JSON
   "throughput": {
     "direct": { "rps": $direct_rps, "p50Ms": $direct_p50, "p99Ms": $direct_p99 },
     "floor": { "rps": $floor_rps, "p50Ms": $floor_p50, "p99Ms": $floor_p99 },
-    "missPath": { "rps": $miss_rps, "p50Ms": $miss_p50, "p99Ms": $miss_p99, "ratioToFloor": $miss_ratio },
-    "cacheHit": { "rps": $hit_rps, "p50Ms": $hit_p50, "p99Ms": $hit_p99, "ratioToFloor": $hit_ratio }
+    "missPath": { "rps": $miss_rps, "p50Ms": $miss_p50, "p99Ms": $miss_p99, "ratioToFloor": $miss_ratio, "redisCpuUsPerRequest": $miss_redis_us },
+    "cacheHit": { "rps": $hit_rps, "p50Ms": $hit_p50, "p99Ms": $hit_p99, "ratioToFloor": $hit_ratio, "redisCpuUsPerRequest": $hit_redis_us }
   },
+  "redisCluster": $([ "$cluster" = 1 ] && echo true || echo false),
   "fixedRate": {
     "requestsPerSecond": $rate,
     "direct": { "p50Ms": $direct_fixed_p50, "p99Ms": $direct_fixed_p99 },

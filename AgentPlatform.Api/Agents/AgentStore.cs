@@ -11,9 +11,12 @@ namespace AgentPlatform.Api.Agents;
 /// </summary>
 public sealed class AgentStore(IConnectionMultiplexer redis, TimeProvider timeProvider)
 {
-    public static readonly RedisKey CurrentKey = "agentplatform:agents";
+    // One hash slot ({agents}) for the definitions: a save changes the current one and the versions together.
+    internal const string Prefix = "agentplatform:{agents}:";
 
-    public static RedisKey VersionsKey(string name) => $"agentplatform:agents:{name}:versions";
+    public static readonly RedisKey CurrentKey = Prefix + "current";
+
+    public static RedisKey VersionsKey(string name) => $"{Prefix}{name}:versions";
 
     /// <summary>KEYS: current hash, versions list; ARGV: name, expected version count, JSON. Returns 1, or 0 when another save came first.</summary>
     private const string SaveScript = """

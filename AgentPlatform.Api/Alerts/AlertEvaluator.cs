@@ -21,7 +21,7 @@ public sealed class AlertEvaluator(
     AlertStore store, BudgetConditions budgets, DeploymentConditions deployments, ReplicaConditions replicas, AlertNotifier notifier,
     IConnectionMultiplexer redis, IOptions<AlertOptions> options, TimeProvider timeProvider, ILogger<AlertEvaluator> logger) : BackgroundService
 {
-    private static readonly RedisKey LeaseKey = "agentplatform:alerts:evaluator";
+    private static readonly RedisKey LeaseKey = AlertStore.Prefix + "evaluator";
 
     private const string LeaseScript = """
         -- KEYS[1] the lease; ARGV[1] this replica's token, ARGV[2] its lifetime (ms). 1: held (2: just taken), 0: another's

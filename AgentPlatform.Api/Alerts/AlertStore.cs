@@ -16,7 +16,10 @@ namespace AgentPlatform.Api.Alerts;
 /// </remarks>
 public sealed class AlertStore(IConnectionMultiplexer redis, IOptions<AlertOptions> options)
 {
-    private const string Prefix = "agentplatform:alerts:";
+    // One hash slot ({alerts}) for all of alerting: a transition changes the active alerts, the history and
+    // the outbox in one script, and a notification moves between the outbox and the sending list, which a
+    // Redis Cluster does only within one slot. Alerting is a few commands per evaluation, never per request.
+    internal const string Prefix = "agentplatform:{alerts}:";
     public static readonly RedisKey RulesKey = Prefix + "rules";
     public static readonly RedisKey ActiveKey = Prefix + "active";
     public static readonly RedisKey HistoryKey = Prefix + "history";

@@ -18,7 +18,7 @@ public static class CacheAdminApi
 
     private static async Task<Results<Ok<CachePurge>, OpenAIErrorResult>> PurgeAsync(ResponseCache cache, string? tenantId)
     {
-        if (tenantId is not null && (tenantId.Length == 0 || tenantId.AsSpan().IndexOfAny("*?[]\\:") >= 0))
+        if (tenantId is not null && (tenantId.Length == 0 || tenantId.AsSpan().IndexOfAny("*?[]\\:{}") >= 0))
         {
             return OpenAIErrorResult.BadRequest("'tenantId' must be a tenant's id (or absent to empty every tenant's cache).", "invalid_query", "tenantId");
         }

@@ -112,7 +112,15 @@ public sealed class ResponseCache : IDisposable
 
     public CacheMetrics Metrics => _metrics;
 
-    public static string EntryKey(string scope, string requestHash) => $"{KeyPrefix}{scope}:{requestHash}";
+    /// <summary>
+    /// An entry's key. Its fill lease and "someone waits" mark add a suffix, and all three share the hash
+    /// tag <c>{scope:hash}</c>: the lookup and store scripts take them together, which a Redis Cluster runs
+    /// only within one slot — and the entries spread over the shards.
+    /// </summary>
+    public static string EntryKey(string scope, string requestHash) => $"{KeyPrefix}{{{scope}:{requestHash}}}";
+
+    /// <summary>A SCAN pattern for the entries (with their leases and marks) of one scope, or of all (null).</summary>
+    public static string ScopePattern(string? scope) => scope is null ? $"{KeyPrefix}*" : $"{KeyPrefix}{{{scope}:*";
 
     /// <summary>
     /// Finds the answer for a request: from memory, from Redis, or by waiting for the request that is
@@ -423,25 +431,24 @@ public sealed class ResponseCache : IDisposable
     /// </summary>
     public async Task<long> PurgeAsync(string? scope)
     {
-        var pattern = $"{KeyPrefix}{scope ?? "*"}:*";
+        var pattern = ScopePattern(scope);
         var database = _redis.GetDatabase();
         long deleted = 0;
+        // Every primary's keys (a cluster's are spread over its shards), each deleted by its own DEL,
+        // pipelined a batch at a time: one DEL of many keys is refused on a cluster unless they share a slot.
         foreach (var server in _redis.GetServers().Where(s => s.IsConnected && !s.IsReplica))
         {
-            var batch = new List<RedisKey>(PurgeBatch);
+            var batch = new List<Task<bool>>(PurgeBatch);
             await foreach (var key in server.KeysAsync(pattern: pattern, pageSize: PurgeBatch))
             {
-                batch.Add(key);
+                batch.Add(database.KeyDeleteAsync(key));
                 if (batch.Count == PurgeBatch)
                 {
-                    deleted += await database.KeyDeleteAsync([.. batch]);
+                    deleted += (await Task.WhenAll(batch)).Count(d => d);
                     batch.Clear();
                 }
             }
-            if (batch.Count > 0)
-            {
-                deleted += await database.KeyDeleteAsync([.. batch]);
-            }
+            deleted += (await Task.WhenAll(batch)).Count(d => d);
         }
         _local?.Clear();
         await _redis.GetSubscriber().PublishAsync(FillsChannel, PurgeMessage);

@@ -11,21 +11,18 @@ namespace AgentPlatform.Api.Tenancy;
 /// already upgraded (<see cref="KeyMoves"/>), and a start that dies halfway finishes the move at the
 /// next start (the indexes, which say what to move, go last).
 /// </summary>
-public sealed class TenancyKeyMigration(IConnectionMultiplexer redis, TenancyStore store, ILogger<TenancyKeyMigration> logger) : IHostedService
+public sealed class TenancyKeyMigration(IConnectionMultiplexer redis, TenancyStore store, ILogger<TenancyKeyMigration> logger)
+    : KeyNameMigration(redis)
 {
     private const string OldPrefix = "agentplatform:";
     private static readonly RedisKey OldTenants = OldPrefix + "tenants";
     private static readonly RedisKey OldKeys = OldPrefix + "keys";
     private static readonly RedisKey OldAudit = OldPrefix + "audit";
 
-    public async Task StartAsync(CancellationToken cancellationToken)
+    protected override async Task MoveAsync(IDatabase database)
     {
-        if (!KeyMoves.MayHoldOldNames(redis))
-        {
-            return;
-        }
-        var (tenants, keys) = await MoveTenancyAsync(redis.GetDatabase());
-        var counters = await MoveSpendAsync(redis.GetDatabase());
+        var (tenants, keys) = await MoveTenancyAsync(database);
+        var counters = await MoveSpendAsync(database);
         if (tenants + keys + counters > 0)
         {
             Log.TenancyKeysMoved(logger, tenants, keys, counters);
@@ -64,7 +61,7 @@ public sealed class TenancyKeyMigration(IConnectionMultiplexer redis, TenancySto
     private async Task<int> MoveSpendAsync(IDatabase database)
     {
         var moved = 0;
-        await foreach (var old in KeyMoves.FindAsync(redis, OldPrefix + "spend:*"))
+        await foreach (var old in KeyMoves.FindAsync(Redis, OldPrefix + "spend:*"))
         {
             // Ids and period ids hold no ':' (TenancyStore.NewId, BudgetPeriod).
             var parts = ((string)old!).Split(':');
@@ -80,6 +77,4 @@ public sealed class TenancyKeyMigration(IConnectionMultiplexer redis, TenancySto
         }
         return moved;
     }
-
-    public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
 }

@@ -11,18 +11,14 @@ namespace AgentPlatform.Api.Usage;
 /// a cluster never held the old names); a key under both names — the hour of the upgrade — is merged:
 /// roll-ups and timeline summed, records and request ids kept where the new name has them.
 /// </summary>
-public sealed class UsageKeyMigration(IConnectionMultiplexer redis, ILogger<UsageKeyMigration> logger) : IHostedService
+public sealed class UsageKeyMigration(IConnectionMultiplexer redis, ILogger<UsageKeyMigration> logger) : KeyNameMigration(redis)
 {
     private const string OldPrefix = "agentplatform:usage:";
 
-    public async Task StartAsync(CancellationToken cancellationToken)
+    protected override async Task MoveAsync(IDatabase database)
     {
-        if (!KeyMoves.MayHoldOldNames(redis))
-        {
-            return;
-        }
-        var (database, moved) = (redis.GetDatabase(), 0);
-        await foreach (var old in KeyMoves.FindAsync(redis, OldPrefix + "*"))
+        var moved = 0;
+        await foreach (var old in KeyMoves.FindAsync(Redis, OldPrefix + "*"))
         {
             if (NewName(old!) is { } to && await KeyMoves.MergeHashAsync(database, old, to.Name, to.Counters))
             {
@@ -60,6 +56,4 @@ public sealed class UsageKeyMigration(IConnectionMultiplexer redis, ILogger<Usag
             _ => null,
         };
     }
-
-    public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
 }

@@ -12,14 +12,13 @@ namespace AgentPlatform.Tests.Infrastructure;
 /// </summary>
 public class TenancyFixture : IAsyncLifetime
 {
-    private TestRedis? _redis;
-    private IAsyncDisposable _store = null!;
+    private RedisUnderTest _redis = null!;
 
     /// <summary>The one Redis node (for the tests that restart it); not there when the fixture runs on a cluster.</summary>
-    public TestRedis Redis => _redis ?? throw new InvalidOperationException("This fixture runs on a Redis Cluster.");
+    public TestRedis Redis => _redis.Node;
 
     /// <summary>What the Api and the Router are given as <c>ConnectionStrings:cache</c>: one node, or a cluster's seeds.</summary>
-    public string RedisConnectionString { get; private set; } = "";
+    public string RedisConnectionString => _redis.ConnectionString;
 
     /// <summary>Whether the Api and the Router keep their state on a Redis Cluster rather than one node.</summary>
     protected virtual bool OnCluster => false;
@@ -38,16 +37,7 @@ public class TenancyFixture : IAsyncLifetime
 
     public async Task InitializeAsync()
     {
-        if (OnCluster)
-        {
-            var cluster = await TestRedisCluster.StartAsync();
-            (_store, RedisConnectionString) = (cluster, cluster.ConnectionString);
-        }
-        else
-        {
-            _redis = await TestRedis.StartAsync();
-            (_store, RedisConnectionString) = (_redis, _redis.ConnectionString);
-        }
+        _redis = await RedisUnderTest.StartAsync(OnCluster);
         Simulator = PlatformFixture.StartSimulator();
         SlowSimulator = PlatformFixture.StartSimulator(new Dictionary<string, string?> { ["Simulator:TimeToFirstTokenMs"] = "500" });
         DribblingSimulator = PlatformFixture.StartSimulator(new Dictionary<string, string?> { ["Simulator:TokenIntervalMs"] = "200" });
@@ -85,7 +75,7 @@ public class TenancyFixture : IAsyncLifetime
         await Simulator.DisposeAsync();
         await SlowSimulator.DisposeAsync();
         await DribblingSimulator.DisposeAsync();
-        await _store.DisposeAsync();
+        await _redis.DisposeAsync();
     }
 }
 

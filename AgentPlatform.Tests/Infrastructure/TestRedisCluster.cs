@@ -52,6 +52,57 @@ public sealed class TestRedisCluster : IAsyncDisposable
         }
     }
 
+    /// <summary>
+    /// Kills (SIGKILL, as a crashed host goes) the master serving <paramref name="key"/>'s hash slot, and
+    /// waits until its replica has taken the slot over and every node left sees the cluster ok again. How
+    /// long that took. redis-server only: Garnet's test cluster has no replicas.
+    /// </summary>
+    public async Task<TimeSpan> KillMasterOfAsync(RedisKey key)
+    {
+        if (_nodes.Count == 0)
+        {
+            throw new InvalidOperationException("A failover needs the redis-server cluster; the Garnet one has no replicas.");
+        }
+        var master = await MasterOfAsync(key, _nodes[0].Port);
+        var victim = _nodes.Single(node => node.Port == master);
+        var started = Stopwatch.StartNew();
+        victim.Kill();
+        var survivors = _nodes.Where(node => node != victim).ToList();
+        await Eventually.TrueAsync(async () => await MasterOfAsync(key, survivors[0].Port) is var now && now != master && now != -1,
+            $"a replica to take over the slot of port {master}", Eventually.Slowly);
+        foreach (var node in survivors)
+        {
+            await Eventually.TrueAsync(() => SeesClusterOkAsync(node.Port, _nodes.Count), $"node {node.Port} to see the cluster ok again", Eventually.Slowly);
+        }
+        return started.Elapsed;
+    }
+
+    /// <summary>The port of the master serving <paramref name="key"/>'s slot, as the node at <paramref name="askPort"/> sees it.</summary>
+    private static async Task<int> MasterOfAsync(RedisKey key, int askPort)
+    {
+        await using var connection = await ConnectToNodeAsync(askPort);
+        var nodes = (string?)await connection.GetServer($"127.0.0.1:{askPort}").ExecuteAsync("CLUSTER", "NODES");
+        var slot = connection.HashSlot(key);
+        foreach (var line in (nodes ?? "").Split('\n', StringSplitOptions.RemoveEmptyEntries))
+        {
+            // <id> <ip:port@bus> <flags> <master> <ping> <pong> <epoch> <link> <slot or range>...
+            var fields = line.Split(' ');
+            if (!fields[2].Contains("master", StringComparison.Ordinal) || fields[2].Contains("fail", StringComparison.Ordinal))
+            {
+                continue;
+            }
+            foreach (var range in fields.Skip(8))
+            {
+                var bounds = range.Split('-');
+                if (int.TryParse(bounds[0], out var from) && slot >= from && slot <= (bounds.Length > 1 ? int.Parse(bounds[1]) : from))
+                {
+                    return int.Parse(fields[1][(fields[1].IndexOf(':') + 1)..fields[1].IndexOf('@')]);
+                }
+            }
+        }
+        return -1;
+    }
+
     /// <summary>Joins the nodes (the first three masters, the others their replicas) and waits until every slot is served.</summary>
     private async Task CreateAsync()
     {
@@ -193,6 +244,13 @@ public sealed class TestRedisCluster : IAsyncDisposable
             {
                 return false;
             }
+        }
+
+        /// <summary>Ends the process at once (SIGKILL): no goodbye to the cluster or the clients.</summary>
+        public void Kill()
+        {
+            _process.Kill();
+            _process.WaitForExit(5000);
         }
 
         public void Dispose()

@@ -10,10 +10,11 @@ namespace AgentPlatform.Tests.Api.Alerts;
 
 /// <summary>
 /// Alerts through two Api replicas evaluating the same rules in Redis: a budget alert notifies once
-/// when it starts and once when it ends, whichever replica evaluates; webhooks that fail are retried.
+/// when it starts and once when it ends, whichever replica evaluates; webhooks that fail are retried —
+/// on one Redis node (<see cref="AlertTests"/>) and on a Redis Cluster.
 /// </summary>
-[Collection(AlertCollection.Name)]
-public sealed class AlertTests(AlertFixture fixture)
+public abstract class AlertSuite<TFixture>(TFixture fixture) : IClassFixture<TFixture>
+    where TFixture : AlertFixture
 {
     [Fact]
     public async Task A_key_past_80_percent_of_its_budget_alerts_once_and_resolves_once_when_its_spend_is_reset()
@@ -202,6 +203,10 @@ public sealed class AlertTests(AlertFixture fixture)
     }
 }
 
+public sealed class AlertTests(AlertFixture fixture) : AlertSuite<AlertFixture>(fixture);
+
+public sealed class AlertOnClusterTests(ClusterAlertFixture fixture) : AlertSuite<ClusterAlertFixture>(fixture);
+
 public static class AlertFixtureStatus
 {
     public const string Firing = "firing";
@@ -209,9 +214,13 @@ public static class AlertFixtureStatus
 }
 
 /// <summary>Redis, a priced simulator group behind a Router, a webhook receiver, and two Api replicas evaluating every 0.2 s.</summary>
-public sealed class AlertFixture : IAsyncLifetime
+public class AlertFixture : IAsyncLifetime
 {
-    public TestRedis Redis { get; private set; } = null!;
+    private RedisUnderTest _redis = null!;
+
+    /// <summary>Whether the Api and the Router keep their state on a Redis Cluster rather than one node.</summary>
+    protected virtual bool OnCluster => false;
+
     public KestrelApp<SimulatorOptions> Simulator { get; private set; } = null!;
     public KestrelApp<SimulatorOptions> Healthy { get; private set; } = null!;
     public KestrelApp<SimulatorOptions> Faulty { get; private set; } = null!;
@@ -223,7 +232,7 @@ public sealed class AlertFixture : IAsyncLifetime
 
     public async Task InitializeAsync()
     {
-        Redis = await TestRedis.StartAsync();
+        _redis = await RedisUnderTest.StartAsync(OnCluster);
         Receiver = await WebhookReceiver.StartAsync();
         Simulator = PlatformFixture.StartSimulator();
         Healthy = PlatformFixture.StartSimulator();
@@ -231,7 +240,7 @@ public sealed class AlertFixture : IAsyncLifetime
         Slow = PlatformFixture.StartSimulator(new Dictionary<string, string?> { ["Simulator:TimeToFirstTokenMs"] = "300" });
         Router = new KestrelApp<RouterOptions>(new RouterSettings
         {
-            { "ConnectionStrings:cache", Redis.ConnectionString },
+            { "ConnectionStrings:cache", _redis.ConnectionString },
             { "Logging:LogLevel:Default", "Warning" },
             { "Router:StatsFlushSeconds", "0.5" },
             { "Router:CircuitBreaker:BreakDurationSeconds", "0.5" },
@@ -244,7 +253,7 @@ public sealed class AlertFixture : IAsyncLifetime
         Second = StartApi();
     }
 
-    private KestrelApp<ApiOptions> StartApi() => new KestrelApp<ApiOptions>(PlatformFixture.ApiSettings(Redis, Router.BaseAddress, Receiver.AlertSettings(new Dictionary<string, string?>
+    private KestrelApp<ApiOptions> StartApi() => new KestrelApp<ApiOptions>(PlatformFixture.ApiSettings(_redis.ConnectionString, Router.BaseAddress, Receiver.AlertSettings(new Dictionary<string, string?>
     {
         ["Alerts:Rules:0:Name"] = "budget",
         ["Alerts:Rules:0:Kind"] = "budget",
@@ -340,13 +349,13 @@ public sealed class AlertFixture : IAsyncLifetime
         await Faulty.DisposeAsync();
         await Slow.DisposeAsync();
         await Receiver.DisposeAsync();
-        await Redis.DisposeAsync();
+        await _redis.DisposeAsync();
     }
 }
 
-[CollectionDefinition(Name)]
-public sealed class AlertCollection : ICollectionFixture<AlertFixture>
+/// <summary>The same on a Redis Cluster of six nodes (<see cref="TestRedisCluster"/>).</summary>
+public sealed class ClusterAlertFixture : AlertFixture
 {
-    public const string Name = "alerts";
+    protected override bool OnCluster => true;
 }
 

@@ -13,11 +13,18 @@ namespace AgentPlatform.Tests.Api.Caching;
 /// sent together overlap. Groups: <c>default</c>, <c>priced</c> (prices set), <c>uncached</c> (cache
 /// turned off for the group), <c>tiny</c> (entries of at most 1 KiB).
 /// </summary>
-public sealed class CacheFixture : IAsyncLifetime
+public class CacheFixture : IAsyncLifetime
 {
     public const double InputPrice = 10, OutputPrice = 20;
 
-    public TestRedis Redis { get; private set; } = null!;
+    private RedisUnderTest _redis = null!;
+
+    /// <summary>What the Api and the Router are given as <c>ConnectionStrings:cache</c>: one node, or a cluster's seeds.</summary>
+    public string RedisConnectionString => _redis.ConnectionString;
+
+    /// <summary>Whether the Api and the Router keep their state on a Redis Cluster rather than one node.</summary>
+    protected virtual bool OnCluster => false;
+
     public KestrelApp<SimulatorOptions> Simulator { get; private set; } = null!;
     public KestrelApp<RouterOptions> Router { get; private set; } = null!;
     public KestrelApp<ApiOptions> First { get; private set; } = null!;
@@ -25,11 +32,11 @@ public sealed class CacheFixture : IAsyncLifetime
 
     public async Task InitializeAsync()
     {
-        Redis = await TestRedis.StartAsync();
+        _redis = await RedisUnderTest.StartAsync(OnCluster);
         Simulator = PlatformFixture.StartSimulator(new Dictionary<string, string?> { ["Simulator:TimeToFirstTokenMs"] = "300" });
         Router = new KestrelApp<RouterOptions>(new RouterSettings
         {
-            { "ConnectionStrings:cache", Redis.ConnectionString },
+            { "ConnectionStrings:cache", RedisConnectionString },
             { "Logging:LogLevel:Default", "Warning" },
             { "Router:Retry:MaxAttempts", "1" },
             { "default", new ModelGroupOptions { Deployments = [RouterSettings.Deployment("sim", Simulator.BaseAddress)] } },
@@ -43,7 +50,7 @@ public sealed class CacheFixture : IAsyncLifetime
         await CreateKeyAsync(await CreateTenantAsync(new { name = "setup" }), new { name = "setup" });
     }
 
-    private KestrelApp<ApiOptions> StartApi() => new KestrelApp<ApiOptions>(PlatformFixture.ApiSettings(Redis, Router.BaseAddress, new Dictionary<string, string?>
+    private KestrelApp<ApiOptions> StartApi() => new KestrelApp<ApiOptions>(PlatformFixture.ApiSettings(RedisConnectionString, Router.BaseAddress, new Dictionary<string, string?>
     {
         ["Cache:Enabled"] = "true",
         ["Cache:ModelGroups:uncached:Enabled"] = "false",
@@ -99,6 +106,12 @@ public sealed class CacheFixture : IAsyncLifetime
         await Second.DisposeAsync();
         await Router.DisposeAsync();
         await Simulator.DisposeAsync();
-        await Redis.DisposeAsync();
+        await _redis.DisposeAsync();
     }
+}
+
+/// <summary>The same on a Redis Cluster of six nodes (<see cref="TestRedisCluster"/>).</summary>
+public sealed class ClusterCacheFixture : CacheFixture
+{
+    protected override bool OnCluster => true;
 }

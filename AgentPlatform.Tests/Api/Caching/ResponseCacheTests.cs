@@ -14,9 +14,12 @@ using OpenAI.Chat;
 
 namespace AgentPlatform.Tests.Api.Caching;
 
-/// <summary>The response cache through two Api replicas: single flight, takeover, replay, scope, and what makes a request the same.</summary>
-[Collection(CacheCollection.Name)]
-public sealed class ResponseCacheTests(CacheFixture fixture) : IAsyncLifetime
+/// <summary>
+/// The response cache through two Api replicas: single flight, takeover, replay, scope, and what makes a
+/// request the same — on one Redis node (<see cref="ResponseCacheTests"/>) and on a Redis Cluster.
+/// </summary>
+public abstract class ResponseCacheSuite<TFixture>(TFixture fixture) : IClassFixture<TFixture>, IAsyncLifetime
+    where TFixture : CacheFixture
 {
     public Task InitializeAsync() => fixture.ResetSimulatorAsync();
 
@@ -84,7 +87,7 @@ public sealed class ResponseCacheTests(CacheFixture fixture) : IAsyncLifetime
         var (tenantId, _, key) = await fixture.NewKeyAsync();
         var body = """{"model":"default","messages":[{"role":"user","content":"My filler died"}]}""";
         // A replica that took the fill lease and died: nobody renews it or says it gave up.
-        await using var redis = await ConnectionMultiplexer.ConnectAsync(fixture.Redis.ConnectionString);
+        await using var redis = await ConnectionMultiplexer.ConnectAsync(fixture.RedisConnectionString);
         var entry = ResponseCache.EntryKey(tenantId, CacheKey.Compute(Encoding.UTF8.GetBytes(body)));
         Assert.True(await redis.GetDatabase().StringSetAsync(entry + ":fill", "dead-replica", TimeSpan.FromMilliseconds(1500)));
         using var client = CacheFixture.Client(fixture.Second, key);
@@ -104,7 +107,7 @@ public sealed class ResponseCacheTests(CacheFixture fixture) : IAsyncLifetime
         var (tenantId, _, key) = await fixture.NewKeyAsync();
         using var first = CacheFixture.Client(fixture.First, key);
         using var second = CacheFixture.Client(fixture.Second, key);
-        await using var redis = await ConnectionMultiplexer.ConnectAsync(fixture.Redis.ConnectionString);
+        await using var redis = await ConnectionMultiplexer.ConnectAsync(fixture.RedisConnectionString);
         var announced = new System.Collections.Concurrent.ConcurrentQueue<string>();
         await redis.GetSubscriber().SubscribeAsync(ResponseCache.FillsChannel, (_, message) => announced.Enqueue(message!));
         string Entry(string body) => ResponseCache.EntryKey(tenantId, CacheKey.Compute(Encoding.UTF8.GetBytes(body)));
@@ -135,19 +138,21 @@ public sealed class ResponseCacheTests(CacheFixture fixture) : IAsyncLifetime
 
         await Task.WhenAll(Enumerable.Range(0, 8).Select(i => SendAsync(client, Chat($"Entry {i}"))));
 
-        await using var redis = await ConnectionMultiplexer.ConnectAsync(fixture.Redis.ConnectionString);
-        var server = redis.GetServers().Single();
+        await using var redis = await ConnectionMultiplexer.ConnectAsync(fixture.RedisConnectionString);
         // The entries alone (not their fill leases or waiting marks), once all are written: the store is sent
         // before the answer ends but not awaited by the client, so it may land just after the answers.
         var ttls = await Eventually.ReadAsync(async () =>
         {
             var found = new List<double>();
-            await foreach (var entry in server.KeysAsync(pattern: $"{ResponseCache.KeyPrefix}{tenantId}:*"))
+            foreach (var server in redis.GetServers().Where(server => !server.IsReplica))
             {
-                if (!entry.ToString().EndsWith(":fill", StringComparison.Ordinal) && !entry.ToString().EndsWith(":waiting", StringComparison.Ordinal)
-                    && await redis.GetDatabase().KeyTimeToLiveAsync(entry) is { } ttl)
+                await foreach (var entry in server.KeysAsync(pattern: ResponseCache.ScopePattern(tenantId)))
                 {
-                    found.Add(ttl.TotalSeconds);
+                    if (!entry.ToString().EndsWith(":fill", StringComparison.Ordinal) && !entry.ToString().EndsWith(":waiting", StringComparison.Ordinal)
+                        && await redis.GetDatabase().KeyTimeToLiveAsync(entry) is { } ttl)
+                    {
+                        found.Add(ttl.TotalSeconds);
+                    }
                 }
             }
             return found;
@@ -324,7 +329,7 @@ public sealed class ResponseCacheTests(CacheFixture fixture) : IAsyncLifetime
     {
         var (tenantId, _, key) = await fixture.NewKeyAsync();
         using var client = CacheFixture.Client(fixture.First, key);
-        await using var redis = await ConnectionMultiplexer.ConnectAsync(fixture.Redis.ConnectionString);
+        await using var redis = await ConnectionMultiplexer.ConnectAsync(fixture.RedisConnectionString);
         const string HalfMinute = """{"model":"default","messages":[{"role":"user","content":"Kept for half a minute"}]}""";
         var entry = ResponseCache.EntryKey(tenantId, CacheKey.Compute(Encoding.UTF8.GetBytes(HalfMinute)));
 
@@ -527,7 +532,7 @@ public sealed class ResponseCacheTests(CacheFixture fixture) : IAsyncLifetime
     {
         var (tenantId, keyId, key) = await fixture.NewKeyAsync(key: new { name = "one at a time", maxConcurrent = 1 });
         using var client = CacheFixture.Client(fixture.First, key);
-        await using var redis = await ConnectionMultiplexer.ConnectAsync(fixture.Redis.ConnectionString);
+        await using var redis = await ConnectionMultiplexer.ConnectAsync(fixture.RedisConnectionString);
         var leases = (RedisKey)$"agentplatform:{{t:{tenantId}}}:limits:key:{keyId}:leases";
         Assert.Equal("miss", (await SendAsync(client, Chat("Cached before the slow one"))).Cache);
 
@@ -613,8 +618,6 @@ public sealed class ResponseCacheTests(CacheFixture fixture) : IAsyncLifetime
     }
 }
 
-[CollectionDefinition(Name)]
-public sealed class CacheCollection : ICollectionFixture<CacheFixture>
-{
-    public const string Name = "cache";
-}
+public sealed class ResponseCacheTests(CacheFixture fixture) : ResponseCacheSuite<CacheFixture>(fixture);
+
+public sealed class ResponseCacheOnClusterTests(ClusterCacheFixture fixture) : ResponseCacheSuite<ClusterCacheFixture>(fixture);
