@@ -106,15 +106,18 @@ redis_node() { # port, extra arguments...
 if [ "$cluster" = 1 ]; then
   cluster_ports=()
   for _ in 1 2 3 4 5 6; do
+    # The cluster bus port given, not Redis' default (port + 10000, past 65535 for a high free port).
     port=$(free_port); cluster_ports+=("$port")
-    redis_node "$port" --cluster-enabled yes --cluster-config-file "nodes-$port.conf"
+    redis_node "$port" --cluster-enabled yes --cluster-config-file "nodes-$port.conf" --cluster-port "$(free_port)"
   done
   for port in "${cluster_ports[@]}"; do
-    until redis-cli -p "$port" ping >/dev/null 2>&1; do sleep 0.1; done
+    for _ in $(seq 100); do redis-cli -p "$port" ping >/dev/null 2>&1 && break; sleep 0.1; done
+    redis-cli -p "$port" ping >/dev/null || { echo "redis-server on port $port did not start: $(cat "$work/redis-$port.log")" >&2; exit 1; }
   done
   redis-cli --cluster create $(printf '127.0.0.1:%s ' "${cluster_ports[@]}") --cluster-replicas 1 --cluster-yes >"$work/cluster-create.log"
   for port in "${cluster_ports[@]}"; do
-    until redis-cli -p "$port" cluster info | grep -q 'cluster_state:ok'; do sleep 0.2; done
+    for _ in $(seq 150); do redis-cli -p "$port" cluster info | grep -q 'cluster_state:ok' && break; sleep 0.2; done
+    redis-cli -p "$port" cluster info | grep -q 'cluster_state:ok' || { echo "node $port does not see the cluster ok" >&2; exit 1; }
   done
   redis_connection=$(printf '127.0.0.1:%s,' "${cluster_ports[@]:0:3}"); redis_connection=${redis_connection%,}
 else
@@ -178,8 +181,8 @@ chat() { # model, extra curl arguments...: one chat completion with the key; pri
 [ "$(chat bench | awk 'tolower($1) == "x-agentplatform-cache:" { print $2 }' | tr -d '\r')" = miss ] \
   || { echo "the platform's first call does not miss the cache" >&2; exit 1; }
 rss_mb() { local files=(); for pid in "$@"; do files+=("/proc/$pid/status"); done; awk '/VmRSS/ { kb += $2 } END { printf "%.0f", kb / 1024 }' "${files[@]}"; }
-# CPU time (clock ticks) the Redis processes have used so far.
-redis_ticks() { local total=0; for pid in "${redis_pids[@]}"; do total=$((total + $(awk '{ print $14 + $15 }' "/proc/$pid/stat"))); done; echo "$total"; }
+# CPU time (clock ticks) each Redis process has used so far, space-separated.
+redis_ticks() { for pid in "${redis_pids[@]}"; do awk '{ printf "%d ", $14 + $15 }' "/proc/$pid/stat"; done; }
 api_idle=$(rss_mb "$api_pid"); router_idle=$(rss_mb "$router_pid")
 
 # The miss path: every request unique (run label, thread, counter), so each one is looked up in the
@@ -205,13 +208,14 @@ wrk.headers["Content-Type"] = "application/json"
 wrk.headers["Authorization"] = "Bearer $key"
 LUA
 
-# Throughput at $connections connections. Prints "rps p50_ms p99_ms redis_cpu_us_per_request" (the
-# last: CPU time all Redis processes used during the run, over the requests answered).
+# Throughput at $connections connections. Prints "rps p50_ms p99_ms redis_us busiest_us": the CPU time
+# all Redis processes, and the busiest one alone, used during the run over the requests answered (on a
+# cluster, the busiest node is the shard holding the benchmark's one tenant: its ceiling).
 throughput() { # url, script, label, warm-up seconds
   wrk -t2 -c"$connections" -d"${4:-$warmup}s" -s "$2" "$1" -- "$3-warm" >/dev/null
   local ticks_before; ticks_before=$(redis_ticks)
   wrk -t2 -c"$connections" -d"${duration}s" --latency -s "$2" "$1" -- "$3" >"$work/wrk-$3.out"
-  awk -v ticks="$(( $(redis_ticks) - ticks_before ))" -v hz="$(getconf CLK_TCK)" '
+  awk -v before="$ticks_before" -v after="$(redis_ticks)" -v hz="$(getconf CLK_TCK)" '
     function ms(v) { if (v ~ /us$/) return v / 1000; if (v ~ /ms$/) return v + 0; if (v ~ /s$/) return v * 1000; return v }
     /requests in/ { total = $1 }
     /Requests\/sec:/ { rps = $2 }
@@ -219,7 +223,10 @@ throughput() { # url, script, label, warm-up seconds
     $1 == "99.000%" || $1 == "99%" { p99 = ms($2) }
     /Non-2xx or 3xx responses/ { errors = $NF }
     END { if (errors > 0) { print "non-2xx responses: " errors > "/dev/stderr"; exit 1 }
-          printf "%.0f %.3f %.3f %.1f\n", rps, p50, p99, total > 0 ? ticks * 1000000 / hz / total : 0 }' "$work/wrk-$3.out"
+          n = split(before, b, " "); split(after, a, " "); ticks = 0; busiest = 0
+          for (i = 1; i <= n; i++) { ticks += a[i] - b[i]; if (a[i] - b[i] > busiest) busiest = a[i] - b[i] }
+          us = total > 0 ? 1000000 / hz / total : 0
+          printf "%.0f %.3f %.3f %.1f %.1f\n", rps, p50, p99, ticks * us, busiest * us }' "$work/wrk-$3.out"
 }
 
 # Latency at a fixed $rate requests/s (hey: 20 workers of rate/20 each). Prints "p50_ms p99_ms".
@@ -244,10 +251,10 @@ floor="http://127.0.0.1:$floor_port/v1/chat/completions"
 platform="$api/v1/chat/completions"
 
 echo "Throughput: ${duration}s per scenario after ${warmup}s of warm-up ($((3 * warmup))s for the platform's), $connections connections..."
-read -r direct_rps direct_p50 direct_p99 _ < <(throughput "$upstream" "$work/static.lua" direct)
-read -r floor_rps floor_p50 floor_p99 _ < <(throughput "$floor" "$work/static.lua" floor)
-read -r miss_rps miss_p50 miss_p99 miss_redis_us < <(throughput "$platform" "$work/miss.lua" miss $((3 * warmup)))
-read -r hit_rps hit_p50 hit_p99 hit_redis_us < <(throughput "$platform" "$work/static.lua" hit $((3 * warmup)))
+read -r direct_rps direct_p50 direct_p99 _ _ < <(throughput "$upstream" "$work/static.lua" direct)
+read -r floor_rps floor_p50 floor_p99 _ _ < <(throughput "$floor" "$work/static.lua" floor)
+read -r miss_rps miss_p50 miss_p99 miss_redis_us miss_busiest_us < <(throughput "$platform" "$work/miss.lua" miss $((3 * warmup)))
+read -r hit_rps hit_p50 hit_p99 hit_redis_us hit_busiest_us < <(throughput "$platform" "$work/static.lua" hit $((3 * warmup)))
 api_loaded=$(rss_mb "$api_pid"); router_loaded=$(rss_mb "$router_pid"); redis_loaded=$(rss_mb "${redis_pids[@]}")
 if [ "$throughput_only" = 1 ]; then
   printf '%-22s %8s %8s %8s %8s\n' scenario "req/s" "p50 ms" "p99 ms" "vs floor"
@@ -256,7 +263,7 @@ if [ "$throughput_only" = 1 ]; then
   printf '%-22s %8s %8s %8s %8s\n' "miss path" "$miss_rps" "$miss_p50" "$miss_p99" "$(awk -v p="$miss_rps" -v f="$floor_rps" 'BEGIN { printf "%.2f", p / f }')"
   printf '%-22s %8s %8s %8s %8s\n' "cache hit" "$hit_rps" "$hit_p50" "$hit_p99" "$(awk -v p="$hit_rps" -v f="$floor_rps" 'BEGIN { printf "%.2f", p / f }')"
   echo "RSS MB: api idle $api_idle, loaded $api_loaded; router idle $router_idle, loaded $router_loaded; redis $redis_loaded"
-  echo "Redis CPU per request ($([ "$cluster" = 1 ] && echo "6-node cluster" || echo "one node")): miss ${miss_redis_us} us, hit ${hit_redis_us} us"
+  echo "Redis CPU per request ($([ "$cluster" = 1 ] && echo "6-node cluster" || echo "one node")): miss ${miss_redis_us} us (busiest node ${miss_busiest_us}), hit ${hit_redis_us} us (busiest node ${hit_busiest_us})"
   exit 0
 fi
 
@@ -311,7 +318,7 @@ echo
 echo "overhead header / added latency (p50): $overhead_ratio (target 0.8-1.2)"
 echo "held streams: $held open, Api + Router grew $(awk -v a="$api_held" -v r="$router_held" -v a0="$api_before" -v r0="$router_before" 'BEGIN { print a + r - a0 - r0 }') MB: $per_stream_kb KB per stream (target <= 50)"
 echo "RSS MB idle: api $api_idle, router $router_idle (target <= 150 each); after the throughput runs: api $api_loaded, router $router_loaded, redis $redis_loaded"
-echo "Redis CPU per request ($([ "$cluster" = 1 ] && echo "6-node cluster" || echo "one node")): miss ${miss_redis_us} us, hit ${hit_redis_us} us"
+echo "Redis CPU per request ($([ "$cluster" = 1 ] && echo "6-node cluster" || echo "one node")): miss ${miss_redis_us} us (busiest node ${miss_busiest_us}), hit ${hit_redis_us} us (busiest node ${hit_busiest_us})"
 
 mkdir -p bench/results
 result=bench/results/latest.json
@@ -325,8 +332,8 @@ cat > "$result" <<JSON
   "throughput": {
     "direct": { "rps": $direct_rps, "p50Ms": $direct_p50, "p99Ms": $direct_p99 },
     "floor": { "rps": $floor_rps, "p50Ms": $floor_p50, "p99Ms": $floor_p99 },
-    "missPath": { "rps": $miss_rps, "p50Ms": $miss_p50, "p99Ms": $miss_p99, "ratioToFloor": $miss_ratio, "redisCpuUsPerRequest": $miss_redis_us },
-    "cacheHit": { "rps": $hit_rps, "p50Ms": $hit_p50, "p99Ms": $hit_p99, "ratioToFloor": $hit_ratio, "redisCpuUsPerRequest": $hit_redis_us }
+    "missPath": { "rps": $miss_rps, "p50Ms": $miss_p50, "p99Ms": $miss_p99, "ratioToFloor": $miss_ratio, "redisCpuUsPerRequest": $miss_redis_us, "busiestRedisCpuUsPerRequest": $miss_busiest_us },
+    "cacheHit": { "rps": $hit_rps, "p50Ms": $hit_p50, "p99Ms": $hit_p99, "ratioToFloor": $hit_ratio, "redisCpuUsPerRequest": $hit_redis_us, "busiestRedisCpuUsPerRequest": $hit_busiest_us }
   },
   "redisCluster": $([ "$cluster" = 1 ] && echo true || echo false),
   "fixedRate": {

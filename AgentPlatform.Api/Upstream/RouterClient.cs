@@ -88,9 +88,7 @@ public sealed class RouterClient(IHttpClientFactory httpClientFactory, Drain dra
         }
         catch (OperationCanceledException) when (drain.Deadline.IsCancellationRequested && !context.RequestAborted.IsCancellationRequested)
         {
-            context.Response.Headers.RetryAfter = "1";
-            await OpenAIError.WriteAsync(context, StatusCodes.Status503ServiceUnavailable,
-                ShuttingDownMessage, OpenAIError.Server, ShuttingDownCode);
+            await OpenAIErrorResult.Unavailable(ShuttingDownMessage, ShuttingDownCode).ExecuteAsync(context);
         }
         catch (OperationCanceledException) when (!context.RequestAborted.IsCancellationRequested)
         {
@@ -101,6 +99,7 @@ public sealed class RouterClient(IHttpClientFactory httpClientFactory, Drain dra
         catch (HttpRequestException exception)
         {
             Log.RouterUnreachable(logger, exception.HttpRequestError, exception);
+            context.Response.Headers.RetryAfter = RetryAfterHeader.Seconds(TimeSpan.FromSeconds(1));
             await OpenAIError.WriteAsync(context, StatusCodes.Status503ServiceUnavailable,
                 "The router is unreachable; try again shortly.", OpenAIError.Upstream, "router_unavailable");
         }

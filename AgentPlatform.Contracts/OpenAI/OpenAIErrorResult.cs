@@ -1,3 +1,4 @@
+using AgentPlatform.Contracts.Http;
 using Microsoft.AspNetCore.Http;
 
 namespace AgentPlatform.Contracts.OpenAI;
@@ -36,6 +37,13 @@ public sealed class OpenAIErrorResult(int status, string message, string type, s
     public static OpenAIErrorResult NotFound(string message, string code) =>
         new(StatusCodes.Status404NotFound, message, OpenAIError.NotFound, code);
 
-    public static OpenAIErrorResult Unavailable(string message, string code) =>
-        new(StatusCodes.Status503ServiceUnavailable, message, OpenAIError.Server, code);
+    /// <summary>
+    /// A 503 for something the platform depends on being away (Redis, the Router): the client may try again,
+    /// after the <c>Retry-After</c> it carries (a second unless <paramref name="retryAfter"/> says otherwise).
+    /// </summary>
+    public static OpenAIErrorResult Unavailable(string message, string code, TimeSpan? retryAfter = null) =>
+        new(StatusCodes.Status503ServiceUnavailable, message, OpenAIError.Server, code)
+        {
+            Headers = [new(RetryAfterHeader.Name, RetryAfterHeader.Seconds(retryAfter ?? TimeSpan.FromSeconds(1)))],
+        };
 }

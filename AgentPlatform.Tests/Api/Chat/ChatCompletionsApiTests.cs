@@ -203,6 +203,7 @@ public sealed class ChatCompletionsApiTests(PlatformFixture platform)
 
         Assert.Equal(HttpStatusCode.ServiceUnavailable, response.StatusCode);
         Assert.Equal("router_unavailable", (await Json.ReadErrorAsync(response)).GetProperty("code").GetString());
+        Assert.Equal(TimeSpan.FromSeconds(1), response.Headers.RetryAfter?.Delta);
         Assert.Equal(HttpStatusCode.ServiceUnavailable, health.StatusCode);
         var router = (await Json.ReadAsync(health)).GetProperty("checks").GetProperty("router");
         Assert.Equal("Unhealthy", router.GetProperty("status").GetString());

@@ -35,6 +35,7 @@ public sealed class RedisRestartTests(TenancyFixture fixture) : IClassFixture<Te
 
         // A steady load; Redis goes away for 6 s in the middle of it.
         var statuses = new List<HttpStatusCode>();
+        var unavailableWithoutRetryAfter = 0;
         var load = Task.Run(async () =>
         {
             for (var round = 0; round < 80; round++)
@@ -43,6 +44,10 @@ public sealed class RedisRestartTests(TenancyFixture fixture) : IClassFixture<Te
                 {
                     using var response = await (i % 2 == 0 ? onFirst : onSecond).PostAsync("/v1/chat/completions", Json.Chat(stream: i == 3));
                     await response.Content.ReadAsStringAsync();
+                    if (response.StatusCode == HttpStatusCode.ServiceUnavailable && response.Headers.RetryAfter is null)
+                    {
+                        Interlocked.Increment(ref unavailableWithoutRetryAfter);
+                    }
                     return response.StatusCode;
                 }));
                 lock (statuses)
@@ -63,6 +68,7 @@ public sealed class RedisRestartTests(TenancyFixture fixture) : IClassFixture<Te
         Assert.All(statuses, s => Assert.True(s is HttpStatusCode.OK or HttpStatusCode.ServiceUnavailable,
             $"{s}; the Api's errors: {string.Join(" | ", fixture.Logs.Logs.Where(l => l.Level >= LogLevel.Error).Select(l => $"{l.Message} {l.Exception}"))}"));
         Assert.Equal(statuses.Count(s => s == HttpStatusCode.ServiceUnavailable), records.Count(r => r.GetProperty("status").GetInt32() == 503));
+        Assert.Equal(0, unavailableWithoutRetryAfter); // a 503 tells the client when to try again
         Assert.True(statuses.Count(s => s == HttpStatusCode.OK) > 100, "the load went on after the restart");
 
         // The 30 requests before the restart still count against the key's 50 a minute.
