@@ -14,8 +14,7 @@ public static class AccessRefusal
 
     public static readonly OpenAIErrorResult Invalid = Unauthorized("Incorrect API key provided.", "invalid_api_key");
 
-    public static readonly OpenAIErrorResult Unavailable = new(StatusCodes.Status503ServiceUnavailable,
-        "API keys cannot be checked right now; try again shortly.", OpenAIError.Server, "keys_unavailable") { Headers = [new(RetryAfterHeader.Name, RetryAfterHeader.Seconds(TimeSpan.FromSeconds(1)))] };
+    public static readonly OpenAIErrorResult Unavailable = OpenAIErrorResult.Unavailable("API keys cannot be checked right now; try again shortly.", "keys_unavailable");
 
     public static OpenAIErrorResult Unauthorized(string message, string code) =>
         new(StatusCodes.Status401Unauthorized, message, OpenAIError.Authentication, code);

@@ -10,12 +10,4 @@ namespace AgentPlatform.Api.Tenancy;
 public static class TenantSlot
 {
     public static string Prefix(string tenantId) => $"agentplatform:{{t:{tenantId}}}:";
-
-    /// <summary>The slot's prefix for a key (its tenant's) or a tenant.</summary>
-    public static string Prefix(Limits owner) => owner switch
-    {
-        VirtualKey key => Prefix(key.TenantId),
-        Tenant tenant => Prefix(tenant.Id),
-        _ => throw new ArgumentException("Limit state belongs to a key or a tenant.", nameof(owner)),
-    };
 }
