@@ -1,3 +1,4 @@
+using Pipelines.Sockets.Unofficial;
 using StackExchange.Redis;
 
 namespace AgentPlatform.Redis;
@@ -6,11 +7,21 @@ namespace AgentPlatform.Redis;
 public static class RedisFailure
 {
     /// <summary>
-    /// A Redis error or timeout, or the bare <see cref="InvalidOperationException"/> StackExchange.Redis
-    /// throws while a connection is being torn down ("Writing is not allowed after writer was
-    /// completed", seen during a Redis restart): the call failed, the process is fine.
+    /// A Redis error or timeout, or what StackExchange.Redis lets through unwrapped while a connection is
+    /// torn down: the bare <see cref="InvalidOperationException"/> ("Writing is not allowed after writer
+    /// was completed", seen during a Redis restart), its socket layer's reset, and a cancellation that no
+    /// token asked for (the client cancels the calls in flight on a connection that broke — a node killed
+    /// mid-call in a cluster failover — and they end as <see cref="TaskCanceledException"/> or the socket
+    /// layer's <see cref="ConnectionAbortedException"/>). The call failed, the process is fine.
     /// </summary>
+    /// <remarks>
+    /// Those cancellations are <see cref="OperationCanceledException"/>s: a catch that lets cancellations
+    /// through must still take them (<c>exception is not OperationCanceledException || RedisFailure.Is(exception)</c>),
+    /// or one escapes a background service or an event handler and stops the process. A cancellation
+    /// of a token (a client gone, the host stopping) carries that token and is not a failure.
+    /// </remarks>
     public static bool Is(Exception exception) =>
-        exception is RedisException or TimeoutException
+        exception is RedisException or TimeoutException or ConnectionResetException
+        || exception is OperationCanceledException { CancellationToken.CanBeCanceled: false }
         || exception is InvalidOperationException { Source: "StackExchange.Redis" or "System.IO.Pipelines" or "Pipelines.Sockets.Unofficial" };
 }

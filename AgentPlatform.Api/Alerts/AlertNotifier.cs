@@ -1,7 +1,8 @@
 using System.Text.Json;
 using AgentPlatform.Contracts.Admin;
-using Microsoft.Extensions.Options;
+using AgentPlatform.Redis;
 using AgentPlatform.ServiceDefaults.Telemetry;
+using Microsoft.Extensions.Options;
 
 namespace AgentPlatform.Api.Alerts;
 
@@ -40,7 +41,7 @@ public sealed class AlertNotifier(
                     }
                     await store.FinishNotificationAsync(notification);
                 }
-                catch (Exception exception) when (exception is not OperationCanceledException)
+                catch (Exception exception) when (exception is not OperationCanceledException || RedisFailure.Is(exception))
                 {
                     // Redis away, say: try again shortly, with what was taken back in the outbox (at least once).
                     Log.AlertEvaluationFailed(logger, exception);
@@ -62,7 +63,7 @@ public sealed class AlertNotifier(
         {
             await store.RequeueUnfinishedAsync();
         }
-        catch (Exception exception) when (exception is not OperationCanceledException)
+        catch (Exception exception) when (exception is not OperationCanceledException || RedisFailure.Is(exception))
         {
         }
     }

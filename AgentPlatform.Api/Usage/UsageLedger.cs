@@ -3,6 +3,7 @@ using System.Globalization;
 using System.Text.Json;
 using System.Threading.Channels;
 using AgentPlatform.Api.Tenancy;
+using AgentPlatform.Redis;
 using AgentPlatform.ServiceDefaults.Telemetry;
 using Microsoft.Extensions.Options;
 using StackExchange.Redis;
@@ -212,7 +213,7 @@ public sealed class UsageLedger : BackgroundService
                 Log.UsageConnectionClosed(_logger, SpoolDepth);
                 return false;
             }
-            catch (Exception exception) when (exception is not OperationCanceledException)
+            catch (Exception exception) when (exception is not OperationCanceledException || RedisFailure.Is(exception))
             {
                 // Any failure, not only Redis's: an exception leaving this background service would stop the Api.
                 if (failures == 0)

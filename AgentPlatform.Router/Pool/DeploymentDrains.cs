@@ -1,4 +1,5 @@
 using System.Text.Json;
+using AgentPlatform.Redis;
 using StackExchange.Redis;
 
 namespace AgentPlatform.Router.Pool;
@@ -79,7 +80,7 @@ public sealed class DeploymentDrains(IConnectionMultiplexer redis, ModelPool poo
                 deployment.Drain = stored.TryGetValue(Field(deployment.Group, deployment.Name), out var json) ? Parse(json) : null;
             }
         }
-        catch (Exception exception) when (exception is not OperationCanceledException)
+        catch (Exception exception) when (exception is not OperationCanceledException || RedisFailure.Is(exception))
         {
             // Also called from event handlers (async void): nothing may escape. What this replica knew stays.
             Log.DrainsNotLoaded(logger, exception);

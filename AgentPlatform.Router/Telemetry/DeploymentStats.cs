@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using AgentPlatform.Contracts.Telemetry;
+using AgentPlatform.Redis;
 using AgentPlatform.Router.Configuration;
 using Microsoft.Extensions.Options;
 using StackExchange.Redis;
@@ -82,7 +83,7 @@ public sealed class DeploymentStats(IConnectionMultiplexer redis, IOptions<Route
             batch.Execute();
             await Task.WhenAll(writes);
         }
-        catch (Exception exception) when (exception is not OperationCanceledException)
+        catch (Exception exception) when (exception is not OperationCanceledException || RedisFailure.Is(exception))
         {
             // Statistics for alerting: a flush lost while Redis is away is not worth holding traffic for.
             Log.StatsFlushFailed(logger, exception);

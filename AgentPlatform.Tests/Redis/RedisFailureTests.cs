@@ -29,6 +29,13 @@ public sealed class RedisFailureTests
         {
             Assert.True(RedisFailure.Is(new InvalidOperationException("Writing is not allowed after writer was completed.") { Source = source }));
         }
+        // What script calls threw when their node was killed under them (ClusterFailoverTests): calls in
+        // flight on the broken connection are reset, or cancelled without a token.
+        Assert.True(RedisFailure.Is(new Pipelines.Sockets.Unofficial.ConnectionResetException("Connection reset by peer")));
+        Assert.True(RedisFailure.Is(new Pipelines.Sockets.Unofficial.ConnectionAbortedException()));
+        var cancelled = new TaskCompletionSource<int>();
+        cancelled.SetCanceled();
+        Assert.True(RedisFailure.Is(Assert.ThrowsAny<OperationCanceledException>(() => cancelled.Task.GetAwaiter().GetResult())));
     }
 
     [Fact]
@@ -39,5 +46,18 @@ public sealed class RedisFailureTests
         Assert.False(RedisFailure.Is(new InvalidOperationException("a bug")));
         Assert.False(RedisFailure.Is(new ArgumentException("a bug")));
         Assert.False(RedisFailure.Is(new NullReferenceException()));
+    }
+
+    [Fact]
+    public async Task A_cancellation_someone_asked_for_is_not_a_redis_failure()
+    {
+        // A client that went away, or the host stopping: the token's owner handles it, not a Redis catch.
+        using var stopping = new CancellationTokenSource();
+        await stopping.CancelAsync();
+
+        var exception = await Assert.ThrowsAnyAsync<OperationCanceledException>(() => Task.Delay(1000, stopping.Token));
+
+        Assert.False(RedisFailure.Is(exception));
+        Assert.False(RedisFailure.Is(new OperationCanceledException(stopping.Token)));
     }
 }
