@@ -9,8 +9,9 @@ namespace AgentPlatform.Tests.Infrastructure;
 /// processes on loopback (three masters, each with a replica), joined by <c>redis-cli --cluster
 /// create</c>. Its <see cref="ConnectionString"/> lists the masters as seed nodes, the way an operator
 /// points <c>ConnectionStrings:cache</c> at a cluster. Without <c>redis-server</c> and <c>redis-cli</c>
-/// on PATH (CI installs them), three embedded Garnet servers in cluster mode, masters only, so the tests
-/// need nothing but the .NET SDK.
+/// on PATH (CI installs them), embedded Garnet servers in cluster mode, so the tests need nothing but the
+/// .NET SDK: three masters, and a replica of each only for a test that fails a master over (Garnet feeds
+/// replicas from an append-only log, which costs six servers' worth of disk and CPU a suite does not need).
 /// </summary>
 public sealed class TestRedisCluster : IAsyncDisposable
 {
@@ -19,6 +20,7 @@ public sealed class TestRedisCluster : IAsyncDisposable
     private readonly string _dataDirectory = Path.Combine(Path.GetTempPath(), "agentplatform-tests", "cluster-" + Guid.NewGuid().ToString("N"));
     private readonly List<Node> _nodes = [];
     private readonly List<(GarnetServer Server, int Port)> _garnets = [];
+    private readonly HashSet<int> _killed = [];
 
     private TestRedisCluster()
     {
@@ -26,16 +28,17 @@ public sealed class TestRedisCluster : IAsyncDisposable
 
     /// <summary>The seed nodes: the three masters.</summary>
     public string ConnectionString => string.Join(',',
-        _garnets.Count > 0 ? _garnets.Select(g => $"127.0.0.1:{g.Port}") : _nodes.Take(Masters).Select(n => $"127.0.0.1:{n.Port}"));
+        _garnets.Count > 0 ? _garnets.Take(Masters).Select(g => $"127.0.0.1:{g.Port}") : _nodes.Take(Masters).Select(n => $"127.0.0.1:{n.Port}"));
 
-    public static async Task<TestRedisCluster> StartAsync()
+    /// <param name="failover">Whether the test kills a master (<see cref="KillMasterOfAsync"/>): Garnet then starts replicas too.</param>
+    public static async Task<TestRedisCluster> StartAsync(bool failover = false)
     {
         var cluster = new TestRedisCluster();
         try
         {
             if (TestRedis.FindOnPath("redis-server") is null || TestRedis.FindOnPath("redis-cli") is null)
             {
-                await cluster.StartGarnetsAsync();
+                await cluster.StartGarnetsAsync(withReplicas: failover);
                 return cluster;
             }
             for (var i = 0; i < Masters * 2; i++)
@@ -55,34 +58,61 @@ public sealed class TestRedisCluster : IAsyncDisposable
     /// <summary>
     /// Kills (SIGKILL, as a crashed host goes) the master serving <paramref name="key"/>'s hash slot, and
     /// waits until its replica has taken the slot over and every node left sees the cluster ok again. How
-    /// long that took. redis-server only: Garnet's test cluster has no replicas.
+    /// long that took.
     /// </summary>
     public async Task<TimeSpan> KillMasterOfAsync(RedisKey key)
     {
-        if (_nodes.Count == 0)
+        if (_garnets.Count == Masters)
         {
-            throw new InvalidOperationException("A failover needs the redis-server cluster; the Garnet one has no replicas.");
+            throw new InvalidOperationException("This Garnet cluster has no replicas: start it with StartAsync(failover: true).");
         }
-        var master = await MasterOfAsync(key, _nodes[0].Port);
-        var victim = _nodes.Single(node => node.Port == master);
+        var ports = _garnets.Count > 0 ? _garnets.Select(g => g.Port).ToList() : _nodes.Select(n => n.Port).ToList();
+        var master = await MasterOfAsync(key, ports[0]);
+        var survivors = ports.Where(port => port != master).ToList();
         var started = Stopwatch.StartNew();
-        victim.Kill();
-        var survivors = _nodes.Where(node => node != victim).ToList();
-        await Eventually.TrueAsync(async () => await MasterOfAsync(key, survivors[0].Port) is var now && now != master && now != -1,
-            $"a replica to take over the slot of port {master}", Eventually.Slowly);
-        foreach (var node in survivors)
+        if (_garnets.Count > 0)
         {
-            await Eventually.TrueAsync(() => SeesClusterOkAsync(node.Port, _nodes.Count), $"node {node.Port} to see the cluster ok again", Eventually.Slowly);
+            // Garnet does not elect a new master by itself (a managed service's orchestrator does): the
+            // master goes, and its replica is told to take over, as the orchestrator would.
+            var index = _garnets.FindIndex(g => g.Port == master);
+            _garnets[index].Server.Dispose();
+            _killed.Add(master);
+            var replica = _garnets[(index + Masters) % (Masters * 2)].Port;
+            await AskAsync(replica, TimeSpan.FromSeconds(60), "CLUSTER", "FAILOVER", "TAKEOVER");
+        }
+        else
+        {
+            // A failover keeps what the replica has: the test is about a replica in step with its master
+            // (one that is still in its first sync, or far behind, takes over without the data).
+            await Eventually.TrueAsync(async () => ReplicaInStep(await AskAsync(master, "INFO", "replication")),
+                $"the replica of port {master} to be online and in step", Eventually.Slowly);
+            _nodes.Single(node => node.Port == master).Kill();
+        }
+        await Eventually.TrueAsync(async () => await MasterOfAsync(key, survivors[0]) is var now && now != master && now != -1,
+            $"a replica to take over the slot of port {master}", Eventually.Slowly);
+        if (_garnets.Count == 0)
+        {
+            foreach (var port in survivors)
+            {
+                await Eventually.TrueAsync(() => SeesClusterOkAsync(port, ports.Count), $"node {port} to see the cluster ok again", Eventually.Slowly);
+            }
         }
         return started.Elapsed;
     }
 
+    /// <summary>Whether a master's <c>INFO replication</c> shows a replica online and at most a second behind.</summary>
+    private static bool ReplicaInStep(string replication) =>
+        replication.Split('\n').Any(line => line.StartsWith("slave0:", StringComparison.Ordinal)
+            && line.TrimEnd('\r').Split(',') is var fields
+            && fields.Contains("state=online") && (fields.Contains("lag=0") || fields.Contains("lag=1")));
+
     /// <summary>The port of the master serving <paramref name="key"/>'s slot, as the node at <paramref name="askPort"/> sees it.</summary>
     private static async Task<int> MasterOfAsync(RedisKey key, int askPort)
     {
-        await using var connection = await ConnectToNodeAsync(askPort);
-        var nodes = (string?)await connection.GetServer($"127.0.0.1:{askPort}").ExecuteAsync("CLUSTER", "NODES");
-        var slot = connection.HashSlot(key);
+        // Asked over a plain socket: a multiplexer connecting to a node learns the whole cluster, dead node
+        // included, and its connection attempts to that one are what a failover test must not wait on.
+        var nodes = await AskAsync(askPort, "CLUSTER", "NODES");
+        var slot = int.Parse(await AskAsync(askPort, "CLUSTER", "KEYSLOT", key!));
         foreach (var line in (nodes ?? "").Split('\n', StringSplitOptions.RemoveEmptyEntries))
         {
             // <id> <ip:port@bus> <flags> <master> <ping> <pong> <epoch> <link> <slot or range>...
@@ -96,11 +126,33 @@ public sealed class TestRedisCluster : IAsyncDisposable
                 var bounds = range.Split('-');
                 if (int.TryParse(bounds[0], out var from) && slot >= from && slot <= (bounds.Length > 1 ? int.Parse(bounds[1]) : from))
                 {
-                    return int.Parse(fields[1][(fields[1].IndexOf(':') + 1)..fields[1].IndexOf('@')]);
+                    var address = fields[1].Split('@', ',')[0];
+                    return int.Parse(address[(address.LastIndexOf(':') + 1)..]);
                 }
             }
         }
         return -1;
+    }
+
+    /// <summary>One command to one node over a plain socket: its integer or bulk-string reply.</summary>
+    private static Task<string> AskAsync(int port, params string[] command) => AskAsync(port, TimeSpan.FromSeconds(2), command);
+
+    private static async Task<string> AskAsync(int port, TimeSpan wait, params string[] command)
+    {
+        using var client = new System.Net.Sockets.TcpClient();
+        await client.ConnectAsync("127.0.0.1", port).WaitAsync(TimeSpan.FromSeconds(2));
+        await using var stream = client.GetStream();
+        var request = $"*{command.Length}\r\n" + string.Concat(command.Select(part => $"${System.Text.Encoding.UTF8.GetByteCount(part)}\r\n{part}\r\n"));
+        await stream.WriteAsync(System.Text.Encoding.UTF8.GetBytes(request));
+        using var reader = new StreamReader(stream);
+        var header = await reader.ReadLineAsync().WaitAsync(wait) ?? "";
+        if (!header.StartsWith('$'))
+        {
+            return header[1..];
+        }
+        var body = new char[int.Parse(header[1..])];
+        await reader.ReadBlockAsync(body).AsTask().WaitAsync(TimeSpan.FromSeconds(2));
+        return new string(body);
     }
 
     /// <summary>Joins the nodes (the first three masters, the others their replicas) and waits until every slot is served.</summary>
@@ -124,6 +176,13 @@ public sealed class TestRedisCluster : IAsyncDisposable
         {
             throw new InvalidOperationException($"redis-cli --cluster create failed ({create.ExitCode}): {await output}{await errors}");
         }
+        // A replica that has not finished its first sync refuses to take over ("disconnected from master
+        // for longer than allowed"): wait for every replica's link (the sync starts at once, no 5 s delay).
+        foreach (var node in _nodes.Skip(Masters))
+        {
+            await Eventually.TrueAsync(async () => (await AskAsync(node.Port, "INFO", "replication")).Contains("master_link_status:up", StringComparison.Ordinal),
+                $"replica {node.Port} to be in sync", Eventually.Slowly);
+        }
         // Every node must agree before a client's first command, or it is sent MOVED/CLUSTERDOWN.
         foreach (var node in _nodes)
         {
@@ -131,24 +190,32 @@ public sealed class TestRedisCluster : IAsyncDisposable
         }
     }
 
-    /// <summary>Three Garnet servers in cluster mode, each given a third of the slots and introduced to the others.</summary>
-    private async Task StartGarnetsAsync()
+    /// <summary>
+    /// Garnet servers in cluster mode: three masters, each given a third of the slots, and with
+    /// <paramref name="withReplicas"/> a replica of each (fed from its master's append-only log, which is
+    /// why the log is on then), all introduced to each other.
+    /// </summary>
+    private async Task StartGarnetsAsync(bool withReplicas)
     {
-        for (var i = 0; i < Masters; i++)
+        for (var i = 0; i < (withReplicas ? Masters * 2 : Masters); i++)
         {
             var port = FreePort.Hold();
-            var server = new GarnetServer(["--port", port.ToString(), "--bind", "127.0.0.1", "--lua", "true", "--cluster",
-                "--checkpointdir", Path.Combine(_dataDirectory, port.ToString()), "--device-type", "RandomAccess"]);
+            var directory = Path.Combine(_dataDirectory, port.ToString());
+            string[] arguments = ["--port", port.ToString(), "--bind", "127.0.0.1", "--lua", "true", "--cluster",
+                "--checkpointdir", directory, "--device-type", "RandomAccess"];
+            var server = new GarnetServer(withReplicas ? [.. arguments, "--aof"] : arguments);
             _garnets.Add((server, port));
             server.Start();
         }
         await using var first = await ConnectToNodeAsync(_garnets[0].Port);
-        for (var i = 0; i < Masters; i++)
+        for (var i = 0; i < _garnets.Count; i++)
         {
             await using var node = await ConnectToNodeAsync(_garnets[i].Port);
             var server = node.GetServer($"127.0.0.1:{_garnets[i].Port}");
-            var (from, to) = (16384 * i / Masters, 16384 * (i + 1) / Masters - 1);
-            await server.ExecuteAsync("CLUSTER", "ADDSLOTSRANGE", from, to);
+            if (i < Masters)
+            {
+                await server.ExecuteAsync("CLUSTER", "ADDSLOTSRANGE", 16384 * i / Masters, 16384 * (i + 1) / Masters - 1);
+            }
             await server.ExecuteAsync("CLUSTER", "SET-CONFIG-EPOCH", i + 1);
             if (i > 0)
             {
@@ -158,6 +225,14 @@ public sealed class TestRedisCluster : IAsyncDisposable
         foreach (var (_, port) in _garnets)
         {
             await Eventually.TrueAsync(() => SeesClusterOkAsync(port, _garnets.Count), $"garnet {port} to see the cluster ok", Eventually.Slowly);
+        }
+        for (var i = 0; i < _garnets.Count - Masters; i++)
+        {
+            await using var master = await ConnectToNodeAsync(_garnets[i].Port);
+            var id = (string?)await master.GetServer($"127.0.0.1:{_garnets[i].Port}").ExecuteAsync("CLUSTER", "MYID");
+            var replicaPort = _garnets[i + Masters].Port;
+            await using var replica = await ConnectToNodeAsync(replicaPort);
+            await replica.GetServer($"127.0.0.1:{replicaPort}").ExecuteAsync("CLUSTER", "REPLICATE", id!);
         }
     }
 
@@ -178,7 +253,10 @@ public sealed class TestRedisCluster : IAsyncDisposable
     {
         foreach (var (server, port) in _garnets)
         {
-            server.Dispose();
+            if (!_killed.Contains(port))
+            {
+                server.Dispose();
+            }
             FreePort.Release(port);
         }
         foreach (var node in _nodes)
@@ -221,7 +299,7 @@ public sealed class TestRedisCluster : IAsyncDisposable
             // No persistence: a node that dies is replaced by its replica, which is what the tests are about.
             var process = Process.Start(new ProcessStartInfo("redis-server",
                 $"--port {port} --cluster-port {busPort} --bind 127.0.0.1 --cluster-enabled yes --cluster-config-file nodes.conf " +
-                $"--cluster-node-timeout 2000 --save \"\" --appendonly no --dir {directory}")
+                $"--cluster-node-timeout 5000 --repl-diskless-sync-delay 0 --save \"\" --appendonly no --dir {directory}")
             {
                 RedirectStandardOutput = true,
                 RedirectStandardError = true,
