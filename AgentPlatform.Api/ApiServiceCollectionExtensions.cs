@@ -134,6 +134,7 @@ public static class ApiServiceCollectionExtensions
         // "http://router" is resolved by service discovery: services:router:http:0 in configuration. Every
         // call (completions, agents' steps, prices, drains, the readiness probe) carries the internal key.
         services.TryAddSingleton<RouterClient>();
+        services.TryAddSingleton<RouterReplicas>();
         services.TryAddTransient<InternalKeyHandler>();
         services.AddHttpClient(RouterClient.HttpClientName, client => client.BaseAddress = new Uri("http://router"))
             .AsCompletionClient()

@@ -9,11 +9,14 @@ internal static partial class Log
     [LoggerMessage(EventId = 2002, Level = LogLevel.Error, Message = "The router did not answer within {TimeoutSeconds} s.")]
     public static partial void RouterTimedOut(ILogger logger, double timeoutSeconds);
 
-    [LoggerMessage(EventId = 2003, Level = LogLevel.Warning, Message = "The router's answer broke after it started; the client's response was aborted.")]
+    [LoggerMessage(EventId = 2003, Level = LogLevel.Warning, Message = "The router's answer broke after it started; a stream was ended with a stream_interrupted error event, a JSON answer aborted.")]
     public static partial void RouterStreamBroken(ILogger logger, Exception exception);
 
     [LoggerMessage(EventId = 2004, Level = LogLevel.Warning, Message = "An answer was still coming when the shutdown drain ended; it was cut.")]
     public static partial void AnswerEndedByShutdown(ILogger logger);
+
+    [LoggerMessage(EventId = 2005, Level = LogLevel.Warning, Message = "A Router replica refused the connection (try {Attempt} of {Replicas}); the request goes to the next one.")]
+    public static partial void RouterReplicaRefused(ILogger logger, int attempt, int replicas, Exception exception);
 
     [LoggerMessage(EventId = 2014, Level = LogLevel.Warning, Message = "An API key could not be looked up in Redis; known to this replica: {Known} (a known key is served as known, an unknown one refused with 503).")]
     public static partial void KeysUnavailable(ILogger logger, bool known, Exception exception);

@@ -19,13 +19,14 @@ namespace AgentPlatform.Api.Upstream;
 /// retries: a second layer of retries would multiply load on a struggling provider, and a
 /// completion must not be re-sent once its answer has begun.
 /// </summary>
-public sealed class RouterClient(IHttpClientFactory httpClientFactory, Drain drain, IOptions<ApiOptions> options, ILogger<RouterClient> logger)
+public sealed class RouterClient(IHttpClientFactory httpClientFactory, RouterReplicas replicas, Drain drain, IOptions<ApiOptions> options, ILogger<RouterClient> logger)
 {
     public const string HttpClientName = "router";
     public const string OverheadHeader = "x-agentplatform-overhead-ms";
     public const string CacheHeader = "x-agentplatform-cache";
 
     private const string ShuttingDownCode = "shutting_down";
+    private const string StreamInterruptedCode = "stream_interrupted";
     private const string ShuttingDownMessage = "This gateway replica is shutting down and could not finish the answer in time; send the request again.";
 
     private static readonly MediaTypeHeaderValue JsonContentType = new("application/json");
@@ -41,8 +42,7 @@ public sealed class RouterClient(IHttpClientFactory httpClientFactory, Drain dra
         // Ended by the client leaving, by the Router's time running out, or by the end of a shutdown's drain.
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(context.RequestAborted, drain.Deadline);
         timeout.CancelAfter(_timeout);
-        using var request = CreateRequest(context, method, path, body, reportUsage: answer is not null, client);
-        if (await SendAsync(context, request, timeout.Token) is not { } response)
+        if (await SendAsync(context, method, path, body, reportUsage: answer is not null, client, timeout.Token) is not { } response)
         {
             return;
         }
@@ -59,9 +59,9 @@ public sealed class RouterClient(IHttpClientFactory httpClientFactory, Drain dra
         }
     }
 
-    private static HttpRequestMessage CreateRequest(HttpContext context, HttpMethod method, string path, ReadOnlyMemory<byte>? body, bool reportUsage, string? client)
+    private static HttpRequestMessage CreateRequest(HttpContext context, HttpMethod method, Uri uri, ReadOnlyMemory<byte>? body, bool reportUsage, string? client)
     {
-        var request = new HttpRequestMessage(method, path);
+        var request = new HttpRequestMessage(method, uri);
         if (body is { } content)
         {
             request.Content = new ReadOnlyMemoryContent(content);
@@ -79,12 +79,30 @@ public sealed class RouterClient(IHttpClientFactory httpClientFactory, Drain dra
         return request;
     }
 
-    /// <summary>The Router's answer as soon as its headers are in; null, with the client's error written, when none came.</summary>
-    private async Task<HttpResponseMessage?> SendAsync(HttpContext context, HttpRequestMessage request, CancellationToken cancellationToken)
+    /// <summary>
+    /// The Router's answer as soon as its headers are in; null, with the client's error written, when none
+    /// came. A replica that refuses the connection never saw the request, so it goes to the next one.
+    /// </summary>
+    private async Task<HttpResponseMessage?> SendAsync(
+        HttpContext context, HttpMethod method, string path, ReadOnlyMemory<byte>? body, bool reportUsage, string? client, CancellationToken cancellationToken)
     {
         try
         {
-            return await httpClientFactory.CreateClient(HttpClientName).SendAsync(request, HttpCompletionOption.ResponseHeadersRead, cancellationToken);
+            var addresses = await replicas.ListAsync(cancellationToken);
+            for (var attempt = 1; ; attempt++)
+            {
+                var replica = replicas.Pick(addresses);
+                using var request = CreateRequest(context, method, new Uri(replica, path), body, reportUsage, client);
+                try
+                {
+                    return await httpClientFactory.CreateClient(HttpClientName).SendAsync(request, HttpCompletionOption.ResponseHeadersRead, cancellationToken);
+                }
+                catch (HttpRequestException exception) when (exception.HttpRequestError == HttpRequestError.ConnectionError && attempt < addresses.Length)
+                {
+                    replicas.Refused(replica);
+                    Log.RouterReplicaRefused(logger, attempt, addresses.Length, exception);
+                }
+            }
         }
         catch (OperationCanceledException) when (drain.Deadline.IsCancellationRequested && !context.RequestAborted.IsCancellationRequested)
         {
@@ -148,12 +166,32 @@ public sealed class RouterClient(IHttpClientFactory httpClientFactory, Drain dra
         }
         catch (Exception exception) when (exception is HttpRequestException or IOException && !context.RequestAborted.IsCancellationRequested)
         {
-            // The Router aborted a broken stream; pass the break on rather than end it cleanly.
+            // The Router aborted a broken answer, or the Router replica itself went away. A stream ends with
+            // an error event the SDKs read (and no [DONE]: it is not complete); JSON can only break.
             Log.RouterStreamBroken(logger, exception);
             answer?.Broken = true;
-            context.Abort();
+            if (isEventStream)
+            {
+                OpenAIError.WriteEvent(context.Response.BodyWriter,
+                    $"The answer broke off after it began: the Router replica carrying it {BrokenBecause(exception)}; send the request again.",
+                    OpenAIError.Upstream, StreamInterruptedCode);
+                await context.Response.BodyWriter.FlushAsync(CancellationToken.None);
+            }
+            else
+            {
+                context.Abort();
+            }
         }
     }
+
+    /// <summary>Why the Router's answer stopped coming, in words that name no address.</summary>
+    private static string BrokenBecause(Exception exception) => exception switch
+    {
+        HttpIOException { HttpRequestError: HttpRequestError.ResponseEnded } or HttpRequestException { HttpRequestError: HttpRequestError.ResponseEnded }
+            => "closed its connection mid-answer",
+        IOException { InnerException: System.Net.Sockets.SocketException { SocketErrorCode: System.Net.Sockets.SocketError.ConnectionReset } } => "reset its connection mid-answer",
+        _ => "stopped answering (its connection broke)",
+    };
 
     /// <summary>
     /// Copies a stream to the client as it arrives, except the Router's usage line at its end
@@ -173,6 +211,14 @@ public sealed class RouterClient(IHttpClientFactory httpClientFactory, Drain dra
                 var count = held + read;
                 var (usageAt, keep) = FindUsageLine(buffer.AsSpan(0, count), atLineStart, ended: read == 0);
                 var write = usageAt >= 0 ? usageAt : count - keep;
+                if (usageAt < 0 && read > 0)
+                {
+                    // Whole events only, as the Router sends them: if the Router goes mid-event, the client gets
+                    // no half of one before the error event (an event bigger than the buffer goes in pieces).
+                    var whole = ServerSentEvents.EndOfLastEvent(buffer.AsSpan(0, write));
+                    write = whole > 0 || count < buffer.Length ? whole : write;
+                    keep = count - write;
+                }
                 if (write > 0)
                 {
                     answer.ContentEvents += UsageReader.CountContentEvents(buffer.AsSpan(0, write));

@@ -412,7 +412,7 @@ public sealed partial class ChatForwarder
     /// </summary>
     private static int Passable(AnswerBuffer buffer, bool ended, bool isEventStream)
     {
-        var complete = ended || !isEventStream ? buffer.Count : EndOfLastEvent(buffer.Held.Span);
+        var complete = ended || !isEventStream ? buffer.Count : ServerSentEvents.EndOfLastEvent(buffer.Held.Span);
         return complete == 0 && buffer.IsFull ? buffer.Count : complete;
     }
 
@@ -475,19 +475,6 @@ public sealed partial class ChatForwarder
         var output = request.Context.Response.BodyWriter;
         OpenAIError.WriteEvent(output, $"The answer of model '{request.Group.Name}' broke off after it began: {reason}.", OpenAIError.Upstream, "stream_interrupted");
         await output.FlushAsync(request.Context.RequestAborted);
-    }
-
-    /// <summary>Where the last complete server-sent event in <paramref name="bytes"/> ends (after its blank line); 0 when none.</summary>
-    internal static int EndOfLastEvent(ReadOnlySpan<byte> bytes)
-    {
-        for (var end = bytes.LastIndexOf((byte)'\n'); end > 0; end = bytes[..end].LastIndexOf((byte)'\n'))
-        {
-            if (bytes[end - 1] == '\n' || (end > 1 && bytes[end - 1] == '\r' && bytes[end - 2] == '\n'))
-            {
-                return end + 1;
-            }
-        }
-        return 0;
     }
 
     /// <summary>Records an attempt that got no usable answer.</summary>

@@ -146,6 +146,13 @@ public sealed partial class ServiceProcess : IRunningService, IAsyncDisposable
         Assert.Equal(0, kill.ExitCode);
     }
 
+    /// <summary>Ends the process at once (SIGKILL), as a crashed host or an out-of-memory kill does: no drain, no goodbye.</summary>
+    public async Task KillAsync()
+    {
+        _process.Kill();
+        await _process.WaitForExitAsync();
+    }
+
     public async Task<bool> ExitedWithinAsync(TimeSpan timeout)
     {
         using var cancellation = new CancellationTokenSource(timeout);
