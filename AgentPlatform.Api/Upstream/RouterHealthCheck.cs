@@ -2,8 +2,11 @@ using Microsoft.Extensions.Diagnostics.HealthChecks;
 
 namespace AgentPlatform.Api.Upstream;
 
-/// <summary>Readiness: a Router answers its liveness probe. (A provider outage does not make the Api unready.)</summary>
-internal sealed class RouterHealthCheck(IHttpClientFactory httpClientFactory) : IHealthCheck
+/// <summary>
+/// Readiness: a Router replica answers its liveness probe — any of them, as completions go to any (one
+/// of two gone leaves the Api ready). A provider outage does not make the Api unready.
+/// </summary>
+internal sealed class RouterHealthCheck(IHttpClientFactory httpClientFactory, RouterReplicas replicas) : IHealthCheck
 {
     private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(3);
 
@@ -11,16 +14,35 @@ internal sealed class RouterHealthCheck(IHttpClientFactory httpClientFactory) : 
     {
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         timeout.CancelAfter(Timeout);
+        var failures = new List<string>();
         try
         {
-            using var response = await httpClientFactory.CreateClient(RouterClient.HttpClientName).GetAsync("/alive", timeout.Token);
-            return response.IsSuccessStatusCode
-                ? HealthCheckResult.Healthy()
-                : HealthCheckResult.Unhealthy($"The router answered {(int)response.StatusCode}.");
+            var client = httpClientFactory.CreateClient(RouterClient.HttpClientName);
+            foreach (var replica in await replicas.ListAsync(timeout.Token))
+            {
+                try
+                {
+                    using var response = await client.GetAsync(new Uri(replica, "/alive"), timeout.Token);
+                    if (response.IsSuccessStatusCode)
+                    {
+                        return HealthCheckResult.Healthy();
+                    }
+                    failures.Add($"one answered {(int)response.StatusCode}");
+                }
+                catch (HttpRequestException exception)
+                {
+                    if (exception.HttpRequestError == HttpRequestError.ConnectionError)
+                    {
+                        replicas.Refused(replica);
+                    }
+                    failures.Add($"one is unreachable ({exception.HttpRequestError})");
+                }
+            }
         }
-        catch (Exception exception) when (exception is HttpRequestException or OperationCanceledException)
+        catch (OperationCanceledException) when (timeout.IsCancellationRequested)
         {
-            return HealthCheckResult.Unhealthy("The router is unreachable.", exception);
+            failures.Add($"no answer within {Timeout.TotalSeconds:0} s");
         }
+        return HealthCheckResult.Unhealthy($"No Router replica is ready: {string.Join("; ", failures)}.");
     }
 }

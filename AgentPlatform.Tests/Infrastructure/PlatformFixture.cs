@@ -230,3 +230,14 @@ public sealed class TimingCollection : ICollectionFixture<PlatformFixture>
 {
     public const string Name = "timing";
 }
+
+/// <summary>
+/// For tests that load the whole machine (a Redis failover under eight busy clients, Router processes
+/// killed mid-stream): run alone, after the parallel collections, so their load cannot make another
+/// test's lease renewals or timers late.
+/// </summary>
+[CollectionDefinition(Name, DisableParallelization = true)]
+public sealed class HeavyLoadCollection
+{
+    public const string Name = "heavy load";
+}

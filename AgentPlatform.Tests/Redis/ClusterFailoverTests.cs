@@ -15,6 +15,7 @@ namespace AgentPlatform.Tests.Redis;
 /// replicas: its replica takes over, and the gateway carries on — refusing for a moment what it cannot
 /// check, never answering 500, never hanging, never letting a limit or a budget go.
 /// </summary>
+[Collection(HeavyLoadCollection.Name)]
 public sealed class ClusterFailoverTests(ITestOutputHelper output)
 {
     private const int Rpm = 120;
@@ -54,6 +55,11 @@ public sealed class ClusterFailoverTests(ITestOutputHelper output)
                 using var response = await clients[(worker + i) % clients.Length].PostAsync("/v1/chat/completions", Json.Chat(extra: $",\"max_tokens\":10,\"seed\":{i}"));
                 var code = response.IsSuccessStatusCode ? null : (await Json.ReadErrorAsync(response)).GetProperty("code").GetString();
                 answers.Enqueue((DateTimeOffset.UtcNow, response.StatusCode, response.Headers.RetryAfter is not null, code, took.Elapsed));
+                if (code is not null)
+                {
+                    // A refused client backs off a moment, as any would: steady load, not a spin on quick refusals.
+                    await Task.Delay(50);
+                }
             }
         })));
         await Eventually.TrueAsync(() => Task.FromResult(answers.Count >= 40), "the load's first 40 answers");

@@ -1,6 +1,8 @@
 using System.Net;
 using AgentPlatform.Api;
 using AgentPlatform.Tests.Infrastructure;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Diagnostics.HealthChecks;
 
 namespace AgentPlatform.Tests.Api.Lifecycle;
 
@@ -9,6 +11,7 @@ namespace AgentPlatform.Tests.Api.Lifecycle;
 /// the client with an error event it can read, is recorded as interrupted, and every request after it
 /// goes to the replica left, with no error.
 /// </summary>
+[Collection(HeavyLoadCollection.Name)]
 public sealed class RouterReplicaLossTests
 {
     private const int Streams = 60;
@@ -62,6 +65,12 @@ public sealed class RouterReplicaLossTests
             Assert.EndsWith("\n\n", body, StringComparison.Ordinal);
         });
         Assert.All(after, status => Assert.Equal(HttpStatusCode.OK, status));
+        // And the Api stays ready, whichever replica a probe would ask first: one answers.
+        var healthChecks = api.Services.GetRequiredService<HealthCheckService>();
+        for (var i = 0; i < 2; i++)
+        {
+            Assert.Equal(HealthStatus.Healthy, (await healthChecks.CheckHealthAsync()).Entries["router"].Status);
+        }
         using var admin = ApiCalls.Admin(api);
         var records = await ApiCalls.LedgerAsync(admin, $"tenantId={tenantId}", expected: Streams + after.Count);
         Assert.Equal(Streams / 2, records.Count(r => r.GetProperty("outcome").GetString() == "interrupted"));
