@@ -202,17 +202,31 @@ public sealed class PoolResilienceTests(PlatformFixture platform) : IAsyncLifeti
         Assert.Equal(1, attempts);
     }
 
-    [Fact]
-    public async Task A_breaker_opened_on_one_router_replica_stops_traffic_from_another_within_a_second()
+    [Theory]
+    [InlineData("single Redis")]
+    [InlineData("Redis Cluster")]
+    public async Task A_breaker_opened_on_one_router_replica_stops_traffic_from_another_within_a_second(string redisKind)
     {
         var group = "shared-breaker";
+        await using var cluster = redisKind == "Redis Cluster" ? await TestRedisCluster.StartAsync() : null;
+        var connectionString = cluster?.ConnectionString ?? platform.Redis.ConnectionString;
         var settings = new Dictionary<string, string?>(platform.SimulatorGroup(group))
         {
+            ["ConnectionStrings:cache"] = connectionString,
             ["Router:CircuitBreaker:ConsecutiveFailures"] = "3",
             ["Router:CircuitBreaker:BreakDurationSeconds"] = "30",
         };
-        await using var redis = await ConnectionMultiplexer.ConnectAsync(platform.Redis.ConnectionString);
-        Task<long> Subscribers() => redis.GetServer(redis.GetEndPoints()[0]).SubscriptionSubscriberCountAsync(SharedBreakerState.Channel);
+        await using var redis = await ConnectionMultiplexer.ConnectAsync(connectionString);
+        // Counted on every node: on a cluster, a subscriber is known only to the node it listens on.
+        async Task<long> Subscribers()
+        {
+            var count = 0L;
+            foreach (var endpoint in redis.GetEndPoints())
+            {
+                count += await redis.GetServer(endpoint).SubscriptionSubscriberCountAsync(SharedBreakerState.Channel);
+            }
+            return count;
+        }
         var subscribedBefore = await Subscribers();
         await using var first = platform.StartRouter(settings);
         await using var second = platform.StartRouter(settings);
