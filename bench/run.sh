@@ -66,10 +66,11 @@ trap cleanup EXIT
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])' 2>/dev/null \
   || echo $((20000 + RANDOM % 20000)); }
-upstream_port=$(free_port); floor_port=$(free_port); router_port=$(free_port); api_port=$(free_port); redis_port=$(free_port)
+upstream_port=$(free_port); floor_port=$(free_port); floor2_port=$(free_port); router_port=$(free_port); api_port=$(free_port); redis_port=$(free_port)
 sim_port=$(free_port); slow_sim_port=$(free_port)
 master_key="bench-master-key-0123456789abcdef"
 internal_key="bench-internal-key-0123456789abcdef" # what the Api presents to the Router, as the AppHost gives both
+metrics_key="bench-metrics-key-0123456789abcdef"   # the scrape credential of /metrics: the runtime's allocation counter
 api="http://127.0.0.1:$api_port"
 
 echo "Building (Release)..."
@@ -120,14 +121,20 @@ if [ "$cluster" = 1 ]; then
     redis-cli -p "$port" cluster info | grep -q 'cluster_state:ok' || { echo "node $port does not see the cluster ok" >&2; exit 1; }
   done
   redis_connection=$(printf '127.0.0.1:%s,' "${cluster_ports[@]:0:3}"); redis_connection=${redis_connection%,}
+  redis_masters=("${cluster_ports[@]:0:3}")
 else
   redis_node "$redis_port"
   redis_connection="127.0.0.1:$redis_port"
+  redis_masters=("$redis_port")
 fi
 
 ASPNETCORE_URLS="http://127.0.0.1:$floor_port" Upstream="http://127.0.0.1:$upstream_port/v1/chat/completions" \
   dotnet bench/AgentPlatform.Bench.Floor/bin/Release/net10.0/AgentPlatform.Bench.Floor.dll >"$work/floor.log" 2>&1 &
 pids+=($!); floor_pid=$!
+# The two-hop floor: the floor chained twice (floor -> floor -> nginx), what any two-service design costs here.
+ASPNETCORE_URLS="http://127.0.0.1:$floor2_port" Upstream="http://127.0.0.1:$floor_port/v1/chat/completions" \
+  dotnet bench/AgentPlatform.Bench.Floor/bin/Release/net10.0/AgentPlatform.Bench.Floor.dll >"$work/floor2.log" 2>&1 &
+pids+=($!)
 
 # Simulators for streams: one answering at once (time to first token), one streaming a token a
 # second for two minutes (streams held open).
@@ -141,7 +148,8 @@ simulator "$sim_port" Simulator__OutputTokens=16
 simulator "$slow_sim_port" Simulator__OutputTokens=120 Simulator__TokenIntervalMs=1000
 
 # Production settings: each service's own appsettings.json (content root = its output folder).
-export ASPNETCORE_ENVIRONMENT=Production ConnectionStrings__cache="$redis_connection" AgentPlatform__InternalKey="$internal_key"
+export ASPNETCORE_ENVIRONMENT=Production ConnectionStrings__cache="$redis_connection" AgentPlatform__InternalKey="$internal_key" \
+  AgentPlatform__MetricsKey="$metrics_key"
 group() { # name, base URL: a model group of one deployment, priced so that budgets apply
   echo "Router__ModelGroups__$1__Deployments__0__Name=$1" "Router__ModelGroups__$1__Deployments__0__BaseUrl=$2" \
     "Router__ModelGroups__$1__Deployments__0__Model=bench-model" \
@@ -181,8 +189,17 @@ chat() { # model, extra curl arguments...: one chat completion with the key; pri
 [ "$(chat bench | awk 'tolower($1) == "x-agentplatform-cache:" { print $2 }' | tr -d '\r')" = miss ] \
   || { echo "the platform's first call does not miss the cache" >&2; exit 1; }
 rss_mb() { local files=(); for pid in "$@"; do files+=("/proc/$pid/status"); done; awk '/VmRSS/ { kb += $2 } END { printf "%.0f", kb / 1024 }' "${files[@]}"; }
-# CPU time (clock ticks) each Redis process has used so far, space-separated.
+# CPU time (clock ticks) each Redis process has used so far, space-separated; and one process's.
 redis_ticks() { for pid in "${redis_pids[@]}"; do awk '{ printf "%d ", $14 + $15 }' "/proc/$pid/stat"; done; }
+ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
+# Bytes a service's runtime has allocated so far (its /metrics, the runtime's counter of every allocation).
+allocated() { curl -fsS -H "Authorization: Bearer $metrics_key" "$1/metrics" | awk '/^dotnet_gc_heap_total_allocated_bytes_total/ { s += $2 } END { printf "%.0f", s }'; }
+# Commands the Redis masters have run so far (Lua's own calls included), and of them script calls: "commands scripts".
+redis_commands() {
+  for port in "${redis_masters[@]}"; do redis-cli -p "$port" info commandstats; done | tr -d '\r' | awk -F'[:=,]' '
+    /^cmdstat_/ && $1 != "cmdstat_info" { total += $3; if ($1 ~ /^cmdstat_eval/) scripts += $3 }
+    END { printf "%d %d", total, scripts }'
+}
 api_idle=$(rss_mb "$api_pid"); router_idle=$(rss_mb "$router_pid")
 
 # The miss path: every request unique (run label, thread, counter), so each one is looked up in the
@@ -208,14 +225,21 @@ wrk.headers["Content-Type"] = "application/json"
 wrk.headers["Authorization"] = "Bearer $key"
 LUA
 
-# Throughput at $connections connections. Prints "rps p50_ms p99_ms redis_us busiest_us": the CPU time
-# all Redis processes, and the busiest one alone, used during the run over the requests answered (on a
-# cluster, the busiest node is the shard holding the benchmark's one tenant: its ceiling).
+# Throughput at $connections connections. Prints "rps p50_ms p99_ms redis_us busiest_us api_us router_us
+# commands scripts api_bytes router_bytes", per request answered over the measured run: the CPU time all
+# Redis processes, and the busiest one alone, used (on a cluster, the busiest node is the shard holding
+# the benchmark's one tenant: its ceiling); the Api's and the Router's CPU time; the Redis commands run
+# (Lua's own calls included) and of them script calls; the bytes the Api and the Router allocated.
 throughput() { # url, script, label, warm-up seconds
   wrk -t2 -c"$connections" -d"${4:-$warmup}s" -s "$2" "$1" -- "$3-warm" >/dev/null
-  local ticks_before; ticks_before=$(redis_ticks)
+  local redis_before api_before router_before commands_before api_bytes_before router_bytes_before
+  redis_before=$(redis_ticks); api_before=$(ticks "$api_pid"); router_before=$(ticks "$router_pid"); commands_before=$(redis_commands)
+  api_bytes_before=$(allocated "$api"); router_bytes_before=$(allocated "$router")
   wrk -t2 -c"$connections" -d"${duration}s" --latency -s "$2" "$1" -- "$3" >"$work/wrk-$3.out"
-  awk -v before="$ticks_before" -v after="$(redis_ticks)" -v hz="$(getconf CLK_TCK)" '
+  awk -v before="$redis_before" -v after="$(redis_ticks)" -v hz="$(getconf CLK_TCK)" \
+    -v api="$(( $(ticks "$api_pid") - api_before ))" -v router="$(( $(ticks "$router_pid") - router_before ))" \
+    -v commands_before="$commands_before" -v commands_after="$(redis_commands)" \
+    -v api_bytes="$(( $(allocated "$api") - api_bytes_before ))" -v router_bytes="$(( $(allocated "$router") - router_bytes_before ))" '
     function ms(v) { if (v ~ /us$/) return v / 1000; if (v ~ /ms$/) return v + 0; if (v ~ /s$/) return v * 1000; return v }
     /requests in/ { total = $1 }
     /Requests\/sec:/ { rps = $2 }
@@ -225,8 +249,10 @@ throughput() { # url, script, label, warm-up seconds
     END { if (errors > 0) { print "non-2xx responses: " errors > "/dev/stderr"; exit 1 }
           n = split(before, b, " "); split(after, a, " "); ticks = 0; busiest = 0
           for (i = 1; i <= n; i++) { ticks += a[i] - b[i]; if (a[i] - b[i] > busiest) busiest = a[i] - b[i] }
-          us = total > 0 ? 1000000 / hz / total : 0
-          printf "%.0f %.3f %.3f %.1f %.1f\n", rps, p50, p99, ticks * us, busiest * us }' "$work/wrk-$3.out"
+          us = total > 0 ? 1000000 / hz / total : 0; per = total > 0 ? 1 / total : 0
+          split(commands_before, c0, " "); split(commands_after, c1, " ")
+          printf "%.0f %.3f %.3f %.1f %.1f %.1f %.1f %.2f %.2f %.0f %.0f\n", rps, p50, p99, ticks * us, busiest * us, api * us, router * us,
+            (c1[1] - c0[1]) * per, (c1[2] - c0[2]) * per, api_bytes * per, router_bytes * per }' "$work/wrk-$3.out"
 }
 
 # Latency at a fixed $rate requests/s (hey: 20 workers of rate/20 each). Prints "p50_ms p99_ms".
@@ -248,22 +274,39 @@ json() { python3 -c "import json,sys; d=json.loads(sys.argv[1]); print(eval(sys.
 
 upstream="http://127.0.0.1:$upstream_port/v1/chat/completions"
 floor="http://127.0.0.1:$floor_port/v1/chat/completions"
+floor2="http://127.0.0.1:$floor2_port/v1/chat/completions"
+router="http://127.0.0.1:$router_port"
 platform="$api/v1/chat/completions"
 
 echo "Throughput: ${duration}s per scenario after ${warmup}s of warm-up ($((3 * warmup))s for the platform's), $connections connections..."
-read -r direct_rps direct_p50 direct_p99 _ _ < <(throughput "$upstream" "$work/static.lua" direct)
-read -r floor_rps floor_p50 floor_p99 _ _ < <(throughput "$floor" "$work/static.lua" floor)
-read -r miss_rps miss_p50 miss_p99 miss_redis_us miss_busiest_us < <(throughput "$platform" "$work/miss.lua" miss $((3 * warmup)))
-read -r hit_rps hit_p50 hit_p99 hit_redis_us hit_busiest_us < <(throughput "$platform" "$work/static.lua" hit $((3 * warmup)))
+read -r direct_rps direct_p50 direct_p99 _ < <(throughput "$upstream" "$work/static.lua" direct)
+read -r floor_rps floor_p50 floor_p99 _ < <(throughput "$floor" "$work/static.lua" floor)
+read -r floor2_rps floor2_p50 floor2_p99 _ < <(throughput "$floor2" "$work/static.lua" floor2)
+read -r miss_rps miss_p50 miss_p99 miss_redis_us miss_busiest_us miss_api_us miss_router_us miss_commands miss_scripts miss_api_bytes miss_router_bytes \
+  < <(throughput "$platform" "$work/miss.lua" miss $((3 * warmup)))
+read -r hit_rps hit_p50 hit_p99 hit_redis_us hit_busiest_us hit_api_us hit_router_us hit_commands hit_scripts hit_api_bytes hit_router_bytes \
+  < <(throughput "$platform" "$work/static.lua" hit $((3 * warmup)))
+per_request() { # label, then the figures of one scenario
+  printf '%-22s %8s %8s %8s %9s %9s %9s %10s\n' "$@"
+}
+per_request_table() {
+  echo "Per request (over the measured run):"
+  per_request scenario "Api us" "Router us" "Redis us" "commands" "scripts" "Api bytes" "Router bytes"
+  per_request "miss path" "$miss_api_us" "$miss_router_us" "$miss_redis_us" "$miss_commands" "$miss_scripts" "$miss_api_bytes" "$miss_router_bytes"
+  per_request "cache hit" "$hit_api_us" "$hit_router_us" "$hit_redis_us" "$hit_commands" "$hit_scripts" "$hit_api_bytes" "$hit_router_bytes"
+}
 api_loaded=$(rss_mb "$api_pid"); router_loaded=$(rss_mb "$router_pid"); redis_loaded=$(rss_mb "${redis_pids[@]}")
 if [ "$throughput_only" = 1 ]; then
   printf '%-22s %8s %8s %8s %8s\n' scenario "req/s" "p50 ms" "p99 ms" "vs floor"
   printf '%-22s %8s %8s %8s\n' direct "$direct_rps" "$direct_p50" "$direct_p99"
   printf '%-22s %8s %8s %8s %8s\n' floor "$floor_rps" "$floor_p50" "$floor_p99" 1.00
-  printf '%-22s %8s %8s %8s %8s\n' "miss path" "$miss_rps" "$miss_p50" "$miss_p99" "$(awk -v p="$miss_rps" -v f="$floor_rps" 'BEGIN { printf "%.2f", p / f }')"
+  printf '%-22s %8s %8s %8s %8s\n' "two-hop floor" "$floor2_rps" "$floor2_p50" "$floor2_p99" "$(awk -v p="$floor2_rps" -v f="$floor_rps" 'BEGIN { printf "%.2f", p / f }')"
+  printf '%-22s %8s %8s %8s %8s  %s\n' "miss path" "$miss_rps" "$miss_p50" "$miss_p99" "$(awk -v p="$miss_rps" -v f="$floor_rps" 'BEGIN { printf "%.2f", p / f }')" \
+    "$(awk -v p="$miss_rps" -v f="$floor2_rps" 'BEGIN { printf "%.2f of the two-hop floor", p / f }')"
   printf '%-22s %8s %8s %8s %8s\n' "cache hit" "$hit_rps" "$hit_p50" "$hit_p99" "$(awk -v p="$hit_rps" -v f="$floor_rps" 'BEGIN { printf "%.2f", p / f }')"
   echo "RSS MB: api idle $api_idle, loaded $api_loaded; router idle $router_idle, loaded $router_loaded; redis $redis_loaded"
   echo "Redis CPU per request ($([ "$cluster" = 1 ] && echo "6-node cluster" || echo "one node")): miss ${miss_redis_us} us (busiest node ${miss_busiest_us}), hit ${hit_redis_us} us (busiest node ${hit_busiest_us})"
+  per_request_table
   exit 0
 fi
 
@@ -298,6 +341,7 @@ per_stream_kb=$(awk -v a="$api_held" -v r="$router_held" -v a0="$api_before" -v 
 ratio() { awk -v p="$1" -v f="$2" 'BEGIN { printf "%.2f", p / f }'; }
 minus() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", a - b }'; }
 miss_ratio=$(ratio "$miss_rps" "$floor_rps"); hit_ratio=$(ratio "$hit_rps" "$floor_rps")
+floor2_ratio=$(ratio "$floor2_rps" "$floor_rps"); miss_two_hop_ratio=$(ratio "$miss_rps" "$floor2_rps")
 added_p50=$(minus "$miss_fixed_p50" "$direct_fixed_p50"); added_p99=$(minus "$miss_fixed_p99" "$direct_fixed_p99")
 ttft_p50=$(json "$ttft" "round(d['addedP50Ms'], 3)"); ttft_p99=$(json "$ttft" "round(d['addedP99Ms'], 3)")
 overhead_ratio=$(json "$overhead" "round(d['reportedToAdded'], 2)")
@@ -307,7 +351,8 @@ echo
 row scenario "req/s" "p50 ms" "p99 ms" "vs floor" "note"
 row "direct (nginx)" "$direct_rps" "$direct_p50" "$direct_p99" "" ""
 row "floor" "$floor_rps" "$floor_p50" "$floor_p99" "1.00" ""
-row "platform miss path" "$miss_rps" "$miss_p50" "$miss_p99" "$miss_ratio" "target >= 0.40"
+row "two-hop floor" "$floor2_rps" "$floor2_p50" "$floor2_p99" "$floor2_ratio" ""
+row "platform miss path" "$miss_rps" "$miss_p50" "$miss_p99" "$miss_ratio" "$miss_two_hop_ratio of the two-hop floor (target >= 0.80)"
 row "platform cache hit" "$hit_rps" "$hit_p50" "$hit_p99" "$hit_ratio" "target >= 0.80"
 row "direct at $rate/s" "" "$direct_fixed_p50" "$direct_fixed_p99" "" ""
 row "floor at $rate/s" "" "$floor_fixed_p50" "$floor_fixed_p99" "" ""
@@ -319,6 +364,7 @@ echo "overhead header / added latency (p50): $overhead_ratio (target 0.8-1.2)"
 echo "held streams: $held open, Api + Router grew $(awk -v a="$api_held" -v r="$router_held" -v a0="$api_before" -v r0="$router_before" 'BEGIN { print a + r - a0 - r0 }') MB: $per_stream_kb KB per stream (target <= 50)"
 echo "RSS MB idle: api $api_idle, router $router_idle (target <= 150 each); after the throughput runs: api $api_loaded, router $router_loaded, redis $redis_loaded"
 echo "Redis CPU per request ($([ "$cluster" = 1 ] && echo "6-node cluster" || echo "one node")): miss ${miss_redis_us} us (busiest node ${miss_busiest_us}), hit ${hit_redis_us} us (busiest node ${hit_busiest_us})"
+per_request_table
 
 mkdir -p bench/results
 result=bench/results/latest.json
@@ -332,8 +378,13 @@ cat > "$result" <<JSON
   "throughput": {
     "direct": { "rps": $direct_rps, "p50Ms": $direct_p50, "p99Ms": $direct_p99 },
     "floor": { "rps": $floor_rps, "p50Ms": $floor_p50, "p99Ms": $floor_p99 },
-    "missPath": { "rps": $miss_rps, "p50Ms": $miss_p50, "p99Ms": $miss_p99, "ratioToFloor": $miss_ratio, "redisCpuUsPerRequest": $miss_redis_us, "busiestRedisCpuUsPerRequest": $miss_busiest_us },
-    "cacheHit": { "rps": $hit_rps, "p50Ms": $hit_p50, "p99Ms": $hit_p99, "ratioToFloor": $hit_ratio, "redisCpuUsPerRequest": $hit_redis_us, "busiestRedisCpuUsPerRequest": $hit_busiest_us }
+    "twoHopFloor": { "rps": $floor2_rps, "p50Ms": $floor2_p50, "p99Ms": $floor2_p99, "ratioToFloor": $floor2_ratio },
+    "missPath": { "rps": $miss_rps, "p50Ms": $miss_p50, "p99Ms": $miss_p99, "ratioToFloor": $miss_ratio, "ratioToTwoHopFloor": $miss_two_hop_ratio,
+      "perRequest": { "apiCpuUs": $miss_api_us, "routerCpuUs": $miss_router_us, "redisCpuUs": $miss_redis_us, "busiestRedisCpuUs": $miss_busiest_us,
+        "redisCommands": $miss_commands, "redisScripts": $miss_scripts, "apiAllocatedBytes": $miss_api_bytes, "routerAllocatedBytes": $miss_router_bytes } },
+    "cacheHit": { "rps": $hit_rps, "p50Ms": $hit_p50, "p99Ms": $hit_p99, "ratioToFloor": $hit_ratio,
+      "perRequest": { "apiCpuUs": $hit_api_us, "routerCpuUs": $hit_router_us, "redisCpuUs": $hit_redis_us, "busiestRedisCpuUs": $hit_busiest_us,
+        "redisCommands": $hit_commands, "redisScripts": $hit_scripts, "apiAllocatedBytes": $hit_api_bytes, "routerAllocatedBytes": $hit_router_bytes } }
   },
   "redisCluster": $([ "$cluster" = 1 ] && echo true || echo false),
   "fixedRate": {
