@@ -101,7 +101,7 @@ public sealed class UsageLedger : BackgroundService
     private const int ValuesPerRecord = 16;
 
     /// <summary>Records per write: 150 keep the argument array (32 bytes a value) under the large object heap's 85 KB.</summary>
-    private const int BatchSize = 150;
+    internal const int BatchSize = 150;
 
     /// <summary>How long a record may wait for others to share its write: the ledger trails requests by at most this.</summary>
     private static readonly TimeSpan Linger = TimeSpan.FromMilliseconds(50);

@@ -100,6 +100,13 @@ public sealed class TestRedisCluster : IAsyncDisposable
         return started.Elapsed;
     }
 
+    /// <summary>Whether the same master serves both keys' slots now (call it before killing one).</summary>
+    public async Task<bool> SameMasterAsync(RedisKey first, RedisKey second)
+    {
+        var askPort = _garnets.Count > 0 ? _garnets[0].Port : _nodes[0].Port;
+        return await MasterOfAsync(first, askPort) == await MasterOfAsync(second, askPort);
+    }
+
     /// <summary>Whether a master's <c>INFO replication</c> shows a replica online and at most a second behind.</summary>
     private static bool ReplicaInStep(string replication) =>
         replication.Split('\n').Any(line => line.StartsWith("slave0:", StringComparison.Ordinal)

@@ -6,6 +6,7 @@ using AgentPlatform.Api.Tenancy;
 using AgentPlatform.Api.Usage;
 using AgentPlatform.Router.Configuration;
 using AgentPlatform.Tests.Infrastructure;
+using Microsoft.Extensions.DependencyInjection;
 using Xunit.Abstractions;
 
 namespace AgentPlatform.Tests.Redis;
@@ -67,8 +68,11 @@ public sealed class ClusterFailoverTests(ITestOutputHelper output)
         // The shard of the tenant's limits and spend, or the one of today's usage records (the run may
         // straddle midnight UTC: then it is the shard that held yesterday's, and the test is no weaker
         // for the limits).
-        var failover = await cluster.KillMasterOfAsync(shard == "limits"
-            ? $"{TenantSlot.Prefix(tenantId)}limits" : UsageLedger.RecordsKey(UsageLedger.HourOf(killedAt)));
+        var ledgerKey = UsageLedger.RecordsKey(UsageLedger.HourOf(killedAt));
+        var killedKey = shard == "limits" ? $"{TenantSlot.Prefix(tenantId)}limits" : ledgerKey;
+        var ledgerShardDies = await cluster.SameMasterAsync(killedKey, ledgerKey);
+        var limitsShardDies = await cluster.SameMasterAsync(killedKey, $"{TenantSlot.Prefix(tenantId)}limits");
+        var failover = await cluster.KillMasterOfAsync(killedKey);
         var overAt = DateTimeOffset.UtcNow;
         var countAtOver = answers.Count;
         await Eventually.TrueAsync(() => Task.FromResult(answers.Count >= countAtOver + 80), "80 answers after the failover", Eventually.Slowly);
@@ -77,14 +81,20 @@ public sealed class ClusterFailoverTests(ITestOutputHelper output)
 
         var all = answers.ToList();
         using var admin = ApiCalls.Admin(first);
-        var records = await ApiCalls.LedgerAsync(admin, $"tenantId={tenantId}", expected: all.Count);
+        // What is lost is lost once both Apis have written all they hold: the last batch a dying master
+        // acknowledged may never have reached its replica (Redis replicates asynchronously), at most one
+        // batch per Api replica (docs/redis.md, "What can be lost, and the bound").
+        await Eventually.TrueAsync(() => Task.FromResult(new[] { first, second }.All(api => api.Services.GetRequiredService<UsageLedger>().SpoolDepth == 0)),
+            "both Apis to have written every record they hold", Eventually.Slowly);
+        var lossBound = ledgerShardDies ? 2 * UsageLedger.BatchSize : 0;
+        var records = await ApiCalls.LedgerAsync(admin, $"tenantId={tenantId}", expected: all.Count - lossBound);
         var rateServed = records.Count(r => r.GetProperty("keyId").GetString() == rateKeyId && r.GetProperty("outcome").GetString() == "success");
         var budgetSpent = records.Where(r => r.GetProperty("keyId").GetString() == budgetKeyId).Sum(r => r.GetProperty("costUsd").GetDecimal());
         var unavailable = all.Count(a => a.Status == HttpStatusCode.ServiceUnavailable);
         output.WriteLine($"{shard} shard: failover took {failover.TotalSeconds:0.0} s; {all.Count} answers: " +
             string.Join(", ", all.GroupBy(a => $"{(int)a.Status} {a.Code}").Select(g => $"{g.Key.Trim()} x{g.Count()}")) +
             $"; slowest {all.Max(a => a.Took).TotalSeconds:0.00} s; rate key served {rateServed} of {Rpm}; budget key spent ${budgetSpent} of ${BudgetUsd}; " +
-            $"{records.Count} records for {all.Count} answers; " +
+            $"{records.Count} records for {all.Count} answers; the limits' shard {(limitsShardDies ? "died" : "lived")}, the ledger's {(ledgerShardDies ? "died" : "lived")}; " +
             (unavailable == 0 ? "no 503" : $"503s from {all.Where(a => a.Status == HttpStatusCode.ServiceUnavailable).Min(a => a.At) - killedAt:s\\.ff} s " +
                 $"to {all.Where(a => a.Status == HttpStatusCode.ServiceUnavailable).Max(a => a.At) - killedAt:s\\.ff} s after the kill"));
 
@@ -101,7 +111,7 @@ public sealed class ClusterFailoverTests(ITestOutputHelper output)
         Assert.True(all.Max(a => a.At) - started < TimeSpan.FromSeconds(55), "the run must fit in the rate limit's minute");
         Assert.InRange(rateServed, 1, Rpm);
         Assert.InRange(budgetSpent, 0.01m, BudgetUsd);
-        // Every answer left its record.
-        Assert.Equal(all.Count, records.Count);
+        // Every answer left its record, but for what the ledger's shard lost with its master.
+        Assert.InRange(records.Count, all.Count - lossBound, all.Count);
     }
 }
