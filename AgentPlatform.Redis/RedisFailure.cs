@@ -16,12 +16,20 @@ public static class RedisFailure
     /// </summary>
     /// <remarks>
     /// Those cancellations are <see cref="OperationCanceledException"/>s: a catch that lets cancellations
-    /// through must still take them (<c>exception is not OperationCanceledException || RedisFailure.Is(exception)</c>),
-    /// or one escapes a background service or an event handler and stops the process. A cancellation
-    /// of a token (a client gone, the host stopping) carries that token and is not a failure.
+    /// through must still take them (<see cref="IsAnyButCancellation"/>), or one escapes a background
+    /// service or an event handler and stops the process. A cancellation of a token (a client gone, the
+    /// host stopping) carries that token and is not a failure.
     /// </remarks>
     public static bool Is(Exception exception) =>
         exception is RedisException or TimeoutException or ConnectionResetException
         || exception is OperationCanceledException { CancellationToken.CanBeCanceled: false }
         || exception is InvalidOperationException { Source: "StackExchange.Redis" or "System.IO.Pipelines" or "Pipelines.Sockets.Unofficial" };
+
+    /// <summary>
+    /// Any exception but a cancellation a token asked for: what a background service's or an event
+    /// handler's catch takes, so that no failure — Redis's or another — escapes and stops the process,
+    /// while the host's stop still ends it.
+    /// </summary>
+    public static bool IsAnyButCancellation(Exception exception) =>
+        exception is not OperationCanceledException || Is(exception);
 }

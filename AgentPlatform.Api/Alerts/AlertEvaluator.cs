@@ -125,7 +125,7 @@ public sealed class AlertEvaluator(
                 await EvaluateAsync(now);
             }
         }
-        catch (Exception exception) when (exception is not OperationCanceledException || RedisFailure.Is(exception))
+        catch (Exception exception) when (RedisFailure.IsAnyButCancellation(exception))
         {
             // Nothing is decided on a failed read: no shared alert fires or resolves this round.
             // Never let it out: an exception leaving a background service stops the whole Api.

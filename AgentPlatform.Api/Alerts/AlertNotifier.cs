@@ -41,7 +41,7 @@ public sealed class AlertNotifier(
                     }
                     await store.FinishNotificationAsync(notification);
                 }
-                catch (Exception exception) when (exception is not OperationCanceledException || RedisFailure.Is(exception))
+                catch (Exception exception) when (RedisFailure.IsAnyButCancellation(exception))
                 {
                     // Redis away, say: try again shortly, with what was taken back in the outbox (at least once).
                     Log.AlertEvaluationFailed(logger, exception);
@@ -63,7 +63,7 @@ public sealed class AlertNotifier(
         {
             await store.RequeueUnfinishedAsync();
         }
-        catch (Exception exception) when (exception is not OperationCanceledException || RedisFailure.Is(exception))
+        catch (Exception exception) when (RedisFailure.IsAnyButCancellation(exception))
         {
         }
     }

@@ -30,6 +30,8 @@ public sealed class RouterClient(IHttpClientFactory httpClientFactory, RouterRep
     private const string ShuttingDownMessage = "This gateway replica is shutting down and could not finish the answer in time; send the request again.";
 
     private static readonly MediaTypeHeaderValue JsonContentType = new("application/json");
+    private static readonly OpenAIErrorResult RouterUnavailable =
+        OpenAIErrorResult.Unavailable("The router is unreachable; try again shortly.", "router_unavailable", type: OpenAIError.Upstream);
     private readonly TimeSpan _timeout = TimeSpan.FromSeconds(options.Value.RouterTimeoutSeconds);
 
     /// <summary>Forwards a request to the Router and copies the answer to the client as it arrives.</summary>
@@ -117,9 +119,7 @@ public sealed class RouterClient(IHttpClientFactory httpClientFactory, RouterRep
         catch (HttpRequestException exception)
         {
             Log.RouterUnreachable(logger, exception.HttpRequestError, exception);
-            context.Response.Headers.RetryAfter = RetryAfterHeader.Seconds(TimeSpan.FromSeconds(1));
-            await OpenAIError.WriteAsync(context, StatusCodes.Status503ServiceUnavailable,
-                "The router is unreachable; try again shortly.", OpenAIError.Upstream, "router_unavailable");
+            await RouterUnavailable.ExecuteAsync(context);
         }
         return null;
     }

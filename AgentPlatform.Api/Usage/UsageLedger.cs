@@ -213,7 +213,7 @@ public sealed class UsageLedger : BackgroundService
                 Log.UsageConnectionClosed(_logger, SpoolDepth);
                 return false;
             }
-            catch (Exception exception) when (exception is not OperationCanceledException || RedisFailure.Is(exception))
+            catch (Exception exception) when (RedisFailure.IsAnyButCancellation(exception))
             {
                 // Any failure, not only Redis's: an exception leaving this background service would stop the Api.
                 if (failures == 0)

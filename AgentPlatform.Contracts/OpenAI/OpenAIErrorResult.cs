@@ -41,8 +41,9 @@ public sealed class OpenAIErrorResult(int status, string message, string type, s
     /// A 503 for something the platform depends on being away (Redis, the Router): the client may try again,
     /// after the <c>Retry-After</c> it carries (a second unless <paramref name="retryAfter"/> says otherwise).
     /// </summary>
-    public static OpenAIErrorResult Unavailable(string message, string code, TimeSpan? retryAfter = null) =>
-        new(StatusCodes.Status503ServiceUnavailable, message, OpenAIError.Server, code)
+    /// <param name="type">OpenAI's error type: <c>server_error</c>, or <c>upstream_error</c> for the Router.</param>
+    public static OpenAIErrorResult Unavailable(string message, string code, TimeSpan? retryAfter = null, string type = OpenAIError.Server) =>
+        new(StatusCodes.Status503ServiceUnavailable, message, type, code)
         {
             Headers = [new(RetryAfterHeader.Name, RetryAfterHeader.Seconds(retryAfter ?? TimeSpan.FromSeconds(1)))],
         };

@@ -80,7 +80,7 @@ public sealed class DeploymentDrains(IConnectionMultiplexer redis, ModelPool poo
                 deployment.Drain = stored.TryGetValue(Field(deployment.Group, deployment.Name), out var json) ? Parse(json) : null;
             }
         }
-        catch (Exception exception) when (exception is not OperationCanceledException || RedisFailure.Is(exception))
+        catch (Exception exception) when (RedisFailure.IsAnyButCancellation(exception))
         {
             // Also called from event handlers (async void): nothing may escape. What this replica knew stays.
             Log.DrainsNotLoaded(logger, exception);

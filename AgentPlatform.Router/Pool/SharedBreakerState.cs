@@ -117,7 +117,7 @@ public sealed class SharedBreakerState(
                 }
             }
         }
-        catch (Exception exception) when (exception is not OperationCanceledException || RedisFailure.Is(exception))
+        catch (Exception exception) when (RedisFailure.IsAnyButCancellation(exception))
         {
             // Also called from event handlers (async void): nothing may escape, or the process goes down.
             Log.BreakerStatesNotLoaded(logger, exception);

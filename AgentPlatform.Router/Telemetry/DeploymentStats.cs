@@ -83,7 +83,7 @@ public sealed class DeploymentStats(IConnectionMultiplexer redis, IOptions<Route
             batch.Execute();
             await Task.WhenAll(writes);
         }
-        catch (Exception exception) when (exception is not OperationCanceledException || RedisFailure.Is(exception))
+        catch (Exception exception) when (RedisFailure.IsAnyButCancellation(exception))
         {
             // Statistics for alerting: a flush lost while Redis is away is not worth holding traffic for.
             Log.StatsFlushFailed(logger, exception);
