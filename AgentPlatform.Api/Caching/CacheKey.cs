@@ -1,6 +1,7 @@
-using System.Buffers;
+using System.Runtime.InteropServices;
 using System.Security.Cryptography;
 using System.Text.Json;
+using CommunityToolkit.HighPerformance.Buffers;
 
 namespace AgentPlatform.Api.Caching;
 
@@ -27,15 +28,20 @@ public static class CacheKey
     public static string Compute(ReadOnlyMemory<byte> body)
     {
         using var document = JsonDocument.Parse(body);
-        var canonical = new ArrayBufferWriter<byte>(body.Length);
-        using (var writer = new Utf8JsonWriter(canonical))
-        {
-            WriteCanonical(writer, document.RootElement, topLevel: true);
-        }
+        // On every cached request: the canonical form goes to a rented buffer through this thread's writer.
+        using var canonical = new ArrayPoolBufferWriter<byte>(body.Length);
+        var writer = _threadWriter ??= new Utf8JsonWriter(canonical);
+        writer.Reset(canonical);
+        WriteCanonical(writer, document.RootElement, topLevel: true);
+        writer.Flush();
+        writer.Reset();
         Span<byte> hash = stackalloc byte[SHA256.HashSizeInBytes];
         SHA256.HashData(canonical.WrittenSpan, hash);
         return Convert.ToHexStringLower(hash);
     }
+
+    [ThreadStatic]
+    private static Utf8JsonWriter? _threadWriter;
 
     private static void WriteCanonical(Utf8JsonWriter writer, JsonElement element, bool topLevel = false)
     {
@@ -43,19 +49,21 @@ public static class CacheKey
         {
             case JsonValueKind.Object:
                 writer.WriteStartObject();
-                var properties = new List<JsonProperty>();
+                // Each name read once: JsonProperty.Name makes a new string at every call, the sort's included.
+                var properties = new List<(string Name, JsonElement Value)>();
                 foreach (var property in element.EnumerateObject())
                 {
-                    if (!topLevel || !Ignored.Contains(property.Name))
+                    var name = property.Name;
+                    if (!topLevel || !Ignored.Contains(name))
                     {
-                        properties.Add(property);
+                        properties.Add((name, property.Value));
                     }
                 }
                 properties.Sort(static (a, b) => string.CompareOrdinal(a.Name, b.Name));
-                foreach (var property in properties)
+                foreach (var (name, value) in properties)
                 {
-                    writer.WritePropertyName(property.Name);
-                    WriteCanonical(writer, property.Value);
+                    writer.WritePropertyName(name);
+                    WriteCanonical(writer, value);
                 }
                 writer.WriteEndObject();
                 break;
@@ -68,7 +76,16 @@ public static class CacheKey
                 writer.WriteEndArray();
                 break;
             case JsonValueKind.String:
-                writer.WriteStringValue(element.GetString());
+                // A string with no escape is its raw UTF-8 (without its quotes): written as is, not as a new string.
+                var raw = JsonMarshal.GetRawUtf8Value(element)[1..^1];
+                if (raw.IndexOf((byte)'\\') < 0)
+                {
+                    writer.WriteStringValue(raw);
+                }
+                else
+                {
+                    writer.WriteStringValue(element.GetString());
+                }
                 break;
             case JsonValueKind.Number:
                 WriteNumber(writer, element);

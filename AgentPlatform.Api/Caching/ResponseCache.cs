@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using AgentPlatform.Api.Limits;
 using AgentPlatform.Redis;
 using AgentPlatform.ServiceDefaults.Lifecycle;
 using Microsoft.Extensions.Caching.Memory;
@@ -21,6 +22,12 @@ namespace AgentPlatform.Api.Caching;
 /// and a dead replica loses it within <see cref="CacheOptions.FillLeaseSeconds"/>; a filler that fails
 /// gives the lease up at once and the next reader takes it over. On one replica, identical requests
 /// share one <see cref="Flight"/>, so only one of them talks to Redis at all.
+/// </para>
+/// <para>
+/// On one Redis node, the request that wins the lease also takes its limits and budgets in that script
+/// (<see cref="LookupAndReserveScript"/>): a miss then pays one round trip before the Router, not two. A
+/// Redis Cluster keeps an entry and a tenant's limits in different slots, so there the limiter runs its
+/// own script after the lookup.
 /// </para>
 /// <para>
 /// Not HybridCache: its stampede protection is per process, and its distributed level is read and
@@ -58,6 +65,23 @@ public sealed class ResponseCache : IDisposable
         return {3, redis.call('PTTL', KEYS[2])}
         """;
 
+    /// <summary>
+    /// The lookup, and when this request wins the fill lease, its reservation in its limits: KEYS[1..3] and
+    /// ARGV[1..2] as the lookup's, then the limits' keys and the reserve script's arguments. A refused
+    /// reservation leaves no lease (nobody saw it: one script), so the next reader fills.
+    /// </summary>
+    private const string LookupAndReserveScript = RequestLimiter.ReserveFunction + """
+        local entry = redis.call('GET', KEYS[1])
+        if entry then return {1, entry, redis.call('PTTL', KEYS[1])} end
+        if not redis.call('SET', KEYS[2], ARGV[1], 'NX', 'PX', ARGV[2]) then
+          redis.call('SET', KEYS[3], 1, 'PX', ARGV[2])
+          return {3, redis.call('PTTL', KEYS[2])}
+        end
+        local reserved = reserve({unpack(KEYS, 4, #KEYS)}, {unpack(ARGV, 3, #ARGV)})
+        if reserved[1] ~= 0 then redis.call('DEL', KEYS[2]) end
+        return {2, reserved}
+        """;
+
     private const string StoreScript = """
         -- KEYS[1] the entry, KEYS[2] its fill lease, KEYS[3] its "someone waits" mark; ARGV[1] the entry,
         -- ARGV[2] its TTL (ms), ARGV[3] the lease token. Returns 1 when someone waits (then announce it).
@@ -92,6 +116,9 @@ public sealed class ResponseCache : IDisposable
     private Task? _subscription;
     private readonly Random _random;
 
+    /// <summary>Whether a lookup may take the request's limits in its script: on one node, not on a cluster (other slots).</summary>
+    private readonly bool _reservesInLookup;
+
     public ResponseCache(
         IConnectionMultiplexer redis, IOptions<CacheOptions> options, CacheMetrics metrics, Drain drain, TimeProvider timeProvider, Random random, ILogger<ResponseCache> logger)
     {
@@ -102,6 +129,7 @@ public sealed class ResponseCache : IDisposable
         _metrics = metrics;
         _timeProvider = timeProvider;
         _logger = logger;
+        _reservesInLookup = redis.GetServers().All(server => server.ServerType != ServerType.Cluster);
         _local = _options.LocalSizeBytes > 0 ? new MemoryCache(new MemoryCacheOptions { SizeLimit = _options.LocalSizeBytes }) : null;
         // Subscribed from the start, not at the first wait: a purge must reach this replica's memory level too.
         _ = EnsureSubscribedAsync();
@@ -131,8 +159,18 @@ public sealed class ResponseCache : IDisposable
     /// Whether the request will store its answer. One that will not (<c>no-store</c>) only reads: it never
     /// takes the fill lease, so nobody waits for an answer it would not store.
     /// </param>
-    public async ValueTask<CacheLookup> LookupAsync(string entryKey, bool fills, CancellationToken cancellationToken)
+    /// <param name="reserving">
+    /// The request's reservation in its limits, made ready when asked (each time: its time is the script's
+    /// now): taken in the lookup's own script when this request wins the fill lease on one Redis node
+    /// (<see cref="CacheLookup.Reserved"/>); null when it has no limits, or none could be made ready.
+    /// </param>
+    public async ValueTask<CacheLookup> LookupAsync(
+        string entryKey, bool fills, CancellationToken cancellationToken, Func<ValueTask<PreparedReservation?>>? reserving = null)
     {
+        if (!_reservesInLookup)
+        {
+            reserving = null;
+        }
         var deadline = _timeProvider.GetTimestamp() + (long)(_options.FillWaitSeconds * (double)_timeProvider.TimestampFrequency);
         var waited = false;
         while (true)
@@ -172,7 +210,7 @@ public sealed class ResponseCache : IDisposable
             var mine = new Flight(entryKey);
             if (_flights.TryAdd(entryKey, mine))
             {
-                return await LeadFlightAsync(mine, deadline, waited, cancellationToken);
+                return await LeadFlightAsync(mine, deadline, waited, reserving, cancellationToken);
             }
         }
     }
@@ -192,11 +230,12 @@ public sealed class ResponseCache : IDisposable
     }
 
     /// <summary>Leads the flight: its result is shared with the requests that join it, unless the leader goes on to fill the entry.</summary>
-    private async Task<CacheLookup> LeadFlightAsync(Flight flight, long deadline, bool waited, CancellationToken cancellationToken)
+    private async Task<CacheLookup> LeadFlightAsync(
+        Flight flight, long deadline, bool waited, Func<ValueTask<PreparedReservation?>>? reserving, CancellationToken cancellationToken)
     {
         try
         {
-            var lookup = await LeadAsync(flight, deadline, waited, cancellationToken);
+            var lookup = await LeadAsync(flight, deadline, waited, reserving, cancellationToken);
             if (lookup.Fill is null)
             {
                 Finish(flight, lookup.Hit);
@@ -211,7 +250,8 @@ public sealed class ResponseCache : IDisposable
     }
 
     /// <summary>The Redis side of a lookup, for the one request of this replica that leads it.</summary>
-    private async Task<CacheLookup> LeadAsync(Flight flight, long deadline, bool waited, CancellationToken cancellationToken)
+    private async Task<CacheLookup> LeadAsync(
+        Flight flight, long deadline, bool waited, Func<ValueTask<PreparedReservation?>>? reserving, CancellationToken cancellationToken)
     {
         var token = Guid.NewGuid().ToString("N");
         RedisKey[] keys = [flight.EntryKey, LeaseKey(flight.EntryKey), WaitingKey(flight.EntryKey)];
@@ -222,12 +262,17 @@ public sealed class ResponseCache : IDisposable
             _fillSignals[flight.EntryKey] = signal;
             try
             {
-                if (await EvaluateLookupAsync(keys, token) is not { } result)
+                var reservation = reserving is null ? null : await reserving();
+                if (await EvaluateLookupAsync(keys, token, reservation) is not { } result)
                 {
                     return new CacheLookup(null, null, waited, null);
                 }
                 switch ((int)result[0])
                 {
+                    case 2 when reservation is not null:
+                        var reserved = (RedisResult[])result[1]!;
+                        flight.Filled = (int)reserved[0] == 0;
+                        return new CacheLookup(null, null, waited, flight.Filled ? new CacheFill(this, flight, token) : null) { Reserved = (reservation, reserved) };
                     case 1 when CachedAnswer.Deserialize((byte[])result[1]!) is { } answer:
                         RememberLocally(flight.EntryKey, answer, TimeSpan.FromMilliseconds((long)result[2]));
                         return new CacheLookup(answer, "shared", waited, null);
@@ -265,11 +310,16 @@ public sealed class ResponseCache : IDisposable
     }
 
     /// <summary>The lookup script's result; null, logged, when Redis cannot answer (the cache is an optimisation: the request goes upstream).</summary>
-    private async Task<RedisResult[]?> EvaluateLookupAsync(RedisKey[] keys, string token)
+    private async Task<RedisResult[]?> EvaluateLookupAsync(RedisKey[] keys, string token, PreparedReservation? reservation)
     {
         try
         {
-            return (RedisResult[])(await _redis.GetDatabase().ScriptEvaluateAsync(LookupScript, keys, [token, _options.FillLeaseSeconds * 1000L, 1]))!;
+            if (reservation is null)
+            {
+                return (RedisResult[])(await _redis.GetDatabase().ScriptEvaluateAsync(LookupScript, keys, [token, _options.FillLeaseSeconds * 1000L, 1]))!;
+            }
+            return (RedisResult[])(await _redis.GetDatabase().ScriptEvaluateAsync(LookupAndReserveScript,
+                [.. keys, .. reservation.Keys.Keys], [token, _options.FillLeaseSeconds * 1000L, .. reservation.Arguments]))!;
         }
         catch (Exception exception) when (RedisFailure.Is(exception))
         {
@@ -547,4 +597,8 @@ public sealed class ResponseCache : IDisposable
 /// <summary>The outcome of a lookup: a hit, or the right (and duty) to fill the entry, or neither.</summary>
 /// <param name="Level"><c>local</c> (this replica's memory) or <c>shared</c> (Redis, or another request's fill).</param>
 /// <param name="Waited">Whether the request waited for another's fill.</param>
-public sealed record CacheLookup(CachedAnswer? Hit, string? Level, bool Waited, CacheFill? Fill);
+public sealed record CacheLookup(CachedAnswer? Hit, string? Level, bool Waited, CacheFill? Fill)
+{
+    /// <summary>The request's reservation and the reserve script's result, when the lookup took it (<see cref="RequestLimiter.Conclude"/> reads it).</summary>
+    public (PreparedReservation Prepared, RedisResult[] Result)? Reserved { get; init; }
+}

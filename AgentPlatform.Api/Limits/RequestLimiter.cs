@@ -31,6 +31,29 @@ public readonly record struct Reservation(RequestLease? Lease, OpenAIErrorResult
 public readonly record struct Demand(long Tokens, long CostNanoUsd);
 
 /// <summary>
+/// A request's reservation made ready — its keys and the reserve script's arguments — for the limiter to
+/// run, or for another stage to run inside its own script in the same round trip (the cache's lookup, on
+/// one Redis node: <see cref="RequestLimiter.ReserveFunction"/>); <see cref="RequestLimiter.Conclude"/>
+/// reads the result either way.
+/// </summary>
+public sealed class PreparedReservation(LimitKeys keys, RedisValue[] arguments, string member, Demand demand, bool momentary, DateTimeOffset now)
+{
+    public LimitKeys Keys => keys;
+
+    /// <summary>The reserve script's ARGV.</summary>
+    public RedisValue[] Arguments => arguments;
+
+    internal string Member => member;
+
+    internal Demand Demand => demand;
+
+    internal bool Momentary => momentary;
+
+    /// <summary>The time the script is given as now.</summary>
+    internal DateTimeOffset Now => now;
+}
+
+/// <summary>
 /// Requests per minute, tokens per minute, concurrent requests and budgets, for a key and its tenant
 /// together, in one atomic Redis script per request, and one more when it ends to replace the
 /// reservation with what was used — exact across any number of Api replicas.
@@ -58,6 +81,10 @@ public sealed class RequestLimiter(IConnectionMultiplexer redis, UsageMetrics me
     /// <summary>How long a finished period's spend stays readable after it ends.</summary>
     private static readonly TimeSpan SpendKeptAfterPeriod = TimeSpan.FromDays(35);
 
+    /// <summary>
+    /// The reserve script's body: KEYS and ARGV are the limits' own (<see cref="PreparedReservation"/>).
+    /// <see cref="ReserveFunction"/> wraps it for scripts that reserve as one of their steps.
+    /// </summary>
     private const string ReserveScript = """
         local now, member, lease_ms = tonumber(ARGV[1]), ARGV[2], tonumber(ARGV[3])
         local tokens, cost = tonumber(ARGV[4]), tonumber(ARGV[5])
@@ -85,6 +112,7 @@ public sealed class RequestLimiter(IConnectionMultiplexer redis, UsageMetrics me
               redis.call('ZREM', log, unpack(expired))
               -- never with 0: Lua writes -0 as "-0", which HINCRBY refuses (requests of an rpm-only key reserve no tokens)
               if freed ~= 0 then redis.call('HINCRBY', amounts, 'total', -freed) end
+              if #expired < 500 then break end
             end
             requests = redis.call('ZCARD', log)
             used = tonumber(redis.call('HGET', amounts, 'total') or '0')
@@ -137,6 +165,12 @@ public sealed class RequestLimiter(IConnectionMultiplexer redis, UsageMetrics me
         end
         return {0, 0, 0, state[1], state[2], state[3], state[4], state[5], state[6], state[7], state[8]}
         """;
+
+    /// <summary>
+    /// The reserve script as a Lua function <c>reserve(KEYS, ARGV)</c> — its parameters shadow the globals —
+    /// for another script to call with the limits' keys and arguments (in the same slot: on one Redis node).
+    /// </summary>
+    internal const string ReserveFunction = "local function reserve(KEYS, ARGV)\n" + ReserveScript + "\nend\n";
 
     /// <summary>Per key and tenant id (their prefixes keep them apart): until when (Unix ms) their requests per minute are used up, as Redis last said.</summary>
     private readonly ConcurrentDictionary<string, long> _requestsFullUntil = new(StringComparer.Ordinal);
@@ -195,17 +229,14 @@ public sealed class RequestLimiter(IConnectionMultiplexer redis, UsageMetrics me
     /// </summary>
     public async ValueTask<Reservation> AcquireAsync(ClientIdentity client, Demand demand, IHeaderDictionary headers, bool momentary = false)
     {
-        if (client is not { Key: { } key, Tenant: { } tenant } || !client.IsLimited)
+        if (Prepare(client, demand, momentary) is not { } prepared)
         {
             return new(RequestLease.None, null);
         }
-        var now = timeProvider.GetUtcNow();
-        var member = Guid.NewGuid().ToString("N");
-        var keys = LimitKeys.Of(key, tenant, now);
         RedisResult[] result;
         try
         {
-            result = await ReserveAsync(key, tenant, keys, member, demand, momentary ? Momentary : Request, now);
+            result = await ReserveAsync(prepared);
         }
         catch (Exception exception) when (RedisFailure.Is(exception))
         {
@@ -213,12 +244,32 @@ public sealed class RequestLimiter(IConnectionMultiplexer redis, UsageMetrics me
             Log.LimitsUnavailable(logger, exception);
             return new(null, Unavailable);
         }
+        return Conclude(client, prepared, result, headers);
+    }
 
+    /// <summary>The reservation <see cref="AcquireAsync"/> would make, ready to run; null for a client without limits.</summary>
+    public PreparedReservation? Prepare(ClientIdentity client, Demand demand, bool momentary = false)
+    {
+        if (client is not { Key: { } key, Tenant: { } tenant } || !client.IsLimited)
+        {
+            return null;
+        }
+        var now = timeProvider.GetUtcNow();
+        var member = Guid.NewGuid().ToString("N");
+        var keys = LimitKeys.Of(key, tenant, now);
+        return new PreparedReservation(keys, Arguments(key, tenant, keys, member, demand, momentary ? Momentary : Request, now), member, demand, momentary, now);
+    }
+
+    /// <summary>The request's lease, or its refusal, from the reserve script's result (run here or inside another stage's script).</summary>
+    public Reservation Conclude(ClientIdentity client, PreparedReservation prepared, RedisResult[] result, IHeaderDictionary headers)
+    {
+        var (key, tenant) = (client.Key!, client.Tenant!);
+        var (keys, member, demand) = (prepared.Keys, prepared.Member, prepared.Demand);
         var refused = (int)result[0];
         if (refused == 0)
         {
             SetHeaders(headers, key, tenant, result, demand);
-            if (momentary)
+            if (prepared.Momentary)
             {
                 return new(RequestLease.None, null); // nothing to settle, no slot to give back
             }
@@ -242,13 +293,13 @@ public sealed class RequestLimiter(IConnectionMultiplexer redis, UsageMetrics me
         if (refused == 1)
         {
             // Full until the window's oldest request leaves it: every request until then is refused alike.
-            _requestsFullUntil[byKey ? key.Id : tenant.Id] = now.ToUnixTimeMilliseconds() + (long)result[2];
+            _requestsFullUntil[byKey ? key.Id : tenant.Id] = prepared.Now.ToUnixTimeMilliseconds() + (long)result[2];
         }
         metrics.Refused(LimitName(refused), byKey ? "key" : "tenant");
         return new(null, Refusal(refused, byKey ? key : tenant, (long)result[2], demand));
     }
 
-    private static readonly OpenAIErrorResult Unavailable = OpenAIErrorResult.Unavailable(
+    internal static readonly OpenAIErrorResult Unavailable = OpenAIErrorResult.Unavailable(
         "Rate limits and budgets cannot be checked right now; try again shortly.", Reservation.LimitsUnavailable);
 
     /// <summary>
@@ -265,7 +316,7 @@ public sealed class RequestLimiter(IConnectionMultiplexer redis, UsageMetrics me
         RedisResult[] result;
         try
         {
-            result = await ReserveAsync(key, tenant, keys, request.Member, demand, Step, timeProvider.GetUtcNow());
+            result = await ReserveAsync(keys, Arguments(key, tenant, keys, request.Member, demand, Step, timeProvider.GetUtcNow()));
         }
         catch (Exception exception) when (RedisFailure.Is(exception))
         {
@@ -286,14 +337,18 @@ public sealed class RequestLimiter(IConnectionMultiplexer redis, UsageMetrics me
     /// <summary>The reserve script's kinds of reservation (its ARGV[16]).</summary>
     private const int Request = 0, Step = 1, Momentary = 2;
 
-    private async Task<RedisResult[]> ReserveAsync(VirtualKey key, Tenant tenant, LimitKeys keys, string member, Demand demand, int kind, DateTimeOffset now) =>
-        (RedisResult[])(await redis.GetDatabase().ScriptEvaluateAsync(ReserveScript, keys.Keys,
-        [
-            now.ToUnixTimeMilliseconds(), member, (long)LeaseLifetime.TotalMilliseconds, demand.Tokens, demand.CostNanoUsd,
-            key.Rpm ?? 0, key.Tpm ?? 0, key.MaxConcurrent ?? 0, Budget(key), SpendTtlSeconds(keys.KeyPeriodEnd, now),
-            tenant.Rpm ?? 0, tenant.Tpm ?? 0, tenant.MaxConcurrent ?? 0, Budget(tenant), SpendTtlSeconds(keys.TenantPeriodEnd, now),
-            kind,
-        ]))!;
+    private Task<RedisResult[]> ReserveAsync(PreparedReservation prepared) => ReserveAsync(prepared.Keys, prepared.Arguments);
+
+    private async Task<RedisResult[]> ReserveAsync(LimitKeys keys, RedisValue[] arguments) =>
+        (RedisResult[])(await redis.GetDatabase().ScriptEvaluateAsync(ReserveScript, keys.Keys, arguments))!;
+
+    private static RedisValue[] Arguments(VirtualKey key, Tenant tenant, LimitKeys keys, string member, Demand demand, int kind, DateTimeOffset now) =>
+    [
+        now.ToUnixTimeMilliseconds(), member, (long)LeaseLifetime.TotalMilliseconds, demand.Tokens, demand.CostNanoUsd,
+        key.Rpm ?? 0, key.Tpm ?? 0, key.MaxConcurrent ?? 0, Budget(key), SpendTtlSeconds(keys.KeyPeriodEnd, now),
+        tenant.Rpm ?? 0, tenant.Tpm ?? 0, tenant.MaxConcurrent ?? 0, Budget(tenant), SpendTtlSeconds(keys.TenantPeriodEnd, now),
+        kind,
+    ];
 
     private static string LimitName(int refused) =>
         refused switch { 1 => "requests", 2 => "tokens", 3 => "too_large", 4 => "concurrency", _ => "budget" };

@@ -1,4 +1,3 @@
-using System.Buffers;
 using System.Diagnostics;
 using System.Globalization;
 using AgentPlatform.Api.Caching;
@@ -6,6 +5,7 @@ using AgentPlatform.Api.Limits;
 using AgentPlatform.Api.Upstream;
 using AgentPlatform.Api.Usage;
 using AgentPlatform.Contracts.OpenAI;
+using CommunityToolkit.HighPerformance.Buffers;
 
 namespace AgentPlatform.Api.Pipeline;
 
@@ -31,9 +31,11 @@ public sealed class CacheStage(ResponseCache cache, RequestLimiter limiter)
 
     /// <summary>
     /// Answers from the cache when it holds the request's answer (true), else prepares the miss: the fill
-    /// it owes to others asking for the same, and the capture of the answer to store.
+    /// it owes to others asking for the same, and the capture of the answer to store. A request that wins
+    /// the fill may be reserved in its limits by the lookup itself (<paramref name="reserving"/>, see
+    /// <see cref="ResponseCache.LookupAsync"/>), leaving <see cref="ChatCall.Reserved"/> set.
     /// </summary>
-    public async ValueTask<bool> TryServeHitAsync(ChatCall call)
+    public async ValueTask<bool> TryServeHitAsync(ChatCall call, Func<ValueTask<PreparedReservation?>>? reserving)
     {
         var policy = call.CachePolicy;
         if (policy.Bypasses)
@@ -43,7 +45,7 @@ public sealed class CacheStage(ResponseCache cache, RequestLimiter limiter)
         var entryKey = ResponseCache.EntryKey(policy.Scope, CacheKey.Compute(call.Body.Memory));
         if (policy.Reads)
         {
-            var lookup = await cache.LookupAsync(entryKey, policy.Writes, call.Context.RequestAborted);
+            var lookup = await cache.LookupAsync(entryKey, policy.Writes, call.Context.RequestAborted, reserving);
             if (lookup.Hit is { } hit)
             {
                 (call.CacheOutcome, call.HitLevel) = ("hit", lookup.Level);
@@ -51,11 +53,12 @@ public sealed class CacheStage(ResponseCache cache, RequestLimiter limiter)
                 return true;
             }
             call.Fill = lookup.Fill;
+            call.Reserved = lookup.Reserved;
         }
         if (policy.Writes)
         {
             call.Fill ??= cache.WriteOnly(entryKey);
-            call.Answer.Capture = new ArrayBufferWriter<byte>(4096);
+            call.Answer.Capture = new ArrayPoolBufferWriter<byte>(4096);
             // A stream's events are larger than the JSON kept from them; the JSON's size is checked again.
             call.Answer.CaptureLimit = policy.MaxEntryBytes * 4;
         }

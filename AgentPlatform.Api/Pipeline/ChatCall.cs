@@ -1,5 +1,6 @@
 using AgentPlatform.Api.Access;
 using AgentPlatform.Api.Caching;
+using AgentPlatform.Api.Limits;
 using AgentPlatform.Api.Upstream;
 using AgentPlatform.Api.Usage;
 using AgentPlatform.Contracts.OpenAI;
@@ -46,6 +47,12 @@ public sealed class ChatCall(HttpContext context, ClientIdentity client, UsageRe
     /// <summary>Where a hit was found (memory or Redis).</summary>
     public string? HitLevel { get; internal set; }
 
+    /// <summary>What the request reserves in its limits, once sized (perhaps by the cache's lookup, to reserve in its round trip).</summary>
+    public Sizing? Sizing { get; internal set; }
+
+    /// <summary>The request's reservation, when the cache's lookup took it in its own script (<see cref="CacheLookup.Reserved"/>).</summary>
+    public (PreparedReservation Prepared, StackExchange.Redis.RedisResult[] Result)? Reserved { get; internal set; }
+
     /// <summary>What the Router answered.</summary>
     public RouterAnswer Answer { get; } = new();
 
@@ -66,6 +73,7 @@ public sealed class ChatCall(HttpContext context, ClientIdentity client, UsageRe
         finally
         {
             _body?.Dispose();
+            Answer.ReleaseCapture();
         }
     }
 }

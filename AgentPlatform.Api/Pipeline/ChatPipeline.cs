@@ -50,7 +50,7 @@ public sealed class ChatPipeline(RequestLimiter limiter, CacheStage cache, Usage
             await refusal.ExecuteAsync(call.Context);
             return;
         }
-        if (await cache.TryServeHitAsync(call))
+        if (await cache.TryServeHitAsync(call, call.Client.IsLimited ? () => PrepareReservationAsync(call) : null))
         {
             return;
         }
@@ -74,21 +74,32 @@ public sealed class ChatPipeline(RequestLimiter limiter, CacheStage cache, Usage
         }
     }
 
-    /// <summary>Sizes the request and takes it out of its limits; null (with the refusal answered) when they refuse it.</summary>
+    /// <summary>Sizes the request and takes it out of its limits (unless the cache's lookup did); null (with the refusal answered) when they refuse it.</summary>
     private async ValueTask<RequestLease?> ReserveAsync(ChatCall call)
     {
-        if (await meter.SizeRequestAsync(call) is not { } sizing)
+        if (await SizeAsync(call) is not { } sizing)
         {
             await UsageMeter.BudgetUnavailable.ExecuteAsync(call.Context);
             return null;
         }
-        var (lease, refusal) = await limiter.AcquireAsync(call.Client, sizing.Demand, call.Context.Response.Headers);
+        call.Record.PromptTokens = sizing.PromptTokens; // until the answer says otherwise
+        var headers = call.Context.Response.Headers;
+        var (lease, refusal) = call.Reserved is var (prepared, result)
+            ? limiter.Conclude(call.Client, prepared, result, headers)
+            : await limiter.AcquireAsync(call.Client, sizing.Demand, headers);
         if (refusal is not null)
         {
             await refusal.ExecuteAsync(call.Context);
         }
         return lease;
     }
+
+    /// <summary>The request's size, worked out once: the cache's lookup may ask for it first (<see cref="PrepareReservationAsync"/>).</summary>
+    private async ValueTask<Sizing?> SizeAsync(ChatCall call) => call.Sizing ??= await meter.SizeRequestAsync(call);
+
+    /// <summary>The request's reservation, ready for the cache's lookup to take in its own script; null when it cannot be sized.</summary>
+    private async ValueTask<PreparedReservation?> PrepareReservationAsync(ChatCall call) =>
+        await SizeAsync(call) is { } sizing ? limiter.Prepare(call.Client, sizing.Demand) : null;
 
     /// <summary>Sends the request to the Router and streams its answer back; what it used is measured however it ends.</summary>
     private async Task ForwardAsync(ChatCall call, RequestLease lease)

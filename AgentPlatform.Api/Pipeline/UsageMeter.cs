@@ -100,7 +100,6 @@ public sealed class UsageMeter(
             return default(Sizing);
         }
         var (prompt, maxOutput) = estimator.Estimate(call.Body.Span, call.Scan.Model!);
-        call.Record.PromptTokens = prompt; // until the answer says otherwise
         return await SizeAsync(call.Scan.Model!, prompt, maxOutput, call.Scan.Choices, outputCap: null,
             call.Client.HasBudget ? Pricing.Required : Pricing.Skip, call.Context.RequestAborted);
     }

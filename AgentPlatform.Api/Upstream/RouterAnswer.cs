@@ -1,4 +1,5 @@
 using System.Buffers;
+using CommunityToolkit.HighPerformance.Buffers;
 using AgentPlatform.Contracts.Http;
 using AgentPlatform.Contracts.Usage;
 
@@ -34,9 +35,10 @@ public sealed class RouterAnswer
 
     /// <summary>
     /// Set to receive a copy of every byte the client is sent (for the response cache), up to
-    /// <see cref="CaptureLimit"/> bytes; set back to null when the answer is larger.
+    /// <see cref="CaptureLimit"/> bytes; given back and set to null when the answer is larger. Its buffer is
+    /// rented (a fresh 4 KB one was a sixth of what a miss allocated): <see cref="ReleaseCapture"/> returns it.
     /// </summary>
-    public ArrayBufferWriter<byte>? Capture { get; set; }
+    public ArrayPoolBufferWriter<byte>? Capture { get; set; }
 
     public int CaptureLimit { get; set; } = int.MaxValue;
 
@@ -63,10 +65,17 @@ public sealed class RouterAnswer
         }
         if (Capture.WrittenCount + bytes.Length > CaptureLimit)
         {
-            Capture = null;
+            ReleaseCapture();
             return;
         }
         Capture.Write(bytes);
+    }
+
+    /// <summary>Gives the capture's buffer back to the pool; nothing read from it may be used after.</summary>
+    public void ReleaseCapture()
+    {
+        Capture?.Dispose();
+        Capture = null;
     }
 
     /// <summary>The whole answer reached the client (the copy ended without a break or the client leaving).</summary>

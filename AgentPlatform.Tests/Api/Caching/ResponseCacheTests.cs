@@ -559,6 +559,32 @@ public abstract class ResponseCacheSuite<TFixture>(TFixture fixture) : IClassFix
         }
     }
 
+    [Fact]
+    public async Task A_request_its_limits_refuse_leaves_no_fill_to_wait_for_and_the_next_one_goes_upstream_at_once()
+    {
+        // One tenant, so one entry: a key whose budget no request fits, and a key without limits.
+        var (tenantId, _, broke) = await fixture.NewKeyAsync(key: new { name = "broke", budgetUsd = 0.000001m });
+        var (_, unlimited) = await fixture.CreateKeyAsync(tenantId, new { name = "unlimited" });
+        using var refusedClient = CacheFixture.Client(fixture.First, broke);
+        using var client = CacheFixture.Client(fixture.Second, unlimited);
+        const string Body = """{"model":"priced","messages":[{"role":"user","content":"Refused, then answered"}],"max_tokens":1000}""";
+        await using var redis = await ConnectionMultiplexer.ConnectAsync(fixture.RedisConnectionString);
+        var entry = ResponseCache.EntryKey(tenantId, CacheKey.Compute(Encoding.UTF8.GetBytes(Body)));
+
+        var refused = await SendAsync(refusedClient, Json.Body(Body));
+        // On one node the refusal came from the lookup's own script: it must not have kept the lease.
+        var leaseLeft = await redis.GetDatabase().KeyExistsAsync(entry + ":fill");
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        var answered = await SendAsync(client, Json.Body(Body));
+
+        Assert.Equal(HttpStatusCode.PaymentRequired, refused.Status);
+        Assert.False(leaseLeft, "a refused request left the entry's fill lease behind");
+        Assert.Equal(HttpStatusCode.OK, answered.Status);
+        Assert.Equal("miss", answered.Cache);
+        Assert.InRange(clock.Elapsed, TimeSpan.Zero, TimeSpan.FromSeconds(3)); // not the 4 s lease run out
+        Assert.Equal(1, await fixture.UpstreamCallsAsync());
+    }
+
     private static StringContent Chat(string message, bool stream = false, string model = "default", string extra = "") =>
         Json.Body($$"""{"model":"{{model}}","stream":{{(stream ? "true" : "false")}},"messages":[{"role":"user","content":"{{message}}"}]{{extra}}}""");
 
