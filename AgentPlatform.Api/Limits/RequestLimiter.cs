@@ -67,7 +67,9 @@ public sealed class PreparedReservation(LimitKeys keys, RedisValue[] arguments, 
 /// Its oldest entries also give the exact <c>Retry-After</c>. Concurrency is a sorted set of leases
 /// scored by their expiry, so the slot of a replica that died comes back by itself. A budget is the
 /// period's spend in whole nano-dollars: the worst case is added before the call and corrected after,
-/// so concurrent requests can never together spend past it.
+/// so concurrent requests can never together spend past it. A request under a budget holds a lease too,
+/// whether or not concurrency is limited: its correction is made only while the lease is known, so a
+/// reservation lost in a failover is not refunded where it was never added.
 /// </remarks>
 public sealed class RequestLimiter(IConnectionMultiplexer redis, UsageMetrics metrics, TimeProvider timeProvider, ILogger<RequestLimiter> logger)
 {
@@ -154,7 +156,11 @@ public sealed class RequestLimiter(IConnectionMultiplexer redis, UsageMetrics me
             redis.call('PEXPIRE', KEYS[s*4+1], window)
             redis.call('PEXPIRE', KEYS[s*4+2], window)
           end
-          if tonumber(ARGV[a+2]) > 0 and holds then
+          -- a lease for a concurrency slot, and for a budget: the settlement corrects a spend only when its
+          -- reservation is known there (a failover can lose the reservation and keep the settlement)
+          if (tonumber(ARGV[a+2]) > 0 or tonumber(ARGV[a+3]) >= 0) and holds then
+            -- (with a concurrency limit, expired leases were swept above)
+            if tonumber(ARGV[a+2]) == 0 then redis.call('ZREMRANGEBYSCORE', KEYS[s*4+3], '-inf', now) end
             redis.call('ZADD', KEYS[s*4+3], now + lease_ms, member)
             redis.call('PEXPIRE', KEYS[s*4+3], lease_ms)
           end
@@ -275,7 +281,7 @@ public sealed class RequestLimiter(IConnectionMultiplexer redis, UsageMetrics me
             }
             var lease = new RequestLease(redis, keys, member, demand,
                 RateLimited(key), key.BudgetUsd is not null, RateLimited(tenant), tenant.BudgetUsd is not null,
-                holdsSlot: key.MaxConcurrent is not null || tenant.MaxConcurrent is not null, logger);
+                holdsSlot: key.MaxConcurrent is not null || tenant.MaxConcurrent is not null || key.BudgetUsd is not null || tenant.BudgetUsd is not null, logger);
             if (lease.HoldsSlot)
             {
                 HoldSlotHere(key, key.Id, +1);
@@ -479,14 +485,18 @@ public sealed class RequestLease(
     private const string SettleScript = """
         -- ARGV[1] the request, ARGV[2] tokens to add (negative: give back), ARGV[3] nano-USD to add;
         -- ARGV[4+s*2] whether scope s counts tokens, ARGV[5+s*2] whether it has a budget; ARGV[8] '1': give back
-        -- the concurrency slot (not for a step of a request, whose slot is the request's)
+        -- the request's leases (not for a step of a request, whose leases are the request's)
         for s = 0, 1 do
           if ARGV[4 + s * 2] == '1' and redis.call('ZSCORE', KEYS[s*4+1], ARGV[1]) then
             redis.call('HINCRBY', KEYS[s*4+2], ARGV[1], ARGV[2])
             redis.call('HINCRBY', KEYS[s*4+2], 'total', ARGV[2])
           end
-          if ARGV[5 + s * 2] == '1' then redis.call('INCRBY', KEYS[s*4+4], ARGV[3]) end
-          if ARGV[8] == '1' then redis.call('ZREM', KEYS[s*4+3], ARGV[1]) end
+          -- A budget's lease says its reservation is known here: one lost in a failover (acknowledged by a master
+          -- that died before its replica had it) is not corrected, or the refund of a worst case never added here
+          -- would lower the spend below what was spent (by up to max_tokens' price, per request in flight).
+          local known = true
+          if ARGV[8] == '1' then known = redis.call('ZREM', KEYS[s*4+3], ARGV[1]) == 1 end
+          if ARGV[5 + s * 2] == '1' and known then redis.call('INCRBY', KEYS[s*4+4], ARGV[3]) end
         end
         return 0
         """;
@@ -505,7 +515,7 @@ public sealed class RequestLease(
     private bool _settled;
     private ITimer? _renewal;
 
-    /// <summary>Whether the lease holds a concurrency slot (given back when it is settled).</summary>
+    /// <summary>Whether the request holds leases in Redis — a concurrency slot, or a budget's — given back when it is settled.</summary>
     internal bool HoldsSlot => holdsSlot;
 
     /// <summary>Called once when the slot is given back (settled or disposed), for the limiter's count of slots held here.</summary>

@@ -117,6 +117,36 @@ public sealed class RequestLimiterTests : IAsyncLifetime
         Assert.Equal(BudgetPeriod.ToNanoUsd(0.25m), (long)await db.StringGetAsync("agentplatform:{t:ten_monthly}:spend:key:key_daily:2026-11-28"));
     }
 
+    [Fact]
+    public async Task A_reservation_lost_in_a_failover_is_not_refunded_by_its_settlement()
+    {
+        // A failover can lose what a dying master acknowledged and its replica never had: here, a reservation.
+        // The request's settlement reaches the promoted replica and must not refund what was never added there.
+        var key = new VirtualKey { Id = "key_failover", TenantId = "ten_failover", Name = "k", BudgetUsd = 1m, BudgetPeriod = BudgetPeriods.Daily };
+        var tenant = new Tenant { Id = "ten_failover", Name = "t", BudgetUsd = 1m, BudgetPeriod = BudgetPeriods.Daily };
+        var client = new ClientIdentity(key, tenant);
+        using var services = new ServiceCollection().AddMetrics().BuildServiceProvider();
+        var limiter = new RequestLimiter(_connection, new UsageMetrics(services.GetRequiredService<IMeterFactory>()), _time, NullLogger<RequestLimiter>.Instance);
+        var keys = LimitKeys.Of(key, tenant, _time.GetUtcNow());
+        var db = _connection.GetDatabase();
+        var settled = (await limiter.AcquireAsync(client, new Demand(1, BudgetPeriod.ToNanoUsd(0.30m)), new HeaderDictionary())).Lease!;
+        await settled.SettleAsync(1, BudgetPeriod.ToNanoUsd(0.10m));
+
+        var lost = (await limiter.AcquireAsync(client, new Demand(1, BudgetPeriod.ToNanoUsd(0.50m)), new HeaderDictionary())).Lease!;
+        // The failover: the node holds what it held before that reservation (its spend, and no lease of it).
+        await db.StringSetAsync(keys.Keys[3], BudgetPeriod.ToNanoUsd(0.10m));
+        await db.StringSetAsync(keys.Keys[7], BudgetPeriod.ToNanoUsd(0.10m));
+        await db.KeyDeleteAsync(keys.Leases);
+        await lost.SettleAsync(1, BudgetPeriod.ToNanoUsd(0.05m));
+        // An ordinary settlement still corrects the spend to what was used.
+        var next = (await limiter.AcquireAsync(client, new Demand(1, BudgetPeriod.ToNanoUsd(0.40m)), new HeaderDictionary())).Lease!;
+        await next.SettleAsync(1, BudgetPeriod.ToNanoUsd(0.20m));
+
+        Assert.Equal(BudgetPeriod.ToNanoUsd(0.30m), (long)await db.StringGetAsync(keys.Keys[3]));
+        Assert.Equal(BudgetPeriod.ToNanoUsd(0.30m), (long)await db.StringGetAsync(keys.Keys[7]));
+        Assert.Equal(0, await db.SortedSetLengthAsync(keys.Leases[0]) + await db.SortedSetLengthAsync(keys.Leases[1]));
+    }
+
     private static async Task<List<int>> AcquireAsync(RequestLimiter limiter, ClientIdentity client, int times)
     {
         var statuses = new List<int>();
