@@ -10,7 +10,8 @@
 #   TRACE=hit bench/api-cost.sh          # also: where the hits' allocations come from, by type and stack
 #                                        # (bench/AgentPlatform.Bench.Allocations over the measured window); TRACE=miss alike
 #   TRACE=cpu-miss bench/api-cost.sh     # also: where the Api's CPU goes on a miss, by function (perf, with the JIT's
-#                                        # perf map); TRACE=cpu-hit alike; PERF_OUT=file keeps perf's data.
+#                                        # perf map); TRACE=cpu-hit alike; PERF_OUT=file keeps perf's data;
+#                                        # PROFILE=router profiles the Router instead of the Api.
 #                                        # Each run also prints the Redis commands per request.
 set -euo pipefail
 repo=$(cd "${1:-$(dirname "$0")/..}" && pwd); label=${2:-$(basename "$repo")}
@@ -31,11 +32,11 @@ NGINX
 /usr/sbin/nginx -c "$work/nginx.conf" -p "$work" 2>/dev/null || nginx -c "$work/nginx.conf" -p "$work"
 redis-server --port "$redp" --bind 127.0.0.1 --save "" --appendonly no >/dev/null 2>&1 & pids+=($!)
 export ASPNETCORE_ENVIRONMENT=Production ConnectionStrings__cache="127.0.0.1:$redp" AgentPlatform__InternalKey="$ik"
-env ASPNETCORE_URLS="http://127.0.0.1:$rp" Router__ModelGroups__bench__Deployments__0__Name=bench Router__ModelGroups__bench__Deployments__0__BaseUrl="http://127.0.0.1:$up/v1" \
-  Router__ModelGroups__bench__Deployments__0__Model=m Router__ModelGroups__bench__Deployments__0__InputPricePerMillion=0.15 Router__ModelGroups__bench__Deployments__0__OutputPricePerMillion=0.6 \
-  dotnet $repo/AgentPlatform.Router/bin/Release/net10.0/AgentPlatform.Router.dll --contentRoot $repo/AgentPlatform.Router/bin/Release/net10.0 >"$work/router.log" 2>&1 & pids+=($!)
 # perf names JIT-compiled code from the runtime's perf map, which W^X's double mapping hides.
 [[ "${TRACE:-}" == cpu-* ]] && export DOTNET_PerfMapEnabled=1 DOTNET_EnableWriteXorExecute=0
+env ASPNETCORE_URLS="http://127.0.0.1:$rp" Router__ModelGroups__bench__Deployments__0__Name=bench Router__ModelGroups__bench__Deployments__0__BaseUrl="http://127.0.0.1:$up/v1" \
+  Router__ModelGroups__bench__Deployments__0__Model=m Router__ModelGroups__bench__Deployments__0__InputPricePerMillion=0.15 Router__ModelGroups__bench__Deployments__0__OutputPricePerMillion=0.6 \
+  dotnet $repo/AgentPlatform.Router/bin/Release/net10.0/AgentPlatform.Router.dll --contentRoot $repo/AgentPlatform.Router/bin/Release/net10.0 >"$work/router.log" 2>&1 & pids+=($!); routerpid=$!
 env ${API_ENV:-} ASPNETCORE_URLS="$api" services__router__http__0="http://127.0.0.1:$rp" AgentPlatform__MasterKey="$mk" AgentPlatform__MetricsKey="metrics-key-0123456789abcdef" Cache__Enabled=true Cache__TtlSeconds=300 \
   dotnet $repo/AgentPlatform.Api/bin/Release/net10.0/AgentPlatform.Api.dll --contentRoot $repo/AgentPlatform.Api/bin/Release/net10.0 >"$work/api.log" 2>&1 & pids+=($!); apipid=$!
 for u in "$api/health" "http://127.0.0.1:$rp/health"; do for _ in $(seq 1 150); do curl -fs -o /dev/null "$u" && break; sleep 0.2; done; done
@@ -70,7 +71,7 @@ measure() { # script, warm-up seconds, label[, trace]: prints "req/s cpu-us-per-
   # Traced, the window's figures are the trace's load: compare untraced runs with each other only.
   case "${4:-}" in
     alloc) dotnet "$allocations/bin/Release/net10.0/AgentPlatform.Bench.Allocations.dll" collect "$apipid" 10 "$work/trace.nettrace" & tracer=$! ;;
-    cpu) perf record -F 1999 -g -p "$apipid" -o "$work/perf.data" -- sleep 10 >/dev/null 2>&1 & tracer=$! ;;
+    cpu) perf record -F 1999 -g -p "$([ "${PROFILE:-api}" = router ] && echo "$routerpid" || echo "$apipid")" -o "$work/perf.data" -- sleep 10 >/dev/null 2>&1 & tracer=$! ;;
   esac
   rps=$(wrk -t2 -c32 -d10s -s "$1" "$api/v1/chat/completions" | awk '/Requests\/sec/ { print $2 }')
   [ -n "$tracer" ] && wait "$tracer"
@@ -98,7 +99,7 @@ case "${TRACE:-}" in
     perf report -i "$work/perf.data" --no-children --sort symbol --stdio -g none 2>/dev/null | grep -E '^ +[0-9]' >"$work/self" || true
     perf report -i "$work/perf.data" --children --sort symbol --stdio -g none 2>/dev/null | grep -E '^ +[0-9]' >"$work/inclusive" || true
     tidy() { sed -E 's/\[OptimizedTier1\]|\[Optimized\]|valuetype |instance |\[[A-Za-z.]+\] //g; s/ +$//' "$1" | cut -c1-200 | awk -v n="$2" 'NR <= n'; }
-    echo; echo "The Api's CPU by function (self time, % of the samples):"; tidy "$work/self" 40
+    echo; echo "The ${PROFILE:-api}'s CPU by function (self time, % of the samples):"; tidy "$work/self" 40
     echo; echo "... and with what they call (inclusive):"; tidy "$work/inclusive" 100
     [ -n "${PERF_OUT:-}" ] && cp "$work/perf.data" "$PERF_OUT" ;;
 esac

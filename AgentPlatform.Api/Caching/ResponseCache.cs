@@ -254,7 +254,7 @@ public sealed class ResponseCache : IDisposable
         Flight flight, long deadline, bool waited, Func<ValueTask<PreparedReservation?>>? reserving, CancellationToken cancellationToken)
     {
         var token = Guid.NewGuid().ToString("N");
-        RedisKey[] keys = [flight.EntryKey, LeaseKey(flight.EntryKey), WaitingKey(flight.EntryKey)];
+        var keys = flight.Keys;
         while (true)
         {
             // Registered before the read, so a fill announced between the read and the wait is not missed.
@@ -390,7 +390,7 @@ public sealed class ResponseCache : IDisposable
         try
         {
             var waited = (long)await _redis.GetDatabase().ScriptEvaluateAsync(StoreScript,
-                [flight.EntryKey, LeaseKey(flight.EntryKey), WaitingKey(flight.EntryKey)], [answer.Serialize(), milliseconds, token ?? ""]);
+                flight.Keys, [answer.Serialize(), milliseconds, token ?? ""]);
             // Not kept in memory yet: an entry enters this replica's memory when it is read again (from
             // Redis), since most answers are never asked for twice. Keeping each fill for a minute moved
             // every answer into the GC's oldest generation and made the miss path pay for gen-2 collections.
@@ -583,6 +583,11 @@ public sealed class ResponseCache : IDisposable
         private readonly TaskCompletionSource<CachedAnswer?> _result = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
         public string EntryKey { get; } = entryKey;
+
+        /// <summary>The entry's key, its fill lease's and its "someone waits" mark's, as the scripts take them: made once per flight.</summary>
+        public RedisKey[] Keys => _keys ??= [EntryKey, LeaseKey(EntryKey), WaitingKey(EntryKey)];
+
+        private RedisKey[]? _keys;
 
         /// <summary>Whether the entry had to be filled (here or elsewhere) rather than found: those who shared it waited for a fill.</summary>
         public bool Filled { get; set; }
