@@ -1,3 +1,5 @@
+using AgentPlatform.Api.Limits;
+
 namespace AgentPlatform.Api.Caching;
 
 /// <summary>
@@ -27,15 +29,21 @@ public sealed class CacheFill : IAsyncDisposable
     /// <summary>The fill lease's token; null when the request writes without one.</summary>
     internal string? Token { get; }
 
-    /// <summary>Stores the answer for <paramref name="ttl"/> (less its jitter) and hands it to the requests waiting for it.</summary>
-    public async Task StoreAsync(CachedAnswer answer, TimeSpan ttl)
+    /// <summary>Whether the fill was stored or given up.</summary>
+    internal bool Finished => _finished;
+
+    /// <summary>
+    /// Stores the answer for <paramref name="ttl"/> (less its jitter) and hands it to the requests waiting for
+    /// it; with the request's <paramref name="settlement"/> in the same script when there is one.
+    /// </summary>
+    internal async Task StoreAsync(CachedAnswer answer, TimeSpan ttl, Settlement? settlement)
     {
         if (_finished)
         {
             return;
         }
         _finished = true;
-        await _cache.StoreAsync(_flight, this, answer, ttl);
+        await _cache.StoreAsync(_flight, this, answer, ttl, settlement);
     }
 
     public async ValueTask DisposeAsync()

@@ -90,6 +90,14 @@ public sealed class ResponseCache : IDisposable
         return redis.call('DEL', KEYS[3])
         """;
 
+    /// <summary>
+    /// The store, and the settlement of the request that filled it (<see cref="RequestLease.SettleFunction"/>):
+    /// KEYS[1..3] and ARGV[1..3] as the store's, then the limits' keys and the settle script's arguments.
+    /// </summary>
+    private const string StoreAndSettleScript = RequestLease.SettleFunction + """
+        settle({unpack(KEYS, 4, #KEYS)}, {unpack(ARGV, 4, #ARGV)})
+        """ + StoreScript;
+
     private const string ReleaseScript = """
         -- KEYS[1] the fill lease, KEYS[2] its "someone waits" mark. Returns 1 when someone waits.
         if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('DEL', KEYS[1]) end
@@ -116,8 +124,11 @@ public sealed class ResponseCache : IDisposable
     private Task? _subscription;
     private readonly Random _random;
 
-    /// <summary>Whether a lookup may take the request's limits in its script: on one node, not on a cluster (other slots).</summary>
-    private readonly bool _reservesInLookup;
+    /// <summary>
+    /// Whether the cache's scripts may take the request's limits too (the reservation in the lookup, the
+    /// settlement in the store): on one node, not on a cluster, where they are in other slots.
+    /// </summary>
+    private readonly bool _takesLimits;
 
     public ResponseCache(
         IConnectionMultiplexer redis, IOptions<CacheOptions> options, CacheMetrics metrics, Drain drain, TimeProvider timeProvider, Random random, ILogger<ResponseCache> logger)
@@ -129,7 +140,7 @@ public sealed class ResponseCache : IDisposable
         _metrics = metrics;
         _timeProvider = timeProvider;
         _logger = logger;
-        _reservesInLookup = redis.GetServers().All(server => server.ServerType != ServerType.Cluster);
+        _takesLimits = redis.GetServers().All(server => server.ServerType != ServerType.Cluster);
         _local = _options.LocalSizeBytes > 0 ? new MemoryCache(new MemoryCacheOptions { SizeLimit = _options.LocalSizeBytes }) : null;
         // Subscribed from the start, not at the first wait: a purge must reach this replica's memory level too.
         _ = EnsureSubscribedAsync();
@@ -167,7 +178,7 @@ public sealed class ResponseCache : IDisposable
     public async ValueTask<CacheLookup> LookupAsync(
         string entryKey, bool fills, CancellationToken cancellationToken, Func<ValueTask<PreparedReservation?>>? reserving = null)
     {
-        if (!_reservesInLookup)
+        if (!_takesLimits)
         {
             reserving = null;
         }
@@ -380,7 +391,10 @@ public sealed class ResponseCache : IDisposable
     /// <summary>An entry that this request may write without having led a lookup (it skipped the read: <c>no-cache</c>).</summary>
     public CacheFill WriteOnly(string entryKey) => new(this, new Flight(entryKey), token: null);
 
-    internal async Task StoreAsync(Flight flight, CacheFill fill, CachedAnswer answer, TimeSpan ttl)
+    /// <summary>Whether <see cref="StoreAsync"/> can take a request's settlement into its own script (one Redis node).</summary>
+    public bool SettlesInStore => _takesLimits;
+
+    internal async Task StoreAsync(Flight flight, CacheFill fill, CachedAnswer answer, TimeSpan ttl, Settlement? settlement)
     {
         _filling.TryRemove(fill, out _);
         var token = fill.Token;
@@ -389,8 +403,10 @@ public sealed class ResponseCache : IDisposable
         var milliseconds = Math.Max(1, (long)jittered.TotalMilliseconds);
         try
         {
-            var waited = (long)await _redis.GetDatabase().ScriptEvaluateAsync(StoreScript,
-                flight.Keys, [answer.Serialize(), milliseconds, token ?? ""]);
+            RedisValue[] store = [answer.Serialize(), milliseconds, token ?? ""];
+            var waited = (long)await (settlement is { } settling
+                ? StoreAndSettleAsync(settling, [.. flight.Keys, .. settling.Keys], [.. store, .. settling.Arguments])
+                : _redis.GetDatabase().ScriptEvaluateAsync(StoreScript, flight.Keys, store));
             // Not kept in memory yet: an entry enters this replica's memory when it is read again (from
             // Redis), since most answers are never asked for twice. Keeping each fill for a minute moved
             // every answer into the GC's oldest generation and made the miss path pay for gen-2 collections.
@@ -401,6 +417,20 @@ public sealed class ResponseCache : IDisposable
             Log.CacheStoreFailed(_logger, exception);
         }
         Finish(flight, answer);
+    }
+
+    /// <summary>The store and the settlement in one script; a failure of both is the settlement's too (logged as such).</summary>
+    private async Task<RedisResult> StoreAndSettleAsync(Settlement settlement, RedisKey[] keys, RedisValue[] arguments)
+    {
+        try
+        {
+            return await _redis.GetDatabase().ScriptEvaluateAsync(StoreAndSettleScript, keys, arguments);
+        }
+        catch (Exception exception) when (RedisFailure.Is(exception))
+        {
+            settlement.Lease.SettleFailed(exception);
+            throw;
+        }
     }
 
     /// <summary>Gives up a fill: frees the lease at once so a waiting request takes over without waiting for it to expire.</summary>

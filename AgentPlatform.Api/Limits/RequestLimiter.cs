@@ -501,6 +501,9 @@ public sealed class RequestLease(
         return 0
         """;
 
+    /// <summary>The settle script as a Lua function <c>settle(KEYS, ARGV)</c>, for another script to run with the limits' keys (one Redis node).</summary>
+    internal const string SettleFunction = "local function settle(KEYS, ARGV)\n" + SettleScript + "\nend\n";
+
     private const string RenewScript = """
         -- KEYS the key's and the tenant's leases; ARGV[1] the request, ARGV[2] its new expiry (ms), ARGV[3] the lifetime (ms)
         for i = 1, #KEYS do
@@ -555,30 +558,49 @@ public sealed class RequestLease(
     /// <summary>Replaces the reservation with what the request used (tokens, and cost in nano-dollars).</summary>
     public async ValueTask SettleAsync(long tokens, long costNanoUsd)
     {
-        if (_settled || redis is null || keys is null)
+        if (TakeSettlement(tokens, costNanoUsd) is not { } settlement)
         {
             return;
+        }
+        try
+        {
+            await redis!.GetDatabase().ScriptEvaluateAsync(SettleScript, settlement.Keys, settlement.Arguments);
+        }
+        catch (Exception exception) when (RedisFailure.Is(exception))
+        {
+            SettleFailed(exception);
+        }
+    }
+
+    /// <summary>
+    /// Settles the lease here and hands over the settle script's keys and arguments, for another script to run
+    /// (<see cref="SettleFunction"/>; its failure is <see cref="SettleFailed"/>); null when there is nothing to send.
+    /// </summary>
+    internal Settlement? TakeSettlement(long tokens, long costNanoUsd)
+    {
+        if (_settled || redis is null || keys is null)
+        {
+            return null;
         }
         _settled = true;
         _renewal?.Dispose();
         Released?.Invoke();
         if (tokens == reserved.Tokens && costNanoUsd == reserved.CostNanoUsd && !holdsSlot)
         {
-            return; // nothing to correct and no slot to give back (a cache hit, say): no round trip
+            return null; // nothing to correct and no slot to give back (a cache hit, say): no round trip
         }
-        try
-        {
-            await redis.GetDatabase().ScriptEvaluateAsync(SettleScript, keys.Keys,
-            [
-                member, tokens - reserved.Tokens, costNanoUsd - reserved.CostNanoUsd,
-                keyRate ? 1 : 0, keyBudget ? 1 : 0, tenantRate ? 1 : 0, tenantBudget ? 1 : 0, holdsSlot ? 1 : 0,
-            ]);
-        }
-        catch (Exception exception) when (RedisFailure.Is(exception))
-        {
-            Log.SettleFailed(logger!, exception);
-        }
+        return new Settlement(this, keys.Keys,
+        [
+            member, tokens - reserved.Tokens, costNanoUsd - reserved.CostNanoUsd,
+            keyRate ? 1 : 0, keyBudget ? 1 : 0, tenantRate ? 1 : 0, tenantBudget ? 1 : 0, holdsSlot ? 1 : 0,
+        ]);
     }
+
+    /// <summary>The settlement could not be made: the reservation stays counted (the safe side), the slot comes back when its lease expires.</summary>
+    internal void SettleFailed(Exception exception) => Log.SettleFailed(logger!, exception);
 
     public ValueTask DisposeAsync() => SettleAsync(reserved.Tokens, reserved.CostNanoUsd);
 }
+
+/// <summary>A lease's settlement, taken to run in another script (<see cref="RequestLease.SettleFunction"/>): the settle script's keys and arguments.</summary>
+internal readonly record struct Settlement(RequestLease Lease, RedisKey[] Keys, RedisValue[] Arguments);

@@ -66,9 +66,20 @@ public sealed class CacheStage(ResponseCache cache, RequestLimiter limiter)
         return false;
     }
 
-    /// <summary>Stores the answer for the requests waiting on it and the ones to come, when it may be kept.</summary>
-    public Task StoreAsync(ChatCall call) =>
-        call.Fill is not null && Cacheable(call) is { } entry ? call.Fill.StoreAsync(entry, call.CachePolicy.Ttl) : Task.CompletedTask;
+    /// <summary>
+    /// Stores the answer for the requests waiting on it and the ones to come, when it may be kept. On one
+    /// Redis node the store's script also settles the request's <paramref name="lease"/>: after the answer,
+    /// one round trip rather than two (the lease's own settlement then has nothing left to send).
+    /// </summary>
+    public Task StoreAsync(ChatCall call, RequestLease lease)
+    {
+        if (call.Fill is not { Finished: false } fill || Cacheable(call) is not { } entry)
+        {
+            return Task.CompletedTask;
+        }
+        var (tokens, costNanoUsd) = UsageMeter.Used(call.Record);
+        return fill.StoreAsync(entry, call.CachePolicy.Ttl, cache.SettlesInStore ? lease.TakeSettlement(tokens, costNanoUsd) : null);
+    }
 
     /// <summary>Gives up the fill if it was not stored (the requests waiting on it go to the Router) and counts the outcome.</summary>
     public async ValueTask FinishAsync(ChatCall call)

@@ -61,10 +61,11 @@ public sealed class ChatPipeline(RequestLimiter limiter, CacheStage cache, Usage
         await using (lease)
         {
             await ForwardAsync(call, lease);
-            // The bookkeeping (settling the limits, storing the answer) is sent to Redis before the response
-            // ends, so the client's next call sees it, but the client does not wait for Redis to confirm it.
+            // The bookkeeping (storing the answer, settling the limits: one script on one Redis node) is sent to
+            // Redis before the response ends, so the client's next call sees it, but the client does not wait for
+            // Redis to confirm it. The store goes first: it may take the settlement, which then sends nothing.
+            var storing = cache.StoreAsync(call, lease);
             var settling = UsageMeter.SettleAsync(lease, call.Record);
-            var storing = cache.StoreAsync(call);
             if (!call.Answer.Broken && !call.Context.RequestAborted.IsCancellationRequested)
             {
                 await call.Context.Response.CompleteAsync();

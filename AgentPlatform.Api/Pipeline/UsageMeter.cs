@@ -114,8 +114,14 @@ public sealed class UsageMeter(
     }
 
     /// <summary>Replaces a reservation with what the record says was used and cost.</summary>
-    public static ValueTask SettleAsync(RequestLease lease, UsageRecord record) =>
-        lease.SettleAsync(record.TotalTokens, BudgetPeriod.ToNanoUsd(record.CostUsd));
+    public static ValueTask SettleAsync(RequestLease lease, UsageRecord record)
+    {
+        var (tokens, costNanoUsd) = Used(record);
+        return lease.SettleAsync(tokens, costNanoUsd);
+    }
+
+    /// <summary>What a reservation is settled to: the record's tokens, and its cost in nano-dollars.</summary>
+    public static (long Tokens, long CostNanoUsd) Used(UsageRecord record) => (record.TotalTokens, BudgetPeriod.ToNanoUsd(record.CostUsd));
 
     /// <summary>Fills in what a chat completion's answer used and cost: as the Router reported, else estimated from what reached the client.</summary>
     public void Measure(ChatCall call)

@@ -585,6 +585,31 @@ public abstract class ResponseCacheSuite<TFixture>(TFixture fixture) : IClassFix
         Assert.Equal(1, await fixture.UpstreamCallsAsync());
     }
 
+    [Fact]
+    public async Task A_stored_answer_settles_its_request_its_spend_is_what_it_cost_and_its_slot_is_free()
+    {
+        // On one node the store's script also settles the request: the worst case it reserved (1,000 tokens of
+        // output) is corrected to what the answer cost, and its concurrency slot is given back.
+        var (tenantId, keyId, key) = await fixture.NewKeyAsync(key: new { name = "settled", budgetUsd = 10m, maxConcurrent = 1 });
+        using var client = CacheFixture.Client(fixture.First, key);
+        await using var redis = await ConnectionMultiplexer.ConnectAsync(fixture.RedisConnectionString);
+        var leases = (RedisKey)$"agentplatform:{{t:{tenantId}}}:limits:key:{keyId}:leases";
+
+        var answer = await SendAsync(client, Chat("Settle me when stored", model: "priced", extra: ",\"max_tokens\":1000"));
+        var entry = ResponseCache.EntryKey(tenantId, CacheKey.Compute(Encoding.UTF8.GetBytes(
+            """{"model":"priced","stream":false,"messages":[{"role":"user","content":"Settle me when stored"}],"max_tokens":1000}""")));
+        await Eventually.TrueAsync(() => redis.GetDatabase().KeyExistsAsync(entry), "the answer to be stored");
+        using var admin = fixture.Admin();
+        var record = Assert.Single(await ApiCalls.LedgerAsync(admin, $"keyId={keyId}", expected: 1));
+        var spend = (await admin.GetFromJsonAsync<JsonElement>($"/admin/v1/spend?tenantId={tenantId}")).GetProperty("data").EnumerateArray()
+            .Single(s => s.GetProperty("id").GetString() == keyId);
+
+        Assert.Equal("miss", answer.Cache);
+        Assert.True(record.GetProperty("costUsd").GetDecimal() > 0);
+        Assert.Equal(record.GetProperty("costUsd").GetDecimal(), spend.GetProperty("spentUsd").GetDecimal());
+        Assert.Equal(0, await redis.GetDatabase().SortedSetLengthAsync(leases));
+    }
+
     private static StringContent Chat(string message, bool stream = false, string model = "default", string extra = "") =>
         Json.Body($$"""{"model":"{{model}}","stream":{{(stream ? "true" : "false")}},"messages":[{"role":"user","content":"{{message}}"}]{{extra}}}""");
 
