@@ -117,7 +117,7 @@ public sealed class RequestLimiter(IConnectionMultiplexer redis, UsageMetrics me
               if #expired < 500 then break end
             end
             requests = redis.call('ZCARD', log)
-            used = tonumber(redis.call('HGET', amounts, 'total') or '0')
+            if tpm > 0 then used = tonumber(redis.call('HGET', amounts, 'total') or '0') end
             local oldest = redis.call('ZRANGE', log, 0, 0, 'WITHSCORES')
             if oldest[2] then reset = tonumber(oldest[2]) + window - now end
             if rpm > 0 and requests >= rpm and not step then return {1, s, reset} end
@@ -151,8 +151,11 @@ public sealed class RequestLimiter(IConnectionMultiplexer redis, UsageMetrics me
           local a = 6 + s * 5
           if tonumber(ARGV[a]) > 0 or tonumber(ARGV[a+1]) > 0 then
             redis.call('ZADD', KEYS[s*4+1], now, member)
-            if step then redis.call('HINCRBY', KEYS[s*4+2], member, tokens) else redis.call('HSET', KEYS[s*4+2], member, tokens) end
-            redis.call('HINCRBY', KEYS[s*4+2], 'total', tokens)
+            -- a request of no tokens (an rpm-only key's, a cache hit's) has none to keep: a missing amount counts as 0
+            if tokens ~= 0 then
+              if step then redis.call('HINCRBY', KEYS[s*4+2], member, tokens) else redis.call('HSET', KEYS[s*4+2], member, tokens) end
+              redis.call('HINCRBY', KEYS[s*4+2], 'total', tokens)
+            end
             redis.call('PEXPIRE', KEYS[s*4+1], window)
             redis.call('PEXPIRE', KEYS[s*4+2], window)
           end
@@ -164,7 +167,7 @@ public sealed class RequestLimiter(IConnectionMultiplexer redis, UsageMetrics me
             redis.call('ZADD', KEYS[s*4+3], now + lease_ms, member)
             redis.call('PEXPIRE', KEYS[s*4+3], lease_ms)
           end
-          if tonumber(ARGV[a+3]) >= 0 then
+          if tonumber(ARGV[a+3]) >= 0 and cost ~= 0 then
             redis.call('INCRBY', KEYS[s*4+4], cost)
             if tonumber(ARGV[a+4]) > 0 then redis.call('EXPIRE', KEYS[s*4+4], ARGV[a+4]) end
           end
