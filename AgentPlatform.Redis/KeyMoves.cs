@@ -12,8 +12,7 @@ namespace AgentPlatform.Redis;
 public static class KeyMoves
 {
     /// <summary>Whether the old, untagged names can exist here: on one node, not on a cluster.</summary>
-    public static bool MayHoldOldNames(IConnectionMultiplexer redis) =>
-        redis.GetServers().All(server => server.ServerType != ServerType.Cluster);
+    public static bool MayHoldOldNames(IConnectionMultiplexer redis) => RedisTopology.IsOneNode(redis);
 
     /// <summary>The keys whose names match <paramref name="pattern"/>, by a SCAN of the one node (only called where <see cref="MayHoldOldNames"/>).</summary>
     public static async IAsyncEnumerable<RedisKey> FindAsync(IConnectionMultiplexer redis, RedisValue pattern)

@@ -140,7 +140,7 @@ public sealed class ResponseCache : IDisposable
         _metrics = metrics;
         _timeProvider = timeProvider;
         _logger = logger;
-        _takesLimits = redis.GetServers().All(server => server.ServerType != ServerType.Cluster);
+        _takesLimits = RedisTopology.IsOneNode(redis);
         _local = _options.LocalSizeBytes > 0 ? new MemoryCache(new MemoryCacheOptions { SizeLimit = _options.LocalSizeBytes }) : null;
         // Subscribed from the start, not at the first wait: a purge must reach this replica's memory level too.
         _ = EnsureSubscribedAsync();

@@ -245,7 +245,7 @@ public sealed class RequestLimiter(IConnectionMultiplexer redis, UsageMetrics me
         RedisResult[] result;
         try
         {
-            result = await ReserveAsync(prepared);
+            result = await ReserveAsync(prepared.Keys, prepared.Arguments);
         }
         catch (Exception exception) when (RedisFailure.Is(exception))
         {
@@ -308,7 +308,7 @@ public sealed class RequestLimiter(IConnectionMultiplexer redis, UsageMetrics me
         return new(null, Refusal(refused, byKey ? key : tenant, (long)result[2], demand));
     }
 
-    internal static readonly OpenAIErrorResult Unavailable = OpenAIErrorResult.Unavailable(
+    private static readonly OpenAIErrorResult Unavailable = OpenAIErrorResult.Unavailable(
         "Rate limits and budgets cannot be checked right now; try again shortly.", Reservation.LimitsUnavailable);
 
     /// <summary>
@@ -345,8 +345,6 @@ public sealed class RequestLimiter(IConnectionMultiplexer redis, UsageMetrics me
 
     /// <summary>The reserve script's kinds of reservation (its ARGV[16]).</summary>
     private const int Request = 0, Step = 1, Momentary = 2;
-
-    private Task<RedisResult[]> ReserveAsync(PreparedReservation prepared) => ReserveAsync(prepared.Keys, prepared.Arguments);
 
     private async Task<RedisResult[]> ReserveAsync(LimitKeys keys, RedisValue[] arguments) =>
         (RedisResult[])(await redis.GetDatabase().ScriptEvaluateAsync(ReserveScript, keys.Keys, arguments))!;

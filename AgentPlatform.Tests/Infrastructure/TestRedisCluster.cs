@@ -117,6 +117,10 @@ public sealed class TestRedisCluster : IAsyncDisposable
             && line.TrimEnd('\r').Split(',') is var fields
             && fields.Contains("state=online") && (fields.Contains("lag=0") || fields.Contains("lag=1")));
 
+    /// <summary>A command as Redis' protocol writes it.</summary>
+    private static string Resp(string[] command) =>
+        $"*{command.Length}\r\n" + string.Concat(command.Select(part => $"${System.Text.Encoding.UTF8.GetByteCount(part)}\r\n{part}\r\n"));
+
     /// <summary>
     /// Whether the replica of the master at <paramref name="port"/> acknowledges, within a second, everything
     /// the master holds now: a write in <paramref name="key"/>'s slot, then <c>WAIT</c> on the same connection
@@ -127,10 +131,7 @@ public sealed class TestRedisCluster : IAsyncDisposable
         using var client = new System.Net.Sockets.TcpClient();
         await client.ConnectAsync("127.0.0.1", port).WaitAsync(TimeSpan.FromSeconds(2));
         await using var stream = client.GetStream();
-        string[][] commands = [["SET", $"{key}:replica-check", "1"], ["WAIT", "1", "1000"]];
-        var request = string.Concat(commands.Select(command => $"*{command.Length}\r\n"
-            + string.Concat(command.Select(part => $"${System.Text.Encoding.UTF8.GetByteCount(part)}\r\n{part}\r\n"))));
-        await stream.WriteAsync(System.Text.Encoding.UTF8.GetBytes(request));
+        await stream.WriteAsync(System.Text.Encoding.UTF8.GetBytes(Resp(["SET", $"{key}:replica-check", "1"]) + Resp(["WAIT", "1", "1000"])));
         using var reader = new StreamReader(stream);
         var set = await reader.ReadLineAsync().WaitAsync(TimeSpan.FromSeconds(2));
         var replicas = await reader.ReadLineAsync().WaitAsync(TimeSpan.FromSeconds(3));
@@ -173,8 +174,7 @@ public sealed class TestRedisCluster : IAsyncDisposable
         using var client = new System.Net.Sockets.TcpClient();
         await client.ConnectAsync("127.0.0.1", port).WaitAsync(TimeSpan.FromSeconds(2));
         await using var stream = client.GetStream();
-        var request = $"*{command.Length}\r\n" + string.Concat(command.Select(part => $"${System.Text.Encoding.UTF8.GetByteCount(part)}\r\n{part}\r\n"));
-        await stream.WriteAsync(System.Text.Encoding.UTF8.GetBytes(request));
+        await stream.WriteAsync(System.Text.Encoding.UTF8.GetBytes(Resp(command)));
         using var reader = new StreamReader(stream);
         var header = await reader.ReadLineAsync().WaitAsync(wait) ?? "";
         if (!header.StartsWith('$'))
