@@ -9,6 +9,8 @@
 #   bench/run.sh --duration 30
 #   bench/run.sh --smoke      # every scenario for a moment, to check the harness works (CI runs it)
 #   bench/run.sh --throughput-only   # the wrk scenarios alone, for comparing changes quickly
+#   bench/run.sh --memory-only       # idle RSS and held streams alone (on fresh processes, so lower than after the throughput runs)
+#   HOLD_SECONDS=60 bench/run.sh --memory-only   # streams held a minute (to look inside the processes meanwhile)
 #   bench/run.sh --cluster    # the platform on a six-node Redis Cluster (3 masters, 3 replicas) instead of one Redis
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -29,6 +31,7 @@ samples=500        # sequential requests of the time-to-first-token and overhead
 streams=9000
 smoke=0
 throughput_only=0
+memory_only=0
 cluster=0
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -36,6 +39,7 @@ while [ $# -gt 0 ]; do
     --warmup) warmup="$2"; shift 2 ;;
     --streams) streams="$2"; shift 2 ;;
     --throughput-only) throughput_only=1; shift ;;
+    --memory-only) memory_only=1; shift ;;
     --cluster) cluster=1; shift ;;
     --smoke) duration=1; warmup=1; samples=30; streams=200; smoke=1; shift ;;
     *) echo "unknown option $1" >&2; exit 2 ;;
@@ -270,6 +274,28 @@ fixed_rate() { # url, extra hey arguments...
 load() { # mode, arguments...: the load client
   dotnet bench/AgentPlatform.Bench.Load/bin/Release/net10.0/AgentPlatform.Bench.Load.dll "$@"
 }
+# Holds $streams streams open through the platform; sets held (how many) and the RSS before and while held.
+hold_streams() {
+  echo "Holding $streams streams..."
+  api_before=$(rss_mb "$api_pid"); router_before=$(rss_mb "$router_pid")
+  load hold --platform "$platform" --platform-model hold --key "$key" --streams "$streams" --hold-seconds "${HOLD_SECONDS:-3}" >"$work/hold.log" 2>&1 &
+  local hold_pid=$!
+  until grep -q '^ready' "$work/hold.log" 2>/dev/null; do
+    kill -0 "$hold_pid" 2>/dev/null || { cat "$work/hold.log" >&2; exit 1; }
+    sleep 0.5
+  done
+  api_held=$(rss_mb "$api_pid"); router_held=$(rss_mb "$router_pid")
+  wait "$hold_pid" || { cat "$work/hold.log" >&2; exit 1; }
+  local hold
+  hold=$(tail -n 1 "$work/hold.log")
+  held=$(json "$hold" "d['open']")
+  [ "$(json "$hold" "d['failed']")" = 0 ] || { echo "held streams failed: $hold" >&2; exit 1; }
+  per_stream_kb=$(awk -v a="$api_held" -v r="$router_held" -v a0="$api_before" -v r0="$router_before" -v n="$held" \
+    'BEGIN { printf "%.1f", (a + r - a0 - r0) * 1024 / n }')
+}
+held_line() {
+  echo "held streams: $held open, Api + Router grew $(awk -v a="$api_held" -v r="$router_held" -v a0="$api_before" -v r0="$router_before" 'BEGIN { print a + r - a0 - r0 }') MB (Api $api_before -> $api_held, Router $router_before -> $router_held): $per_stream_kb KB per stream (target <= 50)"
+}
 json() { python3 -c "import json,sys; d=json.loads(sys.argv[1]); print(eval(sys.argv[2], {}, {'d': d}))" "$1" "$2"; }
 
 upstream="http://127.0.0.1:$upstream_port/v1/chat/completions"
@@ -277,6 +303,13 @@ floor="http://127.0.0.1:$floor_port/v1/chat/completions"
 floor2="http://127.0.0.1:$floor2_port/v1/chat/completions"
 router="http://127.0.0.1:$router_port"
 platform="$api/v1/chat/completions"
+
+if [ "$memory_only" = 1 ]; then
+  hold_streams
+  held_line
+  echo "RSS MB idle: api $api_idle, router $router_idle (target <= 120, <= 90)"
+  exit 0
+fi
 
 echo "Throughput: ${duration}s per scenario after ${warmup}s of warm-up ($((3 * warmup))s for the platform's), $connections connections..."
 read -r direct_rps direct_p50 direct_p99 _ < <(throughput "$upstream" "$work/static.lua" direct)
@@ -322,21 +355,7 @@ ttft=$(load ttft --direct "http://127.0.0.1:$sim_port/v1/chat/completions" --dir
 overhead=$(load overhead --direct "$upstream" --direct-model bench-model \
   --platform "$platform" --platform-model bench --key "$key" --count "$samples" --warmup-seconds "$warmup" | tail -n 1)
 
-echo "Holding $streams streams..."
-api_before=$(rss_mb "$api_pid"); router_before=$(rss_mb "$router_pid")
-load hold --platform "$platform" --platform-model hold --key "$key" --streams "$streams" --hold-seconds 3 >"$work/hold.log" 2>&1 &
-hold_pid=$!
-until grep -q '^ready' "$work/hold.log" 2>/dev/null; do
-  kill -0 "$hold_pid" 2>/dev/null || { cat "$work/hold.log" >&2; exit 1; }
-  sleep 0.5
-done
-api_held=$(rss_mb "$api_pid"); router_held=$(rss_mb "$router_pid")
-wait "$hold_pid" || { cat "$work/hold.log" >&2; exit 1; }
-hold=$(tail -n 1 "$work/hold.log")
-held=$(json "$hold" "d['open']")
-[ "$(json "$hold" "d['failed']")" = 0 ] || { echo "held streams failed: $hold" >&2; exit 1; }
-per_stream_kb=$(awk -v a="$api_held" -v r="$router_held" -v a0="$api_before" -v r0="$router_before" -v n="$held" \
-  'BEGIN { printf "%.1f", (a + r - a0 - r0) * 1024 / n }')
+hold_streams
 
 ratio() { awk -v p="$1" -v f="$2" 'BEGIN { printf "%.2f", p / f }'; }
 minus() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", a - b }'; }
@@ -361,8 +380,8 @@ row "platform hit at $rate/s" "" "$hit_fixed_p50" "$hit_fixed_p99" "" ""
 row "time to first token, added" "" "$ttft_p50" "$ttft_p99" "" "target p99 <= 1"
 echo
 echo "overhead header / added latency (p50): $overhead_ratio (target 0.8-1.2)"
-echo "held streams: $held open, Api + Router grew $(awk -v a="$api_held" -v r="$router_held" -v a0="$api_before" -v r0="$router_before" 'BEGIN { print a + r - a0 - r0 }') MB: $per_stream_kb KB per stream (target <= 50)"
-echo "RSS MB idle: api $api_idle, router $router_idle (target <= 150 each); after the throughput runs: api $api_loaded, router $router_loaded, redis $redis_loaded"
+held_line
+echo "RSS MB idle: api $api_idle, router $router_idle (target <= 120, <= 90); after the throughput runs: api $api_loaded, router $router_loaded, redis $redis_loaded"
 echo "Redis CPU per request ($([ "$cluster" = 1 ] && echo "6-node cluster" || echo "one node")): miss ${miss_redis_us} us (busiest node ${miss_busiest_us}), hit ${hit_redis_us} us (busiest node ${hit_busiest_us})"
 per_request_table
 

@@ -5,7 +5,6 @@ using AgentPlatform.Api.Limits;
 using AgentPlatform.Api.Upstream;
 using AgentPlatform.Api.Usage;
 using AgentPlatform.Contracts.OpenAI;
-using CommunityToolkit.HighPerformance.Buffers;
 
 namespace AgentPlatform.Api.Pipeline;
 
@@ -58,9 +57,8 @@ public sealed class CacheStage(ResponseCache cache, RequestLimiter limiter)
         if (policy.Writes)
         {
             call.Fill ??= cache.WriteOnly(entryKey);
-            call.Answer.Capture = new ArrayPoolBufferWriter<byte>(4096);
             // A stream's events are larger than the JSON kept from them; the JSON's size is checked again.
-            call.Answer.CaptureLimit = policy.MaxEntryBytes * 4;
+            call.Answer.CaptureUpTo(policy.MaxEntryBytes * 4);
         }
         call.Answer.CacheOutcome = call.CacheOutcome = "miss";
         return false;

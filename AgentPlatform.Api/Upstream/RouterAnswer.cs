@@ -34,13 +34,22 @@ public sealed class RouterAnswer
     public string CacheOutcome { get; set; } = "bypass";
 
     /// <summary>
-    /// Set to receive a copy of every byte the client is sent (for the response cache), up to
-    /// <see cref="CaptureLimit"/> bytes; given back and set to null when the answer is larger. Its buffer is
-    /// rented (a fresh 4 KB one was a sixth of what a miss allocated): <see cref="ReleaseCapture"/> returns it.
+    /// Whether every byte the client is sent is copied into <see cref="Capture"/> (for the response cache):
+    /// from <see cref="CaptureUpTo"/> until the answer passes the limit or <see cref="ReleaseCapture"/>.
     /// </summary>
-    public ArrayPoolBufferWriter<byte>? Capture { get; set; }
+    public bool Captures { get; private set; }
 
-    public int CaptureLimit { get; set; } = int.MaxValue;
+    /// <summary>
+    /// The copy of what the client was sent; null until its first bytes. Its buffer is rented, sized by
+    /// those first bytes and doubled as needed (a held stream waits with what it has, not a fixed 4 KB):
+    /// <see cref="ReleaseCapture"/> returns it.
+    /// </summary>
+    public ArrayPoolBufferWriter<byte>? Capture { get; private set; }
+
+    private int _captureLimit;
+
+    /// <summary>Copies what the client is sent from now on, giving up when it passes <paramref name="limit"/> bytes.</summary>
+    public void CaptureUpTo(int limit) => (Captures, _captureLimit) = (true, limit);
 
     /// <summary>What the Router's answer says in its status and headers: the deployment, its prices, and the usage of a JSON answer.</summary>
     public void ReadHeaders(HttpResponseMessage response, bool isEventStream, double overheadMs)
@@ -59,21 +68,25 @@ public sealed class RouterAnswer
     /// <summary>Copies what the client is sent into <see cref="Capture"/>, giving up when it grows past the limit.</summary>
     public void Captured(ReadOnlySpan<byte> bytes)
     {
-        if (Capture is null)
+        if (!Captures)
         {
             return;
         }
-        if (Capture.WrittenCount + bytes.Length > CaptureLimit)
+        if ((Capture?.WrittenCount ?? 0) + bytes.Length > _captureLimit)
         {
             ReleaseCapture();
             return;
         }
-        Capture.Write(bytes);
+        (Capture ??= new ArrayPoolBufferWriter<byte>(Math.Max(bytes.Length, MinimumCaptureBytes))).Write(bytes);
     }
 
-    /// <summary>Gives the capture's buffer back to the pool; nothing read from it may be used after.</summary>
+    /// <summary>The smallest capture buffer: a short JSON answer's size, so that most fit the first one.</summary>
+    private const int MinimumCaptureBytes = 1024;
+
+    /// <summary>Stops capturing and gives the capture's buffer back to the pool; nothing read from it may be used after.</summary>
     public void ReleaseCapture()
     {
+        Captures = false;
         Capture?.Dispose();
         Capture = null;
     }

@@ -137,7 +137,7 @@ public sealed class RouterClient(IHttpClientFactory httpClientFactory, RouterRep
                 await using var stream = await response.Content.ReadAsStreamAsync(cancellationToken);
                 await CopyEventStreamAsync(stream, context.Response.BodyWriter, answer, cancellationToken);
             }
-            else if (answer?.Capture is not null)
+            else if (answer?.Captures == true)
             {
                 await CopyAndCaptureAsync(response, context.Response.BodyWriter, answer, cancellationToken);
             }
@@ -200,13 +200,25 @@ public sealed class RouterClient(IHttpClientFactory httpClientFactory, RouterRep
     /// </summary>
     internal static async Task CopyEventStreamAsync(Stream upstream, PipeWriter output, RouterAnswer answer, CancellationToken cancellationToken)
     {
-        var buffer = ArrayPool<byte>.Shared.Rent(16 * 1024);
+        byte[]? buffer = null;
         try
         {
             var held = 0;
             var atLineStart = true;
             while (true)
             {
+                if (held == 0)
+                {
+                    // Wait for the next event holding no buffer (a zero-byte read waits for data): a stream spends
+                    // most of its life waiting for tokens, and 16 KB held per stream was a third of its memory.
+                    if (buffer is not null)
+                    {
+                        ArrayPool<byte>.Shared.Return(buffer);
+                        buffer = null;
+                    }
+                    _ = await upstream.ReadAsync(Memory<byte>.Empty, cancellationToken);
+                }
+                buffer ??= ArrayPool<byte>.Shared.Rent(16 * 1024);
                 var read = await upstream.ReadAsync(buffer.AsMemory(held), cancellationToken);
                 var count = held + read;
                 var (usageAt, keep) = FindUsageLine(buffer.AsSpan(0, count), atLineStart, ended: read == 0);
@@ -245,7 +257,10 @@ public sealed class RouterClient(IHttpClientFactory httpClientFactory, RouterRep
         }
         finally
         {
-            ArrayPool<byte>.Shared.Return(buffer);
+            if (buffer is not null)
+            {
+                ArrayPool<byte>.Shared.Return(buffer);
+            }
         }
     }
 

@@ -2,7 +2,11 @@ using System.Buffers;
 
 namespace AgentPlatform.Router.Forwarding;
 
-/// <summary>A pooled buffer an answer is read through: bytes held from the front, room to read into after them.</summary>
+/// <summary>
+/// A pooled buffer an answer is read through: bytes held from the front, room to read into after them.
+/// While it holds nothing it can give its array back (<see cref="Release"/>) and rents one again when
+/// next read into.
+/// </summary>
 internal sealed class AnswerBuffer(int size) : IDisposable
 {
     private byte[] _bytes = ArrayPool<byte>.Shared.Rent(size);
@@ -10,11 +14,21 @@ internal sealed class AnswerBuffer(int size) : IDisposable
     /// <summary>Bytes held, from the start of the buffer.</summary>
     public int Count { get; set; }
 
-    public bool IsFull => Count == _bytes.Length;
+    public bool IsFull => Count == _bytes.Length && Count > 0;
 
     public Memory<byte> Held => _bytes.AsMemory(0, Count);
 
-    public Memory<byte> Free => _bytes.AsMemory(Count);
+    public Memory<byte> Free
+    {
+        get
+        {
+            if (_bytes.Length == 0)
+            {
+                _bytes = ArrayPool<byte>.Shared.Rent(size);
+            }
+            return _bytes.AsMemory(Count);
+        }
+    }
 
     /// <summary>Doubles the buffer, keeping what it holds, unless that would pass <paramref name="maxSize"/>.</summary>
     public bool TryGrow(int maxSize)
@@ -37,5 +51,22 @@ internal sealed class AnswerBuffer(int size) : IDisposable
         Count -= count;
     }
 
-    public void Dispose() => ArrayPool<byte>.Shared.Return(_bytes);
+    /// <summary>Gives the array back to the pool if nothing is held (a stream waiting for its next event needs none).</summary>
+    public void Release()
+    {
+        if (Count == 0 && _bytes.Length > 0)
+        {
+            ArrayPool<byte>.Shared.Return(_bytes);
+            _bytes = [];
+        }
+    }
+
+    public void Dispose()
+    {
+        if (_bytes.Length > 0)
+        {
+            ArrayPool<byte>.Shared.Return(_bytes);
+            _bytes = [];
+        }
+    }
 }

@@ -346,6 +346,13 @@ public sealed partial class ChatForwarder
                 int read;
                 try
                 {
+                    if (isEventStream && buffer.Count == 0)
+                    {
+                        // Wait for the next event holding no buffer (a zero-byte read waits for data): a stream
+                        // spends most of its life waiting for tokens, and 16 KB held per stream was a third of its memory.
+                        buffer.Release();
+                        _ = await answer.ReadAsync(Memory<byte>.Empty, timeout.Token);
+                    }
                     read = await answer.ReadAsync(buffer.Free, timeout.Token);
                 }
                 catch (Exception exception) when (IsUpstreamFailure(exception, context))

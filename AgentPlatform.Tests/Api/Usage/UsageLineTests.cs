@@ -55,6 +55,31 @@ public sealed class UsageLineTests
         Assert.Null(answer.Usage);
     }
 
+    [Fact]
+    public async Task A_stream_waits_for_its_next_event_without_holding_a_buffer()
+    {
+        // A held stream spends its life waiting for tokens: each wait is a zero-byte read, and a buffer is
+        // rented only once bytes are there (9,000 held streams held 16 KB each before).
+        var events = new Pipe();
+        var upstream = new ReadRecordingStream(events.Reader.AsStream());
+        var output = new Pipe();
+        var answer = new RouterAnswer();
+        var copy = RouterClient.CopyEventStreamAsync(upstream, output.Writer, answer, CancellationToken.None);
+
+        foreach (var text in new[] { "Hi", " there" })
+        {
+            await events.Writer.WriteAsync(Encoding.UTF8.GetBytes($"data: {{\"choices\":[{{\"delta\":{{\"content\":\"{text}\"}}}}]}}\n\n"));
+            var read = await output.Reader.ReadAsync();
+            output.Reader.AdvanceTo(read.Buffer.End);
+        }
+        await events.Writer.CompleteAsync();
+        await copy;
+
+        Assert.Equal(2, answer.ContentEvents);
+        Assert.NotEmpty(upstream.WaitingReadSizes);
+        Assert.All(upstream.WaitingReadSizes, size => Assert.Equal(0, size));
+    }
+
     private static async Task<(string Copied, RouterAnswer Answer)> CopyAsync(string stream, int readSize)
     {
         var pipe = new Pipe();
@@ -71,5 +96,21 @@ public sealed class UsageLineTests
     {
         public override ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default) =>
             base.ReadAsync(buffer[..Math.Min(buffer.Length, readSize)], cancellationToken);
+    }
+
+    /// <summary>Records the size of every read that had to wait for data (did not complete at once).</summary>
+    private sealed class ReadRecordingStream(Stream inner) : MemoryStream
+    {
+        public List<int> WaitingReadSizes { get; } = [];
+
+        public override ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
+        {
+            var read = inner.ReadAsync(buffer, cancellationToken);
+            if (!read.IsCompleted)
+            {
+                WaitingReadSizes.Add(buffer.Length);
+            }
+            return read;
+        }
     }
 }
