@@ -138,7 +138,7 @@ pids+=($!); floor_pid=$!
 # The two-hop floor: the floor chained twice (floor -> floor -> nginx), what any two-service design costs here.
 ASPNETCORE_URLS="http://127.0.0.1:$floor2_port" Upstream="http://127.0.0.1:$floor_port/v1/chat/completions" \
   dotnet bench/AgentPlatform.Bench.Floor/bin/Release/net10.0/AgentPlatform.Bench.Floor.dll >"$work/floor2.log" 2>&1 &
-pids+=($!)
+pids+=($!); floor2_pid=$!
 
 # Simulators for streams: one answering at once (time to first token), one streaming a token a
 # second for two minutes (streams held open).
@@ -196,6 +196,8 @@ rss_mb() { local files=(); for pid in "$@"; do files+=("/proc/$pid/status"); don
 # CPU time (clock ticks) each Redis process has used so far, space-separated; and one process's.
 redis_ticks() { for pid in "${redis_pids[@]}"; do awk '{ printf "%d ", $14 + $15 }' "/proc/$pid/stat"; done; }
 ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
+# CPU time (clock ticks) the whole machine has spent busy so far, all cores: user, nice, system, irq, softirq, steal.
+machine_ticks() { awk '$1 == "cpu" { print $2 + $3 + $4 + $7 + $8 + $9 }' /proc/stat; }
 # Bytes a service's runtime has allocated so far (its /metrics, the runtime's counter of every allocation).
 allocated() { curl -fsS -H "Authorization: Bearer $metrics_key" "$1/metrics" | awk '/^dotnet_gc_heap_total_allocated_bytes_total/ { s += $2 } END { printf "%.0f", s }'; }
 # Commands the Redis masters have run so far (Lua's own calls included), and of them script calls: "commands scripts".
@@ -233,17 +235,20 @@ LUA
 # commands scripts api_bytes router_bytes", per request answered over the measured run: the CPU time all
 # Redis processes, and the busiest one alone, used (on a cluster, the busiest node is the shard holding
 # the benchmark's one tenant: its ceiling); the Api's and the Router's CPU time; the Redis commands run
-# (Lua's own calls included) and of them script calls; the bytes the Api and the Router allocated.
+# (Lua's own calls included) and of them script calls; the bytes the Api and the Router allocated; then
+# the two floor processes' CPU time and the whole machine's (every process: wrk, nginx and Redis too).
 throughput() { # url, script, label, warm-up seconds
   wrk -t2 -c"$connections" -d"${4:-$warmup}s" -s "$2" "$1" -- "$3-warm" >/dev/null
-  local redis_before api_before router_before commands_before api_bytes_before router_bytes_before
+  local redis_before api_before router_before commands_before api_bytes_before router_bytes_before floors_before machine_before
   redis_before=$(redis_ticks); api_before=$(ticks "$api_pid"); router_before=$(ticks "$router_pid"); commands_before=$(redis_commands)
+  floors_before=$(( $(ticks "$floor_pid") + $(ticks "$floor2_pid") )); machine_before=$(machine_ticks)
   api_bytes_before=$(allocated "$api"); router_bytes_before=$(allocated "$router")
   wrk -t2 -c"$connections" -d"${duration}s" --latency -s "$2" "$1" -- "$3" >"$work/wrk-$3.out"
   awk -v before="$redis_before" -v after="$(redis_ticks)" -v hz="$(getconf CLK_TCK)" \
     -v api="$(( $(ticks "$api_pid") - api_before ))" -v router="$(( $(ticks "$router_pid") - router_before ))" \
     -v commands_before="$commands_before" -v commands_after="$(redis_commands)" \
-    -v api_bytes="$(( $(allocated "$api") - api_bytes_before ))" -v router_bytes="$(( $(allocated "$router") - router_bytes_before ))" '
+    -v api_bytes="$(( $(allocated "$api") - api_bytes_before ))" -v router_bytes="$(( $(allocated "$router") - router_bytes_before ))" \
+    -v floors="$(( $(ticks "$floor_pid") + $(ticks "$floor2_pid") - floors_before ))" -v machine="$(( $(machine_ticks) - machine_before ))" '
     function ms(v) { if (v ~ /us$/) return v / 1000; if (v ~ /ms$/) return v + 0; if (v ~ /s$/) return v * 1000; return v }
     /requests in/ { total = $1 }
     /Requests\/sec:/ { rps = $2 }
@@ -255,8 +260,8 @@ throughput() { # url, script, label, warm-up seconds
           for (i = 1; i <= n; i++) { ticks += a[i] - b[i]; if (a[i] - b[i] > busiest) busiest = a[i] - b[i] }
           us = total > 0 ? 1000000 / hz / total : 0; per = total > 0 ? 1 / total : 0
           split(commands_before, c0, " "); split(commands_after, c1, " ")
-          printf "%.0f %.3f %.3f %.1f %.1f %.1f %.1f %.2f %.2f %.0f %.0f\n", rps, p50, p99, ticks * us, busiest * us, api * us, router * us,
-            (c1[1] - c0[1]) * per, (c1[2] - c0[2]) * per, api_bytes * per, router_bytes * per }' "$work/wrk-$3.out"
+          printf "%.0f %.3f %.3f %.1f %.1f %.1f %.1f %.2f %.2f %.0f %.0f %.1f %.1f\n", rps, p50, p99, ticks * us, busiest * us, api * us, router * us,
+            (c1[1] - c0[1]) * per, (c1[2] - c0[2]) * per, api_bytes * per, router_bytes * per, floors * us, machine * us }' "$work/wrk-$3.out"
 }
 
 # Latency at a fixed $rate requests/s (hey: 20 workers of rate/20 each). Prints "p50_ms p99_ms".
@@ -312,12 +317,12 @@ if [ "$memory_only" = 1 ]; then
 fi
 
 echo "Throughput: ${duration}s per scenario after ${warmup}s of warm-up ($((3 * warmup))s for the platform's), $connections connections..."
-read -r direct_rps direct_p50 direct_p99 _ < <(throughput "$upstream" "$work/static.lua" direct)
-read -r floor_rps floor_p50 floor_p99 _ < <(throughput "$floor" "$work/static.lua" floor)
-read -r floor2_rps floor2_p50 floor2_p99 _ < <(throughput "$floor2" "$work/static.lua" floor2)
-read -r miss_rps miss_p50 miss_p99 miss_redis_us miss_busiest_us miss_api_us miss_router_us miss_commands miss_scripts miss_api_bytes miss_router_bytes \
+read -r direct_rps direct_p50 direct_p99 _ _ _ _ _ _ _ _ _ direct_machine_us < <(throughput "$upstream" "$work/static.lua" direct)
+read -r floor_rps floor_p50 floor_p99 _ _ _ _ _ _ _ _ floor_hop_us floor_machine_us < <(throughput "$floor" "$work/static.lua" floor)
+read -r floor2_rps floor2_p50 floor2_p99 _ _ _ _ _ _ _ _ floor2_hops_us floor2_machine_us < <(throughput "$floor2" "$work/static.lua" floor2)
+read -r miss_rps miss_p50 miss_p99 miss_redis_us miss_busiest_us miss_api_us miss_router_us miss_commands miss_scripts miss_api_bytes miss_router_bytes _ miss_machine_us \
   < <(throughput "$platform" "$work/miss.lua" miss $((3 * warmup)))
-read -r hit_rps hit_p50 hit_p99 hit_redis_us hit_busiest_us hit_api_us hit_router_us hit_commands hit_scripts hit_api_bytes hit_router_bytes \
+read -r hit_rps hit_p50 hit_p99 hit_redis_us hit_busiest_us hit_api_us hit_router_us hit_commands hit_scripts hit_api_bytes hit_router_bytes _ hit_machine_us \
   < <(throughput "$platform" "$work/static.lua" hit $((3 * warmup)))
 per_request() { # label, then the figures of one scenario
   printf '%-22s %8s %8s %8s %9s %9s %9s %10s\n' "$@"
@@ -327,6 +332,8 @@ per_request_table() {
   per_request scenario "Api us" "Router us" "Redis us" "commands" "scripts" "Api bytes" "Router bytes"
   per_request "miss path" "$miss_api_us" "$miss_router_us" "$miss_redis_us" "$miss_commands" "$miss_scripts" "$miss_api_bytes" "$miss_router_bytes"
   per_request "cache hit" "$hit_api_us" "$hit_router_us" "$hit_redis_us" "$hit_commands" "$hit_scripts" "$hit_api_bytes" "$hit_router_bytes"
+  echo "Whole-machine CPU per request (every process, both cores): direct ${direct_machine_us} us; floor ${floor_machine_us} (the floor's own ${floor_hop_us});" \
+    "two-hop ${floor2_machine_us} (the two floors' own ${floor2_hops_us}); miss ${miss_machine_us}; hit ${hit_machine_us}"
 }
 api_loaded=$(rss_mb "$api_pid"); router_loaded=$(rss_mb "$router_pid"); redis_loaded=$(rss_mb "${redis_pids[@]}")
 if [ "$throughput_only" = 1 ]; then
@@ -395,15 +402,17 @@ cat > "$result" <<JSON
   "durationSeconds": $duration,
   "connections": $connections,
   "throughput": {
-    "direct": { "rps": $direct_rps, "p50Ms": $direct_p50, "p99Ms": $direct_p99 },
-    "floor": { "rps": $floor_rps, "p50Ms": $floor_p50, "p99Ms": $floor_p99 },
-    "twoHopFloor": { "rps": $floor2_rps, "p50Ms": $floor2_p50, "p99Ms": $floor2_p99, "ratioToFloor": $floor2_ratio },
+    "direct": { "rps": $direct_rps, "p50Ms": $direct_p50, "p99Ms": $direct_p99, "machineCpuUs": $direct_machine_us },
+    "floor": { "rps": $floor_rps, "p50Ms": $floor_p50, "p99Ms": $floor_p99, "floorCpuUs": $floor_hop_us, "machineCpuUs": $floor_machine_us },
+    "twoHopFloor": { "rps": $floor2_rps, "p50Ms": $floor2_p50, "p99Ms": $floor2_p99, "ratioToFloor": $floor2_ratio, "floorsCpuUs": $floor2_hops_us, "machineCpuUs": $floor2_machine_us },
     "missPath": { "rps": $miss_rps, "p50Ms": $miss_p50, "p99Ms": $miss_p99, "ratioToFloor": $miss_ratio, "ratioToTwoHopFloor": $miss_two_hop_ratio,
       "perRequest": { "apiCpuUs": $miss_api_us, "routerCpuUs": $miss_router_us, "redisCpuUs": $miss_redis_us, "busiestRedisCpuUs": $miss_busiest_us,
-        "redisCommands": $miss_commands, "redisScripts": $miss_scripts, "apiAllocatedBytes": $miss_api_bytes, "routerAllocatedBytes": $miss_router_bytes } },
+        "redisCommands": $miss_commands, "redisScripts": $miss_scripts, "apiAllocatedBytes": $miss_api_bytes, "routerAllocatedBytes": $miss_router_bytes,
+        "machineCpuUs": $miss_machine_us } },
     "cacheHit": { "rps": $hit_rps, "p50Ms": $hit_p50, "p99Ms": $hit_p99, "ratioToFloor": $hit_ratio,
       "perRequest": { "apiCpuUs": $hit_api_us, "routerCpuUs": $hit_router_us, "redisCpuUs": $hit_redis_us, "busiestRedisCpuUs": $hit_busiest_us,
-        "redisCommands": $hit_commands, "redisScripts": $hit_scripts, "apiAllocatedBytes": $hit_api_bytes, "routerAllocatedBytes": $hit_router_bytes } }
+        "redisCommands": $hit_commands, "redisScripts": $hit_scripts, "apiAllocatedBytes": $hit_api_bytes, "routerAllocatedBytes": $hit_router_bytes,
+        "machineCpuUs": $hit_machine_us } }
   },
   "redisCluster": $([ "$cluster" = 1 ] && echo true || echo false),
   "fixedRate": {
