@@ -60,7 +60,14 @@ public sealed class PoolResilienceTests(PlatformFixture platform) : IAsyncLifeti
         var deployments = router.Services.GetRequiredService<ModelPool>().Groups.Single(g => g.Name == group).Deployments;
         var simA = deployments.Single(d => d.Name == "sim-a");
         var simB = deployments.Single(d => d.Name == "sim-b");
-        Assert.True(simA.Breaker.State == CircuitState.Closed, $"the healthy sim-a's breaker is {simA.Breaker.State}; its last error: {simA.State.LatestError}");
+        if (simA.Breaker.State != CircuitState.Closed)
+        {
+            // Seen twice in full clean-clone runs (never alone, nor under CPU load alone): five of sim-a's answers
+            // late by 3 s at once. What sim-a saw and the thread pool's state say where the next one comes from.
+            Assert.Fail($"the healthy sim-a's breaker is {simA.Breaker.State}; its last error: {simA.State.LatestError}; " +
+                $"sim-a's stats: {await StatsAsync(_simA)}; thread pool: {ThreadPool.ThreadCount} threads, " +
+                $"{ThreadPool.PendingWorkItemCount} items queued, {ThreadPool.CompletedWorkItemCount} done");
+        }
         Assert.Equal(CircuitState.Open, simB.Breaker.State);
         var reachedB = (await StatsAsync(_simB)).GetProperty("requests").GetInt64();
         Assert.InRange(reachedB, ConsecutiveFailures, ConsecutiveFailures + Concurrency - 1);
