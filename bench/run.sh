@@ -279,7 +279,7 @@ fixed_rate() { # url, extra hey arguments...
 load() { # mode, arguments...: the load client
   dotnet bench/AgentPlatform.Bench.Load/bin/Release/net10.0/AgentPlatform.Bench.Load.dll "$@"
 }
-# Holds $streams streams open through the platform; sets held (how many) and the RSS before and while held.
+# Holds $streams streams open through the platform; sets held (how many), the RSS before and while held, and the growth.
 hold_streams() {
   echo "Holding $streams streams..."
   api_before=$(rss_mb "$api_pid"); router_before=$(rss_mb "$router_pid")
@@ -295,11 +295,11 @@ hold_streams() {
   hold=$(tail -n 1 "$work/hold.log")
   held=$(json "$hold" "d['open']")
   [ "$(json "$hold" "d['failed']")" = 0 ] || { echo "held streams failed: $hold" >&2; exit 1; }
-  per_stream_kb=$(awk -v a="$api_held" -v r="$router_held" -v a0="$api_before" -v r0="$router_before" -v n="$held" \
-    'BEGIN { printf "%.1f", (a + r - a0 - r0) * 1024 / n }')
+  held_growth_mb=$(( api_held + router_held - api_before - router_before ))
+  per_stream_kb=$(awk -v mb="$held_growth_mb" -v n="$held" 'BEGIN { printf "%.1f", mb * 1024 / n }')
 }
 held_line() {
-  echo "held streams: $held open, Api + Router grew $(awk -v a="$api_held" -v r="$router_held" -v a0="$api_before" -v r0="$router_before" 'BEGIN { print a + r - a0 - r0 }') MB (Api $api_before -> $api_held, Router $router_before -> $router_held): $per_stream_kb KB per stream (target <= 50)"
+  echo "held streams: $held open, Api + Router grew $held_growth_mb MB (Api $api_before -> $api_held, Router $router_before -> $router_held): $per_stream_kb KB per stream (target <= 50)"
 }
 json() { python3 -c "import json,sys; d=json.loads(sys.argv[1]); print(eval(sys.argv[2], {}, {'d': d}))" "$1" "$2"; }
 

@@ -54,14 +54,15 @@ internal sealed class AnswerBuffer(int size) : IDisposable
     /// <summary>Gives the array back to the pool if nothing is held (a stream waiting for its next event needs none).</summary>
     public void Release()
     {
-        if (Count == 0 && _bytes.Length > 0)
+        if (Count == 0)
         {
-            ArrayPool<byte>.Shared.Return(_bytes);
-            _bytes = [];
+            ReturnArray();
         }
     }
 
-    public void Dispose()
+    public void Dispose() => ReturnArray();
+
+    private void ReturnArray()
     {
         if (_bytes.Length > 0)
         {
