@@ -1,7 +1,7 @@
 // The benchmark's own load client, for what wrk and hey cannot measure: time to first token of
 // streams, latency against the platform's own overhead header, and many streams held open at once.
 //
-//   ttft     --direct URL --platform URL --key K --direct-model M --platform-model M [--count N] [--warmup-seconds S]
+//   ttft     --direct URL --platform URL --key K --direct-model M --platform-model M [--floor URL] [--count N] [--warmup-seconds S]
 //   overhead --direct URL --platform URL --key K --direct-model M --platform-model M [--count N] [--warmup-seconds S]
 //   hold     --platform URL --key K --platform-model M --streams N [--hold-seconds S]
 //
@@ -62,13 +62,26 @@ switch (mode)
 return 0;
 
 // Time from sending a streaming request to its first event, one request at a time, direct to the
-// simulator and through the platform; the platform's addition is the difference of the percentiles.
+// simulator, through the platform and (with --floor) through the two-hop floor in front of the same
+// simulator; the platform's addition is the difference of the percentiles, over direct and over the floor.
 async Task TimeToFirstTokenAsync()
 {
     var count = Number("count", 500);
     var direct = await MeasureAsync(Option("direct"), Option("direct-model"), null, count, stream: true, FirstEventAsync);
+    var floor = options.ContainsKey("floor")
+        ? await MeasureAsync(Option("floor"), Option("direct-model"), null, count, stream: true, FirstEventAsync)
+        : direct;
     var platform = await MeasureAsync(Option("platform"), Option("platform-model"), Option("key"), count, stream: true, FirstEventAsync);
-    Print(new { direct = Summary(direct), platform = Summary(platform), addedP50Ms = Percentile(platform, 50) - Percentile(direct, 50), addedP99Ms = Percentile(platform, 99) - Percentile(direct, 99) });
+    Print(new
+    {
+        direct = Summary(direct),
+        floor = Summary(floor),
+        platform = Summary(platform),
+        addedP50Ms = Percentile(platform, 50) - Percentile(direct, 50),
+        addedP99Ms = Percentile(platform, 99) - Percentile(direct, 99),
+        addedOverFloorP50Ms = Percentile(platform, 50) - Percentile(floor, 50),
+        addedOverFloorP99Ms = Percentile(platform, 99) - Percentile(floor, 99),
+    });
 }
 
 // Whole JSON answers one at a time: the client's latency against the x-agentplatform-overhead-ms the
