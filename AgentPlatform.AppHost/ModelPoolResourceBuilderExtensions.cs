@@ -6,6 +6,9 @@ public static class ModelPoolResourceBuilderExtensions
 {
     public const string DefaultModelGroup = "default";
 
+    /// <summary>The simulated pool's group of embeddings deployments.</summary>
+    public const string EmbeddingsModelGroup = "embeddings";
+
     /// <summary>
     /// Gives the Router its model pool. Real providers come from the AppHost's own configuration
     /// section <c>Router:ModelGroups</c> (user secrets or environment, never committed files), each
@@ -13,7 +16,7 @@ public static class ModelPoolResourceBuilderExtensions
     /// any, two simulators, <c>sim-a</c> and <c>sim-b</c>, form the model group <c>default</c>, so routing
     /// and failover are visible from the first run; the same simulators also answer as Anthropic
     /// (<c>claude-sim</c>) and Azure OpenAI (<c>azure-sim</c>), so every provider adapter can be tried
-    /// locally. Published, the simulators are deployed only when <c>AgentPlatform:Deploy:Simulators</c> asks.
+    /// locally, and as the group <c>embeddings</c> (OpenAI's and Azure's embeddings). Published, the simulators are deployed only when <c>AgentPlatform:Deploy:Simulators</c> asks.
     /// </summary>
     public static IResourceBuilder<ProjectResource> WithModelPool(this IResourceBuilder<ProjectResource> router, IDistributedApplicationBuilder builder)
     {
@@ -42,6 +45,8 @@ public static class ModelPoolResourceBuilderExtensions
         }
         AddDeployment(router, "claude-sim", 0, "sim-a-anthropic", "anthropic", ReferenceExpression.Create($"{simulators[0].GetEndpoint("http")}"), "claude-sim", LargeModelPrices);
         AddDeployment(router, "azure-sim", 0, "sim-b-azure", "azure-openai", ReferenceExpression.Create($"{simulators[1].GetEndpoint("http")}"), "sim-deployment", SmallModelPrices);
+        AddDeployment(router, EmbeddingsModelGroup, 0, "sim-a-embeddings", "openai", ReferenceExpression.Create($"{simulators[0].GetEndpoint("http")}/v1"), "sim-embedding", EmbeddingPrices, "embeddings");
+        AddDeployment(router, EmbeddingsModelGroup, 1, "sim-b-embeddings", "azure-openai", ReferenceExpression.Create($"{simulators[1].GetEndpoint("http")}"), "sim-embedding-deployment", EmbeddingPrices, "embeddings");
         return router;
     }
 
@@ -92,12 +97,14 @@ public static class ModelPoolResourceBuilderExtensions
     /// </summary>
     private static readonly (string Input, string CachedInput, string Output) SmallModelPrices = ("0.15", "0.075", "0.60");
     private static readonly (string Input, string CachedInput, string Output) LargeModelPrices = ("3", "0.30", "15");
+    private static readonly (string Input, string CachedInput, string Output) EmbeddingPrices = ("0.02", "0", "0");
 
     private static void AddDeployment(IResourceBuilder<ProjectResource> router, string group, int index, string name, string provider, ReferenceExpression baseUrl, string model,
-        (string Input, string CachedInput, string Output) prices)
+        (string Input, string CachedInput, string Output) prices, string kind = "chat")
     {
         var prefix = $"Router__ModelGroups__{group}__Deployments__{index}__";
         router.WithEnvironment(prefix + "Name", name)
+            .WithEnvironment(prefix + "Kind", kind)
             .WithEnvironment(prefix + "Provider", provider)
             .WithEnvironment(prefix + "BaseUrl", baseUrl)
             .WithEnvironment(prefix + "Model", model)

@@ -1,5 +1,6 @@
 using AgentPlatform.Simulator;
 using AgentPlatform.Simulator.Completions;
+using AgentPlatform.Simulator.Embeddings;
 
 var builder = WebApplication.CreateSlimBuilder(args);
 
@@ -11,6 +12,7 @@ var app = builder.Build();
 app.MapDefaultEndpoints();
 app.MapChatCompletionsApi();
 app.MapAnthropicMessagesApi();
+app.MapEmbeddingsApi();
 app.MapSimulatorControlApi();
 
 app.Run();

@@ -1,5 +1,6 @@
 using AgentPlatform.Simulator;
 using AgentPlatform.Simulator.Completions;
+using AgentPlatform.Simulator.Embeddings;
 using AgentPlatform.Simulator.Faults;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
@@ -19,6 +20,7 @@ public static class SimulatorServiceCollectionExtensions
         builder.Services.TryAddSingleton(TimeProvider.System);
         builder.Services.TryAddSingleton(_ => new Random());
         builder.Services.TryAddSingleton<CompletionGenerator>();
+        builder.Services.TryAddSingleton<EmbeddingGenerator>();
         builder.Services.TryAddSingleton<FaultInjector>();
         builder.Services.TryAddSingleton<SimulatedCall>();
         builder.Services.TryAddSingleton<SimulatorStats>();

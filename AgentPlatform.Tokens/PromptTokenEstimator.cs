@@ -58,6 +58,40 @@ public sealed class PromptTokenEstimator
         return (tokens, MaxOutput(root));
     }
 
+    /// <summary>
+    /// The tokens of an embeddings request's <c>input</c>: each text's by the tokenizer, each array of token
+    /// ids its length (the body has passed <c>ChatRequestScanner</c>'s embeddings checks).
+    /// </summary>
+    public int EstimateEmbeddingsInput(ReadOnlySpan<byte> body, string model)
+    {
+        var reader = new Utf8JsonReader(body);
+        using var document = JsonDocument.ParseValue(ref reader);
+        if (!document.RootElement.TryGetProperty("input", out var input))
+        {
+            return 0;
+        }
+        var tokenizer = For(model);
+        if (input.ValueKind == JsonValueKind.String)
+        {
+            return tokenizer.CountTokens(input.GetString()!);
+        }
+        var tokens = 0;
+        if (input.ValueKind == JsonValueKind.Array)
+        {
+            foreach (var item in input.EnumerateArray())
+            {
+                tokens += item.ValueKind switch
+                {
+                    JsonValueKind.String => tokenizer.CountTokens(item.GetString()!),
+                    JsonValueKind.Number => 1,
+                    JsonValueKind.Array => item.GetArrayLength(),
+                    _ => 0,
+                };
+            }
+        }
+        return tokens;
+    }
+
     /// <summary>The tokens of a JSON completion's answer (its first choice's text and tool calls), for when the provider reports none.</summary>
     public int CountAnswerTokens(ReadOnlySpan<byte> completion, string model)
     {

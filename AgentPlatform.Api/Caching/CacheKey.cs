@@ -1,6 +1,8 @@
+using System.Buffers;
 using System.Runtime.InteropServices;
 using System.Security.Cryptography;
 using System.Text.Json;
+using AgentPlatform.Contracts.OpenAI;
 using CommunityToolkit.HighPerformance.Buffers;
 
 namespace AgentPlatform.Api.Caching;
@@ -24,12 +26,20 @@ public static class CacheKey
         "stream", "stream_options", "user", "metadata", "store", "safety_identifier", "prompt_cache_key",
     };
 
-    /// <summary>The key of a valid chat completion body, as 64 lowercase hex characters.</summary>
-    public static string Compute(ReadOnlyMemory<byte> body)
+    /// <summary>
+    /// The key of a valid chat completion (or, for <paramref name="api"/>, embeddings) body, as 64 lowercase
+    /// hex characters. An embeddings key hashes a prefix before the body, so no body valid at both doors
+    /// can have one door's answer served at the other.
+    /// </summary>
+    public static string Compute(ReadOnlyMemory<byte> body, ModelApi api = ModelApi.ChatCompletions)
     {
         using var document = JsonDocument.Parse(body);
         // On every cached request: the canonical form goes to a rented buffer through this thread's writer.
         using var canonical = new ArrayPoolBufferWriter<byte>(body.Length);
+        if (api == ModelApi.Embeddings)
+        {
+            canonical.Write("embeddings\n"u8);
+        }
         var writer = _threadWriter ??= new Utf8JsonWriter(canonical);
         writer.Reset(canonical);
         WriteCanonical(writer, document.RootElement, topLevel: true);

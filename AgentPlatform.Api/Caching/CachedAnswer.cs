@@ -77,12 +77,22 @@ public sealed class CachedAnswer(ReadOnlyMemory<byte> body, long promptTokens, l
         return new CachedAnswer(data.AsMemory(end + 1), prompt, cached, completion, cost, deployment);
     }
 
-    /// <summary>Whether a JSON answer is a whole completion worth keeping: choices, each with a finish reason.</summary>
-    public static bool IsComplete(ReadOnlyMemory<byte> json)
+    /// <summary>
+    /// Whether a JSON answer is whole and worth keeping: a completion's choices, each with a finish reason;
+    /// embeddings' data, each item with its embedding.
+    /// </summary>
+    public static bool IsComplete(ReadOnlyMemory<byte> json, ModelApi api = ModelApi.ChatCompletions)
     {
         try
         {
             using var document = JsonDocument.Parse(json);
+            if (api == ModelApi.Embeddings)
+            {
+                return document.RootElement.TryGetProperty("data", out var data)
+                    && data.ValueKind == JsonValueKind.Array
+                    && data.GetArrayLength() > 0
+                    && data.EnumerateArray().All(item => item.TryGetProperty("embedding", out _));
+            }
             return document.RootElement.TryGetProperty("choices", out var choices)
                 && choices.ValueKind == JsonValueKind.Array
                 && choices.GetArrayLength() > 0

@@ -7,7 +7,7 @@ using AgentPlatform.Contracts.OpenAI;
 
 namespace AgentPlatform.Api.Chat;
 
-/// <summary>The OpenAI-compatible public surface: chat completions and the model list.</summary>
+/// <summary>The OpenAI-compatible public surface: chat completions, embeddings and the model list.</summary>
 public static class ChatCompletionsApi
 {
     public static IEndpointRouteBuilder MapChatCompletionsApi(this IEndpointRouteBuilder app)
@@ -18,6 +18,9 @@ public static class ChatCompletionsApi
         api.MapPost("/chat/completions", CreateAsync)
             .WithName("CreateChatCompletion")
             .WithSummary("Creates a chat completion (JSON or server-sent events) through the model pool.");
+        api.MapPost("/embeddings", CreateEmbeddingsAsync)
+            .WithName("CreateEmbeddings")
+            .WithSummary("Creates embeddings through the model pool, from a group of embeddings deployments.");
         api.MapGet("/models", ListModelsAsync)
             .WithName("ListModels")
             .WithSummary("Lists the models (model groups) this key may use.");
@@ -39,6 +42,25 @@ public static class ChatCompletionsApi
         {
             pipeline.HandOver(call);
             await agents.CreateAsync(context, client, call.Body.Memory, call.Scan);
+            return;
+        }
+        await pipeline.CompleteAsync(call);
+    }
+
+    /// <summary>Embeddings: the same stages as a chat completion (limits on input tokens only), to an embeddings group.</summary>
+    private static async Task CreateEmbeddingsAsync(HttpContext context, ClientIdentity client, ChatPipeline pipeline)
+    {
+        await using var call = pipeline.Start(context, client, ModelApi.Embeddings);
+        if (await pipeline.ReadAsync(call) is { } refusal)
+        {
+            await refusal.ExecuteAsync(context);
+            return;
+        }
+        if (AgentCompletions.IsAgentModel(call.Scan.Model!))
+        {
+            await OpenAIErrorResult.BadRequest(
+                $"'{call.Scan.Model}' is an agent: agents answer chat completions only (POST /v1/chat/completions).", "model_kind_mismatch", "model")
+                .ExecuteAsync(context);
             return;
         }
         await pipeline.CompleteAsync(call);

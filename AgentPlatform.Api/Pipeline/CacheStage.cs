@@ -41,7 +41,7 @@ public sealed class CacheStage(ResponseCache cache, RequestLimiter limiter)
         {
             return false;
         }
-        var entryKey = ResponseCache.EntryKey(policy.Scope, CacheKey.Compute(call.Body.Memory));
+        var entryKey = ResponseCache.EntryKey(policy.Scope, CacheKey.Compute(call.Body.Memory, call.Api));
         if (policy.Reads)
         {
             var lookup = await cache.LookupAsync(entryKey, policy.Writes, call.Context.RequestAborted, reserving);
@@ -102,7 +102,7 @@ public sealed class CacheStage(ResponseCache cache, RequestLimiter limiter)
             return null;
         }
         var json = answer.IsEventStream ? StreamedAnswer.Assemble(capture.WrittenSpan, answer.Usage) : capture.WrittenSpan.ToArray();
-        if (json is null || json.Length > policy.MaxEntryBytes || (!answer.IsEventStream && !CachedAnswer.IsComplete(json)))
+        if (json is null || json.Length > policy.MaxEntryBytes || (!answer.IsEventStream && !CachedAnswer.IsComplete(json, call.Api)))
         {
             return null;
         }

@@ -9,17 +9,21 @@ using AgentPlatform.ServiceDefaults.Http;
 namespace AgentPlatform.Api.Pipeline;
 
 /// <summary>
-/// One chat completion on its way through the Api's stages (<see cref="ChatPipeline"/>): who sent it and
-/// what, what each stage found, and its usage record. Disposing it ends it: the record goes to the ledger
+/// One model request — a chat completion or an embeddings request — on its way through the Api's stages
+/// (<see cref="ChatPipeline"/>): who sent it and what, what each stage found, and its usage record. Disposing it ends it: the record goes to the ledger
 /// (unless an agent run took the request over) and the pooled body goes back.
 /// </summary>
-public sealed class ChatCall(HttpContext context, ClientIdentity client, UsageRecord record, long started, ChatPipeline pipeline) : IAsyncDisposable
+public sealed class ChatCall(HttpContext context, ClientIdentity client, UsageRecord record, long started, ChatPipeline pipeline, ModelApi api = ModelApi.ChatCompletions)
+    : IAsyncDisposable
 {
     private PooledRequestBody? _body;
 
     public HttpContext Context => context;
 
     public ClientIdentity Client => client;
+
+    /// <summary>The door the request came through, which decides its checks, its size and where the Router sends it.</summary>
+    public ModelApi Api => api;
 
     /// <summary>The request's usage record, filled in by the stages.</summary>
     public UsageRecord Record => record;

@@ -21,13 +21,14 @@ public sealed class ChatPipeline(RequestLimiter limiter, CacheStage cache, Usage
     private readonly ApiOptions _options = options.Value;
 
     /// <summary>A call for an authenticated request: it leaves a usage record, whatever ends it, when disposed.</summary>
-    public ChatCall Start(HttpContext context, ClientIdentity client)
+    public ChatCall Start(HttpContext context, ClientIdentity client, ModelApi api = ModelApi.ChatCompletions)
     {
         var started = Stopwatch.GetTimestamp();
         var record = meter.Start(context);
         record.TenantId = client.Tenant?.Id;
         record.KeyId = client.Key?.Id;
-        return new ChatCall(context, client, record, started, this);
+        record.Door = api == ModelApi.Embeddings ? "embeddings" : "chat.completions";
+        return new ChatCall(context, client, record, started, this, api);
     }
 
     /// <summary>Admits the request before its body is read (a throttled client costs no parsing), then reads and scans the body.</summary>
@@ -114,7 +115,7 @@ public sealed class ChatPipeline(RequestLimiter limiter, CacheStage cache, Usage
         }
         try
         {
-            await router.ForwardAsync(call.Context, HttpMethod.Post, "/v1/chat/completions", call.Body.Memory, call.Started, answer, call.Client.RouterClientId);
+            await router.ForwardAsync(call.Context, HttpMethod.Post, RouterPath(call.Api), call.Body.Memory, call.Started, answer, call.Client.RouterClientId);
             delivered = true;
             if (answer is { Status: StatusCodes.Status404NotFound, Deployment: null })
             {
@@ -140,6 +141,8 @@ public sealed class ChatPipeline(RequestLimiter limiter, CacheStage cache, Usage
             }
         }
     }
+
+    private static string RouterPath(ModelApi api) => api == ModelApi.Embeddings ? "/v1/embeddings" : "/v1/chat/completions";
 
     /// <summary>Ends the call: the cache fill is given up if not stored, the cache outcome counted, the record kept.</summary>
     internal async ValueTask FinishAsync(ChatCall call)

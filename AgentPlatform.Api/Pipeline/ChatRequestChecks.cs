@@ -15,7 +15,7 @@ public static class ChatRequestChecks
                 $"The request body is larger than the limit of {maxBytes} bytes.", OpenAIError.InvalidRequest, "request_too_large");
         }
         call.Body = body;
-        call.Scan = ChatRequestScanner.Scan(body.Span);
+        call.Scan = ChatRequestScanner.Scan(body.Span, call.Api);
         if (!call.Scan.IsValid)
         {
             var (message, param) = ChatRequestScanner.Describe(call.Scan.Problem);

@@ -91,7 +91,8 @@ public sealed class UsageMeter(
 
     /// <summary>
     /// What a chat completion reserves (its prompt by the tokenizer, its <c>max_completion_tokens</c> or
-    /// <c>max_tokens</c>, its <c>n</c>); nothing is computed for a client without a tokens limit or budget.
+    /// <c>max_tokens</c>, its <c>n</c>), or an embeddings request (its input, and no output); nothing is
+    /// computed for a client without a tokens limit or budget.
     /// </summary>
     public async ValueTask<Sizing?> SizeRequestAsync(ChatCall call)
     {
@@ -99,9 +100,14 @@ public sealed class UsageMeter(
         {
             return default(Sizing);
         }
+        var pricing = call.Client.HasBudget ? Pricing.Required : Pricing.Skip;
+        if (call.Api == ModelApi.Embeddings)
+        {
+            var input = estimator.EstimateEmbeddingsInput(call.Body.Span, call.Scan.Model!);
+            return await SizeAsync(call.Scan.Model!, input, requestedOutput: 0, choices: 1, outputCap: 0, pricing, call.Context.RequestAborted);
+        }
         var (prompt, maxOutput) = estimator.Estimate(call.Body.Span, call.Scan.Model!);
-        return await SizeAsync(call.Scan.Model!, prompt, maxOutput, call.Scan.Choices, outputCap: null,
-            call.Client.HasBudget ? Pricing.Required : Pricing.Skip, call.Context.RequestAborted);
+        return await SizeAsync(call.Scan.Model!, prompt, maxOutput, call.Scan.Choices, outputCap: null, pricing, call.Context.RequestAborted);
     }
 
     /// <summary>Prices what the record says was used, at the prices of the deployment that answered.</summary>
@@ -142,10 +148,13 @@ public sealed class UsageMeter(
         }
         else if (answer.Deployment is not null)
         {
-            // A deployment answered but no usage arrived: the client left mid-stream (or the stream broke).
+            // A deployment answered but no usage arrived: the client left mid-stream (or the stream broke), or a
+            // JSON answer was too large for the Router to hold whole and read first (a large batch of embeddings).
             if (record.PromptTokens == 0)
             {
-                record.PromptTokens = estimator.Estimate(call.Body.Span, record.Model ?? "").PromptTokens;
+                record.PromptTokens = call.Api == ModelApi.Embeddings
+                    ? estimator.EstimateEmbeddingsInput(call.Body.Span, record.Model ?? "")
+                    : estimator.Estimate(call.Body.Span, record.Model ?? "").PromptTokens;
             }
             record.CompletionTokens = answer.ContentEvents;
             record.Estimated = true;

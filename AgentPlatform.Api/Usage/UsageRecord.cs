@@ -32,6 +32,9 @@ public sealed class UsageRecord
 
     public const string UnknownModel = "unknown";
 
+    /// <summary>The door the request came through: <c>chat.completions</c> or <c>embeddings</c> (records from before doors were kept say none: chat completions).</summary>
+    public string? Door { get; set; }
+
     /// <summary>The deployment that answered, when one did.</summary>
     public string? Deployment { get; set; }
 

@@ -16,6 +16,20 @@ public enum ChatRequestProblem
     MessagesNotAnArray,
     StreamNotABoolean,
     ChoicesNotAPositiveInteger,
+    MissingInput,
+    InputInvalid,
+    EncodingFormatInvalid,
+    DimensionsNotAPositiveInteger,
+}
+
+/// <summary>Which of OpenAI's model APIs a request speaks: the door it came through, and where the Router sends it.</summary>
+public enum ModelApi
+{
+    /// <summary><c>POST /v1/chat/completions</c>.</summary>
+    ChatCompletions,
+
+    /// <summary><c>POST /v1/embeddings</c>.</summary>
+    Embeddings,
 }
 
 /// <summary>What the request says of <c>stream_options</c>, which decides whether a stream reports its usage.</summary>
@@ -47,11 +61,13 @@ public readonly record struct ChatRequestScan(
 /// Validates a chat completion body and finds <c>model</c> (and where its token lies, so the Router can
 /// rewrite it in place), <c>stream</c> and <c>messages</c> with one forward-only
 /// <see cref="Utf8JsonReader"/> pass. The body is never deserialized: every other field passes through
-/// byte for byte, and the hot path allocates only the model name.
+/// byte for byte, and the hot path allocates only the model name. An embeddings body is checked alike
+/// for <c>model</c>, <c>input</c> (a string, or a non-empty array of strings, of token ids or of arrays of
+/// token ids), <c>encoding_format</c> and <c>dimensions</c>; it never streams.
 /// </summary>
 public static class ChatRequestScanner
 {
-    public static ChatRequestScan Scan(ReadOnlySpan<byte> json)
+    public static ChatRequestScan Scan(ReadOnlySpan<byte> json, ModelApi api = ModelApi.ChatCompletions)
     {
         if (!JsonText.IsValid(json))
         {
@@ -59,7 +75,7 @@ public static class ChatRequestScanner
         }
         try
         {
-            return ScanCore(json);
+            return ScanCore(json, api == ModelApi.Embeddings);
         }
         catch (JsonException)
         {
@@ -67,7 +83,7 @@ public static class ChatRequestScanner
         }
     }
 
-    private static ChatRequestScan ScanCore(ReadOnlySpan<byte> json)
+    private static ChatRequestScan ScanCore(ReadOnlySpan<byte> json, bool embeddings)
     {
         var reader = new Utf8JsonReader(json, new JsonReaderOptions { CommentHandling = JsonCommentHandling.Disallow });
         if (!reader.Read())
@@ -84,6 +100,7 @@ public static class ChatRequestScanner
         var stream = false;
         var problem = ChatRequestProblem.None;
         var sawMessages = false;
+        var sawInput = false;
         var streamOptions = StreamOptionsKind.Absent;
         var choices = 1;
 
@@ -105,6 +122,41 @@ public static class ChatRequestScanner
                 else
                 {
                     problem = First(problem, ChatRequestProblem.ModelNotAString);
+                    reader.Skip();
+                }
+            }
+            else if (embeddings)
+            {
+                if (reader.ValueTextEquals("input"u8))
+                {
+                    reader.Read();
+                    sawInput = true;
+                    if (!IsEmbeddingsInput(ref reader))
+                    {
+                        problem = First(problem, ChatRequestProblem.InputInvalid);
+                    }
+                }
+                else if (reader.ValueTextEquals("encoding_format"u8))
+                {
+                    reader.Read();
+                    if (reader.TokenType != JsonTokenType.Null && !(reader.TokenType == JsonTokenType.String && (reader.ValueTextEquals("float"u8) || reader.ValueTextEquals("base64"u8))))
+                    {
+                        problem = First(problem, ChatRequestProblem.EncodingFormatInvalid);
+                        reader.Skip();
+                    }
+                }
+                else if (reader.ValueTextEquals("dimensions"u8))
+                {
+                    reader.Read();
+                    if (reader.TokenType != JsonTokenType.Null && !(reader.TokenType == JsonTokenType.Number && reader.TryGetInt32(out var dimensions) && dimensions >= 1))
+                    {
+                        problem = First(problem, ChatRequestProblem.DimensionsNotAPositiveInteger);
+                        reader.Skip();
+                    }
+                }
+                else
+                {
+                    reader.Read();
                     reader.Skip();
                 }
             }
@@ -195,6 +247,10 @@ public static class ChatRequestScanner
         {
             return new(ChatRequestProblem.ModelNameInvalid, null, default, stream);
         }
+        if (embeddings)
+        {
+            return new(sawInput ? ChatRequestProblem.None : ChatRequestProblem.MissingInput, model, modelToken, Stream: false);
+        }
         if (!sawMessages)
         {
             return new(ChatRequestProblem.MissingMessages, model, modelToken, stream);
@@ -217,6 +273,53 @@ public static class ChatRequestScanner
     private static readonly System.Buffers.SearchValues<char> ModelNameCharacters =
         System.Buffers.SearchValues.Create("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.:/@+");
 
+    /// <summary>
+    /// Whether the value at the reader is an embeddings input OpenAI takes: a non-empty string, or a
+    /// non-empty array of non-empty strings, of token ids, or of non-empty arrays of token ids. Leaves
+    /// the reader on the value's last token.
+    /// </summary>
+    private static bool IsEmbeddingsInput(ref Utf8JsonReader reader)
+    {
+        if (reader.TokenType == JsonTokenType.String)
+        {
+            return reader.ValueSpan.Length > 0;
+        }
+        if (reader.TokenType != JsonTokenType.StartArray)
+        {
+            reader.Skip();
+            return false;
+        }
+        JsonTokenType? itemKind = null;
+        var valid = true;
+        while (reader.Read() && reader.TokenType != JsonTokenType.EndArray)
+        {
+            var kind = reader.TokenType;
+            valid &= (itemKind ??= kind) == kind && kind switch
+            {
+                JsonTokenType.String => reader.ValueSpan.Length > 0,
+                JsonTokenType.Number => reader.TryGetInt32(out var id) && id >= 0,
+                JsonTokenType.StartArray => IsTokenIds(ref reader),
+                _ => false,
+            };
+            reader.Skip();
+        }
+        return valid && itemKind is not null;
+    }
+
+    /// <summary>Whether the array at the reader is a non-empty array of token ids; leaves the reader on its end.</summary>
+    private static bool IsTokenIds(ref Utf8JsonReader reader)
+    {
+        var count = 0;
+        var valid = true;
+        while (reader.Read() && reader.TokenType != JsonTokenType.EndArray)
+        {
+            valid &= reader.TokenType == JsonTokenType.Number && reader.TryGetInt32(out var id) && id >= 0;
+            reader.Skip();
+            count++;
+        }
+        return valid && count > 0;
+    }
+
     private static ChatRequestProblem First(ChatRequestProblem current, ChatRequestProblem next) =>
         current == ChatRequestProblem.None ? next : current;
 
@@ -233,6 +336,10 @@ public static class ChatRequestScanner
         ChatRequestProblem.MessagesNotAnArray => ("'messages' must be an array.", "messages"),
         ChatRequestProblem.StreamNotABoolean => ("'stream' must be a boolean.", "stream"),
         ChatRequestProblem.ChoicesNotAPositiveInteger => ("'n' must be a positive integer.", "n"),
+        ChatRequestProblem.MissingInput => ("Missing required parameter: 'input'.", "input"),
+        ChatRequestProblem.InputInvalid => ("'input' must be a non-empty string, or a non-empty array of non-empty strings, of token ids, or of non-empty arrays of token ids.", "input"),
+        ChatRequestProblem.EncodingFormatInvalid => ("'encoding_format' must be 'float' or 'base64'.", "encoding_format"),
+        ChatRequestProblem.DimensionsNotAPositiveInteger => ("'dimensions' must be a positive integer.", "dimensions"),
         _ => throw new ArgumentOutOfRangeException(nameof(problem)),
     };
 }

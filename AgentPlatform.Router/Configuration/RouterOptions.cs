@@ -59,6 +59,9 @@ public sealed class DeploymentOptions
     /// <summary>One of <see cref="ProviderNames"/>.</summary>
     public string Provider { get; set; } = ProviderNames.OpenAI;
 
+    /// <summary>What the deployment answers, one of <see cref="DeploymentKinds"/>; every deployment of a group is of one kind.</summary>
+    public string Kind { get; set; } = DeploymentKinds.Chat;
+
     /// <summary>
     /// The API root as the provider's SDKs take it: <c>https://api.openai.com/v1</c>,
     /// <c>https://{resource}.openai.azure.com</c>, <c>https://api.anthropic.com</c>.
@@ -116,6 +119,17 @@ public static class ProviderNames
     public static readonly string[] All = [OpenAI, AzureOpenAI, Anthropic];
 }
 
+public static class DeploymentKinds
+{
+    /// <summary>Chat completions (<c>/v1/chat/completions</c>); every provider.</summary>
+    public const string Chat = "chat";
+
+    /// <summary>Embeddings (<c>/v1/embeddings</c>); OpenAI and Azure OpenAI.</summary>
+    public const string Embeddings = "embeddings";
+
+    public static readonly string[] All = [Chat, Embeddings];
+}
+
 /// <summary>The rules across the pool: every group usable, every deployment complete and unique.</summary>
 public sealed class RouterPoolValidator : IValidateOptions<RouterOptions>
 {
@@ -156,8 +170,34 @@ public sealed class RouterPoolValidator : IValidateOptions<RouterOptions>
             {
                 ValidateDeployment(groupOptions.Deployments[i], $"{prefix}:Deployments:{i}", names, errors);
             }
+            ValidateKinds(options, group, groupOptions, errors);
         }
         return errors.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(errors);
+    }
+
+    /// <summary>A group answers one kind of request, and falls back only to groups of its kind.</summary>
+    private static void ValidateKinds(RouterOptions options, string group, ModelGroupOptions groupOptions, List<string> errors)
+    {
+        if (groupOptions.Deployments.Count == 0)
+        {
+            return;
+        }
+        var kind = groupOptions.Deployments[0].Kind;
+        if (groupOptions.Deployments.Any(d => d.Kind != kind))
+        {
+            errors.Add($"Router:ModelGroups:{group} mixes deployments of Kind {string.Join(" and ", groupOptions.Deployments.Select(d => $"'{d.Kind}'").Distinct())}: a group holds one kind.");
+            return;
+        }
+        foreach (var (list, fallbacks) in (ReadOnlySpan<(string, List<string>)>)[("Fallbacks", groupOptions.Fallbacks), ("ContextWindowFallbacks", groupOptions.ContextWindowFallbacks)])
+        {
+            for (var i = 0; i < fallbacks.Count; i++)
+            {
+                if (options.ModelGroups.TryGetValue(fallbacks[i], out var fallback) && fallback.Deployments.Count > 0 && fallback.Deployments[0].Kind != kind)
+                {
+                    errors.Add($"Router:ModelGroups:{group}:{list}:{i} '{fallbacks[i]}' answers '{fallback.Deployments[0].Kind}', not '{kind}' as this group does.");
+                }
+            }
+        }
     }
 
     private static void ValidateDeployment(DeploymentOptions deployment, string key, HashSet<string> names, List<string> errors)
@@ -173,6 +213,14 @@ public sealed class RouterPoolValidator : IValidateOptions<RouterOptions>
         if (!ProviderNames.All.Contains(deployment.Provider))
         {
             errors.Add($"{key}:Provider '{deployment.Provider}' is not one of {string.Join(", ", ProviderNames.All)}.");
+        }
+        if (!DeploymentKinds.All.Contains(deployment.Kind))
+        {
+            errors.Add($"{key}:Kind '{deployment.Kind}' is not one of {string.Join(", ", DeploymentKinds.All)}.");
+        }
+        else if (deployment.Kind == DeploymentKinds.Embeddings && deployment.Provider == ProviderNames.Anthropic)
+        {
+            errors.Add($"{key}:Kind 'embeddings' is not offered by provider '{ProviderNames.Anthropic}': use '{ProviderNames.OpenAI}' or '{ProviderNames.AzureOpenAI}'.");
         }
         if (!Uri.TryCreate(deployment.BaseUrl, UriKind.Absolute, out var uri) || uri.Scheme is not ("http" or "https"))
         {

@@ -451,7 +451,9 @@ public sealed partial class ChatForwarder
         reported is { } usage
             ? new UsageReport(usage, Estimated: false)
             : new UsageReport(new TokenUsage(
-                request.PromptTokens > 0 ? request.PromptTokens : _estimator.Estimate(request.Body.Span, deployment.Model).PromptTokens,
+                request.PromptTokens > 0 ? request.PromptTokens
+                    : request.Api == ModelApi.Embeddings ? _estimator.EstimateEmbeddingsInput(request.Body.Span, deployment.Model)
+                    : _estimator.Estimate(request.Body.Span, deployment.Model).PromptTokens,
                 estimatedOutput,
                 CachedInputTokens: 0), Estimated: true);
 

@@ -86,9 +86,9 @@ public sealed partial class ChatForwarder
     }
 
     /// <summary>Answers the request from its group, else from the group's fallbacks in order, else with why none could.</summary>
-    public async Task ForwardAsync(HttpContext context, ModelGroup group, ReadOnlyMemory<byte> body, ChatRequestScan scan)
+    public async Task ForwardAsync(HttpContext context, ModelGroup group, ReadOnlyMemory<byte> body, ChatRequestScan scan, ModelApi api = ModelApi.ChatCompletions)
     {
-        using var request = NewRequest(context, group, body, scan);
+        using var request = NewRequest(context, group, body, scan, api);
         // Groups still to try after this one; made only when a group fails, so an answer from the
         // requested group allocates nothing for fallbacks.
         Queue<ModelGroup>? pending = null;
@@ -143,9 +143,10 @@ public sealed partial class ChatForwarder
         }
     }
 
-    private ForwardingRequest NewRequest(HttpContext context, ModelGroup group, ReadOnlyMemory<byte> body, ChatRequestScan scan) =>
+    private ForwardingRequest NewRequest(HttpContext context, ModelGroup group, ReadOnlyMemory<byte> body, ChatRequestScan scan, ModelApi api) =>
         new(context, group, body, scan.ModelToken, scan.Stream, NowTicks + _total.Ticks)
         {
+            Api = api,
             StreamOptions = scan.StreamOptions,
             ReportsUsage = context.Request.Headers.ContainsKey(UsageReport.RequestHeaderName),
             Choices = scan.Choices,
@@ -223,7 +224,10 @@ public sealed partial class ChatForwarder
     {
         if (request.Size == default)
         {
-            var (prompt, maxOutput) = _estimator.Estimate(request.Body.Span, group.Deployments[0].Model);
+            var model = group.Deployments[0].Model;
+            var (prompt, maxOutput) = request.Api == ModelApi.Embeddings
+                ? (_estimator.EstimateEmbeddingsInput(request.Body.Span, model), 0)
+                : _estimator.Estimate(request.Body.Span, model);
             request.PromptTokens = prompt;
             request.Size = RequestSize.Of(prompt, maxOutput, request.Choices);
         }

@@ -19,6 +19,9 @@ internal sealed class ForwardingRequest(
     /// <summary>The group being tried: the requested one, or a fallback of it.</summary>
     public ModelGroup Group { get; private set; } = group;
 
+    /// <summary>Which API the request speaks: chat completions or embeddings.</summary>
+    public ModelApi Api { get; init; }
+
     /// <summary>What the client said of <c>stream_options</c>: whether it wants the usage chunk.</summary>
     public StreamOptionsKind StreamOptions { get; init; }
 

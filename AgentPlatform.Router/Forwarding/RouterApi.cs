@@ -1,13 +1,14 @@
 using AgentPlatform.Contracts.Admin;
 using AgentPlatform.Contracts.OpenAI;
 using AgentPlatform.Contracts.Usage;
+using AgentPlatform.Router.Configuration;
 using AgentPlatform.Router.Pool;
 using AgentPlatform.ServiceDefaults.Http;
 using Microsoft.AspNetCore.Http.HttpResults;
 
 namespace AgentPlatform.Router.Forwarding;
 
-/// <summary>The Router's surface, called by the Api: chat completions and the model groups.</summary>
+/// <summary>The Router's surface, called by the Api: chat completions, embeddings and the model groups.</summary>
 public static class RouterApi
 {
     /// <summary>The Api enforces the client-facing limit; this only protects the Router itself.</summary>
@@ -21,6 +22,9 @@ public static class RouterApi
         api.MapPost("/chat/completions", ChatCompletionsAsync)
             .WithName("RouteChatCompletion")
             .WithSummary("Routes a chat completion to a deployment of its model group.");
+        api.MapPost("/embeddings", EmbeddingsAsync)
+            .WithName("RouteEmbeddings")
+            .WithSummary("Routes an embeddings request to a deployment of its (embeddings) model group.");
         api.MapGet("/models", ListModels)
             .WithName("ListModelGroups")
             .WithSummary("Lists the model groups, in OpenAI's model list format.");
@@ -30,7 +34,14 @@ public static class RouterApi
         return app;
     }
 
-    private static async Task ChatCompletionsAsync(HttpContext context, ModelPool pool, ChatForwarder forwarder)
+    private static Task ChatCompletionsAsync(HttpContext context, ModelPool pool, ChatForwarder forwarder) =>
+        RouteAsync(context, pool, forwarder, ModelApi.ChatCompletions);
+
+    private static Task EmbeddingsAsync(HttpContext context, ModelPool pool, ChatForwarder forwarder) =>
+        RouteAsync(context, pool, forwarder, ModelApi.Embeddings);
+
+    /// <summary>Checks the request and hands it to its group, which must answer the kind of request it is.</summary>
+    private static async Task RouteAsync(HttpContext context, ModelPool pool, ChatForwarder forwarder, ModelApi api)
     {
         using var body = await PooledRequestBody.ReadAsync(context.Request, MaxBodyBytes, context.RequestAborted);
         if (body is null)
@@ -39,7 +50,7 @@ public static class RouterApi
             return;
         }
 
-        var scan = ChatRequestScanner.Scan(body.Span);
+        var scan = ChatRequestScanner.Scan(body.Span, api);
         if (!scan.IsValid)
         {
             var (message, param) = ChatRequestScanner.Describe(scan.Problem);
@@ -52,7 +63,16 @@ public static class RouterApi
             return;
         }
 
-        await forwarder.ForwardAsync(context, group, body.Memory, scan);
+        var kind = api == ModelApi.Embeddings ? DeploymentKinds.Embeddings : DeploymentKinds.Chat;
+        if (group.Kind != kind)
+        {
+            await OpenAIError.WriteAsync(context, StatusCodes.Status400BadRequest,
+                $"The model '{scan.Model}' answers {group.Kind} requests, not {kind}: {(kind == DeploymentKinds.Embeddings ? "call /v1/chat/completions" : "call /v1/embeddings")} for it.",
+                OpenAIError.InvalidRequest, "model_kind_mismatch", "model");
+            return;
+        }
+
+        await forwarder.ForwardAsync(context, group, body.Memory, scan, api);
     }
 
     /// <summary>
@@ -76,5 +96,11 @@ public static class RouterApi
     })));
 
     private static Ok<ModelList> ListModels(ModelPool pool) =>
-        TypedResults.Ok(new ModelList([.. pool.Groups.OrderBy(g => g.Name, StringComparer.Ordinal).Select(g => new ModelEntry(g.Name))]));
+        TypedResults.Ok(new ModelList([.. pool.Groups.OrderBy(g => g.Name, StringComparer.Ordinal).Select(g => new ModelEntry(g.Name, Endpoints: DoorsOf(g)))]));
+
+    private static readonly string[] ChatDoors = ["/v1/chat/completions"];
+    private static readonly string[] EmbeddingsDoors = ["/v1/embeddings"];
+
+    /// <summary>The Api's doors that answer a group: what a client may call it through.</summary>
+    private static string[] DoorsOf(ModelGroup group) => group.Kind == DeploymentKinds.Embeddings ? EmbeddingsDoors : ChatDoors;
 }

@@ -27,6 +27,7 @@ public sealed class Deployment
         State = new DeploymentState(timeProvider, TimeSpan.FromSeconds(latencyDecaySeconds));
         Name = options.Name;
         Provider = options.Provider;
+        Kind = options.Kind;
         Model = options.Model;
         Weight = options.Weight;
         MaxOutputTokens = options.MaxOutputTokens;
@@ -47,6 +48,9 @@ public sealed class Deployment
     public string Group { get; }
 
     public string Provider { get; }
+
+    /// <summary>What it answers: one of <see cref="DeploymentKinds"/>.</summary>
+    public string Kind { get; }
 
     public string Model { get; }
 

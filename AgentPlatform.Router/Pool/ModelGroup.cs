@@ -1,3 +1,4 @@
+using AgentPlatform.Router.Configuration;
 using AgentPlatform.Router.Resilience;
 
 namespace AgentPlatform.Router.Pool;
@@ -24,7 +25,11 @@ public sealed class ModelGroup
         Strategy = strategy;
         _tiers = Deployments.GroupBy(d => d.Priority).OrderBy(g => g.Key).Select(g => g.ToArray()).ToArray();
         NeedsTokenEstimate = Deployments.Any(d => d.ContextWindow is not null || d.Tpm is not null);
+        Kind = Deployments.Count > 0 ? Deployments[0].Kind : DeploymentKinds.Chat;
     }
+
+    /// <summary>What the group answers (its deployments are all of one kind): one of <see cref="DeploymentKinds"/>.</summary>
+    public string Kind { get; }
 
     /// <summary>Groups tried in order when this one cannot answer.</summary>
     public IReadOnlyList<string> Fallbacks { get; }

@@ -1,4 +1,3 @@
-using AgentPlatform.Contracts.OpenAI;
 using Microsoft.Extensions.Options;
 
 namespace AgentPlatform.Simulator.Completions;
@@ -30,30 +29,10 @@ public static class ChatCompletionsApi
         data = new[] { new { id = ModelId, @object = "model", created = 1_700_000_000, owned_by = "agentplatform" } },
     });
 
-    private static Task CreateCompletionAsync(HttpContext context, SimulatedCall call, CompletionGenerator generator, IOptionsMonitor<SimulatorOptions> options)
-    {
-        if (!SimulatorAuth.IsAuthorized(context, options.CurrentValue, "Authorization", "Bearer "))
-        {
-            // As OpenAI does, the message shows the key's last characters: a gateway must not pass it on.
-            var presented = context.Request.Headers.Authorization.ToString();
-            var hint = presented.Length > 4 ? presented[^4..] : "";
-            return OpenAIWire.Instance.WriteErrorAsync(context, StatusCodes.Status401Unauthorized,
-                $"Incorrect API key provided: sk-****{hint}. You can find your API key in your account settings.", OpenAIError.Authentication, "invalid_api_key");
-        }
-        return call.AnswerAsync(context, OpenAIWire.Instance, body => generator.Generate(body.Span));
-    }
+    private static Task CreateCompletionAsync(HttpContext context, SimulatedCall call, CompletionGenerator generator, IOptionsMonitor<SimulatorOptions> options) =>
+        SimulatorAuth.RefuseOpenAI(context, options.CurrentValue) ?? call.AnswerAsync(context, OpenAIWire.Instance, body => generator.Generate(body.Span));
 
     /// <summary>Azure OpenAI's shape: the deployment in the path, a required api-version, an api-key header.</summary>
-    private static Task CreateAzureCompletionAsync(HttpContext context, SimulatedCall call, CompletionGenerator generator, IOptionsMonitor<SimulatorOptions> options)
-    {
-        if (string.IsNullOrEmpty(context.Request.Query["api-version"]))
-        {
-            return OpenAIWire.Instance.WriteErrorAsync(context, StatusCodes.Status400BadRequest, "Missing required query parameter: api-version.", OpenAIError.InvalidRequest, "missing_api_version");
-        }
-        if (!SimulatorAuth.IsAuthorized(context, options.CurrentValue, "api-key", ""))
-        {
-            return OpenAIWire.Instance.WriteErrorAsync(context, StatusCodes.Status401Unauthorized, "Access denied due to invalid subscription key or wrong API endpoint.", OpenAIError.Authentication, "401");
-        }
-        return call.AnswerAsync(context, OpenAIWire.Instance, body => generator.Generate(body.Span));
-    }
+    private static Task CreateAzureCompletionAsync(HttpContext context, SimulatedCall call, CompletionGenerator generator, IOptionsMonitor<SimulatorOptions> options) =>
+        SimulatorAuth.RefuseAzure(context, options.CurrentValue) ?? call.AnswerAsync(context, OpenAIWire.Instance, body => generator.Generate(body.Span));
 }

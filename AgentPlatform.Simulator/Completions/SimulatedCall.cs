@@ -28,32 +28,9 @@ public sealed class SimulatedCall(FaultInjector faults, SimulatorStats stats, IO
         try
         {
             var fault = faults.Roll(body.WrittenSpan);
-            if (fault is not null)
+            if (await EndedByFaultAsync(context, wire, fault))
             {
-                stats.FaultInjected(fault.Kind);
-            }
-            switch (fault?.Kind)
-            {
-                case FaultKinds.ServerError:
-                    if (fault.DelayMs is > 0)
-                    {
-                        await Task.Delay(TimeSpan.FromMilliseconds(fault.DelayMs.Value), timeProvider, abort);
-                    }
-                    await wire.WriteErrorAsync(context, StatusCodes.Status500InternalServerError, "The simulator injected a server error.", OpenAIError.Server, "simulated_fault");
-                    return;
-                case FaultKinds.RateLimited:
-                    if (fault.RetryAfterSeconds is not 0)
-                    {
-                        context.Response.Headers.RetryAfter = (fault.RetryAfterSeconds ?? 1).ToString(System.Globalization.CultureInfo.InvariantCulture);
-                    }
-                    await wire.WriteErrorAsync(context, StatusCodes.Status429TooManyRequests, "The simulator injected a rate limit.", OpenAIError.RateLimit, "rate_limit_exceeded");
-                    return;
-                case FaultKinds.Timeout:
-                    await Task.Delay(Timeout.InfiniteTimeSpan, timeProvider, abort);
-                    return;
-                case FaultKinds.Reset:
-                    context.Abort();
-                    return;
+                return;
             }
 
             if (completion is null)
@@ -88,6 +65,85 @@ public sealed class SimulatedCall(FaultInjector faults, SimulatorStats stats, IO
         finally
         {
             stats.RequestEnded(completed, completion?.PromptTokens ?? 0, completion?.CompletionTokens ?? 0);
+        }
+    }
+
+    /// <summary>
+    /// Embeddings in OpenAI's format: <paramref name="embed"/> writes the answer (or says what is wrong
+    /// with the request); the faults that end an answer before it starts apply as to a completion.
+    /// </summary>
+    public async Task AnswerEmbeddingsAsync(HttpContext context, Func<ReadOnlyMemory<byte>, IBufferWriter<byte>, (int PromptTokens, string? Error)> embed)
+    {
+        var abort = context.RequestAborted;
+        var body = new ArrayBufferWriter<byte>(1024);
+        await foreach (var segment in ReadBodyAsync(context.Request.BodyReader, abort))
+        {
+            body.Write(segment.Span);
+        }
+        var json = new ArrayBufferWriter<byte>(4096);
+        var (promptTokens, error) = embed(body.WrittenMemory, json);
+        stats.RequestStarted(stream: false, timeProvider.GetUtcNow());
+        var completed = false;
+        try
+        {
+            if (await EndedByFaultAsync(context, OpenAIWire.Instance, faults.Roll(body.WrittenSpan)))
+            {
+                return;
+            }
+            if (error is not null)
+            {
+                await OpenAIWire.Instance.WriteErrorAsync(context, StatusCodes.Status400BadRequest, error, OpenAIError.InvalidRequest);
+                return;
+            }
+            await Task.Delay(TimeSpan.FromMilliseconds(options.CurrentValue.TimeToFirstTokenMs), timeProvider, abort);
+            context.Response.ContentType = "application/json";
+            context.Response.ContentLength = json.WrittenCount;
+            await context.Response.Body.WriteAsync(json.WrittenMemory, abort);
+            completed = true;
+        }
+        catch (OperationCanceledException) when (abort.IsCancellationRequested)
+        {
+            // The client went away; nothing to answer.
+        }
+        finally
+        {
+            stats.RequestEnded(completed, completed ? promptTokens : 0, 0);
+        }
+    }
+
+    /// <summary>Answers with the fault that ends a call before its answer starts, if <paramref name="fault"/> is one; whether it did.</summary>
+    private async Task<bool> EndedByFaultAsync(HttpContext context, ICompletionWire wire, FaultSpec? fault)
+    {
+        if (fault is null)
+        {
+            return false;
+        }
+        stats.FaultInjected(fault.Kind);
+        var abort = context.RequestAborted;
+        switch (fault.Kind)
+        {
+            case FaultKinds.ServerError:
+                if (fault.DelayMs is > 0)
+                {
+                    await Task.Delay(TimeSpan.FromMilliseconds(fault.DelayMs.Value), timeProvider, abort);
+                }
+                await wire.WriteErrorAsync(context, StatusCodes.Status500InternalServerError, "The simulator injected a server error.", OpenAIError.Server, "simulated_fault");
+                return true;
+            case FaultKinds.RateLimited:
+                if (fault.RetryAfterSeconds is not 0)
+                {
+                    context.Response.Headers.RetryAfter = (fault.RetryAfterSeconds ?? 1).ToString(System.Globalization.CultureInfo.InvariantCulture);
+                }
+                await wire.WriteErrorAsync(context, StatusCodes.Status429TooManyRequests, "The simulator injected a rate limit.", OpenAIError.RateLimit, "rate_limit_exceeded");
+                return true;
+            case FaultKinds.Timeout:
+                await Task.Delay(Timeout.InfiniteTimeSpan, timeProvider, abort);
+                return true;
+            case FaultKinds.Reset:
+                context.Abort();
+                return true;
+            default:
+                return false;
         }
     }
 

@@ -2,6 +2,7 @@ using System.ClientModel;
 using System.Text;
 using OpenAI;
 using OpenAI.Chat;
+using OpenAI.Embeddings;
 
 namespace AgentPlatform.Tests.EndToEnd;
 
@@ -123,6 +124,24 @@ public sealed class OpenAISdkTests(AppHostFixture platform)
         Assert.DoesNotContain("Platform health", home);
         Assert.DoesNotContain(AppHostFixture.MasterKey, home);
         Assert.True(health.IsSuccessStatusCode);
+    }
+
+    [Fact]
+    public async Task The_sdk_embeds_a_text_a_batch_and_shorter_vectors()
+    {
+        // The SDK asks for base64 by default: the vectors cross the platform as the deployment encoded them.
+        var client = new EmbeddingClient(Aspire.Hosting.ModelPoolResourceBuilderExtensions.EmbeddingsModelGroup, new ApiKeyCredential(platform.ClientKey), Options());
+
+        OpenAIEmbedding one = await client.GenerateEmbeddingAsync("Hello, platform").WaitAsync(DefaultTimeout);
+        OpenAIEmbeddingCollection batch = await client.GenerateEmbeddingsAsync(["first text", "the second text", "Hello, platform"]).WaitAsync(DefaultTimeout);
+        OpenAIEmbedding shorter = await client.GenerateEmbeddingAsync("Hello, platform", new EmbeddingGenerationOptions { Dimensions = 64 }).WaitAsync(DefaultTimeout);
+
+        Assert.Equal(1536, one.ToFloats().Length);
+        Assert.Equal(3, batch.Count);
+        Assert.Equal(2 + 3 + 2, batch.Usage.InputTokenCount);
+        Assert.Equal(one.ToFloats().ToArray(), batch[2].ToFloats().ToArray());
+        Assert.NotEqual(batch[0].ToFloats().ToArray(), batch[1].ToFloats().ToArray());
+        Assert.Equal(64, shorter.ToFloats().Length);
     }
 
     private ChatClient Client(string model, string? key = null) =>

@@ -32,6 +32,16 @@ public sealed class PromptTokenEstimatorTests
         Assert.Equal(256, maxOutput);
     }
 
+    [Theory]
+    [InlineData("""{"model":"m","input":"Hello there"}""", 2)]
+    [InlineData("""{"model":"m","input":["Hello there","Hello"]}""", 3)]
+    [InlineData("""{"model":"m","input":[1,2,3]}""", 3)]
+    [InlineData("""{"model":"m","input":[[1,2],[3,4,5]]}""", 5)]
+    public void An_embeddings_input_counts_its_texts_and_its_token_ids_and_nothing_else(string body, int expected)
+    {
+        Assert.Equal(expected, Estimator.EstimateEmbeddingsInput(System.Text.Encoding.UTF8.GetBytes(body), "text-embedding-3-small"));
+    }
+
     [Fact]
     public void Models_of_other_families_get_an_estimate_too()
     {

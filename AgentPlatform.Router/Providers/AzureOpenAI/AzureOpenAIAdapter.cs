@@ -4,7 +4,8 @@ namespace AgentPlatform.Router.Providers.AzureOpenAI;
 
 /// <summary>
 /// Azure OpenAI: OpenAI's body and answer, at
-/// <c>{endpoint}/openai/deployments/{deployment}/chat/completions?api-version=...</c> with an
+/// <c>{endpoint}/openai/deployments/{deployment}/chat/completions?api-version=...</c> (<c>/embeddings</c> for
+/// an embeddings deployment) with an
 /// <c>api-key</c> header. The deployment's <c>Model</c> is the Azure deployment name.
 /// </summary>
 public sealed class AzureOpenAIAdapter : IProviderAdapter
@@ -17,7 +18,7 @@ public sealed class AzureOpenAIAdapter : IProviderAdapter
     public bool TranslatesAnswer => false;
 
     public Uri RequestUri(DeploymentOptions options) => new(
-        $"{options.BaseUrl.TrimEnd('/')}/openai/deployments/{Uri.EscapeDataString(options.Model)}/chat/completions" +
+        $"{options.BaseUrl.TrimEnd('/')}/openai/deployments/{Uri.EscapeDataString(options.Model)}/{(options.Kind == DeploymentKinds.Embeddings ? "embeddings" : "chat/completions")}" +
         $"?api-version={Uri.EscapeDataString(options.ApiVersion ?? DefaultApiVersion)}");
 
     public HttpRequestMessage CreateRequest(ProviderEndpoint endpoint, ChatRequestBody request)

@@ -5,6 +5,7 @@ namespace AgentPlatform.Router.Providers.OpenAI;
 /// <summary>
 /// OpenAI and every server that speaks its Chat Completions API (vLLM, Ollama's <c>/v1</c>, LM Studio,
 /// Together, Groq...): the body passes through with only <c>model</c> rewritten, the answer untouched.
+/// An embeddings deployment's requests go to <c>{BaseUrl}/embeddings</c> alike.
 /// </summary>
 public sealed class OpenAIAdapter : IProviderAdapter
 {
@@ -12,7 +13,8 @@ public sealed class OpenAIAdapter : IProviderAdapter
 
     public bool TranslatesAnswer => false;
 
-    public Uri RequestUri(DeploymentOptions options) => new(options.BaseUrl.TrimEnd('/') + "/chat/completions");
+    public Uri RequestUri(DeploymentOptions options) =>
+        new(options.BaseUrl.TrimEnd('/') + (options.Kind == DeploymentKinds.Embeddings ? "/embeddings" : "/chat/completions"));
 
     public HttpRequestMessage CreateRequest(ProviderEndpoint endpoint, ChatRequestBody request)
     {

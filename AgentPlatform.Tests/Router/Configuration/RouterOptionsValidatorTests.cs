@@ -98,7 +98,9 @@ public sealed class RouterOptionsValidatorTests
     [InlineData("azure-openai", "https://res.openai.azure.com/", "my deployment", null, "https://res.openai.azure.com/openai/deployments/my%20deployment/chat/completions?api-version=2024-10-21")]
     [InlineData("azure-openai", "https://res.openai.azure.com", "d", "2025-01-01-preview", "https://res.openai.azure.com/openai/deployments/d/chat/completions?api-version=2025-01-01-preview")]
     [InlineData("anthropic", "https://api.anthropic.com", "claude-sonnet-4-5", null, "https://api.anthropic.com/v1/messages")]
-    public void Each_provider_puts_requests_at_its_own_url(string provider, string baseUrl, string model, string? apiVersion, string expected)
+    [InlineData("openai", "https://api.openai.com/v1", "text-embedding-3-small", null, "https://api.openai.com/v1/embeddings", DeploymentKinds.Embeddings)]
+    [InlineData("azure-openai", "https://res.openai.azure.com", "emb", null, "https://res.openai.azure.com/openai/deployments/emb/embeddings?api-version=2024-10-21", DeploymentKinds.Embeddings)]
+    public void Each_provider_puts_requests_at_its_own_url(string provider, string baseUrl, string model, string? apiVersion, string expected, string kind = DeploymentKinds.Chat)
     {
         IProviderAdapter adapter = provider switch
         {
@@ -107,9 +109,37 @@ public sealed class RouterOptionsValidatorTests
             _ => new AnthropicAdapter(TimeProvider.System),
         };
 
-        var uri = adapter.RequestUri(new DeploymentOptions { Name = "d", Provider = provider, BaseUrl = baseUrl, Model = model, ApiVersion = apiVersion });
+        var uri = adapter.RequestUri(new DeploymentOptions { Name = "d", Provider = provider, BaseUrl = baseUrl, Model = model, ApiVersion = apiVersion, Kind = kind });
 
         Assert.Equal(expected, uri.AbsoluteUri);
+    }
+
+    [Fact]
+    public void A_group_holds_one_kind_falls_back_to_its_kind_and_embeds_only_where_the_provider_can()
+    {
+        var options = Pool(
+            new DeploymentOptions { Name = "a", BaseUrl = "https://api.openai.com/v1", Model = "text-embedding-3-small", Kind = DeploymentKinds.Embeddings },
+            new DeploymentOptions { Name = "b", BaseUrl = "https://api.openai.com/v1", Model = "gpt-4o" });
+        options.ModelGroups["claude"] = new ModelGroupOptions
+        {
+            Deployments = [new DeploymentOptions { Name = "c", Provider = ProviderNames.Anthropic, BaseUrl = "https://api.anthropic.com", Model = "m", Kind = DeploymentKinds.Embeddings }],
+        };
+        options.ModelGroups["vectors"] = new ModelGroupOptions
+        {
+            Deployments = [new DeploymentOptions { Name = "v", BaseUrl = "https://api.openai.com/v1", Model = "e", Kind = DeploymentKinds.Embeddings }],
+            Fallbacks = ["chat"],
+        };
+        options.ModelGroups["chat"] = new ModelGroupOptions
+        {
+            Deployments = [new DeploymentOptions { Name = "x", BaseUrl = "https://api.openai.com/v1", Model = "gpt-4o", Kind = "images" }],
+        };
+
+        var failures = new RouterPoolValidator().Validate(null, options).Failures!.ToList();
+
+        Assert.Contains(failures, f => f.StartsWith("Router:ModelGroups:g mixes deployments of Kind 'embeddings' and 'chat'", StringComparison.Ordinal));
+        Assert.Contains(failures, f => f.StartsWith("Router:ModelGroups:claude:Deployments:0:Kind 'embeddings' is not offered by provider 'anthropic'", StringComparison.Ordinal));
+        Assert.Contains(failures, f => f.StartsWith("Router:ModelGroups:chat:Deployments:0:Kind 'images' is not one of chat, embeddings", StringComparison.Ordinal));
+        Assert.Contains(failures, f => f.StartsWith("Router:ModelGroups:vectors:Fallbacks:0 'chat' answers 'images', not 'embeddings'", StringComparison.Ordinal));
     }
 
     private static RouterOptions Pool(params DeploymentOptions[] deployments) => new()
