@@ -11,6 +11,18 @@ public static class Json
     public static StringContent Chat(string model = "default", bool stream = false, string extra = "") =>
         Body($$"""{"model":"{{model}}","stream":{{(stream ? "true" : "false")}},"messages":[{"role":"user","content":"Hello there"}]{{extra}}}""");
 
+    /// <summary>An embeddings request of one two-word input, with any <paramref name="extra"/> fields.</summary>
+    public static StringContent Embeddings(string model = "embed", string extra = "") =>
+        Body($$"""{"model":"{{model}}","input":"Hello there"{{extra}}}""");
+
+    /// <summary>
+    /// A request at <paramref name="door"/> (<c>/v1/chat/completions</c> or <c>/v1/embeddings</c>) to the
+    /// fixture's group of that kind: <paramref name="chatModel"/>, or its embeddings twin (<c>embed</c>,
+    /// <c>priced-embed</c>).
+    /// </summary>
+    public static StringContent AtDoor(string door, string chatModel = "default", string extra = "") =>
+        door == "/v1/embeddings" ? Embeddings(chatModel == "default" ? "embed" : chatModel + "-embed", extra) : Chat(chatModel, extra: extra);
+
     public static async Task<JsonElement> ReadAsync(HttpResponseMessage response)
     {
         var text = await response.Content.ReadAsStringAsync();

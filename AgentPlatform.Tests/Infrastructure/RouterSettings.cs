@@ -68,6 +68,13 @@ public sealed class RouterSettings : IEnumerable<KeyValuePair<string, string?>>
         return deployment;
     }
 
+    /// <summary>The deployment as one answering embeddings.</summary>
+    public static DeploymentOptions Embeddings(DeploymentOptions deployment)
+    {
+        deployment.Kind = DeploymentKinds.Embeddings;
+        return deployment;
+    }
+
     /// <summary>A deployment at a loopback port nobody listens on: every call to it fails to connect.</summary>
     public static DeploymentOptions Unreachable(string name) =>
         new() { Name = name, BaseUrl = $"http://127.0.0.1:{FreePort.Next()}/v1", Model = "none" };

@@ -57,12 +57,7 @@ public sealed class EmbeddingsFixture : IAsyncLifetime
         Api = new KestrelApp<ApiOptions>(PlatformFixture.ApiSettings(Redis, Router.BaseAddress, new Dictionary<string, string?> { ["Cache:Enabled"] = "true" })).Start();
     }
 
-    private static DeploymentOptions Embeddings(DeploymentOptions deployment)
-    {
-        deployment.Kind = DeploymentKinds.Embeddings;
-        deployment.InputPricePerMillion = InputPricePerMillion;
-        return deployment;
-    }
+    private static DeploymentOptions Embeddings(DeploymentOptions deployment) => RouterSettings.Priced(RouterSettings.Embeddings(deployment), InputPricePerMillion, 0);
 
     public async Task DisposeAsync()
     {

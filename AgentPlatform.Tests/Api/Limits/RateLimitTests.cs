@@ -12,8 +12,10 @@ namespace AgentPlatform.Tests.Api.Limits;
 public abstract class RateLimitSuite<TFixture>(TFixture fixture) : IClassFixture<TFixture>
     where TFixture : TenancyFixture
 {
-    [Fact]
-    public async Task A_key_of_60_requests_a_minute_used_through_two_api_replicas_gets_exactly_60()
+    [Theory]
+    [InlineData("/v1/chat/completions")]
+    [InlineData("/v1/embeddings")]
+    public async Task A_key_of_60_requests_a_minute_used_through_two_api_replicas_gets_exactly_60(string door)
     {
         var key = await CreateKeyAsync(tenant: new { name = "Busy" }, key: new { name = "sixty", rpm = 60 });
         using var first = TenancyFixture.Client(fixture.First, key);
@@ -21,7 +23,7 @@ public abstract class RateLimitSuite<TFixture>(TFixture fixture) : IClassFixture
 
         var responses = await Task.WhenAll(Enumerable.Range(0, 200).Select(async i =>
         {
-            using var response = await (i % 2 == 0 ? first : second).PostAsync("/v1/chat/completions", Json.Chat(extra: $",\"seed\":{i}"));
+            using var response = await (i % 2 == 0 ? first : second).PostAsync(door, Json.AtDoor(door, extra: $",\"seed\":{i}"));
             return (response.StatusCode, RetryAfter: response.Headers.RetryAfter?.Delta,
                 Message: response.StatusCode == HttpStatusCode.OK ? null : (await Json.ReadErrorAsync(response)).GetProperty("message").GetString(),
                 Remaining: response.Headers.TryGetValues("x-ratelimit-remaining-requests", out var remaining) ? remaining.Single() : null);

@@ -32,8 +32,10 @@ public abstract class UsageSuite<TFixture>(TFixture fixture) : IClassFixture<TFi
         Assert.Equal("n", (await Json.ReadErrorAsync(zero)).GetProperty("param").GetString());
     }
 
-    [Fact]
-    public async Task Five_hundred_concurrent_requests_never_spend_past_a_budget_and_the_refused_get_402_naming_it()
+    [Theory]
+    [InlineData("/v1/chat/completions")]
+    [InlineData("/v1/embeddings")]
+    public async Task Five_hundred_concurrent_requests_never_spend_past_a_budget_and_the_refused_get_402_naming_it(string door)
     {
         var (keyId, key) = await CreateKeyAsync(new { name = "Budgeted" }, new { name = "five cents", budgetUsd = 0.05, budgetPeriod = "daily" });
         using var first = TenancyFixture.Client(fixture.First, key);
@@ -41,8 +43,9 @@ public abstract class UsageSuite<TFixture>(TFixture fixture) : IClassFixture<TFi
 
         var responses = await Task.WhenAll(Enumerable.Range(0, 500).Select(async i =>
         {
-            using var response = await (i % 2 == 0 ? first : second).PostAsync("/v1/chat/completions",
-                Json.Chat(model: "priced", stream: i % 3 == 0, extra: ",\"max_tokens\":20"));
+            using var response = await (i % 2 == 0 ? first : second).PostAsync(door, door == "/v1/embeddings"
+                ? Json.Embeddings(model: "priced-embed", extra: $",\"user\":\"{i}\"")
+                : Json.Chat(model: "priced", stream: i % 3 == 0, extra: ",\"max_tokens\":20"));
             await response.Content.ReadAsStringAsync();
             return (response.StatusCode, Error: response.StatusCode == HttpStatusCode.OK ? null : (JsonElement?)await Json.ReadErrorAsync(response));
         }));
