@@ -137,7 +137,7 @@ public sealed class RouterClient(IHttpClientFactory httpClientFactory, RouterRep
                 await using var stream = await response.Content.ReadAsStreamAsync(cancellationToken);
                 await CopyEventStreamAsync(stream, context.Response.BodyWriter, answer, cancellationToken);
             }
-            else if (answer?.Captures == true)
+            else if (answer is not null && (answer.Captures || (answer.Usage is null && response.IsSuccessStatusCode)))
             {
                 await CopyAndCaptureAsync(response, context.Response.BodyWriter, answer, cancellationToken);
             }
@@ -264,18 +264,28 @@ public sealed class RouterClient(IHttpClientFactory httpClientFactory, RouterRep
         }
     }
 
-    /// <summary>Copies a JSON answer to the client as it arrives, keeping a copy for the response cache.</summary>
+    /// <summary>
+    /// Copies a JSON answer to the client as it arrives, keeping a copy for the response cache. An answer
+    /// that came without the Router's usage header (too large for it to hold whole) has its usage read
+    /// from its end.
+    /// </summary>
     private static async Task CopyAndCaptureAsync(HttpResponseMessage response, PipeWriter output, RouterAnswer answer, CancellationToken cancellationToken)
     {
         await using var upstream = await response.Content.ReadAsStreamAsync(cancellationToken);
         var buffer = ArrayPool<byte>.Shared.Rent(16 * 1024);
+        var tail = answer.Usage is null && response.IsSuccessStatusCode ? new JsonAnswerTail() : null;
         try
         {
             int read;
             while ((read = await upstream.ReadAsync(buffer, cancellationToken)) > 0)
             {
                 answer.Captured(buffer.AsSpan(0, read));
+                tail?.Append(buffer.AsSpan(0, read));
                 await output.WriteAsync(buffer.AsMemory(0, read), cancellationToken);
+            }
+            if (tail?.ReadUsage() is { } usage)
+            {
+                answer.Usage = new UsageReport(usage, Estimated: false);
             }
         }
         finally

@@ -322,6 +322,8 @@ public sealed partial class ChatForwarder
         var estimatedOutput = 0;
         // A JSON answer held whole is measured before its headers go; a stream, once it has ended.
         UsageReport? measured = isAnswer && !isEventStream && ended ? MeasureWhole(request, deployment, buffer.Held.Span) : null;
+        // A JSON answer too large to hold whole: its usage is read from its end as it passes.
+        var tail = isAnswer && !isEventStream && !ended ? new JsonAnswerTail() : null;
         var interrupted = false;
         try
         {
@@ -332,6 +334,7 @@ public sealed partial class ChatForwarder
                 {
                     var (found, counted) = await PassOnAsync(request, buffer.Held[..complete], readUsage: isAnswer && isEventStream && usage is null);
                     (usage, estimatedOutput) = (usage ?? found, estimatedOutput + counted);
+                    tail?.Append(buffer.Held.Span[..complete]);
                     buffer.Consume(complete);
                 }
                 if (ended)
@@ -370,6 +373,7 @@ public sealed partial class ChatForwarder
         {
             if (isAnswer)
             {
+                usage ??= ended && !interrupted ? tail?.ReadUsage() : null;
                 await SettleAsync(request, deployment, (measured ?? Measure(request, deployment, usage, estimatedOutput)) with { Interrupted = interrupted }, isEventStream);
             }
         }
