@@ -131,6 +131,7 @@ public sealed class ConsolePageTests(AppHostFixture platform) : IAsyncLifetime
         await page.GetByTestId("reply-request").ClickAsync();
         await Assertions.Expect(page).ToHaveURLAsync(new Regex("/requests\\?id="));
         await Assertions.Expect(page.GetByTestId("record-outcome")).ToHaveTextAsync("success (HTTP 200)");
+        await Assertions.Expect(page.GetByTestId("record-door")).ToHaveTextAsync("POST /v1/chat/completions");
         await Assertions.Expect(page.GetByTestId("record-cost")).ToHaveTextAsync(new Regex(@"^\$0\.\d{6}$"));
         await Assertions.Expect(page.GetByTestId("record-latency")).ToContainTextAsync(" ms");
         // The call was made with the new key: the record names the tenant it belongs to.
