@@ -18,7 +18,7 @@ public static class Json
     /// <summary>
     /// A request at <paramref name="door"/> (<c>/v1/chat/completions</c> or <c>/v1/embeddings</c>) to the
     /// fixture's group of that kind: <paramref name="chatModel"/>, or its embeddings twin (<c>embed</c>,
-    /// <c>priced-embed</c>).
+    /// <c>priced-embed</c>, <c>slow-embed</c>).
     /// </summary>
     public static StringContent AtDoor(string door, string chatModel = "default", string extra = "") =>
         door == "/v1/embeddings" ? Embeddings(chatModel == "default" ? "embed" : chatModel + "-embed", extra) : Chat(chatModel, extra: extra);

@@ -50,8 +50,9 @@ public class TenancyFixture : IAsyncLifetime
             { "slow", new ModelGroupOptions { Deployments = [RouterSettings.Deployment("slow-sim", SlowSimulator.BaseAddress)] } },
             { "priced", new ModelGroupOptions { Deployments = [RouterSettings.Priced(RouterSettings.Deployment("priced-sim", Simulator.BaseAddress), InputPrice, OutputPrice)] } },
             { "dribble", new ModelGroupOptions { Deployments = [RouterSettings.Deployment("dribbling-sim", DribblingSimulator.BaseAddress)] } },
-            // The embeddings twins of default and priced: the same controls, at the other door.
+            // The embeddings twins of default, priced and slow: the same controls, at the other door.
             { "embed", new ModelGroupOptions { Deployments = [RouterSettings.Embeddings(RouterSettings.Deployment("sim-embed", Simulator.BaseAddress))] } },
+            { "slow-embed", new ModelGroupOptions { Deployments = [RouterSettings.Embeddings(RouterSettings.Deployment("slow-sim-embed", SlowSimulator.BaseAddress))] } },
             { "priced-embed", new ModelGroupOptions { Deployments = [RouterSettings.Embeddings(RouterSettings.Priced(RouterSettings.Deployment("priced-sim-embed", Simulator.BaseAddress), InputPrice, 0))] } },
         }).Start();
         First = StartApi();

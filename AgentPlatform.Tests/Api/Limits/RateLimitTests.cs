@@ -64,19 +64,21 @@ public abstract class RateLimitSuite<TFixture>(TFixture fixture) : IClassFixture
         Assert.StartsWith("Rate limit reached for tenant 'Small team': 3 requests per minute.", (await Json.ReadErrorAsync(refused)).GetProperty("message").GetString());
     }
 
-    [Fact]
-    public async Task Concurrent_requests_past_the_limit_are_refused_and_their_slots_come_back()
+    [Theory]
+    [InlineData("/v1/chat/completions")]
+    [InlineData("/v1/embeddings")]
+    public async Task Concurrent_requests_past_the_limit_are_refused_and_their_slots_come_back(string door)
     {
         var key = await CreateKeyAsync(tenant: new { name = "Parallel" }, key: new { name = "two at a time", maxConcurrent = 2 });
         using var client = TenancyFixture.Client(fixture.First, key);
 
         var slow = fixture.SlowSimulator.Services.GetRequiredService<SimulatorStats>();
         var before = slow.Requests;
-        var running = Enumerable.Range(0, 2).Select(i => client.PostAsync("/v1/chat/completions", Json.Chat(model: "slow", extra: $",\"seed\":{i}"))).ToList();
+        var running = Enumerable.Range(0, 2).Select(i => client.PostAsync(door, Json.AtDoor(door, "slow", extra: $",\"seed\":{i}"))).ToList();
         await Eventually.TrueAsync(() => slow.Requests >= before + 2, "both requests at the slow simulator, holding the key's two slots");
-        using var third = await client.PostAsync("/v1/chat/completions", Json.Chat(model: "slow"));
+        using var third = await client.PostAsync(door, Json.AtDoor(door, "slow"));
         var finished = await Task.WhenAll(running);
-        using var after = await client.PostAsync("/v1/chat/completions", Json.Chat(model: "slow"));
+        using var after = await client.PostAsync(door, Json.AtDoor(door, "slow"));
 
         Assert.Equal(HttpStatusCode.TooManyRequests, third.StatusCode);
         Assert.StartsWith("Rate limit reached for key 'two at a time': 2 concurrent requests.", (await Json.ReadErrorAsync(third)).GetProperty("message").GetString());
