@@ -92,6 +92,9 @@ public sealed class ConsolePageTests(AppHostFixture platform) : IAsyncLifetime
         await SignInAsync(page, "/playground");
         await InteractiveAsync(page);
         await Assertions.Expect(page.GetByTestId("model")).ToHaveValueAsync("default");
+        // A chat playground: the chat groups are offered, the embeddings group (another door) is not.
+        await Assertions.Expect(page.GetByTestId("model").Locator("option[value='azure-sim']")).ToHaveCountAsync(1);
+        await Assertions.Expect(page.GetByTestId("model").Locator("option[value='embeddings']")).ToHaveCountAsync(0);
 
         await page.GetByTestId("message").FillAsync("Hello from the browser");
         await page.GetByTestId("send").ClickAsync();

@@ -51,12 +51,16 @@ public sealed class PlatformApiClient(IHttpClientFactory httpClientFactory, Cons
         }
     }
 
+    /// <summary>The model groups the console's client key may chat with (embeddings groups answer another door).</summary>
     public async Task<IReadOnlyList<string>> ListModelsAsync(CancellationToken cancellationToken)
     {
         using var response = await SendAsClientAsync(HttpClientName, () => new HttpRequestMessage(HttpMethod.Get, "/v1/models"), HttpCompletionOption.ResponseContentRead, cancellationToken);
         await EnsureSuccessAsync(response, cancellationToken);
         using var document = JsonDocument.Parse(await response.Content.ReadAsStringAsync(cancellationToken));
-        return document.RootElement.GetProperty("data").EnumerateArray().Select(m => m.GetProperty("id").GetString()!).ToList();
+        return document.RootElement.GetProperty("data").EnumerateArray()
+            .Where(m => !m.TryGetProperty("endpoints", out var doors) || doors.EnumerateArray().Any(door => door.ValueEquals("/v1/chat/completions")))
+            .Select(m => m.GetProperty("id").GetString()!)
+            .ToList();
     }
 
     /// <summary>The agents the console's client key may run, as the models that run them (<c>agent:{name}</c>).</summary>
