@@ -119,7 +119,8 @@ public sealed class RequestLimiter(IConnectionMultiplexer redis, UsageMetrics me
             requests = redis.call('ZCARD', log)
             if tpm > 0 then used = tonumber(redis.call('HGET', amounts, 'total') or '0') end
             local oldest = redis.call('ZRANGE', log, 0, 0, 'WITHSCORES')
-            if oldest[2] then reset = tonumber(oldest[2]) + window - now end
+            -- at most the window: the oldest entry may carry another replica's slightly later clock
+            if oldest[2] then reset = math.min(window, tonumber(oldest[2]) + window - now) end
             if rpm > 0 and requests >= rpm and not step then return {1, s, reset} end
             if tpm > 0 and used + tokens > tpm then
               if tokens > tpm then return {3, s, 0} end
@@ -130,7 +131,7 @@ public sealed class RequestLimiter(IConnectionMultiplexer redis, UsageMetrics me
                 if #entries == 0 then break end
                 for i = 1, #entries, 2 do
                   need = need - (tonumber(redis.call('HGET', amounts, entries[i])) or 0)
-                  if need <= 0 then wait = tonumber(entries[i + 1]) + window - now break end
+                  if need <= 0 then wait = math.min(window, tonumber(entries[i + 1]) + window - now) break end
                 end
                 from = from + 100
               end
