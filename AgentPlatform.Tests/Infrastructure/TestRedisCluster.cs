@@ -82,14 +82,18 @@ public sealed class TestRedisCluster : IAsyncDisposable
         }
         else
         {
-            // A failover keeps what the replica has: the test is about a replica in step with its master
-            // (one that is still in its first sync, or far behind, takes over without the data). Online with
-            // an ack a second old was not enough: twice the replica lacked the last seconds of a busy tenant's
-            // spend (a $1 budget spent $1.78 and $1.90), so the kill waits until it has acknowledged all the
-            // master held a moment before — what a crash loses is then only that moment's writes.
-            await Eventually.TrueAsync(async () => ReplicaInStep(await AskAsync(master, "INFO", "replication")),
-                $"the replica of port {master} to be online and in step", Eventually.Slowly);
-            await Eventually.TrueAsync(() => ReplicaHasAllAsync(master, key), $"the replica of port {master} to acknowledge all its master has", Eventually.Slowly);
+            // A failover keeps what the replica has, and Redis replicates asynchronously: a crash loses what
+            // its master acknowledged and had not yet sent on — on one host a millisecond of writes, and with
+            // them a reservation or two of a busy budget (a run spent $1.008 of $1; docs/redis.md, "What can
+            // be lost"). That loss is Redis', the same for any client, so the kill leaves it out: writes pause
+            // (commands sent meanwhile wait unexecuted, as they would in the dying master's socket), the
+            // replica acknowledges everything the master holds, and then the master dies. Whatever a limit, a
+            // budget or the ledger shows past that is the gateway's own doing.
+            await Eventually.TrueAsync(async () => ReplicaOnline(await AskAsync(master, "INFO", "replication")),
+                $"the replica of port {master} to be online", Eventually.Slowly);
+            await AskAsync(master, "CLIENT", "PAUSE", "60000", "WRITE");
+            await Eventually.TrueAsync(async () => ReplicaHasAll(await AskAsync(master, "INFO", "replication")),
+                $"the replica of port {master} to acknowledge all its master holds", Eventually.Slowly);
             _nodes.Single(node => node.Port == master).Kill();
         }
         await Eventually.TrueAsync(async () => await MasterOfAsync(key, survivors[0]) is var now && now != master && now != -1,
@@ -104,6 +108,12 @@ public sealed class TestRedisCluster : IAsyncDisposable
         return started.Elapsed;
     }
 
+    /// <summary>
+    /// Whether <see cref="KillMasterOfAsync"/> loses nothing the master acknowledged: redis-server's writes
+    /// pause until its replica has them all; an embedded Garnet is stopped as it stands.
+    /// </summary>
+    public bool KillKeepsAcknowledgedWrites => _garnets.Count == 0;
+
     /// <summary>Whether the same master serves both keys' slots now (call it before killing one).</summary>
     public async Task<bool> SameMasterAsync(RedisKey first, RedisKey second)
     {
@@ -111,32 +121,24 @@ public sealed class TestRedisCluster : IAsyncDisposable
         return await MasterOfAsync(first, askPort) == await MasterOfAsync(second, askPort);
     }
 
-    /// <summary>Whether a master's <c>INFO replication</c> shows a replica online and at most a second behind.</summary>
-    private static bool ReplicaInStep(string replication) =>
-        replication.Split('\n').Any(line => line.StartsWith("slave0:", StringComparison.Ordinal)
-            && line.TrimEnd('\r').Split(',') is var fields
-            && fields.Contains("state=online") && (fields.Contains("lag=0") || fields.Contains("lag=1")));
+    /// <summary>Whether a master's <c>INFO replication</c> shows its replica online.</summary>
+    private static bool ReplicaOnline(string replication) =>
+        Field(replication, "slave0:") is { } replica && replica.Split(',').Contains("state=online");
+
+    /// <summary>Whether a master's <c>INFO replication</c> shows its replica has acknowledged every byte of its replication stream.</summary>
+    private static bool ReplicaHasAll(string replication) =>
+        long.Parse(Field(replication, "master_repl_offset:")!) is var held
+        && Field(replication, "slave0:")?.Split(',').FirstOrDefault(f => f.StartsWith("offset=", StringComparison.Ordinal)) is { } acknowledged
+        && long.Parse(acknowledged["offset=".Length..]) >= held;
+
+    /// <summary>The value after <paramref name="name"/> on the line of <c>INFO</c> that starts with it.</summary>
+    private static string? Field(string info, string name) =>
+        info.Split('\n').FirstOrDefault(line => line.StartsWith(name, StringComparison.Ordinal))?.TrimEnd('\r')[name.Length..];
 
     /// <summary>A command as Redis' protocol writes it.</summary>
     private static string Resp(string[] command) =>
         $"*{command.Length}\r\n" + string.Concat(command.Select(part => $"${System.Text.Encoding.UTF8.GetByteCount(part)}\r\n{part}\r\n"));
 
-    /// <summary>
-    /// Whether the replica of the master at <paramref name="port"/> acknowledges, within a second, everything
-    /// the master holds now: a write in <paramref name="key"/>'s slot, then <c>WAIT</c> on the same connection
-    /// (it waits for the offset of that connection's last write).
-    /// </summary>
-    private static async Task<bool> ReplicaHasAllAsync(int port, RedisKey key)
-    {
-        using var client = new System.Net.Sockets.TcpClient();
-        await client.ConnectAsync("127.0.0.1", port).WaitAsync(TimeSpan.FromSeconds(2));
-        await using var stream = client.GetStream();
-        await stream.WriteAsync(System.Text.Encoding.UTF8.GetBytes(Resp(["SET", $"{key}:replica-check", "1"]) + Resp(["WAIT", "1", "1000"])));
-        using var reader = new StreamReader(stream);
-        var set = await reader.ReadLineAsync().WaitAsync(TimeSpan.FromSeconds(2));
-        var replicas = await reader.ReadLineAsync().WaitAsync(TimeSpan.FromSeconds(3));
-        return set == "+OK" && replicas == ":1";
-    }
 
     /// <summary>The port of the master serving <paramref name="key"/>'s slot, as the node at <paramref name="askPort"/> sees it.</summary>
     private static async Task<int> MasterOfAsync(RedisKey key, int askPort)

@@ -81,12 +81,13 @@ public sealed class ClusterFailoverTests(ITestOutputHelper output)
 
         var all = answers.ToList();
         using var admin = ApiCalls.Admin(first);
-        // What is lost is lost once both Apis have written all they hold: the last batch a dying master
-        // acknowledged may never have reached its replica (Redis replicates asynchronously), at most one
-        // batch per Api replica (docs/redis.md, "What can be lost, and the bound").
+        // Every record is written once both Apis have written all they hold: a redis-server's kill loses
+        // nothing its master acknowledged (TestRedisCluster.KillMasterOfAsync), so a batch the dying master
+        // never answered is written again to its successor. Garnet's master is stopped as it stands: the last
+        // batch it acknowledged may not have reached its replica, at most one per Api replica.
         await Eventually.TrueAsync(() => Task.FromResult(new[] { first, second }.All(api => api.Services.GetRequiredService<UsageLedger>().SpoolDepth == 0)),
             "both Apis to have written every record they hold", Eventually.Slowly);
-        var lossBound = ledgerShardDies ? 2 * UsageLedger.BatchSize : 0;
+        var lossBound = ledgerShardDies && !cluster.KillKeepsAcknowledgedWrites ? 2 * UsageLedger.BatchSize : 0;
         var records = await ApiCalls.LedgerAsync(admin, $"tenantId={tenantId}", expected: all.Count - lossBound);
         var rateServed = records.Count(r => r.GetProperty("keyId").GetString() == rateKeyId && r.GetProperty("outcome").GetString() == "success");
         var budgetSpent = records.Where(r => r.GetProperty("keyId").GetString() == budgetKeyId).Sum(r => r.GetProperty("costUsd").GetDecimal());
@@ -111,7 +112,7 @@ public sealed class ClusterFailoverTests(ITestOutputHelper output)
         Assert.True(all.Max(a => a.At) - started < TimeSpan.FromSeconds(55), "the run must fit in the rate limit's minute");
         Assert.InRange(rateServed, 1, Rpm);
         Assert.InRange(budgetSpent, 0.01m, BudgetUsd);
-        // Every answer left its record, but for what the ledger's shard lost with its master.
+        // Every answer left its record, once.
         Assert.InRange(records.Count, all.Count - lossBound, all.Count);
     }
 }
