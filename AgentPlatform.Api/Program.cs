@@ -16,6 +16,7 @@ app.UseAuthorization();
 app.MapDefaultEndpoints();
 app.MapAdminApi();
 app.MapChatCompletionsApi();
+app.MapMessagesApi();
 app.MapAgentsApi();
 
 app.Run();

@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using System.Text.Json;
+using AgentPlatform.Contracts.OpenAI;
 using Microsoft.ML.Tokenizers;
 
 namespace AgentPlatform.Tokens;
@@ -10,7 +11,10 @@ namespace AgentPlatform.Tokens;
 /// and 3.5; o200k_base for other providers' models, whose tokenizers are not public — an estimate
 /// within a few percent for English text). Counted as OpenAI's cookbook does: every message's text,
 /// name and tool calls, 3 tokens of framing per message and 3 to prime the reply, the tool
-/// definitions' JSON, and 85 per image (its low-detail price).
+/// definitions' JSON, and 85 per image (its low-detail price). An Anthropic Messages request is counted
+/// alike — its system prompt, every block's text, tool inputs and results, the tool definitions — with
+/// 1,600 tokens per image or document (Anthropic's cost of a full-size image: documents are unknown
+/// pages, settled to the provider's count).
 /// </summary>
 public sealed class PromptTokenEstimator
 {
@@ -18,6 +22,7 @@ public sealed class PromptTokenEstimator
     private const int TokensPerMessage = 3;
     private const int TokensPerReply = 3;
     private const int TokensPerImage = 85;
+    private const int AnthropicTokensPerAttachment = 1_600;
 
     /// <summary>The most model names whose tokenizer is remembered; the names come from clients.</summary>
     public const int MaxRememberedModels = 256;
@@ -35,6 +40,19 @@ public sealed class PromptTokenEstimator
     /// inside the library).
     /// </summary>
     private readonly ConcurrentDictionary<string, Lazy<Tokenizer>> _tokenizers = new(StringComparer.Ordinal);
+
+    /// <summary>
+    /// A request's prompt tokens and the most it asks to generate, as its door reads it: a chat completion's
+    /// messages and tools (and its <c>max_completion_tokens</c> or <c>max_tokens</c>), an embeddings
+    /// request's input (no output), a Messages request's system, messages and tools (and its <c>max_tokens</c>).
+    /// The body has passed <see cref="ChatRequestScanner"/> for that door.
+    /// </summary>
+    public (int PromptTokens, int MaxOutputTokens) Estimate(ReadOnlySpan<byte> body, string model, ModelApi api) => api switch
+    {
+        ModelApi.Embeddings => (EstimateEmbeddingsInput(body, model), 0),
+        ModelApi.Messages => EstimateMessages(body, model),
+        _ => Estimate(body, model),
+    };
 
     /// <summary>The request's prompt tokens and the most it asks to generate (<c>max_completion_tokens</c> or <c>max_tokens</c>; 0 if neither).</summary>
     public (int PromptTokens, int MaxOutputTokens) Estimate(ReadOnlySpan<byte> body, string model)
@@ -91,6 +109,66 @@ public sealed class PromptTokenEstimator
         }
         return tokens;
     }
+
+    /// <summary>An Anthropic Messages request's prompt tokens and its <c>max_tokens</c>.</summary>
+    public (int PromptTokens, int MaxOutputTokens) EstimateMessages(ReadOnlySpan<byte> body, string model)
+    {
+        var tokenizer = For(model);
+        var reader = new Utf8JsonReader(body);
+        using var document = JsonDocument.ParseValue(ref reader);
+        var root = document.RootElement;
+        var tokens = TokensPerReply;
+        if (root.TryGetProperty("system", out var system))
+        {
+            tokens += TokensPerMessage + CountBlocks(tokenizer, system);
+        }
+        if (root.TryGetProperty("messages", out var messages) && messages.ValueKind == JsonValueKind.Array)
+        {
+            foreach (var message in messages.EnumerateArray())
+            {
+                tokens += TokensPerMessage + (message.ValueKind == JsonValueKind.Object && message.TryGetProperty("content", out var content) ? CountBlocks(tokenizer, content) : 0);
+            }
+        }
+        if (root.TryGetProperty("tools", out var tools) && tools.ValueKind == JsonValueKind.Array)
+        {
+            tokens += tokenizer.CountTokens(tools.GetRawText());
+        }
+        return (tokens, MaxOutput(root));
+    }
+
+    /// <summary>A Messages content (a string, or blocks): text, thinking, tool inputs and results; a fixed price per image or document.</summary>
+    private static int CountBlocks(Tokenizer tokenizer, JsonElement content)
+    {
+        if (content.ValueKind == JsonValueKind.String)
+        {
+            return tokenizer.CountTokens(content.GetString()!);
+        }
+        var tokens = 0;
+        if (content.ValueKind != JsonValueKind.Array)
+        {
+            return 0;
+        }
+        foreach (var block in content.EnumerateArray())
+        {
+            if (block.ValueKind != JsonValueKind.Object || !block.TryGetProperty("type", out var type) || type.ValueKind != JsonValueKind.String)
+            {
+                continue;
+            }
+            tokens += type.GetString() switch
+            {
+                "text" => Text(tokenizer, block, "text"),
+                "thinking" => Text(tokenizer, block, "thinking"),
+                "tool_use" => Text(tokenizer, block, "name") + (block.TryGetProperty("input", out var input) ? tokenizer.CountTokens(input.GetRawText()) : 0),
+                "tool_result" => block.TryGetProperty("content", out var result) ? CountBlocks(tokenizer, result) : 0,
+                "image" or "document" => AnthropicTokensPerAttachment,
+                _ => 0,
+            };
+        }
+        return tokens;
+    }
+
+    private static int Text(Tokenizer tokenizer, JsonElement block, string name) =>
+        block.TryGetProperty(name, out var text) && text.ValueKind == JsonValueKind.String ? tokenizer.CountTokens(text.GetString()!) : 0;
 
     /// <summary>The tokens of a JSON completion's answer (its first choice's text and tool calls), for when the provider reports none.</summary>
     public int CountAnswerTokens(ReadOnlySpan<byte> completion, string model)

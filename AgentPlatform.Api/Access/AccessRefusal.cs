@@ -10,7 +10,7 @@ namespace AgentPlatform.Api.Access;
 /// </summary>
 public static class AccessRefusal
 {
-    public static readonly OpenAIErrorResult Missing = Unauthorized("You didn't provide an API key. Send it as 'Authorization: Bearer <key>'.", "missing_api_key");
+    public static readonly OpenAIErrorResult Missing = Unauthorized("You didn't provide an API key. Send it as 'Authorization: Bearer <key>' (or 'x-api-key: <key>').", "missing_api_key");
 
     public static readonly OpenAIErrorResult Invalid = Unauthorized("Incorrect API key provided.", "invalid_api_key");
 

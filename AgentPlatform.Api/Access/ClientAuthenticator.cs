@@ -57,6 +57,9 @@ public sealed class ClientAuthenticator
         public ClientPrincipal Principal { get; } = new(new ClientIdentity(Key, Tenant), AccessSchemes.VirtualKey);
     }
 
+    /// <summary>Where Anthropic's SDKs put the key.</summary>
+    public const string AnthropicKeyHeader = "x-api-key";
+
     private static readonly ClientPrincipal MasterKeyClient = new(ClientIdentity.MasterKey, AccessSchemes.VirtualKey);
 
     /// <summary>The caller (<see cref="ClientPrincipal"/>), or why it is refused: a missing, wrong, revoked or expired key.</summary>
@@ -64,15 +67,26 @@ public sealed class ClientAuthenticator
     {
         var header = context.Request.Headers.Authorization.ToString();
         const string Scheme = "Bearer ";
+        var schemeLength = Scheme.Length;
         if (header.Length == 0)
         {
-            return (null, AccessRefusal.Missing);
+            // Anthropic's clients send the key as x-api-key: taken at every door, as the same key.
+            header = context.Request.Headers[AnthropicKeyHeader].ToString();
+            schemeLength = 0;
+            if (header.Length == 0)
+            {
+                return (null, AccessRefusal.Missing);
+            }
         }
-        if (!header.StartsWith(Scheme, StringComparison.OrdinalIgnoreCase) || header.Length > 600)
+        else if (!header.StartsWith(Scheme, StringComparison.OrdinalIgnoreCase))
         {
             return (null, AccessRefusal.Invalid);
         }
-        var presented = header.AsSpan(Scheme.Length).Trim();
+        if (header.Length > 600)
+        {
+            return (null, AccessRefusal.Invalid);
+        }
+        var presented = header.AsSpan(schemeLength).Trim();
 
         if (_masterKey.IsMasterKey(presented))
         {

@@ -125,7 +125,7 @@ public static class StreamedAnswer
                 }
                 else if (reported is { Tokens: var tokens })
                 {
-                    ChatCompletionJson.WriteUsage(json, tokens.InputTokens, tokens.CachedInputTokens, tokens.OutputTokens);
+                    ChatCompletionJson.WriteUsage(json, tokens.InputTokens, tokens.CachedInputTokens, tokens.OutputTokens, tokens.CacheWriteInputTokens);
                 }
                 json.WriteEndObject();
             }

@@ -48,23 +48,8 @@ public static class ChatCompletionsApi
     }
 
     /// <summary>Embeddings: the same stages as a chat completion (limits on input tokens only), to an embeddings group.</summary>
-    private static async Task CreateEmbeddingsAsync(HttpContext context, ClientIdentity client, ChatPipeline pipeline)
-    {
-        await using var call = pipeline.Start(context, client, ModelApi.Embeddings);
-        if (await pipeline.ReadAsync(call) is { } refusal)
-        {
-            await refusal.ExecuteAsync(context);
-            return;
-        }
-        if (AgentCompletions.IsAgentModel(call.Scan.Model!))
-        {
-            await OpenAIErrorResult.BadRequest(
-                $"'{call.Scan.Model}' is an agent: agents answer chat completions only (POST /v1/chat/completions).", "model_kind_mismatch", "model")
-                .ExecuteAsync(context);
-            return;
-        }
-        await pipeline.CompleteAsync(call);
-    }
+    private static Task CreateEmbeddingsAsync(HttpContext context, ClientIdentity client, ChatPipeline pipeline) =>
+        pipeline.RunWithoutAgentsAsync(context, client, ModelApi.Embeddings);
 
     private static async Task ListModelsAsync(HttpContext context, ClientIdentity client, RouterClient router)
     {

@@ -23,7 +23,9 @@ public sealed class CacheStage(ResponseCache cache, RequestLimiter limiter)
         {
             return OpenAIErrorResult.BadRequest(error, "invalid_cache_ttl");
         }
-        call.CachePolicy = policy;
+        // Anthropic Messages answers are not cached yet: their replay on Anthropic's wire (a stream's named
+        // events) is to come with the door's translation (issue 23), and a hit in any other shape would be wrong.
+        call.CachePolicy = call.Api == ModelApi.Messages ? CachePolicy.Bypass : policy;
         call.CacheOutcome = "bypass";
         return null;
     }

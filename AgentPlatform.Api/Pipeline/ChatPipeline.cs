@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using AgentPlatform.Api.Access;
+using AgentPlatform.Api.Agents;
 using AgentPlatform.Api.Limits;
 using AgentPlatform.Api.Upstream;
 using AgentPlatform.Api.Usage;
@@ -27,13 +28,35 @@ public sealed class ChatPipeline(RequestLimiter limiter, CacheStage cache, Usage
         var record = meter.Start(context);
         record.TenantId = client.Tenant?.Id;
         record.KeyId = client.Key?.Id;
-        record.Door = api == ModelApi.Embeddings ? "embeddings" : "chat.completions";
+        record.Door = api.RecordName();
         return new ChatCall(context, client, record, started, this, api);
     }
 
     /// <summary>Admits the request before its body is read (a throttled client costs no parsing), then reads and scans the body.</summary>
     public async ValueTask<OpenAIErrorResult?> ReadAsync(ChatCall call) =>
         limiter.RefusedBeforeBody(call.Client) ?? await ChatRequestChecks.ReadAsync(call, _options.MaxRequestBodyBytes);
+
+    /// <summary>
+    /// A request at a door agents do not answer (embeddings, messages), through every stage; an agent model is
+    /// refused with a 400 that names the door that takes it.
+    /// </summary>
+    public async Task RunWithoutAgentsAsync(HttpContext context, ClientIdentity client, ModelApi api)
+    {
+        await using var call = Start(context, client, api);
+        if (await ReadAsync(call) is { } refusal)
+        {
+            await refusal.ExecuteAsync(context);
+            return;
+        }
+        if (AgentCompletions.IsAgentModel(call.Scan.Model!))
+        {
+            await OpenAIErrorResult.BadRequest(
+                $"'{call.Scan.Model}' is an agent: agents answer chat completions only (POST /v1/chat/completions).", "model_kind_mismatch", "model")
+                .ExecuteAsync(context);
+            return;
+        }
+        await CompleteAsync(call);
+    }
 
     /// <summary>An agent run takes the request over: its model steps are the requests counted and recorded.</summary>
     public void HandOver(ChatCall call)
@@ -115,7 +138,7 @@ public sealed class ChatPipeline(RequestLimiter limiter, CacheStage cache, Usage
         }
         try
         {
-            await router.ForwardAsync(call.Context, HttpMethod.Post, RouterPath(call.Api), call.Body.Memory, call.Started, answer, call.Client.RouterClientId);
+            await router.ForwardAsync(call.Context, HttpMethod.Post, call.Api.Path(), call.Body.Memory, call.Started, answer, call.Client.RouterClientId);
             delivered = true;
             if (answer is { Status: StatusCodes.Status404NotFound, Deployment: null })
             {
@@ -141,8 +164,6 @@ public sealed class ChatPipeline(RequestLimiter limiter, CacheStage cache, Usage
             }
         }
     }
-
-    private static string RouterPath(ModelApi api) => api == ModelApi.Embeddings ? "/v1/embeddings" : "/v1/chat/completions";
 
     /// <summary>Ends the call: the cache fill is given up if not stored, the cache outcome counted, the record kept.</summary>
     internal async ValueTask FinishAsync(ChatCall call)

@@ -90,8 +90,9 @@ public sealed class UsageMeter(
     }
 
     /// <summary>
-    /// What a chat completion reserves (its prompt by the tokenizer, its <c>max_completion_tokens</c> or
-    /// <c>max_tokens</c>, its <c>n</c>), or an embeddings request (its input, and no output); nothing is
+    /// What a request reserves: its prompt by the tokenizer and the most it asks to write, as its door reads
+    /// them (a chat completion's <c>max_completion_tokens</c> or <c>max_tokens</c> times its <c>n</c>; an
+    /// embeddings request's input and no output; a Messages request's <c>max_tokens</c>); nothing is
     /// computed for a client without a tokens limit or budget.
     /// </summary>
     public async ValueTask<Sizing?> SizeRequestAsync(ChatCall call)
@@ -101,13 +102,9 @@ public sealed class UsageMeter(
             return default(Sizing);
         }
         var pricing = call.Client.HasBudget ? Pricing.Required : Pricing.Skip;
-        if (call.Api == ModelApi.Embeddings)
-        {
-            var input = estimator.EstimateEmbeddingsInput(call.Body.Span, call.Scan.Model!);
-            return await SizeAsync(call.Scan.Model!, input, requestedOutput: 0, choices: 1, outputCap: 0, pricing, call.Context.RequestAborted);
-        }
-        var (prompt, maxOutput) = estimator.Estimate(call.Body.Span, call.Scan.Model!);
-        return await SizeAsync(call.Scan.Model!, prompt, maxOutput, call.Scan.Choices, outputCap: null, pricing, call.Context.RequestAborted);
+        var (prompt, maxOutput) = estimator.Estimate(call.Body.Span, call.Scan.Model!, call.Api);
+        // An embeddings request writes no output: nothing is reserved for it, whatever the group's MaxOutputTokens.
+        return await SizeAsync(call.Scan.Model!, prompt, maxOutput, call.Scan.Choices, outputCap: call.Api.Embeds() ? 0 : null, pricing, call.Context.RequestAborted);
     }
 
     /// <summary>Prices what the record says was used, at the prices of the deployment that answered.</summary>
@@ -115,7 +112,7 @@ public sealed class UsageMeter(
     {
         if (prices is { } price)
         {
-            record.CostUsd = price.CostOf(new TokenUsage(record.PromptTokens, record.CompletionTokens, record.CachedTokens));
+            record.CostUsd = price.CostOf(new TokenUsage(record.PromptTokens, record.CompletionTokens, record.CachedTokens, record.CacheWriteTokens));
         }
     }
 
@@ -139,6 +136,7 @@ public sealed class UsageMeter(
         {
             record.PromptTokens = report.Tokens.InputTokens;
             record.CachedTokens = report.Tokens.CachedInputTokens;
+            record.CacheWriteTokens = report.Tokens.CacheWriteInputTokens;
             record.CompletionTokens = report.Tokens.OutputTokens;
             record.Estimated = report.Estimated;
             if (report.Interrupted)
@@ -152,9 +150,7 @@ public sealed class UsageMeter(
             // JSON answer was too large for the Router to hold whole and read first (a large batch of embeddings).
             if (record.PromptTokens == 0)
             {
-                record.PromptTokens = call.Api == ModelApi.Embeddings
-                    ? estimator.EstimateEmbeddingsInput(call.Body.Span, record.Model ?? "")
-                    : estimator.Estimate(call.Body.Span, record.Model ?? "").PromptTokens;
+                record.PromptTokens = estimator.Estimate(call.Body.Span, record.Model ?? "", call.Api).PromptTokens;
             }
             record.CompletionTokens = answer.ContentEvents;
             record.Estimated = true;

@@ -4,6 +4,7 @@ using System.Globalization;
 using System.IO.Pipelines;
 using System.Net.Http.Headers;
 using AgentPlatform.Contracts.Admin;
+using AgentPlatform.Contracts.Anthropic;
 using AgentPlatform.Contracts.Http;
 using AgentPlatform.Contracts.OpenAI;
 using AgentPlatform.Contracts.Usage;
@@ -77,6 +78,17 @@ public sealed class RouterClient(IHttpClientFactory httpClientFactory, RouterRep
         if (client is not null)
         {
             request.Headers.TryAddWithoutValidation(RouterRequestHeaders.Client, client);
+        }
+        if (AnthropicError.IsMessagesDoor(context.Request))
+        {
+            // What the client asked of Anthropic's API, for an Anthropic deployment to honour.
+            foreach (var name in (ReadOnlySpan<string>)["anthropic-version", "anthropic-beta"])
+            {
+                if (context.Request.Headers[name] is { Count: > 0 } value)
+                {
+                    request.Headers.TryAddWithoutValidation(name, (IEnumerable<string?>)value);
+                }
+            }
         }
         return request;
     }
@@ -155,7 +167,7 @@ public sealed class RouterClient(IHttpClientFactory httpClientFactory, RouterRep
             answer?.EndedByShutdown = true;
             if (isEventStream)
             {
-                OpenAIError.WriteEvent(context.Response.BodyWriter, ShuttingDownMessage, OpenAIError.Server, ShuttingDownCode);
+                OpenAIError.WriteEvent(context, ShuttingDownMessage, OpenAIError.Server, ShuttingDownCode);
                 await context.Response.BodyWriter.FlushAsync(CancellationToken.None);
             }
             else
@@ -172,7 +184,7 @@ public sealed class RouterClient(IHttpClientFactory httpClientFactory, RouterRep
             answer?.Broken = true;
             if (isEventStream)
             {
-                OpenAIError.WriteEvent(context.Response.BodyWriter,
+                OpenAIError.WriteEvent(context,
                     $"The answer broke off after it began: the Router replica carrying it {BrokenBecause(exception)}; send the request again.",
                     OpenAIError.Upstream, StreamInterruptedCode);
                 await context.Response.BodyWriter.FlushAsync(CancellationToken.None);

@@ -32,7 +32,7 @@ public sealed class UsageRecord
 
     public const string UnknownModel = "unknown";
 
-    /// <summary>The door the request came through: <c>chat.completions</c> or <c>embeddings</c> (records from before doors were kept say none: chat completions).</summary>
+    /// <summary>The door the request came through: <c>chat.completions</c>, <c>embeddings</c> or <c>messages</c> (records from before doors were kept say none: chat completions).</summary>
     public string? Door { get; set; }
 
     /// <summary>The deployment that answered, when one did.</summary>
@@ -42,6 +42,9 @@ public sealed class UsageRecord
 
     /// <summary>Prompt tokens the provider served from its prompt cache (included in <see cref="PromptTokens"/>).</summary>
     public long CachedTokens { get; set; }
+
+    /// <summary>Prompt tokens the provider wrote to its prompt cache (included in <see cref="PromptTokens"/>; priced at the cache-write price).</summary>
+    public long CacheWriteTokens { get; set; }
 
     public long CompletionTokens { get; set; }
 

@@ -34,7 +34,7 @@ public sealed record LastErrorView(string Message, DateTimeOffset At);
 public sealed record CapacityView(int? Rpm, double? RpmInUse, int? Tpm, double? TpmInUse);
 
 /// <summary>USD per million tokens.</summary>
-public sealed record PricesView(double InputPerMillion, double CachedInputPerMillion, double OutputPerMillion);
+public sealed record PricesView(double InputPerMillion, double CachedInputPerMillion, double OutputPerMillion, double? CacheWriteInputPerMillion = null);
 
 /// <summary>The optional body of a drain: why, for whoever looks at the deployments next.</summary>
 public sealed record DrainRequest(string? Reason);

@@ -91,7 +91,11 @@ public static class ChatCompletionJson
     }
 
     /// <summary><c>"usage":{"prompt_tokens","completion_tokens","total_tokens","prompt_tokens_details":{"cached_tokens"}}</c>.</summary>
-    public static void WriteUsage(Utf8JsonWriter writer, long promptTokens, long cachedTokens, long completionTokens)
+    /// <param name="cacheWriteTokens">
+    /// Prompt tokens written to the provider's prompt cache (Anthropic's <c>cache_creation_input_tokens</c>, which
+    /// it prices apart): written under that name beside OpenAI's fields when there are any, as other gateways do.
+    /// </param>
+    public static void WriteUsage(Utf8JsonWriter writer, long promptTokens, long cachedTokens, long completionTokens, long cacheWriteTokens = 0)
     {
         writer.WriteStartObject("usage");
         writer.WriteNumber("prompt_tokens", promptTokens);
@@ -100,8 +104,15 @@ public static class ChatCompletionJson
         writer.WriteStartObject("prompt_tokens_details");
         writer.WriteNumber("cached_tokens", cachedTokens);
         writer.WriteEndObject();
+        if (cacheWriteTokens > 0)
+        {
+            writer.WriteNumber(CacheWriteTokensName, cacheWriteTokens);
+        }
         writer.WriteEndObject();
     }
+
+    /// <summary>The usage field that carries prompt tokens written to the provider's cache.</summary>
+    public const string CacheWriteTokensName = "cache_creation_input_tokens";
 
     /// <summary>
     /// One tool call object. In a stream it has an <paramref name="index"/>, and its later pieces carry

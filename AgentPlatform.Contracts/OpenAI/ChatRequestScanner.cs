@@ -20,16 +20,44 @@ public enum ChatRequestProblem
     InputInvalid,
     EncodingFormatInvalid,
     DimensionsNotAPositiveInteger,
+    MissingMaxTokens,
+    MaxTokensNotAPositiveInteger,
 }
 
-/// <summary>Which of OpenAI's model APIs a request speaks: the door it came through, and where the Router sends it.</summary>
+/// <summary>Which model API a request speaks: the door it came through, and where the Router sends it.</summary>
 public enum ModelApi
 {
-    /// <summary><c>POST /v1/chat/completions</c>.</summary>
+    /// <summary>OpenAI's <c>POST /v1/chat/completions</c>.</summary>
     ChatCompletions,
 
-    /// <summary><c>POST /v1/embeddings</c>.</summary>
+    /// <summary>OpenAI's <c>POST /v1/embeddings</c>.</summary>
     Embeddings,
+
+    /// <summary>Anthropic's <c>POST /v1/messages</c>.</summary>
+    Messages,
+}
+
+/// <summary>What each door is called where it shows: its path, its name in usage records, the kind of model group it answers.</summary>
+public static class ModelApis
+{
+    /// <summary>The door's path, the same on the Api and the Router.</summary>
+    public static string Path(this ModelApi api) => api switch
+    {
+        ModelApi.Embeddings => "/v1/embeddings",
+        ModelApi.Messages => "/v1/messages",
+        _ => "/v1/chat/completions",
+    };
+
+    /// <summary>The door as a usage record names it.</summary>
+    public static string RecordName(this ModelApi api) => api switch
+    {
+        ModelApi.Embeddings => "embeddings",
+        ModelApi.Messages => "messages",
+        _ => "chat.completions",
+    };
+
+    /// <summary>Whether the door's groups are embeddings groups (else chat groups).</summary>
+    public static bool Embeds(this ModelApi api) => api == ModelApi.Embeddings;
 }
 
 /// <summary>What the request says of <c>stream_options</c>, which decides whether a stream reports its usage.</summary>
@@ -63,7 +91,8 @@ public readonly record struct ChatRequestScan(
 /// <see cref="Utf8JsonReader"/> pass. The body is never deserialized: every other field passes through
 /// byte for byte, and the hot path allocates only the model name. An embeddings body is checked alike
 /// for <c>model</c>, <c>input</c> (a string, or a non-empty array of strings, of token ids or of arrays of
-/// token ids), <c>encoding_format</c> and <c>dimensions</c>; it never streams.
+/// token ids), <c>encoding_format</c> and <c>dimensions</c>; it never streams. An Anthropic Messages body
+/// is checked as a chat body is, with <c>max_tokens</c> required (a positive integer) as Anthropic requires it.
 /// </summary>
 public static class ChatRequestScanner
 {
@@ -75,7 +104,7 @@ public static class ChatRequestScanner
         }
         try
         {
-            return ScanCore(json, api == ModelApi.Embeddings);
+            return ScanCore(json, api);
         }
         catch (JsonException)
         {
@@ -83,8 +112,9 @@ public static class ChatRequestScanner
         }
     }
 
-    private static ChatRequestScan ScanCore(ReadOnlySpan<byte> json, bool embeddings)
+    private static ChatRequestScan ScanCore(ReadOnlySpan<byte> json, ModelApi api)
     {
+        var embeddings = api == ModelApi.Embeddings;
         var reader = new Utf8JsonReader(json, new JsonReaderOptions { CommentHandling = JsonCommentHandling.Disallow });
         if (!reader.Read())
         {
@@ -103,6 +133,7 @@ public static class ChatRequestScanner
         var sawInput = false;
         var streamOptions = StreamOptionsKind.Absent;
         var choices = 1;
+        var sawMaxTokens = false;
 
         while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
         {
@@ -199,7 +230,18 @@ public static class ChatRequestScanner
                     reader.Skip();
                 }
             }
-            else if (reader.ValueTextEquals("n"u8))
+            else if (api == ModelApi.Messages && reader.ValueTextEquals("max_tokens"u8))
+            {
+                // Required by Anthropic's Messages API, and what the request may cost in output.
+                reader.Read();
+                sawMaxTokens = true;
+                if (!(reader.TokenType == JsonTokenType.Number && reader.TryGetInt32(out var maxTokens) && maxTokens >= 1))
+                {
+                    problem = First(problem, ChatRequestProblem.MaxTokensNotAPositiveInteger);
+                    reader.Skip();
+                }
+            }
+            else if (api == ModelApi.ChatCompletions && reader.ValueTextEquals("n"u8))
             {
                 // How many answers to write: the output a request may cost is n times its max_tokens.
                 reader.Read();
@@ -254,6 +296,10 @@ public static class ChatRequestScanner
         if (!sawMessages)
         {
             return new(ChatRequestProblem.MissingMessages, model, modelToken, stream);
+        }
+        if (api == ModelApi.Messages && !sawMaxTokens)
+        {
+            return new(ChatRequestProblem.MissingMaxTokens, model, modelToken, stream);
         }
         return new(ChatRequestProblem.None, model, modelToken, stream, streamOptions, choices);
     }
@@ -340,6 +386,8 @@ public static class ChatRequestScanner
         ChatRequestProblem.InputInvalid => ("'input' must be a non-empty string, or a non-empty array of non-empty strings, of token ids, or of non-empty arrays of token ids.", "input"),
         ChatRequestProblem.EncodingFormatInvalid => ("'encoding_format' must be 'float' or 'base64'.", "encoding_format"),
         ChatRequestProblem.DimensionsNotAPositiveInteger => ("'dimensions' must be a positive integer.", "dimensions"),
+        ChatRequestProblem.MissingMaxTokens => ("max_tokens: Field required.", "max_tokens"),
+        ChatRequestProblem.MaxTokensNotAPositiveInteger => ("max_tokens: Input should be an integer of at least 1.", "max_tokens"),
         _ => throw new ArgumentOutOfRangeException(nameof(problem)),
     };
 }

@@ -1,12 +1,15 @@
 using System.Buffers;
 using System.Text.Json;
+using AgentPlatform.Contracts.Anthropic;
 using Microsoft.AspNetCore.Http;
 
 namespace AgentPlatform.Contracts.OpenAI;
 
 /// <summary>
 /// Errors in OpenAI's shape, <c>{"error":{"message","type","param","code"}}</c>, so the official
-/// SDKs surface them as they would OpenAI's own. Every service answers its errors this way.
+/// SDKs surface them as they would OpenAI's own. Every service answers its errors this way — but for a
+/// request through the Messages door, whose errors are written in Anthropic's shape
+/// (<see cref="AnthropicError"/>) by the same calls, so no stage needs to know the door.
 /// </summary>
 public static class OpenAIError
 {
@@ -25,7 +28,14 @@ public static class OpenAIError
         var response = context.Response;
         response.StatusCode = status;
         response.ContentType = "application/json";
-        WriteJson(response.BodyWriter, message, type, code, param);
+        if (AnthropicError.IsMessagesDoor(context.Request))
+        {
+            AnthropicError.WriteJson(response.BodyWriter, status, message, code);
+        }
+        else
+        {
+            WriteJson(response.BodyWriter, message, type, code, param);
+        }
         await response.BodyWriter.FlushAsync(context.RequestAborted);
     }
 
@@ -38,6 +48,18 @@ public static class OpenAIError
         output.Write("data: "u8);
         WriteJson(output, message, type, code, param: null);
         output.Write("\n\n"u8);
+    }
+
+    /// <summary>The error event that ends the request's stream, in its door's shape (Anthropic's <c>event: error</c> for Messages). The caller flushes.</summary>
+    public static void WriteEvent(HttpContext context, string message, string type, string? code = null)
+    {
+        var output = context.Response.BodyWriter;
+        if (AnthropicError.IsMessagesDoor(context.Request))
+        {
+            AnthropicError.WriteEvent(output, StatusCodes.Status500InternalServerError, message, code);
+            return;
+        }
+        WriteEvent(output, message, type, code);
     }
 
     private static void WriteJson(IBufferWriter<byte> output, string message, string type, string? code, string? param)

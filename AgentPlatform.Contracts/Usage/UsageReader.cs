@@ -3,12 +3,17 @@ using System.Text.Json;
 namespace AgentPlatform.Contracts.Usage;
 
 /// <summary>The tokens of one answer, as the provider reported them.</summary>
-public readonly record struct TokenUsage(long InputTokens, long OutputTokens, long CachedInputTokens);
+/// <param name="InputTokens">Every prompt token, those read from and written to the provider's prompt cache included.</param>
+/// <param name="CachedInputTokens">Of the prompt, the tokens read from the provider's prompt cache.</param>
+/// <param name="CacheWriteInputTokens">Of the prompt, the tokens written to the provider's prompt cache (Anthropic prices them apart).</param>
+public readonly record struct TokenUsage(long InputTokens, long OutputTokens, long CachedInputTokens, long CacheWriteInputTokens = 0);
 
 /// <summary>
 /// Finds the usage in an answer as it passes, without parsing the answer: a JSON completion's
 /// top-level <c>usage</c>, or the one event of a stream that carries it (found by its
-/// <c>"prompt_tokens"</c>, a vectorized search, so the other chunks cost almost nothing).
+/// <c>"prompt_tokens"</c>, a vectorized search, so the other chunks cost almost nothing). A JSON
+/// answer's usage may be OpenAI's or Anthropic's (a Messages answer: <c>input_tokens</c> apart from the
+/// cache's reads and writes); a Messages stream's comes in two events (<c>AnthropicStreamUsage</c>).
 /// </summary>
 public static class UsageReader
 {
@@ -72,9 +77,13 @@ public static class UsageReader
         return usage;
     }
 
-    /// <summary>How many events carry answer text or tool-call arguments: about one token each in OpenAI's streams.</summary>
+    /// <summary>
+    /// How many events carry answer text or tool-call arguments: about one token each, in OpenAI's streams
+    /// and in Anthropic's (its <c>content_block_delta</c> events, text, thinking or tool input).
+    /// </summary>
     public static int CountContentEvents(ReadOnlySpan<byte> events) =>
-        Count(events, "\"content\":\""u8) - Count(events, "\"content\":\"\""u8) + Count(events, "\"arguments\":\""u8);
+        Count(events, "\"content\":\""u8) - Count(events, "\"content\":\"\""u8) + Count(events, "\"arguments\":\""u8)
+        + Count(events, "\"type\":\"content_block_delta\""u8);
 
     private static int Count(ReadOnlySpan<byte> text, ReadOnlySpan<byte> pattern)
     {
@@ -89,16 +98,28 @@ public static class UsageReader
 
     private static TokenUsage ReadUsage(ref Utf8JsonReader reader)
     {
-        long input = 0, output = 0, cached = 0;
+        long prompt = -1, input = 0, output = 0, cached = 0, cacheRead = 0, cacheWrite = 0;
         while (reader.Read() && reader.TokenType != JsonTokenType.EndObject)
         {
             if (reader.ValueTextEquals("prompt_tokens"u8))
             {
-                input = ReadNumber(ref reader);
+                prompt = ReadNumber(ref reader);
             }
-            else if (reader.ValueTextEquals("completion_tokens"u8))
+            else if (reader.ValueTextEquals("completion_tokens"u8) || reader.ValueTextEquals("output_tokens"u8))
             {
                 output = ReadNumber(ref reader);
+            }
+            else if (reader.ValueTextEquals("input_tokens"u8))
+            {
+                input = ReadNumber(ref reader);
+            }
+            else if (reader.ValueTextEquals("cache_read_input_tokens"u8))
+            {
+                cacheRead = ReadNumber(ref reader);
+            }
+            else if (reader.ValueTextEquals("cache_creation_input_tokens"u8))
+            {
+                cacheWrite = ReadNumber(ref reader);
             }
             else if (reader.ValueTextEquals("prompt_tokens_details"u8))
             {
@@ -125,7 +146,10 @@ public static class UsageReader
                 reader.Skip();
             }
         }
-        return new TokenUsage(input, output, cached);
+        // OpenAI's prompt tokens hold the cache's reads and writes; Anthropic's input tokens are the rest of the prompt.
+        return prompt >= 0
+            ? new TokenUsage(prompt, output, cached, cacheWrite)
+            : new TokenUsage(input + cacheRead + cacheWrite, output, cacheRead, cacheWrite);
     }
 
     /// <summary>The property's value when it is a whole number; 0 for null or anything else.</summary>

@@ -6,7 +6,8 @@ namespace AgentPlatform.Contracts.Usage;
 
 /// <summary>
 /// What an answer used, as the Router tells the Api (which prices and records it):
-/// <c>prompt=12;cached=0;completion=34;estimated=0;interrupted=0</c>. A JSON answer carries it in the
+/// <c>prompt=12;cached=0;completion=34;estimated=0;interrupted=0</c> (and <c>;cache_write=N</c> when the
+/// provider wrote to its prompt cache). A JSON answer carries it in the
 /// <see cref="HeaderName"/> header (the Router holds JSON answers whole, so it is known before the
 /// headers go); a stream ends with it as a server-sent-event comment line (<see cref="CommentPrefix"/>),
 /// which SSE clients ignore by definition and the Api strips anyway. Never sent to clients.
@@ -29,8 +30,11 @@ public readonly record struct UsageReport(TokenUsage Tokens, bool Estimated, boo
     /// </summary>
     public static ReadOnlySpan<byte> LinePrefix => "\n: agentplatform-usage "u8;
 
-    public string Format() => string.Create(System.Globalization.CultureInfo.InvariantCulture,
-        $"prompt={Tokens.InputTokens};cached={Tokens.CachedInputTokens};completion={Tokens.OutputTokens};estimated={(Estimated ? 1 : 0)};interrupted={(Interrupted ? 1 : 0)}");
+    public string Format() => Tokens.CacheWriteInputTokens == 0
+        ? string.Create(System.Globalization.CultureInfo.InvariantCulture,
+            $"prompt={Tokens.InputTokens};cached={Tokens.CachedInputTokens};completion={Tokens.OutputTokens};estimated={(Estimated ? 1 : 0)};interrupted={(Interrupted ? 1 : 0)}")
+        : string.Create(System.Globalization.CultureInfo.InvariantCulture,
+            $"prompt={Tokens.InputTokens};cached={Tokens.CachedInputTokens};completion={Tokens.OutputTokens};estimated={(Estimated ? 1 : 0)};interrupted={(Interrupted ? 1 : 0)};cache_write={Tokens.CacheWriteInputTokens}");
 
     /// <summary>Writes the comment line (and the blank line that ends it as an event) that ends a stream.</summary>
     public void WriteComment(IBufferWriter<byte> output)
@@ -55,13 +59,13 @@ public readonly record struct UsageReport(TokenUsage Tokens, bool Estimated, boo
         return Encoding.ASCII.TryGetBytes(text, bytes, out var length) && TryParse(bytes[..length], out report);
     }
 
-    /// <summary>Longer than any report: five fields of at most 19 digits each.</summary>
+    /// <summary>Longer than any report: six fields of at most 19 digits each.</summary>
     private const int MaxLength = 255;
 
     /// <summary>Reads <c>name=value;...</c> (unknown names skipped, so either side may add fields first).</summary>
     public static bool TryParse(ReadOnlySpan<byte> text, out UsageReport report)
     {
-        long prompt = 0, cached = 0, completion = 0;
+        long prompt = 0, cached = 0, completion = 0, cacheWrite = 0;
         bool estimated = false, interrupted = false, any = false;
         foreach (var range in text.Split((byte)';'))
         {
@@ -78,8 +82,9 @@ public readonly record struct UsageReport(TokenUsage Tokens, bool Estimated, boo
             else if (name.SequenceEqual("completion"u8)) { completion = value; any = true; }
             else if (name.SequenceEqual("estimated"u8)) { estimated = value != 0; }
             else if (name.SequenceEqual("interrupted"u8)) { interrupted = value != 0; }
+            else if (name.SequenceEqual("cache_write"u8)) { cacheWrite = value; }
         }
-        report = new UsageReport(new TokenUsage(prompt, completion, cached), estimated, interrupted);
+        report = new UsageReport(new TokenUsage(prompt, completion, cached, cacheWrite), estimated, interrupted);
         return any;
     }
 }

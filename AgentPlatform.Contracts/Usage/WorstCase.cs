@@ -5,6 +5,7 @@ namespace AgentPlatform.Contracts.Usage;
 /// prices of any deployment a request to the group could reach (its fallbacks included), and the most it
 /// may write (null when some deployment has no limit). The Api reserves budgets against it.
 /// </summary>
+/// <remarks><see cref="InputPerMillion"/> is the highest a prompt token can cost, cache writes included.</remarks>
 public sealed record WorstCase(string Model, double InputPerMillion, double CachedInputPerMillion, double OutputPerMillion, int? MaxOutputTokens)
 {
     public Prices Prices => new(InputPerMillion, CachedInputPerMillion, OutputPerMillion);

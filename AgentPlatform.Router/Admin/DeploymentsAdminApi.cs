@@ -108,6 +108,6 @@ public static class DeploymentsAdminApi
             Capacity: new CapacityView(
                 deployment.Rpm, deployment.Rpm - requestsLeft is { } rpmUsed ? Math.Round(rpmUsed, 1) : null,
                 deployment.Tpm, deployment.Tpm - tokensLeft is { } tpmUsed ? Math.Round(tpmUsed) : null),
-            Prices: new PricesView(deployment.InputPricePerMillion, deployment.CachedInputPricePerMillion, deployment.OutputPricePerMillion));
+            Prices: new PricesView(deployment.InputPricePerMillion, deployment.CachedInputPricePerMillion, deployment.OutputPricePerMillion, deployment.CacheWriteInputPricePerMillion));
     }
 }

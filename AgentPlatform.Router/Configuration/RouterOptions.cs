@@ -103,6 +103,12 @@ public sealed class DeploymentOptions
 
     /// <summary>USD per million completion tokens.</summary>
     public double OutputPricePerMillion { get; set; }
+
+    /// <summary>
+    /// USD per million prompt tokens written to the provider's prompt cache (Anthropic: 1.25× input for
+    /// 5-minute entries, 2× for 1-hour ones); unset, they cost <see cref="InputPricePerMillion"/>.
+    /// </summary>
+    public double? CacheWriteInputPricePerMillion { get; set; }
 }
 
 public static class ProviderNames
@@ -257,7 +263,8 @@ public sealed class RouterPoolValidator : IValidateOptions<RouterOptions>
         foreach (var (name, price) in (ReadOnlySpan<(string, double)>)[
             ("InputPricePerMillion", deployment.InputPricePerMillion),
             ("CachedInputPricePerMillion", deployment.CachedInputPricePerMillion),
-            ("OutputPricePerMillion", deployment.OutputPricePerMillion)])
+            ("OutputPricePerMillion", deployment.OutputPricePerMillion),
+            ("CacheWriteInputPricePerMillion", deployment.CacheWriteInputPricePerMillion ?? 0)])
         {
             if (!(price >= 0) || double.IsInfinity(price))
             {

@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Net;
 using System.Text.Json;
+using AgentPlatform.Contracts.Anthropic;
 using AgentPlatform.Contracts.Http;
 using AgentPlatform.Contracts.OpenAI;
 using AgentPlatform.Contracts.Usage;
@@ -186,7 +187,7 @@ public sealed partial class ChatForwarder
         bool ended;
         try
         {
-            answer = deployment.Adapter.ReadAnswer(response, await response.Content.ReadAsStreamAsync(timeout.Token));
+            answer = deployment.Adapter.ReadAnswer(response, await response.Content.ReadAsStreamAsync(timeout.Token), request.Api);
             ended = await HoldAsync(request, answer, buffer, holdWhole: !IsEventStream(response), timeout);
         }
         catch (Exception exception) when (IsUpstreamFailure(exception, request.Context))
@@ -216,7 +217,7 @@ public sealed partial class ChatForwarder
     {
         try
         {
-            return deployment.Adapter.CreateRequest(deployment.Endpoint, new ChatRequestBody(request.Body, request.ModelToken, request.Stream, request.StreamOptions));
+            return deployment.Adapter.CreateRequest(deployment.Endpoint, new ChatRequestBody(request.Body, request.ModelToken, request.Stream, request.StreamOptions, request.Api, request.AnthropicHeaders));
         }
         catch (UntranslatableRequestException exception)
         {
@@ -272,7 +273,7 @@ public sealed partial class ChatForwarder
         answer.Headers[ProxyResponse.UpstreamTimeHeader] = elapsed.TotalMilliseconds.ToString("0.###", CultureInfo.InvariantCulture);
         answer.Headers[ProxyResponse.AttemptsHeader] = request.Attempts == 1 ? "1" : request.Attempts.ToString(CultureInfo.InvariantCulture);
         answer.Headers[ProxyResponse.PriceHeader] = deployment.PriceHeaderValue;
-        if (deployment.Adapter.TranslatesAnswer)
+        if (deployment.Adapter.TranslatesAnswer(request.Api))
         {
             answer.ContentLength = null;
         }
@@ -390,7 +391,15 @@ public sealed partial class ChatForwarder
         var aborted = request.Context.RequestAborted;
         TokenUsage? usage = null;
         var counted = 0;
-        if (readUsage)
+        if (readUsage && request.Api == ModelApi.Messages)
+        {
+            // Anthropic's stream tells its usage in two events, both the client's: read as they pass, never taken out.
+            var reader = request.StreamUsage ??= new AnthropicStreamUsage();
+            reader.Read(events.Span);
+            usage = reader.Final;
+            counted = UsageReader.CountContentEvents(events.Span);
+        }
+        else if (readUsage)
         {
             usage = UsageReader.FromEvents(events.Span, out var usageEvent);
             var (start, length) = usageEvent.GetOffsetAndLength(events.Length);
@@ -455,9 +464,7 @@ public sealed partial class ChatForwarder
         reported is { } usage
             ? new UsageReport(usage, Estimated: false)
             : new UsageReport(new TokenUsage(
-                request.PromptTokens > 0 ? request.PromptTokens
-                    : request.Api == ModelApi.Embeddings ? _estimator.EstimateEmbeddingsInput(request.Body.Span, deployment.Model)
-                    : _estimator.Estimate(request.Body.Span, deployment.Model).PromptTokens,
+                request.PromptTokens > 0 ? request.PromptTokens : _estimator.Estimate(request.Body.Span, deployment.Model, request.Api).PromptTokens,
                 estimatedOutput,
                 CachedInputTokens: 0), Estimated: true);
 
@@ -486,7 +493,7 @@ public sealed partial class ChatForwarder
             return;
         }
         var output = request.Context.Response.BodyWriter;
-        OpenAIError.WriteEvent(output, $"The answer of model '{request.Group.Name}' broke off after it began: {reason}.", OpenAIError.Upstream, "stream_interrupted");
+        OpenAIError.WriteEvent(request.Context, $"The answer of model '{request.Group.Name}' broke off after it began: {reason}.", OpenAIError.Upstream, "stream_interrupted");
         await output.FlushAsync(request.Context.RequestAborted);
     }
 

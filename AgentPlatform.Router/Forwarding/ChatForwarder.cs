@@ -147,6 +147,10 @@ public sealed partial class ChatForwarder
         new(context, group, body, scan.ModelToken, scan.Stream, NowTicks + _total.Ticks)
         {
             Api = api,
+            AnthropicHeaders = api == ModelApi.Messages
+                ? (context.Request.Headers["anthropic-version"].ToString() is { Length: > 0 } version ? version : null,
+                    context.Request.Headers["anthropic-beta"].ToString() is { Length: > 0 } beta ? beta : null)
+                : default,
             StreamOptions = scan.StreamOptions,
             ReportsUsage = context.Request.Headers.ContainsKey(UsageReport.RequestHeaderName),
             Choices = scan.Choices,
@@ -225,9 +229,7 @@ public sealed partial class ChatForwarder
         if (request.Size == default)
         {
             var model = group.Deployments[0].Model;
-            var (prompt, maxOutput) = request.Api == ModelApi.Embeddings
-                ? (_estimator.EstimateEmbeddingsInput(request.Body.Span, model), 0)
-                : _estimator.Estimate(request.Body.Span, model);
+            var (prompt, maxOutput) = _estimator.Estimate(request.Body.Span, model, request.Api);
             request.PromptTokens = prompt;
             request.Size = RequestSize.Of(prompt, maxOutput, request.Choices);
         }

@@ -1,3 +1,4 @@
+using AgentPlatform.Contracts.Anthropic;
 using AgentPlatform.Contracts.OpenAI;
 using AgentPlatform.Contracts.Usage;
 using AgentPlatform.Router.Pool;
@@ -19,8 +20,14 @@ internal sealed class ForwardingRequest(
     /// <summary>The group being tried: the requested one, or a fallback of it.</summary>
     public ModelGroup Group { get; private set; } = group;
 
-    /// <summary>Which API the request speaks: chat completions or embeddings.</summary>
+    /// <summary>Which API the request speaks: chat completions, embeddings or Anthropic's messages.</summary>
     public ModelApi Api { get; init; }
+
+    /// <summary>A Messages request's <c>anthropic-version</c> and <c>anthropic-beta</c>, for Anthropic deployments.</summary>
+    public (string? Version, string? Beta) AnthropicHeaders { get; init; }
+
+    /// <summary>A Messages stream's usage as it passes (it comes in two events); null until the stream begins.</summary>
+    public AnthropicStreamUsage? StreamUsage { get; set; }
 
     /// <summary>What the client said of <c>stream_options</c>: whether it wants the usage chunk.</summary>
     public StreamOptionsKind StreamOptions { get; init; }

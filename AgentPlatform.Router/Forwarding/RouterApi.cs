@@ -8,7 +8,7 @@ using Microsoft.AspNetCore.Http.HttpResults;
 
 namespace AgentPlatform.Router.Forwarding;
 
-/// <summary>The Router's surface, called by the Api: chat completions, embeddings and the model groups.</summary>
+/// <summary>The Router's surface, called by the Api: chat completions, embeddings, Anthropic messages and the model groups.</summary>
 public static class RouterApi
 {
     /// <summary>The Api enforces the client-facing limit; this only protects the Router itself.</summary>
@@ -25,6 +25,9 @@ public static class RouterApi
         api.MapPost("/embeddings", EmbeddingsAsync)
             .WithName("RouteEmbeddings")
             .WithSummary("Routes an embeddings request to a deployment of its (embeddings) model group.");
+        api.MapPost("/messages", MessagesAsync)
+            .WithName("RouteMessages")
+            .WithSummary("Routes an Anthropic Messages request to a deployment of its model group (passed through to Anthropic's).");
         api.MapGet("/models", ListModels)
             .WithName("ListModelGroups")
             .WithSummary("Lists the model groups, in OpenAI's model list format.");
@@ -39,6 +42,9 @@ public static class RouterApi
 
     private static Task EmbeddingsAsync(HttpContext context, ModelPool pool, ChatForwarder forwarder) =>
         RouteAsync(context, pool, forwarder, ModelApi.Embeddings);
+
+    private static Task MessagesAsync(HttpContext context, ModelPool pool, ChatForwarder forwarder) =>
+        RouteAsync(context, pool, forwarder, ModelApi.Messages);
 
     /// <summary>Checks the request and hands it to its group, which must answer the kind of request it is.</summary>
     private static async Task RouteAsync(HttpContext context, ModelPool pool, ChatForwarder forwarder, ModelApi api)
@@ -63,11 +69,11 @@ public static class RouterApi
             return;
         }
 
-        var kind = api == ModelApi.Embeddings ? DeploymentKinds.Embeddings : DeploymentKinds.Chat;
+        var kind = api.Embeds() ? DeploymentKinds.Embeddings : DeploymentKinds.Chat;
         if (group.Kind != kind)
         {
             await OpenAIError.WriteAsync(context, StatusCodes.Status400BadRequest,
-                $"The model '{scan.Model}' answers {group.Kind} requests, not {kind}: {(kind == DeploymentKinds.Embeddings ? "call /v1/chat/completions" : "call /v1/embeddings")} for it.",
+                $"The model '{scan.Model}' answers {group.Kind} requests, not {kind}: call {(api.Embeds() ? "/v1/chat/completions or /v1/messages" : "/v1/embeddings")} for it.",
                 OpenAIError.InvalidRequest, "model_kind_mismatch", "model");
             return;
         }
@@ -89,7 +95,8 @@ public static class RouterApi
             .ToArray();
         return new WorstCase(
             group.Name,
-            reachable.Max(d => d.InputPricePerMillion),
+            // A prompt token costs the most when it is written to the provider's cache, where that is dearer.
+            reachable.Max(d => Math.Max(d.InputPricePerMillion, d.CacheWriteInputPricePerMillion ?? 0)),
             reachable.Max(d => d.CachedInputPricePerMillion),
             reachable.Max(d => d.OutputPricePerMillion),
             reachable.All(d => d.MaxOutputTokens is not null) ? reachable.Max(d => d.MaxOutputTokens) : null);
@@ -99,8 +106,15 @@ public static class RouterApi
         TypedResults.Ok(new ModelList([.. pool.Groups.OrderBy(g => g.Name, StringComparer.Ordinal).Select(g => new ModelEntry(g.Name, Endpoints: DoorsOf(g)))]));
 
     private static readonly string[] ChatDoors = ["/v1/chat/completions"];
+    private static readonly string[] AnthropicDoors = ["/v1/chat/completions", "/v1/messages"];
     private static readonly string[] EmbeddingsDoors = ["/v1/embeddings"];
 
-    /// <summary>The Api's doors that answer a group: what a client may call it through.</summary>
-    private static string[] DoorsOf(ModelGroup group) => group.Kind == DeploymentKinds.Embeddings ? EmbeddingsDoors : ChatDoors;
+    /// <summary>
+    /// The Api's doors that answer a group: what a client may call it through. Messages reach a group whose
+    /// deployments are all Anthropic's (passed through; their translation for other providers is to come).
+    /// </summary>
+    private static string[] DoorsOf(ModelGroup group) =>
+        group.Kind == DeploymentKinds.Embeddings ? EmbeddingsDoors
+        : group.Deployments.All(d => d.Provider == ProviderNames.Anthropic) ? AnthropicDoors
+        : ChatDoors;
 }

@@ -24,6 +24,7 @@ public sealed class Deployment
         InputPricePerMillion = options.InputPricePerMillion;
         CachedInputPricePerMillion = options.CachedInputPricePerMillion;
         OutputPricePerMillion = options.OutputPricePerMillion;
+        CacheWriteInputPricePerMillion = options.CacheWriteInputPricePerMillion;
         State = new DeploymentState(timeProvider, TimeSpan.FromSeconds(latencyDecaySeconds));
         Name = options.Name;
         Provider = options.Provider;
@@ -31,7 +32,7 @@ public sealed class Deployment
         Model = options.Model;
         Weight = options.Weight;
         MaxOutputTokens = options.MaxOutputTokens;
-        PriceHeaderValue = new Prices(options.InputPricePerMillion, options.CachedInputPricePerMillion, options.OutputPricePerMillion).Format();
+        PriceHeaderValue = new Prices(options.InputPricePerMillion, options.CachedInputPricePerMillion, options.OutputPricePerMillion, options.CacheWriteInputPricePerMillion).Format();
         ContextWindow = options.ContextWindow;
         Rpm = options.Rpm;
         Tpm = options.Tpm;
@@ -63,6 +64,9 @@ public sealed class Deployment
     public double CachedInputPricePerMillion { get; }
 
     public double OutputPricePerMillion { get; }
+
+    /// <summary>What a prompt token written to the provider's cache costs; null when it costs the input price.</summary>
+    public double? CacheWriteInputPricePerMillion { get; }
 
     /// <summary>The prices as the Router tells the Api (<see cref="Prices.Format"/>), computed once.</summary>
     public string PriceHeaderValue { get; }

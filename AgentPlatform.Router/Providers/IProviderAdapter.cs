@@ -4,17 +4,17 @@ using AgentPlatform.Router.Configuration;
 namespace AgentPlatform.Router.Providers;
 
 /// <summary>
-/// Speaks one provider's API on the Router's behalf: where a chat request goes, how it is
-/// authenticated and shaped, and how the answer is turned into OpenAI's Chat Completions format,
-/// which is what the Api and every client see whatever the provider.
+/// Speaks one provider's API on the Router's behalf: where a request goes, how it is authenticated and
+/// shaped, and how the answer is turned into the format of the door the request came through (OpenAI's
+/// Chat Completions or embeddings, Anthropic's Messages), whatever the provider.
 /// </summary>
 public interface IProviderAdapter
 {
     /// <summary>The name a deployment's <c>Provider</c> uses; see <see cref="ProviderNames"/>.</summary>
     string Name { get; }
 
-    /// <summary>Whether answers are rewritten (so the provider's Content-Length no longer holds).</summary>
-    bool TranslatesAnswer { get; }
+    /// <summary>Whether answers to a door's requests are rewritten (so the provider's Content-Length no longer holds).</summary>
+    bool TranslatesAnswer(ModelApi api);
 
     /// <summary>Where the deployment's chat requests go; computed once per deployment.</summary>
     Uri RequestUri(DeploymentOptions options);
@@ -25,19 +25,26 @@ public interface IProviderAdapter
     /// </summary>
     HttpRequestMessage CreateRequest(ProviderEndpoint endpoint, ChatRequestBody request);
 
-    /// <summary>The answer in OpenAI's format: <paramref name="answer"/> itself when the provider speaks it.</summary>
-    Stream ReadAnswer(HttpResponseMessage response, Stream answer);
+    /// <summary>The answer in the door's format: <paramref name="answer"/> itself when the provider speaks it.</summary>
+    Stream ReadAnswer(HttpResponseMessage response, Stream answer, ModelApi api);
 }
 
 /// <summary>
-/// The client's chat request as the Router received it: the raw body and what the scan found. A stream
-/// always asks the provider for its usage (the Router counts every answer's tokens); when the client
-/// did not ask for it, the Router takes the usage chunk out again before the client sees it.
+/// The client's request as the Router received it: the raw body and what the scan found. A chat
+/// completions stream always asks the provider for its usage (the Router counts every answer's tokens);
+/// when the client did not ask for it, the Router takes the usage chunk out again before the client sees it.
 /// </summary>
-public readonly record struct ChatRequestBody(ReadOnlyMemory<byte> Body, Range ModelToken, bool Stream, StreamOptionsKind StreamOptions)
+/// <param name="Api">The door the request came through, which decides its shape.</param>
+/// <param name="AnthropicHeaders">
+/// A Messages request's <c>anthropic-version</c> and <c>anthropic-beta</c> as the client sent them, for an
+/// Anthropic deployment to honour (null when not sent).
+/// </param>
+public readonly record struct ChatRequestBody(
+    ReadOnlyMemory<byte> Body, Range ModelToken, bool Stream, StreamOptionsKind StreamOptions, ModelApi Api = ModelApi.ChatCompletions,
+    (string? Version, string? Beta) AnthropicHeaders = default)
 {
     /// <summary>Whether <c>stream_options.include_usage</c> must be added for the provider to report usage.</summary>
-    public bool AddIncludeUsage => Stream && StreamOptions == StreamOptionsKind.Absent;
+    public bool AddIncludeUsage => Api == ModelApi.ChatCompletions && Stream && StreamOptions == StreamOptionsKind.Absent;
 }
 
 /// <summary>A request the provider's API has no way to express; the client gets a 400 naming the field.</summary>

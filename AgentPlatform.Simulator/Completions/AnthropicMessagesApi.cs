@@ -35,7 +35,13 @@ public static class AnthropicMessagesApi
         return call.AnswerAsync(context, wire, body =>
         {
             var (chat, error) = ToChatRequest(body.Span);
-            return chat is null ? (null, error) : generator.Generate(chat);
+            if (chat is null)
+            {
+                return (null, error);
+            }
+            var (completion, refusal) = generator.Generate(chat);
+            // Anthropic writes to its prompt cache only where the request marks a breakpoint.
+            return completion is not null && body.Span.IndexOf("\"cache_control\""u8) < 0 ? (completion with { CacheWriteTokens = 0 }, refusal) : (completion, refusal);
         });
     }
 

@@ -155,9 +155,9 @@ public sealed class AnthropicWire : ICompletionWire
     private static void WriteUsage(Utf8JsonWriter writer, SimulatedCompletion completion, int outputTokens)
     {
         writer.WriteStartObject("usage");
-        // Anthropic counts input tokens apart from those read from its cache.
-        writer.WriteNumber("input_tokens", completion.PromptTokens - completion.CachedTokens);
-        writer.WriteNumber("cache_creation_input_tokens", 0);
+        // Anthropic counts input tokens apart from those read from its cache and written to it.
+        writer.WriteNumber("input_tokens", completion.PromptTokens - completion.CachedTokens - completion.CacheWriteTokens);
+        writer.WriteNumber("cache_creation_input_tokens", completion.CacheWriteTokens);
         writer.WriteNumber("cache_read_input_tokens", completion.CachedTokens);
         writer.WriteNumber("output_tokens", outputTokens);
         writer.WriteEndObject();

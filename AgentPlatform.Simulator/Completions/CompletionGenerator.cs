@@ -76,10 +76,10 @@ public sealed class CompletionGenerator(IOptionsMonitor<SimulatorOptions> option
                 $"({promptTokens} in the messages, {limit ?? 0} in the completion). Please reduce the length of the messages or completion.");
         }
 
-        var cachedTokens = CachedTokens(messages, promptTokens);
+        var (cachedTokens, cacheWriteTokens) = CachedTokens(messages, promptTokens);
         if (PickToolCall(request, messages, random) is { } toolCall)
         {
-            return (new SimulatedCompletion(id, model, created, promptTokens, [], toolCall, "tool_calls", stream, includeUsage) { CachedTokens = cachedTokens }, null);
+            return (new SimulatedCompletion(id, model, created, promptTokens, [], toolCall, "tool_calls", stream, includeUsage) { CachedTokens = cachedTokens, CacheWriteTokens = cacheWriteTokens }, null);
         }
 
         var wanted = options.CurrentValue.OutputTokens;
@@ -91,29 +91,33 @@ public sealed class CompletionGenerator(IOptionsMonitor<SimulatorOptions> option
             tokens[i] = i == 0 ? char.ToUpperInvariant(word[0]) + word[1..] : " " + word;
         }
         var finishReason = count < wanted ? "length" : "stop";
-        return (new SimulatedCompletion(id, model, created, promptTokens, tokens, null, finishReason, stream, includeUsage) { CachedTokens = cachedTokens }, null);
+        return (new SimulatedCompletion(id, model, created, promptTokens, tokens, null, finishReason, stream, includeUsage) { CachedTokens = cachedTokens, CacheWriteTokens = cacheWriteTokens }, null);
     }
 
-    /// <summary>The prompt tokens a provider with prompt caching would have read from its cache: none the first time.</summary>
-    private int CachedTokens(JsonArray messages, int promptTokens)
+    /// <summary>
+    /// The prompt tokens a provider with prompt caching would have read from its cache — none the first
+    /// time — and written to it (the first time).
+    /// </summary>
+    private (int Read, int Written) CachedTokens(JsonArray messages, int promptTokens)
     {
         if (!options.CurrentValue.PromptCaching || promptTokens < PromptCacheMinTokens)
         {
-            return 0;
+            return (0, 0);
         }
         Span<byte> hash = stackalloc byte[SHA256.HashSizeInBytes];
         SHA256.HashData(JsonSerializer.SerializeToUtf8Bytes(messages), hash);
         var key = BinaryPrimitives.ReadInt128LittleEndian(hash);
+        var cacheable = promptTokens - promptTokens % PromptCacheIncrement;
         if (_seenPrompts.ContainsKey(key))
         {
-            return promptTokens - promptTokens % PromptCacheIncrement;
+            return (cacheable, 0);
         }
         if (_seenPrompts.Count >= PromptCacheCapacity)
         {
             _seenPrompts.Clear();
         }
         _seenPrompts.TryAdd(key, true);
-        return 0;
+        return (0, cacheable);
     }
 
     private static int Seed(ReadOnlySpan<byte> body)

@@ -18,6 +18,12 @@ public sealed record SimulatedCompletion(
     /// <summary>Prompt tokens the (emulated) provider read from its prompt cache: part of <see cref="PromptTokens"/>.</summary>
     public int CachedTokens { get; init; }
 
+    /// <summary>
+    /// Prompt tokens the provider wrote to its prompt cache (part of <see cref="PromptTokens"/>): said only on
+    /// Anthropic's wire, and only for a request that asked for caching (<c>cache_control</c>).
+    /// </summary>
+    public int CacheWriteTokens { get; init; }
+
     public int CompletionTokens => ToolCall is null ? Tokens.Count : Math.Max(1, (ToolCall.Name.Length + ToolCall.Arguments.Length) / 4);
 
     public string Content => string.Concat(Tokens);

@@ -60,6 +60,10 @@ public sealed class RouterSettings : IEnumerable<KeyValuePair<string, string?>>
     public static DeploymentOptions Deployment(string name, Uri server, string model = "sim-model", int priority = 0, double weight = 1, int? contextWindow = null) =>
         new() { Name = name, BaseUrl = $"{server}v1", Model = model, Priority = priority, Weight = weight, ContextWindow = contextWindow };
 
+    /// <summary>A deployment that speaks Anthropic's Messages API (as the simulator does at <c>/v1/messages</c>).</summary>
+    public static DeploymentOptions Anthropic(string name, Uri server, string model = "claude-sim", int priority = 0) =>
+        new() { Name = name, Provider = ProviderNames.Anthropic, BaseUrl = server.ToString().TrimEnd('/'), Model = model, Priority = priority };
+
     /// <summary>The deployment with its prices per million input and output tokens.</summary>
     public static DeploymentOptions Priced(DeploymentOptions deployment, double inputPerMillion, double outputPerMillion)
     {

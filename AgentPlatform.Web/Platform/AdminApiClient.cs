@@ -11,13 +11,15 @@ namespace AgentPlatform.Web.Platform;
 public sealed record UsageRecordView(
     string RequestId, DateTimeOffset Time, string? TenantId, string? KeyId, string? Model, string? Deployment,
     long PromptTokens, long CachedTokens, long CompletionTokens, decimal CostUsd, double LatencyMs, double? OverheadMs,
-    int Status, string Outcome, string Cache, bool Stream = false, string? TraceId = null, double? TimeToFirstTokenMs = null, string? Door = null)
+    int Status, string Outcome, string Cache, bool Stream = false, string? TraceId = null, double? TimeToFirstTokenMs = null, string? Door = null,
+    long CacheWriteTokens = 0)
 {
     /// <summary>The door the request came through, as a client calls it; none for an agent's steps and older records.</summary>
     public string? DoorPath => Door switch
     {
         "chat.completions" => "POST /v1/chat/completions",
         "embeddings" => "POST /v1/embeddings",
+        "messages" => "POST /v1/messages",
         _ => null,
     };
 }

@@ -1,11 +1,15 @@
 using System.Net.Http.Headers;
 using System.Text.Json;
+using AgentPlatform.Contracts.OpenAI;
 using AgentPlatform.Router.Configuration;
 
 namespace AgentPlatform.Router.Providers.Anthropic;
 
 /// <summary>
-/// Anthropic's Messages API (<c>{BaseUrl}/v1/messages</c>, <c>x-api-key</c>, <c>anthropic-version</c>),
+/// Anthropic's Messages API (<c>{BaseUrl}/v1/messages</c>, <c>x-api-key</c>, <c>anthropic-version</c>).
+/// A request through the Messages door passes through with only <c>model</c> rewritten (every Anthropic
+/// feature works: prompt caching, thinking, tools, images, documents; the client's <c>anthropic-version</c>
+/// and <c>anthropic-beta</c> go along) and its answer comes back untouched. A chat completion is
 /// translated both ways so clients keep speaking OpenAI's Chat Completions. The translation is written
 /// here rather than through Anthropic's SDK: the Router needs the raw stream (to relay events as they
 /// come, under its own timeouts and retries) which the SDK's client does not hand out.
@@ -18,12 +22,16 @@ public sealed class AnthropicAdapter(TimeProvider timeProvider) : IProviderAdapt
 
     public string Name => ProviderNames.Anthropic;
 
-    public bool TranslatesAnswer => true;
+    public bool TranslatesAnswer(ModelApi api) => api != ModelApi.Messages;
 
     public Uri RequestUri(DeploymentOptions options) => new(options.BaseUrl.TrimEnd('/') + "/v1/messages");
 
     public HttpRequestMessage CreateRequest(ProviderEndpoint endpoint, ChatRequestBody request)
     {
+        if (request.Api == ModelApi.Messages)
+        {
+            return PassThrough(endpoint, request);
+        }
         System.Text.Json.Nodes.JsonObject translated;
         try
         {
@@ -44,8 +52,30 @@ public sealed class AnthropicAdapter(TimeProvider timeProvider) : IProviderAdapt
         return message;
     }
 
-    public Stream ReadAnswer(HttpResponseMessage response, Stream answer)
+    private static HttpRequestMessage PassThrough(ProviderEndpoint endpoint, ChatRequestBody request)
     {
+        var message = new HttpRequestMessage(HttpMethod.Post, endpoint.RequestUri)
+        {
+            Content = new ModelRewriteContent(request.Body, request.ModelToken, endpoint.ModelJsonToken),
+        };
+        message.Headers.TryAddWithoutValidation("anthropic-version", request.AnthropicHeaders.Version ?? ApiVersion);
+        if (request.AnthropicHeaders.Beta is { Length: > 0 } beta)
+        {
+            message.Headers.TryAddWithoutValidation("anthropic-beta", beta);
+        }
+        if (endpoint.ApiKey is { Length: > 0 } key)
+        {
+            message.Headers.TryAddWithoutValidation("x-api-key", key);
+        }
+        return message;
+    }
+
+    public Stream ReadAnswer(HttpResponseMessage response, Stream answer, ModelApi api)
+    {
+        if (api == ModelApi.Messages)
+        {
+            return answer;
+        }
         var created = timeProvider.GetUtcNow().ToUnixTimeSeconds();
         if (!response.IsSuccessStatusCode)
         {

@@ -1,5 +1,6 @@
 using System.Buffers;
 using System.Text.Json;
+using AgentPlatform.Contracts.Anthropic;
 using AgentPlatform.Contracts.OpenAI;
 
 namespace AgentPlatform.Router.Providers.Anthropic;
@@ -60,7 +61,7 @@ public static class AnthropicAnswerTranslator
         writer.WriteEndArray();
         if (message.TryGetProperty("usage", out var usage))
         {
-            WriteUsage(writer, Usage.From(usage));
+            WriteUsage(writer, AnthropicUsage.From(usage));
         }
         writer.WriteEndObject();
     }
@@ -88,34 +89,11 @@ public static class AnthropicAnswerTranslator
         _ => "stop", // end_turn, stop_sequence, pause_turn
     };
 
-    public static void WriteUsage(Utf8JsonWriter writer, Usage usage) =>
-        ChatCompletionJson.WriteUsage(writer, usage.PromptTokens, usage.CacheReadTokens, usage.OutputTokens);
+    public static void WriteUsage(Utf8JsonWriter writer, AnthropicUsage usage) =>
+        ChatCompletionJson.WriteUsage(writer, usage.PromptTokens, usage.CacheReadTokens, usage.OutputTokens, usage.CacheCreationTokens);
 
     public static string? String(JsonElement element, string name) =>
         element.ValueKind == JsonValueKind.Object && element.TryGetProperty(name, out var value) && value.ValueKind == JsonValueKind.String
             ? value.GetString()
             : null;
-
-    /// <summary>
-    /// Anthropic's usage: input tokens are split into uncached, written to the cache and read from it;
-    /// OpenAI's prompt tokens are all three, with the cache reads also given as cached tokens.
-    /// </summary>
-    public readonly record struct Usage(long InputTokens, long CacheCreationTokens, long CacheReadTokens, long OutputTokens)
-    {
-        public long PromptTokens => InputTokens + CacheCreationTokens + CacheReadTokens;
-
-        public static Usage From(JsonElement usage) => new(
-            Number(usage, "input_tokens"), Number(usage, "cache_creation_input_tokens"),
-            Number(usage, "cache_read_input_tokens"), Number(usage, "output_tokens"));
-
-        /// <summary>Later figures (a stream's message_delta) replace earlier ones where given.</summary>
-        public Usage Merge(JsonElement usage) => new(
-            Later(usage, "input_tokens", InputTokens), Later(usage, "cache_creation_input_tokens", CacheCreationTokens),
-            Later(usage, "cache_read_input_tokens", CacheReadTokens), Later(usage, "output_tokens", OutputTokens));
-
-        private static long Number(JsonElement usage, string name) => Later(usage, name, 0);
-
-        private static long Later(JsonElement usage, string name, long current) =>
-            usage.TryGetProperty(name, out var value) && value.TryGetInt64(out var number) ? number : current;
-    }
 }

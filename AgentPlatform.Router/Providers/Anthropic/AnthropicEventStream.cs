@@ -1,5 +1,6 @@
 using System.Buffers;
 using System.Text.Json;
+using AgentPlatform.Contracts.Anthropic;
 using AgentPlatform.Contracts.OpenAI;
 
 namespace AgentPlatform.Router.Providers.Anthropic;
@@ -26,7 +27,7 @@ internal sealed class AnthropicEventStream(Stream inner, bool includeUsage, long
 
     private string _id = "";
     private string _model = "";
-    private AnthropicAnswerTranslator.Usage _usage;
+    private AnthropicUsage _usage;
     /// <summary>OpenAI's tool-call index for each Anthropic content block that is a tool use.</summary>
     private readonly Dictionary<int, int> _toolCallIndex = [];
 
@@ -101,7 +102,7 @@ internal sealed class AnthropicEventStream(Stream inner, bool includeUsage, long
                 _model = AnthropicAnswerTranslator.String(message, "model") ?? "";
                 if (message.TryGetProperty("usage", out var startUsage))
                 {
-                    _usage = AnthropicAnswerTranslator.Usage.From(startUsage);
+                    _usage = AnthropicUsage.From(startUsage);
                 }
                 WriteChunk(0, static (w, _) => { w.WriteString("role", "assistant"); w.WriteString("content", ""); }, finishReason: null);
                 break;

@@ -1,3 +1,4 @@
+using AgentPlatform.Contracts.OpenAI;
 using AgentPlatform.Router.Configuration;
 
 namespace AgentPlatform.Router.Providers.AzureOpenAI;
@@ -15,7 +16,7 @@ public sealed class AzureOpenAIAdapter : IProviderAdapter
 
     public string Name => ProviderNames.AzureOpenAI;
 
-    public bool TranslatesAnswer => false;
+    public bool TranslatesAnswer(ModelApi api) => false;
 
     public Uri RequestUri(DeploymentOptions options) => new(
         $"{options.BaseUrl.TrimEnd('/')}/openai/deployments/{Uri.EscapeDataString(options.Model)}/{(options.Kind == DeploymentKinds.Embeddings ? "embeddings" : "chat/completions")}" +
@@ -23,6 +24,7 @@ public sealed class AzureOpenAIAdapter : IProviderAdapter
 
     public HttpRequestMessage CreateRequest(ProviderEndpoint endpoint, ChatRequestBody request)
     {
+        MessagesTranslation.RefuseUntilBuilt(request);
         var message = new HttpRequestMessage(HttpMethod.Post, endpoint.RequestUri)
         {
             // Azure routes by the URL and ignores the body's model; it is rewritten all the same so
@@ -36,5 +38,5 @@ public sealed class AzureOpenAIAdapter : IProviderAdapter
         return message;
     }
 
-    public Stream ReadAnswer(HttpResponseMessage response, Stream answer) => answer;
+    public Stream ReadAnswer(HttpResponseMessage response, Stream answer, ModelApi api) => answer;
 }

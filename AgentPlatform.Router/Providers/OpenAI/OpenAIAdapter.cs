@@ -1,3 +1,4 @@
+using AgentPlatform.Contracts.OpenAI;
 using AgentPlatform.Router.Configuration;
 
 namespace AgentPlatform.Router.Providers.OpenAI;
@@ -11,13 +12,14 @@ public sealed class OpenAIAdapter : IProviderAdapter
 {
     public string Name => ProviderNames.OpenAI;
 
-    public bool TranslatesAnswer => false;
+    public bool TranslatesAnswer(ModelApi api) => false;
 
     public Uri RequestUri(DeploymentOptions options) =>
         new(options.BaseUrl.TrimEnd('/') + (options.Kind == DeploymentKinds.Embeddings ? "/embeddings" : "/chat/completions"));
 
     public HttpRequestMessage CreateRequest(ProviderEndpoint endpoint, ChatRequestBody request)
     {
+        MessagesTranslation.RefuseUntilBuilt(request);
         var message = new HttpRequestMessage(HttpMethod.Post, endpoint.RequestUri)
         {
             Content = new ModelRewriteContent(request.Body, request.ModelToken, endpoint.ModelJsonToken, request.AddIncludeUsage),
@@ -26,5 +28,5 @@ public sealed class OpenAIAdapter : IProviderAdapter
         return message;
     }
 
-    public Stream ReadAnswer(HttpResponseMessage response, Stream answer) => answer;
+    public Stream ReadAnswer(HttpResponseMessage response, Stream answer, ModelApi api) => answer;
 }

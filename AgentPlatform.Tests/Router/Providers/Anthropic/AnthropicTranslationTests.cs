@@ -89,7 +89,7 @@ public sealed class AnthropicTranslationTests
     }
 
     [Fact]
-    public void A_message_with_cache_tokens_becomes_a_completion_whose_prompt_counts_them()
+    public void A_message_with_cache_tokens_becomes_a_completion_whose_prompt_counts_them_and_names_the_cache_writes()
     {
         var output = new ArrayBufferWriter<byte>();
         using var message = JsonDocument.Parse("""
@@ -102,7 +102,7 @@ public sealed class AnthropicTranslationTests
         var completion = JsonNode.Parse(output.WrittenSpan)!;
         Assert.Equal("length", completion["choices"]![0]!["finish_reason"]!.GetValue<string>());
         Assert.Equal("Hi", completion["choices"]![0]!["message"]!["content"]!.GetValue<string>());
-        Assert.Equal("""{"prompt_tokens":115,"completion_tokens":7,"total_tokens":122,"prompt_tokens_details":{"cached_tokens":100}}""", completion["usage"]!.ToJsonString());
+        Assert.Equal("""{"prompt_tokens":115,"completion_tokens":7,"total_tokens":122,"prompt_tokens_details":{"cached_tokens":100},"cache_creation_input_tokens":5}""", completion["usage"]!.ToJsonString());
     }
 
     [Fact]

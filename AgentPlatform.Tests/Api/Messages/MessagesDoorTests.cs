@@ -1,0 +1,278 @@
+using System.Net;
+using System.Net.Http.Json;
+using System.Text.Json;
+using AgentPlatform.Api;
+using AgentPlatform.Router.Configuration;
+using AgentPlatform.Simulator;
+using AgentPlatform.Tests.Infrastructure;
+
+namespace AgentPlatform.Tests.Api.Messages;
+
+/// <summary>
+/// A Redis, two simulators (prompt caching on), a Router and an Api. Groups: <c>claude</c> (sim-a as an
+/// Anthropic deployment, priced with a cache-write price), <c>claude-failover</c> (a dead Anthropic
+/// deployment, then sim-b), <c>gpt</c> (sim-a as OpenAI), <c>embed</c> (an embeddings deployment).
+/// </summary>
+public sealed class MessagesFixture : IAsyncLifetime
+{
+    public const double InputPrice = 1000, CachedInputPrice = 100, CacheWritePrice = 1250, OutputPrice = 2000;
+
+    public TestRedis Redis { get; private set; } = null!;
+    public KestrelApp<SimulatorOptions> SimA { get; private set; } = null!;
+    public KestrelApp<SimulatorOptions> SimB { get; private set; } = null!;
+    public KestrelApp<RouterOptions> Router { get; private set; } = null!;
+    public KestrelApp<ApiOptions> Api { get; private set; } = null!;
+
+    public async Task InitializeAsync()
+    {
+        Redis = await TestRedis.StartAsync();
+        SimA = PlatformFixture.StartSimulator(new Dictionary<string, string?> { ["Simulator:PromptCaching"] = "true" });
+        SimB = PlatformFixture.StartSimulator();
+        var claude = RouterSettings.Priced(RouterSettings.Anthropic("sim-a-claude", SimA.BaseAddress), InputPrice, OutputPrice);
+        claude.CachedInputPricePerMillion = CachedInputPrice;
+        claude.CacheWriteInputPricePerMillion = CacheWritePrice;
+        var deadClaude = RouterSettings.Anthropic("down", new Uri($"http://127.0.0.1:{FreePort.Next()}/"));
+        Router = new KestrelApp<RouterOptions>(new RouterSettings
+        {
+            { "ConnectionStrings:cache", Redis.ConnectionString },
+            { "Logging:LogLevel:Default", "Warning" },
+            { "Router:Timeouts:FirstTokenSeconds", "2" },
+            { "Router:Retry:BaseDelayMs", "20" },
+            { "claude", new ModelGroupOptions { Deployments = [claude] } },
+            { "claude-failover", new ModelGroupOptions { Deployments = [deadClaude, RouterSettings.Anthropic("backup", SimB.BaseAddress, priority: 1)] } },
+            { "gpt", new ModelGroupOptions { Deployments = [RouterSettings.Deployment("sim-a-gpt", SimA.BaseAddress)] } },
+            { "embed", new ModelGroupOptions { Deployments = [RouterSettings.Embeddings(RouterSettings.Deployment("sim-a-embed", SimA.BaseAddress, model: "sim-embedding"))] } },
+        }).Start();
+        Api = new KestrelApp<ApiOptions>(PlatformFixture.ApiSettings(Redis, Router.BaseAddress)).Start();
+    }
+
+    public async Task DisposeAsync()
+    {
+        await Api.DisposeAsync();
+        await Router.DisposeAsync();
+        await SimA.DisposeAsync();
+        await SimB.DisposeAsync();
+        await Redis.DisposeAsync();
+    }
+}
+
+/// <summary>
+/// <c>POST /v1/messages</c> through the same stages as a chat completion — key (as Anthropic's clients send
+/// it), limits, budget, routing with failover, usage record with the cache's writes priced — passed through to
+/// Anthropic deployments, with every error in Anthropic's shape.
+/// </summary>
+public sealed class MessagesDoorTests(MessagesFixture platform) : IClassFixture<MessagesFixture>
+{
+    private async Task<(string TenantId, string KeyId, HttpClient Client)> NewKeyAsync(object? tenant = null, object? key = null)
+    {
+        var tenantId = await ApiCalls.CreateTenantAsync(platform.Api, tenant ?? new { name = $"t-{Guid.NewGuid():N}" });
+        var (keyId, plaintext) = await ApiCalls.CreateKeyAsync(platform.Api, tenantId, key ?? new { name = "claude-code" });
+        var client = platform.Api.CreateClient();
+        client.DefaultRequestHeaders.Add("x-api-key", plaintext);
+        client.DefaultRequestHeaders.Add("anthropic-version", "2023-06-01");
+        return (tenantId, keyId, client);
+    }
+
+    private static object Message(string model = "claude", string text = "Hello, Claude", int maxTokens = 64, bool stream = false) =>
+        new { model, max_tokens = maxTokens, stream, messages = new[] { new { role = "user", content = text } } };
+
+    private static async Task<JsonElement> ErrorOf(HttpResponseMessage response)
+    {
+        var error = await response.Content.ReadFromJsonAsync<JsonElement>();
+        Assert.Equal("error", error.GetProperty("type").GetString());
+        return error.GetProperty("error");
+    }
+
+    [Fact]
+    public async Task A_message_is_answered_in_anthropics_shape_and_recorded_at_its_door_with_the_providers_tokens()
+    {
+        var (_, keyId, client) = await NewKeyAsync();
+
+        using var response = await client.PostAsJsonAsync("/v1/messages", Message());
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        var message = await response.Content.ReadFromJsonAsync<JsonElement>();
+        Assert.Equal("message", message.GetProperty("type").GetString());
+        Assert.Equal("assistant", message.GetProperty("role").GetString());
+        Assert.Equal("text", message.GetProperty("content")[0].GetProperty("type").GetString());
+        Assert.Equal("end_turn", message.GetProperty("stop_reason").GetString());
+        var usage = message.GetProperty("usage");
+        var (input, output) = (usage.GetProperty("input_tokens").GetInt64(), usage.GetProperty("output_tokens").GetInt64());
+
+        using var admin = ApiCalls.Admin(platform.Api);
+        var record = Assert.Single(await ApiCalls.LedgerAsync(admin, $"keyId={keyId}", 1));
+        Assert.Equal("messages", record.GetProperty("door").GetString());
+        Assert.Equal("claude", record.GetProperty("model").GetString());
+        Assert.Equal("sim-a-claude", record.GetProperty("deployment").GetString());
+        Assert.False(record.GetProperty("estimated").GetBoolean());
+        Assert.Equal(input, record.GetProperty("promptTokens").GetInt64());
+        Assert.Equal(output, record.GetProperty("completionTokens").GetInt64());
+        Assert.Equal((input * MessagesFixture.InputPrice + output * MessagesFixture.OutputPrice) / 1_000_000, record.GetProperty("costUsd").GetDouble(), precision: 9);
+    }
+
+    [Fact]
+    public async Task A_stream_comes_as_anthropics_named_events_and_its_usage_is_recorded_from_them()
+    {
+        var (_, keyId, client) = await NewKeyAsync();
+
+        using var response = await client.PostAsJsonAsync("/v1/messages", Message(stream: true));
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal("text/event-stream", response.Content.Headers.ContentType?.MediaType);
+        var text = await response.Content.ReadAsStringAsync();
+        var events = text.Split('\n').Where(line => line.StartsWith("event: ", StringComparison.Ordinal)).Select(line => line["event: ".Length..]).ToList();
+        Assert.Equal("message_start", events[0]);
+        Assert.Contains("content_block_start", events);
+        Assert.Contains("content_block_delta", events);
+        Assert.Equal(["message_delta", "message_stop"], events[^2..]);
+        Assert.DoesNotContain("agentplatform", text, StringComparison.Ordinal);
+        var data = text.Split('\n').Where(line => line.StartsWith("data: ", StringComparison.Ordinal)).Select(line => JsonDocument.Parse(line[6..]).RootElement).ToList();
+        var input = data[0].GetProperty("message").GetProperty("usage").GetProperty("input_tokens").GetInt64();
+        var output = data.Single(d => d.GetProperty("type").GetString() == "message_delta").GetProperty("usage").GetProperty("output_tokens").GetInt64();
+
+        using var admin = ApiCalls.Admin(platform.Api);
+        var record = Assert.Single(await ApiCalls.LedgerAsync(admin, $"keyId={keyId}", 1));
+        Assert.True(record.GetProperty("stream").GetBoolean());
+        Assert.False(record.GetProperty("estimated").GetBoolean());
+        Assert.Equal(input, record.GetProperty("promptTokens").GetInt64());
+        Assert.Equal(output, record.GetProperty("completionTokens").GetInt64());
+    }
+
+    [Fact]
+    public async Task Prompt_cache_writes_are_priced_at_the_cache_write_price_and_reads_at_the_cached_price()
+    {
+        var (_, keyId, client) = await NewKeyAsync();
+        // Over the simulator's 1,024-token minimum, with a cache breakpoint on the system prompt.
+        var system = string.Join(' ', Enumerable.Repeat("policy", 1300)) + $" {Guid.NewGuid():N}";
+        var body = new
+        {
+            model = "claude",
+            max_tokens = 16,
+            system = new[] { new { type = "text", text = system, cache_control = new { type = "ephemeral" } } },
+            messages = new[] { new { role = "user", content = "Summarise the policy." } },
+        };
+
+        using var first = await client.PostAsJsonAsync("/v1/messages", body);
+        using var second = await client.PostAsJsonAsync("/v1/messages", body);
+
+        var written = (await first.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("usage");
+        var read = (await second.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("usage");
+        Assert.True(written.GetProperty("cache_creation_input_tokens").GetInt64() > 1000);
+        Assert.True(read.GetProperty("cache_read_input_tokens").GetInt64() > 1000);
+        using var admin = ApiCalls.Admin(platform.Api);
+        var records = (await ApiCalls.LedgerAsync(admin, $"keyId={keyId}", 2)).OrderBy(r => r.GetProperty("time").GetDateTimeOffset()).ToList();
+        AssertPriced(records[0], written);
+        AssertPriced(records[1], read);
+
+        static void AssertPriced(JsonElement record, JsonElement usage)
+        {
+            var (input, creation, cacheRead, output) = (usage.GetProperty("input_tokens").GetInt64(), usage.GetProperty("cache_creation_input_tokens").GetInt64(),
+                usage.GetProperty("cache_read_input_tokens").GetInt64(), usage.GetProperty("output_tokens").GetInt64());
+            Assert.Equal(input + creation + cacheRead, record.GetProperty("promptTokens").GetInt64());
+            Assert.Equal(cacheRead, record.GetProperty("cachedTokens").GetInt64());
+            Assert.Equal(creation, record.GetProperty("cacheWriteTokens").GetInt64());
+            var cost = (input * MessagesFixture.InputPrice + creation * MessagesFixture.CacheWritePrice + cacheRead * MessagesFixture.CachedInputPrice
+                + output * MessagesFixture.OutputPrice) / 1_000_000;
+            Assert.Equal(cost, record.GetProperty("costUsd").GetDouble(), precision: 9);
+        }
+    }
+
+    [Fact]
+    public async Task Every_refusal_is_in_anthropics_error_shape_with_its_status_and_type()
+    {
+        var (_, _, client) = await NewKeyAsync();
+        using var anonymous = platform.Api.CreateClient();
+        var (_, _, limited) = await NewKeyAsync(key: new { name = "limited", models = new[] { "gpt" } });
+
+        using var noKey = await anonymous.PostAsJsonAsync("/v1/messages", Message());
+        using var noMaxTokens = await client.PostAsJsonAsync("/v1/messages", new { model = "claude", messages = new[] { new { role = "user", content = "hi" } } });
+        using var unknown = await client.PostAsJsonAsync("/v1/messages", Message(model: "claude-nonexistent"));
+        using var notAllowed = await limited.PostAsJsonAsync("/v1/messages", Message());
+        using var embeddings = await client.PostAsJsonAsync("/v1/messages", Message(model: "embed"));
+        using var agent = await client.PostAsJsonAsync("/v1/messages", Message(model: "agent:helper"));
+
+        Assert.Equal((HttpStatusCode.Unauthorized, "authentication_error"), (noKey.StatusCode, (await ErrorOf(noKey)).GetProperty("type").GetString()));
+        var maxTokensError = await ErrorOf(noMaxTokens);
+        Assert.Equal((HttpStatusCode.BadRequest, "invalid_request_error"), (noMaxTokens.StatusCode, maxTokensError.GetProperty("type").GetString()));
+        Assert.Contains("max_tokens", maxTokensError.GetProperty("message").GetString());
+        Assert.Equal((HttpStatusCode.NotFound, "not_found_error"), (unknown.StatusCode, (await ErrorOf(unknown)).GetProperty("type").GetString()));
+        Assert.Equal((HttpStatusCode.Forbidden, "permission_error"), (notAllowed.StatusCode, (await ErrorOf(notAllowed)).GetProperty("type").GetString()));
+        Assert.Equal((HttpStatusCode.BadRequest, "model_kind_mismatch"), (embeddings.StatusCode, (await ErrorOf(embeddings)).GetProperty("code").GetString()));
+        Assert.Equal((HttpStatusCode.BadRequest, "model_kind_mismatch"), (agent.StatusCode, (await ErrorOf(agent)).GetProperty("code").GetString()));
+    }
+
+    [Fact]
+    public async Task Limits_and_budgets_refuse_in_anthropics_shape_with_retry_after()
+    {
+        var (_, _, rated) = await NewKeyAsync(key: new { name = "rpm", rpm = 1 });
+        var (_, _, budgeted) = await NewKeyAsync(tenant: new { name = $"budget-{Guid.NewGuid():N}", budgetUsd = 0.01, budgetPeriod = "monthly" });
+
+        using var allowed = await rated.PostAsJsonAsync("/v1/messages", Message());
+        using var throttled = await rated.PostAsJsonAsync("/v1/messages", Message());
+        // 64 output tokens at $2,000 per million: $0.128 reserved, more than the $0.01 budget.
+        using var overBudget = await budgeted.PostAsJsonAsync("/v1/messages", Message());
+
+        Assert.Equal(HttpStatusCode.OK, allowed.StatusCode);
+        Assert.Equal((HttpStatusCode.TooManyRequests, "rate_limit_error"), (throttled.StatusCode, (await ErrorOf(throttled)).GetProperty("type").GetString()));
+        Assert.True(throttled.Headers.Contains("Retry-After"));
+        Assert.Equal((HttpStatusCode.PaymentRequired, "billing_error"), (overBudget.StatusCode, (await ErrorOf(overBudget)).GetProperty("type").GetString()));
+    }
+
+    [Fact]
+    public async Task A_deployment_that_fails_before_the_first_byte_is_failed_over_to_the_next()
+    {
+        var (_, keyId, client) = await NewKeyAsync();
+
+        using var response = await client.PostAsJsonAsync("/v1/messages", Message(model: "claude-failover", stream: true));
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Contains("event: message_stop", await response.Content.ReadAsStringAsync());
+        using var admin = ApiCalls.Admin(platform.Api);
+        var record = Assert.Single(await ApiCalls.LedgerAsync(admin, $"keyId={keyId}", 1));
+        Assert.Equal("backup", record.GetProperty("deployment").GetString());
+    }
+
+    [Fact]
+    public async Task A_group_of_openai_deployments_refuses_messages_with_a_400_that_says_where_to_go()
+    {
+        var (_, _, client) = await NewKeyAsync();
+
+        using var response = await client.PostAsJsonAsync("/v1/messages", Message(model: "gpt"));
+
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        var error = await ErrorOf(response);
+        Assert.Equal("unsupported_by_provider", error.GetProperty("code").GetString());
+        Assert.Contains("/v1/chat/completions", error.GetProperty("message").GetString());
+    }
+
+    [Fact]
+    public async Task Counting_tokens_calls_no_model_and_counts_what_a_message_would_reserve()
+    {
+        var (_, keyId, client) = await NewKeyAsync();
+        var body = new { model = "claude", system = "You are terse.", messages = new[] { new { role = "user", content = "Count these words for me please" } } };
+
+        using var counted = await client.PostAsJsonAsync("/v1/messages/count_tokens", body);
+        using var unknown = await client.PostAsJsonAsync("/v1/messages/count_tokens", new { model = "nope", messages = Array.Empty<object>() });
+
+        Assert.Equal(HttpStatusCode.OK, counted.StatusCode);
+        var tokens = (await counted.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("input_tokens").GetInt32();
+        // The estimator's count: 3 to prime the reply, 3 per turn (the system prompt is one), and the words.
+        Assert.Equal(3 + 3 + 4 + 3 + 6, tokens);
+        Assert.Equal((HttpStatusCode.NotFound, "not_found_error"), (unknown.StatusCode, (await ErrorOf(unknown)).GetProperty("type").GetString()));
+        using var admin = ApiCalls.Admin(platform.Api);
+        Assert.Empty(await ApiCalls.LedgerAsync(admin, $"keyId={keyId}", 0));
+    }
+
+    [Fact]
+    public async Task The_model_list_says_which_groups_answer_at_the_messages_door()
+    {
+        var (_, _, client) = await NewKeyAsync();
+
+        var models = (await client.GetFromJsonAsync<JsonElement>("/v1/models")).GetProperty("data").EnumerateArray()
+            .ToDictionary(m => m.GetProperty("id").GetString()!, m => m.GetProperty("endpoints").EnumerateArray().Select(e => e.GetString()).ToArray());
+
+        Assert.Contains("/v1/messages", models["claude"]);
+        Assert.DoesNotContain("/v1/messages", models["gpt"]);
+        Assert.DoesNotContain("/v1/messages", models["embed"]);
+    }
+}
