@@ -15,13 +15,25 @@ public static class Json
     public static StringContent Embeddings(string model = "embed", string extra = "") =>
         Body($$"""{"model":"{{model}}","input":"Hello there"{{extra}}}""");
 
+    /// <summary>An Anthropic Messages request of one short user turn, with any <paramref name="extra"/> fields.</summary>
+    public static StringContent Message(string model = "claude", bool stream = false, int maxTokens = 16, string extra = "") =>
+        Body($$"""{"model":"{{model}}","max_tokens":{{maxTokens}},"stream":{{(stream ? "true" : "false")}},"messages":[{"role":"user","content":"Hello there"}]{{extra}}}""");
+
     /// <summary>
-    /// A request at <paramref name="door"/> (<c>/v1/chat/completions</c> or <c>/v1/embeddings</c>) to the
-    /// fixture's group of that kind: <paramref name="chatModel"/>, or its embeddings twin (<c>embed</c>,
-    /// <c>priced-embed</c>, <c>slow-embed</c>).
+    /// A request at <paramref name="door"/> (<c>/v1/chat/completions</c>, <c>/v1/embeddings</c> or
+    /// <c>/v1/messages</c>) to the fixture's group of that kind: <paramref name="chatModel"/>, or its
+    /// embeddings twin (<c>embed</c>, <c>priced-embed</c>, <c>slow-embed</c>) or Anthropic twin (<c>claude</c>,
+    /// <c>priced-claude</c>, <c>slow-claude</c>).
     /// </summary>
-    public static StringContent AtDoor(string door, string chatModel = "default", string extra = "") =>
-        door == "/v1/embeddings" ? Embeddings(chatModel == "default" ? "embed" : chatModel + "-embed", extra) : Chat(chatModel, extra: extra);
+    /// <param name="maxTokens">The output asked for (Messages requires it: 16 unless said).</param>
+    public static StringContent AtDoor(string door, string chatModel = "default", string extra = "", bool stream = false, int? maxTokens = null) => door switch
+    {
+        "/v1/embeddings" => Embeddings(Twin(chatModel, "embed"), extra),
+        "/v1/messages" => Message(Twin(chatModel, "claude"), stream, maxTokens ?? 16, extra),
+        _ => Chat(chatModel, stream, extra: maxTokens is { } max ? extra + $",\"max_tokens\":{max}" : extra),
+    };
+
+    private static string Twin(string chatModel, string kind) => chatModel == "default" ? kind : $"{chatModel}-{kind}";
 
     public static async Task<JsonElement> ReadAsync(HttpResponseMessage response)
     {
@@ -29,7 +41,10 @@ public static class Json
         return JsonDocument.Parse(text).RootElement.Clone();
     }
 
-    /// <summary>Asserts OpenAI's error shape and returns the error object.</summary>
+    /// <summary>
+    /// Asserts the error shape of the door the request went through — OpenAI's, or Anthropic's
+    /// (<c>{"type":"error","error":{...}}</c>) for <c>/v1/messages</c> — and returns the error object.
+    /// </summary>
     public static async Task<JsonElement> ReadErrorAsync(HttpResponseMessage response)
     {
         Assert.Equal("application/json", response.Content.Headers.ContentType?.MediaType);
@@ -37,6 +52,11 @@ public static class Json
         var error = root.GetProperty("error");
         Assert.False(string.IsNullOrEmpty(error.GetProperty("message").GetString()));
         Assert.False(string.IsNullOrEmpty(error.GetProperty("type").GetString()));
+        if (response.RequestMessage?.RequestUri?.AbsolutePath.StartsWith("/v1/messages", StringComparison.Ordinal) == true)
+        {
+            Assert.Equal("error", root.GetProperty("type").GetString());
+            return error;
+        }
         Assert.True(error.TryGetProperty("param", out _));
         Assert.True(error.TryGetProperty("code", out _));
         return error;

@@ -54,6 +54,10 @@ public class TenancyFixture : IAsyncLifetime
             { "embed", new ModelGroupOptions { Deployments = [RouterSettings.Embeddings(RouterSettings.Deployment("sim-embed", Simulator.BaseAddress))] } },
             { "slow-embed", new ModelGroupOptions { Deployments = [RouterSettings.Embeddings(RouterSettings.Deployment("slow-sim-embed", SlowSimulator.BaseAddress))] } },
             { "priced-embed", new ModelGroupOptions { Deployments = [RouterSettings.Embeddings(RouterSettings.Priced(RouterSettings.Deployment("priced-sim-embed", Simulator.BaseAddress), InputPrice, 0))] } },
+            // The Anthropic twins, for the Messages door: the simulators speaking Anthropic's API.
+            { "claude", new ModelGroupOptions { Deployments = [RouterSettings.Anthropic("sim-claude", Simulator.BaseAddress)] } },
+            { "slow-claude", new ModelGroupOptions { Deployments = [RouterSettings.Anthropic("slow-sim-claude", SlowSimulator.BaseAddress)] } },
+            { "priced-claude", new ModelGroupOptions { Deployments = [RouterSettings.Priced(RouterSettings.Anthropic("priced-sim-claude", Simulator.BaseAddress), InputPrice, OutputPrice)] } },
         }).Start();
         First = StartApi();
         Second = StartApi();

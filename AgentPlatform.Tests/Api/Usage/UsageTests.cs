@@ -35,6 +35,7 @@ public abstract class UsageSuite<TFixture>(TFixture fixture) : IClassFixture<TFi
     [Theory]
     [InlineData("/v1/chat/completions")]
     [InlineData("/v1/embeddings")]
+    [InlineData("/v1/messages")]
     public async Task Five_hundred_concurrent_requests_never_spend_past_a_budget_and_the_refused_get_402_naming_it(string door)
     {
         var (keyId, key) = await CreateKeyAsync(new { name = "Budgeted" }, new { name = "five cents", budgetUsd = 0.05, budgetPeriod = "daily" });
@@ -45,7 +46,7 @@ public abstract class UsageSuite<TFixture>(TFixture fixture) : IClassFixture<TFi
         {
             using var response = await (i % 2 == 0 ? first : second).PostAsync(door, door == "/v1/embeddings"
                 ? Json.Embeddings(model: "priced-embed", extra: $",\"user\":\"{i}\"")
-                : Json.Chat(model: "priced", stream: i % 3 == 0, extra: ",\"max_tokens\":20"));
+                : Json.AtDoor(door, "priced", stream: i % 3 == 0, maxTokens: 20));
             await response.Content.ReadAsStringAsync();
             return (response.StatusCode, Error: response.StatusCode == HttpStatusCode.OK ? null : (JsonElement?)await Json.ReadErrorAsync(response));
         }));
