@@ -44,6 +44,20 @@ public static class UsageReader
         return null;
     }
 
+    /// <summary>A usage object itself (<c>{"prompt_tokens":...}</c> or Anthropic's); null when it is not one.</summary>
+    public static TokenUsage? FromUsageObject(ReadOnlySpan<byte> usage)
+    {
+        var reader = new Utf8JsonReader(usage);
+        try
+        {
+            return reader.Read() && reader.TokenType == JsonTokenType.StartObject ? ReadUsage(ref reader) : null;
+        }
+        catch (JsonException)
+        {
+            return null;
+        }
+    }
+
     /// <summary>The usage carried by one of the server-sent events in <paramref name="events"/>, if any.</summary>
     public static TokenUsage? FromEvents(ReadOnlySpan<byte> events) => FromEvents(events, out _);
 

@@ -27,7 +27,7 @@ public static class RouterApi
             .WithSummary("Routes an embeddings request to a deployment of its (embeddings) model group.");
         api.MapPost("/messages", MessagesAsync)
             .WithName("RouteMessages")
-            .WithSummary("Routes an Anthropic Messages request to a deployment of its model group (passed through to Anthropic's).");
+            .WithSummary("Routes an Anthropic Messages request to a deployment of its model group (passed through to Anthropic's, translated for the others).");
         api.MapGet("/models", ListModels)
             .WithName("ListModelGroups")
             .WithSummary("Lists the model groups, in OpenAI's model list format.");
@@ -105,16 +105,9 @@ public static class RouterApi
     private static Ok<ModelList> ListModels(ModelPool pool) =>
         TypedResults.Ok(new ModelList([.. pool.Groups.OrderBy(g => g.Name, StringComparer.Ordinal).Select(g => new ModelEntry(g.Name, Endpoints: DoorsOf(g)))]));
 
-    private static readonly string[] ChatDoors = ["/v1/chat/completions"];
-    private static readonly string[] AnthropicDoors = ["/v1/chat/completions", "/v1/messages"];
+    private static readonly string[] ChatDoors = ["/v1/chat/completions", "/v1/messages"];
     private static readonly string[] EmbeddingsDoors = ["/v1/embeddings"];
 
-    /// <summary>
-    /// The Api's doors that answer a group: what a client may call it through. Messages reach a group whose
-    /// deployments are all Anthropic's (passed through; their translation for other providers is to come).
-    /// </summary>
-    private static string[] DoorsOf(ModelGroup group) =>
-        group.Kind == DeploymentKinds.Embeddings ? EmbeddingsDoors
-        : group.Deployments.All(d => d.Provider == ProviderNames.Anthropic) ? AnthropicDoors
-        : ChatDoors;
+    /// <summary>The Api's doors that answer a group: what a client may call it through (every provider is translated to both chat doors).</summary>
+    private static string[] DoorsOf(ModelGroup group) => group.Kind == DeploymentKinds.Embeddings ? EmbeddingsDoors : ChatDoors;
 }

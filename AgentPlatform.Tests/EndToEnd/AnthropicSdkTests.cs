@@ -8,20 +8,24 @@ namespace AgentPlatform.Tests.EndToEnd;
 
 /// <summary>
 /// The official Anthropic .NET SDK, with only its base URL and key changed, against the whole platform: its
-/// Messages door passed through to the local pool's Anthropic deployment (<c>claude-sim</c>).
+/// Messages door passed through to the local pool's Anthropic deployment (<c>claude-sim</c>) and translated
+/// for its OpenAI-compatible ones (<c>default</c>).
 /// </summary>
 [Collection(AppHostCollection.Name)]
 public sealed class AnthropicSdkTests(AppHostFixture platform)
 {
     private const string Model = "claude-sim";
+    private const string OpenAIModel = "default";
     private static readonly TimeSpan DefaultTimeout = AppHostFixture.DefaultTimeout;
 
-    [Fact]
-    public async Task The_sdk_creates_a_message()
+    [Theory]
+    [InlineData(Model)]
+    [InlineData(OpenAIModel)]
+    public async Task The_sdk_creates_a_message(string model)
     {
         var message = await Client().Messages.Create(new MessageCreateParams
         {
-            Model = Model,
+            Model = model,
             MaxTokens = 64,
             System = "Be brief.",
             Messages = [new UserMessageParam("Hello, Claude")],
@@ -34,15 +38,17 @@ public sealed class AnthropicSdkTests(AppHostFixture platform)
         Assert.True(message.Usage.InputTokens > 0);
     }
 
-    [Fact]
-    public async Task The_sdk_streams_a_message_to_its_usage()
+    [Theory]
+    [InlineData(Model)]
+    [InlineData(OpenAIModel)]
+    public async Task The_sdk_streams_a_message_to_its_usage(string model)
     {
         var text = new StringBuilder();
         long? outputTokens = null;
 
         await foreach (var streamEvent in Client().Messages.CreateStreaming(new MessageCreateParams
         {
-            Model = Model,
+            Model = model,
             MaxTokens = 64,
             Messages = [new UserMessageParam("Stream to me")],
         }).WithCancellation(new CancellationTokenSource(DefaultTimeout).Token))
@@ -61,8 +67,10 @@ public sealed class AnthropicSdkTests(AppHostFixture platform)
         Assert.Equal(text.ToString().Split(' ').Length, outputTokens);
     }
 
-    [Fact]
-    public async Task The_sdk_receives_a_tool_use_and_sends_its_result_back()
+    [Theory]
+    [InlineData(Model)]
+    [InlineData(OpenAIModel)]
+    public async Task The_sdk_receives_a_tool_use_and_sends_its_result_back(string model)
     {
         var client = Client();
         Tool weather = new()
@@ -77,7 +85,7 @@ public sealed class AnthropicSdkTests(AppHostFixture platform)
         };
         List<MessageParam> messages = [new UserMessageParam("What is the weather in Paris? Use get_weather.")];
 
-        var call = await client.Messages.Create(new MessageCreateParams { Model = Model, MaxTokens = 256, Messages = messages, Tools = [weather] }).WaitAsync(DefaultTimeout);
+        var call = await client.Messages.Create(new MessageCreateParams { Model = model, MaxTokens = 256, Messages = messages, Tools = [weather] }).WaitAsync(DefaultTimeout);
 
         Assert.Equal(StopReason.ToolUse, call.StopReason?.Value());
         var toolUse = Assert.Single(call.Content.Select(block => block.TryPickToolUse(out var use) ? use : null).OfType<ToolUseBlock>());
@@ -86,7 +94,7 @@ public sealed class AnthropicSdkTests(AppHostFixture platform)
 
         messages.Add(new AssistantMessageParam(new List<ContentBlockParam> { new ToolUseBlockParam { ID = toolUse.ID, Name = toolUse.Name, Input = toolUse.Input } }));
         messages.Add(new UserMessageParam(new List<ContentBlockParam> { new ToolResultBlockParam(toolUse.ID) { Content = "Sunny, 21 °C" } }));
-        var answer = await client.Messages.Create(new MessageCreateParams { Model = Model, MaxTokens = 256, Messages = messages, Tools = [weather] }).WaitAsync(DefaultTimeout);
+        var answer = await client.Messages.Create(new MessageCreateParams { Model = model, MaxTokens = 256, Messages = messages, Tools = [weather] }).WaitAsync(DefaultTimeout);
 
         Assert.Equal(StopReason.EndTurn, answer.StopReason?.Value());
         Assert.Contains(answer.Content, block => block.TryPickText(out var t) && t.Text.Length > 0);

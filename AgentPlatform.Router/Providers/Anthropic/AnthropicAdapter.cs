@@ -79,7 +79,11 @@ public sealed class AnthropicAdapter(TimeProvider timeProvider) : IProviderAdapt
         var created = timeProvider.GetUtcNow().ToUnixTimeSeconds();
         if (!response.IsSuccessStatusCode)
         {
-            return new TranslatedJsonStream(answer, AnthropicAnswerTranslator.WriteError, isError: true);
+            return new TranslatedJsonStream(answer, AnthropicAnswerTranslator.WriteError, static (output, text) =>
+            {
+                using var writer = new Utf8JsonWriter(output);
+                AnthropicAnswerTranslator.WriteErrorObject(writer, text, "upstream_error");
+            });
         }
         if (response.Content.Headers.ContentType?.MediaType == "text/event-stream")
         {

@@ -13,83 +13,19 @@ namespace AgentPlatform.Router.Providers.Anthropic;
 /// error event. Reads pass their cancellation to the provider's stream, so the Router's idle timeout
 /// still applies.
 /// </summary>
-internal sealed class AnthropicEventStream(Stream inner, bool includeUsage, long created) : ReadOnlyStream
+internal sealed class AnthropicEventStream(Stream inner, bool includeUsage, long created) : TranslatedEventStream(inner)
 {
-    private const int ReadSize = 16 * 1024;
-
-    private readonly ArrayBufferWriter<byte> _translated = new(ReadSize);
-    /// <summary>One writer for the stream's chunks, reset onto <see cref="_translated"/> for each.</summary>
-    private readonly Utf8JsonWriter _writer = new(Stream.Null);
-    private byte[] _events = ArrayPool<byte>.Shared.Rent(ReadSize);
-    private int _eventBytes;
-    private int _translatedRead;
-    private bool _innerEnded;
-
     private string _id = "";
     private string _model = "";
     private AnthropicUsage _usage;
     /// <summary>OpenAI's tool-call index for each Anthropic content block that is a tool use.</summary>
     private readonly Dictionary<int, int> _toolCallIndex = [];
 
-    public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
-    {
-        while (_translatedRead == _translated.WrittenCount)
-        {
-            if (_innerEnded)
-            {
-                return 0;
-            }
-            _translated.ResetWrittenCount();
-            _translatedRead = 0;
-            if (_eventBytes == _events.Length)
-            {
-                Grow();
-            }
-            var read = await inner.ReadAsync(_events.AsMemory(_eventBytes), cancellationToken);
-            if (read == 0)
-            {
-                _innerEnded = true; // a stream that ends without message_stop is left without [DONE]
-                break;
-            }
-            _eventBytes += read;
-            TranslateCompleteEvents();
-        }
-        var count = Math.Min(buffer.Length, _translated.WrittenCount - _translatedRead);
-        _translated.WrittenSpan.Slice(_translatedRead, count).CopyTo(buffer.Span);
-        _translatedRead += count;
-        return count;
-    }
-
-    private void TranslateCompleteEvents()
-    {
-        var start = 0;
-        while (true)
-        {
-            var rest = _events.AsSpan(start, _eventBytes - start);
-            var end = rest.IndexOf("\n\n"u8);
-            if (end < 0)
-            {
-                break;
-            }
-            TranslateEvent(rest[..end]);
-            start += end + 2;
-        }
-        _events.AsSpan(start, _eventBytes - start).CopyTo(_events);
-        _eventBytes -= start;
-    }
-
     /// <summary>One event: its <c>data:</c> line carries the JSON, whose <c>type</c> names the event.</summary>
-    private void TranslateEvent(ReadOnlySpan<byte> lines)
+    protected override void Translate(ReadOnlySpan<byte> data)
     {
-        foreach (var range in lines.Split((byte)'\n'))
-        {
-            var line = lines[range].TrimEnd((byte)'\r');
-            if (line.StartsWith("data:"u8))
-            {
-                using var document = JsonDocument.Parse(line[5..].ToArray());
-                Translate(document.RootElement);
-            }
-        }
+        using var document = JsonDocument.Parse(data.ToArray());
+        Translate(document.RootElement);
     }
 
     private void Translate(JsonElement data)
@@ -140,11 +76,11 @@ internal sealed class AnthropicEventStream(Stream inner, bool includeUsage, long
                 {
                     WriteUsageChunk();
                 }
-                _translated.Write(ChatCompletionJson.Done);
+                Output.Write(ChatCompletionJson.Done);
                 break;
             case "error":
                 var error = data.TryGetProperty("error", out var e) ? e : data;
-                OpenAIError.WriteEvent(_translated,
+                OpenAIError.WriteEvent(Output,
                     AnthropicAnswerTranslator.String(error, "message") ?? "The provider's stream failed.",
                     AnthropicAnswerTranslator.String(error, "type") ?? "api_error",
                     AnthropicAnswerTranslator.String(error, "type"));
@@ -155,19 +91,19 @@ internal sealed class AnthropicEventStream(Stream inner, bool includeUsage, long
 
     private void WriteChunk<TState>(TState state, Action<Utf8JsonWriter, TState> writeDelta, string? finishReason)
     {
-        ChatCompletionJson.BeginEvent(_translated, _writer);
-        ChatCompletionJson.WriteChunkHeader(_writer, _id, created, _model);
-        ChatCompletionJson.WriteChoiceDelta(_writer, 0, state, writeDelta, finishReason);
-        ChatCompletionJson.EndEvent(_translated, _writer);
+        ChatCompletionJson.BeginEvent(Output, Writer);
+        ChatCompletionJson.WriteChunkHeader(Writer, _id, created, _model);
+        ChatCompletionJson.WriteChoiceDelta(Writer, 0, state, writeDelta, finishReason);
+        ChatCompletionJson.EndEvent(Output, Writer);
     }
 
     private void WriteUsageChunk()
     {
-        ChatCompletionJson.BeginEvent(_translated, _writer);
-        ChatCompletionJson.WriteChunkHeader(_writer, _id, created, _model);
-        ChatCompletionJson.WriteNoChoices(_writer);
-        AnthropicAnswerTranslator.WriteUsage(_writer, _usage);
-        ChatCompletionJson.EndEvent(_translated, _writer);
+        ChatCompletionJson.BeginEvent(Output, Writer);
+        ChatCompletionJson.WriteChunkHeader(Writer, _id, created, _model);
+        ChatCompletionJson.WriteNoChoices(Writer);
+        AnthropicAnswerTranslator.WriteUsage(Writer, _usage);
+        ChatCompletionJson.EndEvent(Output, Writer);
     }
 
     /// <summary>A stream's one tool-call piece: <c>"tool_calls":[{…}]</c>.</summary>
@@ -176,25 +112,5 @@ internal sealed class AnthropicEventStream(Stream inner, bool includeUsage, long
         writer.WriteStartArray("tool_calls");
         ChatCompletionJson.WriteToolCall(writer, call.Index, call.Id, call.Name, call.Arguments);
         writer.WriteEndArray();
-    }
-
-    private void Grow()
-    {
-        var larger = ArrayPool<byte>.Shared.Rent(_events.Length * 2);
-        _events.AsSpan(0, _eventBytes).CopyTo(larger);
-        ArrayPool<byte>.Shared.Return(_events);
-        _events = larger;
-    }
-
-    protected override void Dispose(bool disposing)
-    {
-        if (disposing)
-        {
-            ArrayPool<byte>.Shared.Return(_events);
-            _events = [];
-            _writer.Dispose();
-            inner.Dispose();
-        }
-        base.Dispose(disposing);
     }
 }

@@ -16,7 +16,7 @@ public sealed class AzureOpenAIAdapter : IProviderAdapter
 
     public string Name => ProviderNames.AzureOpenAI;
 
-    public bool TranslatesAnswer(ModelApi api) => false;
+    public bool TranslatesAnswer(ModelApi api) => MessagesTranslation.Applies(api);
 
     public Uri RequestUri(DeploymentOptions options) => new(
         $"{options.BaseUrl.TrimEnd('/')}/openai/deployments/{Uri.EscapeDataString(options.Model)}/{(options.Kind == DeploymentKinds.Embeddings ? "embeddings" : "chat/completions")}" +
@@ -24,12 +24,13 @@ public sealed class AzureOpenAIAdapter : IProviderAdapter
 
     public HttpRequestMessage CreateRequest(ProviderEndpoint endpoint, ChatRequestBody request)
     {
-        MessagesTranslation.RefuseUntilBuilt(request);
         var message = new HttpRequestMessage(HttpMethod.Post, endpoint.RequestUri)
         {
             // Azure routes by the URL and ignores the body's model; it is rewritten all the same so
             // the provider never sees the client's group name.
-            Content = new ModelRewriteContent(request.Body, request.ModelToken, endpoint.ModelJsonToken, request.AddIncludeUsage),
+            Content = MessagesTranslation.Applies(request.Api)
+                ? MessagesTranslation.Content(request, endpoint.Model)
+                : new ModelRewriteContent(request.Body, request.ModelToken, endpoint.ModelJsonToken, request.AddIncludeUsage),
         };
         if (endpoint.ApiKey is { Length: > 0 } key)
         {
@@ -38,5 +39,6 @@ public sealed class AzureOpenAIAdapter : IProviderAdapter
         return message;
     }
 
-    public Stream ReadAnswer(HttpResponseMessage response, Stream answer, ModelApi api) => answer;
+    public Stream ReadAnswer(HttpResponseMessage response, Stream answer, ModelApi api) =>
+        MessagesTranslation.Applies(api) ? MessagesTranslation.ReadAnswer(response, answer) : answer;
 }

@@ -12,21 +12,23 @@ public sealed class OpenAIAdapter : IProviderAdapter
 {
     public string Name => ProviderNames.OpenAI;
 
-    public bool TranslatesAnswer(ModelApi api) => false;
+    public bool TranslatesAnswer(ModelApi api) => MessagesTranslation.Applies(api);
 
     public Uri RequestUri(DeploymentOptions options) =>
         new(options.BaseUrl.TrimEnd('/') + (options.Kind == DeploymentKinds.Embeddings ? "/embeddings" : "/chat/completions"));
 
     public HttpRequestMessage CreateRequest(ProviderEndpoint endpoint, ChatRequestBody request)
     {
-        MessagesTranslation.RefuseUntilBuilt(request);
         var message = new HttpRequestMessage(HttpMethod.Post, endpoint.RequestUri)
         {
-            Content = new ModelRewriteContent(request.Body, request.ModelToken, endpoint.ModelJsonToken, request.AddIncludeUsage),
+            Content = MessagesTranslation.Applies(request.Api)
+                ? MessagesTranslation.Content(request, endpoint.Model)
+                : new ModelRewriteContent(request.Body, request.ModelToken, endpoint.ModelJsonToken, request.AddIncludeUsage),
         };
         message.Headers.Authorization = endpoint.BearerAuthorization;
         return message;
     }
 
-    public Stream ReadAnswer(HttpResponseMessage response, Stream answer, ModelApi api) => answer;
+    public Stream ReadAnswer(HttpResponseMessage response, Stream answer, ModelApi api) =>
+        MessagesTranslation.Applies(api) ? MessagesTranslation.ReadAnswer(response, answer) : answer;
 }

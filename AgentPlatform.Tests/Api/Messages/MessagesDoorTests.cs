@@ -59,7 +59,7 @@ public sealed class MessagesFixture : IAsyncLifetime
 /// <summary>
 /// <c>POST /v1/messages</c> through the same stages as a chat completion — key (as Anthropic's clients send
 /// it), limits, budget, routing with failover, usage record with the cache's writes priced — passed through to
-/// Anthropic deployments, with every error in Anthropic's shape.
+/// Anthropic deployments and translated both ways for OpenAI-compatible ones, with every error in Anthropic's shape.
 /// </summary>
 public sealed class MessagesDoorTests(MessagesFixture platform) : IClassFixture<MessagesFixture>
 {
@@ -232,18 +232,137 @@ public sealed class MessagesDoorTests(MessagesFixture platform) : IClassFixture<
         Assert.Equal("backup", record.GetProperty("deployment").GetString());
     }
 
-    [Fact]
-    public async Task A_group_of_openai_deployments_refuses_messages_with_a_400_that_says_where_to_go()
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task An_openai_deployment_answers_a_message_translated_both_ways_with_its_usage(bool stream)
+    {
+        var (_, keyId, client) = await NewKeyAsync();
+
+        using var response = await client.PostAsJsonAsync("/v1/messages", new
+        {
+            model = "gpt",
+            max_tokens = 64,
+            stream,
+            system = new[] { new { type = "text", text = "Be brief.", cache_control = new { type = "ephemeral" } } },
+            messages = new object[] { new { role = "user", content = new[] { new { type = "text", text = "Hello there" } } } },
+        });
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        var (text, stopReason, input, output) = stream ? await ReadStreamAsync(response) : await ReadMessageAsync(response);
+        Assert.False(string.IsNullOrWhiteSpace(text));
+        Assert.Equal("end_turn", stopReason);
+        Assert.Equal(text.Split(' ').Length, output);
+        using var admin = ApiCalls.Admin(platform.Api);
+        var record = Assert.Single(await ApiCalls.LedgerAsync(admin, $"keyId={keyId}", 1));
+        Assert.Equal(("messages", "sim-a-gpt", false), (record.GetProperty("door").GetString(), record.GetProperty("deployment").GetString(), record.GetProperty("estimated").GetBoolean()));
+        Assert.Equal(input, record.GetProperty("promptTokens").GetInt64());
+        Assert.Equal(output, record.GetProperty("completionTokens").GetInt64());
+    }
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task A_tool_use_round_trip_through_an_openai_deployment_keeps_the_call_and_its_result(bool stream)
     {
         var (_, _, client) = await NewKeyAsync();
+        var tools = new[] { new { name = "get_weather", description = "The weather in a city.", input_schema = new { type = "object", properties = new { city = new { type = "string" } }, required = new[] { "city" } } } };
+        var question = new { role = "user", content = (object)"What is the weather in Paris? Use get_weather." };
 
-        using var response = await client.PostAsJsonAsync("/v1/messages", Message(model: "gpt"));
+        using var call = await client.PostAsJsonAsync("/v1/messages", new { model = "gpt", max_tokens = 128, stream, tools, messages = new[] { question } });
 
-        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
-        var error = await ErrorOf(response);
-        Assert.Equal("unsupported_by_provider", error.GetProperty("code").GetString());
-        Assert.Contains("/v1/chat/completions", error.GetProperty("message").GetString());
+        Assert.Equal(HttpStatusCode.OK, call.StatusCode);
+        var toolUse = stream ? ToolUseOfStream(await call.Content.ReadAsStringAsync()) : ToolUseOf(await call.Content.ReadFromJsonAsync<JsonElement>());
+        Assert.Equal("get_weather", toolUse.GetProperty("name").GetString());
+        Assert.Equal("sim", toolUse.GetProperty("input").GetProperty("city").GetString());
+        var id = toolUse.GetProperty("id").GetString();
+        using var answer = await client.PostAsJsonAsync("/v1/messages", new
+        {
+            model = "gpt",
+            max_tokens = 128,
+            tools,
+            messages = new object[]
+            {
+                question,
+                new { role = "assistant", content = new object[] { new { type = "tool_use", id, name = "get_weather", input = new { city = "sim" } } } },
+                new { role = "user", content = new object[] { new { type = "tool_result", tool_use_id = id, content = "Sunny, 21 °C" } } },
+            },
+        });
+        Assert.Equal(HttpStatusCode.OK, answer.StatusCode);
+        var message = await answer.Content.ReadFromJsonAsync<JsonElement>();
+        Assert.Equal("end_turn", message.GetProperty("stop_reason").GetString());
+        Assert.Equal("text", message.GetProperty("content")[0].GetProperty("type").GetString());
+
+        static JsonElement ToolUseOf(JsonElement message)
+        {
+            Assert.Equal("tool_use", message.GetProperty("stop_reason").GetString());
+            return message.GetProperty("content").EnumerateArray().Single(b => b.GetProperty("type").GetString() == "tool_use");
+        }
+
+        static JsonElement ToolUseOfStream(string events)
+        {
+            var data = DataOf(events);
+            var start = data.Single(d => d.GetProperty("type").GetString() == "content_block_start" && d.GetProperty("content_block").GetProperty("type").GetString() == "tool_use");
+            var json = string.Concat(data.Where(d => d.GetProperty("type").GetString() == "content_block_delta" && d.GetProperty("index").GetInt32() == start.GetProperty("index").GetInt32())
+                .Select(d => d.GetProperty("delta").GetProperty("partial_json").GetString()));
+            Assert.Equal("tool_use", data.Single(d => d.GetProperty("type").GetString() == "message_delta").GetProperty("delta").GetProperty("stop_reason").GetString());
+            var block = start.GetProperty("content_block");
+            return JsonSerializer.SerializeToElement(new { name = block.GetProperty("name").GetString(), id = block.GetProperty("id").GetString(), input = JsonDocument.Parse(json).RootElement });
+        }
     }
+
+    [Fact]
+    public async Task What_an_openai_deployment_cannot_express_is_refused_by_name()
+    {
+        var (_, keyId, client) = await NewKeyAsync();
+
+        using var document = await client.PostAsJsonAsync("/v1/messages", new
+        {
+            model = "gpt",
+            max_tokens = 16,
+            messages = new[] { new { role = "user", content = new object[] { new { type = "document", source = new { type = "text", media_type = "text/plain", data = "a contract" } } } } },
+        });
+        using var serverTool = await client.PostAsJsonAsync("/v1/messages", new
+        {
+            model = "gpt",
+            max_tokens = 16,
+            tools = new[] { new { type = "web_search_20250305", name = "web_search" } },
+            messages = new[] { new { role = "user", content = "Search the web" } },
+        });
+
+        var documentError = await ErrorOf(document);
+        Assert.Equal((HttpStatusCode.BadRequest, "unsupported_by_provider"), (document.StatusCode, documentError.GetProperty("code").GetString()));
+        Assert.Contains("'document'", documentError.GetProperty("message").GetString());
+        var toolError = await ErrorOf(serverTool);
+        Assert.Equal(HttpStatusCode.BadRequest, serverTool.StatusCode);
+        Assert.Contains("web_search", toolError.GetProperty("message").GetString());
+    }
+
+    private static async Task<(string Text, string? StopReason, long Input, long Output)> ReadMessageAsync(HttpResponseMessage response)
+    {
+        var message = await response.Content.ReadFromJsonAsync<JsonElement>();
+        Assert.Equal("message", message.GetProperty("type").GetString());
+        var usage = message.GetProperty("usage");
+        return (message.GetProperty("content")[0].GetProperty("text").GetString()!, message.GetProperty("stop_reason").GetString(),
+            usage.GetProperty("input_tokens").GetInt64() + usage.GetProperty("cache_read_input_tokens").GetInt64(), usage.GetProperty("output_tokens").GetInt64());
+    }
+
+    private static async Task<(string Text, string? StopReason, long Input, long Output)> ReadStreamAsync(HttpResponseMessage response)
+    {
+        var text = await response.Content.ReadAsStringAsync();
+        var events = text.Split('\n').Where(line => line.StartsWith("event: ", StringComparison.Ordinal)).Select(line => line["event: ".Length..]).ToList();
+        Assert.Equal(["message_start", "content_block_start"], events[..2]);
+        Assert.Equal(["content_block_stop", "message_delta", "message_stop"], events[^3..]);
+        var data = DataOf(text);
+        var delta = data.Single(d => d.GetProperty("type").GetString() == "message_delta");
+        var usage = delta.GetProperty("usage");
+        return (string.Concat(data.Where(d => d.GetProperty("type").GetString() == "content_block_delta").Select(d => d.GetProperty("delta").GetProperty("text").GetString())),
+            delta.GetProperty("delta").GetProperty("stop_reason").GetString(),
+            usage.GetProperty("input_tokens").GetInt64() + usage.GetProperty("cache_read_input_tokens").GetInt64(), usage.GetProperty("output_tokens").GetInt64());
+    }
+
+    private static List<JsonElement> DataOf(string events) =>
+        [.. events.Split('\n').Where(line => line.StartsWith("data: ", StringComparison.Ordinal)).Select(line => JsonDocument.Parse(line[6..]).RootElement)];
 
     [Fact]
     public async Task Counting_tokens_calls_no_model_and_counts_what_a_message_would_reserve()
@@ -269,10 +388,10 @@ public sealed class MessagesDoorTests(MessagesFixture platform) : IClassFixture<
         var (_, _, client) = await NewKeyAsync();
 
         var models = (await client.GetFromJsonAsync<JsonElement>("/v1/models")).GetProperty("data").EnumerateArray()
-            .ToDictionary(m => m.GetProperty("id").GetString()!, m => m.GetProperty("endpoints").EnumerateArray().Select(e => e.GetString()).ToArray());
+            .ToDictionary(m => m.GetProperty("id").GetString()!, m => m.GetProperty("endpoints").EnumerateArray().Select(e => e.GetString()!).ToArray());
 
-        Assert.Contains("/v1/messages", models["claude"]);
-        Assert.DoesNotContain("/v1/messages", models["gpt"]);
-        Assert.DoesNotContain("/v1/messages", models["embed"]);
+        Assert.Equal(["/v1/chat/completions", "/v1/messages"], models["claude"]);
+        Assert.Equal(["/v1/chat/completions", "/v1/messages"], models["gpt"]);
+        Assert.Equal(["/v1/embeddings"], models["embed"]);
     }
 }

@@ -1,14 +1,18 @@
 using System.Buffers;
 using System.Text.Json;
 
-namespace AgentPlatform.Router.Providers.Anthropic;
+namespace AgentPlatform.Router.Providers;
 
 /// <summary>
 /// A JSON answer read whole from the provider and rewritten in one go (a message to a completion, an
-/// error to OpenAI's shape); read like the provider's stream, so the Router's timeouts still apply.
+/// error to the door's shape); read like the provider's stream, so the Router's timeouts still apply.
 /// </summary>
-/// <param name="isError">An error answer that is not JSON is still passed on, as OpenAI's error with the text; a non-JSON answer fails the attempt.</param>
-internal sealed class TranslatedJsonStream(Stream inner, Action<IBufferWriter<byte>, JsonElement> translate, bool isError = false) : ReadOnlyStream
+/// <param name="unreadableError">
+/// For an error answer: how to pass on one that is not JSON (the door's error, with the start of its text).
+/// Without it, an answer that is not JSON fails the attempt.
+/// </param>
+internal sealed class TranslatedJsonStream(
+    Stream inner, Action<IBufferWriter<byte>, JsonElement> translate, Action<IBufferWriter<byte>, string>? unreadableError = null) : ReadOnlyStream
 {
     /// <summary>No provider answer is near this; a larger one is not a chat answer.</summary>
     private const int MaxAnswerBytes = 16 * 1024 * 1024;
@@ -36,12 +40,10 @@ internal sealed class TranslatedJsonStream(Stream inner, Action<IBufferWriter<by
                 using var document = JsonDocument.Parse(answer.WrittenMemory);
                 translate(output, document.RootElement);
             }
-            catch (JsonException) when (isError)
+            catch (JsonException) when (unreadableError is not null)
             {
                 output.ResetWrittenCount();
-                using var writer = new Utf8JsonWriter(output);
-                var text = System.Text.Encoding.UTF8.GetString(answer.WrittenSpan[..Math.Min(answer.WrittenCount, 500)]);
-                AnthropicAnswerTranslator.WriteErrorObject(writer, $"The provider answered: {text}", "upstream_error");
+                unreadableError(output, $"The provider answered: {System.Text.Encoding.UTF8.GetString(answer.WrittenSpan[..Math.Min(answer.WrittenCount, 500)])}");
             }
             catch (JsonException exception)
             {

@@ -1,0 +1,196 @@
+using System.Buffers;
+using System.Runtime.InteropServices;
+using System.Text;
+using System.Text.Json;
+using AgentPlatform.Contracts.Anthropic;
+
+namespace AgentPlatform.Router.Providers.Messages;
+
+/// <summary>
+/// Reads OpenAI's chunk stream and gives Anthropic's named events: the first chunk opens the message
+/// (<c>message_start</c>), content opens a text block and continues it (<c>text_delta</c>), each tool call
+/// a <c>tool_use</c> block whose arguments follow as <c>input_json_delta</c>, and <c>[DONE]</c> closes the
+/// last block and the message with its stop reason and usage (<c>message_delta</c>, <c>message_stop</c>).
+/// The input's usage is known only at the end, so it comes in <c>message_delta</c> (which Anthropic's
+/// clients read it from too); <c>message_start</c> says 0. An OpenAI error event becomes Anthropic's.
+/// </summary>
+internal sealed class MessagesEventStream(Stream inner) : TranslatedEventStream(inner)
+{
+    private enum Block { None, Text, ToolUse }
+
+    private bool _started;
+    private int _index = -1;
+    private Block _open;
+    private string? _stopReason;
+    private byte[]? _usage;
+    /// <summary>The Anthropic block of each OpenAI tool-call index.</summary>
+    private readonly Dictionary<int, int> _toolBlocks = [];
+
+    protected override void Translate(ReadOnlySpan<byte> data)
+    {
+        if (data.SequenceEqual("[DONE]"u8))
+        {
+            Finish();
+            return;
+        }
+        using var document = JsonDocument.Parse(data.ToArray());
+        var chunk = document.RootElement;
+        if (chunk.TryGetProperty("error", out var error))
+        {
+            var status = error.TryGetProperty("code", out var code) && code.ValueKind == JsonValueKind.Number ? code.GetInt32() : 500;
+            AnthropicError.WriteEvent(Output, status, MessagesAnswerTranslator.String(error, "message") ?? "The provider's stream failed.",
+                MessagesAnswerTranslator.String(error, "code") ?? MessagesAnswerTranslator.String(error, "type"));
+            return;
+        }
+        Start(chunk);
+        if (chunk.TryGetProperty("usage", out var usage) && usage.ValueKind == JsonValueKind.Object)
+        {
+            _usage = JsonMarshal.GetRawUtf8Value(usage).ToArray();
+        }
+        if (!chunk.TryGetProperty("choices", out var choices) || choices.ValueKind != JsonValueKind.Array || choices.GetArrayLength() == 0)
+        {
+            return;
+        }
+        var choice = choices[0];
+        if (choice.TryGetProperty("delta", out var delta) && delta.ValueKind == JsonValueKind.Object)
+        {
+            if (MessagesAnswerTranslator.String(delta, "content") is { Length: > 0 } text)
+            {
+                Open(Block.Text);
+                WriteDelta(_index, "text_delta", "text", text);
+            }
+            if (delta.TryGetProperty("tool_calls", out var calls) && calls.ValueKind == JsonValueKind.Array)
+            {
+                foreach (var call in calls.EnumerateArray())
+                {
+                    ToolCall(call);
+                }
+            }
+        }
+        if (MessagesAnswerTranslator.String(choice, "finish_reason") is { } finish)
+        {
+            _stopReason = MessagesAnswerTranslator.StopReason(finish);
+        }
+    }
+
+    private void ToolCall(JsonElement call)
+    {
+        var callIndex = call.TryGetProperty("index", out var i) && i.TryGetInt32(out var number) ? number : 0;
+        var function = call.TryGetProperty("function", out var f) ? f : default;
+        if (!_toolBlocks.TryGetValue(callIndex, out var block))
+        {
+            CloseBlock();
+            block = _toolBlocks[callIndex] = ++_index;
+            _open = Block.ToolUse;
+            WriteEvent("content_block_start", writer =>
+            {
+                writer.WriteNumber("index", block);
+                writer.WritePropertyName("content_block");
+                MessagesAnswerTranslator.WriteToolUseStart(writer, MessagesAnswerTranslator.String(call, "id") ?? "", MessagesAnswerTranslator.String(function, "name") ?? "", null);
+                writer.WriteEndObject();
+            });
+        }
+        if (MessagesAnswerTranslator.String(function, "arguments") is { Length: > 0 } arguments)
+        {
+            WriteDelta(block, "input_json_delta", "partial_json", arguments);
+        }
+    }
+
+    private void Start(JsonElement chunk)
+    {
+        if (_started)
+        {
+            return;
+        }
+        _started = true;
+        WriteEvent("message_start", writer =>
+        {
+            writer.WriteStartObject("message");
+            writer.WriteString("id", MessagesAnswerTranslator.String(chunk, "id") ?? "");
+            writer.WriteString("type", "message");
+            writer.WriteString("role", "assistant");
+            writer.WriteString("model", MessagesAnswerTranslator.String(chunk, "model") ?? "");
+            writer.WriteStartArray("content");
+            writer.WriteEndArray();
+            writer.WriteNull("stop_reason");
+            writer.WriteNull("stop_sequence");
+            MessagesAnswerTranslator.WriteUsage(writer, default);
+            writer.WriteEndObject();
+        });
+    }
+
+    /// <summary>Makes the open block one of <paramref name="kind"/>: the one open already, or a new one after closing it.</summary>
+    private void Open(Block kind)
+    {
+        if (_open == kind)
+        {
+            return;
+        }
+        CloseBlock();
+        _open = kind;
+        var index = ++_index;
+        WriteEvent("content_block_start", writer =>
+        {
+            writer.WriteNumber("index", index);
+            writer.WriteStartObject("content_block");
+            writer.WriteString("type", "text");
+            writer.WriteString("text", "");
+            writer.WriteEndObject();
+        });
+    }
+
+    private void CloseBlock()
+    {
+        if (_open == Block.None)
+        {
+            return;
+        }
+        _open = Block.None;
+        var index = _index;
+        WriteEvent("content_block_stop", writer => writer.WriteNumber("index", index));
+    }
+
+    private void Finish()
+    {
+        if (!_started)
+        {
+            Start(default);
+        }
+        CloseBlock();
+        WriteEvent("message_delta", writer =>
+        {
+            writer.WriteStartObject("delta");
+            writer.WriteString("stop_reason", _stopReason ?? "end_turn");
+            writer.WriteNull("stop_sequence");
+            writer.WriteEndObject();
+            using var usage = _usage is null ? null : JsonDocument.Parse(_usage);
+            MessagesAnswerTranslator.WriteUsage(writer, usage?.RootElement ?? default);
+        });
+        WriteEvent("message_stop", _ => { });
+    }
+
+    private void WriteDelta(int index, string type, string name, string value) =>
+        WriteEvent("content_block_delta", writer =>
+        {
+            writer.WriteNumber("index", index);
+            writer.WriteStartObject("delta");
+            writer.WriteString("type", type);
+            writer.WriteString(name, value);
+            writer.WriteEndObject();
+        });
+
+    /// <summary><c>event: {type}</c> and its data, <c>{"type":"{type}", …}</c>.</summary>
+    private void WriteEvent(string type, Action<Utf8JsonWriter> writeBody)
+    {
+        Output.Write("event: "u8);
+        Encoding.UTF8.GetBytes(type.AsSpan(), Output);
+        Output.Write("\ndata: "u8);
+        Writer.Reset(Output);
+        Writer.WriteStartObject();
+        Writer.WriteString("type", type);
+        writeBody(Writer);
+        Writer.WriteEndObject();
+        Writer.Flush();
+        Output.Write("\n\n"u8);
+    }
+}
