@@ -27,11 +27,12 @@ public static class CacheKey
     };
 
     /// <summary>
-    /// The key of a valid chat completion (or, for <paramref name="api"/>, embeddings) body, as 64 lowercase
-    /// hex characters. An embeddings key hashes a prefix before the body, so no body valid at both doors
-    /// can have one door's answer served at the other.
+    /// The key of a valid chat completion (or, for <paramref name="api"/>, embeddings or messages) body, as 64
+    /// lowercase hex characters. The other doors' keys hash a prefix before the body, so no body valid at two
+    /// doors can have one door's answer served at the other.
     /// </summary>
-    public static string Compute(ReadOnlyMemory<byte> body, ModelApi api = ModelApi.ChatCompletions)
+    /// <param name="headers">What else of the request can change the answer (a Messages request's Anthropic headers).</param>
+    public static string Compute(ReadOnlyMemory<byte> body, ModelApi api = ModelApi.ChatCompletions, string? headers = null)
     {
         using var document = JsonDocument.Parse(body);
         // On every cached request: the canonical form goes to a rented buffer through this thread's writer.
@@ -39,6 +40,11 @@ public static class CacheKey
         if (api == ModelApi.Embeddings)
         {
             canonical.Write("embeddings\n"u8);
+        }
+        else if (api == ModelApi.Messages)
+        {
+            canonical.Write("messages\n"u8);
+            canonical.Write(System.Text.Encoding.UTF8.GetBytes((headers ?? "") + "\n"));
         }
         var writer = _threadWriter ??= new Utf8JsonWriter(canonical);
         writer.Reset(canonical);

@@ -8,8 +8,8 @@ using AgentPlatform.Contracts.OpenAI;
 namespace AgentPlatform.Api.Caching;
 
 /// <summary>
-/// A cache entry: a complete chat completion as OpenAI's JSON (<c>chat.completion</c>, whether it was
-/// filled by a JSON answer or assembled from a stream), with what it used and cost when it was made —
+/// A cache entry: a complete answer as its door's JSON (<c>chat.completion</c>, embeddings, Anthropic's
+/// <c>message</c>; filled by a JSON answer or assembled from a stream), with what it used and cost when it was made —
 /// what each hit saves. Served as that JSON to a JSON request and replayed as server-sent events to a
 /// streaming one. Immutable, so one instance serves every hit of this replica's local level.
 /// </summary>
@@ -79,13 +79,17 @@ public sealed class CachedAnswer(ReadOnlyMemory<byte> body, long promptTokens, l
 
     /// <summary>
     /// Whether a JSON answer is whole and worth keeping: a completion's choices, each with a finish reason;
-    /// embeddings' data, each item with its embedding.
+    /// embeddings' data, each item with its embedding; a message with its stop reason.
     /// </summary>
     public static bool IsComplete(ReadOnlyMemory<byte> json, ModelApi api = ModelApi.ChatCompletions)
     {
         try
         {
             using var document = JsonDocument.Parse(json);
+            if (api == ModelApi.Messages)
+            {
+                return MessageEvents.IsComplete(document.RootElement);
+            }
             if (api == ModelApi.Embeddings)
             {
                 return document.RootElement.TryGetProperty("data", out var data)

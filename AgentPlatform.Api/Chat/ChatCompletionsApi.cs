@@ -49,7 +49,29 @@ public static class ChatCompletionsApi
 
     /// <summary>Embeddings: the same stages as a chat completion (limits on input tokens only), to an embeddings group.</summary>
     private static Task CreateEmbeddingsAsync(HttpContext context, ClientIdentity client, ChatPipeline pipeline) =>
-        pipeline.RunWithoutAgentsAsync(context, client, ModelApi.Embeddings);
+        RunWithoutAgentsAsync(context, client, pipeline, ModelApi.Embeddings);
+
+    /// <summary>
+    /// A request at a door agents do not answer (embeddings, messages), through every stage; an agent model is
+    /// refused with a 400 that names the door that takes it.
+    /// </summary>
+    internal static async Task RunWithoutAgentsAsync(HttpContext context, ClientIdentity client, ChatPipeline pipeline, ModelApi api)
+    {
+        await using var call = pipeline.Start(context, client, api);
+        if (await pipeline.ReadAsync(call) is { } refusal)
+        {
+            await refusal.ExecuteAsync(context);
+            return;
+        }
+        if (AgentCompletions.IsAgentModel(call.Scan.Model!))
+        {
+            await OpenAIErrorResult.BadRequest(
+                $"'{call.Scan.Model}' is an agent: agents answer chat completions only (POST /v1/chat/completions).", "model_kind_mismatch", "model")
+                .ExecuteAsync(context);
+            return;
+        }
+        await pipeline.CompleteAsync(call);
+    }
 
     private static async Task ListModelsAsync(HttpContext context, ClientIdentity client, RouterClient router)
     {

@@ -30,7 +30,7 @@ public static class MessagesApi
 
     /// <summary>A message: the same stages as a chat completion, to a group whose deployments take Anthropic's Messages.</summary>
     private static Task CreateAsync(HttpContext context, ClientIdentity client, ChatPipeline pipeline) =>
-        pipeline.RunWithoutAgentsAsync(context, client, ModelApi.Messages);
+        ChatCompletionsApi.RunWithoutAgentsAsync(context, client, pipeline, ModelApi.Messages);
 
     /// <summary>
     /// The request's input tokens as the platform estimates them for its limits (the model family's tokenizer,

@@ -23,9 +23,7 @@ public sealed class CacheStage(ResponseCache cache, RequestLimiter limiter)
         {
             return OpenAIErrorResult.BadRequest(error, "invalid_cache_ttl");
         }
-        // Anthropic Messages answers are not cached yet: their replay on Anthropic's wire (a stream's named
-        // events) is to come with the door's translation (issue 23), and a hit in any other shape would be wrong.
-        call.CachePolicy = call.Api == ModelApi.Messages ? CachePolicy.Bypass : policy;
+        call.CachePolicy = policy;
         call.CacheOutcome = "bypass";
         return null;
     }
@@ -43,7 +41,7 @@ public sealed class CacheStage(ResponseCache cache, RequestLimiter limiter)
         {
             return false;
         }
-        var entryKey = ResponseCache.EntryKey(policy.Scope, CacheKey.Compute(call.Body.Memory, call.Api));
+        var entryKey = ResponseCache.EntryKey(policy.Scope, CacheKey.Compute(call.Body.Memory, call.Api, call.Api == ModelApi.Messages ? AnthropicHeaders(call.Context.Request) : null));
         if (policy.Reads)
         {
             var lookup = await cache.LookupAsync(entryKey, policy.Writes, call.Context.RequestAborted, reserving);
@@ -103,13 +101,18 @@ public sealed class CacheStage(ResponseCache cache, RequestLimiter limiter)
         {
             return null;
         }
-        var json = answer.IsEventStream ? StreamedAnswer.Assemble(capture.WrittenSpan, answer.Usage) : capture.WrittenSpan.ToArray();
+        var json = !answer.IsEventStream ? capture.WrittenSpan.ToArray()
+            : call.Api == ModelApi.Messages ? MessageEvents.Assemble(capture.WrittenSpan)
+            : StreamedAnswer.Assemble(capture.WrittenSpan, answer.Usage);
         if (json is null || json.Length > policy.MaxEntryBytes || (!answer.IsEventStream && !CachedAnswer.IsComplete(json, call.Api)))
         {
             return null;
         }
         return new CachedAnswer(json, record.PromptTokens, record.CachedTokens, record.CompletionTokens, record.CostUsd, record.Deployment);
     }
+
+    /// <summary>What of Anthropic's headers can change a Messages answer (the API version, beta features): part of its cache key.</summary>
+    private static string AnthropicHeaders(HttpRequest request) => $"{request.Headers["anthropic-version"]}\n{request.Headers["anthropic-beta"]}";
 
     /// <summary>
     /// Answers from the cache: as JSON, or replayed as a stream for a streaming request. It costs the
@@ -139,7 +142,14 @@ public sealed class CacheStage(ResponseCache cache, RequestLimiter limiter)
         {
             response.ContentType = "text/event-stream";
             response.Headers.CacheControl = "no-cache";
-            hit.WriteEventStream(response.BodyWriter, includeUsage: scan.StreamOptions == StreamOptionsKind.IncludeUsage);
+            if (call.Api == ModelApi.Messages)
+            {
+                MessageEvents.WriteEventStream(response.BodyWriter, hit.Body);
+            }
+            else
+            {
+                hit.WriteEventStream(response.BodyWriter, includeUsage: scan.StreamOptions == StreamOptionsKind.IncludeUsage);
+            }
         }
         else
         {

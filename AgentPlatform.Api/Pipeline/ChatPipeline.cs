@@ -1,6 +1,5 @@
 using System.Diagnostics;
 using AgentPlatform.Api.Access;
-using AgentPlatform.Api.Agents;
 using AgentPlatform.Api.Limits;
 using AgentPlatform.Api.Upstream;
 using AgentPlatform.Api.Usage;
@@ -35,28 +34,6 @@ public sealed class ChatPipeline(RequestLimiter limiter, CacheStage cache, Usage
     /// <summary>Admits the request before its body is read (a throttled client costs no parsing), then reads and scans the body.</summary>
     public async ValueTask<OpenAIErrorResult?> ReadAsync(ChatCall call) =>
         limiter.RefusedBeforeBody(call.Client) ?? await ChatRequestChecks.ReadAsync(call, _options.MaxRequestBodyBytes);
-
-    /// <summary>
-    /// A request at a door agents do not answer (embeddings, messages), through every stage; an agent model is
-    /// refused with a 400 that names the door that takes it.
-    /// </summary>
-    public async Task RunWithoutAgentsAsync(HttpContext context, ClientIdentity client, ModelApi api)
-    {
-        await using var call = Start(context, client, api);
-        if (await ReadAsync(call) is { } refusal)
-        {
-            await refusal.ExecuteAsync(context);
-            return;
-        }
-        if (AgentCompletions.IsAgentModel(call.Scan.Model!))
-        {
-            await OpenAIErrorResult.BadRequest(
-                $"'{call.Scan.Model}' is an agent: agents answer chat completions only (POST /v1/chat/completions).", "model_kind_mismatch", "model")
-                .ExecuteAsync(context);
-            return;
-        }
-        await CompleteAsync(call);
-    }
 
     /// <summary>An agent run takes the request over: its model steps are the requests counted and recorded.</summary>
     public void HandOver(ChatCall call)

@@ -338,6 +338,45 @@ public sealed class MessagesDoorTests(MessagesFixture platform) : IClassFixture<
         Assert.Contains("web_search", toolError.GetProperty("message").GetString());
     }
 
+    [Theory]
+    [InlineData("claude", false)]
+    [InlineData("claude", true)]
+    [InlineData("gpt", false)]
+    [InlineData("gpt", true)]
+    public async Task A_cached_message_is_replayed_on_anthropics_wire_as_json_and_as_a_stream_whichever_filled_it(string model, bool filledByStream)
+    {
+        var (_, keyId, client) = await NewKeyAsync(key: new { name = "cached", cacheEnabled = true });
+        var text = $"Cache me {Guid.NewGuid():N}";
+
+        using var fill = await client.PostAsJsonAsync("/v1/messages", Message(model, text, stream: filledByStream));
+        var filled = filledByStream ? await ReadStreamAsync(fill) : await ReadMessageAsync(fill);
+        using var asJson = await client.PostAsJsonAsync("/v1/messages", Message(model, text));
+        using var asStream = await client.PostAsJsonAsync("/v1/messages", Message(model, text, stream: true));
+
+        Assert.Equal("hit", asJson.Headers.GetValues("x-agentplatform-cache").Single());
+        Assert.Equal("hit", asStream.Headers.GetValues("x-agentplatform-cache").Single());
+        Assert.Equal(filled, await ReadMessageAsync(asJson));
+        Assert.Equal(filled, await ReadStreamAsync(asStream));
+        using var admin = ApiCalls.Admin(platform.Api);
+        var records = await ApiCalls.LedgerAsync(admin, $"keyId={keyId}", 3);
+        Assert.Equal(["hit", "hit", "miss"], records.Select(r => r.GetProperty("cache").GetString()).Order());
+        Assert.All(records, r => Assert.Equal("messages", r.GetProperty("door").GetString()));
+    }
+
+    [Fact]
+    public async Task A_body_valid_at_both_chat_doors_never_gets_the_other_doors_cached_answer()
+    {
+        var (_, _, client) = await NewKeyAsync(key: new { name = "cached-both", cacheEnabled = true });
+        var body = Message("gpt", $"Both doors {Guid.NewGuid():N}");
+
+        using var message = await client.PostAsJsonAsync("/v1/messages", body);
+        using var chat = await client.PostAsJsonAsync("/v1/chat/completions", body);
+
+        Assert.Equal("miss", message.Headers.GetValues("x-agentplatform-cache").Single());
+        Assert.Equal("miss", chat.Headers.GetValues("x-agentplatform-cache").Single());
+        Assert.Equal("chat.completion", (await chat.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("object").GetString());
+    }
+
     private static async Task<(string Text, string? StopReason, long Input, long Output)> ReadMessageAsync(HttpResponseMessage response)
     {
         var message = await response.Content.ReadFromJsonAsync<JsonElement>();
@@ -355,10 +394,12 @@ public sealed class MessagesDoorTests(MessagesFixture platform) : IClassFixture<
         Assert.Equal(["content_block_stop", "message_delta", "message_stop"], events[^3..]);
         var data = DataOf(text);
         var delta = data.Single(d => d.GetProperty("type").GetString() == "message_delta");
+        // The input's usage comes in message_start (Anthropic) or, known only at the end, in message_delta (translated).
         var usage = delta.GetProperty("usage");
+        var input = usage.TryGetProperty("input_tokens", out _) ? usage : data[0].GetProperty("message").GetProperty("usage");
         return (string.Concat(data.Where(d => d.GetProperty("type").GetString() == "content_block_delta").Select(d => d.GetProperty("delta").GetProperty("text").GetString())),
             delta.GetProperty("delta").GetProperty("stop_reason").GetString(),
-            usage.GetProperty("input_tokens").GetInt64() + usage.GetProperty("cache_read_input_tokens").GetInt64(), usage.GetProperty("output_tokens").GetInt64());
+            input.GetProperty("input_tokens").GetInt64() + input.GetProperty("cache_read_input_tokens").GetInt64(), usage.GetProperty("output_tokens").GetInt64());
     }
 
     private static List<JsonElement> DataOf(string events) =>
