@@ -2,6 +2,7 @@ using System.Buffers;
 using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using AgentPlatform.Contracts.Anthropic;
 
 namespace AgentPlatform.Api.Caching;
 
@@ -214,19 +215,8 @@ public static class MessageEvents
             w.WriteEndObject();
         });
 
-    private static void WriteEvent<TState>(IBufferWriter<byte> output, Utf8JsonWriter writer, string type, TState state, Action<Utf8JsonWriter, TState> body)
-    {
-        output.Write("event: "u8);
-        Encoding.UTF8.GetBytes(type.AsSpan(), output);
-        output.Write("\ndata: "u8);
-        writer.Reset(output);
-        writer.WriteStartObject();
-        writer.WriteString("type", type);
-        body(writer, state);
-        writer.WriteEndObject();
-        writer.Flush();
-        output.Write("\n\n"u8);
-    }
+    private static void WriteEvent<TState>(IBufferWriter<byte> output, Utf8JsonWriter writer, string type, TState state, Action<Utf8JsonWriter, TState> body) =>
+        AnthropicEvents.Write(output, writer, type, state, body);
 
     private static void Append(JsonObject block, string name, string? text) => block[name] = String(block[name]) + text;
 

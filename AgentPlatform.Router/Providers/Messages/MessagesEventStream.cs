@@ -1,6 +1,4 @@
-using System.Buffers;
 using System.Runtime.InteropServices;
-using System.Text;
 using System.Text.Json;
 using AgentPlatform.Contracts.Anthropic;
 
@@ -180,17 +178,6 @@ internal sealed class MessagesEventStream(Stream inner) : TranslatedEventStream(
         });
 
     /// <summary><c>event: {type}</c> and its data, <c>{"type":"{type}", …}</c>.</summary>
-    private void WriteEvent(string type, Action<Utf8JsonWriter> writeBody)
-    {
-        Output.Write("event: "u8);
-        Encoding.UTF8.GetBytes(type.AsSpan(), Output);
-        Output.Write("\ndata: "u8);
-        Writer.Reset(Output);
-        Writer.WriteStartObject();
-        Writer.WriteString("type", type);
-        writeBody(Writer);
-        Writer.WriteEndObject();
-        Writer.Flush();
-        Output.Write("\n\n"u8);
-    }
+    private void WriteEvent(string type, Action<Utf8JsonWriter> writeBody) =>
+        AnthropicEvents.Write(Output, Writer, type, writeBody, static (writer, body) => body(writer));
 }
