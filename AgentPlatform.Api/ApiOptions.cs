@@ -27,6 +27,13 @@ public sealed class ApiOptions
     [Range(1024, 1L << 30, ErrorMessage = "AgentPlatform:MaxRequestBodyBytes must be between 1 KiB and 1 GiB.")]
     public long MaxRequestBodyBytes { get; set; } = 8 * 1024 * 1024;
 
+    /// <summary>
+    /// How long a stored Responses API response (<c>store</c> not false) is kept for <c>GET /v1/responses/{id}</c>
+    /// and <c>previous_response_id</c>: OpenAI keeps them 30 days.
+    /// </summary>
+    [Range(1, 365, ErrorMessage = "AgentPlatform:ResponsesTtlDays must be between 1 and 365.")]
+    public int ResponsesTtlDays { get; set; } = 30;
+
     /// <summary>How long the Router may take to start answering (it tries every deployment inside it).</summary>
     [Range(1, 3600, ErrorMessage = "AgentPlatform:RouterTimeoutSeconds must be between 1 and 3600.")]
     public int RouterTimeoutSeconds { get; set; } = 300;

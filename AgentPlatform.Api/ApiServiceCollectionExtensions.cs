@@ -6,6 +6,7 @@ using AgentPlatform.Api.Errors;
 using AgentPlatform.Api.Access;
 using AgentPlatform.Api.Limits;
 using AgentPlatform.Api.Pipeline;
+using AgentPlatform.Api.Responses;
 using AgentPlatform.Api.Tenancy;
 using AgentPlatform.Api.Upstream;
 using AgentPlatform.Api.Usage;
@@ -76,6 +77,7 @@ public static class ApiServiceCollectionExtensions
         services.TryAddSingleton<ResponseCache>();
         services.TryAddSingleton<CacheStage>();
         services.TryAddSingleton<ChatPipeline>();
+        services.TryAddSingleton<ResponseStore>();
     }
 
     private static void AddAgents(IServiceCollection services)

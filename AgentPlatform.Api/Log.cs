@@ -96,4 +96,7 @@ internal static partial class Log
     [LoggerMessage(EventId = 2024, Level = LogLevel.Warning,
         Message = "Moved {Keys} usage ledger keys (records, roll-ups, timeline) to the hash-tagged key names of this version.")]
     public static partial void UsageKeysMoved(ILogger logger, int keys);
+
+    [LoggerMessage(EventId = 2061, Level = LogLevel.Warning, Message = "A response was answered but could not be stored; it will not be found by id or previous_response_id.")]
+    public static partial void ResponseNotStored(ILogger logger, Exception exception);
 }

@@ -1,6 +1,7 @@
 using AgentPlatform.Api.Agents;
 using AgentPlatform.Api.Admin;
 using AgentPlatform.Api.Chat;
+using AgentPlatform.Api.Responses;
 
 var builder = WebApplication.CreateBuilder(args);
 
@@ -17,6 +18,7 @@ app.MapDefaultEndpoints();
 app.MapAdminApi();
 app.MapChatCompletionsApi();
 app.MapMessagesApi();
+app.MapResponsesApi();
 app.MapAgentsApi();
 
 app.Run();

@@ -51,6 +51,7 @@ public sealed class PromptTokenEstimator
     {
         ModelApi.Embeddings => (EstimateEmbeddingsInput(body, model), 0),
         ModelApi.Messages => EstimateMessages(body, model),
+        ModelApi.Responses => EstimateResponses(body, model),
         _ => Estimate(body, model),
     };
 
@@ -134,6 +135,41 @@ public sealed class PromptTokenEstimator
             tokens += tokenizer.CountTokens(tools.GetRawText());
         }
         return (tokens, MaxOutput(root));
+    }
+
+    /// <summary>
+    /// A Responses request's prompt tokens — its instructions, its input (a string, or items: messages' text,
+    /// function calls' names and arguments, their outputs; 85 per image), its tools — and its <c>max_output_tokens</c>.
+    /// </summary>
+    public (int PromptTokens, int MaxOutputTokens) EstimateResponses(ReadOnlySpan<byte> body, string model)
+    {
+        var tokenizer = For(model);
+        var reader = new Utf8JsonReader(body);
+        using var document = JsonDocument.ParseValue(ref reader);
+        var root = document.RootElement;
+        var tokens = TokensPerReply;
+        if (root.TryGetProperty("instructions", out var instructions) && instructions.ValueKind == JsonValueKind.String)
+        {
+            tokens += TokensPerMessage + tokenizer.CountTokens(instructions.GetString()!);
+        }
+        if (root.TryGetProperty("input", out var input) && input.ValueKind == JsonValueKind.String)
+        {
+            tokens += TokensPerMessage + tokenizer.CountTokens(input.GetString()!);
+        }
+        else if (input.ValueKind == JsonValueKind.Array)
+        {
+            foreach (var item in input.EnumerateArray().Where(item => item.ValueKind == JsonValueKind.Object))
+            {
+                tokens += TokensPerMessage + Text(tokenizer, item, "name") + Text(tokenizer, item, "arguments")
+                    + (item.TryGetProperty("content", out var content) ? CountContent(tokenizer, content) : 0)
+                    + (item.TryGetProperty("output", out var output) ? CountContent(tokenizer, output) : 0);
+            }
+        }
+        if (root.TryGetProperty("tools", out var tools) && tools.ValueKind == JsonValueKind.Array)
+        {
+            tokens += tokenizer.CountTokens(tools.GetRawText());
+        }
+        return (tokens, root.TryGetProperty("max_output_tokens", out var max) && max.ValueKind == JsonValueKind.Number && max.TryGetInt32(out var limit) && limit > 0 ? limit : 0);
     }
 
     /// <summary>A Messages content (a string, or blocks): text, thinking, tool inputs and results; a fixed price per image or document.</summary>
@@ -260,7 +296,7 @@ public sealed class PromptTokenEstimator
                 {
                     tokens += tokenizer.CountTokens(text.GetString()!);
                 }
-                else if (part.TryGetProperty("type", out var type) && type.ValueEquals("image_url"u8))
+                else if (part.TryGetProperty("type", out var type) && (type.ValueEquals("image_url"u8) || type.ValueEquals("input_image"u8)))
                 {
                     tokens += TokensPerImage;
                 }

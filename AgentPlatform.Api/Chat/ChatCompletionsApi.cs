@@ -58,19 +58,28 @@ public static class ChatCompletionsApi
     internal static async Task RunWithoutAgentsAsync(HttpContext context, ClientIdentity client, ChatPipeline pipeline, ModelApi api)
     {
         await using var call = pipeline.Start(context, client, api);
+        if (await ReadWithoutAgentsAsync(call, pipeline))
+        {
+            await pipeline.CompleteAsync(call);
+        }
+    }
+
+    /// <summary>Admits, reads and checks a request at a door agents do not answer; false, with the refusal written, when it goes no further.</summary>
+    internal static async ValueTask<bool> ReadWithoutAgentsAsync(ChatCall call, ChatPipeline pipeline)
+    {
         if (await pipeline.ReadAsync(call) is { } refusal)
         {
-            await refusal.ExecuteAsync(context);
-            return;
+            await refusal.ExecuteAsync(call.Context);
+            return false;
         }
         if (AgentCompletions.IsAgentModel(call.Scan.Model!))
         {
             await OpenAIErrorResult.BadRequest(
                 $"'{call.Scan.Model}' is an agent: agents answer chat completions only (POST /v1/chat/completions).", "model_kind_mismatch", "model")
-                .ExecuteAsync(context);
-            return;
+                .ExecuteAsync(call.Context);
+            return false;
         }
-        await pipeline.CompleteAsync(call);
+        return true;
     }
 
     private static async Task ListModelsAsync(HttpContext context, ClientIdentity client, RouterClient router)

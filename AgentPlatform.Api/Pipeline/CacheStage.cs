@@ -23,7 +23,8 @@ public sealed class CacheStage(ResponseCache cache, RequestLimiter limiter)
         {
             return OpenAIErrorResult.BadRequest(error, "invalid_cache_ttl");
         }
-        call.CachePolicy = policy;
+        // A Responses answer is not cached: each has its own id, stored for the conversation that follows it.
+        call.CachePolicy = call.Api == ModelApi.Responses ? CachePolicy.Bypass : policy;
         call.CacheOutcome = "bypass";
         return null;
     }

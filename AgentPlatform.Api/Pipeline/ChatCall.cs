@@ -40,6 +40,20 @@ public sealed class ChatCall(HttpContext context, ClientIdentity client, UsageRe
 
     public ChatRequestScan Scan { get; internal set; }
 
+    /// <summary>Puts a rewritten body in the read one's place (a Responses request's conversation, expanded), scanned again.</summary>
+    public void ReplaceBody(PooledRequestBody body)
+    {
+        _body?.Dispose();
+        _body = body;
+        Scan = ChatRequestScanner.Scan(body.Span, api);
+    }
+
+    /// <summary>
+    /// Run once the answer has reached the client and before its response ends (a stored Responses API response
+    /// is written here, so the client's next request can chain from it); null for most requests.
+    /// </summary>
+    public Func<ChatCall, Task>? Answered { get; set; }
+
     public CachePolicy CachePolicy { get; internal set; }
 
     /// <summary>The cache fill this request owes the others waiting on it (or a write-only fill), until it is stored or given up.</summary>

@@ -62,6 +62,10 @@ public sealed class ChatPipeline(RequestLimiter limiter, CacheStage cache, Usage
         await using (lease)
         {
             await ForwardAsync(call, lease);
+            if (call.Answered is { } answered)
+            {
+                await answered(call);
+            }
             // The bookkeeping (storing the answer, settling the limits: one script on one Redis node) is sent to
             // Redis before the response ends, so the client's next call sees it, but the client does not wait for
             // Redis to confirm it. The store goes first: it may take the settlement, which then sends nothing.

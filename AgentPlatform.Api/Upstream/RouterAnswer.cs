@@ -49,7 +49,7 @@ public sealed class RouterAnswer
     private int _captureLimit;
 
     /// <summary>Copies what the client is sent from now on, giving up when it passes <paramref name="limit"/> bytes.</summary>
-    public void CaptureUpTo(int limit) => (Captures, _captureLimit) = (true, limit);
+    public void CaptureUpTo(int limit) => (Captures, _captureLimit) = (true, Math.Max(limit, _captureLimit));
 
     /// <summary>What the Router's answer says in its status and headers: the deployment, its prices, and the usage of a JSON answer.</summary>
     public void ReadHeaders(HttpResponseMessage response, bool isEventStream, double overheadMs)

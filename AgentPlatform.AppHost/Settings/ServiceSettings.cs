@@ -19,7 +19,7 @@ public static class ServiceSettings
     public static readonly string[] Api =
     [
         "AgentPlatform:MaxRequestBodyBytes", "AgentPlatform:RouterTimeoutSeconds", "AgentPlatform:DefaultMaxOutputTokens", "AgentPlatform:MaxChoices",
-        "AgentPlatform:UsageRetentionDays", "AgentPlatform:UsageDailyRollupRetentionDays", "AgentPlatform:UsageSpoolCapacity",
+        "AgentPlatform:UsageRetentionDays", "AgentPlatform:UsageDailyRollupRetentionDays", "AgentPlatform:UsageSpoolCapacity", "AgentPlatform:ResponsesTtlDays",
         "Cache", "Alerts", "Agents", "Aspire:StackExchange", "Shutdown",
     ];
 

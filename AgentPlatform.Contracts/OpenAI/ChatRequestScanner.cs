@@ -22,6 +22,9 @@ public enum ChatRequestProblem
     DimensionsNotAPositiveInteger,
     MissingMaxTokens,
     MaxTokensNotAPositiveInteger,
+    ResponsesInputInvalid,
+    MaxOutputTokensNotAPositiveInteger,
+    PreviousResponseIdInvalid,
 }
 
 /// <summary>Which model API a request speaks: the door it came through, and where the Router sends it.</summary>
@@ -35,6 +38,9 @@ public enum ModelApi
 
     /// <summary>Anthropic's <c>POST /v1/messages</c>.</summary>
     Messages,
+
+    /// <summary>OpenAI's <c>POST /v1/responses</c>.</summary>
+    Responses,
 }
 
 /// <summary>What each door is called where it shows: its path, its name in usage records, the kind of model group it answers.</summary>
@@ -45,6 +51,7 @@ public static class ModelApis
     {
         ModelApi.Embeddings => "/v1/embeddings",
         ModelApi.Messages => "/v1/messages",
+        ModelApi.Responses => "/v1/responses",
         _ => "/v1/chat/completions",
     };
 
@@ -53,6 +60,7 @@ public static class ModelApis
     {
         ModelApi.Embeddings => "embeddings",
         ModelApi.Messages => "messages",
+        ModelApi.Responses => "responses",
         _ => "chat.completions",
     };
 
@@ -230,6 +238,35 @@ public static class ChatRequestScanner
                     reader.Skip();
                 }
             }
+            else if (api == ModelApi.Responses && reader.ValueTextEquals("input"u8))
+            {
+                // A string, or an array of items (messages, function calls and their outputs...), checked item by item where translated.
+                reader.Read();
+                sawInput = true;
+                if (!(reader.TokenType == JsonTokenType.String && reader.ValueSpan.Length > 0) && reader.TokenType != JsonTokenType.StartArray)
+                {
+                    problem = First(problem, ChatRequestProblem.ResponsesInputInvalid);
+                }
+                reader.Skip();
+            }
+            else if (api == ModelApi.Responses && reader.ValueTextEquals("max_output_tokens"u8))
+            {
+                reader.Read();
+                if (reader.TokenType != JsonTokenType.Null && !(reader.TokenType == JsonTokenType.Number && reader.TryGetInt32(out var maxOutput) && maxOutput >= 1))
+                {
+                    problem = First(problem, ChatRequestProblem.MaxOutputTokensNotAPositiveInteger);
+                    reader.Skip();
+                }
+            }
+            else if (api == ModelApi.Responses && reader.ValueTextEquals("previous_response_id"u8))
+            {
+                reader.Read();
+                if (reader.TokenType != JsonTokenType.Null && !(reader.TokenType == JsonTokenType.String && reader.ValueSpan.Length is > 0 and <= MaxModelNameLength))
+                {
+                    problem = First(problem, ChatRequestProblem.PreviousResponseIdInvalid);
+                    reader.Skip();
+                }
+            }
             else if (api == ModelApi.Messages && reader.ValueTextEquals("max_tokens"u8))
             {
                 // Required by Anthropic's Messages API, and what the request may cost in output.
@@ -292,6 +329,10 @@ public static class ChatRequestScanner
         if (embeddings)
         {
             return new(sawInput ? ChatRequestProblem.None : ChatRequestProblem.MissingInput, model, modelToken, Stream: false);
+        }
+        if (api == ModelApi.Responses)
+        {
+            return new(sawInput ? ChatRequestProblem.None : ChatRequestProblem.MissingInput, model, modelToken, stream);
         }
         if (!sawMessages)
         {
@@ -388,6 +429,9 @@ public static class ChatRequestScanner
         ChatRequestProblem.DimensionsNotAPositiveInteger => ("'dimensions' must be a positive integer.", "dimensions"),
         ChatRequestProblem.MissingMaxTokens => ("max_tokens: Field required.", "max_tokens"),
         ChatRequestProblem.MaxTokensNotAPositiveInteger => ("max_tokens: Input should be an integer of at least 1.", "max_tokens"),
+        ChatRequestProblem.ResponsesInputInvalid => ("'input' must be a non-empty string or an array of input items.", "input"),
+        ChatRequestProblem.MaxOutputTokensNotAPositiveInteger => ("'max_output_tokens' must be a positive integer.", "max_output_tokens"),
+        ChatRequestProblem.PreviousResponseIdInvalid => ("'previous_response_id' must be a response id.", "previous_response_id"),
         _ => throw new ArgumentOutOfRangeException(nameof(problem)),
     };
 }

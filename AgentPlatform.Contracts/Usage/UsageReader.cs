@@ -58,6 +58,37 @@ public static class UsageReader
         }
     }
 
+    /// <summary>
+    /// The usage of a Responses stream: in its last event (<c>response.completed</c> or <c>response.incomplete</c>),
+    /// the whole response with its usage; null when the events do not hold it.
+    /// </summary>
+    public static TokenUsage? FromResponseEvents(ReadOnlySpan<byte> events)
+    {
+        var at = events.IndexOf("\"type\":\"response.completed\""u8);
+        if (at < 0)
+        {
+            at = events.IndexOf("\"type\":\"response.incomplete\""u8);
+        }
+        var start = at < 0 ? -1 : events[..at].LastIndexOf("data:"u8);
+        if (start < 0)
+        {
+            return null;
+        }
+        var lineEnd = events[at..].IndexOf((byte)'\n');
+        var data = events[(start + 5)..(lineEnd < 0 ? events.Length : at + lineEnd)];
+        try
+        {
+            using var document = JsonDocument.Parse(data.ToArray());
+            return document.RootElement.TryGetProperty("response", out var response) && response.TryGetProperty("usage", out var usage) && usage.ValueKind == JsonValueKind.Object
+                ? FromUsageObject(System.Runtime.InteropServices.JsonMarshal.GetRawUtf8Value(usage))
+                : null;
+        }
+        catch (JsonException)
+        {
+            return null;
+        }
+    }
+
     /// <summary>The usage carried by one of the server-sent events in <paramref name="events"/>, if any.</summary>
     public static TokenUsage? FromEvents(ReadOnlySpan<byte> events) => FromEvents(events, out _);
 
@@ -92,12 +123,13 @@ public static class UsageReader
     }
 
     /// <summary>
-    /// How many events carry answer text or tool-call arguments: about one token each, in OpenAI's streams
-    /// and in Anthropic's (its <c>content_block_delta</c> events, text, thinking or tool input).
+    /// How many events carry answer text or tool-call arguments: about one token each, in OpenAI's chat
+    /// streams, in Anthropic's (its <c>content_block_delta</c> events, text, thinking or tool input) and in the
+    /// Responses API's (its text and arguments deltas, <c>"delta":"…"</c>).
     /// </summary>
     public static int CountContentEvents(ReadOnlySpan<byte> events) =>
         Count(events, "\"content\":\""u8) - Count(events, "\"content\":\"\""u8) + Count(events, "\"arguments\":\""u8)
-        + Count(events, "\"type\":\"content_block_delta\""u8);
+        + Count(events, "\"type\":\"content_block_delta\""u8) + Count(events, "\"delta\":\""u8);
 
     private static int Count(ReadOnlySpan<byte> text, ReadOnlySpan<byte> pattern)
     {
@@ -113,6 +145,7 @@ public static class UsageReader
     private static TokenUsage ReadUsage(ref Utf8JsonReader reader)
     {
         long prompt = -1, input = 0, output = 0, cached = 0, cacheRead = 0, cacheWrite = 0;
+        var inputHoldsCache = false;
         while (reader.Read() && reader.TokenType != JsonTokenType.EndObject)
         {
             if (reader.ValueTextEquals("prompt_tokens"u8))
@@ -135,8 +168,9 @@ public static class UsageReader
             {
                 cacheWrite = ReadNumber(ref reader);
             }
-            else if (reader.ValueTextEquals("prompt_tokens_details"u8))
+            else if (reader.ValueTextEquals("prompt_tokens_details"u8) || reader.ValueTextEquals("input_tokens_details"u8))
             {
+                inputHoldsCache |= reader.ValueTextEquals("input_tokens_details"u8);
                 reader.Read();
                 if (reader.TokenType == JsonTokenType.StartObject)
                 {
@@ -160,9 +194,10 @@ public static class UsageReader
                 reader.Skip();
             }
         }
-        // OpenAI's prompt tokens hold the cache's reads and writes; Anthropic's input tokens are the rest of the prompt.
-        return prompt >= 0
-            ? new TokenUsage(prompt, output, cached, cacheWrite)
+        // OpenAI's prompt tokens (and its Responses API's input tokens, beside their details) hold the cache's
+        // reads and writes; Anthropic's input tokens are the rest of the prompt.
+        return prompt >= 0 ? new TokenUsage(prompt, output, cached, cacheWrite)
+            : inputHoldsCache ? new TokenUsage(input, output, cached, cacheWrite)
             : new TokenUsage(input + cacheRead + cacheWrite, output, cacheRead, cacheWrite);
     }
 

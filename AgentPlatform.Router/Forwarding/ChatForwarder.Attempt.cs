@@ -399,6 +399,12 @@ public sealed partial class ChatForwarder
             usage = reader.Final;
             counted = UsageReader.CountContentEvents(events.Span);
         }
+        else if (readUsage && request.Api == ModelApi.Responses)
+        {
+            // The Responses stream ends with the whole response, its usage included: the client's, never taken out.
+            usage = UsageReader.FromResponseEvents(events.Span);
+            counted = usage is null ? UsageReader.CountContentEvents(events.Span) : 0;
+        }
         else if (readUsage)
         {
             usage = UsageReader.FromEvents(events.Span, out var usageEvent);

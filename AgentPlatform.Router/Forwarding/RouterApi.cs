@@ -28,6 +28,9 @@ public static class RouterApi
         api.MapPost("/messages", MessagesAsync)
             .WithName("RouteMessages")
             .WithSummary("Routes an Anthropic Messages request to a deployment of its model group (passed through to Anthropic's, translated for the others).");
+        api.MapPost("/responses", ResponsesAsync)
+            .WithName("RouteResponse")
+            .WithSummary("Routes an OpenAI Responses request to a deployment of its model group (translated through Chat Completions).");
         api.MapGet("/models", ListModels)
             .WithName("ListModelGroups")
             .WithSummary("Lists the model groups, in OpenAI's model list format.");
@@ -45,6 +48,9 @@ public static class RouterApi
 
     private static Task MessagesAsync(HttpContext context, ModelPool pool, ChatForwarder forwarder) =>
         RouteAsync(context, pool, forwarder, ModelApi.Messages);
+
+    private static Task ResponsesAsync(HttpContext context, ModelPool pool, ChatForwarder forwarder) =>
+        RouteAsync(context, pool, forwarder, ModelApi.Responses);
 
     /// <summary>Checks the request and hands it to its group, which must answer the kind of request it is.</summary>
     private static async Task RouteAsync(HttpContext context, ModelPool pool, ChatForwarder forwarder, ModelApi api)
@@ -73,7 +79,7 @@ public static class RouterApi
         if (group.Kind != kind)
         {
             await OpenAIError.WriteAsync(context, StatusCodes.Status400BadRequest,
-                $"The model '{scan.Model}' answers {group.Kind} requests, not {kind}: call {(api.Embeds() ? "/v1/chat/completions or /v1/messages" : "/v1/embeddings")} for it.",
+                $"The model '{scan.Model}' answers {group.Kind} requests, not {kind}: call {(api.Embeds() ? "/v1/chat/completions, /v1/messages or /v1/responses" : "/v1/embeddings")} for it.",
                 OpenAIError.InvalidRequest, "model_kind_mismatch", "model");
             return;
         }
@@ -105,7 +111,7 @@ public static class RouterApi
     private static Ok<ModelList> ListModels(ModelPool pool) =>
         TypedResults.Ok(new ModelList([.. pool.Groups.OrderBy(g => g.Name, StringComparer.Ordinal).Select(g => new ModelEntry(g.Name, Endpoints: DoorsOf(g)))]));
 
-    private static readonly string[] ChatDoors = ["/v1/chat/completions", "/v1/messages"];
+    private static readonly string[] ChatDoors = ["/v1/chat/completions", "/v1/messages", "/v1/responses"];
     private static readonly string[] EmbeddingsDoors = ["/v1/embeddings"];
 
     /// <summary>The Api's doors that answer a group: what a client may call it through (every provider is translated to both chat doors).</summary>

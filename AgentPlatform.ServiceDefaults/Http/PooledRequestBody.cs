@@ -19,6 +19,14 @@ public sealed class PooledRequestBody : IDisposable
         Length = length;
     }
 
+    /// <summary>A body the service made itself (a request rewritten before it goes on), in a pooled buffer like a read one.</summary>
+    public static PooledRequestBody Of(ReadOnlySpan<byte> bytes)
+    {
+        var buffer = ArrayPool<byte>.Shared.Rent(Math.Max(bytes.Length, 1));
+        bytes.CopyTo(buffer);
+        return new PooledRequestBody(buffer, bytes.Length);
+    }
+
     /// <summary>The most rented before any byte has arrived.</summary>
     private const int InitialBytes = 64 * 1024;
 

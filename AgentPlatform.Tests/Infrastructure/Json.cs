@@ -20,16 +20,17 @@ public static class Json
         Body($$"""{"model":"{{model}}","max_tokens":{{maxTokens}},"stream":{{(stream ? "true" : "false")}},"messages":[{"role":"user","content":"Hello there"}]{{extra}}}""");
 
     /// <summary>
-    /// A request at <paramref name="door"/> (<c>/v1/chat/completions</c>, <c>/v1/embeddings</c> or
-    /// <c>/v1/messages</c>) to the fixture's group of that kind: <paramref name="chatModel"/>, or its
-    /// embeddings twin (<c>embed</c>, <c>priced-embed</c>, <c>slow-embed</c>) or Anthropic twin (<c>claude</c>,
-    /// <c>priced-claude</c>, <c>slow-claude</c>).
+    /// A request at <paramref name="door"/> (<c>/v1/chat/completions</c>, <c>/v1/embeddings</c>, <c>/v1/messages</c>
+    /// or <c>/v1/responses</c>) to the fixture's group of that kind: <paramref name="chatModel"/> (chat completions and
+    /// responses), or its embeddings twin (<c>embed</c>, <c>priced-embed</c>, <c>slow-embed</c>) or Anthropic twin
+    /// (<c>claude</c>, <c>priced-claude</c>, <c>slow-claude</c>).
     /// </summary>
     /// <param name="maxTokens">The output asked for (Messages requires it: 16 unless said).</param>
     public static StringContent AtDoor(string door, string chatModel = "default", string extra = "", bool stream = false, int? maxTokens = null) => door switch
     {
         "/v1/embeddings" => Embeddings(Twin(chatModel, "embed"), extra),
         "/v1/messages" => Message(Twin(chatModel, "claude"), stream, maxTokens ?? 16, extra),
+        "/v1/responses" => Body($$"""{"model":"{{chatModel}}","stream":{{(stream ? "true" : "false")}},"input":"Hello there"{{(maxTokens is { } max ? $",\"max_output_tokens\":{max}" : "")}}{{extra}}}"""),
         _ => Chat(chatModel, stream, extra: maxTokens is { } max ? extra + $",\"max_tokens\":{max}" : extra),
     };
 

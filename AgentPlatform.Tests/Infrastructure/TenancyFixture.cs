@@ -54,6 +54,10 @@ public class TenancyFixture : IAsyncLifetime
             { "embed", new ModelGroupOptions { Deployments = [RouterSettings.Embeddings(RouterSettings.Deployment("sim-embed", Simulator.BaseAddress))] } },
             { "slow-embed", new ModelGroupOptions { Deployments = [RouterSettings.Embeddings(RouterSettings.Deployment("slow-sim-embed", SlowSimulator.BaseAddress))] } },
             { "priced-embed", new ModelGroupOptions { Deployments = [RouterSettings.Embeddings(RouterSettings.Priced(RouterSettings.Deployment("priced-sim-embed", Simulator.BaseAddress), InputPrice, 0))] } },
+            // A dead deployment, then the simulator: failover before the first byte, at every door.
+            { "failover", new ModelGroupOptions { Deployments = [RouterSettings.Unreachable("down"), RouterSettings.Deployment("backup", Simulator.BaseAddress, priority: 1)] } },
+            { "failover-embed", new ModelGroupOptions { Deployments = [RouterSettings.Embeddings(RouterSettings.Unreachable("down-embed")), RouterSettings.Embeddings(RouterSettings.Deployment("backup-embed", Simulator.BaseAddress, priority: 1))] } },
+            { "failover-claude", new ModelGroupOptions { Deployments = [RouterSettings.Anthropic("down-claude", new Uri($"http://127.0.0.1:{FreePort.Next()}/")), RouterSettings.Anthropic("backup-claude", Simulator.BaseAddress, priority: 1)] } },
             // The Anthropic twins, for the Messages door: the simulators speaking Anthropic's API.
             { "claude", new ModelGroupOptions { Deployments = [RouterSettings.Anthropic("sim-claude", Simulator.BaseAddress)] } },
             { "slow-claude", new ModelGroupOptions { Deployments = [RouterSettings.Anthropic("slow-sim-claude", SlowSimulator.BaseAddress)] } },

@@ -20,6 +20,7 @@ public sealed record UsageRecordView(
         "chat.completions" => "POST /v1/chat/completions",
         "embeddings" => "POST /v1/embeddings",
         "messages" => "POST /v1/messages",
+        "responses" => "POST /v1/responses",
         _ => null,
     };
 }

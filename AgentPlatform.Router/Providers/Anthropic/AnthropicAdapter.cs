@@ -24,6 +24,10 @@ public sealed class AnthropicAdapter(TimeProvider timeProvider) : IProviderAdapt
 
     public bool TranslatesAnswer(ModelApi api) => api != ModelApi.Messages;
 
+    /// <summary>A Responses request goes through Chat Completions: said as a chat request, then as Anthropic's.</summary>
+    private static ReadOnlySpan<byte> ChatBody(ChatRequestBody request, ProviderEndpoint endpoint) =>
+        request.Api == ModelApi.Responses ? JsonSerializer.SerializeToUtf8Bytes(DoorTranslation.ChatRequest(request, endpoint.Model)) : request.Body.Span;
+
     public Uri RequestUri(DeploymentOptions options) => new(options.BaseUrl.TrimEnd('/') + "/v1/messages");
 
     public HttpRequestMessage CreateRequest(ProviderEndpoint endpoint, ChatRequestBody request)
@@ -35,7 +39,7 @@ public sealed class AnthropicAdapter(TimeProvider timeProvider) : IProviderAdapt
         System.Text.Json.Nodes.JsonObject translated;
         try
         {
-            translated = AnthropicRequestTranslator.Translate(request.Body.Span, endpoint.Model, endpoint.MaxOutputTokens, out _);
+            translated = AnthropicRequestTranslator.Translate(ChatBody(request, endpoint), endpoint.Model, endpoint.MaxOutputTokens, out _);
         }
         catch (JsonException exception)
         {
@@ -75,6 +79,10 @@ public sealed class AnthropicAdapter(TimeProvider timeProvider) : IProviderAdapt
         if (api == ModelApi.Messages)
         {
             return answer;
+        }
+        if (api == ModelApi.Responses)
+        {
+            return DoorTranslation.ReadAnswer(response, ReadAnswer(response, answer, ModelApi.ChatCompletions), api);
         }
         var created = timeProvider.GetUtcNow().ToUnixTimeSeconds();
         if (!response.IsSuccessStatusCode)

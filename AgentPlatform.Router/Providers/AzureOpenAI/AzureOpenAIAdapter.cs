@@ -16,7 +16,7 @@ public sealed class AzureOpenAIAdapter : IProviderAdapter
 
     public string Name => ProviderNames.AzureOpenAI;
 
-    public bool TranslatesAnswer(ModelApi api) => MessagesTranslation.Applies(api);
+    public bool TranslatesAnswer(ModelApi api) => DoorTranslation.Applies(api);
 
     public Uri RequestUri(DeploymentOptions options) => new(
         $"{options.BaseUrl.TrimEnd('/')}/openai/deployments/{Uri.EscapeDataString(options.Model)}/{(options.Kind == DeploymentKinds.Embeddings ? "embeddings" : "chat/completions")}" +
@@ -28,8 +28,8 @@ public sealed class AzureOpenAIAdapter : IProviderAdapter
         {
             // Azure routes by the URL and ignores the body's model; it is rewritten all the same so
             // the provider never sees the client's group name.
-            Content = MessagesTranslation.Applies(request.Api)
-                ? MessagesTranslation.Content(request, endpoint.Model)
+            Content = DoorTranslation.Applies(request.Api)
+                ? DoorTranslation.Content(request, endpoint.Model)
                 : new ModelRewriteContent(request.Body, request.ModelToken, endpoint.ModelJsonToken, request.AddIncludeUsage),
         };
         if (endpoint.ApiKey is { Length: > 0 } key)
@@ -40,5 +40,5 @@ public sealed class AzureOpenAIAdapter : IProviderAdapter
     }
 
     public Stream ReadAnswer(HttpResponseMessage response, Stream answer, ModelApi api) =>
-        MessagesTranslation.Applies(api) ? MessagesTranslation.ReadAnswer(response, answer) : answer;
+        DoorTranslation.Applies(api) ? DoorTranslation.ReadAnswer(response, answer, api) : answer;
 }

@@ -12,7 +12,7 @@ public sealed class OpenAIAdapter : IProviderAdapter
 {
     public string Name => ProviderNames.OpenAI;
 
-    public bool TranslatesAnswer(ModelApi api) => MessagesTranslation.Applies(api);
+    public bool TranslatesAnswer(ModelApi api) => DoorTranslation.Applies(api);
 
     public Uri RequestUri(DeploymentOptions options) =>
         new(options.BaseUrl.TrimEnd('/') + (options.Kind == DeploymentKinds.Embeddings ? "/embeddings" : "/chat/completions"));
@@ -21,8 +21,8 @@ public sealed class OpenAIAdapter : IProviderAdapter
     {
         var message = new HttpRequestMessage(HttpMethod.Post, endpoint.RequestUri)
         {
-            Content = MessagesTranslation.Applies(request.Api)
-                ? MessagesTranslation.Content(request, endpoint.Model)
+            Content = DoorTranslation.Applies(request.Api)
+                ? DoorTranslation.Content(request, endpoint.Model)
                 : new ModelRewriteContent(request.Body, request.ModelToken, endpoint.ModelJsonToken, request.AddIncludeUsage),
         };
         message.Headers.Authorization = endpoint.BearerAuthorization;
@@ -30,5 +30,5 @@ public sealed class OpenAIAdapter : IProviderAdapter
     }
 
     public Stream ReadAnswer(HttpResponseMessage response, Stream answer, ModelApi api) =>
-        MessagesTranslation.Applies(api) ? MessagesTranslation.ReadAnswer(response, answer) : answer;
+        DoorTranslation.Applies(api) ? DoorTranslation.ReadAnswer(response, answer, api) : answer;
 }

@@ -240,7 +240,7 @@ public sealed class EmbeddingsDoorTests(EmbeddingsFixture platform) : IClassFixt
         var models = (await client.GetFromJsonAsync<JsonElement>("/v1/models")).GetProperty("data").EnumerateArray()
             .ToDictionary(model => model.GetProperty("id").GetString()!, model => string.Join(' ', model.GetProperty("endpoints").EnumerateArray().Select(e => e.GetString())));
 
-        Assert.Equal(new Dictionary<string, string> { ["chat"] = "/v1/chat/completions /v1/messages", ["embeddings"] = "/v1/embeddings" }, models);
+        Assert.Equal(new Dictionary<string, string> { ["chat"] = "/v1/chat/completions /v1/messages /v1/responses", ["embeddings"] = "/v1/embeddings" }, models);
     }
 
     [Theory]

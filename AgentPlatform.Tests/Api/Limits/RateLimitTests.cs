@@ -16,6 +16,7 @@ public abstract class RateLimitSuite<TFixture>(TFixture fixture) : IClassFixture
     [InlineData("/v1/chat/completions")]
     [InlineData("/v1/embeddings")]
     [InlineData("/v1/messages")]
+    [InlineData("/v1/responses")]
     public async Task A_key_of_60_requests_a_minute_used_through_two_api_replicas_gets_exactly_60(string door)
     {
         var key = await CreateKeyAsync(tenant: new { name = "Busy" }, key: new { name = "sixty", rpm = 60 });
@@ -69,6 +70,7 @@ public abstract class RateLimitSuite<TFixture>(TFixture fixture) : IClassFixture
     [InlineData("/v1/chat/completions")]
     [InlineData("/v1/embeddings")]
     [InlineData("/v1/messages")]
+    [InlineData("/v1/responses")]
     public async Task Concurrent_requests_past_the_limit_are_refused_and_their_slots_come_back(string door)
     {
         var key = await CreateKeyAsync(tenant: new { name = "Parallel" }, key: new { name = "two at a time", maxConcurrent = 2 });

@@ -431,8 +431,8 @@ public sealed class MessagesDoorTests(MessagesFixture platform) : IClassFixture<
         var models = (await client.GetFromJsonAsync<JsonElement>("/v1/models")).GetProperty("data").EnumerateArray()
             .ToDictionary(m => m.GetProperty("id").GetString()!, m => m.GetProperty("endpoints").EnumerateArray().Select(e => e.GetString()!).ToArray());
 
-        Assert.Equal(["/v1/chat/completions", "/v1/messages"], models["claude"]);
-        Assert.Equal(["/v1/chat/completions", "/v1/messages"], models["gpt"]);
+        Assert.Equal(["/v1/chat/completions", "/v1/messages", "/v1/responses"], models["claude"]);
+        Assert.Equal(["/v1/chat/completions", "/v1/messages", "/v1/responses"], models["gpt"]);
         Assert.Equal(["/v1/embeddings"], models["embed"]);
     }
 }

@@ -36,6 +36,7 @@ public abstract class UsageSuite<TFixture>(TFixture fixture) : IClassFixture<TFi
     [InlineData("/v1/chat/completions")]
     [InlineData("/v1/embeddings")]
     [InlineData("/v1/messages")]
+    [InlineData("/v1/responses")]
     public async Task Five_hundred_concurrent_requests_never_spend_past_a_budget_and_the_refused_get_402_naming_it(string door)
     {
         var (keyId, key) = await CreateKeyAsync(new { name = "Budgeted" }, new { name = "five cents", budgetUsd = 0.05, budgetPeriod = "daily" });

@@ -116,7 +116,7 @@ public sealed class MessagesTranslationTests
     {
         using var response = new HttpResponseMessage(System.Net.HttpStatusCode.OK) { Content = new StringContent("") };
         response.Content.Headers.ContentType = new("text/event-stream");
-        await using var translated = MessagesTranslation.ReadAnswer(response, new TrickleStream(chunks, readSize));
+        await using var translated = DoorTranslation.ReadAnswer(response, new TrickleStream(chunks, readSize), AgentPlatform.Contracts.OpenAI.ModelApi.Messages);
         using var reader = new StreamReader(translated);
         return await reader.ReadToEndAsync();
     }

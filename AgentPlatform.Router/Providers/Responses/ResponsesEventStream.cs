@@ -1,0 +1,215 @@
+using System.Buffers;
+using System.Runtime.InteropServices;
+using System.Text;
+using System.Text.Json;
+
+namespace AgentPlatform.Router.Providers.Responses;
+
+/// <summary>
+/// Reads OpenAI's chat chunk stream and gives the Responses API's events: <c>response.created</c> and
+/// <c>response.in_progress</c> first; the text as a message item (<c>output_item.added</c>,
+/// <c>content_part.added</c>, <c>output_text.delta</c>... <c>output_item.done</c>), each tool call as a
+/// <c>function_call</c> item with its <c>function_call_arguments.delta</c>s; and at <c>[DONE]</c> the whole
+/// response with its usage (<c>response.completed</c>, or <c>response.incomplete</c> at the token limit).
+/// Every event carries its <c>sequence_number</c>. An error event becomes <c>error</c>.
+/// </summary>
+internal sealed class ResponsesEventStream(Stream inner) : TranslatedEventStream(inner)
+{
+    private readonly ResponseDraft _draft = new();
+    private bool _started;
+    private int _sequence;
+    private int _outputIndex = -1;
+    /// <summary>The item being written: the message (null call) or a function call; none before the first.</summary>
+    private (bool Open, ResponseDraft.Call? Call) _item;
+    private readonly Dictionary<int, ResponseDraft.Call> _calls = [];
+
+    protected override void Translate(ReadOnlySpan<byte> data)
+    {
+        if (data.SequenceEqual("[DONE]"u8))
+        {
+            Finish();
+            return;
+        }
+        using var document = JsonDocument.Parse(data.ToArray());
+        var chunk = document.RootElement;
+        if (chunk.TryGetProperty("error", out var error))
+        {
+            WriteEvent("error", error, static (w, error) =>
+            {
+                w.WriteString("code", ResponseDraft.String(error, "code") ?? ResponseDraft.String(error, "type"));
+                w.WriteString("message", ResponseDraft.String(error, "message") ?? "The provider's stream failed.");
+                w.WriteNull("param");
+            });
+            return;
+        }
+        if (!_started)
+        {
+            _started = true;
+            _draft.Model = ResponseDraft.String(chunk, "model") ?? "";
+            _draft.CreatedAt = chunk.TryGetProperty("created", out var c) && c.TryGetInt64(out var s) ? s : 0;
+            WriteEvent("response.created", _draft, static (w, draft) => { w.WritePropertyName("response"); draft.Write(w, final: false); });
+            WriteEvent("response.in_progress", _draft, static (w, draft) => { w.WritePropertyName("response"); draft.Write(w, final: false); });
+        }
+        if (chunk.TryGetProperty("usage", out var usage) && usage.ValueKind == JsonValueKind.Object)
+        {
+            _draft.Usage = JsonMarshal.GetRawUtf8Value(usage).ToArray();
+        }
+        if (!chunk.TryGetProperty("choices", out var choices) || choices.ValueKind != JsonValueKind.Array || choices.GetArrayLength() == 0)
+        {
+            return;
+        }
+        var choice = choices[0];
+        if (choice.TryGetProperty("delta", out var delta) && delta.ValueKind == JsonValueKind.Object)
+        {
+            if (ResponseDraft.String(delta, "content") is { Length: > 0 } text)
+            {
+                OpenMessage();
+                _draft.Text.Append(text);
+                WriteEvent("response.output_text.delta", (this, text), static (w, state) =>
+                {
+                    state.Item1.WriteItemPointer(w, state.Item1._draft.MessageId);
+                    w.WriteNumber("content_index", 0);
+                    w.WriteString("delta", state.text);
+                });
+            }
+            if (delta.TryGetProperty("tool_calls", out var calls) && calls.ValueKind == JsonValueKind.Array)
+            {
+                foreach (var call in calls.EnumerateArray())
+                {
+                    ToolCall(call);
+                }
+            }
+        }
+        if (ResponseDraft.String(choice, "finish_reason") is { } finish)
+        {
+            _draft.FinishReason = finish;
+        }
+    }
+
+    private void ToolCall(JsonElement piece)
+    {
+        var index = piece.TryGetProperty("index", out var i) && i.TryGetInt32(out var n) ? n : 0;
+        var function = piece.TryGetProperty("function", out var f) ? f : default;
+        if (!_calls.TryGetValue(index, out var call))
+        {
+            CloseItem();
+            call = _calls[index] = _draft.AddCall(ResponseDraft.String(piece, "id") ?? "", ResponseDraft.String(function, "name") ?? "");
+            _item = (true, call);
+            _outputIndex++;
+            WriteEvent("response.output_item.added", (this, call), static (w, state) =>
+            {
+                w.WriteNumber("output_index", state.Item1._outputIndex);
+                w.WritePropertyName("item");
+                ResponseDraft.WriteCall(w, state.call, "in_progress");
+            });
+        }
+        if (ResponseDraft.String(function, "arguments") is { Length: > 0 } arguments)
+        {
+            call.Arguments.Append(arguments);
+            WriteEvent("response.function_call_arguments.delta", (this, call, arguments), static (w, state) =>
+            {
+                state.Item1.WriteItemPointer(w, state.call.ItemId);
+                w.WriteString("delta", state.arguments);
+            });
+        }
+    }
+
+    private void OpenMessage()
+    {
+        if (_item is { Open: true, Call: null })
+        {
+            return;
+        }
+        CloseItem();
+        _item = (true, null);
+        _outputIndex++;
+        WriteEvent("response.output_item.added", this, static (w, self) =>
+        {
+            w.WriteNumber("output_index", self._outputIndex);
+            w.WritePropertyName("item");
+            self._draft.WriteMessage(w, "in_progress");
+        });
+        WriteEvent("response.content_part.added", this, static (w, self) =>
+        {
+            self.WriteItemPointer(w, self._draft.MessageId);
+            w.WriteNumber("content_index", 0);
+            w.WritePropertyName("part");
+            ResponseDraft.WriteTextPart(w, "");
+        });
+    }
+
+    private void CloseItem()
+    {
+        if (!_item.Open)
+        {
+            return;
+        }
+        if (_item.Call is { } call)
+        {
+            WriteEvent("response.function_call_arguments.done", (this, call), static (w, state) =>
+            {
+                state.Item1.WriteItemPointer(w, state.call.ItemId);
+                w.WriteString("arguments", state.call.Arguments.ToString());
+            });
+            WriteEvent("response.output_item.done", (this, call), static (w, state) =>
+            {
+                w.WriteNumber("output_index", state.Item1._outputIndex);
+                w.WritePropertyName("item");
+                ResponseDraft.WriteCall(w, state.call, "completed");
+            });
+        }
+        else
+        {
+            var text = _draft.Text.ToString();
+            WriteEvent("response.output_text.done", (this, text), static (w, state) =>
+            {
+                state.Item1.WriteItemPointer(w, state.Item1._draft.MessageId);
+                w.WriteNumber("content_index", 0);
+                w.WriteString("text", state.text);
+            });
+            WriteEvent("response.content_part.done", (this, text), static (w, state) =>
+            {
+                state.Item1.WriteItemPointer(w, state.Item1._draft.MessageId);
+                w.WriteNumber("content_index", 0);
+                w.WritePropertyName("part");
+                ResponseDraft.WriteTextPart(w, state.text);
+            });
+            WriteEvent("response.output_item.done", this, static (w, self) =>
+            {
+                w.WriteNumber("output_index", self._outputIndex);
+                w.WritePropertyName("item");
+                self._draft.WriteMessage(w, "completed");
+            });
+        }
+        _item = default;
+    }
+
+    private void Finish()
+    {
+        CloseItem();
+        WriteEvent(_draft.Status == "incomplete" ? "response.incomplete" : "response.completed", _draft,
+            static (w, draft) => { w.WritePropertyName("response"); draft.Write(w); });
+    }
+
+    private void WriteItemPointer(Utf8JsonWriter writer, string itemId)
+    {
+        writer.WriteString("item_id", itemId);
+        writer.WriteNumber("output_index", _outputIndex);
+    }
+
+    /// <summary><c>event: {type}</c>, then its data: <c>{"type":"{type}","sequence_number":n, …}</c>.</summary>
+    private void WriteEvent<TState>(string type, TState state, Action<Utf8JsonWriter, TState> body)
+    {
+        Output.Write("event: "u8);
+        Encoding.UTF8.GetBytes(type.AsSpan(), Output);
+        Output.Write("\ndata: "u8);
+        Writer.Reset(Output);
+        Writer.WriteStartObject();
+        Writer.WriteString("type", type);
+        Writer.WriteNumber("sequence_number", _sequence++);
+        body(Writer, state);
+        Writer.WriteEndObject();
+        Writer.Flush();
+        Output.Write("\n\n"u8);
+    }
+}

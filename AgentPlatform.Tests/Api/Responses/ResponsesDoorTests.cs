@@ -1,0 +1,199 @@
+using System.Net;
+using System.Net.Http.Json;
+using System.Text.Json;
+using AgentPlatform.Api;
+using AgentPlatform.Router.Configuration;
+using AgentPlatform.Simulator;
+using AgentPlatform.Tests.Infrastructure;
+
+namespace AgentPlatform.Tests.Api.Responses;
+
+/// <summary>A Redis, a simulator, a Router and an Api. Groups: <c>gpt</c> (the simulator as OpenAI), <c>claude</c> (as Anthropic).</summary>
+public sealed class ResponsesFixture : IAsyncLifetime
+{
+    public TestRedis Redis { get; private set; } = null!;
+    public KestrelApp<SimulatorOptions> Simulator { get; private set; } = null!;
+    public KestrelApp<RouterOptions> Router { get; private set; } = null!;
+    public KestrelApp<ApiOptions> Api { get; private set; } = null!;
+
+    public async Task InitializeAsync()
+    {
+        Redis = await TestRedis.StartAsync();
+        Simulator = PlatformFixture.StartSimulator();
+        Router = new KestrelApp<RouterOptions>(new RouterSettings
+        {
+            { "ConnectionStrings:cache", Redis.ConnectionString },
+            { "Logging:LogLevel:Default", "Warning" },
+            { "gpt", new ModelGroupOptions { Deployments = [RouterSettings.Deployment("sim-gpt", Simulator.BaseAddress)] } },
+            { "claude", new ModelGroupOptions { Deployments = [RouterSettings.Anthropic("sim-claude", Simulator.BaseAddress)] } },
+        }).Start();
+        Api = new KestrelApp<ApiOptions>(PlatformFixture.ApiSettings(Redis, Router.BaseAddress)).Start();
+    }
+
+    public async Task DisposeAsync()
+    {
+        await Api.DisposeAsync();
+        await Router.DisposeAsync();
+        await Simulator.DisposeAsync();
+        await Redis.DisposeAsync();
+    }
+}
+
+/// <summary>
+/// <c>POST /v1/responses</c> through the same stages as a chat completion, translated through Chat Completions
+/// for every deployment, with the conversation kept by the platform: stored, read, deleted and continued by
+/// <c>previous_response_id</c>, per tenant.
+/// </summary>
+public sealed class ResponsesDoorTests(ResponsesFixture platform) : IClassFixture<ResponsesFixture>
+{
+    private static readonly object[] Weather =
+    [
+        new { type = "function", name = "get_weather", description = "The weather in a city.", parameters = new { type = "object", properties = new { city = new { type = "string" } }, required = new[] { "city" } } },
+    ];
+
+    private async Task<(string KeyId, HttpClient Client)> NewKeyAsync(string? tenantId = null)
+    {
+        tenantId ??= await ApiCalls.CreateTenantAsync(platform.Api, new { name = $"t-{Guid.NewGuid():N}" });
+        var (keyId, plaintext) = await ApiCalls.CreateKeyAsync(platform.Api, tenantId, new { name = "codex" });
+        return (keyId, ApiCalls.Client(platform.Api, plaintext));
+    }
+
+    [Theory]
+    [InlineData("gpt")]
+    [InlineData("claude")]
+    public async Task A_response_has_its_text_as_an_output_message_and_is_recorded_at_its_door(string model)
+    {
+        var (keyId, client) = await NewKeyAsync();
+
+        using var created = await client.PostAsJsonAsync("/v1/responses", new { model, instructions = "Be brief.", input = "Hello there" });
+
+        Assert.Equal(HttpStatusCode.OK, created.StatusCode);
+        var response = await created.Content.ReadFromJsonAsync<JsonElement>();
+        Assert.Equal(("response", "completed"), (response.GetProperty("object").GetString(), response.GetProperty("status").GetString()));
+        Assert.StartsWith("resp_", response.GetProperty("id").GetString());
+        var text = TextOf(response);
+        Assert.False(string.IsNullOrWhiteSpace(text));
+        var usage = response.GetProperty("usage");
+        Assert.Equal(text.Split(' ').Length, usage.GetProperty("output_tokens").GetInt64());
+        using var admin = ApiCalls.Admin(platform.Api);
+        var record = Assert.Single(await ApiCalls.LedgerAsync(admin, $"keyId={keyId}", 1));
+        Assert.Equal(("responses", false), (record.GetProperty("door").GetString(), record.GetProperty("estimated").GetBoolean()));
+        Assert.Equal(usage.GetProperty("input_tokens").GetInt64(), record.GetProperty("promptTokens").GetInt64());
+        Assert.Equal(usage.GetProperty("output_tokens").GetInt64(), record.GetProperty("completionTokens").GetInt64());
+    }
+
+    [Theory]
+    [InlineData("gpt")]
+    [InlineData("claude")]
+    public async Task A_stream_comes_as_the_responses_events_and_ends_with_the_whole_response(string model)
+    {
+        var (keyId, client) = await NewKeyAsync();
+
+        using var streamed = await client.PostAsJsonAsync("/v1/responses", new { model, input = "Stream to me", stream = true });
+
+        Assert.Equal(HttpStatusCode.OK, streamed.StatusCode);
+        var data = (await streamed.Content.ReadAsStringAsync()).Split('\n').Where(l => l.StartsWith("data: ", StringComparison.Ordinal)).Select(l => JsonDocument.Parse(l[6..]).RootElement).ToList();
+        var types = data.Select(d => d.GetProperty("type").GetString()).ToList();
+        Assert.Equal(["response.created", "response.in_progress", "response.output_item.added", "response.content_part.added"], types[..4]);
+        Assert.Equal(["response.output_text.done", "response.content_part.done", "response.output_item.done", "response.completed"], types[^4..]);
+        Assert.Equal(Enumerable.Range(0, data.Count), data.Select(d => d.GetProperty("sequence_number").GetInt32()));
+        var deltas = string.Concat(data.Where(d => d.GetProperty("type").GetString() == "response.output_text.delta").Select(d => d.GetProperty("delta").GetString()));
+        var completed = data[^1].GetProperty("response");
+        Assert.Equal(deltas, TextOf(completed));
+        using var admin = ApiCalls.Admin(platform.Api);
+        var record = Assert.Single(await ApiCalls.LedgerAsync(admin, $"keyId={keyId}", 1));
+        Assert.False(record.GetProperty("estimated").GetBoolean());
+        Assert.Equal(completed.GetProperty("usage").GetProperty("output_tokens").GetInt64(), record.GetProperty("completionTokens").GetInt64());
+    }
+
+    [Theory]
+    [InlineData("gpt", false)]
+    [InlineData("gpt", true)]
+    [InlineData("claude", false)]
+    [InlineData("claude", true)]
+    public async Task A_function_call_and_its_output_continue_the_conversation_by_previous_response_id(string model, bool stream)
+    {
+        var (_, client) = await NewKeyAsync();
+
+        using var asked = await client.PostAsJsonAsync("/v1/responses", new { model, input = "What is the weather in Paris? Use get_weather.", tools = Weather, stream });
+        var first = stream ? await CompletedOfStreamAsync(asked) : await asked.Content.ReadFromJsonAsync<JsonElement>();
+        var call = first.GetProperty("output").EnumerateArray().Single(item => item.GetProperty("type").GetString() == "function_call");
+        Assert.Equal("get_weather", call.GetProperty("name").GetString());
+        Assert.Equal("sim", JsonDocument.Parse(call.GetProperty("arguments").GetString()!).RootElement.GetProperty("city").GetString());
+
+        using var answered = await client.PostAsJsonAsync("/v1/responses", new
+        {
+            model,
+            previous_response_id = first.GetProperty("id").GetString(),
+            tools = Weather,
+            input = new[] { new { type = "function_call_output", call_id = call.GetProperty("call_id").GetString(), output = "Sunny, 21 °C" } },
+        });
+
+        Assert.Equal(HttpStatusCode.OK, answered.StatusCode);
+        var second = await answered.Content.ReadFromJsonAsync<JsonElement>();
+        Assert.False(string.IsNullOrWhiteSpace(TextOf(second)));
+        using var stored = await client.GetAsync($"/v1/responses/{second.GetProperty("id").GetString()}");
+        Assert.Equal(first.GetProperty("id").GetString(), (await stored.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("previous_response_id").GetString());
+    }
+
+    [Fact]
+    public async Task A_stored_response_is_read_and_deleted_by_its_tenant_only_and_an_unstored_one_is_not_found()
+    {
+        var tenantId = await ApiCalls.CreateTenantAsync(platform.Api, new { name = $"t-{Guid.NewGuid():N}" });
+        var (_, client) = await NewKeyAsync(tenantId);
+        var (_, sameTenant) = await NewKeyAsync(tenantId);
+        var (_, otherTenant) = await NewKeyAsync();
+
+        using var created = await client.PostAsJsonAsync("/v1/responses", new { model = "gpt", input = "Remember me" });
+        var id = (await created.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("id").GetString();
+        using var unstored = await client.PostAsJsonAsync("/v1/responses", new { model = "gpt", input = "Forget me", store = false });
+        var unstoredId = (await unstored.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("id").GetString();
+
+        using var read = await sameTenant.GetAsync($"/v1/responses/{id}");
+        using var readByOther = await otherTenant.GetAsync($"/v1/responses/{id}");
+        using var chainedByOther = await otherTenant.PostAsJsonAsync("/v1/responses", new { model = "gpt", input = "Go on", previous_response_id = id });
+        using var deletedByOther = await otherTenant.DeleteAsync($"/v1/responses/{id}");
+        using var readUnstored = await client.GetAsync($"/v1/responses/{unstoredId}");
+        using var deleted = await client.DeleteAsync($"/v1/responses/{id}");
+        using var readDeleted = await client.GetAsync($"/v1/responses/{id}");
+
+        Assert.Equal(HttpStatusCode.OK, read.StatusCode);
+        Assert.Equal(id, (await read.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("id").GetString());
+        Assert.Equal(HttpStatusCode.NotFound, readByOther.StatusCode);
+        Assert.Equal(HttpStatusCode.NotFound, chainedByOther.StatusCode);
+        Assert.Equal("previous_response_not_found", (await Json.ReadErrorAsync(chainedByOther)).GetProperty("code").GetString());
+        Assert.Equal(HttpStatusCode.NotFound, deletedByOther.StatusCode);
+        Assert.Equal(HttpStatusCode.NotFound, readUnstored.StatusCode);
+        Assert.Equal(HttpStatusCode.OK, deleted.StatusCode);
+        Assert.True((await deleted.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("deleted").GetBoolean());
+        Assert.Equal(HttpStatusCode.NotFound, readDeleted.StatusCode);
+    }
+
+    [Fact]
+    public async Task Hosted_tools_and_malformed_requests_are_refused_by_name()
+    {
+        var (_, client) = await NewKeyAsync();
+
+        using var hosted = await client.PostAsJsonAsync("/v1/responses", new { model = "gpt", input = "Search", tools = new[] { new { type = "web_search" } } });
+        using var noInput = await client.PostAsJsonAsync("/v1/responses", new { model = "gpt" });
+        using var badMax = await client.PostAsJsonAsync("/v1/responses", new { model = "gpt", input = "Hi", max_output_tokens = 0 });
+
+        Assert.Equal(HttpStatusCode.BadRequest, hosted.StatusCode);
+        var hostedError = await Json.ReadErrorAsync(hosted);
+        Assert.Equal(("unsupported_by_provider", "tools[0]"), (hostedError.GetProperty("code").GetString(), hostedError.GetProperty("param").GetString()));
+        Assert.Contains("web_search", hostedError.GetProperty("message").GetString());
+        Assert.Equal("input", (await Json.ReadErrorAsync(noInput)).GetProperty("param").GetString());
+        Assert.Equal("max_output_tokens", (await Json.ReadErrorAsync(badMax)).GetProperty("param").GetString());
+    }
+
+    private static string TextOf(JsonElement response) => string.Concat(response.GetProperty("output").EnumerateArray()
+        .Where(item => item.GetProperty("type").GetString() == "message")
+        .SelectMany(item => item.GetProperty("content").EnumerateArray())
+        .Select(part => part.GetProperty("text").GetString()));
+
+    private static async Task<JsonElement> CompletedOfStreamAsync(HttpResponseMessage response)
+    {
+        var last = (await response.Content.ReadAsStringAsync()).Split('\n').Last(l => l.StartsWith("data: ", StringComparison.Ordinal));
+        return JsonDocument.Parse(last[6..]).RootElement.GetProperty("response");
+    }
+}
