@@ -25,6 +25,7 @@ public enum ChatRequestProblem
     ResponsesInputInvalid,
     MaxOutputTokensNotAPositiveInteger,
     PreviousResponseIdInvalid,
+    ServerToolsNotAllowed,
 }
 
 /// <summary>Which model API a request speaks: the door it came through, and where the Router sends it.</summary>
@@ -292,6 +293,27 @@ public static class ChatRequestScanner
                     reader.Skip();
                 }
             }
+            else if (api == ModelApi.Messages && (reader.ValueTextEquals("mcp_servers"u8) || reader.ValueTextEquals("container"u8)))
+            {
+                reader.Read();
+                if (reader.TokenType != JsonTokenType.Null)
+                {
+                    problem = First(problem, ChatRequestProblem.ServerToolsNotAllowed);
+                }
+                reader.Skip();
+            }
+            else if (api == ModelApi.Messages && reader.ValueTextEquals("tools"u8))
+            {
+                reader.Read();
+                if (reader.TokenType == JsonTokenType.StartArray && HasServerTool(ref reader))
+                {
+                    problem = First(problem, ChatRequestProblem.ServerToolsNotAllowed);
+                }
+                else
+                {
+                    reader.Skip();
+                }
+            }
             else if (reader.ValueTextEquals("messages"u8))
             {
                 reader.Read();
@@ -393,6 +415,31 @@ public static class ChatRequestScanner
         return valid && itemKind is not null;
     }
 
+    /// <summary>
+    /// Whether an Anthropic tools array holds a server tool (web search, web fetch, code execution, bash...: a
+    /// versioned <c>type</c> other than <c>custom</c>); leaves the reader on the array's end.
+    /// </summary>
+    private static bool HasServerTool(ref Utf8JsonReader reader)
+    {
+        var found = false;
+        while (reader.Read() && reader.TokenType != JsonTokenType.EndArray)
+        {
+            if (reader.TokenType != JsonTokenType.StartObject)
+            {
+                reader.Skip();
+                continue;
+            }
+            while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
+            {
+                var isType = reader.ValueTextEquals("type"u8);
+                reader.Read();
+                found |= isType && reader.TokenType == JsonTokenType.String && !reader.ValueTextEquals("custom"u8);
+                reader.Skip();
+            }
+        }
+        return found;
+    }
+
     /// <summary>Whether the array at the reader is a non-empty array of token ids; leaves the reader on its end.</summary>
     private static bool IsTokenIds(ref Utf8JsonReader reader)
     {
@@ -432,6 +479,8 @@ public static class ChatRequestScanner
         ChatRequestProblem.ResponsesInputInvalid => ("'input' must be a non-empty string or an array of input items.", "input"),
         ChatRequestProblem.MaxOutputTokensNotAPositiveInteger => ("'max_output_tokens' must be a positive integer.", "max_output_tokens"),
         ChatRequestProblem.PreviousResponseIdInvalid => ("'previous_response_id' must be a response id.", "previous_response_id"),
+        ChatRequestProblem.ServerToolsNotAllowed => ("Server tools (web search, web fetch, code execution, bash, MCP servers, containers) are not allowed here: "
+            + "Anthropic bills them by use, outside the token usage that limits and budgets hold. Use custom tools.", "tools"),
         _ => throw new ArgumentOutOfRangeException(nameof(problem)),
     };
 }

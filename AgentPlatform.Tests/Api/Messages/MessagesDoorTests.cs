@@ -1,6 +1,7 @@
 using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json;
+using System.Text.Json.Nodes;
 using AgentPlatform.Api;
 using AgentPlatform.Router.Configuration;
 using AgentPlatform.Simulator;
@@ -314,7 +315,7 @@ public sealed class MessagesDoorTests(MessagesFixture platform) : IClassFixture<
     [Fact]
     public async Task What_an_openai_deployment_cannot_express_is_refused_by_name()
     {
-        var (_, keyId, client) = await NewKeyAsync();
+        var (_, _, client) = await NewKeyAsync();
 
         using var document = await client.PostAsJsonAsync("/v1/messages", new
         {
@@ -322,59 +323,32 @@ public sealed class MessagesDoorTests(MessagesFixture platform) : IClassFixture<
             max_tokens = 16,
             messages = new[] { new { role = "user", content = new object[] { new { type = "document", source = new { type = "text", media_type = "text/plain", data = "a contract" } } } } },
         });
-        using var serverTool = await client.PostAsJsonAsync("/v1/messages", new
-        {
-            model = "gpt",
-            max_tokens = 16,
-            tools = new[] { new { type = "web_search_20250305", name = "web_search" } },
-            messages = new[] { new { role = "user", content = "Search the web" } },
-        });
 
         var documentError = await ErrorOf(document);
         Assert.Equal((HttpStatusCode.BadRequest, "unsupported_by_provider"), (document.StatusCode, documentError.GetProperty("code").GetString()));
         Assert.Contains("'document'", documentError.GetProperty("message").GetString());
-        var toolError = await ErrorOf(serverTool);
-        Assert.Equal(HttpStatusCode.BadRequest, serverTool.StatusCode);
-        Assert.Contains("web_search", toolError.GetProperty("message").GetString());
     }
 
     [Theory]
-    [InlineData("claude", false)]
-    [InlineData("claude", true)]
-    [InlineData("gpt", false)]
-    [InlineData("gpt", true)]
-    public async Task A_cached_message_is_replayed_on_anthropics_wire_as_json_and_as_a_stream_whichever_filled_it(string model, bool filledByStream)
+    [InlineData("claude", """{"tools":[{"type":"web_search_20250305","name":"web_search","max_uses":5}]}""")]
+    [InlineData("gpt", """{"tools":[{"name":"lookup","input_schema":{"type":"object"}},{"type":"code_execution_20250522","name":"code_execution"}]}""")]
+    [InlineData("claude", """{"mcp_servers":[{"type":"url","url":"https://example.com/mcp","name":"x"}]}""")]
+    public async Task Server_tools_are_refused_at_every_deployment_because_no_budget_can_hold_their_cost(string model, string extra)
     {
-        var (_, keyId, client) = await NewKeyAsync(key: new { name = "cached", cacheEnabled = true });
-        var text = $"Cache me {Guid.NewGuid():N}";
+        var (_, keyId, client) = await NewKeyAsync();
+        var body = JsonNode.Parse(extra)!.AsObject();
+        body["model"] = model;
+        body["max_tokens"] = 16;
+        body["messages"] = new JsonArray(new JsonObject { ["role"] = "user", ["content"] = "Search the web" });
 
-        using var fill = await client.PostAsJsonAsync("/v1/messages", Message(model, text, stream: filledByStream));
-        var filled = filledByStream ? await ReadStreamAsync(fill) : await ReadMessageAsync(fill);
-        using var asJson = await client.PostAsJsonAsync("/v1/messages", Message(model, text));
-        using var asStream = await client.PostAsJsonAsync("/v1/messages", Message(model, text, stream: true));
+        using var refused = await client.PostAsync("/v1/messages", new StringContent(body.ToJsonString(), System.Text.Encoding.UTF8, "application/json"));
 
-        Assert.Equal("hit", asJson.Headers.GetValues("x-agentplatform-cache").Single());
-        Assert.Equal("hit", asStream.Headers.GetValues("x-agentplatform-cache").Single());
-        Assert.Equal(filled, await ReadMessageAsync(asJson));
-        Assert.Equal(filled, await ReadStreamAsync(asStream));
+        Assert.Equal(HttpStatusCode.BadRequest, refused.StatusCode);
+        var error = await ErrorOf(refused);
+        Assert.Equal("invalid_request_error", error.GetProperty("type").GetString());
+        Assert.StartsWith("Server tools", error.GetProperty("message").GetString());
         using var admin = ApiCalls.Admin(platform.Api);
-        var records = await ApiCalls.LedgerAsync(admin, $"keyId={keyId}", 3);
-        Assert.Equal(["hit", "hit", "miss"], records.Select(r => r.GetProperty("cache").GetString()).Order());
-        Assert.All(records, r => Assert.Equal("messages", r.GetProperty("door").GetString()));
-    }
-
-    [Fact]
-    public async Task A_body_valid_at_both_chat_doors_never_gets_the_other_doors_cached_answer()
-    {
-        var (_, _, client) = await NewKeyAsync(key: new { name = "cached-both", cacheEnabled = true });
-        var body = Message("gpt", $"Both doors {Guid.NewGuid():N}");
-
-        using var message = await client.PostAsJsonAsync("/v1/messages", body);
-        using var chat = await client.PostAsJsonAsync("/v1/chat/completions", body);
-
-        Assert.Equal("miss", message.Headers.GetValues("x-agentplatform-cache").Single());
-        Assert.Equal("miss", chat.Headers.GetValues("x-agentplatform-cache").Single());
-        Assert.Equal("chat.completion", (await chat.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("object").GetString());
+        Assert.Equal("refused", Assert.Single(await ApiCalls.LedgerAsync(admin, $"keyId={keyId}", 1)).GetProperty("outcome").GetString());
     }
 
     private static async Task<(string Text, string? StopReason, long Input, long Output)> ReadMessageAsync(HttpResponseMessage response)
