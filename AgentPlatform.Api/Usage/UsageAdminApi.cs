@@ -307,7 +307,7 @@ public static class UsageAdminApi
     private static OpenAIErrorResult BadQuery(string message, string param) => OpenAIErrorResult.BadRequest(message, "invalid_query", param);
 
     private const string CsvHeader =
-        "id,requestId,time,tenantId,keyId,model,deployment,promptTokens,cachedTokens,completionTokens,estimated,costUsd,latencyMs,overheadMs,status,outcome,cache,stream,savedTokens,savedCostUsd,traceId";
+        "id,requestId,time,tenantId,keyId,model,deployment,promptTokens,cachedTokens,completionTokens,estimated,costUsd,latencyMs,overheadMs,status,outcome,cache,stream,savedTokens,savedCostUsd,traceId,door,cacheWriteTokens";
 
     internal static string ToCsv(UsageRecord r)
     {
@@ -315,7 +315,7 @@ public static class UsageAdminApi
         foreach (var value in (ReadOnlySpan<object?>)
             [r.Id, r.RequestId, r.Time.UtcDateTime.ToString("O", CultureInfo.InvariantCulture), r.TenantId, r.KeyId, r.Model, r.Deployment,
              r.PromptTokens, r.CachedTokens, r.CompletionTokens, r.Estimated ? "true" : "false", r.CostUsd, r.LatencyMs, r.OverheadMs,
-             r.Status, r.Outcome, r.Cache, r.Stream ? "true" : "false", r.SavedTokens, r.SavedCostUsd, r.TraceId])
+             r.Status, r.Outcome, r.Cache, r.Stream ? "true" : "false", r.SavedTokens, r.SavedCostUsd, r.TraceId, r.Door, r.CacheWriteTokens])
         {
             if (line.Length > 0)
             {

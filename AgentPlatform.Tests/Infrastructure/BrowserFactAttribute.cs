@@ -17,3 +17,15 @@ public sealed class BrowserFactAttribute : FactAttribute
         }
     }
 }
+
+/// <summary>A <see cref="BrowserFactAttribute"/> with data: skipped alike where Chromium is missing (and never in CI).</summary>
+public sealed class BrowserTheoryAttribute : TheoryAttribute
+{
+    public BrowserTheoryAttribute()
+    {
+        if (!File.Exists(BrowserFactAttribute.ChromiumPath) && string.IsNullOrEmpty(Environment.GetEnvironmentVariable("CI")))
+        {
+            Skip = $"Chromium is not installed at {BrowserFactAttribute.ChromiumPath}: apt-get install chromium";
+        }
+    }
+}

@@ -116,6 +116,26 @@ public sealed class ConsolePageTests(AppHostFixture platform) : IAsyncLifetime
         await Assertions.Expect(page.GetByTestId("reply-cost")).ToBeVisibleAsync();
     }
 
+    [BrowserTheory]
+    [InlineData("/v1/messages")]
+    [InlineData("/v1/responses")]
+    public async Task The_playground_talks_through_the_door_chosen_and_the_request_lookup_names_it(string door)
+    {
+        var page = await SignedInPageAsync("/playground");
+        await PlaygroundReadyAsync(page);
+
+        await page.GetByTestId("door").SelectOptionAsync(door);
+        await page.GetByTestId("message").FillAsync($"Hello through {door}");
+        await page.GetByTestId("send").ClickAsync();
+
+        // The default group is OpenAI-compatible: both doors reach it translated, with their own stream's usage.
+        await Assertions.Expect(page.GetByTestId("reply-meta")).ToContainTextAsync(new Regex(@"\d+ tokens in, 16 out"));
+        await Assertions.Expect(page.GetByTestId("answer")).ToHaveTextAsync(new Regex(@"^\s*\S+( \S+){15}\s*$"));
+        await Assertions.Expect(page.GetByTestId("reply-cost")).ToBeVisibleAsync();
+        await page.GetByTestId("reply-request").ClickAsync();
+        await Assertions.Expect(page.GetByTestId("record-door")).ToHaveTextAsync($"POST {door}");
+    }
+
     [BrowserFact]
     public async Task A_newcomer_creates_a_key_calls_with_it_in_the_playground_and_finds_the_calls_cost_and_latency()
     {

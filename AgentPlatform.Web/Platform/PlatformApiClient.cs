@@ -20,6 +20,16 @@ public sealed record ChatUsage(long PromptTokens, long CachedTokens, long Comple
 /// <summary>One message of a conversation: <c>user</c> or <c>assistant</c>, and what it said.</summary>
 public sealed record ChatMessage(string Role, string Content);
 
+/// <summary>The doors a conversation can go through, as the playground offers them.</summary>
+public static class Doors
+{
+    public const string ChatCompletions = "/v1/chat/completions";
+    public const string Messages = "/v1/messages";
+    public const string Responses = "/v1/responses";
+
+    public static readonly IReadOnlyList<string> All = [ChatCompletions, Messages, Responses];
+}
+
 /// <summary>
 /// The console's only way to the platform: the Api, found by service discovery under <c>api</c>.
 /// Keys are added here, on the server (<see cref="ConsoleClientKey"/>); they never reach the browser.
@@ -73,22 +83,25 @@ public sealed class PlatformApiClient(IHttpClientFactory httpClientFactory, Cons
     }
 
     /// <summary>
-    /// Streams a chat completion of the conversation so far: first what the headers say (deployment,
-    /// request id, overhead, cache), then the text as it arrives, then the usage the last chunk reports.
+    /// Streams the conversation so far through <paramref name="door"/> (<see cref="Doors"/>), as a client of that
+    /// door would: first what the headers say (deployment, request id, overhead, cache), then the text as it
+    /// arrives, then the usage the stream reports.
     /// </summary>
     /// <param name="virtualKey">A key the operator gave to call as; null: the console's own client key.</param>
-    public async IAsyncEnumerable<ChatUpdate> StreamChatAsync(string model, IReadOnlyList<ChatMessage> messages, string? virtualKey, [EnumeratorCancellation] CancellationToken cancellationToken)
+    public async IAsyncEnumerable<ChatUpdate> StreamChatAsync(
+        string model, IReadOnlyList<ChatMessage> messages, string? virtualKey, [EnumeratorCancellation] CancellationToken cancellationToken, string door = Doors.ChatCompletions)
     {
-        var body = JsonSerializer.SerializeToUtf8Bytes(new
+        var turns = messages.Select(m => new { role = m.Role, content = m.Content });
+        var body = door switch
         {
-            model,
-            stream = true,
-            stream_options = new { include_usage = true },
-            messages = messages.Select(m => new { role = m.Role, content = m.Content }),
-        });
+            Doors.Messages => JsonSerializer.SerializeToUtf8Bytes(new { model, max_tokens = 1024, stream = true, messages = turns }),
+            // The console keeps the conversation itself: nothing is stored for it.
+            Doors.Responses => JsonSerializer.SerializeToUtf8Bytes(new { model, stream = true, store = false, input = turns }),
+            _ => JsonSerializer.SerializeToUtf8Bytes(new { model, stream = true, stream_options = new { include_usage = true }, messages = turns }),
+        };
         HttpRequestMessage CreateRequest()
         {
-            var request = new HttpRequestMessage(HttpMethod.Post, "/v1/chat/completions") { Content = new ByteArrayContent(body) };
+            var request = new HttpRequestMessage(HttpMethod.Post, door) { Content = new ByteArrayContent(body) };
             request.Content.Headers.ContentType = new MediaTypeHeaderValue("application/json");
             return request;
         }
@@ -104,37 +117,87 @@ public sealed class PlatformApiClient(IHttpClientFactory httpClientFactory, Cons
             Cache: Header(response, "x-agentplatform-cache"), AgentRun: Header(response, "x-agentplatform-agent-run"));
 
         await using var stream = await response.Content.ReadAsStreamAsync(cancellationToken);
+        long input = 0;
         await foreach (var item in SseParser.Create(stream).EnumerateAsync(cancellationToken))
         {
             if (item.Data == "[DONE]")
             {
                 yield break;
             }
-            using var chunk = JsonDocument.Parse(item.Data);
-            if (chunk.RootElement.TryGetProperty("error", out var error))
+            using var data = JsonDocument.Parse(item.Data);
+            var update = door switch
             {
-                yield return new ChatUpdate(null, Error: error.TryGetProperty("message", out var message) ? message.GetString() : "The answer broke off.");
-                yield break;
-            }
-            if (chunk.RootElement.TryGetProperty("usage", out var usage) && usage.ValueKind == JsonValueKind.Object)
+                Doors.Messages => MessagesUpdate(data.RootElement, ref input),
+                Doors.Responses => ResponsesUpdate(data.RootElement),
+                _ => ChatUpdateOf(data.RootElement),
+            };
+            if (update is not null)
             {
-                var cached = usage.TryGetProperty("prompt_tokens_details", out var details) && details.ValueKind == JsonValueKind.Object
-                    && details.TryGetProperty("cached_tokens", out var cachedTokens) ? cachedTokens.GetInt64() : 0;
-                yield return new ChatUpdate(null, Usage: new ChatUsage(usage.GetProperty("prompt_tokens").GetInt64(), cached, usage.GetProperty("completion_tokens").GetInt64()));
-            }
-            if (!chunk.RootElement.TryGetProperty("choices", out var choices))
-            {
-                continue;
-            }
-            foreach (var choice in choices.EnumerateArray())
-            {
-                if (choice.GetProperty("delta").TryGetProperty("content", out var content) && content.GetString() is { Length: > 0 } text)
+                yield return update;
+                if (update.Error is not null)
                 {
-                    yield return new ChatUpdate(text);
+                    yield break;
                 }
             }
         }
     }
+
+    /// <summary>A chat completion chunk: its text, its usage, or its error.</summary>
+    private static ChatUpdate? ChatUpdateOf(JsonElement chunk)
+    {
+        if (chunk.TryGetProperty("error", out var error))
+        {
+            return new ChatUpdate(null, Error: error.TryGetProperty("message", out var message) ? message.GetString() : "The answer broke off.");
+        }
+        if (chunk.TryGetProperty("usage", out var usage) && usage.ValueKind == JsonValueKind.Object)
+        {
+            var cached = usage.TryGetProperty("prompt_tokens_details", out var details) && details.ValueKind == JsonValueKind.Object
+                && details.TryGetProperty("cached_tokens", out var cachedTokens) ? cachedTokens.GetInt64() : 0;
+            return new ChatUpdate(null, Usage: new ChatUsage(usage.GetProperty("prompt_tokens").GetInt64(), cached, usage.GetProperty("completion_tokens").GetInt64()));
+        }
+        var text = chunk.TryGetProperty("choices", out var choices) && choices.GetArrayLength() > 0
+            && choices[0].GetProperty("delta").TryGetProperty("content", out var content) ? content.GetString() : null;
+        return text is { Length: > 0 } ? new ChatUpdate(text) : null;
+    }
+
+    /// <summary>An Anthropic stream event: its text delta, its usage (input from message_start, output from message_delta), or its error.</summary>
+    private static ChatUpdate? MessagesUpdate(JsonElement data, ref long input)
+    {
+        switch (data.GetProperty("type").GetString())
+        {
+            case "message_start" when data.GetProperty("message").TryGetProperty("usage", out var start):
+                input = InputTokens(start, input);
+                return null;
+            case "content_block_delta" when data.GetProperty("delta") is var delta && delta.TryGetProperty("text", out var text):
+                return new ChatUpdate(text.GetString());
+            case "message_delta" when data.TryGetProperty("usage", out var usage):
+                input = InputTokens(usage, input);
+                var cached = usage.TryGetProperty("cache_read_input_tokens", out var read) ? read.GetInt64() : 0;
+                return new ChatUpdate(null, Usage: new ChatUsage(input, cached, usage.GetProperty("output_tokens").GetInt64()));
+            case "error":
+                return new ChatUpdate(null, Error: data.GetProperty("error").GetProperty("message").GetString());
+            default:
+                return null;
+        }
+
+        // Anthropic's input tokens leave out the cache's reads and writes; the console counts all of them, as the records do.
+        static long InputTokens(JsonElement usage, long known) => usage.TryGetProperty("input_tokens", out var tokens)
+            ? tokens.GetInt64() + (usage.TryGetProperty("cache_read_input_tokens", out var read) ? read.GetInt64() : 0)
+                + (usage.TryGetProperty("cache_creation_input_tokens", out var written) ? written.GetInt64() : 0)
+            : known;
+    }
+
+    /// <summary>A Responses API event: its text delta, the completed response's usage, or its error.</summary>
+    private static ChatUpdate? ResponsesUpdate(JsonElement data) => data.GetProperty("type").GetString() switch
+    {
+        "response.output_text.delta" => new ChatUpdate(data.GetProperty("delta").GetString()),
+        "response.completed" or "response.incomplete" when data.GetProperty("response").GetProperty("usage") is { ValueKind: JsonValueKind.Object } usage =>
+            new ChatUpdate(null, Usage: new ChatUsage(usage.GetProperty("input_tokens").GetInt64(),
+                usage.TryGetProperty("input_tokens_details", out var details) && details.TryGetProperty("cached_tokens", out var cached) ? cached.GetInt64() : 0,
+                usage.GetProperty("output_tokens").GetInt64())),
+        "error" => new ChatUpdate(null, Error: data.TryGetProperty("message", out var message) ? message.GetString() : "The answer broke off."),
+        _ => null,
+    };
 
     /// <summary>
     /// Sends a <c>/v1</c> request with the console's client key; when the Api says the master key is
@@ -180,11 +243,12 @@ public sealed class PlatformApiClient(IHttpClientFactory httpClientFactory, Cons
         try
         {
             using var document = JsonDocument.Parse(text);
+            // OpenAI's shape and Anthropic's both hold error.message.
             return $"{(int)response.StatusCode}: {document.RootElement.GetProperty("error").GetProperty("message").GetString()}";
         }
         catch (Exception exception) when (exception is JsonException or KeyNotFoundException or InvalidOperationException)
         {
-            return $"{(int)response.StatusCode}: {Encoding.UTF8.GetByteCount(text)} bytes that are not an OpenAI error.";
+            return $"{(int)response.StatusCode}: {Encoding.UTF8.GetByteCount(text)} bytes that are not an error the platform writes.";
         }
     }
 }

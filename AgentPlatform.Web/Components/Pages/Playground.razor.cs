@@ -32,6 +32,11 @@ public sealed partial class Playground : IDisposable
 
     private string? Model { get; set; }
 
+    /// <summary>The door the conversation goes through (an agent's always through chat completions).</summary>
+    private string Door { get; set; } = Doors.ChatCompletions;
+
+    private bool IsAgent => Model?.StartsWith("agent:", StringComparison.Ordinal) == true;
+
     private string Message { get; set; } = "";
 
     /// <summary>A virtual key to call as (say, one just created); empty: the console's own key.</summary>
@@ -81,7 +86,7 @@ public sealed partial class Playground : IDisposable
         Turns.Add(reply);
         try
         {
-            await foreach (var update in Api.StreamChatAsync(Model!, messages, VirtualKey, _closed.Token))
+            await foreach (var update in Api.StreamChatAsync(Model!, messages, VirtualKey, _closed.Token, IsAgent ? Doors.ChatCompletions : Door))
             {
                 if (update.Error is not null)
                 {
