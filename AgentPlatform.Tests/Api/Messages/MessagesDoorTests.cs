@@ -12,7 +12,7 @@ namespace AgentPlatform.Tests.Api.Messages;
 /// <summary>
 /// A Redis, two simulators (prompt caching on), a Router and an Api. Groups: <c>claude</c> (sim-a as an
 /// Anthropic deployment, priced with a cache-write price), <c>claude-failover</c> (a dead Anthropic
-/// deployment, then sim-b), <c>gpt</c> (sim-a as OpenAI), <c>embed</c> (an embeddings deployment).
+/// deployment, then sim-b), <c>gpt</c> (sim-a as OpenAI), <c>azure-gpt</c> (sim-b as Azure OpenAI), <c>embed</c> (an embeddings deployment).
 /// </summary>
 public sealed class MessagesFixture : IAsyncLifetime
 {
@@ -42,6 +42,7 @@ public sealed class MessagesFixture : IAsyncLifetime
             { "claude", new ModelGroupOptions { Deployments = [claude] } },
             { "claude-failover", new ModelGroupOptions { Deployments = [deadClaude, RouterSettings.Anthropic("backup", SimB.BaseAddress, priority: 1)] } },
             { "gpt", new ModelGroupOptions { Deployments = [RouterSettings.Deployment("sim-a-gpt", SimA.BaseAddress)] } },
+            { "azure-gpt", new ModelGroupOptions { Deployments = [new DeploymentOptions { Name = "sim-b-azure", Provider = ProviderNames.AzureOpenAI, BaseUrl = SimB.BaseAddress.ToString(), Model = "sim-deployment" }] } },
             { "embed", new ModelGroupOptions { Deployments = [RouterSettings.Embeddings(RouterSettings.Deployment("sim-a-embed", SimA.BaseAddress, model: "sim-embedding"))] } },
         }).Start();
         Api = new KestrelApp<ApiOptions>(PlatformFixture.ApiSettings(Redis, Router.BaseAddress)).Start();
@@ -234,15 +235,17 @@ public sealed class MessagesDoorTests(MessagesFixture platform) : IClassFixture<
     }
 
     [Theory]
-    [InlineData(false)]
-    [InlineData(true)]
-    public async Task An_openai_deployment_answers_a_message_translated_both_ways_with_its_usage(bool stream)
+    [InlineData("gpt", "sim-a-gpt", false)]
+    [InlineData("gpt", "sim-a-gpt", true)]
+    [InlineData("azure-gpt", "sim-b-azure", false)]
+    [InlineData("azure-gpt", "sim-b-azure", true)]
+    public async Task An_openai_or_azure_deployment_answers_a_message_translated_both_ways_with_its_usage(string model, string deployment, bool stream)
     {
         var (_, keyId, client) = await NewKeyAsync();
 
         using var response = await client.PostAsJsonAsync("/v1/messages", new
         {
-            model = "gpt",
+            model,
             max_tokens = 64,
             stream,
             system = new[] { new { type = "text", text = "Be brief.", cache_control = new { type = "ephemeral" } } },
@@ -256,7 +259,7 @@ public sealed class MessagesDoorTests(MessagesFixture platform) : IClassFixture<
         Assert.Equal(text.Split(' ').Length, output);
         using var admin = ApiCalls.Admin(platform.Api);
         var record = Assert.Single(await ApiCalls.LedgerAsync(admin, $"keyId={keyId}", 1));
-        Assert.Equal(("messages", "sim-a-gpt", false), (record.GetProperty("door").GetString(), record.GetProperty("deployment").GetString(), record.GetProperty("estimated").GetBoolean()));
+        Assert.Equal(("messages", deployment, false), (record.GetProperty("door").GetString(), record.GetProperty("deployment").GetString(), record.GetProperty("estimated").GetBoolean()));
         Assert.Equal(input, record.GetProperty("promptTokens").GetInt64());
         Assert.Equal(output, record.GetProperty("completionTokens").GetInt64());
     }
@@ -349,6 +352,45 @@ public sealed class MessagesDoorTests(MessagesFixture platform) : IClassFixture<
         Assert.StartsWith("Server tools", error.GetProperty("message").GetString());
         using var admin = ApiCalls.Admin(platform.Api);
         Assert.Equal("refused", Assert.Single(await ApiCalls.LedgerAsync(admin, $"keyId={keyId}", 1)).GetProperty("outcome").GetString());
+    }
+
+    [Theory]
+    [InlineData("claude", false)]
+    [InlineData("claude", true)]
+    [InlineData("gpt", false)]
+    [InlineData("gpt", true)]
+    public async Task A_cached_message_is_replayed_on_anthropics_wire_as_json_and_as_a_stream_whichever_filled_it(string model, bool filledByStream)
+    {
+        var (_, keyId, client) = await NewKeyAsync(key: new { name = "cached", cacheEnabled = true });
+        var text = $"Cache me {Guid.NewGuid():N}";
+
+        using var fill = await client.PostAsJsonAsync("/v1/messages", Message(model, text, stream: filledByStream));
+        var filled = filledByStream ? await ReadStreamAsync(fill) : await ReadMessageAsync(fill);
+        using var asJson = await client.PostAsJsonAsync("/v1/messages", Message(model, text));
+        using var asStream = await client.PostAsJsonAsync("/v1/messages", Message(model, text, stream: true));
+
+        Assert.Equal("hit", asJson.Headers.GetValues("x-agentplatform-cache").Single());
+        Assert.Equal("hit", asStream.Headers.GetValues("x-agentplatform-cache").Single());
+        Assert.Equal(filled, await ReadMessageAsync(asJson));
+        Assert.Equal(filled, await ReadStreamAsync(asStream));
+        using var admin = ApiCalls.Admin(platform.Api);
+        var records = await ApiCalls.LedgerAsync(admin, $"keyId={keyId}", 3);
+        Assert.Equal(["hit", "hit", "miss"], records.Select(r => r.GetProperty("cache").GetString()).Order());
+        Assert.All(records, r => Assert.Equal("messages", r.GetProperty("door").GetString()));
+    }
+
+    [Fact]
+    public async Task A_body_valid_at_both_chat_doors_never_gets_the_other_doors_cached_answer()
+    {
+        var (_, _, client) = await NewKeyAsync(key: new { name = "cached-both", cacheEnabled = true });
+        var body = Message("gpt", $"Both doors {Guid.NewGuid():N}");
+
+        using var message = await client.PostAsJsonAsync("/v1/messages", body);
+        using var chat = await client.PostAsJsonAsync("/v1/chat/completions", body);
+
+        Assert.Equal("miss", message.Headers.GetValues("x-agentplatform-cache").Single());
+        Assert.Equal("miss", chat.Headers.GetValues("x-agentplatform-cache").Single());
+        Assert.Equal("chat.completion", (await chat.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("object").GetString());
     }
 
     private static async Task<(string Text, string? StopReason, long Input, long Output)> ReadMessageAsync(HttpResponseMessage response)
