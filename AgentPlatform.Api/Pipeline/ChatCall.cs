@@ -72,7 +72,7 @@ public sealed class ChatCall(HttpContext context, ClientIdentity client, UsageRe
     public (PreparedReservation Prepared, StackExchange.Redis.RedisResult[] Result)? Reserved { get; internal set; }
 
     /// <summary>What the Router answered.</summary>
-    public RouterAnswer Answer { get; } = new();
+    public RouterAnswer Answer { get; } = new() { Api = api };
 
     /// <summary>Whether the request got past the Api's own checks to the Router.</summary>
     public bool Forwarded { get; internal set; }

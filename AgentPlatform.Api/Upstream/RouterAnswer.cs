@@ -1,6 +1,7 @@
 using System.Buffers;
 using CommunityToolkit.HighPerformance.Buffers;
 using AgentPlatform.Contracts.Http;
+using AgentPlatform.Contracts.OpenAI;
 using AgentPlatform.Contracts.Usage;
 
 namespace AgentPlatform.Api.Upstream;
@@ -8,6 +9,9 @@ namespace AgentPlatform.Api.Upstream;
 /// <summary>What the Api learned from the Router's answer to a chat completion, for limits and the usage ledger.</summary>
 public sealed class RouterAnswer
 {
+    /// <summary>The door the request came through, whose stream the answer is in.</summary>
+    public ModelApi Api { get; init; }
+
     /// <summary>The deployment that answered, if one did.</summary>
     public string? Deployment { get; set; }
 

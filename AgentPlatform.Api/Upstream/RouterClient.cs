@@ -245,7 +245,7 @@ public sealed class RouterClient(IHttpClientFactory httpClientFactory, RouterRep
                 }
                 if (write > 0)
                 {
-                    answer.ContentEvents += UsageReader.CountContentEvents(buffer.AsSpan(0, write));
+                    answer.ContentEvents += UsageReader.CountContentEvents(buffer.AsSpan(0, write), answer.Api);
                     answer.Captured(buffer.AsSpan(0, write));
                     atLineStart = buffer[write - 1] == '\n';
                     await output.WriteAsync(buffer.AsMemory(0, write), cancellationToken);

@@ -1,4 +1,5 @@
 using System.Text.Json;
+using AgentPlatform.Contracts.OpenAI;
 
 namespace AgentPlatform.Contracts.Usage;
 
@@ -123,13 +124,17 @@ public static class UsageReader
     }
 
     /// <summary>
-    /// How many events carry answer text or tool-call arguments: about one token each, in OpenAI's chat
-    /// streams, in Anthropic's (its <c>content_block_delta</c> events, text, thinking or tool input) and in the
-    /// Responses API's (its text and arguments deltas, <c>"delta":"…"</c>).
+    /// How many events of a <paramref name="door"/>'s stream carry answer text or tool-call arguments: about one
+    /// token each. OpenAI's chat chunks with content or arguments; Anthropic's <c>content_block_delta</c> events
+    /// (text, thinking or tool input); the Responses API's text and arguments deltas (<c>"delta":"…"</c>). Only
+    /// the door's own patterns are searched: a chat stream pays for no other door's.
     /// </summary>
-    public static int CountContentEvents(ReadOnlySpan<byte> events) =>
-        Count(events, "\"content\":\""u8) - Count(events, "\"content\":\"\""u8) + Count(events, "\"arguments\":\""u8)
-        + Count(events, "\"type\":\"content_block_delta\""u8) + Count(events, "\"delta\":\""u8);
+    public static int CountContentEvents(ReadOnlySpan<byte> events, ModelApi door = ModelApi.ChatCompletions) => door switch
+    {
+        ModelApi.Messages => Count(events, "\"type\":\"content_block_delta\""u8),
+        ModelApi.Responses => Count(events, "\"delta\":\""u8),
+        _ => Count(events, "\"content\":\""u8) - Count(events, "\"content\":\"\""u8) + Count(events, "\"arguments\":\""u8),
+    };
 
     private static int Count(ReadOnlySpan<byte> text, ReadOnlySpan<byte> pattern)
     {

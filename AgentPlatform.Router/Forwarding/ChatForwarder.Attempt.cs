@@ -397,13 +397,13 @@ public sealed partial class ChatForwarder
             var reader = request.StreamUsage ??= new AnthropicStreamUsage();
             reader.Read(events.Span);
             usage = reader.Final;
-            counted = UsageReader.CountContentEvents(events.Span);
+            counted = UsageReader.CountContentEvents(events.Span, request.Api);
         }
         else if (readUsage && request.Api == ModelApi.Responses)
         {
             // The Responses stream ends with the whole response, its usage included: the client's, never taken out.
             usage = UsageReader.FromResponseEvents(events.Span);
-            counted = usage is null ? UsageReader.CountContentEvents(events.Span) : 0;
+            counted = usage is null ? UsageReader.CountContentEvents(events.Span, request.Api) : 0;
         }
         else if (readUsage)
         {
