@@ -44,8 +44,7 @@ public static class MessagesApi
         using var body = await PooledRequestBody.ReadOrDrainAsync(context, maxBytes);
         if (body is null)
         {
-            await new OpenAIErrorResult(StatusCodes.Status413PayloadTooLarge,
-                $"The request body is larger than the limit of {maxBytes} bytes.", OpenAIError.InvalidRequest, "request_too_large").ExecuteAsync(context);
+            await ChatRequestChecks.TooLarge(maxBytes).ExecuteAsync(context);
             return;
         }
         // Counting needs no max_tokens: every other check of a message applies.
@@ -59,8 +58,7 @@ public static class MessagesApi
         var model = scan.Model!;
         if (!client.AllowsModel(model))
         {
-            await new OpenAIErrorResult(StatusCodes.Status403Forbidden, $"This key may not use the model '{model}'.", OpenAIError.Permission, "model_not_allowed", "model")
-                .ExecuteAsync(context);
+            await ChatRequestChecks.NotAllowed(model).ExecuteAsync(context);
             return;
         }
         if (await prices.GetAsync(model, context.RequestAborted) is null && prices.IsKnown)

@@ -11,8 +11,7 @@ public static class ChatRequestChecks
     {
         if (await PooledRequestBody.ReadOrDrainAsync(call.Context, maxBytes) is not { } body)
         {
-            return new OpenAIErrorResult(StatusCodes.Status413PayloadTooLarge,
-                $"The request body is larger than the limit of {maxBytes} bytes.", OpenAIError.InvalidRequest, "request_too_large");
+            return TooLarge(maxBytes);
         }
         call.Body = body;
         call.Scan = ChatRequestScanner.Scan(body.Span, call.Api);
@@ -35,10 +34,18 @@ public static class ChatRequestChecks
         }
         if (!call.Client.AllowsModel(scan.Model!))
         {
-            return new OpenAIErrorResult(StatusCodes.Status403Forbidden, $"This key may not use the model '{scan.Model}'.", OpenAIError.Permission, "model_not_allowed", "model");
+            return NotAllowed(scan.Model!);
         }
         // Allowed: the name is kept (a model the pool does not know goes back to "unknown" when the Router says so).
         call.Record.Model = scan.Model;
         return null;
     }
+
+    /// <summary>The 413 for a body past the limit.</summary>
+    public static OpenAIErrorResult TooLarge(long maxBytes) => new(StatusCodes.Status413PayloadTooLarge,
+        $"The request body is larger than the limit of {maxBytes} bytes.", OpenAIError.InvalidRequest, "request_too_large");
+
+    /// <summary>The 403 for a model the key (or its tenant) does not allow.</summary>
+    public static OpenAIErrorResult NotAllowed(string model) =>
+        new(StatusCodes.Status403Forbidden, $"This key may not use the model '{model}'.", OpenAIError.Permission, "model_not_allowed", "model");
 }

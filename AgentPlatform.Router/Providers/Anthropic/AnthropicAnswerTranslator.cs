@@ -13,7 +13,7 @@ public static class AnthropicAnswerTranslator
     {
         using var writer = new Utf8JsonWriter(output);
         writer.WriteStartObject();
-        ChatCompletionJson.WriteCompletionHeader(writer, String(message, "id") ?? "", created, String(message, "model") ?? "");
+        ChatCompletionJson.WriteCompletionHeader(writer, JsonFields.String(message, "id") ?? "", created, JsonFields.String(message, "model") ?? "");
         writer.WriteStartArray("choices");
         writer.WriteStartObject();
         writer.WriteNumber("index", 0);
@@ -27,12 +27,12 @@ public static class AnthropicAnswerTranslator
         {
             foreach (var block in content.EnumerateArray())
             {
-                if (String(block, "type") == "text")
+                if (JsonFields.String(block, "type") == "text")
                 {
-                    text.Append(String(block, "text"));
+                    text.Append(JsonFields.String(block, "text"));
                     hasText = true;
                 }
-                hasTools |= String(block, "type") == "tool_use";
+                hasTools |= JsonFields.String(block, "type") == "tool_use";
             }
         }
         if (hasText)
@@ -46,9 +46,9 @@ public static class AnthropicAnswerTranslator
         if (hasTools)
         {
             writer.WriteStartArray("tool_calls");
-            foreach (var block in content.EnumerateArray().Where(b => String(b, "type") == "tool_use"))
+            foreach (var block in content.EnumerateArray().Where(b => JsonFields.String(b, "type") == "tool_use"))
             {
-                ChatCompletionJson.WriteToolCall(writer, index: null, String(block, "id") ?? "", String(block, "name") ?? "",
+                ChatCompletionJson.WriteToolCall(writer, index: null, JsonFields.String(block, "id") ?? "", JsonFields.String(block, "name") ?? "",
                     block.TryGetProperty("input", out var input) ? input.GetRawText() : "{}");
             }
             writer.WriteEndArray();
@@ -56,7 +56,7 @@ public static class AnthropicAnswerTranslator
         writer.WriteNull("refusal");
         writer.WriteEndObject();
         writer.WriteNull("logprobs");
-        writer.WriteString("finish_reason", FinishReason(String(message, "stop_reason")));
+        writer.WriteString("finish_reason", FinishReason(JsonFields.String(message, "stop_reason")));
         writer.WriteEndObject();
         writer.WriteEndArray();
         if (message.TryGetProperty("usage", out var usage))
@@ -71,7 +71,7 @@ public static class AnthropicAnswerTranslator
     {
         var inner = error.TryGetProperty("error", out var e) ? e : error;
         using var writer = new Utf8JsonWriter(output);
-        WriteErrorObject(writer, String(inner, "message") ?? "The provider returned an error.", String(inner, "type") ?? "api_error");
+        WriteErrorObject(writer, JsonFields.String(inner, "message") ?? "The provider returned an error.", JsonFields.String(inner, "type") ?? "api_error");
     }
 
     // Anthropic's error types (invalid_request_error, authentication_error, rate_limit_error...) are
@@ -91,9 +91,4 @@ public static class AnthropicAnswerTranslator
 
     public static void WriteUsage(Utf8JsonWriter writer, AnthropicUsage usage) =>
         ChatCompletionJson.WriteUsage(writer, usage.PromptTokens, usage.CacheReadTokens, usage.OutputTokens, usage.CacheCreationTokens);
-
-    public static string? String(JsonElement element, string name) =>
-        element.ValueKind == JsonValueKind.Object && element.TryGetProperty(name, out var value) && value.ValueKind == JsonValueKind.String
-            ? value.GetString()
-            : null;
 }

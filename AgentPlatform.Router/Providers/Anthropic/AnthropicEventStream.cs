@@ -30,35 +30,35 @@ internal sealed class AnthropicEventStream(Stream inner, bool includeUsage, long
 
     private void Translate(JsonElement data)
     {
-        switch (AnthropicAnswerTranslator.String(data, "type"))
+        switch (JsonFields.String(data, "type"))
         {
             case "message_start":
                 var message = data.GetProperty("message");
-                _id = AnthropicAnswerTranslator.String(message, "id") ?? "";
-                _model = AnthropicAnswerTranslator.String(message, "model") ?? "";
+                _id = JsonFields.String(message, "id") ?? "";
+                _model = JsonFields.String(message, "model") ?? "";
                 if (message.TryGetProperty("usage", out var startUsage))
                 {
                     _usage = AnthropicUsage.From(startUsage);
                 }
                 WriteChunk(0, static (w, _) => { w.WriteString("role", "assistant"); w.WriteString("content", ""); }, finishReason: null);
                 break;
-            case "content_block_start" when data.GetProperty("content_block") is var block && AnthropicAnswerTranslator.String(block, "type") == "tool_use":
+            case "content_block_start" when data.GetProperty("content_block") is var block && JsonFields.String(block, "type") == "tool_use":
                 var index = _toolCallIndex.Count;
                 _toolCallIndex[data.GetProperty("index").GetInt32()] = index;
-                var id = AnthropicAnswerTranslator.String(block, "id");
-                var name = AnthropicAnswerTranslator.String(block, "name");
+                var id = JsonFields.String(block, "id");
+                var name = JsonFields.String(block, "name");
                 WriteChunk((index, id, name, ""), WriteToolCall, finishReason: null);
                 break;
             case "content_block_delta":
                 var delta = data.GetProperty("delta");
-                switch (AnthropicAnswerTranslator.String(delta, "type"))
+                switch (JsonFields.String(delta, "type"))
                 {
                     case "text_delta":
-                        var text = AnthropicAnswerTranslator.String(delta, "text");
+                        var text = JsonFields.String(delta, "text");
                         WriteChunk(text, static (w, text) => w.WriteString("content", text), finishReason: null);
                         break;
                     case "input_json_delta" when _toolCallIndex.TryGetValue(data.GetProperty("index").GetInt32(), out var toolIndex):
-                        var json = AnthropicAnswerTranslator.String(delta, "partial_json") ?? "";
+                        var json = JsonFields.String(delta, "partial_json") ?? "";
                         WriteChunk((toolIndex, (string?)null, (string?)null, json), WriteToolCall, finishReason: null);
                         break;
                 }
@@ -68,7 +68,7 @@ internal sealed class AnthropicEventStream(Stream inner, bool includeUsage, long
                 {
                     _usage = _usage.Merge(deltaUsage);
                 }
-                var stopReason = data.TryGetProperty("delta", out var messageDelta) ? AnthropicAnswerTranslator.String(messageDelta, "stop_reason") : null;
+                var stopReason = data.TryGetProperty("delta", out var messageDelta) ? JsonFields.String(messageDelta, "stop_reason") : null;
                 WriteChunk(0, static (_, _) => { }, AnthropicAnswerTranslator.FinishReason(stopReason) ?? "stop");
                 break;
             case "message_stop":
@@ -81,9 +81,9 @@ internal sealed class AnthropicEventStream(Stream inner, bool includeUsage, long
             case "error":
                 var error = data.TryGetProperty("error", out var e) ? e : data;
                 OpenAIError.WriteEvent(Output,
-                    AnthropicAnswerTranslator.String(error, "message") ?? "The provider's stream failed.",
-                    AnthropicAnswerTranslator.String(error, "type") ?? "api_error",
-                    AnthropicAnswerTranslator.String(error, "type"));
+                    JsonFields.String(error, "message") ?? "The provider's stream failed.",
+                    JsonFields.String(error, "type") ?? "api_error",
+                    JsonFields.String(error, "type"));
                 break;
             // ping, content_block_start of text, content_block_stop: nothing to say in OpenAI's format.
         }

@@ -18,12 +18,12 @@ public static class MessagesAnswerTranslator
             : default;
         var message = choice.ValueKind == JsonValueKind.Object && choice.TryGetProperty("message", out var m) ? m : default;
         writer.WriteStartObject();
-        writer.WriteString("id", String(completion, "id") ?? "");
+        writer.WriteString("id", JsonFields.String(completion, "id") ?? "");
         writer.WriteString("type", "message");
         writer.WriteString("role", "assistant");
-        writer.WriteString("model", String(completion, "model") ?? "");
+        writer.WriteString("model", JsonFields.String(completion, "model") ?? "");
         writer.WriteStartArray("content");
-        if (String(message, "content") is { Length: > 0 } text)
+        if (JsonFields.String(message, "content") is { Length: > 0 } text)
         {
             writer.WriteStartObject();
             writer.WriteString("type", "text");
@@ -35,12 +35,12 @@ public static class MessagesAnswerTranslator
             foreach (var call in calls.EnumerateArray())
             {
                 var function = call.TryGetProperty("function", out var f) ? f : default;
-                WriteToolUseStart(writer, String(call, "id") ?? "", String(function, "name") ?? "", String(function, "arguments"));
+                WriteToolUseStart(writer, JsonFields.String(call, "id") ?? "", JsonFields.String(function, "name") ?? "", JsonFields.String(function, "arguments"));
                 writer.WriteEndObject();
             }
         }
         writer.WriteEndArray();
-        writer.WriteString("stop_reason", StopReason(String(choice, "finish_reason")));
+        writer.WriteString("stop_reason", StopReason(JsonFields.String(choice, "finish_reason")));
         writer.WriteNull("stop_sequence");
         WriteUsage(writer, completion.TryGetProperty("usage", out var usage) ? usage : default);
         writer.WriteEndObject();
@@ -50,7 +50,7 @@ public static class MessagesAnswerTranslator
     public static void WriteError(IBufferWriter<byte> output, JsonElement error, int status)
     {
         var inner = error.ValueKind == JsonValueKind.Object && error.TryGetProperty("error", out var e) ? e : error;
-        AnthropicError.WriteJson(output, status, String(inner, "message") ?? "The provider returned an error.", String(inner, "code") ?? String(inner, "type"));
+        AnthropicError.WriteJson(output, status, JsonFields.String(inner, "message") ?? "The provider returned an error.", JsonFields.String(inner, "code") ?? JsonFields.String(inner, "type"));
     }
 
     /// <summary>OpenAI's finish reasons in Anthropic's words.</summary>
@@ -113,9 +113,4 @@ public static class MessagesAnswerTranslator
         writer.WriteNumber("output_tokens", output);
         writer.WriteEndObject();
     }
-
-    public static string? String(JsonElement element, string name) =>
-        element.ValueKind == JsonValueKind.Object && element.TryGetProperty(name, out var value) && value.ValueKind == JsonValueKind.String
-            ? value.GetString()
-            : null;
 }

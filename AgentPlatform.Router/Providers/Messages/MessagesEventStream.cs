@@ -36,8 +36,8 @@ internal sealed class MessagesEventStream(Stream inner) : TranslatedEventStream(
         if (chunk.TryGetProperty("error", out var error))
         {
             var status = error.TryGetProperty("code", out var code) && code.ValueKind == JsonValueKind.Number ? code.GetInt32() : 500;
-            AnthropicError.WriteEvent(Output, status, MessagesAnswerTranslator.String(error, "message") ?? "The provider's stream failed.",
-                MessagesAnswerTranslator.String(error, "code") ?? MessagesAnswerTranslator.String(error, "type"));
+            AnthropicError.WriteEvent(Output, status, JsonFields.String(error, "message") ?? "The provider's stream failed.",
+                JsonFields.String(error, "code") ?? JsonFields.String(error, "type"));
             return;
         }
         Start(chunk);
@@ -52,7 +52,7 @@ internal sealed class MessagesEventStream(Stream inner) : TranslatedEventStream(
         var choice = choices[0];
         if (choice.TryGetProperty("delta", out var delta) && delta.ValueKind == JsonValueKind.Object)
         {
-            if (MessagesAnswerTranslator.String(delta, "content") is { Length: > 0 } text)
+            if (JsonFields.String(delta, "content") is { Length: > 0 } text)
             {
                 Open(Block.Text);
                 WriteDelta(_index, "text_delta", "text", text);
@@ -65,7 +65,7 @@ internal sealed class MessagesEventStream(Stream inner) : TranslatedEventStream(
                 }
             }
         }
-        if (MessagesAnswerTranslator.String(choice, "finish_reason") is { } finish)
+        if (JsonFields.String(choice, "finish_reason") is { } finish)
         {
             _stopReason = MessagesAnswerTranslator.StopReason(finish);
         }
@@ -84,11 +84,11 @@ internal sealed class MessagesEventStream(Stream inner) : TranslatedEventStream(
             {
                 writer.WriteNumber("index", block);
                 writer.WritePropertyName("content_block");
-                MessagesAnswerTranslator.WriteToolUseStart(writer, MessagesAnswerTranslator.String(call, "id") ?? "", MessagesAnswerTranslator.String(function, "name") ?? "", null);
+                MessagesAnswerTranslator.WriteToolUseStart(writer, JsonFields.String(call, "id") ?? "", JsonFields.String(function, "name") ?? "", null);
                 writer.WriteEndObject();
             });
         }
-        if (MessagesAnswerTranslator.String(function, "arguments") is { Length: > 0 } arguments)
+        if (JsonFields.String(function, "arguments") is { Length: > 0 } arguments)
         {
             WriteDelta(block, "input_json_delta", "partial_json", arguments);
         }
@@ -104,10 +104,10 @@ internal sealed class MessagesEventStream(Stream inner) : TranslatedEventStream(
         WriteEvent("message_start", writer =>
         {
             writer.WriteStartObject("message");
-            writer.WriteString("id", MessagesAnswerTranslator.String(chunk, "id") ?? "");
+            writer.WriteString("id", JsonFields.String(chunk, "id") ?? "");
             writer.WriteString("type", "message");
             writer.WriteString("role", "assistant");
-            writer.WriteString("model", MessagesAnswerTranslator.String(chunk, "model") ?? "");
+            writer.WriteString("model", JsonFields.String(chunk, "model") ?? "");
             writer.WriteStartArray("content");
             writer.WriteEndArray();
             writer.WriteNull("stop_reason");

@@ -33,20 +33,20 @@ internal sealed class ResponseDraft
     /// <summary>The draft of a whole completion (its first choice).</summary>
     public static ResponseDraft Of(JsonElement completion)
     {
-        var draft = new ResponseDraft { Model = String(completion, "model") ?? "", CreatedAt = completion.TryGetProperty("created", out var c) && c.TryGetInt64(out var s) ? s : 0 };
+        var draft = new ResponseDraft { Model = JsonFields.String(completion, "model") ?? "", CreatedAt = completion.TryGetProperty("created", out var c) && c.TryGetInt64(out var s) ? s : 0 };
         if (completion.TryGetProperty("choices", out var choices) && choices.ValueKind == JsonValueKind.Array && choices.GetArrayLength() > 0)
         {
             var choice = choices[0];
-            draft.FinishReason = String(choice, "finish_reason");
+            draft.FinishReason = JsonFields.String(choice, "finish_reason");
             if (choice.TryGetProperty("message", out var message))
             {
-                draft.Text.Append(String(message, "content"));
+                draft.Text.Append(JsonFields.String(message, "content"));
                 if (message.TryGetProperty("tool_calls", out var calls) && calls.ValueKind == JsonValueKind.Array)
                 {
                     foreach (var call in calls.EnumerateArray())
                     {
                         var function = call.TryGetProperty("function", out var f) ? f : default;
-                        draft.AddCall(String(call, "id") ?? "", String(function, "name") ?? "").Arguments.Append(String(function, "arguments"));
+                        draft.AddCall(JsonFields.String(call, "id") ?? "", JsonFields.String(function, "name") ?? "").Arguments.Append(JsonFields.String(function, "arguments"));
                     }
                 }
             }
@@ -184,9 +184,4 @@ internal sealed class ResponseDraft
     }
 
     private static string NewId(string prefix) => prefix + Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(16));
-
-    public static string? String(JsonElement element, string name) =>
-        element.ValueKind == JsonValueKind.Object && element.TryGetProperty(name, out var value) && value.ValueKind == JsonValueKind.String
-            ? value.GetString()
-            : null;
 }

@@ -36,8 +36,8 @@ internal sealed class ResponsesEventStream(Stream inner) : TranslatedEventStream
         {
             WriteEvent("error", error, static (w, error) =>
             {
-                w.WriteString("code", ResponseDraft.String(error, "code") ?? ResponseDraft.String(error, "type"));
-                w.WriteString("message", ResponseDraft.String(error, "message") ?? "The provider's stream failed.");
+                w.WriteString("code", JsonFields.String(error, "code") ?? JsonFields.String(error, "type"));
+                w.WriteString("message", JsonFields.String(error, "message") ?? "The provider's stream failed.");
                 w.WriteNull("param");
             });
             return;
@@ -45,7 +45,7 @@ internal sealed class ResponsesEventStream(Stream inner) : TranslatedEventStream
         if (!_started)
         {
             _started = true;
-            _draft.Model = ResponseDraft.String(chunk, "model") ?? "";
+            _draft.Model = JsonFields.String(chunk, "model") ?? "";
             _draft.CreatedAt = chunk.TryGetProperty("created", out var c) && c.TryGetInt64(out var s) ? s : 0;
             WriteEvent("response.created", _draft, static (w, draft) => { w.WritePropertyName("response"); draft.Write(w, final: false); });
             WriteEvent("response.in_progress", _draft, static (w, draft) => { w.WritePropertyName("response"); draft.Write(w, final: false); });
@@ -61,7 +61,7 @@ internal sealed class ResponsesEventStream(Stream inner) : TranslatedEventStream
         var choice = choices[0];
         if (choice.TryGetProperty("delta", out var delta) && delta.ValueKind == JsonValueKind.Object)
         {
-            if (ResponseDraft.String(delta, "content") is { Length: > 0 } text)
+            if (JsonFields.String(delta, "content") is { Length: > 0 } text)
             {
                 OpenMessage();
                 _draft.Text.Append(text);
@@ -80,7 +80,7 @@ internal sealed class ResponsesEventStream(Stream inner) : TranslatedEventStream
                 }
             }
         }
-        if (ResponseDraft.String(choice, "finish_reason") is { } finish)
+        if (JsonFields.String(choice, "finish_reason") is { } finish)
         {
             _draft.FinishReason = finish;
         }
@@ -93,7 +93,7 @@ internal sealed class ResponsesEventStream(Stream inner) : TranslatedEventStream
         if (!_calls.TryGetValue(index, out var call))
         {
             CloseItem();
-            call = _calls[index] = _draft.AddCall(ResponseDraft.String(piece, "id") ?? "", ResponseDraft.String(function, "name") ?? "");
+            call = _calls[index] = _draft.AddCall(JsonFields.String(piece, "id") ?? "", JsonFields.String(function, "name") ?? "");
             _item = (true, call);
             _outputIndex++;
             WriteEvent("response.output_item.added", (this, call), static (w, state) =>
@@ -103,7 +103,7 @@ internal sealed class ResponsesEventStream(Stream inner) : TranslatedEventStream
                 ResponseDraft.WriteCall(w, state.call, "in_progress");
             });
         }
-        if (ResponseDraft.String(function, "arguments") is { Length: > 0 } arguments)
+        if (JsonFields.String(function, "arguments") is { Length: > 0 } arguments)
         {
             call.Arguments.Append(arguments);
             WriteEvent("response.function_call_arguments.delta", (this, call, arguments), static (w, state) =>
