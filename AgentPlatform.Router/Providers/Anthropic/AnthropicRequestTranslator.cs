@@ -45,7 +45,7 @@ public static class AnthropicRequestTranslator
         {
             result["stream"] = true;
         }
-        if (String(request["user"]) is { } user)
+        if (JsonFields.String(request["user"]) is { } user)
         {
             result["metadata"] = new JsonObject { ["user_id"] = user };
         }
@@ -68,7 +68,7 @@ public static class AnthropicRequestTranslator
         for (var i = 0; i < messages.Count; i++)
         {
             var message = messages[i] as JsonObject ?? throw new UntranslatableRequestException($"messages[{i}] must be an object.", $"messages[{i}]");
-            var role = String(message["role"]);
+            var role = JsonFields.String(message["role"]);
             var content = message["content"];
             switch (role)
             {
@@ -85,7 +85,7 @@ public static class AnthropicRequestTranslator
                     Append(turns, "user", [new JsonObject
                     {
                         ["type"] = "tool_result",
-                        ["tool_use_id"] = String(message["tool_call_id"])
+                        ["tool_use_id"] = JsonFields.String(message["tool_call_id"])
                             ?? throw new UntranslatableRequestException($"messages[{i}].tool_call_id is required for a tool message.", $"messages[{i}].tool_call_id"),
                         ["content"] = Text(content, $"messages[{i}].content"),
                     }]);
@@ -111,11 +111,11 @@ public static class AnthropicRequestTranslator
         }
         switch (request["stop"])
         {
-            case JsonValue stop when String(stop) is { } single:
+            case JsonValue stop when JsonFields.String(stop) is { } single:
                 result["stop_sequences"] = new JsonArray(single);
                 break;
             case JsonArray stops:
-                result["stop_sequences"] = new JsonArray(stops.Select(s => (JsonNode?)String(s)).ToArray());
+                result["stop_sequences"] = new JsonArray(stops.Select(s => (JsonNode?)JsonFields.String(s)).ToArray());
                 break;
         }
     }
@@ -149,17 +149,17 @@ public static class AnthropicRequestTranslator
         for (var i = 0; i < parts.Count; i++)
         {
             var part = parts[i];
-            switch (String(part?["type"]))
+            switch (JsonFields.String(part?["type"]))
             {
                 case "text":
-                    blocks.AddRange(TextBlock(String(part!["text"]) ?? ""));
+                    blocks.AddRange(TextBlock(JsonFields.String(part!["text"]) ?? ""));
                     break;
                 case "image_url":
-                    blocks.Add(Image(String(part!["image_url"]?["url"]) ?? String(part["image_url"]), $"{path}[{i}].image_url"));
+                    blocks.Add(Image(JsonFields.String(part!["image_url"]?["url"]) ?? JsonFields.String(part["image_url"]), $"{path}[{i}].image_url"));
                     break;
                 default:
                     throw new UntranslatableRequestException(
-                        $"{path}[{i}].type '{String(part?["type"])}' has no equivalent in Anthropic's API; use text or image_url.", $"{path}[{i}].type");
+                        $"{path}[{i}].type '{JsonFields.String(part?["type"])}' has no equivalent in Anthropic's API; use text or image_url.", $"{path}[{i}].type");
             }
         }
         return blocks;
@@ -177,7 +177,7 @@ public static class AnthropicRequestTranslator
                 JsonNode? input;
                 try
                 {
-                    input = JsonNode.Parse(String(function?["arguments"]) is { Length: > 0 } arguments ? arguments : "{}");
+                    input = JsonNode.Parse(JsonFields.String(function?["arguments"]) is { Length: > 0 } arguments ? arguments : "{}");
                 }
                 catch (JsonException)
                 {
@@ -186,8 +186,8 @@ public static class AnthropicRequestTranslator
                 blocks.Add(new JsonObject
                 {
                     ["type"] = "tool_use",
-                    ["id"] = String(calls[j]?["id"]) ?? throw new UntranslatableRequestException($"{path}.id is required.", $"{path}.id"),
-                    ["name"] = String(function?["name"]) ?? throw new UntranslatableRequestException($"{path}.function.name is required.", $"{path}.function.name"),
+                    ["id"] = JsonFields.String(calls[j]?["id"]) ?? throw new UntranslatableRequestException($"{path}.id is required.", $"{path}.id"),
+                    ["name"] = JsonFields.String(function?["name"]) ?? throw new UntranslatableRequestException($"{path}.function.name is required.", $"{path}.function.name"),
                     ["input"] = input as JsonObject ?? new JsonObject(),
                 });
             }
@@ -224,10 +224,10 @@ public static class AnthropicRequestTranslator
         var function = tool?["function"] ?? throw new UntranslatableRequestException($"tools[{index}].function is required.", $"tools[{index}].function");
         var result = new JsonObject
         {
-            ["name"] = String(function["name"]) ?? throw new UntranslatableRequestException($"tools[{index}].function.name is required.", $"tools[{index}].function.name"),
+            ["name"] = JsonFields.String(function["name"]) ?? throw new UntranslatableRequestException($"tools[{index}].function.name is required.", $"tools[{index}].function.name"),
             ["input_schema"] = function["parameters"]?.DeepClone() ?? new JsonObject { ["type"] = "object", ["properties"] = new JsonObject() },
         };
-        if (String(function["description"]) is { } description)
+        if (JsonFields.String(function["description"]) is { } description)
         {
             result["description"] = description;
         }
@@ -236,12 +236,12 @@ public static class AnthropicRequestTranslator
 
     private static JsonObject? ToolChoice(JsonNode? choice, JsonNode? parallelToolCalls)
     {
-        var result = String(choice) switch
+        var result = JsonFields.String(choice) switch
         {
             "none" => new JsonObject { ["type"] = "none" },
             "required" => new JsonObject { ["type"] = "any" },
             "auto" => new JsonObject { ["type"] = "auto" },
-            _ when String(choice?["function"]?["name"]) is { } name => new JsonObject { ["type"] = "tool", ["name"] = name },
+            _ when JsonFields.String(choice?["function"]?["name"]) is { } name => new JsonObject { ["type"] = "tool", ["name"] = name },
             _ => null,
         };
         if (parallelToolCalls is JsonValue parallel && parallel.GetValueKind() == JsonValueKind.False)
@@ -262,14 +262,11 @@ public static class AnthropicRequestTranslator
     private static string Text(JsonNode? content, string path) => content switch
     {
         null => "",
-        JsonArray parts => string.Join("\n", parts.Select((p, i) => String(p?["type"]) == "text"
-            ? String(p!["text"]) ?? ""
+        JsonArray parts => string.Join("\n", parts.Select((p, i) => JsonFields.String(p?["type"]) == "text"
+            ? JsonFields.String(p!["text"]) ?? ""
             : throw new UntranslatableRequestException($"{path}[{i}] must be a text part here.", $"{path}[{i}]"))),
-        _ => String(content) ?? throw new UntranslatableRequestException($"{path} must be a string or an array of parts.", path),
+        _ => JsonFields.String(content) ?? throw new UntranslatableRequestException($"{path} must be a string or an array of parts.", path),
     };
-
-    private static string? String(JsonNode? node) =>
-        node is JsonValue value && value.GetValueKind() == JsonValueKind.String ? value.GetValue<string>() : null;
 
     private static int? Integer(JsonNode? node) =>
         node is JsonValue value && value.TryGetValue<int>(out var number) ? number : null;

@@ -30,7 +30,7 @@ public static class MessagesRequestTranslator
                 throw Untranslatable($"'{name}' has no equivalent in OpenAI's Chat Completions.", name);
             }
         }
-        if (request["thinking"] is JsonObject thinking && String(thinking["type"]) is not (null or "disabled"))
+        if (request["thinking"] is JsonObject thinking && JsonFields.String(thinking["type"]) is not (null or "disabled"))
         {
             throw Untranslatable("Extended thinking ('thinking') has no equivalent in OpenAI's Chat Completions.", "thinking");
         }
@@ -47,7 +47,7 @@ public static class MessagesRequestTranslator
         for (var i = 0; i < turns.Count; i++)
         {
             var turn = turns[i] as JsonObject ?? throw Untranslatable($"messages.{i} must be an object.", $"messages.{i}");
-            switch (String(turn["role"]))
+            switch (JsonFields.String(turn["role"]))
             {
                 case "user":
                     AddUserTurn(messages, turn["content"], $"messages.{i}.content");
@@ -77,7 +77,7 @@ public static class MessagesRequestTranslator
         {
             chat["stop"] = stops.DeepClone();
         }
-        if (String(request["metadata"]?["user_id"]) is { } user)
+        if (JsonFields.String(request["metadata"]?["user_id"]) is { } user)
         {
             chat["user"] = user;
         }
@@ -106,20 +106,20 @@ public static class MessagesRequestTranslator
         var parts = new JsonArray();
         foreach (var (block, blockPath) in Blocks(content, path))
         {
-            switch (String(block["type"]))
+            switch (JsonFields.String(block["type"]))
             {
                 case "tool_result":
                     messages.Add(new JsonObject
                     {
                         ["role"] = "tool",
-                        ["tool_call_id"] = String(block["tool_use_id"]) ?? throw Untranslatable($"{blockPath}.tool_use_id is required.", $"{blockPath}.tool_use_id"),
+                        ["tool_call_id"] = JsonFields.String(block["tool_use_id"]) ?? throw Untranslatable($"{blockPath}.tool_use_id is required.", $"{blockPath}.tool_use_id"),
                         // An error result is said so in words: OpenAI's tool message has no flag for it.
                         ["content"] = (block["is_error"] is JsonValue error && error.GetValueKind() == JsonValueKind.True ? "Error: " : "")
                             + (block["content"] is null ? "" : Text(block["content"], $"{blockPath}.content")),
                     });
                     break;
                 case "text":
-                    parts.Add(new JsonObject { ["type"] = "text", ["text"] = String(block["text"]) ?? "" });
+                    parts.Add(new JsonObject { ["type"] = "text", ["text"] = JsonFields.String(block["text"]) ?? "" });
                     break;
                 case "image":
                     parts.Add(new JsonObject { ["type"] = "image_url", ["image_url"] = new JsonObject { ["url"] = ImageUrl(block["source"], $"{blockPath}.source") } });
@@ -136,7 +136,7 @@ public static class MessagesRequestTranslator
             messages.Add(new JsonObject
             {
                 ["role"] = "user",
-                ["content"] = parts.All(p => String(p!["type"]) == "text") ? string.Join("\n", parts.Select(p => String(p!["text"]))) : parts,
+                ["content"] = parts.All(p => JsonFields.String(p!["type"]) == "text") ? string.Join("\n", parts.Select(p => JsonFields.String(p!["text"]))) : parts,
             });
         }
     }
@@ -151,17 +151,17 @@ public static class MessagesRequestTranslator
         var calls = new JsonArray();
         foreach (var (block, blockPath) in Blocks(content, path))
         {
-            switch (String(block["type"]))
+            switch (JsonFields.String(block["type"]))
             {
                 case "text":
-                    text.Add(String(block["text"]) ?? "");
+                    text.Add(JsonFields.String(block["text"]) ?? "");
                     break;
                 case "tool_use":
                     calls.Add(new JsonObject
                     {
-                        ["id"] = String(block["id"]),
+                        ["id"] = JsonFields.String(block["id"]),
                         ["type"] = "function",
-                        ["function"] = new JsonObject { ["name"] = String(block["name"]), ["arguments"] = block["input"]?.ToJsonString() ?? "{}" },
+                        ["function"] = new JsonObject { ["name"] = JsonFields.String(block["name"]), ["arguments"] = block["input"]?.ToJsonString() ?? "{}" },
                     });
                     break;
                 case "thinking" or "redacted_thinking":
@@ -181,17 +181,17 @@ public static class MessagesRequestTranslator
     private static JsonObject Tool(JsonNode? tool, int index)
     {
         var path = $"tools.{index}";
-        if (tool is not JsonObject definition || String(definition["name"]) is not { } name)
+        if (tool is not JsonObject definition || JsonFields.String(definition["name"]) is not { } name)
         {
             throw Untranslatable($"{path} must be an object with a name.", path);
         }
         // A server tool (web search, code execution, bash, text editor...) has a versioned type: it runs at Anthropic.
-        if (String(definition["type"]) is { } type && type != "custom")
+        if (JsonFields.String(definition["type"]) is { } type && type != "custom")
         {
             throw Untranslatable($"The server tool '{name}' ({type}) runs only at Anthropic; OpenAI's Chat Completions has function tools only.", path);
         }
         var function = new JsonObject { ["name"] = name, ["parameters"] = definition["input_schema"]?.DeepClone() ?? new JsonObject { ["type"] = "object" } };
-        if (String(definition["description"]) is { } description)
+        if (JsonFields.String(definition["description"]) is { } description)
         {
             function["description"] = description;
         }
@@ -204,11 +204,11 @@ public static class MessagesRequestTranslator
         {
             return;
         }
-        chat["tool_choice"] = String(tool["type"]) switch
+        chat["tool_choice"] = JsonFields.String(tool["type"]) switch
         {
             "any" => "required",
             "none" => "none",
-            "tool" => new JsonObject { ["type"] = "function", ["function"] = new JsonObject { ["name"] = String(tool["name"]) } },
+            "tool" => new JsonObject { ["type"] = "function", ["function"] = new JsonObject { ["name"] = JsonFields.String(tool["name"]) } },
             _ => "auto",
         };
         if (tool["disable_parallel_tool_use"] is JsonValue disable && disable.GetValueKind() == JsonValueKind.True)
@@ -218,10 +218,10 @@ public static class MessagesRequestTranslator
     }
 
     /// <summary>An image block's source as the URL OpenAI takes: a data URL for base64, or the URL itself.</summary>
-    private static string ImageUrl(JsonNode? source, string path) => String(source?["type"]) switch
+    private static string ImageUrl(JsonNode? source, string path) => JsonFields.String(source?["type"]) switch
     {
-        "base64" => $"data:{String(source!["media_type"])};base64,{String(source["data"])}",
-        "url" => String(source!["url"]) ?? throw Untranslatable($"{path}.url is required.", path),
+        "base64" => $"data:{JsonFields.String(source!["media_type"])};base64,{JsonFields.String(source["data"])}",
+        "url" => JsonFields.String(source!["url"]) ?? throw Untranslatable($"{path}.url is required.", path),
         var type => throw Untranslatable($"An image source of type '{type}' has no equivalent in OpenAI's Chat Completions.", path),
     };
 
@@ -235,11 +235,11 @@ public static class MessagesRequestTranslator
         var text = new List<string>();
         foreach (var (block, blockPath) in Blocks(content, path))
         {
-            if (String(block["type"]) != "text")
+            if (JsonFields.String(block["type"]) != "text")
             {
-                throw Untranslatable($"A '{String(block["type"])}' block cannot go where OpenAI's Chat Completions takes only text.", blockPath);
+                throw Untranslatable($"A '{JsonFields.String(block["type"])}' block cannot go where OpenAI's Chat Completions takes only text.", blockPath);
             }
-            text.Add(String(block["text"]) ?? "");
+            text.Add(JsonFields.String(block["text"]) ?? "");
         }
         return string.Join("\n", text);
     }
@@ -255,9 +255,6 @@ public static class MessagesRequestTranslator
             yield return (blocks[i] as JsonObject ?? throw Untranslatable($"{path}.{i} must be an object.", $"{path}.{i}"), $"{path}.{i}");
         }
     }
-
-    private static string? String(JsonNode? node) =>
-        node is JsonValue value && value.GetValueKind() == JsonValueKind.String ? value.GetValue<string>() : null;
 
     private static UntranslatableRequestException Untranslatable(string message, string? param) => new(message, param);
 }

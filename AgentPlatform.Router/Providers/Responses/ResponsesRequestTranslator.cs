@@ -23,7 +23,7 @@ public static class ResponsesRequestTranslator
             throw Untranslatable("The request body must be a JSON object.", null);
         }
         var messages = new JsonArray();
-        if (String(request["instructions"]) is { Length: > 0 } instructions)
+        if (JsonFields.String(request["instructions"]) is { Length: > 0 } instructions)
         {
             messages.Add(new JsonObject { ["role"] = "system", ["content"] = instructions });
         }
@@ -54,7 +54,7 @@ public static class ResponsesRequestTranslator
                 chat[name] = value.DeepClone();
             }
         }
-        if ((String(request["user"]) ?? String(request["safety_identifier"])) is { } user)
+        if ((JsonFields.String(request["user"]) ?? JsonFields.String(request["safety_identifier"])) is { } user)
         {
             chat["user"] = user;
         }
@@ -81,10 +81,10 @@ public static class ResponsesRequestTranslator
     private static void AddItem(JsonArray messages, JsonObject item, string path)
     {
         // A message may come without its type: {"role": "user", "content": "..."}.
-        switch (String(item["type"]) ?? (item["role"] is not null ? "message" : null))
+        switch (JsonFields.String(item["type"]) ?? (item["role"] is not null ? "message" : null))
         {
             case "message":
-                var role = String(item["role"]) ?? throw Untranslatable($"{path}.role is required.", $"{path}.role");
+                var role = JsonFields.String(item["role"]) ?? throw Untranslatable($"{path}.role is required.", $"{path}.role");
                 if (role is not ("user" or "assistant" or "system" or "developer"))
                 {
                     throw Untranslatable($"{path}.role must be user, assistant, system or developer.", $"{path}.role");
@@ -94,16 +94,16 @@ public static class ResponsesRequestTranslator
             case "function_call":
                 var call = new JsonObject
                 {
-                    ["id"] = String(item["call_id"]) ?? throw Untranslatable($"{path}.call_id is required.", $"{path}.call_id"),
+                    ["id"] = JsonFields.String(item["call_id"]) ?? throw Untranslatable($"{path}.call_id is required.", $"{path}.call_id"),
                     ["type"] = "function",
-                    ["function"] = new JsonObject { ["name"] = String(item["name"]), ["arguments"] = String(item["arguments"]) ?? "{}" },
+                    ["function"] = new JsonObject { ["name"] = JsonFields.String(item["name"]), ["arguments"] = JsonFields.String(item["arguments"]) ?? "{}" },
                 };
                 // Calls made together are one assistant turn in Chat Completions.
-                if (messages.LastOrDefault() is JsonObject { } last && String(last["role"]) == "assistant" && last["tool_calls"] is JsonArray calls)
+                if (messages.LastOrDefault() is JsonObject { } last && JsonFields.String(last["role"]) == "assistant" && last["tool_calls"] is JsonArray calls)
                 {
                     calls.Add(call);
                 }
-                else if (messages.LastOrDefault() is JsonObject { } text && String(text["role"]) == "assistant" && text["tool_calls"] is null)
+                else if (messages.LastOrDefault() is JsonObject { } text && JsonFields.String(text["role"]) == "assistant" && text["tool_calls"] is null)
                 {
                     text["tool_calls"] = new JsonArray(call);
                 }
@@ -116,8 +116,8 @@ public static class ResponsesRequestTranslator
                 messages.Add(new JsonObject
                 {
                     ["role"] = "tool",
-                    ["tool_call_id"] = String(item["call_id"]) ?? throw Untranslatable($"{path}.call_id is required.", $"{path}.call_id"),
-                    ["content"] = item["output"] is JsonArray parts ? Text(parts, $"{path}.output") : String(item["output"]) ?? "",
+                    ["tool_call_id"] = JsonFields.String(item["call_id"]) ?? throw Untranslatable($"{path}.call_id is required.", $"{path}.call_id"),
+                    ["content"] = item["output"] is JsonArray parts ? Text(parts, $"{path}.output") : JsonFields.String(item["output"]) ?? "",
                 });
                 break;
             case "reasoning":
@@ -138,7 +138,7 @@ public static class ResponsesRequestTranslator
         {
             throw Untranslatable($"{path} must be a string or an array of content parts.", path);
         }
-        if (role != "user" || parts.All(p => String(p?["type"]) is "input_text" or "output_text"))
+        if (role != "user" || parts.All(p => JsonFields.String(p?["type"]) is "input_text" or "output_text"))
         {
             return Text(parts, path);
         }
@@ -146,13 +146,13 @@ public static class ResponsesRequestTranslator
         for (var i = 0; i < parts.Count; i++)
         {
             var part = parts[i];
-            chatParts.Add(String(part?["type"]) switch
+            chatParts.Add(JsonFields.String(part?["type"]) switch
             {
-                "input_text" or "output_text" => new JsonObject { ["type"] = "text", ["text"] = String(part!["text"]) ?? "" },
-                "input_image" when String(part!["image_url"]) is { } url => new JsonObject
+                "input_text" or "output_text" => new JsonObject { ["type"] = "text", ["text"] = JsonFields.String(part!["text"]) ?? "" },
+                "input_image" when JsonFields.String(part!["image_url"]) is { } url => new JsonObject
                 {
                     ["type"] = "image_url",
-                    ["image_url"] = new JsonObject { ["url"] = url, ["detail"] = String(part["detail"]) ?? "auto" },
+                    ["image_url"] = new JsonObject { ["url"] = url, ["detail"] = JsonFields.String(part["detail"]) ?? "auto" },
                 },
                 var type => throw Untranslatable($"A content part of type '{type}' (or an image by file id) has no equivalent in Chat Completions.", $"{path}[{i}]"),
             });
@@ -165,11 +165,11 @@ public static class ResponsesRequestTranslator
         var text = new List<string>();
         for (var i = 0; i < parts.Count; i++)
         {
-            if (String(parts[i]?["type"]) is not ("input_text" or "output_text" or "text"))
+            if (JsonFields.String(parts[i]?["type"]) is not ("input_text" or "output_text" or "text"))
             {
-                throw Untranslatable($"A '{String(parts[i]?["type"])}' part cannot go where Chat Completions takes only text.", $"{path}[{i}]");
+                throw Untranslatable($"A '{JsonFields.String(parts[i]?["type"])}' part cannot go where Chat Completions takes only text.", $"{path}[{i}]");
             }
-            text.Add(String(parts[i]!["text"]) ?? "");
+            text.Add(JsonFields.String(parts[i]!["text"]) ?? "");
         }
         return string.Join("", text);
     }
@@ -180,16 +180,16 @@ public static class ResponsesRequestTranslator
         {
             throw Untranslatable($"{path} must be an object.", path);
         }
-        if (String(definition["type"]) != "function")
+        if (JsonFields.String(definition["type"]) != "function")
         {
-            throw Untranslatable($"The hosted tool '{String(definition["type"])}' runs only at OpenAI; Chat Completions deployments take function tools only.", path);
+            throw Untranslatable($"The hosted tool '{JsonFields.String(definition["type"])}' runs only at OpenAI; Chat Completions deployments take function tools only.", path);
         }
         var function = new JsonObject
         {
-            ["name"] = String(definition["name"]) ?? throw Untranslatable($"{path}.name is required.", $"{path}.name"),
+            ["name"] = JsonFields.String(definition["name"]) ?? throw Untranslatable($"{path}.name is required.", $"{path}.name"),
             ["parameters"] = definition["parameters"]?.DeepClone() ?? new JsonObject { ["type"] = "object" },
         };
-        if (String(definition["description"]) is { } description)
+        if (JsonFields.String(definition["description"]) is { } description)
         {
             function["description"] = description;
         }
@@ -207,20 +207,20 @@ public static class ResponsesRequestTranslator
             "auto" or "none" or "required" => value.DeepClone(),
             var other => throw Untranslatable($"tool_choice '{other}' has no equivalent in Chat Completions.", "tool_choice"),
         },
-        JsonObject { } tool when String(tool["type"]) == "function" =>
-            new JsonObject { ["type"] = "function", ["function"] = new JsonObject { ["name"] = String(tool["name"]) } },
-        JsonObject { } tool => throw Untranslatable($"tool_choice of type '{String(tool["type"])}' has no equivalent in Chat Completions.", "tool_choice"),
+        JsonObject { } tool when JsonFields.String(tool["type"]) == "function" =>
+            new JsonObject { ["type"] = "function", ["function"] = new JsonObject { ["name"] = JsonFields.String(tool["name"]) } },
+        JsonObject { } tool => throw Untranslatable($"tool_choice of type '{JsonFields.String(tool["type"])}' has no equivalent in Chat Completions.", "tool_choice"),
         _ => null,
     };
 
-    private static JsonObject? ResponseFormat(JsonObject format) => String(format["type"]) switch
+    private static JsonObject? ResponseFormat(JsonObject format) => JsonFields.String(format["type"]) switch
     {
         "json_schema" => new JsonObject
         {
             ["type"] = "json_schema",
             ["json_schema"] = new JsonObject
             {
-                ["name"] = String(format["name"]) ?? "response",
+                ["name"] = JsonFields.String(format["name"]) ?? "response",
                 ["schema"] = format["schema"]?.DeepClone(),
                 ["strict"] = format["strict"]?.DeepClone(),
             },
@@ -228,9 +228,6 @@ public static class ResponsesRequestTranslator
         "json_object" => new JsonObject { ["type"] = "json_object" },
         _ => null,
     };
-
-    private static string? String(JsonNode? node) =>
-        node is JsonValue value && value.GetValueKind() == JsonValueKind.String ? value.GetValue<string>() : null;
 
     private static UntranslatableRequestException Untranslatable(string message, string? param) => new(message, param);
 }
