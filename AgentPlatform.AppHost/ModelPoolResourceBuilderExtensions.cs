@@ -15,7 +15,7 @@ public static class ModelPoolResourceBuilderExtensions
     /// deployment's <c>ApiKey</c> as a secret parameter (see <see cref="WithConfiguredPool"/>). Without
     /// any, two simulators, <c>sim-a</c> and <c>sim-b</c>, form the model group <c>default</c>, so routing
     /// and failover are visible from the first run; the same simulators also answer as Anthropic
-    /// (<c>claude-sim</c>) and Azure OpenAI (<c>azure-sim</c>), so every provider adapter can be tried
+    /// (<c>claude-sim</c>) and Azure OpenAI (<c>azure-sim</c>, with the Responses API), so every provider adapter can be tried
     /// locally, and as the group <c>embeddings</c> (OpenAI's and Azure's embeddings). Published, the simulators are deployed only when <c>AgentPlatform:Deploy:Simulators</c> asks.
     /// </summary>
     public static IResourceBuilder<ProjectResource> WithModelPool(this IResourceBuilder<ProjectResource> router, IDistributedApplicationBuilder builder)
@@ -44,7 +44,8 @@ public static class ModelPoolResourceBuilderExtensions
             AddDeployment(router, DefaultModelGroup, i, names[i], "openai", ReferenceExpression.Create($"{simulators[i].GetEndpoint("http")}/v1"), "sim-model", SmallModelPrices);
         }
         AddDeployment(router, "claude-sim", 0, "sim-a-anthropic", "anthropic", ReferenceExpression.Create($"{simulators[0].GetEndpoint("http")}"), "claude-sim", LargeModelPrices);
-        AddDeployment(router, "azure-sim", 0, "sim-b-azure", "azure-openai", ReferenceExpression.Create($"{simulators[1].GetEndpoint("http")}"), "sim-deployment", SmallModelPrices);
+        AddDeployment(router, "azure-sim", 0, "sim-b-azure", "azure-openai", ReferenceExpression.Create($"{simulators[1].GetEndpoint("http")}"), "sim-deployment", SmallModelPrices)
+            .WithEnvironment("Router__ModelGroups__azure-sim__Deployments__0__ResponsesApi", "true");
         AddDeployment(router, EmbeddingsModelGroup, 0, "sim-a-embeddings", "openai", ReferenceExpression.Create($"{simulators[0].GetEndpoint("http")}/v1"), "sim-embedding", EmbeddingPrices, "embeddings");
         AddDeployment(router, EmbeddingsModelGroup, 1, "sim-b-embeddings", "azure-openai", ReferenceExpression.Create($"{simulators[1].GetEndpoint("http")}"), "sim-embedding-deployment", EmbeddingPrices, "embeddings");
         return router;
@@ -99,11 +100,11 @@ public static class ModelPoolResourceBuilderExtensions
     private static readonly (string Input, string CachedInput, string Output) LargeModelPrices = ("3", "0.30", "15");
     private static readonly (string Input, string CachedInput, string Output) EmbeddingPrices = ("0.02", "0", "0");
 
-    private static void AddDeployment(IResourceBuilder<ProjectResource> router, string group, int index, string name, string provider, ReferenceExpression baseUrl, string model,
+    private static IResourceBuilder<ProjectResource> AddDeployment(IResourceBuilder<ProjectResource> router, string group, int index, string name, string provider, ReferenceExpression baseUrl, string model,
         (string Input, string CachedInput, string Output) prices, string kind = "chat")
     {
         var prefix = $"Router__ModelGroups__{group}__Deployments__{index}__";
-        router.WithEnvironment(prefix + "Name", name)
+        return router.WithEnvironment(prefix + "Name", name)
             .WithEnvironment(prefix + "Kind", kind)
             .WithEnvironment(prefix + "Provider", provider)
             .WithEnvironment(prefix + "BaseUrl", baseUrl)

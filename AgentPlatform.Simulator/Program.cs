@@ -12,6 +12,7 @@ var app = builder.Build();
 app.MapDefaultEndpoints();
 app.MapChatCompletionsApi();
 app.MapAnthropicMessagesApi();
+app.MapResponsesApi();
 app.MapEmbeddingsApi();
 app.MapSimulatorControlApi();
 

@@ -25,10 +25,13 @@ public static class SimulatorAuth
             $"Incorrect API key provided: sk-****{hint}. You can find your API key in your account settings.", OpenAIError.Authentication, "invalid_api_key");
     }
 
-    /// <summary>Azure OpenAI's refusal of a request without an api-version or the right api-key, written; null when both are there.</summary>
-    public static Task? RefuseAzure(HttpContext context, SimulatorOptions options)
+    /// <summary>
+    /// Azure OpenAI's refusal of a request without an api-version (which its v1 API, <paramref name="requireApiVersion"/>
+    /// false, does without) or the right api-key, written; null when both are there.
+    /// </summary>
+    public static Task? RefuseAzure(HttpContext context, SimulatorOptions options, bool requireApiVersion = true)
     {
-        if (string.IsNullOrEmpty(context.Request.Query["api-version"]))
+        if (requireApiVersion && string.IsNullOrEmpty(context.Request.Query["api-version"]))
         {
             return OpenAIWire.Instance.WriteErrorAsync(context, StatusCodes.Status400BadRequest, "Missing required query parameter: api-version.", OpenAIError.InvalidRequest, "missing_api_version");
         }

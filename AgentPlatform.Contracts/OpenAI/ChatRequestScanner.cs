@@ -302,10 +302,10 @@ public static class ChatRequestScanner
                 }
                 reader.Skip();
             }
-            else if (api == ModelApi.Messages && reader.ValueTextEquals("tools"u8))
+            else if (api is ModelApi.Messages or ModelApi.Responses && reader.ValueTextEquals("tools"u8))
             {
                 reader.Read();
-                if (reader.TokenType == JsonTokenType.StartArray && HasServerTool(ref reader))
+                if (reader.TokenType == JsonTokenType.StartArray && HasServerTool(ref reader, api))
                 {
                     problem = First(problem, ChatRequestProblem.ServerToolsNotAllowed);
                 }
@@ -416,10 +416,13 @@ public static class ChatRequestScanner
     }
 
     /// <summary>
-    /// Whether an Anthropic tools array holds a server tool (web search, web fetch, code execution, bash...: a
-    /// versioned <c>type</c> other than <c>custom</c>); leaves the reader on the array's end.
+    /// Whether a tools array holds a tool the provider runs and bills by use: at the Messages door, any
+    /// <c>type</c> but <c>custom</c> (web search, web fetch, code execution...); at the Responses door, any
+    /// but those the client runs (<see cref="IsClientTool"/>: web search, file search, code interpreter, image
+    /// generation, MCP...). An allow-list, so a hosted tool added tomorrow is refused too. Leaves the reader on
+    /// the array's end.
     /// </summary>
-    private static bool HasServerTool(ref Utf8JsonReader reader)
+    private static bool HasServerTool(ref Utf8JsonReader reader, ModelApi api)
     {
         var found = false;
         while (reader.Read() && reader.TokenType != JsonTokenType.EndArray)
@@ -433,12 +436,18 @@ public static class ChatRequestScanner
             {
                 var isType = reader.ValueTextEquals("type"u8);
                 reader.Read();
-                found |= isType && reader.TokenType == JsonTokenType.String && !reader.ValueTextEquals("custom"u8);
+                found |= isType && reader.TokenType == JsonTokenType.String
+                    && (api == ModelApi.Messages ? !reader.ValueTextEquals("custom"u8) : !IsClientTool(ref reader));
                 reader.Skip();
             }
         }
         return found;
     }
+
+    /// <summary>A Responses tool the client runs, its calls billed as tokens: functions, custom (freeform) tools, and Codex's shell and patch tools.</summary>
+    private static bool IsClientTool(ref Utf8JsonReader reader) =>
+        reader.ValueTextEquals("function"u8) || reader.ValueTextEquals("custom"u8) || reader.ValueTextEquals("local_shell"u8)
+        || reader.ValueTextEquals("shell"u8) || reader.ValueTextEquals("apply_patch"u8);
 
     /// <summary>Whether the array at the reader is a non-empty array of token ids; leaves the reader on its end.</summary>
     private static bool IsTokenIds(ref Utf8JsonReader reader)
@@ -479,8 +488,8 @@ public static class ChatRequestScanner
         ChatRequestProblem.ResponsesInputInvalid => ("'input' must be a non-empty string or an array of input items.", "input"),
         ChatRequestProblem.MaxOutputTokensNotAPositiveInteger => ("'max_output_tokens' must be a positive integer.", "max_output_tokens"),
         ChatRequestProblem.PreviousResponseIdInvalid => ("'previous_response_id' must be a response id.", "previous_response_id"),
-        ChatRequestProblem.ServerToolsNotAllowed => ("Server tools (web search, web fetch, code execution, bash, MCP servers, containers) are not allowed here: "
-            + "Anthropic bills them by use, outside the token usage that limits and budgets hold. Use custom tools.", "tools"),
+        ChatRequestProblem.ServerToolsNotAllowed => ("Server tools (web search, web fetch, file search, code execution, image generation, MCP servers, containers) are not allowed here: "
+            + "the provider runs them and bills them by use, outside the token usage that limits and budgets hold. Use function (custom) tools.", "tools"),
         _ => throw new ArgumentOutOfRangeException(nameof(problem)),
     };
 }

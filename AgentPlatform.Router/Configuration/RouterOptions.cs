@@ -77,6 +77,14 @@ public sealed class DeploymentOptions
     /// <summary>Azure OpenAI's <c>api-version</c>; see <see cref="Providers.AzureOpenAI.AzureOpenAIAdapter.DefaultApiVersion"/>.</summary>
     public string? ApiVersion { get; set; }
 
+    /// <summary>
+    /// Whether the deployment answers OpenAI's Responses API itself (<c>{BaseUrl}/responses</c>; Azure OpenAI:
+    /// <c>{BaseUrl}/openai/v1/responses</c>): requests through the Responses door are then passed through
+    /// (every Responses feature — <c>reasoning</c>, its items, <c>include</c> — works) instead of said in Chat
+    /// Completions. For <c>openai</c> and <c>azure-openai</c> chat deployments.
+    /// </summary>
+    public bool ResponsesApi { get; set; }
+
     /// <summary>Requests per minute the deployment takes; the Router sends no more, across all its replicas.</summary>
     public int? Rpm { get; set; }
 
@@ -251,6 +259,10 @@ public sealed class RouterPoolValidator : IValidateOptions<RouterOptions>
         if (deployment.MaxOutputTokens is < 1)
         {
             errors.Add($"{key}:MaxOutputTokens {deployment.MaxOutputTokens} must be at least 1.");
+        }
+        if (deployment.ResponsesApi && (deployment.Provider == ProviderNames.Anthropic || deployment.Kind != DeploymentKinds.Chat))
+        {
+            errors.Add($"{key}:ResponsesApi is for '{ProviderNames.OpenAI}' and '{ProviderNames.AzureOpenAI}' chat deployments; Anthropic's are reached through translation.");
         }
         if (deployment.ApiVersion is not null && deployment.Provider != ProviderNames.AzureOpenAI)
         {

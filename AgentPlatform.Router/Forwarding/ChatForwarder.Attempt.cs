@@ -187,7 +187,7 @@ public sealed partial class ChatForwarder
         bool ended;
         try
         {
-            answer = deployment.Adapter.ReadAnswer(response, await response.Content.ReadAsStreamAsync(timeout.Token), request.Api);
+            answer = deployment.Adapter.ReadAnswer(deployment.Endpoint, response, await response.Content.ReadAsStreamAsync(timeout.Token), request.Api);
             ended = await HoldAsync(request, answer, buffer, holdWhole: !IsEventStream(response), timeout);
         }
         catch (Exception exception) when (IsUpstreamFailure(exception, request.Context))
@@ -273,7 +273,7 @@ public sealed partial class ChatForwarder
         answer.Headers[ProxyResponse.UpstreamTimeHeader] = elapsed.TotalMilliseconds.ToString("0.###", CultureInfo.InvariantCulture);
         answer.Headers[ProxyResponse.AttemptsHeader] = request.Attempts == 1 ? "1" : request.Attempts.ToString(CultureInfo.InvariantCulture);
         answer.Headers[ProxyResponse.PriceHeader] = deployment.PriceHeaderValue;
-        if (deployment.Adapter.TranslatesAnswer(request.Api))
+        if (deployment.Adapter.TranslatesAnswer(deployment.Endpoint, request.Api))
         {
             answer.ContentLength = null;
         }

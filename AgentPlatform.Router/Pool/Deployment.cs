@@ -37,7 +37,7 @@ public sealed class Deployment
         Rpm = options.Rpm;
         Tpm = options.Tpm;
         Adapter = adapter;
-        Endpoint = new ProviderEndpoint(options, adapter.RequestUri(options));
+        Endpoint = new ProviderEndpoint(options, adapter.RequestUri(options), options.ResponsesApi ? adapter.ResponsesUri(options) : null);
     }
 
     public string Name { get; }

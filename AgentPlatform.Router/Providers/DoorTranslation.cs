@@ -21,6 +21,44 @@ internal static class DoorTranslation
     /// <summary>Whether the door's requests are translated to chat requests (every door but chat completions and embeddings).</summary>
     public static bool Applies(ModelApi api) => api is ModelApi.Messages or ModelApi.Responses;
 
+    /// <summary>Whether the door's requests are translated at this deployment: not Responses at one that answers the Responses API itself.</summary>
+    public static bool Applies(ProviderEndpoint endpoint, ModelApi api) => Applies(api) && !PassesResponsesThrough(endpoint, api);
+
+    private static bool PassesResponsesThrough(ProviderEndpoint endpoint, ModelApi api) => api == ModelApi.Responses && endpoint.ResponsesUri is not null;
+
+    /// <summary>
+    /// Where a request goes at a deployment that speaks OpenAI's APIs, and its body: a Responses request passed
+    /// through to a deployment with the Responses API, a Messages or Responses request said in Chat Completions,
+    /// and a chat completion or embeddings request passed through with only <c>model</c> rewritten.
+    /// </summary>
+    public static (Uri Uri, HttpContent Content) OpenAIRequest(ProviderEndpoint endpoint, ChatRequestBody request) =>
+        PassesResponsesThrough(endpoint, request.Api) ? (endpoint.ResponsesUri!, ResponsesPassThrough(request, endpoint.Model))
+        : Applies(request.Api) ? (endpoint.RequestUri, Content(request, endpoint.Model))
+        : (endpoint.RequestUri, new ModelRewriteContent(request.Body, request.ModelToken, endpoint.ModelJsonToken, request.AddIncludeUsage));
+
+    /// <summary>
+    /// A Responses request as the deployment takes it: the client's body with <c>model</c> rewritten and <c>store</c>
+    /// false — the platform keeps the conversation (the client's <c>previous_response_id</c> is already expanded),
+    /// so the provider keeps no copy the client could neither read back nor delete. Parsed and written again
+    /// rather than spliced as a chat body is: <c>store</c> must be replaced wherever it is, and this door is
+    /// not the chat hot path.
+    /// </summary>
+    private static HttpContent ResponsesPassThrough(ChatRequestBody request, string model)
+    {
+        JsonObject body;
+        try
+        {
+            body = JsonNode.Parse(request.Body.Span) as JsonObject ?? throw new JsonException("not an object");
+        }
+        catch (JsonException exception)
+        {
+            throw new UntranslatableRequestException($"The request body is not valid JSON: {exception.Message}", null);
+        }
+        body["model"] = model;
+        body["store"] = false;
+        return Json(JsonSerializer.SerializeToUtf8Bytes(body));
+    }
+
     /// <summary>The chat request for the door's request, to the deployment's model; throws <see cref="UntranslatableRequestException"/>.</summary>
     public static JsonObject ChatRequest(ChatRequestBody request, string model)
     {

@@ -13,11 +13,14 @@ public interface IProviderAdapter
     /// <summary>The name a deployment's <c>Provider</c> uses; see <see cref="ProviderNames"/>.</summary>
     string Name { get; }
 
-    /// <summary>Whether answers to a door's requests are rewritten (so the provider's Content-Length no longer holds).</summary>
-    bool TranslatesAnswer(ModelApi api);
+    /// <summary>Whether answers to a door's requests are rewritten at the deployment (so the provider's Content-Length no longer holds).</summary>
+    bool TranslatesAnswer(ProviderEndpoint endpoint, ModelApi api);
 
     /// <summary>Where the deployment's chat requests go; computed once per deployment.</summary>
     Uri RequestUri(DeploymentOptions options);
+
+    /// <summary>Where a deployment with <see cref="DeploymentOptions.ResponsesApi"/> takes Responses requests; null when the provider has none.</summary>
+    Uri? ResponsesUri(DeploymentOptions options) => null;
 
     /// <summary>
     /// The request for one attempt on <paramref name="endpoint"/>. Throws
@@ -25,8 +28,8 @@ public interface IProviderAdapter
     /// </summary>
     HttpRequestMessage CreateRequest(ProviderEndpoint endpoint, ChatRequestBody request);
 
-    /// <summary>The answer in the door's format: <paramref name="answer"/> itself when the provider speaks it.</summary>
-    Stream ReadAnswer(HttpResponseMessage response, Stream answer, ModelApi api);
+    /// <summary>The answer in the door's format: <paramref name="answer"/> itself when the deployment speaks it.</summary>
+    Stream ReadAnswer(ProviderEndpoint endpoint, HttpResponseMessage response, Stream answer, ModelApi api);
 }
 
 /// <summary>

@@ -11,9 +11,10 @@ namespace AgentPlatform.Router.Providers;
 /// </summary>
 public sealed class ProviderEndpoint
 {
-    public ProviderEndpoint(DeploymentOptions options, Uri requestUri)
+    public ProviderEndpoint(DeploymentOptions options, Uri requestUri, Uri? responsesUri = null)
     {
         RequestUri = requestUri;
+        ResponsesUri = responsesUri;
         Model = options.Model;
         MaxOutputTokens = options.MaxOutputTokens;
         ApiKey = options.ApiKey;
@@ -24,6 +25,9 @@ public sealed class ProviderEndpoint
     }
 
     public Uri RequestUri { get; }
+
+    /// <summary>Where Responses requests go when the deployment answers the Responses API itself; null when it does not.</summary>
+    public Uri? ResponsesUri { get; }
 
     /// <summary>The provider's model name (for Azure OpenAI, the deployment's name there).</summary>
     public string Model { get; }

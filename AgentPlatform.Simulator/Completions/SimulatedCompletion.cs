@@ -24,6 +24,12 @@ public sealed record SimulatedCompletion(
     /// </summary>
     public int CacheWriteTokens { get; init; }
 
+    /// <summary>Tokens a reasoning model thought before answering: said (and billed as output) only on the Responses wire.</summary>
+    public int ReasoningTokens { get; init; }
+
+    /// <summary>A Responses request's <c>store</c> (default true), which the Responses wire echoes as OpenAI does.</summary>
+    public bool Store { get; init; } = true;
+
     public int CompletionTokens => ToolCall is null ? Tokens.Count : Math.Max(1, (ToolCall.Name.Length + ToolCall.Arguments.Length) / 4);
 
     public string Content => string.Concat(Tokens);

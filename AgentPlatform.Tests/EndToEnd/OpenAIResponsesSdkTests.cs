@@ -9,7 +9,8 @@ namespace AgentPlatform.Tests.EndToEnd;
 /// <summary>
 /// The official OpenAI .NET SDK's Responses client, with only its endpoint and key changed, against the whole
 /// platform: an OpenAI-style deployment (<c>default</c>) and an Anthropic one (<c>claude-sim</c>), both reached
-/// through Chat Completions, with the conversation kept by the platform.
+/// through Chat Completions, and an Azure OpenAI one with the Responses API (<c>azure-sim</c>), passed through — with
+/// the conversation kept by the platform.
 /// </summary>
 [Collection(AppHostCollection.Name)]
 public sealed class OpenAIResponsesSdkTests(AppHostFixture platform)
@@ -19,6 +20,7 @@ public sealed class OpenAIResponsesSdkTests(AppHostFixture platform)
     [Theory]
     [InlineData("default")]
     [InlineData("claude-sim")]
+    [InlineData("azure-sim")]
     public async Task The_sdk_creates_a_response_then_gets_and_deletes_it(string model)
     {
         var client = Client();
@@ -40,6 +42,7 @@ public sealed class OpenAIResponsesSdkTests(AppHostFixture platform)
     [Theory]
     [InlineData("default")]
     [InlineData("claude-sim")]
+    [InlineData("azure-sim")]
     public async Task The_sdk_streams_a_response_to_its_completion(string model)
     {
         var text = new StringBuilder();
@@ -67,6 +70,7 @@ public sealed class OpenAIResponsesSdkTests(AppHostFixture platform)
     [Theory]
     [InlineData("default")]
     [InlineData("claude-sim")]
+    [InlineData("azure-sim")]
     public async Task The_sdk_runs_a_function_tool_round_trip_chained_by_previous_response_id(string model)
     {
         var client = Client();

@@ -64,6 +64,17 @@ public sealed class RouterSettings : IEnumerable<KeyValuePair<string, string?>>
     public static DeploymentOptions Anthropic(string name, Uri server, string model = "claude-sim", int priority = 0) =>
         new() { Name = name, Provider = ProviderNames.Anthropic, BaseUrl = server.ToString().TrimEnd('/'), Model = model, Priority = priority };
 
+    /// <summary>A deployment that speaks Azure OpenAI's URL shape and <c>api-key</c> header (as the simulator does).</summary>
+    public static DeploymentOptions Azure(string name, Uri server, string model = "sim-deployment") =>
+        new() { Name = name, Provider = ProviderNames.AzureOpenAI, BaseUrl = server.ToString().TrimEnd('/'), Model = model };
+
+    /// <summary>The deployment as one with OpenAI's Responses API, which Responses requests are passed through to.</summary>
+    public static DeploymentOptions WithResponsesApi(DeploymentOptions deployment)
+    {
+        deployment.ResponsesApi = true;
+        return deployment;
+    }
+
     /// <summary>The deployment with its prices per million input and output tokens.</summary>
     public static DeploymentOptions Priced(DeploymentOptions deployment, double inputPerMillion, double outputPerMillion)
     {

@@ -22,7 +22,7 @@ public sealed class AnthropicAdapter(TimeProvider timeProvider) : IProviderAdapt
 
     public string Name => ProviderNames.Anthropic;
 
-    public bool TranslatesAnswer(ModelApi api) => api != ModelApi.Messages;
+    public bool TranslatesAnswer(ProviderEndpoint endpoint, ModelApi api) => api != ModelApi.Messages;
 
     /// <summary>A Responses request goes through Chat Completions: said as a chat request, then as Anthropic's.</summary>
     private static ReadOnlySpan<byte> ChatBody(ChatRequestBody request, ProviderEndpoint endpoint) =>
@@ -74,7 +74,7 @@ public sealed class AnthropicAdapter(TimeProvider timeProvider) : IProviderAdapt
         return message;
     }
 
-    public Stream ReadAnswer(HttpResponseMessage response, Stream answer, ModelApi api)
+    public Stream ReadAnswer(ProviderEndpoint endpoint, HttpResponseMessage response, Stream answer, ModelApi api)
     {
         if (api == ModelApi.Messages)
         {
@@ -82,7 +82,7 @@ public sealed class AnthropicAdapter(TimeProvider timeProvider) : IProviderAdapt
         }
         if (api == ModelApi.Responses)
         {
-            return DoorTranslation.ReadAnswer(response, ReadAnswer(response, answer, ModelApi.ChatCompletions), api);
+            return DoorTranslation.ReadAnswer(response, ReadAnswer(endpoint, response, answer, ModelApi.ChatCompletions), api);
         }
         var created = timeProvider.GetUtcNow().ToUnixTimeSeconds();
         if (!response.IsSuccessStatusCode)

@@ -7,7 +7,7 @@ namespace AgentPlatform.Router.Providers.AzureOpenAI;
 /// Azure OpenAI: OpenAI's body and answer, at
 /// <c>{endpoint}/openai/deployments/{deployment}/chat/completions?api-version=...</c> (<c>/embeddings</c> for
 /// an embeddings deployment) with an
-/// <c>api-key</c> header. The deployment's <c>Model</c> is the Azure deployment name.
+/// <c>api-key</c> header; Responses requests, at a deployment with the Responses API, at <c>{endpoint}/openai/v1/responses</c>. The deployment's <c>Model</c> is the Azure deployment name.
 /// </summary>
 public sealed class AzureOpenAIAdapter : IProviderAdapter
 {
@@ -16,22 +16,21 @@ public sealed class AzureOpenAIAdapter : IProviderAdapter
 
     public string Name => ProviderNames.AzureOpenAI;
 
-    public bool TranslatesAnswer(ModelApi api) => DoorTranslation.Applies(api);
+    public bool TranslatesAnswer(ProviderEndpoint endpoint, ModelApi api) => DoorTranslation.Applies(endpoint, api);
 
     public Uri RequestUri(DeploymentOptions options) => new(
         $"{options.BaseUrl.TrimEnd('/')}/openai/deployments/{Uri.EscapeDataString(options.Model)}/{(options.Kind == DeploymentKinds.Embeddings ? "embeddings" : "chat/completions")}" +
         $"?api-version={Uri.EscapeDataString(options.ApiVersion ?? DefaultApiVersion)}");
 
+    /// <summary>Azure's v1 API, which takes the deployment in the body's <c>model</c> and needs no api-version.</summary>
+    public Uri? ResponsesUri(DeploymentOptions options) => new($"{options.BaseUrl.TrimEnd('/')}/openai/v1/responses");
+
     public HttpRequestMessage CreateRequest(ProviderEndpoint endpoint, ChatRequestBody request)
     {
-        var message = new HttpRequestMessage(HttpMethod.Post, endpoint.RequestUri)
-        {
-            // Azure routes by the URL and ignores the body's model; it is rewritten all the same so
-            // the provider never sees the client's group name.
-            Content = DoorTranslation.Applies(request.Api)
-                ? DoorTranslation.Content(request, endpoint.Model)
-                : new ModelRewriteContent(request.Body, request.ModelToken, endpoint.ModelJsonToken, request.AddIncludeUsage),
-        };
+        // Azure routes chat by the URL and ignores the body's model; it is rewritten all the same so the provider
+        // never sees the client's group name (and its v1 Responses API takes the deployment from it).
+        var (uri, content) = DoorTranslation.OpenAIRequest(endpoint, request);
+        var message = new HttpRequestMessage(HttpMethod.Post, uri) { Content = content };
         if (endpoint.ApiKey is { Length: > 0 } key)
         {
             message.Headers.TryAddWithoutValidation("api-key", key);
@@ -39,6 +38,6 @@ public sealed class AzureOpenAIAdapter : IProviderAdapter
         return message;
     }
 
-    public Stream ReadAnswer(HttpResponseMessage response, Stream answer, ModelApi api) =>
-        DoorTranslation.Applies(api) ? DoorTranslation.ReadAnswer(response, answer, api) : answer;
+    public Stream ReadAnswer(ProviderEndpoint endpoint, HttpResponseMessage response, Stream answer, ModelApi api) =>
+        DoorTranslation.Applies(endpoint, api) ? DoorTranslation.ReadAnswer(response, answer, api) : answer;
 }

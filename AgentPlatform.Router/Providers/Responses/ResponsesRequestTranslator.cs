@@ -10,7 +10,8 @@ namespace AgentPlatform.Router.Providers.Responses;
 /// <c>function_call</c> items become the assistant's tool calls and <c>function_call_output</c> items tool
 /// messages; function tools, <c>tool_choice</c>, <c>parallel_tool_calls</c>, <c>max_output_tokens</c>,
 /// sampling, the end user and a JSON output format carry over; a stream asks for its usage. Reasoning items
-/// a client sends back are dropped, as is <c>reasoning</c> (a chat deployment may not take it). What has no
+/// a client sends back are dropped, as is <c>reasoning</c> (a chat deployment may not take it; a deployment with
+/// <c>ResponsesApi</c> is passed the request whole instead). What has no
 /// translation — hosted tools (web search, file search, code interpreter, computer use, image generation,
 /// MCP), files, item references — is refused by name (<see cref="UntranslatableRequestException"/>).
 /// </summary>

@@ -8,7 +8,11 @@ using AgentPlatform.Tests.Infrastructure;
 
 namespace AgentPlatform.Tests.Api.Responses;
 
-/// <summary>A Redis, a simulator, a Router and an Api. Groups: <c>gpt</c> (the simulator as OpenAI), <c>claude</c> (as Anthropic).</summary>
+/// <summary>
+/// A Redis, a simulator, a Router and an Api. Groups: <c>gpt</c> (the simulator as OpenAI, reached through Chat
+/// Completions), <c>claude</c> (as Anthropic), <c>gpt-native</c> and <c>azure-native</c> (as OpenAI and Azure OpenAI
+/// with the Responses API: passed through).
+/// </summary>
 public sealed class ResponsesFixture : IAsyncLifetime
 {
     public TestRedis Redis { get; private set; } = null!;
@@ -26,6 +30,8 @@ public sealed class ResponsesFixture : IAsyncLifetime
             { "Logging:LogLevel:Default", "Warning" },
             { "gpt", new ModelGroupOptions { Deployments = [RouterSettings.Deployment("sim-gpt", Simulator.BaseAddress)] } },
             { "claude", new ModelGroupOptions { Deployments = [RouterSettings.Anthropic("sim-claude", Simulator.BaseAddress)] } },
+            { "gpt-native", new ModelGroupOptions { Deployments = [RouterSettings.WithResponsesApi(RouterSettings.Deployment("sim-gpt-native", Simulator.BaseAddress))] } },
+            { "azure-native", new ModelGroupOptions { Deployments = [RouterSettings.WithResponsesApi(RouterSettings.Azure("sim-azure-native", Simulator.BaseAddress))] } },
         }).Start();
         Api = new KestrelApp<ApiOptions>(PlatformFixture.ApiSettings(Redis, Router.BaseAddress)).Start();
     }
@@ -40,9 +46,9 @@ public sealed class ResponsesFixture : IAsyncLifetime
 }
 
 /// <summary>
-/// <c>POST /v1/responses</c> through the same stages as a chat completion, translated through Chat Completions
-/// for every deployment, with the conversation kept by the platform: stored, read, deleted and continued by
-/// <c>previous_response_id</c>, per tenant.
+/// <c>POST /v1/responses</c> through the same stages as a chat completion — translated through Chat Completions,
+/// or passed through to a deployment with the Responses API — with the conversation kept by the platform:
+/// stored, read, deleted and continued by <c>previous_response_id</c>, per tenant.
 /// </summary>
 public sealed class ResponsesDoorTests(ResponsesFixture platform) : IClassFixture<ResponsesFixture>
 {
@@ -61,6 +67,8 @@ public sealed class ResponsesDoorTests(ResponsesFixture platform) : IClassFixtur
     [Theory]
     [InlineData("gpt")]
     [InlineData("claude")]
+    [InlineData("gpt-native")]
+    [InlineData("azure-native")]
     public async Task A_response_has_its_text_as_an_output_message_and_is_recorded_at_its_door(string model)
     {
         var (keyId, client) = await NewKeyAsync();
@@ -85,6 +93,8 @@ public sealed class ResponsesDoorTests(ResponsesFixture platform) : IClassFixtur
     [Theory]
     [InlineData("gpt")]
     [InlineData("claude")]
+    [InlineData("gpt-native")]
+    [InlineData("azure-native")]
     public async Task A_stream_comes_as_the_responses_events_and_ends_with_the_whole_response(string model)
     {
         var (keyId, client) = await NewKeyAsync();
@@ -111,6 +121,9 @@ public sealed class ResponsesDoorTests(ResponsesFixture platform) : IClassFixtur
     [InlineData("gpt", true)]
     [InlineData("claude", false)]
     [InlineData("claude", true)]
+    [InlineData("gpt-native", false)]
+    [InlineData("gpt-native", true)]
+    [InlineData("azure-native", true)]
     public async Task A_function_call_and_its_output_continue_the_conversation_by_previous_response_id(string model, bool stream)
     {
         var (_, client) = await NewKeyAsync();
@@ -169,21 +182,67 @@ public sealed class ResponsesDoorTests(ResponsesFixture platform) : IClassFixtur
         Assert.Equal(HttpStatusCode.NotFound, readDeleted.StatusCode);
     }
 
+    [Theory]
+    [InlineData("gpt", "web_search")]
+    [InlineData("gpt-native", "web_search")]
+    [InlineData("gpt-native", "file_search")]
+    [InlineData("azure-native", "image_generation")]
+    [InlineData("gpt-native", "a_hosted_tool_of_tomorrow")]
+    public async Task Hosted_tools_are_refused_at_every_deployment_because_no_budget_can_hold_their_cost(string model, string tool)
+    {
+        var (keyId, client) = await NewKeyAsync();
+
+        using var hosted = await client.PostAsJsonAsync("/v1/responses", new { model, input = "Search", tools = new object[] { Weather[0], new { type = tool } } });
+
+        Assert.Equal(HttpStatusCode.BadRequest, hosted.StatusCode);
+        var error = await Json.ReadErrorAsync(hosted);
+        Assert.Equal(("invalid_request_error", "tools"), (error.GetProperty("type").GetString(), error.GetProperty("param").GetString()));
+        Assert.StartsWith("Server tools", error.GetProperty("message").GetString());
+        using var admin = ApiCalls.Admin(platform.Api);
+        Assert.Equal("refused", Assert.Single(await ApiCalls.LedgerAsync(admin, $"keyId={keyId}", 1)).GetProperty("outcome").GetString());
+    }
+
     [Fact]
-    public async Task Hosted_tools_and_malformed_requests_are_refused_by_name()
+    public async Task What_chat_completions_cannot_say_and_malformed_requests_are_refused_by_name()
     {
         var (_, client) = await NewKeyAsync();
 
-        using var hosted = await client.PostAsJsonAsync("/v1/responses", new { model = "gpt", input = "Search", tools = new[] { new { type = "web_search" } } });
+        using var file = await client.PostAsJsonAsync("/v1/responses", new
+        {
+            model = "gpt",
+            input = new[] { new { type = "message", role = "user", content = new object[] { new { type = "input_file", file_id = "file-1" } } } },
+        });
         using var noInput = await client.PostAsJsonAsync("/v1/responses", new { model = "gpt" });
         using var badMax = await client.PostAsJsonAsync("/v1/responses", new { model = "gpt", input = "Hi", max_output_tokens = 0 });
 
-        Assert.Equal(HttpStatusCode.BadRequest, hosted.StatusCode);
-        var hostedError = await Json.ReadErrorAsync(hosted);
-        Assert.Equal(("unsupported_by_provider", "tools[0]"), (hostedError.GetProperty("code").GetString(), hostedError.GetProperty("param").GetString()));
-        Assert.Contains("web_search", hostedError.GetProperty("message").GetString());
+        Assert.Equal(HttpStatusCode.BadRequest, file.StatusCode);
+        var fileError = await Json.ReadErrorAsync(file);
+        Assert.Equal("unsupported_by_provider", fileError.GetProperty("code").GetString());
+        Assert.Contains("input_file", fileError.GetProperty("message").GetString());
         Assert.Equal("input", (await Json.ReadErrorAsync(noInput)).GetProperty("param").GetString());
         Assert.Equal("max_output_tokens", (await Json.ReadErrorAsync(badMax)).GetProperty("param").GetString());
+    }
+
+    [Theory]
+    [InlineData("gpt-native", false, "sim-model")]
+    [InlineData("azure-native", true, "sim-deployment")]
+    public async Task A_deployment_with_the_responses_api_is_passed_the_request_with_its_reasoning_and_keeps_no_copy(string model, bool stream, string deploymentModel)
+    {
+        var (keyId, client) = await NewKeyAsync();
+
+        using var created = await client.PostAsJsonAsync("/v1/responses", new { model, input = "Think first", reasoning = new { effort = "high" }, stream });
+
+        Assert.Equal(HttpStatusCode.OK, created.StatusCode);
+        var response = stream ? await CompletedOfStreamAsync(created) : await created.Content.ReadFromJsonAsync<JsonElement>();
+        // The simulator echoes what it was sent: the deployment's model, and store false (the platform keeps the conversation).
+        Assert.Equal((deploymentModel, false), (response.GetProperty("model").GetString(), response.GetProperty("store").GetBoolean()));
+        Assert.Equal("reasoning", response.GetProperty("output")[0].GetProperty("type").GetString());
+        var usage = response.GetProperty("usage");
+        Assert.Equal(AgentPlatform.Simulator.Completions.ResponsesApi.ReasoningTokens, usage.GetProperty("output_tokens_details").GetProperty("reasoning_tokens").GetInt32());
+        Assert.Equal(TextOf(response).Split(' ').Length + AgentPlatform.Simulator.Completions.ResponsesApi.ReasoningTokens, usage.GetProperty("output_tokens").GetInt32());
+        using var admin = ApiCalls.Admin(platform.Api);
+        var record = Assert.Single(await ApiCalls.LedgerAsync(admin, $"keyId={keyId}", 1));
+        Assert.Equal(usage.GetProperty("output_tokens").GetInt64(), record.GetProperty("completionTokens").GetInt64());
     }
 
     private static string TextOf(JsonElement response) => string.Concat(response.GetProperty("output").EnumerateArray()
