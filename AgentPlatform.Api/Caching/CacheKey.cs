@@ -27,7 +27,7 @@ public static class CacheKey
     };
 
     /// <summary>
-    /// The key of a valid chat completion (or, for <paramref name="api"/>, embeddings or messages) body, as 64
+    /// The key of a valid chat completion (or, for <paramref name="api"/>, embeddings, messages or responses) body, as 64
     /// lowercase hex characters. The other doors' keys hash a prefix before the body, so no body valid at two
     /// doors can have one door's answer served at the other.
     /// </summary>
@@ -40,6 +40,10 @@ public static class CacheKey
         if (api == ModelApi.Embeddings)
         {
             canonical.Write("embeddings\n"u8);
+        }
+        else if (api == ModelApi.Responses)
+        {
+            canonical.Write("responses\n"u8);
         }
         else if (api == ModelApi.Messages)
         {

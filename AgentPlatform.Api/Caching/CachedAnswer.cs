@@ -9,7 +9,7 @@ namespace AgentPlatform.Api.Caching;
 
 /// <summary>
 /// A cache entry: a complete answer as its door's JSON (<c>chat.completion</c>, embeddings, Anthropic's
-/// <c>message</c>; filled by a JSON answer or assembled from a stream), with what it used and cost when it was made —
+/// <c>message</c>, a Responses API <c>response</c>; filled by a JSON answer or assembled from a stream), with what it used and cost when it was made —
 /// what each hit saves. Served as that JSON to a JSON request and replayed as server-sent events to a
 /// streaming one. Immutable, so one instance serves every hit of this replica's local level.
 /// </summary>
@@ -79,7 +79,7 @@ public sealed class CachedAnswer(ReadOnlyMemory<byte> body, long promptTokens, l
 
     /// <summary>
     /// Whether a JSON answer is whole and worth keeping: a completion's choices, each with a finish reason;
-    /// embeddings' data, each item with its embedding; a message with its stop reason.
+    /// embeddings' data, each item with its embedding; a message with its stop reason; a response completed.
     /// </summary>
     public static bool IsComplete(ReadOnlyMemory<byte> json, ModelApi api = ModelApi.ChatCompletions)
     {
@@ -89,6 +89,10 @@ public sealed class CachedAnswer(ReadOnlyMemory<byte> body, long promptTokens, l
             if (api == ModelApi.Messages)
             {
                 return MessageEvents.IsComplete(document.RootElement);
+            }
+            if (api == ModelApi.Responses)
+            {
+                return ResponseEvents.IsComplete(document.RootElement);
             }
             if (api == ModelApi.Embeddings)
             {

@@ -23,8 +23,7 @@ public sealed class CacheStage(ResponseCache cache, RequestLimiter limiter)
         {
             return OpenAIErrorResult.BadRequest(error, "invalid_cache_ttl");
         }
-        // A Responses answer is not cached: each has its own id, stored for the conversation that follows it.
-        call.CachePolicy = call.Api == ModelApi.Responses ? CachePolicy.Bypass : policy;
+        call.CachePolicy = policy;
         call.CacheOutcome = "bypass";
         return null;
     }
@@ -96,20 +95,40 @@ public sealed class CacheStage(ResponseCache cache, RequestLimiter limiter)
     /// <summary>The entry an answer makes, or null when it must not be kept: not a whole successful answer, or too large.</summary>
     private static CachedAnswer? Cacheable(ChatCall call)
     {
-        var (answer, record, policy) = (call.Answer, call.Record, call.CachePolicy);
-        if (answer is not { Status: StatusCodes.Status200OK, Delivered: true, Broken: false, Capture: { } capture }
-            || record.Outcome != UsageOutcomes.Success)
-        {
-            return null;
-        }
-        var json = !answer.IsEventStream ? capture.WrittenSpan.ToArray()
-            : call.Api == ModelApi.Messages ? MessageEvents.Assemble(capture.WrittenSpan)
-            : StreamedAnswer.Assemble(capture.WrittenSpan, answer.Usage);
-        if (json is null || json.Length > policy.MaxEntryBytes || (!answer.IsEventStream && !CachedAnswer.IsComplete(json, call.Api)))
+        var (record, policy) = (call.Record, call.CachePolicy);
+        if (record.Outcome != UsageOutcomes.Success || WholeAnswer(call) is not { } json || json.Length > policy.MaxEntryBytes)
         {
             return null;
         }
         return new CachedAnswer(json, record.PromptTokens, record.CachedTokens, record.CompletionTokens, record.CostUsd, record.Deployment);
+    }
+
+    /// <summary>
+    /// The answer as its door's JSON when it came whole and successful from the Router (a stream assembled into
+    /// the JSON a request without <c>stream</c> would have got), else null; worked out once per call, for the
+    /// cache and the door's <see cref="ChatCall.Keeper"/> alike.
+    /// </summary>
+    public static byte[]? WholeAnswer(ChatCall call)
+    {
+        if (call.WholeAnswer is (true, var known))
+        {
+            return known;
+        }
+        var answer = call.Answer;
+        byte[]? json = null;
+        if (answer is { Status: StatusCodes.Status200OK, Delivered: true, Broken: false, Capture: { } capture })
+        {
+            json = !answer.IsEventStream ? capture.WrittenSpan.ToArray()
+                : call.Api == ModelApi.Messages ? MessageEvents.Assemble(capture.WrittenSpan)
+                : call.Api == ModelApi.Responses ? ResponseEvents.Assemble(capture.WrittenSpan)
+                : StreamedAnswer.Assemble(capture.WrittenSpan, answer.Usage);
+            if (json is not null && !answer.IsEventStream && !CachedAnswer.IsComplete(json, call.Api))
+            {
+                json = null;
+            }
+        }
+        call.WholeAnswer = (true, json);
+        return json;
     }
 
     /// <summary>What of Anthropic's headers can change a Messages answer (the API version, beta features): part of its cache key.</summary>
@@ -139,25 +158,28 @@ public sealed class CacheStage(ResponseCache cache, RequestLimiter limiter)
         record.SavedTokens = hit.TotalTokens;
         record.SavedCostUsd = hit.CostUsd;
         cache.Metrics.Saved(hit, scan.Model!);
+        var body = call.Keeper is { } keeper ? keeper.OwnCachedAnswer(hit.Body.Span) : hit.Body;
         if (scan.Stream)
         {
             response.ContentType = "text/event-stream";
             response.Headers.CacheControl = "no-cache";
-            if (call.Api == ModelApi.Messages)
+            switch (call.Api)
             {
-                MessageEvents.WriteEventStream(response.BodyWriter, hit.Body);
-            }
-            else
-            {
-                hit.WriteEventStream(response.BodyWriter, includeUsage: scan.StreamOptions == StreamOptionsKind.IncludeUsage);
+                case ModelApi.Messages: MessageEvents.WriteEventStream(response.BodyWriter, body); break;
+                case ModelApi.Responses: ResponseEvents.WriteEventStream(response.BodyWriter, body); break;
+                default: hit.WriteEventStream(response.BodyWriter, includeUsage: scan.StreamOptions == StreamOptionsKind.IncludeUsage); break;
             }
         }
         else
         {
             response.ContentType = "application/json";
-            response.ContentLength = hit.Body.Length;
-            await response.BodyWriter.WriteAsync(hit.Body, context.RequestAborted);
+            response.ContentLength = body.Length;
+            await response.BodyWriter.WriteAsync(body, context.RequestAborted);
         }
         await response.BodyWriter.FlushAsync(context.RequestAborted);
+        if (call.Keeper is { } answerKeeper)
+        {
+            await answerKeeper.KeepAsync(call, body);
+        }
     }
 }

@@ -48,11 +48,11 @@ public sealed class ChatCall(HttpContext context, ClientIdentity client, UsageRe
         Scan = ChatRequestScanner.Scan(body.Span, api);
     }
 
-    /// <summary>
-    /// Run once the answer has reached the client and before its response ends (a stored Responses API response
-    /// is written here, so the client's next request can chain from it); null for most requests.
-    /// </summary>
-    public Func<ChatCall, Task>? Answered { get; set; }
+    /// <summary>The door's keeper of its answers (the Responses API's stored responses); null for most requests.</summary>
+    public IAnswerKeeper? Keeper { get; set; }
+
+    /// <summary>The whole answer as the door's JSON, once worked out (<see cref="CacheStage.WholeAnswer"/>).</summary>
+    internal (bool Known, byte[]? Json) WholeAnswer { get; set; }
 
     public CachePolicy CachePolicy { get; internal set; }
 

@@ -62,9 +62,9 @@ public sealed class ChatPipeline(RequestLimiter limiter, CacheStage cache, Usage
         await using (lease)
         {
             await ForwardAsync(call, lease);
-            if (call.Answered is { } answered)
+            if (call.Keeper is { } keeper && CacheStage.WholeAnswer(call) is { } answer)
             {
-                await answered(call);
+                await keeper.KeepAsync(call, answer);
             }
             // The bookkeeping (storing the answer, settling the limits: one script on one Redis node) is sent to
             // Redis before the response ends, so the client's next call sees it, but the client does not wait for

@@ -1,3 +1,4 @@
+using System.Security.Cryptography;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using AgentPlatform.Api.Access;
@@ -11,9 +12,9 @@ using Microsoft.Extensions.Options;
 namespace AgentPlatform.Api.Responses;
 
 /// <summary>
-/// OpenAI's Responses API, for Codex and the OpenAI Agents SDK: the same key, limits, budget, routing and usage
-/// record as a chat completion (the Router says it to every deployment through Chat Completions), with the
-/// platform keeping the conversation — a response is stored for its owner unless <c>store</c> is false, read
+/// OpenAI's Responses API, for Codex and the OpenAI Agents SDK: the same key, limits, budget, cache, routing and
+/// usage record as a chat completion (the Router passes it to deployments with the Responses API and says it to the
+/// others through Chat Completions), with the platform keeping the conversation — a response is stored for its owner unless <c>store</c> is false, read
 /// back by <c>GET</c>, deleted by <c>DELETE</c>, and continued by <c>previous_response_id</c>.
 /// </summary>
 public static class ResponsesApi
@@ -36,7 +37,8 @@ public static class ResponsesApi
         return app;
     }
 
-    private static async Task CreateAsync(HttpContext context, ClientIdentity client, ChatPipeline pipeline, ResponseStore store, IOptions<ApiOptions> options)
+    private static async Task CreateAsync(
+        HttpContext context, ClientIdentity client, ChatPipeline pipeline, ResponseStore store, IOptions<ApiOptions> options, TimeProvider timeProvider, ILoggerFactory loggers)
     {
         await using var call = pipeline.Start(context, client, ModelApi.Responses);
         if (!await ChatCompletionsApi.ReadWithoutAgentsAsync(call, pipeline))
@@ -69,59 +71,51 @@ public static class ResponsesApi
             }
             call.ReplaceBody(PooledRequestBody.Of(expanded));
         }
-        if (request["store"] is not JsonValue storeFlag || storeFlag.GetValueKind() != JsonValueKind.False)
+        var stores = request["store"] is not JsonValue storeFlag || storeFlag.GetValueKind() != JsonValueKind.False;
+        call.Keeper = new ResponseKeeper(store, owner, input, previousId, stores, timeProvider, loggers.CreateLogger(typeof(ResponsesApi)));
+        if (stores)
         {
             call.Answer.CaptureUpTo(MaxCapturedBytes);
-            call.Answered = answered => StoreAsync(answered, store, owner, input, previousId);
         }
         await pipeline.CompleteAsync(call);
     }
 
-    /// <summary>Keeps a whole, successful response with the input that led to it (waited for, so the next turn finds it).</summary>
-    private static async Task StoreAsync(ChatCall call, ResponseStore store, string owner, JsonArray input, string? previousId)
+    /// <summary>
+    /// One request's response, kept for the conversation that follows it: stored (unless <c>store</c> is false)
+    /// with the input that led to it, and — when it comes from the cache — given its own id first.
+    /// </summary>
+    private sealed class ResponseKeeper(
+        ResponseStore store, string owner, JsonArray input, string? previousId, bool stores, TimeProvider timeProvider, ILogger logger) : IAnswerKeeper
     {
-        if (call.Answer is not { Status: StatusCodes.Status200OK, Delivered: true, Broken: false, Capture: { } capture }
-            || ResponseOf(capture.WrittenSpan, call.Answer.IsEventStream) is not { } response)
+        public byte[] OwnCachedAnswer(ReadOnlySpan<byte> cached)
         {
-            return;
+            var response = (JsonObject)JsonNode.Parse(cached)!;
+            response["id"] = "resp_" + Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(16));
+            response["created_at"] = timeProvider.GetUtcNow().ToUnixTimeSeconds();
+            response["previous_response_id"] = previousId;
+            response["store"] = stores;
+            return JsonSerializer.SerializeToUtf8Bytes(response);
         }
-        response["previous_response_id"] = previousId;
-        response["store"] = true;
-        try
-        {
-            await store.SaveAsync(owner, new StoredResponse(response, input));
-        }
-        catch (Exception exception) when (RedisFailure.IsAnyButCancellation(exception))
-        {
-            // The answer went out; a response that could not be stored is only not found later.
-            Log.ResponseNotStored(call.Context.RequestServices.GetRequiredService<ILoggerFactory>().CreateLogger(typeof(ResponsesApi)), exception);
-        }
-    }
 
-    /// <summary>The response object of an answer: the JSON itself, or a stream's last event's (<c>response.completed</c>).</summary>
-    private static JsonObject? ResponseOf(ReadOnlySpan<byte> answer, bool isEventStream)
-    {
-        try
+        /// <summary>Keeps a whole, successful response with the input that led to it (waited for, so the next turn finds it).</summary>
+        public async Task KeepAsync(ChatCall call, ReadOnlyMemory<byte> answer)
         {
-            if (!isEventStream)
+            if (!stores || JsonNode.Parse(answer.Span) is not JsonObject response || response["id"] is not JsonValue)
             {
-                return JsonNode.Parse(answer) as JsonObject;
+                return;
             }
-            foreach (var range in answer.Split((byte)'\n'))
+            response["previous_response_id"] = previousId;
+            response["store"] = true;
+            try
             {
-                var line = answer[range];
-                if (line.StartsWith("data:"u8) && (line.IndexOf("\"type\":\"response.completed\""u8) >= 0 || line.IndexOf("\"type\":\"response.incomplete\""u8) >= 0))
-                {
-                    // Taken out of its event, so it can be stored on its own.
-                    return JsonNode.Parse(line[5..]) is JsonObject { } completed && completed["response"] is JsonObject response && completed.Remove("response") ? response : null;
-                }
+                await store.SaveAsync(owner, new StoredResponse(response, input));
+            }
+            catch (Exception exception) when (RedisFailure.IsAnyButCancellation(exception))
+            {
+                // The answer went out; a response that could not be stored is only not found later.
+                Log.ResponseNotStored(logger, exception);
             }
         }
-        catch (JsonException)
-        {
-            // Not a response after all: nothing stored.
-        }
-        return null;
     }
 
     /// <summary>The input as items: a string is one user message.</summary>

@@ -95,6 +95,29 @@ public sealed class OpenAIResponsesSdkTests(AppHostFixture platform)
         Assert.Equal(call.Id, (await client.GetResponseAsync(answer.Id).WaitAsync(DefaultTimeout)).Value.PreviousResponseId);
     }
 
+    [Fact]
+    public async Task The_sdk_reads_a_cached_response_replayed_as_a_stream_under_its_own_id()
+    {
+        var client = Client();
+        var input = $"Cache me for the SDK {Guid.NewGuid():N}";
+        ResponseResult first = await client.CreateResponseAsync(AppHostFixture.CachedModel, input, previousResponseId: null).WaitAsync(DefaultTimeout);
+
+        var text = new StringBuilder();
+        ResponseResult? replayed = null;
+        using var timeout = new CancellationTokenSource(DefaultTimeout);
+        await foreach (var update in await client.CreateResponseStreamingAsync(AppHostFixture.CachedModel, input, previousResponseId: null, timeout.Token))
+        {
+            text.Append((update as StreamingResponseOutputTextDeltaUpdate)?.Delta);
+            replayed = (update as StreamingResponseCompletedUpdate)?.Response ?? replayed;
+        }
+
+        Assert.NotNull(replayed);
+        Assert.Equal(first.GetOutputText(), text.ToString());
+        Assert.Equal(first.GetOutputText(), replayed.GetOutputText());
+        Assert.NotEqual(first.Id, replayed.Id);
+        Assert.Equal(replayed.GetOutputText(), (await client.GetResponseAsync(replayed.Id).WaitAsync(DefaultTimeout)).Value.GetOutputText());
+    }
+
     private ResponsesClient Client() =>
         new(new ApiKeyCredential(platform.ClientKey), new ResponsesClientOptions { Endpoint = new Uri(platform.ApiBaseAddress, "/v1") });
 }

@@ -57,10 +57,10 @@ public sealed class ResponsesDoorTests(ResponsesFixture platform) : IClassFixtur
         new { type = "function", name = "get_weather", description = "The weather in a city.", parameters = new { type = "object", properties = new { city = new { type = "string" } }, required = new[] { "city" } } },
     ];
 
-    private async Task<(string KeyId, HttpClient Client)> NewKeyAsync(string? tenantId = null)
+    private async Task<(string KeyId, HttpClient Client)> NewKeyAsync(string? tenantId = null, object? key = null)
     {
         tenantId ??= await ApiCalls.CreateTenantAsync(platform.Api, new { name = $"t-{Guid.NewGuid():N}" });
-        var (keyId, plaintext) = await ApiCalls.CreateKeyAsync(platform.Api, tenantId, new { name = "codex" });
+        var (keyId, plaintext) = await ApiCalls.CreateKeyAsync(platform.Api, tenantId, key ?? new { name = "codex" });
         return (keyId, ApiCalls.Client(platform.Api, plaintext));
     }
 
@@ -244,6 +244,48 @@ public sealed class ResponsesDoorTests(ResponsesFixture platform) : IClassFixtur
         var record = Assert.Single(await ApiCalls.LedgerAsync(admin, $"keyId={keyId}", 1));
         Assert.Equal(usage.GetProperty("output_tokens").GetInt64(), record.GetProperty("completionTokens").GetInt64());
     }
+
+    [Theory]
+    [InlineData("gpt", false)]
+    [InlineData("gpt", true)]
+    [InlineData("gpt-native", false)]
+    [InlineData("claude", true)]
+    public async Task A_cached_response_is_replayed_on_the_responses_wire_with_its_own_id_and_stored_for_its_chain(string model, bool filledByStream)
+    {
+        var (keyId, client) = await NewKeyAsync(key: new { name = "cached", cacheEnabled = true });
+        var input = $"Cache me {Guid.NewGuid():N}";
+
+        using var fill = await client.PostAsJsonAsync("/v1/responses", new { model, input, stream = filledByStream });
+        var filled = filledByStream ? await CompletedOfStreamAsync(fill) : await fill.Content.ReadFromJsonAsync<JsonElement>();
+        using var asJson = await client.PostAsJsonAsync("/v1/responses", new { model, input });
+        using var asStream = await client.PostAsJsonAsync("/v1/responses", new { model, input, stream = true, store = false });
+
+        Assert.Equal(("miss", "hit", "hit"), (Cache(fill), Cache(asJson), Cache(asStream)));
+        var hit = await asJson.Content.ReadFromJsonAsync<JsonElement>();
+        var streamed = await asStream.Content.ReadAsStringAsync();
+        var events = streamed.Split('\n').Where(l => l.StartsWith("data: ", StringComparison.Ordinal)).Select(l => JsonDocument.Parse(l[6..]).RootElement).ToList();
+        var replayed = events[^1].GetProperty("response");
+        // The same answer, each time under its own id.
+        Assert.Equal(TextOf(filled), TextOf(hit));
+        Assert.Equal(TextOf(filled), TextOf(replayed));
+        Assert.Equal(TextOf(filled), string.Concat(events.Where(e => e.GetProperty("type").GetString() == "response.output_text.delta").Select(e => e.GetProperty("delta").GetString())));
+        Assert.Equal(3, new[] { filled, hit, replayed }.Select(r => r.GetProperty("id").GetString()).Distinct().Count());
+        Assert.Equal(filled.GetProperty("usage").GetProperty("output_tokens").GetInt64(), hit.GetProperty("usage").GetProperty("output_tokens").GetInt64());
+        Assert.Equal(["response.created", "response.in_progress", "response.output_item.added", "response.content_part.added"], events[..4].Select(e => e.GetProperty("type").GetString()));
+        Assert.Equal("response.completed", events[^1].GetProperty("type").GetString());
+        Assert.Equal(Enumerable.Range(0, events.Count), events.Select(e => e.GetProperty("sequence_number").GetInt32()));
+        // A hit is stored for its own chain (unless it said store false), and continues it.
+        using var storedHit = await client.GetAsync($"/v1/responses/{hit.GetProperty("id").GetString()}");
+        using var unstoredHit = await client.GetAsync($"/v1/responses/{replayed.GetProperty("id").GetString()}");
+        using var continued = await client.PostAsJsonAsync("/v1/responses", new { model, input = "And then?", previous_response_id = hit.GetProperty("id").GetString() });
+        Assert.Equal((HttpStatusCode.OK, HttpStatusCode.NotFound, HttpStatusCode.OK), (storedHit.StatusCode, unstoredHit.StatusCode, continued.StatusCode));
+        using var admin = ApiCalls.Admin(platform.Api);
+        var records = await ApiCalls.LedgerAsync(admin, $"keyId={keyId}", 4);
+        Assert.Equal(["hit", "hit", "miss", "miss"], records.Select(r => r.GetProperty("cache").GetString()).Order());
+        Assert.All(records, r => Assert.Equal("responses", r.GetProperty("door").GetString()));
+    }
+
+    private static string? Cache(HttpResponseMessage response) => response.Headers.TryGetValues("x-agentplatform-cache", out var values) ? values.Single() : null;
 
     private static string TextOf(JsonElement response) => string.Concat(response.GetProperty("output").EnumerateArray()
         .Where(item => item.GetProperty("type").GetString() == "message")
