@@ -34,6 +34,14 @@ public sealed class ApiOptions
     [Range(1, 365, ErrorMessage = "AgentPlatform:ResponsesTtlDays must be between 1 and 365.")]
     public int ResponsesTtlDays { get; set; } = 30;
 
+    /// <summary>
+    /// The most bytes of stored Responses API responses one tenant (or the master key) keeps: past it, a request that
+    /// would store another is refused (400) until some are deleted or expire — a request with <c>store: false</c>
+    /// still goes through. Each response counts its JSON and its own turn's input.
+    /// </summary>
+    [Range(1024, 1L << 40, ErrorMessage = "AgentPlatform:ResponsesMaxStoredBytes must be between 1 KiB and 1 TiB.")]
+    public long ResponsesMaxStoredBytes { get; set; } = 256L * 1024 * 1024;
+
     /// <summary>How long the Router may take to start answering (it tries every deployment inside it).</summary>
     [Range(1, 3600, ErrorMessage = "AgentPlatform:RouterTimeoutSeconds must be between 1 and 3600.")]
     public int RouterTimeoutSeconds { get; set; } = 300;

@@ -99,4 +99,7 @@ internal static partial class Log
 
     [LoggerMessage(EventId = 2061, Level = LogLevel.Warning, Message = "A response was answered but could not be stored; it will not be found by id or previous_response_id.")]
     public static partial void ResponseNotStored(ILogger logger, Exception exception);
+
+    [LoggerMessage(EventId = 2062, Level = LogLevel.Warning, Message = "The stored responses could not be read: a continued conversation is refused (503), a new one is answered without checking the stored-bytes limit.")]
+    public static partial void ResponseStoreUnavailable(ILogger logger, Exception exception);
 }

@@ -49,30 +49,49 @@ public static class ResponsesApi
         var owner = ResponseStore.OwnerOf(client);
         var input = Items(request["input"]);
         var previousId = request["previous_response_id"] is JsonValue previous && previous.GetValueKind() == JsonValueKind.String ? previous.GetValue<string>() : null;
-        if (previousId is not null)
-        {
-            if (await store.GetAsync(owner, previousId) is not { } earlier)
-            {
-                await new OpenAIErrorResult(StatusCodes.Status404NotFound, $"Previous response with id '{previousId}' not found.",
-                    OpenAIError.InvalidRequest, "previous_response_not_found", "previous_response_id").ExecuteAsync(context);
-                return;
-            }
-            // The conversation so far, then this turn: what the deployment is sent, and what this response is stored with.
-            input = [.. earlier.Input.Select(item => item?.DeepClone()), .. OutputAsInput(earlier.Response), .. input.Select(item => item?.DeepClone())];
-            request["input"] = input.DeepClone();
-            request.Remove("previous_response_id");
-            var expanded = JsonSerializer.SerializeToUtf8Bytes(request);
-            if (expanded.Length > options.Value.MaxRequestBodyBytes)
-            {
-                await OpenAIErrorResult.BadRequest(
-                    $"The conversation with the previous responses is larger than the limit of {options.Value.MaxRequestBodyBytes} bytes; start a new one.",
-                    "context_length_exceeded", "previous_response_id").ExecuteAsync(context);
-                return;
-            }
-            call.ReplaceBody(PooledRequestBody.Of(expanded));
-        }
         var stores = request["store"] is not JsonValue storeFlag || storeFlag.GetValueKind() != JsonValueKind.False;
-        call.Keeper = new ResponseKeeper(store, owner, input, previousId, stores, timeProvider, loggers.CreateLogger(typeof(ResponsesApi)));
+        var limits = options.Value;
+        var logger = loggers.CreateLogger(typeof(ResponsesApi));
+        if (previousId is not null || stores)
+        {
+            // One script: the conversation so far (when continued) and what the owner stores in all.
+            Conversation conversation;
+            try
+            {
+                conversation = await store.WalkAsync(owner, previousId, 2 * limits.MaxRequestBodyBytes);
+            }
+            catch (Exception exception) when (RedisFailure.IsAnyButCancellation(exception))
+            {
+                Log.ResponseStoreUnavailable(logger, exception);
+                if (previousId is not null)
+                {
+                    await StoreUnavailable.ExecuteAsync(context);
+                    return;
+                }
+                // Nothing to read but the sum: the response is answered, and its storing will say if Redis is still away.
+                conversation = new(ConversationWalk.Found, null, [], 0);
+            }
+            if (Refusal(conversation, previousId, stores, limits) is { } refusal)
+            {
+                await refusal.ExecuteAsync(context);
+                return;
+            }
+            if (previousId is not null)
+            {
+                // The conversation so far, then this turn: what the deployment is sent.
+                request["input"] = new JsonArray([.. conversation.Turns.SelectMany(turn => turn.Input.Select(item => item?.DeepClone()).Concat(OutputAsInput(turn.Response))),
+                    .. input.Select(item => item?.DeepClone())]);
+                request.Remove("previous_response_id");
+                var expanded = JsonSerializer.SerializeToUtf8Bytes(request);
+                if (expanded.Length > limits.MaxRequestBodyBytes)
+                {
+                    await ConversationTooLarge(limits).ExecuteAsync(context);
+                    return;
+                }
+                call.ReplaceBody(PooledRequestBody.Of(expanded));
+            }
+        }
+        call.Keeper = new ResponseKeeper(store, owner, input, previousId, stores, timeProvider, logger);
         if (stores)
         {
             call.Answer.CaptureUpTo(MaxCapturedBytes);
@@ -80,9 +99,32 @@ public static class ResponsesApi
         await pipeline.CompleteAsync(call);
     }
 
+    /// <summary>Why the conversation cannot go on, or the response cannot be stored; null when it can.</summary>
+    private static OpenAIErrorResult? Refusal(Conversation conversation, string? previousId, bool stores, ApiOptions limits) =>
+        conversation.Outcome switch
+        {
+            ConversationWalk.Missing => new OpenAIErrorResult(StatusCodes.Status404NotFound,
+                conversation.At == previousId
+                    ? $"Previous response with id '{previousId}' not found."
+                    : $"Previous response with id '{previousId}' cannot be continued: the conversation's earlier response '{conversation.At}' was deleted or has expired.",
+                OpenAIError.InvalidRequest, "previous_response_not_found", "previous_response_id"),
+            ConversationWalk.TooLarge => ConversationTooLarge(limits),
+            _ when stores && conversation.OwnerStoredBytes >= limits.ResponsesMaxStoredBytes => OpenAIErrorResult.BadRequest(
+                $"The stored responses take {conversation.OwnerStoredBytes} bytes, the limit of {limits.ResponsesMaxStoredBytes}: delete some (DELETE /v1/responses/{{id}}), "
+                + "wait for them to expire, or send \"store\": false.", "stored_responses_limit_reached", "store"),
+            _ => null,
+        };
+
+    private static readonly OpenAIErrorResult StoreUnavailable = OpenAIErrorResult.Unavailable(
+        "The stored responses cannot be read right now, so the conversation cannot be continued; try again shortly.", "response_store_unavailable");
+
+    private static OpenAIErrorResult ConversationTooLarge(ApiOptions limits) => OpenAIErrorResult.BadRequest(
+        $"The conversation with the previous responses is larger than the limit of {limits.MaxRequestBodyBytes} bytes; start a new one.",
+        "context_length_exceeded", "previous_response_id");
+
     /// <summary>
     /// One request's response, kept for the conversation that follows it: stored (unless <c>store</c> is false)
-    /// with the input that led to it, and — when it comes from the cache — given its own id first.
+    /// with its own turn's input and the response it continued, and — when it comes from the cache — given its own id first.
     /// </summary>
     private sealed class ResponseKeeper(
         ResponseStore store, string owner, JsonArray input, string? previousId, bool stores, TimeProvider timeProvider, ILogger logger) : IAnswerKeeper
@@ -108,7 +150,7 @@ public static class ResponsesApi
             response["store"] = true;
             try
             {
-                await store.SaveAsync(owner, new StoredResponse(response, input));
+                await store.SaveAsync(owner, new StoredResponse(response, input, previousId));
             }
             catch (Exception exception) when (RedisFailure.IsAnyButCancellation(exception))
             {
@@ -134,7 +176,7 @@ public static class ResponsesApi
     {
         if (await store.GetAsync(ResponseStore.OwnerOf(client), id) is { } stored)
         {
-            await TypedResults.Json(stored.Response).ExecuteAsync(context);
+            await TypedResults.Json(stored).ExecuteAsync(context);
             return;
         }
         await NotFound(id).ExecuteAsync(context);

@@ -15,6 +15,9 @@ namespace AgentPlatform.Tests.Api.Responses;
 /// </summary>
 public sealed class ResponsesFixture : IAsyncLifetime
 {
+    /// <summary>What one tenant may store: a few dozen small responses, a handful of large ones.</summary>
+    public const long MaxStoredBytes = 64 * 1024;
+
     public TestRedis Redis { get; private set; } = null!;
     public KestrelApp<SimulatorOptions> Simulator { get; private set; } = null!;
     public KestrelApp<RouterOptions> Router { get; private set; } = null!;
@@ -33,7 +36,10 @@ public sealed class ResponsesFixture : IAsyncLifetime
             { "gpt-native", new ModelGroupOptions { Deployments = [RouterSettings.WithResponsesApi(RouterSettings.Deployment("sim-gpt-native", Simulator.BaseAddress))] } },
             { "azure-native", new ModelGroupOptions { Deployments = [RouterSettings.WithResponsesApi(RouterSettings.Azure("sim-azure-native", Simulator.BaseAddress))] } },
         }).Start();
-        Api = new KestrelApp<ApiOptions>(PlatformFixture.ApiSettings(Redis, Router.BaseAddress)).Start();
+        Api = new KestrelApp<ApiOptions>(PlatformFixture.ApiSettings(Redis, Router.BaseAddress, new Dictionary<string, string?>
+        {
+            ["AgentPlatform:ResponsesMaxStoredBytes"] = MaxStoredBytes.ToString(System.Globalization.CultureInfo.InvariantCulture),
+        })).Start();
     }
 
     public async Task DisposeAsync()
@@ -283,6 +289,73 @@ public sealed class ResponsesDoorTests(ResponsesFixture platform) : IClassFixtur
         var records = await ApiCalls.LedgerAsync(admin, $"keyId={keyId}", 4);
         Assert.Equal(["hit", "hit", "miss", "miss"], records.Select(r => r.GetProperty("cache").GetString()).Order());
         Assert.All(records, r => Assert.Equal("responses", r.GetProperty("door").GetString()));
+    }
+
+    [Fact]
+    public async Task A_tenant_at_its_stored_bytes_limit_is_refused_storing_more_until_it_deletes_but_not_answers_unstored()
+    {
+        var (_, client) = await NewKeyAsync();
+        var large = new string('z', 12 * 1024);
+        var stored = new List<string>();
+        HttpResponseMessage? refused = null;
+        for (var i = 0; i < 10 && refused is null; i++)
+        {
+            var created = await client.PostAsJsonAsync("/v1/responses", new { model = "gpt", input = $"{i} {large}" });
+            if (created.StatusCode == HttpStatusCode.OK)
+            {
+                stored.Add((await created.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("id").GetString()!);
+                created.Dispose();
+            }
+            else
+            {
+                refused = created;
+            }
+        }
+
+        Assert.NotNull(refused);
+        using (refused)
+        {
+            Assert.Equal(HttpStatusCode.BadRequest, refused.StatusCode);
+            var error = await Json.ReadErrorAsync(refused);
+            Assert.Equal(("stored_responses_limit_reached", "store"), (error.GetProperty("code").GetString(), error.GetProperty("param").GetString()));
+        }
+        // Past the limit by at most the one response that reached it.
+        Assert.InRange(stored.Count, (int)(ResponsesFixture.MaxStoredBytes / (14 * 1024)), (int)(ResponsesFixture.MaxStoredBytes / (12 * 1024)) + 1);
+        using var unstored = await client.PostAsJsonAsync("/v1/responses", new { model = "gpt", input = "Not kept", store = false });
+        Assert.Equal(HttpStatusCode.OK, unstored.StatusCode);
+        using var deleted = await client.DeleteAsync($"/v1/responses/{stored[0]}");
+        using var deleted2 = await client.DeleteAsync($"/v1/responses/{stored[1]}");
+        using var again = await client.PostAsJsonAsync("/v1/responses", new { model = "gpt", input = "Room again" });
+        Assert.Equal(HttpStatusCode.OK, again.StatusCode);
+    }
+
+    [Fact]
+    public async Task A_long_conversation_is_continued_whole_and_one_whose_earlier_response_was_deleted_says_which()
+    {
+        var (_, client) = await NewKeyAsync();
+        var ids = new List<string>();
+        var inputTokens = new List<long>();
+        for (var turn = 0; turn < 6; turn++)
+        {
+            using var created = await client.PostAsJsonAsync("/v1/responses", turn == 0
+                ? new { model = "gpt", input = $"Turn {turn}", previous_response_id = (string?)null }
+                : new { model = "gpt", input = $"Turn {turn}", previous_response_id = (string?)ids[^1] });
+            Assert.Equal(HttpStatusCode.OK, created.StatusCode);
+            var response = await created.Content.ReadFromJsonAsync<JsonElement>();
+            ids.Add(response.GetProperty("id").GetString()!);
+            inputTokens.Add(response.GetProperty("usage").GetProperty("input_tokens").GetInt64());
+        }
+
+        using var deleted = await client.DeleteAsync($"/v1/responses/{ids[2]}");
+        using var broken = await client.PostAsJsonAsync("/v1/responses", new { model = "gpt", input = "Go on", previous_response_id = ids[^1] });
+
+        // Each turn is sent the whole conversation before it: its prompt grows every turn.
+        Assert.Equal(inputTokens.Order(), inputTokens);
+        Assert.Equal(6, inputTokens.Distinct().Count());
+        Assert.Equal(HttpStatusCode.NotFound, broken.StatusCode);
+        var error = await Json.ReadErrorAsync(broken);
+        Assert.Equal("previous_response_not_found", error.GetProperty("code").GetString());
+        Assert.Contains($"'{ids[2]}' was deleted or has expired", error.GetProperty("message").GetString());
     }
 
     private static string? Cache(HttpResponseMessage response) => response.Headers.TryGetValues("x-agentplatform-cache", out var values) ? values.Single() : null;
