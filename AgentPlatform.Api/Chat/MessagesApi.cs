@@ -1,4 +1,5 @@
 using AgentPlatform.Api.Access;
+using AgentPlatform.Api.Limits;
 using AgentPlatform.Api.Pipeline;
 using AgentPlatform.Api.Usage;
 using AgentPlatform.Contracts.OpenAI;
@@ -35,10 +36,12 @@ public static class MessagesApi
     /// <summary>
     /// The request's input tokens as the platform estimates them for its limits (the model family's tokenizer,
     /// or o200k for a model whose tokenizer is not public, as Anthropic's is not): no model is called, nothing is
-    /// reserved or recorded. The model must be one the key may use and the pool has.
+    /// recorded or spent. The model must be one the key may use and the pool has. Counting takes the key's and
+    /// tenant's requests per minute, as a cache hit does (and a free concurrency slot, which it does not hold):
+    /// tokenizing a body up to the size limit costs the Api real work, which no client may ask for without bound.
     /// </summary>
     private static async Task CountTokensAsync(
-        HttpContext context, ClientIdentity client, PromptTokenEstimator estimator, PriceTable prices, IOptions<ApiOptions> options)
+        HttpContext context, ClientIdentity client, PromptTokenEstimator estimator, PriceTable prices, RequestLimiter limiter, IOptions<ApiOptions> options)
     {
         var maxBytes = options.Value.MaxRequestBodyBytes;
         using var body = await PooledRequestBody.ReadOrDrainAsync(context, maxBytes);
@@ -64,6 +67,11 @@ public static class MessagesApi
         if (await prices.GetAsync(model, context.RequestAborted) is null && prices.IsKnown)
         {
             await OpenAIErrorResult.NotFound($"The model '{model}' does not exist.", "model_not_found").ExecuteAsync(context);
+            return;
+        }
+        if (client.IsLimited && (await limiter.AcquireAsync(client, new Demand(0, CostNanoUsd: 0), context.Response.Headers, momentary: true)).Refusal is { } refusal)
+        {
+            await refusal.ExecuteAsync(context);
             return;
         }
         var (tokens, _) = estimator.EstimateMessages(body.Span, model);

@@ -440,6 +440,29 @@ public sealed class MessagesDoorTests(MessagesFixture platform) : IClassFixture<
     }
 
     [Fact]
+    public async Task Counting_tokens_takes_the_keys_requests_per_minute_so_no_client_can_make_the_api_tokenize_without_bound()
+    {
+        var (_, _, client) = await NewKeyAsync(key: new { name = "counter", rpm = 3 });
+        var body = new { model = "claude", messages = new[] { new { role = "user", content = "Count me" } } };
+
+        var statuses = new List<HttpStatusCode>();
+        for (var i = 0; i < 4; i++)
+        {
+            using var counted = await client.PostAsJsonAsync("/v1/messages/count_tokens", body);
+            statuses.Add(counted.StatusCode);
+            if (counted.StatusCode == HttpStatusCode.TooManyRequests)
+            {
+                Assert.Equal("rate_limit_error", (await ErrorOf(counted)).GetProperty("type").GetString());
+                Assert.True(counted.Headers.RetryAfter is not null);
+            }
+        }
+        using var message = await client.PostAsJsonAsync("/v1/messages", Message("claude", "And a message"));
+
+        Assert.Equal([HttpStatusCode.OK, HttpStatusCode.OK, HttpStatusCode.OK, HttpStatusCode.TooManyRequests], statuses);
+        Assert.Equal(HttpStatusCode.TooManyRequests, message.StatusCode);
+    }
+
+    [Fact]
     public async Task The_model_list_says_which_groups_answer_at_the_messages_door()
     {
         var (_, _, client) = await NewKeyAsync();
