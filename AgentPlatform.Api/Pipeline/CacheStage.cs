@@ -110,9 +110,9 @@ public sealed class CacheStage(ResponseCache cache, RequestLimiter limiter)
     /// </summary>
     public static byte[]? WholeAnswer(ChatCall call)
     {
-        if (call.WholeAnswer is (true, var known))
+        if (call.WholeAnswer is { } known)
         {
-            return known;
+            return known.Length == 0 ? null : known;
         }
         var answer = call.Answer;
         byte[]? json = null;
@@ -127,7 +127,7 @@ public sealed class CacheStage(ResponseCache cache, RequestLimiter limiter)
                 json = null;
             }
         }
-        call.WholeAnswer = (true, json);
+        call.WholeAnswer = json ?? [];
         return json;
     }
 
@@ -177,9 +177,9 @@ public sealed class CacheStage(ResponseCache cache, RequestLimiter limiter)
             await response.BodyWriter.WriteAsync(body, context.RequestAborted);
         }
         await response.BodyWriter.FlushAsync(context.RequestAborted);
-        if (call.Keeper is { } answerKeeper)
+        if (call.Keeper is not null)
         {
-            await answerKeeper.KeepAsync(call, body);
+            await call.Keeper.KeepAsync(call, body);
         }
     }
 }

@@ -51,8 +51,8 @@ public sealed class ChatCall(HttpContext context, ClientIdentity client, UsageRe
     /// <summary>The door's keeper of its answers (the Responses API's stored responses); null for most requests.</summary>
     public IAnswerKeeper? Keeper { get; set; }
 
-    /// <summary>The whole answer as the door's JSON, once worked out (<see cref="CacheStage.WholeAnswer"/>).</summary>
-    internal (bool Known, byte[]? Json) WholeAnswer { get; set; }
+    /// <summary>The whole answer as the door's JSON once worked out (<see cref="CacheStage.WholeAnswer"/>): empty when there is none.</summary>
+    internal byte[]? WholeAnswer { get; set; }
 
     public CachePolicy CachePolicy { get; internal set; }
 
