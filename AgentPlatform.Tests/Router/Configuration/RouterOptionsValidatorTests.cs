@@ -48,13 +48,15 @@ public sealed class RouterOptionsValidatorTests
         var options = Pool(
             new DeploymentOptions { Name = "a", Provider = "anthropic", BaseUrl = "https://api.anthropic.com", Model = "m", MaxOutputTokens = 0 },
             new DeploymentOptions { Name = "b", Provider = "openai", BaseUrl = "https://api.openai.com/v1", Model = "m", ApiVersion = "2024-10-21" },
-            new DeploymentOptions { Name = "c", Provider = "azure-openai", BaseUrl = "https://r.openai.azure.com", Model = "d", ApiVersion = "2024-10-21" });
+            new DeploymentOptions { Name = "c", Provider = "azure-openai", BaseUrl = "https://r.openai.azure.com", Model = "d", ApiVersion = "2024-10-21", ResponsesApi = true },
+            new DeploymentOptions { Name = "d", Provider = "anthropic", BaseUrl = "https://api.anthropic.com", Model = "m", ResponsesApi = true });
 
         var failures = new RouterPoolValidator().Validate(null, options).Failures!.ToList();
 
-        Assert.Equal(2, failures.Count);
+        Assert.Equal(3, failures.Count);
         Assert.Contains(failures, f => f.StartsWith("Router:ModelGroups:g:Deployments:0:MaxOutputTokens 0 must be at least 1", StringComparison.Ordinal));
         Assert.Contains(failures, f => f.StartsWith("Router:ModelGroups:g:Deployments:1:ApiVersion is only used by provider 'azure-openai'", StringComparison.Ordinal));
+        Assert.Contains(failures, f => f.StartsWith("Router:ModelGroups:g:Deployments:3:ResponsesApi is for 'openai' and 'azure-openai' chat deployments", StringComparison.Ordinal));
     }
 
     [Fact]
