@@ -1,4 +1,3 @@
-using System.Runtime.InteropServices;
 using System.Text.Json;
 using AgentPlatform.Contracts.Anthropic;
 
@@ -12,95 +11,50 @@ namespace AgentPlatform.Router.Providers.Messages;
 /// The input's usage is known only at the end, so it comes in <c>message_delta</c> (which Anthropic's
 /// clients read it from too); <c>message_start</c> says 0. An OpenAI error event becomes Anthropic's.
 /// </summary>
-internal sealed class MessagesEventStream(Stream inner) : TranslatedEventStream(inner)
+internal sealed class MessagesEventStream(Stream inner) : ChatChunkEventStream(inner)
 {
     private enum Block { None, Text, ToolUse }
 
-    private bool _started;
     private int _index = -1;
     private Block _open;
-    private string? _stopReason;
-    private byte[]? _usage;
     /// <summary>The Anthropic block of each OpenAI tool-call index.</summary>
     private readonly Dictionary<int, int> _toolBlocks = [];
 
-    protected override void Translate(ReadOnlySpan<byte> data)
+    protected override void WriteError(JsonElement error)
     {
-        if (data.SequenceEqual("[DONE]"u8))
-        {
-            Finish();
-            return;
-        }
-        using var document = JsonDocument.Parse(data.ToArray());
-        var chunk = document.RootElement;
-        if (chunk.TryGetProperty("error", out var error))
-        {
-            var status = error.TryGetProperty("code", out var code) && code.ValueKind == JsonValueKind.Number ? code.GetInt32() : 500;
-            AnthropicError.WriteEvent(Output, status, JsonFields.String(error, "message") ?? "The provider's stream failed.",
-                JsonFields.String(error, "code") ?? JsonFields.String(error, "type"));
-            return;
-        }
-        Start(chunk);
-        if (chunk.TryGetProperty("usage", out var usage) && usage.ValueKind == JsonValueKind.Object)
-        {
-            _usage = JsonMarshal.GetRawUtf8Value(usage).ToArray();
-        }
-        if (!chunk.TryGetProperty("choices", out var choices) || choices.ValueKind != JsonValueKind.Array || choices.GetArrayLength() == 0)
-        {
-            return;
-        }
-        var choice = choices[0];
-        if (choice.TryGetProperty("delta", out var delta) && delta.ValueKind == JsonValueKind.Object)
-        {
-            if (JsonFields.String(delta, "content") is { Length: > 0 } text)
-            {
-                Open(Block.Text);
-                WriteDelta(_index, "text_delta", "text", text);
-            }
-            if (delta.TryGetProperty("tool_calls", out var calls) && calls.ValueKind == JsonValueKind.Array)
-            {
-                foreach (var call in calls.EnumerateArray())
-                {
-                    ToolCall(call);
-                }
-            }
-        }
-        if (JsonFields.String(choice, "finish_reason") is { } finish)
-        {
-            _stopReason = MessagesAnswerTranslator.StopReason(finish);
-        }
+        var status = error.TryGetProperty("code", out var code) && code.ValueKind == JsonValueKind.Number ? code.GetInt32() : 500;
+        AnthropicError.WriteEvent(Output, status, JsonFields.String(error, "message") ?? "The provider's stream failed.",
+            JsonFields.String(error, "code") ?? JsonFields.String(error, "type"));
     }
 
-    private void ToolCall(JsonElement call)
+    protected override void WriteText(string text)
     {
-        var callIndex = call.TryGetProperty("index", out var i) && i.TryGetInt32(out var number) ? number : 0;
-        var function = call.TryGetProperty("function", out var f) ? f : default;
-        if (!_toolBlocks.TryGetValue(callIndex, out var block))
+        Open(Block.Text);
+        WriteDelta(_index, "text_delta", "text", text);
+    }
+
+    protected override void WriteToolCall(int index, string id, string name, string? arguments)
+    {
+        if (!_toolBlocks.TryGetValue(index, out var block))
         {
             CloseBlock();
-            block = _toolBlocks[callIndex] = ++_index;
+            block = _toolBlocks[index] = ++_index;
             _open = Block.ToolUse;
             WriteEvent("content_block_start", writer =>
             {
                 writer.WriteNumber("index", block);
                 writer.WritePropertyName("content_block");
-                MessagesAnswerTranslator.WriteToolUseStart(writer, JsonFields.String(call, "id") ?? "", JsonFields.String(function, "name") ?? "", null);
+                MessagesAnswerTranslator.WriteToolUseStart(writer, id, name, null);
                 writer.WriteEndObject();
             });
         }
-        if (JsonFields.String(function, "arguments") is { Length: > 0 } arguments)
+        if (arguments is { Length: > 0 })
         {
             WriteDelta(block, "input_json_delta", "partial_json", arguments);
         }
     }
 
-    private void Start(JsonElement chunk)
-    {
-        if (_started)
-        {
-            return;
-        }
-        _started = true;
+    protected override void Begin(JsonElement chunk) =>
         WriteEvent("message_start", writer =>
         {
             writer.WriteStartObject("message");
@@ -115,7 +69,6 @@ internal sealed class MessagesEventStream(Stream inner) : TranslatedEventStream(
             MessagesAnswerTranslator.WriteUsage(writer, default);
             writer.WriteEndObject();
         });
-    }
 
     /// <summary>Makes the open block one of <paramref name="kind"/>: the one open already, or a new one after closing it.</summary>
     private void Open(Block kind)
@@ -148,20 +101,21 @@ internal sealed class MessagesEventStream(Stream inner) : TranslatedEventStream(
         WriteEvent("content_block_stop", writer => writer.WriteNumber("index", index));
     }
 
-    private void Finish()
+    protected override void Finish()
     {
-        if (!_started)
+        if (!Started)
         {
-            Start(default);
+            Begin(default);
         }
         CloseBlock();
+        var stopReason = MessagesAnswerTranslator.StopReason(FinishReason);
         WriteEvent("message_delta", writer =>
         {
             writer.WriteStartObject("delta");
-            writer.WriteString("stop_reason", _stopReason ?? "end_turn");
+            writer.WriteString("stop_reason", stopReason);
             writer.WriteNull("stop_sequence");
             writer.WriteEndObject();
-            using var usage = _usage is null ? null : JsonDocument.Parse(_usage);
+            using var usage = Usage is null ? null : JsonDocument.Parse(Usage);
             MessagesAnswerTranslator.WriteUsage(writer, usage?.RootElement ?? default);
         });
         WriteEvent("message_stop", _ => { });

@@ -1,5 +1,4 @@
 using System.Buffers;
-using System.Runtime.InteropServices;
 using System.Text;
 using System.Text.Json;
 
@@ -13,87 +12,49 @@ namespace AgentPlatform.Router.Providers.Responses;
 /// response with its usage (<c>response.completed</c>, or <c>response.incomplete</c> at the token limit).
 /// Every event carries its <c>sequence_number</c>. An error event becomes <c>error</c>.
 /// </summary>
-internal sealed class ResponsesEventStream(Stream inner) : TranslatedEventStream(inner)
+internal sealed class ResponsesEventStream(Stream inner) : ChatChunkEventStream(inner)
 {
     private readonly ResponseDraft _draft = new();
-    private bool _started;
     private int _sequence;
     private int _outputIndex = -1;
     /// <summary>The item being written: the message (null call) or a function call; none before the first.</summary>
     private (bool Open, ResponseDraft.Call? Call) _item;
     private readonly Dictionary<int, ResponseDraft.Call> _calls = [];
 
-    protected override void Translate(ReadOnlySpan<byte> data)
+    protected override void WriteError(JsonElement error) =>
+        WriteEvent("error", error, static (w, error) =>
+        {
+            w.WriteString("code", JsonFields.String(error, "code") ?? JsonFields.String(error, "type"));
+            w.WriteString("message", JsonFields.String(error, "message") ?? "The provider's stream failed.");
+            w.WriteNull("param");
+        });
+
+    protected override void Begin(JsonElement chunk)
     {
-        if (data.SequenceEqual("[DONE]"u8))
-        {
-            Finish();
-            return;
-        }
-        using var document = JsonDocument.Parse(data.ToArray());
-        var chunk = document.RootElement;
-        if (chunk.TryGetProperty("error", out var error))
-        {
-            WriteEvent("error", error, static (w, error) =>
-            {
-                w.WriteString("code", JsonFields.String(error, "code") ?? JsonFields.String(error, "type"));
-                w.WriteString("message", JsonFields.String(error, "message") ?? "The provider's stream failed.");
-                w.WriteNull("param");
-            });
-            return;
-        }
-        if (!_started)
-        {
-            _started = true;
-            _draft.Model = JsonFields.String(chunk, "model") ?? "";
-            _draft.CreatedAt = chunk.TryGetProperty("created", out var c) && c.TryGetInt64(out var s) ? s : 0;
-            WriteEvent("response.created", _draft, static (w, draft) => { w.WritePropertyName("response"); draft.Write(w, final: false); });
-            WriteEvent("response.in_progress", _draft, static (w, draft) => { w.WritePropertyName("response"); draft.Write(w, final: false); });
-        }
-        if (chunk.TryGetProperty("usage", out var usage) && usage.ValueKind == JsonValueKind.Object)
-        {
-            _draft.Usage = JsonMarshal.GetRawUtf8Value(usage).ToArray();
-        }
-        if (!chunk.TryGetProperty("choices", out var choices) || choices.ValueKind != JsonValueKind.Array || choices.GetArrayLength() == 0)
-        {
-            return;
-        }
-        var choice = choices[0];
-        if (choice.TryGetProperty("delta", out var delta) && delta.ValueKind == JsonValueKind.Object)
-        {
-            if (JsonFields.String(delta, "content") is { Length: > 0 } text)
-            {
-                OpenMessage();
-                _draft.Text.Append(text);
-                WriteEvent("response.output_text.delta", (this, text), static (w, state) =>
-                {
-                    state.Item1.WriteItemPointer(w, state.Item1._draft.MessageId);
-                    w.WriteNumber("content_index", 0);
-                    w.WriteString("delta", state.text);
-                });
-            }
-            if (delta.TryGetProperty("tool_calls", out var calls) && calls.ValueKind == JsonValueKind.Array)
-            {
-                foreach (var call in calls.EnumerateArray())
-                {
-                    ToolCall(call);
-                }
-            }
-        }
-        if (JsonFields.String(choice, "finish_reason") is { } finish)
-        {
-            _draft.FinishReason = finish;
-        }
+        _draft.Model = JsonFields.String(chunk, "model") ?? "";
+        _draft.CreatedAt = chunk.TryGetProperty("created", out var c) && c.TryGetInt64(out var s) ? s : 0;
+        WriteEvent("response.created", _draft, static (w, draft) => { w.WritePropertyName("response"); draft.Write(w, final: false); });
+        WriteEvent("response.in_progress", _draft, static (w, draft) => { w.WritePropertyName("response"); draft.Write(w, final: false); });
     }
 
-    private void ToolCall(JsonElement piece)
+    protected override void WriteText(string text)
     {
-        var index = piece.TryGetProperty("index", out var i) && i.TryGetInt32(out var n) ? n : 0;
-        var function = piece.TryGetProperty("function", out var f) ? f : default;
+        OpenMessage();
+        _draft.Text.Append(text);
+        WriteEvent("response.output_text.delta", (this, text), static (w, state) =>
+        {
+            state.Item1.WriteItemPointer(w, state.Item1._draft.MessageId);
+            w.WriteNumber("content_index", 0);
+            w.WriteString("delta", state.text);
+        });
+    }
+
+    protected override void WriteToolCall(int index, string id, string name, string? arguments)
+    {
         if (!_calls.TryGetValue(index, out var call))
         {
             CloseItem();
-            call = _calls[index] = _draft.AddCall(JsonFields.String(piece, "id") ?? "", JsonFields.String(function, "name") ?? "");
+            call = _calls[index] = _draft.AddCall(id, name);
             _item = (true, call);
             _outputIndex++;
             WriteEvent("response.output_item.added", (this, call), static (w, state) =>
@@ -103,7 +64,7 @@ internal sealed class ResponsesEventStream(Stream inner) : TranslatedEventStream
                 ResponseDraft.WriteCall(w, state.call, "in_progress");
             });
         }
-        if (JsonFields.String(function, "arguments") is { Length: > 0 } arguments)
+        if (arguments is { Length: > 0 })
         {
             call.Arguments.Append(arguments);
             WriteEvent("response.function_call_arguments.delta", (this, call, arguments), static (w, state) =>
@@ -184,9 +145,10 @@ internal sealed class ResponsesEventStream(Stream inner) : TranslatedEventStream
         _item = default;
     }
 
-    private void Finish()
+    protected override void Finish()
     {
         CloseItem();
+        (_draft.Usage, _draft.FinishReason) = (Usage, FinishReason);
         WriteEvent(_draft.Status == "incomplete" ? "response.incomplete" : "response.completed", _draft,
             static (w, draft) => { w.WritePropertyName("response"); draft.Write(w); });
     }
