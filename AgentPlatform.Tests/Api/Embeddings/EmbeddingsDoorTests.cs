@@ -42,7 +42,7 @@ public sealed class EmbeddingsFixture : IAsyncLifetime
                     Deployments =
                     [
                         Embeddings(RouterSettings.Deployment("sim-a", SimA.BaseAddress, model: "sim-embedding")),
-                        Embeddings(new DeploymentOptions { Name = "sim-b-azure", Provider = ProviderNames.AzureOpenAI, BaseUrl = SimB.BaseAddress.ToString(), Model = "sim-embedding-deployment" }),
+                        Embeddings(RouterSettings.Azure("sim-b-azure", SimB.BaseAddress, model: "sim-embedding-deployment")),
                     ],
                 }
             },

@@ -42,7 +42,7 @@ public sealed class MessagesFixture : IAsyncLifetime
             { "claude", new ModelGroupOptions { Deployments = [claude] } },
             { "claude-failover", new ModelGroupOptions { Deployments = [deadClaude, RouterSettings.Anthropic("backup", SimB.BaseAddress, priority: 1)] } },
             { "gpt", new ModelGroupOptions { Deployments = [RouterSettings.Deployment("sim-a-gpt", SimA.BaseAddress)] } },
-            { "azure-gpt", new ModelGroupOptions { Deployments = [new DeploymentOptions { Name = "sim-b-azure", Provider = ProviderNames.AzureOpenAI, BaseUrl = SimB.BaseAddress.ToString(), Model = "sim-deployment" }] } },
+            { "azure-gpt", new ModelGroupOptions { Deployments = [RouterSettings.Azure("sim-b-azure", SimB.BaseAddress)] } },
             { "embed", new ModelGroupOptions { Deployments = [RouterSettings.Embeddings(RouterSettings.Deployment("sim-a-embed", SimA.BaseAddress, model: "sim-embedding"))] } },
         }).Start();
         Api = new KestrelApp<ApiOptions>(PlatformFixture.ApiSettings(Redis, Router.BaseAddress)).Start();
