@@ -2,7 +2,7 @@ using System.Buffers;
 using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
-using AgentPlatform.Contracts.Anthropic;
+using AgentPlatform.Contracts.Http;
 
 namespace AgentPlatform.Api.Caching;
 
@@ -216,7 +216,7 @@ public static class MessageEvents
         });
 
     private static void WriteEvent<TState>(IBufferWriter<byte> output, Utf8JsonWriter writer, string type, TState state, Action<Utf8JsonWriter, TState> body) =>
-        AnthropicEvents.Write(output, writer, type, state, body);
+        ServerSentEvents.WriteNamed(output, writer, type, state, body);
 
     private static void Append(JsonObject block, string name, string? text) => block[name] = String(block[name]) + text;
 

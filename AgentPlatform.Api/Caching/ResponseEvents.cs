@@ -2,6 +2,7 @@ using System.Buffers;
 using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using AgentPlatform.Contracts.Http;
 
 namespace AgentPlatform.Api.Caching;
 
@@ -124,25 +125,28 @@ public static class ResponseEvents
         return data;
     }
 
-    /// <summary>Writes <c>event: {type}</c> and <c>data: {"type", "sequence_number", ...}</c>, counting the events.</summary>
+    /// <summary>Writes each event with its <c>sequence_number</c>, counting them.</summary>
     private sealed class EventWriter(IBufferWriter<byte> output)
     {
+        private readonly Utf8JsonWriter _writer = new(output);
         private int _sequence;
 
-        public void Write(string type, JsonObject data)
-        {
-            var eventData = new JsonObject { ["type"] = type, ["sequence_number"] = _sequence++ };
-            foreach (var (name, value) in data.ToList())
+        public void Write(string type, JsonObject data) =>
+            ServerSentEvents.WriteNamed(output, _writer, type, (Sequence: _sequence++, Data: data), static (w, e) =>
             {
-                data.Remove(name);
-                eventData[name] = value;
-            }
-            output.Write(Encoding.UTF8.GetBytes($"event: {type}\ndata: "));
-            using (var writer = new Utf8JsonWriter(output))
-            {
-                eventData.WriteTo(writer);
-            }
-            output.Write("\n\n"u8);
-        }
+                w.WriteNumber("sequence_number", e.Sequence);
+                foreach (var (name, value) in e.Data)
+                {
+                    w.WritePropertyName(name);
+                    if (value is null)
+                    {
+                        w.WriteNullValue();
+                    }
+                    else
+                    {
+                        value.WriteTo(w);
+                    }
+                }
+            });
     }
 }

@@ -1,5 +1,6 @@
 using System.Text.Json;
 using AgentPlatform.Contracts.Anthropic;
+using AgentPlatform.Contracts.Http;
 
 namespace AgentPlatform.Router.Providers.Messages;
 
@@ -133,5 +134,5 @@ internal sealed class MessagesEventStream(Stream inner) : ChatChunkEventStream(i
 
     /// <summary><c>event: {type}</c> and its data, <c>{"type":"{type}", …}</c>.</summary>
     private void WriteEvent(string type, Action<Utf8JsonWriter> writeBody) =>
-        AnthropicEvents.Write(Output, Writer, type, writeBody, static (writer, body) => body(writer));
+        ServerSentEvents.WriteNamed(Output, Writer, type, writeBody, static (writer, body) => body(writer));
 }

@@ -1,6 +1,5 @@
-using System.Buffers;
-using System.Text;
 using System.Text.Json;
+using AgentPlatform.Contracts.Http;
 
 namespace AgentPlatform.Router.Providers.Responses;
 
@@ -160,18 +159,10 @@ internal sealed class ResponsesEventStream(Stream inner) : ChatChunkEventStream(
     }
 
     /// <summary><c>event: {type}</c>, then its data: <c>{"type":"{type}","sequence_number":n, …}</c>.</summary>
-    private void WriteEvent<TState>(string type, TState state, Action<Utf8JsonWriter, TState> body)
-    {
-        Output.Write("event: "u8);
-        Encoding.UTF8.GetBytes(type.AsSpan(), Output);
-        Output.Write("\ndata: "u8);
-        Writer.Reset(Output);
-        Writer.WriteStartObject();
-        Writer.WriteString("type", type);
-        Writer.WriteNumber("sequence_number", _sequence++);
-        body(Writer, state);
-        Writer.WriteEndObject();
-        Writer.Flush();
-        Output.Write("\n\n"u8);
-    }
+    private void WriteEvent<TState>(string type, TState state, Action<Utf8JsonWriter, TState> body) =>
+        ServerSentEvents.WriteNamed(Output, Writer, type, (Sequence: _sequence++, State: state, Body: body), static (w, e) =>
+        {
+            w.WriteNumber("sequence_number", e.Sequence);
+            e.Body(w, e.State);
+        });
 }
