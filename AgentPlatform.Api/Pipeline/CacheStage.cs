@@ -179,7 +179,7 @@ public sealed class CacheStage(ResponseCache cache, RequestLimiter limiter)
         await response.BodyWriter.FlushAsync(context.RequestAborted);
         if (call.Keeper is not null)
         {
-            await call.Keeper.KeepAsync(call, body);
+            await call.Keeper.KeepAsync(body);
         }
     }
 }

@@ -64,7 +64,7 @@ public sealed class ChatPipeline(RequestLimiter limiter, CacheStage cache, Usage
             await ForwardAsync(call, lease);
             if (call.Keeper is { } keeper && CacheStage.WholeAnswer(call) is { } answer)
             {
-                await keeper.KeepAsync(call, answer);
+                await keeper.KeepAsync(answer);
             }
             // The bookkeeping (storing the answer, settling the limits: one script on one Redis node) is sent to
             // Redis before the response ends, so the client's next call sees it, but the client does not wait for

@@ -14,5 +14,5 @@ public interface IAnswerKeeper
     /// Keeps a whole, successful answer (the door's JSON, as the client got it); awaited before the response
     /// ends, so the client's next request finds it.
     /// </summary>
-    Task KeepAsync(ChatCall call, ReadOnlyMemory<byte> answer);
+    Task KeepAsync(ReadOnlyMemory<byte> answer);
 }

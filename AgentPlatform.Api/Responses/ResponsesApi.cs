@@ -140,7 +140,7 @@ public static class ResponsesApi
         }
 
         /// <summary>Keeps a whole, successful response with the input that led to it (waited for, so the next turn finds it).</summary>
-        public async Task KeepAsync(ChatCall call, ReadOnlyMemory<byte> answer)
+        public async Task KeepAsync(ReadOnlyMemory<byte> answer)
         {
             if (!stores || JsonNode.Parse(answer.Span) is not JsonObject response
                 || response["id"] is not JsonValue id || id.GetValueKind() != JsonValueKind.String)
